@@ -1,0 +1,3 @@
+from vault_cli.cli import main
+
+main()

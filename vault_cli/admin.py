@@ -1,0 +1,183 @@
+"""Keys, vaults and key holders: keygen, init, holder add and list."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from . import crypto, envelope, ids, parallel, policy, timeutil, trail
+from .errors import Denied, ExternalError, UsageError, VaultStateError
+from .gitstore import init_repository
+from .holders import HOLDERS_FILE, Holder, Holders
+from .records import WriteResult, warnings_for_vault, writing
+from .settings import SETTINGS_FILE, render_template
+from .store import Transaction
+from .vault import Session, Vault, default_identity_path, load_identities
+
+GITATTRIBUTES = """\
+# confide: record files merge as a union of entries, with no key needed.
+records/*.yaml merge=confide
+*.yaml text eol=lf
+"""
+GITIGNORE = """\
+# confide's temporary files while it writes (ciphertext only)
+.confide-tmp-*
+records/.confide-tmp-*
+"""
+ALLOWED_SIGNERS = "# confide: generated from holders.yaml; signing keys of holders (see 'confide verify').\n"
+
+
+@dataclass
+class KeygenResult:
+    path: Path
+    recipient: str
+
+
+def keygen(out: Optional[str] = None, passphrase: Optional[str] = None) -> KeygenResult:
+    path = Path(out).expanduser() if out else default_identity_path()
+    if path.exists() or path.is_symlink():
+        raise VaultStateError(
+            f"{path} already exists; confide never overwrites a key",
+            "choose another file with --out FILE, or move the old key away first if you really mean to replace it",
+        )
+    if not out:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    elif not path.parent.is_dir():
+        raise UsageError(f"the folder {path.parent} does not exist", "create it first, or choose another --out")
+    secret, recipient = crypto.generate_identity()
+    created = timeutil.now_iso()
+    text = f"# created: {created}\n# public key: {recipient}\n{secret}\n"
+    data = crypto.protect_identity(text, passphrase) if passphrase else text.encode("ascii")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise VaultStateError(f"{path} already exists; confide never overwrites a key") from None
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return KeygenResult(path, recipient)
+
+
+def _check_holder_name(name: str) -> str:
+    if not ids.HOLDER_RE.fullmatch(name or ""):
+        raise UsageError(
+            f"'{name[:40]}' is not a valid holder name",
+            "holder names are lower case, start with a letter, and use letters, digits, '.', '_' or '-' (e.g. amira, ben.s)",
+        )
+    return name
+
+
+def init_vault(
+    directory: str,
+    *,
+    name: str,
+    holder: str,
+    recipient: Optional[str] = None,
+    identity: Optional[str] = None,
+    passphrase: Optional[Callable] = None,
+) -> WriteResult:
+    _check_holder_name(holder)
+    if not name or not name.strip():
+        raise UsageError("the setting's name is empty", "give it with --name")
+    if recipient is None:
+        idents, _ = load_identities(identity, passphrase)
+        recipient = idents[0].recipient
+    recipient = crypto.normalise_recipient(recipient)
+    root = Path(directory).expanduser()
+    if (root / SETTINGS_FILE).exists():
+        raise VaultStateError(f"{root} is already a confide vault", "use it as it is, or choose another folder")
+    created_dir = not root.exists()
+    if root.exists():
+        if not root.is_dir():
+            raise VaultStateError(f"{root} exists and is not a folder", "choose another path")
+        if any(p.name != ".git" for p in root.iterdir()):
+            raise VaultStateError(f"{root} is not empty", "make the vault in a new or empty folder")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        git = init_repository(root)
+        (root / "records").mkdir(exist_ok=True)
+        today = timeutil.today().isoformat()
+        holders = Holders([Holder(name=holder, role="manager", recipient=recipient, status="active", added=today, added_by=holder)])
+        with Transaction(root, git) as tx:
+            tx.write(SETTINGS_FILE, render_template(name.strip()).encode("utf-8"))
+            tx.write(HOLDERS_FILE, holders.dump().encode("utf-8"))
+            tx.write(".gitattributes", GITATTRIBUTES.encode())
+            tx.write(".gitignore", GITIGNORE.encode())
+            tx.write("allowed_signers", ALLOWED_SIGNERS.encode())
+            tx.write("records/.gitkeep", b"")
+            commit = tx.commit(trail.message("create vault", "vault.init", holder, subject_holder=holder), holder)
+    except BaseException:
+        if created_dir:
+            shutil.rmtree(root, ignore_errors=True)
+        else:
+            shutil.rmtree(root / ".git", ignore_errors=True) if not any(root.glob(".git/refs/heads/*")) else None
+        raise
+    return WriteResult(str(root), commit, [
+        "this vault has no recovery holder yet; add an offline one: confide holder add vault-recovery --role recovery --recipient age1..."
+    ])
+
+
+def list_holders(vault: Vault) -> list[dict]:
+    return [h.to_dict() for h in vault.holders.all]
+
+
+def _rewrap_record(session: Session, record_id: str, new_holder: str, recipient: str, levels: tuple[str, ...]) -> Optional[bytes]:
+    env = session.vault.envelope(record_id, entries=False)
+    changed = False
+    for key in env.keys:
+        if key["level"] not in levels or new_holder in key["wrapped"]:
+            continue
+        ident = session.level_identity(env, key["id"])
+        if ident is None:
+            raise Denied(
+                f"you hold no copy of the {key['level']} key of {record_id}, so you cannot give it to '{new_holder}'",
+                "a manager who reads every level must run this command",
+            )
+        secret = str(ident._key)
+        key["wrapped"][new_holder] = envelope.wrap_level_key(secret, record=record_id, key=key, holder_recipient=recipient)
+        key["wrapped"] = dict(sorted(key["wrapped"].items()))
+        changed = True
+    return env.to_bytes() if changed else None
+
+
+def add_holder(session: Session, name: str, *, role: str, recipient: str, progress=None) -> WriteResult:
+    _check_holder_name(name)
+    session.settings.role(role)
+    recipient = crypto.normalise_recipient(recipient)
+    with writing(session) as (tx, actor):
+        settings, holders = session.settings, session.holders
+        policy.require_holder_manager(settings, actor)
+        if holders.find(name) is not None:
+            raise VaultStateError(f"a holder named '{name}' already exists", "choose another name; see them with: confide holder list")
+        for h in holders.all:
+            if h.recipient == recipient or recipient in h.previous_recipients:
+                raise VaultStateError(
+                    f"that recipient already belongs to holder '{h.name}'",
+                    "every holder needs their own key: have them run 'confide keygen' and send you the age1... line",
+                )
+        today = timeutil.today().isoformat()
+        holders.all.append(Holder(name=name, role=role, recipient=recipient, status="active", added=today, added_by=actor.name))
+        levels = settings.roles[role].reads
+        record_ids = session.vault.record_ids()
+        changed = 0
+        if levels:
+            results = parallel.map_ordered(lambda rid: _rewrap_record(session, rid, name, recipient, levels), record_ids,
+                                           progress=progress)
+            for rid, data in zip(record_ids, results):
+                if data is not None:
+                    tx.write(session.vault.record_source(rid), data)
+                    changed += 1
+        tx.write(HOLDERS_FILE, holders.dump().encode("utf-8"))
+        commit = tx.commit(
+            trail.message(f"add holder {name} ({role})", "holder.add", actor.name, subject_holder=name,
+                          extra={"Confide-Records": str(changed)}),
+            actor.name,
+        )
+    return WriteResult(name, commit, warnings_for_vault(session))
+
+
+__all__ = ["keygen", "init_vault", "add_holder", "list_holders", "ExternalError"]

@@ -1,0 +1,262 @@
+"""The record envelope: one YAML file per child, plaintext structure, encrypted contents.
+
+A record file has a *head* (format, record id, key person, grants, level keys,
+the profile block) and a *tail* (``entries:``, append-only, sorted by id).
+confide always writes the tail last, so a file splits at the first line that
+starts with ``entries:``. That lets the commands that touch only level keys or
+the profile (child list, grant, revoke, rotate) parse and rewrite the head and
+carry the tail over byte for byte: cheaper, and old entry blocks provably
+unchanged. Commands that read entries parse the tail too; both parts are
+validated against ``schemas/record.schema.json``.
+
+Block payloads are JSON inside age. Each names the record, block id and level it
+belongs to, and ``open_block`` checks that binding against where the block sits,
+so a block moved to another record, entry or level is detected.
+
+Wrapped level keys decrypt to an age identity file: a ``#`` comment carrying
+the binding, then the ``AGE-SECRET-KEY-1`` line. ``age -d -i`` accepts that file
+as it is, which is what keeps every record readable with plain ``age``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from . import crypto, ids, schema, yamlio
+from .errors import IntegrityError
+
+FORMAT = "confide/record/1"
+_TAIL_MARK = b"\nentries:"
+
+
+def record_path(root: Path, record_id: str) -> Path:
+    return root / "records" / f"{record_id}.yaml"
+
+
+def split(raw: bytes) -> tuple[bytes, bytes]:
+    if raw.startswith(b"entries:"):
+        return b"", raw
+    i = raw.find(_TAIL_MARK)
+    if i < 0:
+        return raw, b""
+    return raw[: i + 1], raw[i + 1 :]
+
+
+@dataclass
+class Envelope:
+    """A record file in memory. ``tail`` stays raw bytes until entries are needed."""
+
+    source: str  # the path shown in messages, e.g. records/c-7f3k9m2q.yaml
+    head: dict
+    tail: bytes
+    _entries: Optional[list] = None
+
+    # -- loading ----------------------------------------------------------
+    @classmethod
+    def read(cls, path: Path, source: str, *, entries: bool = True) -> "Envelope":
+        raw = path.read_bytes()
+        head_raw, tail = split(raw)
+        head = yamlio.load(head_raw, source) if head_raw else None
+        if not isinstance(head, dict):
+            raise IntegrityError(f"{source} is not a record envelope", "git checkout -- " + source)
+        probe = dict(head)
+        probe["entries"] = []
+        schema.check("record", probe, source)
+        if head["record"] + ".yaml" != path.name:
+            raise IntegrityError(
+                f"{source} holds record {head['record']}, not the one its file name says",
+                "a record file was renamed or copied by hand; restore it from git",
+            )
+        env = cls(source, head, tail)
+        if entries:
+            env.entries  # parse and validate now
+        return env
+
+    @property
+    def record(self) -> str:
+        return self.head["record"]
+
+    @property
+    def entries(self) -> list:
+        if self._entries is None:
+            if not self.tail.strip():
+                raise IntegrityError(f"{self.source} has no 'entries' list", "git checkout -- " + self.source)
+            data = yamlio.load(self.tail, self.source)
+            if not isinstance(data, dict) or set(data) != {"entries"}:
+                raise IntegrityError(f"{self.source} has unexpected fields after 'entries'", "git checkout -- " + self.source)
+            entries = data["entries"] or []
+            schema.check_def("record", "entry_list", entries, self.source)
+            seen = [e["id"] for e in entries]
+            if seen != sorted(set(seen)):
+                raise IntegrityError(
+                    f"{self.source} has entries out of order or repeated", "git log -p -- " + self.source
+                )
+            self._entries = entries
+        return self._entries
+
+    def entry_count(self) -> int:
+        """Entries in the file, counted without parsing the tail."""
+        if self._entries is not None:
+            return len(self._entries)
+        return self.tail.count(b"\n- id: e-")
+
+    # -- level keys -------------------------------------------------------
+    @property
+    def keys(self) -> list[dict]:
+        return self.head["keys"]
+
+    def key(self, key_id: str) -> dict:
+        for k in self.head["keys"]:
+            if k["id"] == key_id:
+                return k
+        raise IntegrityError(f"{self.source} refers to level key {key_id}, which it does not hold", "git log -p -- " + self.source)
+
+    def current_key(self, level: str) -> dict:
+        gens = [k for k in self.head["keys"] if k["level"] == level]
+        if not gens:
+            raise IntegrityError(f"{self.source} has no key for level {level}", "git log -p -- " + self.source)
+        return max(gens, key=lambda k: k["generation"])
+
+    def readers(self, level: str) -> set[str]:
+        """Who holds a copy of the current generation of a level key."""
+        return set(self.current_key(level)["wrapped"])
+
+    # -- writing ----------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        head = dict(self.head)
+        head.pop("entries", None)
+        ordered = {k: head[k] for k in ("format", "record", "key_person", "grants", "keys", "profile") if k in head}
+        probe = dict(ordered)
+        probe["entries"] = []
+        schema.check("record", probe, self.source)
+        head_text = yamlio.dump(ordered).encode("utf-8")
+        if self._entries is not None:
+            tail = dump_entries(self._entries)
+        else:
+            tail = self.tail
+        return head_text + tail
+
+    def append_entry(self, entry: dict) -> None:
+        """Add an entry block, keeping the tail sorted; old blocks stay byte-identical."""
+        schema.check_def("record", "entry", entry, self.source)
+        if self._entries is None:
+            last = _last_entry_id(self.tail)
+            if last is None or entry["id"] > last:
+                item = dump_entries([entry])[len(b"entries:\n") :]
+                if self.tail.strip() in (b"entries: []", b"entries:", b""):
+                    self.tail = b"entries:\n" + item
+                else:
+                    self.tail = self.tail + item
+                return
+        entries = list(self.entries)
+        if any(e["id"] == entry["id"] for e in entries):
+            raise IntegrityError(f"entry id {entry['id']} already exists in {self.source}")
+        entries.append(entry)
+        entries.sort(key=lambda e: e["id"])
+        self._entries = entries
+
+    def find_entry(self, entry_id: str) -> Optional[dict]:
+        for e in self.entries:
+            if e["id"] == entry_id:
+                return e
+        return None
+
+
+def dump_entries(entries: list) -> bytes:
+    if not entries:
+        return b"entries: []\n"
+    return yamlio.dump({"entries": entries}).encode("utf-8")
+
+
+def _last_entry_id(tail: bytes) -> Optional[str]:
+    i = tail.rfind(b"\n- id: e-")
+    if i < 0:
+        return None
+    line = tail[i + len(b"\n- id: ") :].split(b"\n", 1)[0].decode("ascii", "replace").strip()
+    return line if ids.ENTRY_RE.fullmatch(line) else None
+
+
+# ---------------------------------------------------------------------------
+# Block payloads
+
+
+def seal(payload: dict, recipient: str, schema_name: str, source: str) -> str:
+    schema.check(schema_name, payload, source)
+    data = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return crypto.encrypt(data, recipient)
+
+
+def open_block(
+    armored: str,
+    identity: crypto.Identity,
+    *,
+    schema_name: str,
+    record: str,
+    block: str,
+    level: str,
+    source: str,
+) -> dict:
+    """Decrypt a block with a level identity and check it belongs where it sits."""
+    raw = crypto.decrypt(armored, identity)
+    try:
+        payload = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise IntegrityError(f"block {block} in {source} does not hold a confide payload") from None
+    if not isinstance(payload, dict):
+        raise IntegrityError(f"block {block} in {source} does not hold a confide payload")
+    if (payload.get("record"), payload.get("block"), payload.get("level")) != (record, block, level):
+        raise IntegrityError(
+            f"block {block} in {source} belongs elsewhere: it was written for another record, block or level",
+            "a block was moved or copied by hand; restore the file from git and run 'confide verify'",
+        )
+    schema.check(schema_name, payload, f"{source} block {block}")
+    return payload
+
+
+def wrap_level_key(level_secret: str, *, record: str, key: dict, holder_recipient: str) -> str:
+    text = (
+        f"# confide level key: record {record}, key {key['id']}, level {key['level']}, "
+        f"generation {key['generation']}\n# public key: {key['recipient']}\n{level_secret}\n"
+    )
+    return crypto.encrypt(text.encode("ascii"), holder_recipient)
+
+
+def unwrap_level_key(armored: str, holder_identity: crypto.Identity, *, record: str, key: dict, source: str) -> crypto.Identity:
+    raw = crypto.decrypt(armored, holder_identity)
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise IntegrityError(f"a wrapped copy of level key {key['id']} in {source} is not a level key") from None
+    lines = text.splitlines()
+    expected = (
+        f"# confide level key: record {record}, key {key['id']}, level {key['level']}, generation {key['generation']}"
+    )
+    secrets_ = [line for line in lines if line.startswith(crypto.SECRET_PREFIX)]
+    if not lines or lines[0] != expected or len(secrets_) != 1:
+        raise IntegrityError(
+            f"a wrapped copy of level key {key['id']} in {source} belongs to another record, key or level",
+            "a wrapped key was moved or copied by hand; restore the file from git and run 'confide verify'",
+        )
+    try:
+        ident = crypto.identity_from_secret(secrets_[0])
+    except Exception:
+        raise IntegrityError(f"a wrapped copy of level key {key['id']} in {source} is damaged") from None
+    if ident.recipient != key["recipient"]:
+        raise IntegrityError(
+            f"level key {key['id']} in {source} has a public recipient that does not match its secret",
+            "someone replaced the recipient: writing to it would lock readers out; run 'confide verify'",
+        )
+    return ident
+
+
+def new_level_key(taken: set[str], level: str, generation: int) -> tuple[dict, str]:
+    secret, recipient = crypto.generate_identity()
+    key = {"id": ids.new_key_id(taken), "level": level, "generation": generation, "recipient": recipient, "wrapped": {}}
+    return key, secret
+
+
+def payload_json(payload: Any) -> str:
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True)

@@ -1,0 +1,82 @@
+"""Typed domain errors and the exit codes that never move.
+
+Every failure the library can foresee is a ``ConfideError`` carrying a message,
+hints that name the command or flag that fixes it, and an ``ExitCode``. The CLI
+has one handler that prints them as ``confide: error: ...`` and
+``confide: hint: ...`` on stderr. Messages must never contain a secret or any
+of a child's data: they name files, lines, ids and flags, never contents.
+
+The numbers in ``ExitCode`` are a public contract documented in the README.
+Add new codes at the end; never renumber or reuse one.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0  # success (also: nothing to do)
+    FAILURE = 1  # an unexpected internal error: a bug in confide
+    USAGE = 2  # the command line is wrong: unknown option, bad value, malformed date
+    NOT_FOUND = 3  # no such vault, record, entry or holder
+    IDENTITY = 4  # identity missing, unreadable, too open, malformed, or not an active holder's
+    DENIED = 5  # the acting holder's role or keys do not allow it
+    INTEGRITY = 6  # a vault file is malformed, breaks its schema, or holds an altered or misplaced block
+    VAULT_STATE = 7  # the vault cannot be written now: not a git repository, uncommitted changes, busy, exists
+    EXTERNAL = 8  # an outside tool failed: git, the editor, the file system
+
+
+class ConfideError(Exception):
+    """Base of every foreseen failure. ``str(e)`` is the one-line message."""
+
+    code: ExitCode = ExitCode.FAILURE
+
+    def __init__(self, message: str, *hints: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hints = [h for h in hints if h]
+
+    def __reduce__(self):  # survive the trip back from a worker process
+        return (self.__class__, (self.message, *self.hints))
+
+
+class UsageError(ConfideError):
+    code = ExitCode.USAGE
+
+
+class NotFound(ConfideError):
+    code = ExitCode.NOT_FOUND
+
+
+class IdentityProblem(ConfideError):
+    code = ExitCode.IDENTITY
+
+
+class Denied(ConfideError):
+    code = ExitCode.DENIED
+
+
+class IntegrityError(ConfideError):
+    code = ExitCode.INTEGRITY
+
+
+class VaultStateError(ConfideError):
+    code = ExitCode.VAULT_STATE
+
+
+class ExternalError(ConfideError):
+    code = ExitCode.EXTERNAL
+
+
+EXIT_CODE_DOCS: dict[ExitCode, str] = {
+    ExitCode.OK: "success, or nothing needed doing",
+    ExitCode.FAILURE: "an unexpected internal error (a bug: please report it)",
+    ExitCode.USAGE: "the command line is wrong: unknown option, bad value, malformed date, unknown level, category or role",
+    ExitCode.NOT_FOUND: "no such vault, record, entry or holder",
+    ExitCode.IDENTITY: "the identity is missing, unreadable, readable by others, malformed, or not an active holder's",
+    ExitCode.DENIED: "the acting holder's role or keys do not allow this",
+    ExitCode.INTEGRITY: "a vault file is malformed, breaks its schema, or holds an altered or misplaced block",
+    ExitCode.VAULT_STATE: "the vault cannot be written now: not a git repository, uncommitted changes, busy, or already exists",
+    ExitCode.EXTERNAL: "an outside tool failed: git, the editor, the file system",
+}

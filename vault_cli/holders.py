@@ -1,0 +1,89 @@
+"""holders.yaml: the named people who hold keys to the vault."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional
+
+from . import schema, yamlio
+from .errors import NotFound
+
+HOLDERS_FILE = "holders.yaml"
+
+
+@dataclass
+class Holder:
+    name: str
+    role: str
+    recipient: str
+    status: str
+    added: str
+    added_by: str
+    signing_key: Optional[str] = None
+    removed: Optional[str] = None
+    removed_by: Optional[str] = None
+    removed_reason: Optional[str] = None
+    previous_recipients: list[str] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    def to_dict(self) -> dict:
+        d = {
+            "name": self.name,
+            "role": self.role,
+            "recipient": self.recipient,
+            "signing_key": self.signing_key,
+            "status": self.status,
+            "added": self.added,
+            "added_by": self.added_by,
+        }
+        if self.status == "removed":
+            d.update(removed=self.removed, removed_by=self.removed_by, removed_reason=self.removed_reason)
+        if self.previous_recipients:
+            d["previous_recipients"] = list(self.previous_recipients)
+        return d
+
+
+class Holders:
+    def __init__(self, holders: Iterable[Holder]) -> None:
+        self.all: list[Holder] = list(holders)
+
+    @classmethod
+    def load(cls, root: Path) -> "Holders":
+        data = yamlio.load((root / HOLDERS_FILE).read_bytes(), HOLDERS_FILE)
+        schema.check("holders", data, HOLDERS_FILE)
+        names = [h["name"] for h in data["holders"]]
+        if len(set(names)) != len(names):
+            from .errors import IntegrityError
+
+            raise IntegrityError(f"{HOLDERS_FILE} names a holder twice", "git log -p holders.yaml")
+        return cls(Holder(**h) for h in data["holders"])
+
+    def dump(self) -> str:
+        data = {"format": "confide/holders/1", "holders": [h.to_dict() for h in self.all]}
+        schema.check("holders", data, HOLDERS_FILE)
+        return yamlio.dump(data)
+
+    def get(self, name: str) -> Holder:
+        for h in self.all:
+            if h.name == name:
+                return h
+        raise NotFound(f"no holder named '{name}'", "list them with: confide holder list")
+
+    def find(self, name: str) -> Optional[Holder]:
+        for h in self.all:
+            if h.name == name:
+                return h
+        return None
+
+    def active(self) -> list[Holder]:
+        return [h for h in self.all if h.active]
+
+    def by_recipient(self, recipient: str) -> Optional[Holder]:
+        for h in self.all:
+            if h.active and h.recipient == recipient:
+                return h
+        return None

@@ -1,0 +1,228 @@
+"""Opening a vault and acting in it as a holder.
+
+``Vault`` is the repository with its settings and holders. ``Session`` is a
+vault plus the identity of whoever runs the command; the acting holder is the
+one whose recipient matches that identity (there is no ``--as``). A session
+unwraps each level key at most once per process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+from . import crypto, envelope, ids, policy, timeutil
+from .errors import IdentityProblem, IntegrityError, NotFound, VaultStateError
+from .gitstore import Git, ensure_repository
+from .holders import Holder, Holders
+from .settings import SETTINGS_FILE, Settings
+from .store import Transaction
+
+RECORDS_DIR = "records"
+
+
+def find_root(explicit: Optional[str] = None) -> Path:
+    """The vault: ``--vault``, else ``CONFIDE_VAULT``, else walk up from the working directory."""
+    given = explicit or os.environ.get("CONFIDE_VAULT")
+    if given:
+        root = Path(given).expanduser()
+        if not (root / SETTINGS_FILE).is_file():
+            how = "--vault" if explicit else "CONFIDE_VAULT"
+            raise NotFound(
+                f"{root} is not a confide vault (no {SETTINGS_FILE}); it was given by {how}",
+                "check the path, or make a vault there with: confide init DIR --name NAME --holder YOU",
+            )
+        return root.resolve()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / SETTINGS_FILE).is_file():
+            return folder
+    raise NotFound(
+        "no vault here: neither this folder nor any above it holds confide.yaml",
+        "pass --vault PATH or set CONFIDE_VAULT, or make one with: confide init DIR --name NAME --holder YOU",
+    )
+
+
+class Vault:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.git: Git = ensure_repository(root)
+        self.settings = Settings.load(root)
+        self.holders = Holders.load(root)
+
+    @classmethod
+    def open(cls, explicit: Optional[str] = None) -> "Vault":
+        return cls(find_root(explicit))
+
+    # -- records ---------------------------------------------------------------
+    def record_ids(self) -> list[str]:
+        folder = self.root / RECORDS_DIR
+        if not folder.is_dir():
+            return []
+        out = []
+        for name in os.listdir(folder):
+            if name.endswith(".yaml") and ids.RECORD_RE.fullmatch(name[:-5]):
+                out.append(name[:-5])
+        return sorted(out)
+
+    def record_source(self, record_id: str) -> str:
+        return f"{RECORDS_DIR}/{record_id}.yaml"
+
+    def record_path(self, record_id: str) -> Path:
+        return self.root / RECORDS_DIR / f"{record_id}.yaml"
+
+    def check_record_id(self, record_id: str) -> str:
+        if not ids.RECORD_RE.fullmatch(record_id or ""):
+            raise NotFound(
+                f"'{record_id}' is not a record id",
+                "record ids look like c-7f3k9m2q; list them with: confide child list",
+            )
+        if not self.record_path(record_id).is_file():
+            raise NotFound(f"no record {record_id} in this vault", "list the records with: confide child list")
+        return record_id
+
+    def envelope(self, record_id: str, *, entries: bool = True) -> envelope.Envelope:
+        self.check_record_id(record_id)
+        return envelope.Envelope.read(self.record_path(record_id), self.record_source(record_id), entries=entries)
+
+    def find_entry_record(self, entry_id: str) -> str:
+        """Which record holds an entry: one ``git grep`` (C, fast), then a check."""
+        if not ids.ENTRY_RE.fullmatch(entry_id or ""):
+            raise NotFound(f"'{entry_id}' is not an entry id", "entry ids look like e-01jd3x8k2m5q9w; see them with: confide show RECORD")
+        hits = self.git.grep_files(f"- id: {entry_id}", RECORDS_DIR)
+        hits = [h for h in hits if ids.RECORD_RE.fullmatch(Path(h).stem)]
+        if len(hits) != 1:
+            if not hits:
+                raise NotFound(f"no entry {entry_id} in this vault", "see a record's entries with: confide show RECORD")
+            raise IntegrityError(f"entry {entry_id} appears in {len(hits)} records", "run 'confide verify'")
+        return Path(hits[0]).stem
+
+    def transaction(self) -> Transaction:
+        return Transaction(self.root, self.git)
+
+
+# ---------------------------------------------------------------------------
+# Identities
+
+
+def default_identity_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "confide" / "identity.txt"
+
+
+def identity_location(explicit: Optional[str]) -> tuple[Path, str]:
+    if explicit:
+        return Path(explicit).expanduser(), "--identity"
+    env = os.environ.get("CONFIDE_IDENTITY")
+    if env:
+        return Path(env).expanduser(), "CONFIDE_IDENTITY"
+    return default_identity_path(), "the default location"
+
+
+def passphrase_from_env_or_terminal(source: str) -> Optional[str]:
+    """CONFIDE_PASSPHRASE_FILE for scripts, else ask on a terminal; never an argument."""
+    pfile = os.environ.get("CONFIDE_PASSPHRASE_FILE")
+    if pfile:
+        try:
+            crypto.check_private_mode(pfile)
+            with open(pfile, encoding="utf-8") as fh:
+                return fh.read().rstrip("\r\n")
+        except FileNotFoundError:
+            raise IdentityProblem(f"CONFIDE_PASSPHRASE_FILE names {pfile}, which does not exist") from None
+    if sys.stdin is not None and sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass(f"Passphrase for {source}: ")
+    return None
+
+
+def load_identities(explicit: Optional[str], passphrase: Optional[Callable] = None) -> tuple[list[crypto.Identity], Path]:
+    path, how = identity_location(explicit)
+    if not path.exists() and how == "the default location":
+        raise IdentityProblem(
+            f"no identity given and none at {path}",
+            "pass --identity FILE or set CONFIDE_IDENTITY; or make one there with: confide keygen",
+        )
+    return crypto.load_identity_file(str(path), passphrase or passphrase_from_env_or_terminal), path
+
+
+@dataclass
+class Session:
+    vault: Vault
+    identities: list[crypto.Identity]
+    identity_path: Path
+    actor: Optional[Holder]
+    _level_keys: dict = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, vault: Vault, identity: Optional[str] = None, passphrase: Optional[Callable] = None) -> "Session":
+        idents, path = load_identities(identity, passphrase)
+        actor = None
+        for ident in idents:
+            actor = vault.holders.by_recipient(ident.recipient)
+            if actor:
+                break
+        return cls(vault, idents, path, actor)
+
+    @property
+    def settings(self) -> Settings:
+        return self.vault.settings
+
+    @property
+    def holders(self) -> Holders:
+        return self.vault.holders
+
+    def require_actor(self) -> Holder:
+        if self.actor is None:
+            raise IdentityProblem(
+                f"the identity in {self.identity_path} is not an active holder of this vault",
+                "use your own identity (--identity FILE), or ask a manager to add you: confide holder add NAME --role ROLE --recipient age1...",
+            )
+        policy.require_actor_may_act(self.settings, self.actor)
+        return self.actor
+
+    def require_writer(self) -> Holder:
+        actor = self.require_actor()
+        policy.require_writer(self.settings, actor)
+        return actor
+
+    @property
+    def reader_name(self) -> Optional[str]:
+        """Whose wrapped copies this identity opens (readers need not be able to act)."""
+        return self.actor.name if self.actor else None
+
+    def level_identity(self, env: envelope.Envelope, key_id: str) -> Optional[crypto.Identity]:
+        """The level key, if this session's holder has a copy; unwrapped once per process."""
+        cache_key = (env.record, key_id)
+        if cache_key in self._level_keys:
+            return self._level_keys[cache_key]
+        key = env.key(key_id)
+        result = None
+        name = self.reader_name
+        if name and name in key["wrapped"]:
+            for ident in self.identities:
+                try:
+                    result = envelope.unwrap_level_key(
+                        key["wrapped"][name], ident, record=env.record, key=key, source=env.source
+                    )
+                    break
+                except crypto.NotForThisKey:
+                    continue
+        self._level_keys[cache_key] = result
+        return result
+
+    def can_read_level(self, env: envelope.Envelope, level: str) -> bool:
+        return self.level_identity(env, env.current_key(level)["id"]) is not None
+
+    def today(self):
+        return timeutil.today()
+
+
+def iter_records(vault: Vault) -> Iterator[str]:
+    yield from vault.record_ids()
+
+
+__all__ = ["Vault", "Session", "find_root", "load_identities", "default_identity_path", "VaultStateError"]

@@ -1,0 +1,136 @@
+"""Shared fixtures: real age keys, real git repositories, the real CLI.
+
+Fixed test identities live in tests/keys/ (git does not keep mode 0600, so each
+test copies them into its own folder and restricts them). Every test runs with
+HOME, XDG_CONFIG_HOME and git's global config isolated, and with no CONFIDE_*
+variable inherited from the caller.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import pytest
+from typer.testing import CliRunner
+
+from vault_cli.cli import app
+
+KEYS_DIR = Path(__file__).parent / "keys"
+HOLDERS = {"amira": "manager", "ben": "practitioner", "cara": "practitioner", "dara": "dsl"}
+
+
+def recipient_of(key_file: Path) -> str:
+    for line in key_file.read_text().splitlines():
+        if line.startswith("# public key: "):
+            return line.split(": ", 1)[1].strip()
+    raise AssertionError(f"no public key comment in {key_file}")
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("home")
+    for var in list(os.environ):
+        if var.startswith("CONFIDE_") or var.startswith("GIT_"):
+            monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.delenv("EDITOR", raising=False)
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    (home / ".gitconfig").write_text("[user]\n\tname = Test Runner\n\temail = runner@example.invalid\n[init]\n\tdefaultBranch = main\n")
+    yield home
+
+
+@pytest.fixture
+def keys(tmp_path) -> dict[str, Path]:
+    """Private copies (mode 0600) of the fixed test identities: amira, ben, cara, dara, eve, rec."""
+    folder = tmp_path / "keys"
+    folder.mkdir(mode=0o700)
+    out = {}
+    for src in sorted(KEYS_DIR.glob("*.txt")):
+        dst = folder / src.name
+        shutil.copyfile(src, dst)
+        os.chmod(dst, 0o600)
+        out[src.stem] = dst
+    return out
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def last_line(self) -> str:
+        lines = [line for line in self.stdout.splitlines() if line.strip()]
+        return lines[-1] if lines else ""
+
+
+def run_cli(args: list[str], *, identity: Optional[Path] = None, input: Optional[str] = None, env: Optional[dict] = None) -> Result:
+    runner = CliRunner()
+    full_env = dict(env or {})
+    if identity is not None:
+        full_env["CONFIDE_IDENTITY"] = str(identity)
+    r = runner.invoke(app, args, input=input, env=full_env, catch_exceptions=False)
+    return Result(r.exit_code, r.stdout, r.stderr)
+
+
+@dataclass
+class VaultFixture:
+    root: Path
+    keys: dict[str, Path]
+    records: dict[str, str] = field(default_factory=dict)
+
+    def run(self, *args: str, who: str = "amira", input: Optional[str] = None, env: Optional[dict] = None) -> Result:
+        e = {"CONFIDE_VAULT": str(self.root)}
+        e.update(env or {})
+        return run_cli(list(args), identity=self.keys[who], input=input, env=e)
+
+    def ok(self, *args: str, who: str = "amira", input: Optional[str] = None) -> Result:
+        r = self.run(*args, who=who, input=input)
+        assert r.exit_code == 0, f"confide {' '.join(args)} failed ({r.exit_code}): {r.stderr}"
+        return r
+
+    def git(self, *args: str) -> str:
+        return subprocess.run(["git", "-C", str(self.root), *args], check=True, capture_output=True, text=True).stdout
+
+    def head(self) -> str:
+        return self.git("rev-parse", "HEAD").strip()
+
+    def is_clean(self) -> bool:
+        return self.git("status", "--porcelain", "--untracked-files=all") == ""
+
+    def add_child(self, name: str, key_person: Optional[str] = None, **kw) -> str:
+        args = ["child", "add", "--name", name]
+        if key_person:
+            args += ["--key-person", key_person]
+        for k, v in kw.items():
+            args += [f"--{k.replace('_', '-')}", v]
+        rid = self.ok(*args).last_line
+        self.records[name] = rid
+        return rid
+
+    def add_entry(self, record: str, text: str, level: str = "general", category: str = "observation", who: str = "amira", *extra: str) -> str:
+        return self.ok("add", record, "--level", level, "--category", category, "--text", text, *extra, who=who).last_line
+
+
+@pytest.fixture
+def vault(tmp_path, keys) -> VaultFixture:
+    """A vault made by the CLI: amira (manager), ben and cara (practitioners), dara (DSL)."""
+    root = tmp_path / "vault"
+    r = run_cli(["init", str(root), "--name", "Test Nursery", "--holder", "amira"], identity=keys["amira"])
+    assert r.exit_code == 0, r.stderr
+    v = VaultFixture(root, keys)
+    for name, role in HOLDERS.items():
+        if name == "amira":
+            continue
+        v.ok("holder", "add", name, "--role", role, "--recipient", recipient_of(keys[name]))
+    return v

@@ -54,7 +54,7 @@ def keygen(out: Optional[str] = None, passphrase: Optional[str] = None) -> Keyge
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise VaultStateError(f"{path} already exists; confide never overwrites a key") from None
+        raise VaultStateError(f"{path} already exists; confide never overwrites a key", "choose another file with --out FILE") from None
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
         fh.flush()
@@ -79,10 +79,20 @@ def init_vault(
     recipient: Optional[str] = None,
     identity: Optional[str] = None,
     passphrase: Optional[Callable] = None,
+    signing_key: Optional[str] = None,
 ) -> WriteResult:
     _check_holder_name(holder)
+    if signing_key is not None:
+        from .signing import normalise_signing_key
+
+        signing_key = normalise_signing_key(signing_key)
     if not name or not name.strip():
         raise UsageError("the setting's name is empty", "give it with --name")
+    from . import yamlio
+    from .records import _check_input
+
+    # Validate confide.yaml before it is written (a usage error naming the field, not a damaged file).
+    _check_input("settings", yamlio.load(render_template(name.strip()), SETTINGS_FILE), "--name (confide.yaml)")
     if recipient is None:
         idents, _ = load_identities(identity, passphrase)
         recipient = idents[0].recipient
@@ -101,7 +111,11 @@ def init_vault(
         git = init_repository(root)
         (root / "records").mkdir(exist_ok=True)
         today = timeutil.today().isoformat()
-        holders = Holders([Holder(name=holder, role="manager", recipient=recipient, status="active", added=today, added_by=holder)])
+        holders = Holders([Holder(name=holder, role="manager", recipient=recipient, status="active", added=today, added_by=holder,
+                                  signing_key=signing_key)])
+        from .sync import register_repo_config
+
+        register_repo_config(root)  # the merge driver for records/*.yaml, allowed_signers for plain git
         with Transaction(root, git) as tx:
             tx.write(SETTINGS_FILE, render_template(name.strip()).encode("utf-8"))
             tx.write(HOLDERS_FILE, holders.dump().encode("utf-8"))
@@ -116,7 +130,7 @@ def init_vault(
         else:
             shutil.rmtree(root / ".git", ignore_errors=True) if not any(root.glob(".git/refs/heads/*")) else None
         raise
-    return WriteResult(str(root), commit, [
+    return WriteResult(str(root.resolve()), commit, [
         "this vault has no recovery holder yet; add an offline one: confide holder add vault-recovery --role recovery --recipient age1..."
     ])
 
@@ -144,8 +158,13 @@ def _rewrap_record(session: Session, record_id: str, new_holder: str, recipient:
     return env.to_bytes() if changed else None
 
 
-def add_holder(session: Session, name: str, *, role: str, recipient: str, progress=None) -> WriteResult:
+def add_holder(session: Session, name: str, *, role: str, recipient: str, progress=None,
+               signing_key: Optional[str] = None) -> WriteResult:
     _check_holder_name(name)
+    if signing_key is not None:
+        from .signing import normalise_signing_key
+
+        signing_key = normalise_signing_key(signing_key)
     session.settings.role(role)
     recipient = crypto.normalise_recipient(recipient)
     with writing(session) as (tx, actor):
@@ -159,14 +178,20 @@ def add_holder(session: Session, name: str, *, role: str, recipient: str, progre
                     f"that recipient already belongs to holder '{h.name}'",
                     "every holder needs their own key: have them run 'confide keygen' and send you the age1... line",
                 )
+            if signing_key and signing_key in [h.signing_key] + [k["key"] for k in h.previous_signing_keys]:
+                raise VaultStateError(f"that signing key already belongs to holder '{h.name}'",
+                                      "every holder signs with their own key: ssh-keygen -t ed25519")
         today = timeutil.today().isoformat()
-        holders.all.append(Holder(name=name, role=role, recipient=recipient, status="active", added=today, added_by=actor.name))
+        holders.all.append(Holder(name=name, role=role, recipient=recipient, status="active", added=today, added_by=actor.name,
+                                  signing_key=signing_key))
         levels = settings.roles[role].reads
         record_ids = session.vault.record_ids()
         changed = 0
         if levels:
-            results = parallel.map_ordered(lambda rid: _rewrap_record(session, rid, name, recipient, levels), record_ids,
-                                           progress=progress)
+            from .access import map_records  # parallel, and seeds git's object store from the workers
+
+            results = map_records(session.vault, lambda rid: _rewrap_record(session, rid, name, recipient, levels),
+                                  record_ids, progress=progress)
             for rid, data in zip(record_ids, results):
                 if data is not None:
                     tx.write(session.vault.record_source(rid), data)

@@ -100,9 +100,10 @@ def decrypt(block: str, identity: Identity) -> bytes:
     except pyrage.DecryptError as exc:
         if "No matching keys" in str(exc):
             raise NotForThisKey() from None
-        raise IntegrityError("an age block is truncated or altered") from None
+        raise IntegrityError("an age block is truncated or altered", "restore the file from git and run 'confide verify'") from None
     except UnicodeEncodeError:
-        raise IntegrityError("an age block holds characters that age armor never contains") from None
+        raise IntegrityError("an age block holds characters that age armor never contains",
+                             "restore the file from git and run 'confide verify'") from None
 
 
 def block_is_armored(text: object) -> bool:
@@ -130,6 +131,8 @@ def check_private_mode(path: str) -> None:
 def load_identity_file(path: str, passphrase: Optional[PassphraseSource] = None) -> list[Identity]:
     """Read an identity file: native age keys, an ``age -p`` protected file, or an SSH ed25519 key."""
     try:
+        if os.path.isdir(path):  # before the mode check: 'chmod 600' is no remedy for a folder
+            raise IsADirectoryError(path)
         check_private_mode(path)
         with open(path, "rb") as fh:
             data = fh.read()
@@ -154,7 +157,10 @@ def parse_identity_bytes(data: bytes, source: str, passphrase: Optional[Passphra
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise IdentityProblem(f"identity file {source} is not text, an age-encrypted identity, or an SSH key") from None
+        raise IdentityProblem(
+            f"identity file {source} is not text, an age-encrypted identity, or an SSH key",
+            "point --identity / CONFIDE_IDENTITY at your age identity ('AGE-SECRET-KEY-1...'), or make one with 'confide keygen'",
+        ) from None
     idents: list[Identity] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         s = line.strip()
@@ -203,6 +209,7 @@ def _load_ssh_key(data: bytes, source: str, passphrase: Optional[PassphraseSourc
     # pyrage refuses encrypted OpenSSH keys, so cryptography opens them in memory.
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
+    from cryptography.exceptions import UnsupportedAlgorithm
 
     plain = data
     try:
@@ -211,6 +218,11 @@ def _load_ssh_key(data: bytes, source: str, passphrase: Optional[PassphraseSourc
         secret = _ask(passphrase, source)
         try:
             key = serialization.load_ssh_private_key(data, password=secret.encode("utf-8"))
+        except UnsupportedAlgorithm:
+            raise IdentityProblem(
+                f"SSH key {source} is protected by a passphrase, which needs the 'bcrypt' Python package to open",
+                "install it (pip install bcrypt), or use an age identity made with 'confide keygen --passphrase'",
+            ) from None
         except ValueError:
             raise IdentityProblem(
                 f"wrong passphrase for SSH key {source}, or the key is damaged",
@@ -220,7 +232,10 @@ def _load_ssh_key(data: bytes, source: str, passphrase: Optional[PassphraseSourc
             serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
         )
     except (ValueError, Exception):
-        raise IdentityProblem(f"SSH key {source} is damaged or not an OpenSSH private key") from None
+        raise IdentityProblem(
+            f"SSH key {source} is damaged or not an OpenSSH private key",
+            "restore it from your backup, or use an age identity made with 'confide keygen'",
+        ) from None
     if not isinstance(key, ed25519.Ed25519PrivateKey):
         raise IdentityProblem(f"SSH key {source} is not an ed25519 key", "make one with: ssh-keygen -t ed25519")
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 from contextlib import contextmanager
@@ -32,17 +33,74 @@ HEADER = """\
 
 @contextmanager
 def private_folder() -> Iterator[Path]:
-    if not os.path.isdir(SHM):
+    if not os.path.isdir(SHM) or not _memory_backed(SHM):
         raise VaultStateError(
             f"there is no memory-backed folder at {SHM}, so the profile cannot be edited without writing it to disk",
             "use 'confide child set RECORD FIELD=VALUE' instead",
         )
-    folder = Path(tempfile.mkdtemp(prefix="confide-", dir=SHM))
+    _sweep_stale(SHM)
+    # The pid in the name lets a later edit remove what a SIGKILLed confide could not.
+    folder = Path(tempfile.mkdtemp(prefix=f"confide-{os.getpid()}-", dir=SHM))
     os.chmod(folder, 0o700)
+    # A closed terminal (SIGHUP) or a plain 'kill' (SIGTERM) would end Python without
+    # running 'finally', leaving the plaintext profile in /dev/shm: turn them into an
+    # interruption, which also stops the editor and cleans up.
+    previous = {}
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, _interrupted)
+        except (ValueError, OSError):  # not the main thread
+            pass
     try:
         yield folder
     finally:
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)  # no second signal half-way through the clean-up
         shutil.rmtree(folder, ignore_errors=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _memory_backed(path: str) -> bool:
+    """Is ``path`` on tmpfs or ramfs? (CONFIDE_SHM must not quietly point at a disk.)"""
+    real = os.path.realpath(path)
+    best, fstype = "", None
+    try:
+        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                parts = line.split()
+                if len(parts) < 3:
+                    continue
+                mount = parts[1].replace("\\040", " ")
+                if (real == mount or real.startswith(mount.rstrip("/") + "/")) and len(mount) >= len(best):
+                    best, fstype = mount, parts[2]
+    except OSError:
+        return False
+    return fstype in ("tmpfs", "ramfs")
+
+
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _sweep_stale(shm: str) -> None:
+    """Remove this user's editor folders whose confide process is gone (killed with SIGKILL)."""
+    try:
+        entries = list(os.scandir(shm))
+    except OSError:
+        return
+    for entry in entries:
+        parts = entry.name.split("-")
+        if len(parts) < 3 or parts[0] != "confide" or not parts[1].isdigit():
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+            os.kill(int(parts[1]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry.path, ignore_errors=True)
+        except OSError:
+            continue  # alive, or not ours to judge
 
 
 def _editor() -> list[str]:

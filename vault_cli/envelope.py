@@ -21,11 +21,12 @@ as it is, which is what keeps every record readable with plain ``age``.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from . import crypto, ids, schema, yamlio
+from . import crypto, fasthead, ids, schema, yamlio
 from .errors import IntegrityError
 
 FORMAT = "confide/record/1"
@@ -84,10 +85,12 @@ class Envelope:
         if self._entries is None:
             if not self.tail.strip():
                 raise IntegrityError(f"{self.source} has no 'entries' list", "git checkout -- " + self.source)
-            data = yamlio.load(self.tail, self.source)
-            if not isinstance(data, dict) or set(data) != {"entries"}:
-                raise IntegrityError(f"{self.source} has unexpected fields after 'entries'", "git checkout -- " + self.source)
-            entries = data["entries"] or []
+            entries = parse_tail(self.tail)
+            if entries is None:  # not in the exact shape confide writes: let the YAML parser judge it
+                data = yamlio.load(self.tail, self.source)
+                if not isinstance(data, dict) or set(data) != {"entries"}:
+                    raise IntegrityError(f"{self.source} has unexpected fields after 'entries'", "git checkout -- " + self.source)
+                entries = data["entries"] or []
             schema.check_def("record", "entry_list", entries, self.source)
             seen = [e["id"] for e in entries]
             if seen != sorted(set(seen)):
@@ -128,12 +131,14 @@ class Envelope:
     def to_bytes(self) -> bytes:
         head = dict(self.head)
         head.pop("entries", None)
-        ordered = {k: head[k] for k in ("format", "record", "key_person", "grants", "keys", "profile") if k in head}
+        ordered = {k: head[k] for k in ("format", "record", "key_person", "grants", "revoked", "keys", "profile") if k in head}
         probe = dict(ordered)
         probe["entries"] = []
         schema.check("record", probe, self.source)
-        head_text = yamlio.dump(ordered).encode("utf-8")
+        head_text = (fasthead.dump(ordered) or yamlio.dump(ordered)).encode("utf-8")  # same bytes, ~5x faster
         if self._entries is not None:
+            # re-dumped entries (a marking, a merge) are checked like the head: nothing invalid is written
+            schema.check_def("record", "entry_list", self._entries, self.source)
             tail = dump_entries(self._entries)
         else:
             tail = self.tail
@@ -142,7 +147,7 @@ class Envelope:
     def append_entry(self, entry: dict) -> None:
         """Add an entry block, keeping the tail sorted; old blocks stay byte-identical."""
         schema.check_def("record", "entry", entry, self.source)
-        if self._entries is None:
+        if self._entries is None and _tail_looks_plain(self.tail):
             last = _last_entry_id(self.tail)
             if last is None or entry["id"] > last:
                 item = dump_entries([entry])[len(b"entries:\n") :]
@@ -153,7 +158,7 @@ class Envelope:
                 return
         entries = list(self.entries)
         if any(e["id"] == entry["id"] for e in entries):
-            raise IntegrityError(f"entry id {entry['id']} already exists in {self.source}")
+            raise IntegrityError(f"entry id {entry['id']} already exists in {self.source}", "run the command again; run 'confide verify' if it happens twice")
         entries.append(entry)
         entries.sort(key=lambda e: e["id"])
         self._entries = entries
@@ -168,7 +173,137 @@ class Envelope:
 def dump_entries(entries: list) -> bytes:
     if not entries:
         return b"entries: []\n"
+    fast = _dump_entries_fast(entries)
+    if fast is not None:
+        return fast
     return yamlio.dump({"entries": entries}).encode("utf-8")
+
+
+_ARMOR_LINE = re.compile(r"[A-Za-z0-9+/=-][A-Za-z0-9+/= -]*")
+
+
+def _dump_items(items: list, ind: str, out: list) -> bool:
+    for item in items:
+        if not isinstance(item, dict) or list(item)[:3] != ["id", "key", "data"]:
+            return False
+        extra = list(item)[3:]
+        if extra not in ([], ["marks"]) or (extra and (ind or not item["marks"])):
+            return False
+        item_id, key_id, data = item["id"], item["key"], item["data"]
+        if not (isinstance(item_id, str) and isinstance(key_id, str) and isinstance(data, str)
+                and _ID_VALUE.fullmatch(item_id) and _ID_VALUE.fullmatch(key_id)
+                and data.endswith("\n") and not data.endswith("\n\n")):
+            return False
+        lines = data[:-1].split("\n")
+        if not all(_ARMOR_LINE.fullmatch(line) and not line.endswith(" ") for line in lines):
+            return False
+        out.append(f"{ind}- id: {item_id}\n{ind}  key: {key_id}\n{ind}  data: |\n")
+        out.append("".join(f"{ind}    {line}\n" for line in lines))
+        if extra:
+            out.append("  marks:\n")
+            if not _dump_items(item["marks"], "  ", out):
+                return False
+    return True
+
+
+def _dump_entries_fast(entries: list) -> Optional[bytes]:
+    """What ``yamlio.dump({"entries": entries})`` writes, without ruamel, for entries of the usual shape
+    (``id``, ``key``, armored ``data``, then optionally ``marks`` of the same shape); None otherwise."""
+    out = ["entries:\n"]
+    if not _dump_items(entries, "", out):
+        return None
+    return "".join(out).encode("ascii")
+
+
+_ID_VALUE = re.compile(r"[a-z]-[0-9a-z]+")
+
+
+def parse_tail(tail: bytes) -> Optional[list]:
+    """The entries of a tail written in confide's own canonical shape, or None for anything else.
+
+    ~10x faster than the YAML parser (which costs ~2 ms for a 50-entry tail, and
+    whole-vault commands parse 1,000 of them). It accepts only the exact lines
+    ``dump_entries`` writes: ``- id: e-...`` / ``  key: k-...`` / ``  data: |`` and the
+    armored lines indented four spaces, then optionally ``  marks:`` and marks of the
+    same shape two spaces deeper. Ids are plain ``x-...`` words, which YAML reads
+    as strings too. Any other line (a comment, a tab, a blank line inside a block,
+    another key order, CRLF, a flow list) returns None, and the caller falls back to
+    the YAML parser, so both paths yield the same entries and the same errors.
+    """
+    try:
+        text = tail.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    if text == "entries: []\n":
+        return []
+    if not text.startswith("entries:\n") or not text.endswith("\n"):
+        return None
+    lines = text[len("entries:\n"):-1].split("\n")
+    out = []
+    i, n = 0, len(lines)
+    while i < n:
+        item, i = _tail_item(lines, i, "")
+        if item is None:
+            return None
+        out.append(item)
+    return out
+
+
+def _tail_item(lines: list, i: int, ind: str) -> tuple:
+    n = len(lines)
+    if i + 2 >= n:
+        return None, i
+    l0, l1 = lines[i], lines[i + 1]
+    if not (l0.startswith(ind + "- id: ") and l1.startswith(ind + "  key: ") and lines[i + 2] == ind + "  data: |"):
+        return None, i
+    item_id, key_id = l0[len(ind) + 6:], l1[len(ind) + 7:]
+    if not (_ID_VALUE.fullmatch(item_id) and _ID_VALUE.fullmatch(key_id)):
+        return None, i
+    pre = ind + "    "
+    cut = len(pre)
+    j = i + 3
+    block = []
+    while j < n and lines[j].startswith(pre):
+        line = lines[j][cut:]
+        if not line or line[0] in " \t":  # deeper indentation: YAML would read it differently
+            return None, i
+        block.append(line)
+        j += 1
+    if not block:
+        return None, i
+    item = {"id": item_id, "key": key_id, "data": "\n".join(block) + "\n"}
+    if not ind and j < n and lines[j] == "  marks:":
+        j += 1
+        marks = []
+        while j < n and lines[j].startswith("  - "):
+            mark, j = _tail_item(lines, j, "  ")
+            if mark is None:
+                return None, i
+            marks.append(mark)
+        if not marks:
+            return None, i
+        item["marks"] = marks
+    return item, j
+
+
+_FOREIGN_LINE = re.compile(rb"^(?!- |  |$)", re.M)
+
+
+def _tail_looks_plain(tail: bytes) -> bool:
+    """Is the unparsed tail shaped as confide writes it, so a block can be appended as bytes?
+
+    A cheap scan (no YAML parse): ``entries:`` then only list items and their
+    indented lines. Anything else (a field after ``entries``, a missing final
+    newline, no ``entries`` at all) sends the caller to the full parse, which
+    reports the damage instead of appending to it.
+    """
+    if not tail.startswith(b"entries:") or not tail.endswith(b"\n"):
+        return False
+    first, _, rest = tail.partition(b"\n")
+    first = first.strip()
+    if first == b"entries: []":
+        return not rest.strip()
+    return first == b"entries:" and _FOREIGN_LINE.search(rest) is None
 
 
 def _last_entry_id(tail: bytes) -> Optional[str]:
@@ -200,13 +335,17 @@ def open_block(
     source: str,
 ) -> dict:
     """Decrypt a block with a level identity and check it belongs where it sits."""
-    raw = crypto.decrypt(armored, identity)
+    restore = f"the file was damaged or edited by hand: see 'git log -p -- {source}', restore it from git, and run 'confide verify'"
+    try:
+        raw = crypto.decrypt(armored, identity)
+    except IntegrityError as exc:
+        raise IntegrityError(f"block {block} in {source}: {exc.message}", restore) from None
     try:
         payload = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise IntegrityError(f"block {block} in {source} does not hold a confide payload") from None
+        raise IntegrityError(f"block {block} in {source} does not hold a confide payload", restore) from None
     if not isinstance(payload, dict):
-        raise IntegrityError(f"block {block} in {source} does not hold a confide payload")
+        raise IntegrityError(f"block {block} in {source} does not hold a confide payload", restore)
     if (payload.get("record"), payload.get("block"), payload.get("level")) != (record, block, level):
         raise IntegrityError(
             f"block {block} in {source} belongs elsewhere: it was written for another record, block or level",
@@ -225,11 +364,15 @@ def wrap_level_key(level_secret: str, *, record: str, key: dict, holder_recipien
 
 
 def unwrap_level_key(armored: str, holder_identity: crypto.Identity, *, record: str, key: dict, source: str) -> crypto.Identity:
-    raw = crypto.decrypt(armored, holder_identity)
+    restore = f"the file was damaged or edited by hand: see 'git log -p -- {source}', restore it from git, and run 'confide verify'"
+    try:
+        raw = crypto.decrypt(armored, holder_identity)
+    except IntegrityError as exc:
+        raise IntegrityError(f"a wrapped copy of level key {key['id']} in {source}: {exc.message}", restore) from None
     try:
         text = raw.decode("ascii")
     except UnicodeDecodeError:
-        raise IntegrityError(f"a wrapped copy of level key {key['id']} in {source} is not a level key") from None
+        raise IntegrityError(f"a wrapped copy of level key {key['id']} in {source} is not a level key", restore) from None
     lines = text.splitlines()
     expected = (
         f"# confide level key: record {record}, key {key['id']}, level {key['level']}, generation {key['generation']}"
@@ -243,7 +386,7 @@ def unwrap_level_key(armored: str, holder_identity: crypto.Identity, *, record: 
     try:
         ident = crypto.identity_from_secret(secrets_[0])
     except Exception:
-        raise IntegrityError(f"a wrapped copy of level key {key['id']} in {source} is damaged") from None
+        raise IntegrityError(f"a wrapped copy of level key {key['id']} in {source} is damaged", restore) from None
     if ident.recipient != key["recipient"]:
         raise IntegrityError(
             f"level key {key['id']} in {source} has a public recipient that does not match its secret",

@@ -31,6 +31,16 @@ def _git_binary() -> str:
     return git
 
 
+def _is_object_id(text: str) -> bool:
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
+
+
+def _untracked_refusal(proc: subprocess.CompletedProcess) -> bool:
+    """Did ``git commit --include -- PATHS`` refuse because a path is not tracked (LC_ALL=C messages)?"""
+    out = proc.stdout + proc.stderr
+    return b"known to git" in out or b"nothing added to commit" in out or b"untracked files present" in out
+
+
 def holder_email(name: str) -> str:
     return f"{name}@holders.confide.invalid"
 
@@ -59,12 +69,16 @@ class Git:
             env=full_env,
         )
         if check and proc.returncode != 0:
-            first = proc.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
-            raise ExternalError(
-                f"git {args[0]} failed: {first[0] if first else 'exit ' + str(proc.returncode)}",
-                "the vault was left as it was; check it with: git status",
-            )
+            self._raise(proc, args[0])
         return proc
+
+    @staticmethod
+    def _raise(proc: subprocess.CompletedProcess, what: str) -> None:
+        first = proc.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
+        raise ExternalError(
+            f"git {what} failed: {first[0] if first else 'exit ' + str(proc.returncode)}",
+            "the vault was left as it was; check it with: git status",
+        )
 
     def is_repository(self) -> bool:
         proc = self.run("rev-parse", "--show-toplevel", check=False)
@@ -73,31 +87,108 @@ class Git:
         return Path(proc.stdout.decode().strip()).resolve() == self.root.resolve()
 
     def head(self) -> Optional[str]:
+        fast = self._head_from_files()
+        if fast is not None:
+            return fast
         proc = self.run("rev-parse", "--verify", "-q", "HEAD", check=False)
         return proc.stdout.decode().strip() or None
+
+    def _head_from_files(self) -> Optional[str]:
+        """HEAD's commit read from ``.git/HEAD`` and the loose or packed ref, with no process.
+
+        Every write asks for HEAD several times (the journal, the expiry cache, the new
+        commit); one ``git rev-parse`` each cost more than the files. Anything unusual
+        (a worktree's ``.git`` file, reftable, a ref not found, an unborn branch) returns
+        None and the caller asks git itself.
+        """
+        gitdir = self.root / ".git"
+        try:
+            if not gitdir.is_dir() or (gitdir / "reftable").exists():
+                return None
+            text = (gitdir / "HEAD").read_text("ascii").strip()
+            for _ in range(5):
+                if not text.startswith("ref: "):
+                    return text if _is_object_id(text) else None
+                ref = text[5:].strip()
+                if not ref.startswith("refs/") or ".." in ref:
+                    return None
+                try:
+                    text = (gitdir / ref).read_text("ascii").strip()
+                    continue
+                except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                    pass
+                packed = gitdir / "packed-refs"
+                if not packed.is_file():
+                    return None
+                with packed.open("r", encoding="ascii", errors="replace") as fh:
+                    for line in fh:
+                        if line.startswith(("#", "^")):
+                            continue
+                        oid, _, name = line.rstrip("\n").partition(" ")
+                        if name == ref:
+                            return oid if _is_object_id(oid) else None
+                return None
+        except (OSError, UnicodeDecodeError):
+            return None
+        return None
 
     def dirty_paths(self, paths: Sequence[str] = TRACKED) -> list[str]:
         proc = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
         items = [p for p in proc.stdout.decode("utf-8", "replace").split("\0") if p]
         return [p[3:] for p in items if len(p) > 3]
 
-    def commit(self, paths: Sequence[str], message: str, holder: str, *, removed: Sequence[str] = ()) -> str:
+    def commit(self, paths: Sequence[str], message: str, holder: str, *, removed: Sequence[str] = (), sign=None,
+               tracked: bool = False) -> str:
+        """Stage and commit; ``sign`` is a ``signing.SignPlan`` (signed with ``-S``) or None (unsigned).
+
+        ``tracked``: every path is already tracked and nothing is removed, so one
+        ``git commit --include -- PATHS`` stages and commits them (one process, not two: the
+        common case of ``confide add``). Should git not know a path after all, it
+        falls back to ``git add`` + ``git commit``.
+        """
         env = {
             "GIT_AUTHOR_NAME": holder,
             "GIT_AUTHOR_EMAIL": holder_email(holder),
             "GIT_COMMITTER_NAME": holder,
             "GIT_COMMITTER_EMAIL": holder_email(holder),
         }
-        if paths:
-            self.run("add", "--", *paths, env=env)
-        if removed:
-            self.run("rm", "-q", "--cached", "--ignore-unmatch", "--", *removed, env=env)
-        self.run(
-            "-c", "commit.gpgsign=false",
-            "commit", "-q", "--no-edit", "-F", "-",
-            input=message.encode("utf-8"),
-            env=env,
-        )
+        if os.environ.get("CONFIDE_NOW"):  # a fixed clock (tests, demos) dates the commit too, so verify sees one time
+            from .timeutil import now_iso
+
+            env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = now_iso()
+        only: list = []
+        if tracked and paths and not removed:
+            only = ["--include", "--", *paths]  # stage these into the (clean) index, then commit it
+        else:
+            if paths:
+                self.run("add", "--", *paths, env=env)
+            if removed:
+                self.run("rm", "-q", "--cached", "--ignore-unmatch", "--", *removed, env=env)
+        if sign is None:
+            proc = self.run(
+                "-c", "commit.gpgsign=false",
+                "commit", "-q", "--no-edit", "-F", "-", *only,
+                input=message.encode("utf-8"),
+                env=env,
+                check=not only,
+            )
+            if only and proc.returncode != 0:
+                if not _untracked_refusal(proc):
+                    self._raise(proc, "commit")
+                return self.commit(paths, message, holder, removed=removed, sign=sign)
+        else:
+            proc = self.run(*sign.args, "commit", "-q", "--no-edit", "-S", "-F", "-", *only,
+                            input=message.encode("utf-8"), env=env, check=False)
+            if only and proc.returncode != 0 and _untracked_refusal(proc):
+                return self.commit(paths, message, holder, removed=removed, sign=sign)
+            if proc.returncode != 0:
+                lines = [ln.strip() for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+                detail = next((ln for ln in lines if not ln.startswith("fatal:")), lines[0] if lines else "")
+                raise ExternalError(
+                    f"git could not sign the commit with {sign.what}: {detail[:200]}; nothing was changed",
+                    "check the key: 'ssh-keygen -y -f KEYFILE' must print its public half without asking; "
+                    "a key with a passphrase must be loaded into ssh-agent (ssh-add KEYFILE)",
+                )
         head = self.head()
         assert head is not None
         return head
@@ -126,7 +217,9 @@ def init_repository(root: Path) -> Git:
 
 
 def ensure_repository(root: Path) -> Git:
-    if not (root / ".git").exists():
+    dotgit = root / ".git"
+    # A cheap stat, not a git call: an empty or gutted .git folder (no HEAD) is no repository either.
+    if not dotgit.exists() or (dotgit.is_dir() and not (dotgit / "HEAD").is_file()):
         raise VaultStateError(
             f"{root} is not a git repository",
             "a vault is a git repository: restore it from a backup or clone, or make a new one with 'confide init'",

@@ -25,6 +25,7 @@ class Holder:
     removed_by: Optional[str] = None
     removed_reason: Optional[str] = None
     previous_recipients: list[str] = field(default_factory=list)
+    previous_signing_keys: list[dict] = field(default_factory=list)  # [{key, until}]: replaced signing keys
 
     @property
     def active(self) -> bool:
@@ -44,6 +45,8 @@ class Holder:
             d.update(removed=self.removed, removed_by=self.removed_by, removed_reason=self.removed_reason)
         if self.previous_recipients:
             d["previous_recipients"] = list(self.previous_recipients)
+        if self.previous_signing_keys:
+            d["previous_signing_keys"] = [dict(k) for k in self.previous_signing_keys]
         return d
 
 
@@ -53,7 +56,7 @@ class Holders:
 
     @classmethod
     def load(cls, root: Path) -> "Holders":
-        data = yamlio.load((root / HOLDERS_FILE).read_bytes(), HOLDERS_FILE)
+        data = yamlio.load_cached((root / HOLDERS_FILE).read_bytes(), HOLDERS_FILE)
         schema.check("holders", data, HOLDERS_FILE)
         names = [h["name"] for h in data["holders"]]
         if len(set(names)) != len(names):

@@ -8,7 +8,6 @@ in-process: a fork costs more than a few records' work.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from typing import Callable, Iterable, Iterator, Optional, TypeVar
 
@@ -39,7 +38,15 @@ def map_ordered(fn: Callable[[T], R], items: Iterable[T], *, progress: Optional[
     global _job
     items = list(items)
     n = workers()
-    if n <= 1 or len(items) < THRESHOLD or "fork" not in multiprocessing.get_all_start_methods():
+    if n <= 1 or len(items) < THRESHOLD:
+        for item in items:
+            yield fn(item)
+            if progress:
+                progress(1)
+        return
+    import multiprocessing  # here, not at the top: ~5 ms that single-record commands never need
+
+    if "fork" not in multiprocessing.get_all_start_methods():
         for item in items:
             yield fn(item)
             if progress:

@@ -40,6 +40,9 @@ def readers_for(
         holder = holders.find(kp)
         if holder is not None and holder.active:
             names.add(kp)
+    for r in head.get("revoked", []) or []:  # role or key-person access revoked for this record
+        if r["level"] == level:
+            names.discard(r["holder"])
     for g in head.get("grants", []) or []:
         if g["level"] == level and grant_live(g, today):
             holder = holders.find(g["holder"])
@@ -56,6 +59,8 @@ def reasons_for(settings: Settings, holders: Holders, head: dict, holder: Holder
         out.append(f"role {holder.role}")
     if head.get("key_person") == holder.name and level in settings.key_person_reads:
         out.append("key person")
+    if any(r["holder"] == holder.name and r["level"] == level for r in head.get("revoked", []) or []):
+        out = []  # 'confide revoke' took away the role / key-person access to this record
     for g in head.get("grants", []) or []:
         if g["holder"] == holder.name and g["level"] == level and grant_live(g, today):
             out.append("grant" + (f" until {g['until']}" if g.get("until") else ""))

@@ -51,7 +51,30 @@ def writing(session: Session) -> Iterator[tuple[Transaction, Holder]]:
             if session.actor:
                 break
         actor = session.require_writer()
+        from . import access  # here, not at the top: access builds on this module
+
+        access.expire_due(session, tx, actor)  # grants past their --until end before any write (own commit)
         yield tx, actor
+        access.after_write(session, tx)
+
+
+def _check_input(schema_name: str, value: dict, what: str, *, definition: Optional[str] = None) -> None:
+    """Validate what the user gave before it is sealed.
+
+    A value out of bounds (a 3,000-character reason, a 200,001-character text) is a
+    usage error naming the field, not a damaged file to "restore from git".
+    """
+    try:
+        if definition is None:
+            schema.check(schema_name, value, what)
+        else:
+            schema.check_def(schema_name, definition, value, what)
+    except IntegrityError as exc:
+        problem = exc.message.split(" schema: ", 1)[-1].split("): ", 1)[-1]
+        raise UsageError(
+            f"{what} would not be valid: {problem}",
+            f"shorten or correct that value; the limits are in schemas/{schema_name}.schema.json; nothing was changed",
+        ) from None
 
 
 def warnings_for_vault(session: Session) -> list[str]:
@@ -85,7 +108,9 @@ def _check_key_person(session: Session, name: Optional[str]) -> Optional[str]:
             "list holders with 'confide holder list'; add one with 'confide holder add'",
         )
     role = session.settings.roles.get(holder.role)
-    if role is None or not role.acts or not role.writes:
+    # Students see a child's records only with the parent's written permission, which a
+    # key person's standing access would bypass; auditors and recovery keys never act.
+    if role is None or not role.acts or not role.writes or holder.role == "student":
         raise UsageError(f"holder '{name}' is a {holder.role} and cannot be a key person", "choose a member of staff")
     return name
 
@@ -102,6 +127,8 @@ def create_child(
         raise UsageError("the child's name is empty", "give it with --name")
     if dob is not None:
         dob = timeutil.parse_date(dob, "--dob")
+    _check_input("profile", {k: v for k, v in {"name": name.strip(), "room": room}.items() if v is not None},
+                 "the new child's profile", definition="profile")
     with writing(session) as (tx, actor):
         settings = session.settings
         vault = session.vault
@@ -182,6 +209,7 @@ def _summary(session: Session, record_id: str) -> dict:
 
 
 def list_children(session: Session, progress=None) -> list[dict]:
+    session.require_reader()
     return list(parallel.map_ordered(lambda rid: _summary(session, rid), session.vault.record_ids(), progress=progress))
 
 
@@ -233,6 +261,7 @@ def _current(opened: dict) -> dict:
 
 
 def show_record(session: Session, record_id: str) -> dict:
+    session.require_reader()
     env = session.vault.envelope(record_id)
     profile = read_profile(session, env)
     readable, sealed = [], []
@@ -294,6 +323,13 @@ def add_entry(
     settings = session.settings
     settings.check_level(level)
     settings.check_category(category)
+    from .settings import PROCEDURE_CATEGORIES
+
+    if category in PROCEDURE_CATEGORIES and not details:
+        raise UsageError(
+            f"entries of category '{category}' are written only by confide's own procedures",
+            "use 'confide request ...' for parents' requests and 'confide share' for sharing decisions",
+        )
     if text is None or not text.strip():
         raise UsageError("the entry text is empty", "give the text with --text TEXT, or --text - to read it from stdin")
     if parent_view not in PARENT_VIEWS:
@@ -324,6 +360,7 @@ def add_entry(
         }
         if details:
             payload["details"] = details
+        _check_input("entry", payload, "the new entry")
         block = envelope.seal(payload, key["recipient"], "entry", env.source)
         env.append_entry({"id": entry_id, "key": key["id"], "data": block})
         tx.write(env.source, env.to_bytes())
@@ -386,6 +423,14 @@ def mark_entry(
         if level is not None:
             if level == state["level"]:
                 raise UsageError(f"entry {entry_id} is already at level {level}", "leave --level out, or give another level")
+            lowering = settings.levels.index(level) < settings.levels.index(state["level"])
+            if lowering and state["level"] == "safeguarding" and not policy.may_grant(settings, actor, "safeguarding"):
+                # Moving a safeguarding entry down shares it beyond the key person, manager and DSL:
+                # that is a grant of safeguarding information, which only they may make (DESIGN.md).
+                raise Denied(
+                    f"only a manager or the DSL may move a safeguarding entry to a lower level; '{actor.name}' is a {actor.role}",
+                    f"ask the DSL or a manager to run: confide mark {entry_id} --level {level} --reason \"...\"",
+                )
             changes["level"] = {"from": state["level"], "to": level}
         for name, value in (("parent_view", parent_view), ("parents_informed", parents_informed),
                             ("parents_not_informed", parents_not_informed)):
@@ -405,6 +450,7 @@ def mark_entry(
             "author": actor.name, "recorded_at": timeutil.now_iso(), "reason": reason.strip() if reason else None,
             "changes": changes,
         }
+        _check_input("mark", mark_payload, "the marking")
         new_item = dict(item)
         marks = list(item.get("marks", []) or [])
         if level is not None:
@@ -501,7 +547,15 @@ def _validate_profile(record_id: str, profile: dict, key_person: Optional[str]) 
     for f in DATE_FIELDS:
         if profile.get(f) is not None:
             timeutil.parse_date(str(profile[f]), f)
-    schema.check_def("profile", "profile", profile, f"the profile of {record_id}")
+    try:
+        schema.check_def("profile", "profile", profile, f"the profile of {record_id}")
+    except IntegrityError as exc:
+        # A value the user just gave, not a damaged file: a usage error, not "restore it from git".
+        message = exc.message.replace("breaks the profile schema (profile): ", "would not be valid: ")
+        if "must be of type string" in message:
+            # YAML reads 01234567890 as a number (and drops the 0): the usual cause in an editor.
+            message += "; put numbers such as phone numbers in quotes, e.g. phone: '01234 567890'"
+        raise UsageError(message, "see the fields and their forms in schemas/profile.schema.json; nothing was changed") from None
 
 
 def set_profile(session: Session, record_id: str, assignments: Sequence[str]) -> WriteResult:

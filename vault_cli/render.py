@@ -16,6 +16,89 @@ def _profile_lines(profile: dict) -> list[tuple[str, str]]:
     return rows
 
 
+# A chronology longer than this reads better (and renders ~10x faster) as a list of
+# entries than as a rich table whose every cell rich must measure and fold.
+TABLE_MAX_ENTRIES = 50
+
+
+def _entry_lines(e: dict) -> tuple[str, list[str]]:
+    """One entry as a header line and its indented body lines (no styling)."""
+    if not e["readable"]:
+        return f"{e['id']}  {e['level']}  sealed", []
+    head = f"{e['at'][:16].replace('T', ' ')}  {e['id']}  {e['level']}  {e['category']}  by {e['author']}"
+    body = [line for line in e["text"].splitlines() or [""]]
+    if e["third_parties"]:
+        body.append("third parties: " + ", ".join(e["third_parties"]))
+    if e["corrects"]:
+        body.append(f"corrects {e['corrects']}")
+    parents = f"parents: view {e['parent_view']}"
+    if e["parents_informed"]:
+        parents += f"; informed {e['parents_informed']}"
+    elif e["parents_not_informed"]:
+        parents += f"; not informed: {e['parents_not_informed']}"
+    body.append(parents)
+    for m in e["markings"]:
+        ch = ", ".join(f"{k} {v['from']} -> {v['to']}" for k, v in m["changes"].items())
+        body.append(f"marked by {m['author']} {m['recorded_at'][:16]}: {ch}" + (f" ({m['reason']})" if m["reason"] else ""))
+    return head, body
+
+
+def record_plain(data: dict) -> str:
+    """The record as plain text, for pipes and files: no rich, no colour, nothing to measure.
+
+    The profile as ``field: value`` lines, then the chronology, one entry per
+    paragraph: a header line (when, id, level, category, author) and the text
+    and notes indented by four spaces. Use ``--json`` for anything a script parses.
+    """
+    lines = []
+    prof = data["profile"]
+    if prof is None:
+        lines.append(f"{data['record']}  profile: sealed (you hold no general-level key for this record)")
+    else:
+        lines.append(f"{data['record']}: {prof.get('name', '')}")
+        lines.extend(f"  {k}: {v}" for k, v in _profile_lines(prof))
+    lines.append("")
+    lines.append(f"Chronology ({len(data['entries'])} entries)")
+    for e in data["entries"]:
+        head, body = _entry_lines(e)
+        lines.append(head)
+        lines.extend("    " + b for b in body)
+    return "\n".join(lines) + "\n"
+
+
+def _record_list(console, data: dict) -> None:
+    """A long chronology on a terminal: styled entries, one rich Text printed at once.
+
+    Lines are wrapped here (textwrap, with the four-space indent kept on every
+    line) and printed with ``soft_wrap`` so rich does not measure them again:
+    half the time of letting rich wrap 300 entries.
+    """
+    import textwrap
+
+    from rich.text import Text
+
+    width = max(40, console.width - 4)
+
+    def wrapped(line: str) -> str:
+        if len(line) <= width:
+            return "    " + line + "\n"
+        return "".join("    " + part + "\n" for part in textwrap.wrap(line, width, break_on_hyphens=False) or [""])
+
+    t = Text()
+    t.append(f"Chronology ({len(data['entries'])} entries)\n", style="bold")
+    for e in data["entries"]:
+        head, body = _entry_lines(e)
+        if not e["readable"]:
+            t.append(head + "\n", style="dim")
+            continue
+        t.append(head + "\n", style="bold")
+        n_text = len(e["text"].splitlines() or [""])
+        t.append("".join(wrapped(b) for b in body[:n_text]))
+        for b in body[n_text:]:
+            t.append(wrapped(b), style="dim")
+    console.print(t, soft_wrap=True)
+
+
 def record(console, data: dict) -> None:
     from rich.table import Table
 
@@ -29,6 +112,9 @@ def record(console, data: dict) -> None:
         for k, v in _profile_lines(prof):
             t.add_row(k, v)
         console.print(t)
+    if len(data["entries"]) > TABLE_MAX_ENTRIES:
+        _record_list(console, data)
+        return
     t = Table(title="Chronology")
     for c in ("when", "entry", "level", "category", "text", "by", "parents"):
         t.add_column(c, overflow="fold")

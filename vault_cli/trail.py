@@ -16,6 +16,12 @@ ACTIONS = {
     "profile.update": "update profile of",
     "entry.add": "add entry",
     "entry.mark": "mark entry",
+    "access.grant": "grant",
+    "access.revoke": "revoke",
+    "access.expire": "expire grants",
+    "record.key-person": "hand over",
+    "holder.remove": "remove holder",
+    "holder.rotate": "rotate key of",
 }
 
 

@@ -50,6 +50,9 @@ class Vault:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.git: Git = ensure_repository(root)
+        from .store import recover_if_interrupted
+
+        recover_if_interrupted(root, self.git)  # a killed command's half-written files are never read
         self.settings = Settings.load(root)
         self.holders = Holders.load(root)
 
@@ -131,7 +134,10 @@ def passphrase_from_env_or_terminal(source: str) -> Optional[str]:
             with open(pfile, encoding="utf-8") as fh:
                 return fh.read().rstrip("\r\n")
         except FileNotFoundError:
-            raise IdentityProblem(f"CONFIDE_PASSPHRASE_FILE names {pfile}, which does not exist") from None
+            raise IdentityProblem(
+                f"CONFIDE_PASSPHRASE_FILE names {pfile}, which does not exist",
+                "point CONFIDE_PASSPHRASE_FILE at a 0600 file holding the passphrase, or unset it to be asked",
+            ) from None
     if sys.stdin is not None and sys.stdin.isatty():
         import getpass
 
@@ -141,6 +147,13 @@ def passphrase_from_env_or_terminal(source: str) -> Optional[str]:
 
 def load_identities(explicit: Optional[str], passphrase: Optional[Callable] = None) -> tuple[list[crypto.Identity], Path]:
     path, how = identity_location(explicit)
+    if how != "the default location" and crypto.looks_like_secret(str(explicit or os.environ.get("CONFIDE_IDENTITY", ""))):
+        # The key itself was pasted where its file name belongs: say so, never print it.
+        raise IdentityProblem(
+            f"{how} was given a secret key itself, not the name of a file holding one; it was not printed",
+            "save the key in a file only you can read (chmod 600 FILE) and pass that: --identity FILE",
+            "a secret key pasted on a command line may be in your shell history: consider it exposed and make a new one",
+        )
     if not path.exists() and how == "the default location":
         raise IdentityProblem(
             f"no identity given and none at {path}",
@@ -182,6 +195,19 @@ class Session:
                 "use your own identity (--identity FILE), or ask a manager to add you: confide holder add NAME --role ROLE --recipient age1...",
             )
         policy.require_actor_may_act(self.settings, self.actor)
+        return self.actor
+
+    def require_reader(self) -> Holder:
+        """Reading needs an active holder's identity (a recovery key reads too, though it never acts).
+
+        A stranger's key opens nothing, so rather than show them a vault of 'sealed'
+        rows, say plainly that the identity is the wrong one.
+        """
+        if self.actor is None:
+            raise IdentityProblem(
+                f"the identity in {self.identity_path} is not an active holder of this vault",
+                "use your own identity (--identity FILE), or ask a manager to add you: confide holder add NAME --role ROLE --recipient age1...",
+            )
         return self.actor
 
     def require_writer(self) -> Holder:

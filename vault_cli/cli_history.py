@@ -1,0 +1,236 @@
+"""Commands for trustworthy history: verify, audit, sync, clone, backup, restore, signing keys.
+
+Registered on the ``app`` / ``holder_app`` of ``vault_cli.cli`` (imported at the
+end of that module). Thin as the rest of the CLI: parse, call one library
+function, render.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .cli import IdentityOpt, JsonOpt, VaultOpt, _print_warnings, _session, _table, app, holder_app, note, out, out_json
+from .errors import ConfideError, ExitCode, UsageError
+
+
+class _Findings(ConfideError):
+    code = ExitCode.FINDINGS
+
+
+@app.callback()
+def _global(
+    signing_key_file: Optional[str] = typer.Option(
+        None, "--signing-key-file", metavar="FILE",
+        help="The SSH private key that signs the commits this command makes (else CONFIDE_SIGNING_KEY, else your declared key in ssh-agent).",
+    ),
+) -> None:
+    """Keep an early-years setting's confidential records in an encrypted git vault."""
+    if signing_key_file:
+        os.environ["CONFIDE_SIGNING_KEY"] = signing_key_file
+
+
+# ---------------------------------------------------------------------------
+# signing keys
+
+
+@holder_app.command("set-signing-key")
+def holder_set_signing_key(
+    name: str = typer.Argument(..., help="The holder, e.g. amira"),
+    key: str = typer.Argument(..., metavar="PUBKEY", help="Their SSH public key: the .pub line, \"ssh-ed25519 AAAA... amira@laptop\"."),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """Declare or replace a holder's SSH signing key (managers only); allowed_signers follows."""
+    from . import signing
+
+    result = signing.set_signing_key(_session(vault, identity), name, key)
+    _print_warnings(result)
+    out(result.commit)
+
+
+# ---------------------------------------------------------------------------
+# verify
+
+
+def _open_root(vault: Optional[str]) -> Path:
+    from .vault import find_root
+
+    return find_root(vault)
+
+
+def _report_verify(result, as_json: bool, quiet: bool = False) -> None:
+    if as_json:
+        out_json(result.to_dict())
+    elif not quiet:
+        for f in result.findings:
+            where = f" {f.file}" if f.file else ""
+            out(f"{(f.commit or '-')[:12]}{where}: {f.check}: {f.message}")
+    for n in result.notes:
+        note(n)
+    if result.findings:
+        commits = len({f.commit for f in result.findings})
+        raise _Findings(
+            f"verify found {len(result.findings)} problem(s) in {commits} commit(s) of {result.commits}",
+            "see each commit with 'git show --show-signature COMMIT'; restore altered files from a backup or an earlier commit",
+        )
+    if not as_json and not quiet:
+        what = "signatures, roles, entries, keys and schemas" + (f"; content as {result.reader}" if result.content_checked else "")
+        out(f"ok: {result.commits} commit(s) verified ({what}), no findings")
+
+
+@app.command()
+def verify(
+    since: Optional[str] = typer.Option(None, "--since", metavar="REV", help="Check only the commits after REV (a commit, tag or branch)."),
+    as_json: bool = JsonOpt,
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """Check the history: signatures, role rules, append-only entries, keys, schemas, plaintext. Exit 9 on findings."""
+    from . import history
+
+    result = history.verify(_open_root(vault), since=since, identity=identity)
+    _report_verify(result, as_json)
+
+
+# ---------------------------------------------------------------------------
+# audit
+
+
+@app.command()
+def audit(
+    record: Optional[str] = typer.Option(None, "--record", metavar="RECORD", help="Only this record, e.g. c-7f3k9m2q."),
+    holder: Optional[str] = typer.Option(None, "--holder", metavar="HOLDER", help="Only what this holder did (or what was done to them)."),
+    action: Optional[str] = typer.Option(None, "--action", metavar="ACTION", help="Only this action, e.g. entry.add, or a family: access."),
+    since: Optional[str] = typer.Option(None, "--since", metavar="DATE", help="Only from this date (YYYY-MM-DD)."),
+    as_json: bool = JsonOpt,
+    fmt: str = typer.Option("table", "--format", metavar="FORMAT", help="table, csv or json."),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """Who did what, when, to which record, from the commits' trailers, with each signature's status."""
+    from . import history
+
+    if fmt not in ("table", "csv", "json"):
+        raise UsageError(f"unknown --format '{fmt}'", "--format takes table, csv or json")
+    rows, n = history.audit(_open_root(vault), record=record, holder=holder, action=action, since=since, identity=identity)
+    if n:
+        note(n)
+    if as_json or fmt == "json":
+        out_json(rows)
+        return
+    if fmt == "csv":
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(history.AUDIT_COLUMNS)
+        for r in rows:
+            w.writerow(["" if r.get(c) is None else r.get(c) for c in history.AUDIT_COLUMNS])
+        return
+    _table(["date", "holder", "action", "record", "entry", "level", "category", "signature", "commit"],
+           [[r["date"][:19].replace("T", " "), r["holder"] or "", r["action"] or "", (r["record"] or "") + (f" ({r['name']})" if r["name"] else ""),
+             r["entry"] or r["subject"] or "", r["level"] or "", r["category"] or "", r["signature"], r["commit"][:12]] for r in rows],
+           title="Audit trail")
+
+
+# ---------------------------------------------------------------------------
+# several machines
+
+
+@app.command()
+def sync(
+    remote: Optional[str] = typer.Argument(None, metavar="[REMOTE]", help="The remote (default: the branch's upstream, else origin)."),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """Pull (merging records with confide's merge driver, signed), then push. Retries when the push races."""
+    from . import sync as syncmod
+    from .vault import Vault
+
+    v = Vault.open(vault)
+
+    def actor() -> str:
+        from .vault import Session
+
+        s = Session.start(v, identity)
+        return s.require_actor().name
+
+    result = syncmod.sync(v.root, remote, actor)
+    parts = [f"fetched {result.remote}"]
+    if result.merged:
+        parts.append(f"merged ({result.merged})")
+    parts.append("pushed" if result.pushed else "nothing to push")
+    note(", ".join(parts))
+    out(result.commit or "")
+
+
+@app.command()
+def clone(
+    url: str = typer.Argument(..., help="Where the vault is: a path, ssh://, https:// or git:// address."),
+    directory: str = typer.Argument(..., metavar="DIR", help="A new folder for the clone."),
+) -> None:
+    """Clone a vault and register confide's merge driver and allowed signers in it."""
+    from . import sync as syncmod
+
+    path, head = syncmod.clone(url, directory)
+    note(f"cloned into {path}; check it with: confide verify --vault {path}")
+    out(str(path))
+
+
+@app.command("merge-driver", hidden=True)
+def merge_driver(
+    base: str = typer.Argument(...),
+    ours: str = typer.Argument(...),
+    theirs: str = typer.Argument(...),
+    path: str = typer.Argument("record"),
+) -> None:
+    """git's merge driver for records/*.yaml (git runs it: python -m vault_cli merge-driver %O %A %B %P)."""
+    from . import sync as syncmod
+
+    code = syncmod.merge_driver(base, ours, theirs, path)
+    raise typer.Exit(code)
+
+
+# ---------------------------------------------------------------------------
+# backups
+
+
+@app.command()
+def backup(
+    file: str = typer.Argument(..., metavar="FILE", help="The bundle to write, e.g. /mnt/backup/vault-2026-11-24.bundle."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success (for cron)."),
+    as_json: bool = JsonOpt,
+    vault: Optional[str] = VaultOpt,
+) -> None:
+    """Write a git bundle of every ref and verify it; needs no identity."""
+    from . import sync as syncmod
+
+    result = syncmod.backup(_open_root(vault), file)
+    if quiet:
+        return
+    if as_json:
+        out_json({"path": result.path, "size": result.size, "commit": result.commit, "refs": result.refs})
+    else:
+        out(f"{result.path}: {result.size} bytes, {result.refs} ref(s), at commit {result.commit}")
+
+
+@app.command()
+def restore(
+    file: str = typer.Argument(..., metavar="FILE", help="A bundle written by 'confide backup'."),
+    directory: str = typer.Argument(..., metavar="DIR", help="A new folder (must not exist)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success (for cron)."),
+    as_json: bool = JsonOpt,
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """Clone a backup bundle into a new folder and verify its history."""
+    from . import history
+    from . import sync as syncmod
+
+    path, head = syncmod.restore(file, directory)
+    result = history.verify(path, identity=identity)
+    if not quiet and not as_json:
+        note(f"restored {path} at commit {head}")
+    _report_verify(result, as_json, quiet=quiet)

@@ -1,0 +1,506 @@
+"""Every file confide writes validates against its JSON Schema in schemas/, on write and on read.
+
+confide validates at run time with ``vault_cli.schema`` (a small validator for
+the subset of JSON Schema 2020-12 the schemas use) instead of the
+``jsonschema`` package, for start-up speed. These tests hold it to the
+standard:
+
+- every schema is a valid 2020-12 schema (jsonschema's own meta-schema) and
+  uses only keywords vault_cli.schema implements;
+- on a corpus of real documents made by the CLI (settings, holders, record
+  envelopes, and the decrypted profile, entry and marking payloads) and of
+  invalid mutations of them, both validators accept or both reject;
+- they agree on the edge cases of each supported keyword;
+- a schema using anything else is refused, not silently half-applied;
+- a file that breaks its schema is refused on read, and nothing invalid is
+  ever written.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from jsonschema import Draft202012Validator, FormatChecker
+
+from conftest import recipient_of
+from vault_cli import crypto, envelope, schema, yamlio
+from vault_cli.errors import ExitCode, IntegrityError
+from vault_cli.vault import Session, Vault
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMA_NAMES = sorted(p.name[: -len(".schema.json")] for p in SCHEMA_DIR.glob("*.schema.json"))
+
+
+def load_schema(name: str) -> dict:
+    return json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text())
+
+
+def sub_schema(name: str, definition: str | None) -> dict:
+    """A schema for one of ``name``'s $defs, as ``schema.check_def`` applies it."""
+    root = load_schema(name)
+    if definition is None:
+        return root
+    return {"$schema": root["$schema"], "$defs": root["$defs"], "$ref": f"#/$defs/{definition}"}
+
+
+class Pair:
+    """Both validators for one (sub)schema."""
+
+    def __init__(self, name: str, definition: str | None = None) -> None:
+        s = sub_schema(name, definition)
+        self.label = name + (f"#{definition}" if definition else "")
+        self.theirs = Draft202012Validator(s)
+        self.ours = schema.Validator(s)
+
+    def verdicts(self, doc: Any) -> tuple[bool, bool]:
+        try:
+            self.ours.validate(doc)
+            ours = True
+        except schema.SchemaViolation:
+            ours = False
+        return ours, self.theirs.is_valid(doc)
+
+
+# ---------------------------------------------------------------------------
+# the schemas themselves
+
+
+def test_the_schema_folder_covers_every_format():
+    assert set(SCHEMA_NAMES) == {"entry", "holders", "mark", "profile", "record", "settings"}
+    assert schema.schema_dir().resolve() == SCHEMA_DIR
+
+
+@pytest.mark.parametrize("name", SCHEMA_NAMES)
+def test_each_schema_is_valid_2020_12_and_in_the_supported_subset(name):
+    s = load_schema(name)
+    assert s["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    Draft202012Validator.check_schema(s)
+    # with format checks too: every 'pattern' is a valid regular expression
+    Draft202012Validator(Draft202012Validator.META_SCHEMA, format_checker=FormatChecker()).validate(s)
+    schema.Validator(s)  # raises on any keyword outside the implemented subset
+    assert schema.validator(name).root == s  # what confide loads at run time is this file
+
+
+# ---------------------------------------------------------------------------
+# a corpus of real documents
+
+
+def build_vault(v) -> dict:
+    """A vault with every kind of document confide writes, through the CLI."""
+    rid = v.add_child("Ada Corpus", key_person="ben", dob="2022-03-04", room="rainbow")
+    other = v.add_child("Bo Corpus")
+    v.ok("child", "set", rid, "known_as=Addie", "start_date=2024-09-02", "home_languages=English,Polish",
+         "parents.0.name=Pat Corpus", "parents.0.relationship=mother", "parents.0.parental_responsibility:=true",
+         "parents.0.phone=01234 567890", "parents.0.email=pat@example.invalid",
+         "emergency_contacts.0.name=Gran", "emergency_contacts.0.phone=07700 900000",
+         "medical_needs=inhaler", "allergies=nuts,eggs", "dietary_needs=vegetarian", "gp=Dr Who",
+         "consents:={\"photos\": true, \"outings\": false}")
+    e1 = v.add_entry(rid, "played with blocks", "general", "observation", "ben", "--third-party", "Grandma")
+    e2 = v.add_entry(rid, "bruise on arm", "confidential", "injury", "amira", "--parents-informed", "2026-11-24",
+                     "--parent-view", "not-confidential", "--at", "2026-11-23T10:15:00+00:00")
+    v.add_entry(rid, "disclosure", "safeguarding", "concern", "dara", "--parents-not-informed", "risk to the child",
+                "--third-party", "Social worker", "--third-party", "Police")
+    v.ok("add", rid, "--level", "general", "--category", "note", "--text", "correction", "--corrects", e1)
+    v.ok("mark", e1, "--level", "confidential", "--reason", "parent asked")
+    v.ok("mark", e2, "--parent-view", "confidential")
+    v.add_entry(other, "first day", "general", "observation", "cara")
+    v.ok("holder", "add", "eve", "--role", "practitioner", "--recipient", recipient_of(v.keys["eve"]))
+    return {"records": [rid, other]}
+
+
+def corpus_of(v) -> list[tuple[str, str | None, Any, str]]:
+    """(schema, $def or None, document, label): every file and every decrypted payload."""
+    root = v.root
+    docs: list[tuple[str, str | None, Any, str]] = []
+    docs.append(("settings", None, yamlio.load((root / "confide.yaml").read_bytes(), "confide.yaml"), "confide.yaml"))
+    docs.append(("holders", None, yamlio.load((root / "holders.yaml").read_bytes(), "holders.yaml"), "holders.yaml"))
+    session = Session.start(Vault.open(str(root)), str(v.keys["amira"]))
+    for path in sorted((root / "records").glob("c-*.yaml")):
+        doc = yamlio.load(path.read_bytes(), path.name)
+        docs.append(("record", None, doc, path.name))
+        env = envelope.Envelope.read(path, f"records/{path.name}")
+        if doc["entries"]:
+            docs.append(("record", "entry", doc["entries"][0], f"{path.name} entry"))
+            docs.append(("record", "entry_list", doc["entries"], f"{path.name} entries"))
+
+        def opened(block: dict, what: str) -> dict:
+            ident = session.level_identity(env, block["key"])
+            assert ident is not None, f"amira cannot open {what}"
+            return json.loads(crypto.decrypt(block["data"], ident))
+
+        profile = opened(doc["profile"], "the profile")
+        docs.append(("profile", None, profile, f"{path.name} profile"))
+        docs.append(("profile", "profile", profile["profile"], f"{path.name} profile data"))
+        for item in doc["entries"]:
+            docs.append(("entry", None, opened(item, item["id"]), f"{path.name} {item['id']}"))
+            for mk in item.get("marks", []):
+                docs.append(("mark", None, opened(mk, mk["id"]), f"{path.name} {mk['id']}"))
+    return docs
+
+
+@pytest.fixture
+def corpus(vault):
+    build_vault(vault)
+    docs = corpus_of(vault)
+    kinds = {(s, d) for s, d, _, _ in docs}
+    assert {("settings", None), ("holders", None), ("record", None), ("profile", None), ("entry", None),
+            ("mark", None)} <= kinds
+    return docs
+
+
+# ---------------------------------------------------------------------------
+# mutations
+
+
+WRONG_TYPES: list[Any] = ["", "x", 0, 7, -1, 1.5, True, False, None, [], {}, ["x"], {"x": 1}]
+
+
+def _nodes(doc: Any, path: tuple = ()) -> Iterator[tuple[tuple, Any]]:
+    yield path, doc
+    if isinstance(doc, dict):
+        for k, val in doc.items():
+            yield from _nodes(val, path + (k,))
+    elif isinstance(doc, list):
+        for i, val in enumerate(doc):
+            yield from _nodes(val, path + (i,))
+
+
+def _with(doc: Any, path: tuple, change) -> Any:
+    new = copy.deepcopy(doc)
+    if not path:
+        return change(new)
+    node = new
+    for p in path[:-1]:
+        node = node[p]
+    node[path[-1]] = change(node[path[-1]])
+    return new
+
+
+def _without(doc: Any, path: tuple) -> Any:
+    new = copy.deepcopy(doc)
+    node = new
+    for p in path[:-1]:
+        node = node[p]
+    del node[path[-1]]
+    return new
+
+
+def mutations(doc: Any) -> Iterator[tuple[str, Any]]:
+    """Invalid (and some still valid) variants: drop a field, wrong types, bad patterns, extra fields..."""
+    for path, node in _nodes(doc):
+        where = "/".join(map(str, path)) or "(top)"
+        if path:
+            yield f"drop {where}", _without(doc, path)
+        for bad in WRONG_TYPES:
+            if bad != node or type(bad) is not type(node):
+                yield f"{where} = {bad!r}", _with(doc, path, lambda _n, b=bad: copy.deepcopy(b))
+        if isinstance(node, dict):
+            yield f"extra field in {where}", _with(doc, path, lambda n: dict(n, zz_extra="x"))
+            yield f"bad key in {where}", _with(doc, path, lambda n: dict(n, **{"Not A-Name!": "x"}))
+            yield f"empty {where}", _with(doc, path, lambda n: {})
+        elif isinstance(node, list):
+            if node:
+                yield f"repeat an item of {where}", _with(doc, path, lambda n: n + [copy.deepcopy(n[0])])
+                yield f"drop items of {where}", _with(doc, path, lambda n: n[1:])
+            yield f"null item in {where}", _with(doc, path, lambda n: n + [None])
+        elif isinstance(node, str):
+            yield f"{where} + newline", _with(doc, path, lambda n: n + "\n")
+            yield f"{where} with a space", _with(doc, path, lambda n: " " + n)
+            yield f"{where} upper case", _with(doc, path, lambda n: n.upper())
+            yield f"{where} truncated", _with(doc, path, lambda n: n[:-1])
+            yield f"{where} too long", _with(doc, path, lambda n: n + "y" * 2001)
+            if path and path[-1] == "text":
+                yield f"{where} far too long", _with(doc, path, lambda n: "z" * 100001)
+        elif isinstance(node, bool):
+            yield f"{where} as 1", _with(doc, path, lambda n: int(n))
+        elif isinstance(node, int):
+            yield f"{where} as float", _with(doc, path, lambda n: float(n))
+            yield f"{where} as half", _with(doc, path, lambda n: n + 0.5)
+            yield f"{where} below", _with(doc, path, lambda n: 0)
+            yield f"{where} as string", _with(doc, path, lambda n: str(n))
+
+
+def test_validators_agree_on_the_corpus_and_its_mutations(corpus):
+    pairs: dict[tuple, Pair] = {}
+    disagreements = []
+    accepted = rejected = 0
+    for name, definition, doc, label in corpus:
+        pair = pairs.setdefault((name, definition), Pair(name, definition))
+        # the real documents are valid to both, and to confide's own check
+        assert pair.verdicts(doc) == (True, True), f"{label}: {pair.theirs.best_match(pair.theirs.iter_errors(doc))}"
+        if definition is None:
+            schema.check(name, doc, label)
+        else:
+            schema.check_def(name, definition, doc, label)
+        for what, bad in mutations(doc):
+            ours, theirs = pair.verdicts(bad)
+            if ours != theirs:
+                disagreements.append(f"{pair.label} {label}: {what}: vault_cli.schema {'accepts' if ours else 'rejects'}, "
+                                     f"jsonschema {'accepts' if theirs else 'rejects'}")
+            elif ours:
+                accepted += 1
+            else:
+                rejected += 1
+    assert disagreements == []
+    # the corpus really exercises both outcomes
+    assert rejected > 2000 and accepted > 50, (rejected, accepted)
+
+
+# ---------------------------------------------------------------------------
+# edge cases of every supported keyword
+
+
+EDGE_CASES: list[tuple[dict, list[Any]]] = [
+    ({"type": "integer"}, [1, 0, -3, 1.0, 2.5, True, False, "1", None, 10**30]),
+    ({"type": "number"}, [1, 1.5, True, "1", None]),
+    ({"type": "string"}, ["", "x", 1, None, b"x".decode()]),
+    ({"type": "boolean"}, [True, False, 0, 1, "true", None]),
+    ({"type": "null"}, [None, 0, "", False]),
+    ({"type": ["string", "null"], "minLength": 1}, ["", "x", None, 0]),
+    ({"type": "array"}, [[], [1], {}, "[]"]),
+    ({"type": "object"}, [{}, {"a": 1}, [], None]),
+    ({"const": 1}, [1, 1.0, True, "1", [1]]),
+    ({"const": True}, [True, 1, 1.0, False]),
+    ({"const": 0}, [0, 0.0, False, None]),
+    ({"const": ["a", "b"]}, [["a", "b"], ["b", "a"], ["a"], "ab"]),
+    ({"const": {"a": 1}}, [{"a": 1}, {"a": 1.0}, {"a": True}, {"a": 1, "b": 2}]),
+    ({"enum": [0, "a", None, [1]]}, [0, 0.0, False, "a", None, [1], [True], [1.0], "b"]),
+    ({"enum": [1, True]}, [1, True, 1.0, False]),
+    ({"pattern": "^c-[a-z]{2}$"}, ["c-ab", "c-ab\n", "xc-ab", "c-abc", 5, None]),
+    ({"pattern": "é"}, ["café", "cafe"]),
+    ({"minLength": 2, "maxLength": 3}, ["a", "ab", "abc", "abcd", "😀😀", "😀", 5]),
+    ({"minimum": 1, "maximum": 2}, [0, 1, 1.5, 2, 2.0001, True, "5"]),
+    ({"minItems": 1, "maxItems": 2}, [[], [1], [1, 2], [1, 2, 3], "abc"]),
+    ({"uniqueItems": True}, [[1, 2], [1, 1], [1, 1.0], [1, True], [0, False], [[1], [1.0]], [{"a": 1}, {"a": 1.0}],
+                             [{"a": 1, "b": 2}, {"b": 2, "a": 1}], ["a", "a"], [None, None], [None, False]]),
+    ({"items": {"type": "string"}}, [[], ["a"], ["a", 1], "ab"]),
+    ({"minProperties": 1}, [{}, {"a": 1}, []]),
+    ({"required": ["a"], "properties": {"a": {"type": "string"}}}, [{"a": "x"}, {"a": 1}, {}, {"b": 1}, ["a"]]),
+    ({"properties": {"a": {"type": "string"}}, "additionalProperties": False}, [{"a": "x"}, {"b": 1}, {}]),
+    ({"additionalProperties": {"type": "integer"}}, [{"a": 1}, {"a": "x"}, {}]),
+    ({"patternProperties": {"^x-": {"type": "integer"}}, "additionalProperties": False},
+     [{"x-a": 1}, {"x-a": "s"}, {"y": 1}, {}]),
+    ({"properties": {"x-a": {"type": "integer"}}, "patternProperties": {"^x-": {"minimum": 5}}},
+     [{"x-a": 6}, {"x-a": 4}, {"x-a": "s"}]),
+    ({"anyOf": [{"type": "string"}, {"type": "null"}]}, ["x", None, 1]),
+    ({"oneOf": [{"type": "integer"}, {"minimum": 0}]}, [-1, 1, 0.5, "x"]),
+    ({"$defs": {"d": {"type": "string", "pattern": "^a"}}, "$ref": "#/$defs/d", "maxLength": 2},
+     ["ab", "abc", "b", 1]),
+    ({"$defs": {"d": {"type": "string"}}, "properties": {"a": {"$ref": "#/$defs/d"}}}, [{"a": "x"}, {"a": 1}]),
+    ({"title": "t", "description": "d", "$comment": "c", "examples": [1], "default": 1, "type": "integer"}, [1, "x"]),
+]
+
+
+@pytest.mark.parametrize("subschema,values", EDGE_CASES, ids=[json.dumps(s)[:60] for s, _ in EDGE_CASES])
+def test_validators_agree_on_keyword_edge_cases(subschema, values):
+    s = dict(subschema, **{"$schema": "https://json-schema.org/draft/2020-12/schema"})
+    Draft202012Validator.check_schema(s)
+    ours_v, theirs_v = schema.Validator(s), Draft202012Validator(s)
+    for value in values:
+        try:
+            ours_v.validate(value)
+            ours = True
+        except schema.SchemaViolation:
+            ours = False
+        assert ours == theirs_v.is_valid(value), f"{subschema} on {value!r}: vault_cli.schema says {ours}"
+
+
+# ---------------------------------------------------------------------------
+# what the validator refuses
+
+
+@pytest.mark.parametrize("bad", [
+    {"type": "string", "format": "email"},
+    {"not": {"type": "string"}},
+    {"if": {"type": "string"}, "then": {"minLength": 1}},
+    {"type": "array", "prefixItems": [{"type": "string"}]},
+    {"type": "object", "dependentRequired": {"a": ["b"]}},
+    {"type": "object", "unevaluatedProperties": False},
+    {"type": "object", "properties": {"a": {"type": "string", "format": "date"}}},
+    {"$defs": {"d": {"exclusiveMinimum": 0}}},
+    {"type": "array", "items": {"contains": {"type": "string"}}},
+    {"anyOf": [{"type": "string"}, {"multipleOf": 2}]},
+    {"oneOf": [{"allOf": [{"type": "string"}]}]},
+    {"patternProperties": {"^a": {"propertyNames": {"pattern": "^a"}}}},
+    {"additionalProperties": {"maxProperties": 2}},
+    {"type": "object", "properties": {"a": False}},
+    {"type": "array", "items": True},
+    {"anyOf": [True, {"type": "string"}]},
+])
+def test_validator_refuses_schemas_outside_its_subset(bad):
+    with pytest.raises(ValueError, match="unsupported|boolean"):
+        schema.Validator(bad)
+
+
+def test_confide_never_loads_a_schema_it_cannot_fully_apply(tmp_path, monkeypatch):
+    (tmp_path / "record.schema.json").write_text("{}")  # schema_dir() recognises the folder by this file
+    (tmp_path / "odd.schema.json").write_text(json.dumps({"type": "object", "dependentSchemas": {}}))
+    monkeypatch.setattr(schema, "schema_dir", lambda: tmp_path)
+    schema.validator.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="dependentSchemas"):
+            schema.check("odd", {}, "odd.yaml")
+    finally:
+        schema.validator.cache_clear()
+
+
+# ---------------------------------------------------------------------------
+# checked on read
+
+
+def _commit(v, message: str = "hand edit") -> str:
+    r = subprocess.run(["git", "-C", str(v.root), "commit", "-q", "-a", "-m", message], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return v.head()
+
+
+def _assert_refused_on_read(v, args: list[str], words: str) -> None:
+    r = v.run(*args)
+    assert r.exit_code == ExitCode.INTEGRITY, (r.exit_code, r.stderr)
+    assert r.stderr.startswith("confide: error:") and words in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_settings_and_holders_are_checked_on_read(vault):
+    v = vault
+    rid = v.add_child("Ada Read")
+    path = v.root / "confide.yaml"
+    good = path.read_text()
+    path.write_text(good.replace("request_deadline: 1 month", "request_deadline: 2 months"))
+    _commit(v)
+    _assert_refused_on_read(v, ["show", rid], "breaks the settings schema")
+    path.write_text(good)
+    _commit(v)
+    v.ok("show", rid)
+
+    hpath = v.root / "holders.yaml"
+    good = hpath.read_text()
+    hpath.write_text(good.replace("status: active", "status: on-leave", 1))
+    _commit(v)
+    _assert_refused_on_read(v, ["child", "list"], "breaks the holders schema")
+    r = v.run("holder", "list", "--json")
+    assert r.exit_code == ExitCode.INTEGRITY
+
+
+def test_record_envelope_and_payloads_are_checked_on_read(vault):
+    v = vault
+    rid = v.add_child("Ada Payload", key_person="ben")
+    eid = v.add_entry(rid, "hello", "confidential", "note")
+    path = v.root / "records" / f"{rid}.yaml"
+
+    # the envelope: an extra field in the head, then one in an entry
+    good = path.read_bytes()
+    path.write_bytes(good.replace(b"grants: []\n", b"grants: []\nnickname: x\n"))
+    _commit(v)
+    _assert_refused_on_read(v, ["show", rid], "breaks the record schema")
+    path.write_bytes(good.replace(f"- id: {eid}\n".encode(), f"- id: {eid}\n  extra: 1\n".encode()))
+    _commit(v)
+    _assert_refused_on_read(v, ["show", rid], "breaks the record schema")
+    path.write_bytes(good)
+    _commit(v)
+
+    # a payload that is genuine age, correctly bound, but breaks the entry schema
+    session = Session.start(Vault.open(str(v.root)), str(v.keys["amira"]))
+    env = envelope.Envelope.read(path, f"records/{rid}.yaml")
+    item = env.find_entry(eid)
+    ident = session.level_identity(env, item["key"])
+    payload = json.loads(crypto.decrypt(item["data"], ident))
+    key = env.key(item["key"])
+    for change, words in (({"mood": "sad"}, "breaks the entry schema"), ({"category": "Not Valid"}, "breaks the entry schema"),
+                          ({"third_parties": ["a", "a"]}, "breaks the entry schema")):
+        forged = dict(payload, **change)
+        block = crypto.encrypt(json.dumps(forged).encode(), key["recipient"])
+        doc = yamlio.load(good, "record")
+        [e for e in doc["entries"] if e["id"] == eid][0]["data"] = block
+        path.write_text(yamlio.dump(doc))
+        _commit(v)
+        _assert_refused_on_read(v, ["show", rid, "--json"], words)
+    # the profile payload
+    profile_key = env.key(env.head["profile"]["key"])
+    pident = session.level_identity(env, profile_key["id"])
+    profile = json.loads(crypto.decrypt(env.head["profile"]["data"], pident))
+    forged = dict(profile, profile=dict(profile["profile"], dob="4 March 2022"))
+    block = crypto.encrypt(json.dumps(forged).encode(), profile_key["recipient"])
+    doc = yamlio.load(good, "record")
+    doc["profile"]["data"] = block
+    path.write_text(yamlio.dump(doc))
+    _commit(v)
+    _assert_refused_on_read(v, ["child", "list", "--json"], "breaks the profile schema")
+    _assert_refused_on_read(v, ["show", rid], "breaks the profile schema")
+
+
+# ---------------------------------------------------------------------------
+# checked on write
+
+
+def test_nothing_invalid_is_written(vault, keys):
+    v = vault
+    rid = v.add_child("Ada Write")
+    head = v.head()
+    for args, words in (
+        (["child", "set", rid, "dob=2022-13-01"], None),
+        (["child", "set", rid, "name=" + "x" * 201], "at most 200"),
+        (["child", "set", rid, "consents:={\"Photos!\": true}"], "unexpected field"),
+        (["child", "set", rid, "parents.0.phone=123"], "lacks the required field 'name'"),
+        (["add", rid, "--level", "general", "--category", "note", "--text", "x" * 100001], "at most 100000"),
+        (["add", rid, "--level", "general", "--category", "note", "--text", "x", "--third-party", "y" * 201], "at most 200"),
+        (["mark", "e-0000000000zzzz", "--parent-view", "confidential"], None),
+    ):
+        r = v.run(*args)
+        assert r.exit_code in (ExitCode.USAGE, ExitCode.NOT_FOUND), (args[:2], r.exit_code, r.stderr)
+        if words:
+            assert words in r.stderr, r.stderr
+        assert v.head() == head and v.is_clean()
+    eid = v.add_entry(rid, "x", "general", "note")
+    head = v.head()
+    r = v.run("mark", eid, "--level", "confidential", "--reason", "r" * 2001)
+    assert r.exit_code == ExitCode.USAGE and "at most 2000" in r.stderr
+    assert v.head() == head and v.is_clean()
+
+    # confide.yaml on init
+    r = v.run("init", str(v.root.parent / "v2"), "--name", "n" * 201, "--holder", "amira")
+    assert r.exit_code == ExitCode.USAGE and "at most 200" in r.stderr
+    assert not (v.root.parent / "v2").exists()
+
+    # the library's own writers check before anything reaches disk
+    env = envelope.Envelope.read(v.root / "records" / f"{rid}.yaml", f"records/{rid}.yaml")
+    env.head["keys"][0]["generation"] = 0
+    with pytest.raises(IntegrityError, match="breaks the record schema"):
+        env.to_bytes()
+    env.head["keys"][0]["generation"] = 1
+    env.head["keys"][0]["wrapped"]["Not A Holder"] = env.head["keys"][0]["wrapped"]["amira"]
+    with pytest.raises(IntegrityError, match="breaks the record schema"):
+        env.to_bytes()
+    with pytest.raises(IntegrityError, match="breaks the entry schema"):
+        envelope.seal({"confide": "entry/1"}, env.keys[0]["recipient"], "entry", "test")
+    with pytest.raises(IntegrityError, match="breaks the record schema"):
+        env.append_entry({"id": "e-bad", "key": env.keys[0]["id"], "data": "x"})
+    env.head["keys"][0]["wrapped"].pop("Not A Holder")
+    good_entry = dict(env.entries[0])
+    env._entries = [dict(good_entry, marks=[{"id": "m-bad", "key": good_entry["key"], "data": good_entry["data"]}])]
+    with pytest.raises(IntegrityError, match="breaks the record schema"):
+        env.to_bytes()  # entries re-dumped (a marking, a merge) are checked too
+    env._entries = [good_entry]
+    assert envelope.split(env.to_bytes())[1] == envelope.split((v.root / "records" / f"{rid}.yaml").read_bytes())[1]
+
+
+def test_every_file_in_a_used_vault_validates(corpus, vault):
+    """Stronger than the corpus test's sample: every YAML file in the vault, at every commit."""
+    v = vault
+    shas = v.git("rev-list", "HEAD").split()
+    checked = 0
+    for sha in shas:
+        for path in v.git("ls-tree", "-r", "--name-only", sha).split():
+            if not path.endswith(".yaml"):
+                continue
+            name = {"confide.yaml": "settings", "holders.yaml": "holders"}.get(path, "record")
+            data = yamlio.load(v.git("show", f"{sha}:{path}"), path)
+            pair = Pair(name)
+            assert pair.verdicts(data) == (True, True), f"{path} at {sha[:8]}"
+            checked += 1
+    assert checked > 30

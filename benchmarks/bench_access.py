@@ -1,0 +1,179 @@
+"""Access benchmarks (issue 3): revoke, grant, rotate on 1,000 records x 50 entries, against ``age`` in a loop.
+
+Run by hand (never by the tests)::
+
+    .venv/bin/python benchmarks/bench_access.py [--runs 3] [--records 1000] [--entries 50]
+
+(the same as ``benchmarks/bench.py --only access``; ``bench.py`` imports this
+module and runs these sections with the others).
+
+Times whole ``confide`` processes as the manager, each from the synthetic
+vault's built state (``benchmarks/synth.py``: amira manager, dara DSL, ben and
+cara practitioners and key persons of half the records each, a recovery key):
+
+- ``confide revoke ben --all``: a practitioner, every level of every record
+  (ben is key person of half of them): 2,000 new level-key generations;
+- ``confide holder add dsl2 --role dsl``: how a new DSL gets every level of
+  every record (every generation re-wrapped for them);
+- ``confide grant ivy --all --level general --level confidential --level
+  safeguarding --until DATE``: the same wrapping work as an explicit grant, to
+  an auditor added (untimed) beforehand;
+- ``confide holder rotate cara --recipient NEW``: cara's copies re-wrapped,
+  fresh generations wherever she reads the current one.
+
+The peer baseline, in the same interleaved runs: the same 1,000 records kept
+the other way, one age file per child encrypted to every reader, re-encrypted
+for the new set of readers with a shell loop over the ``age`` command
+(``age -d -i MANAGER | age -e -a -r ... -r ...`` per record). Each file holds
+that record's real plaintext (profile and entries, decrypted once in setup).
+Target: every confide command at most 0.3x the baseline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from benchmarks import synth  # noqa: E402
+from benchmarks.harness import Context, section  # noqa: E402
+
+BASELINE_NAME = "age loop re-encrypt (1,000 records)"
+RUNS = 3
+GROUP = "access"
+
+
+def _recipient(path: Path) -> str:
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("# public key: "):
+            return line.split(": ", 1)[1].strip()
+    raise RuntimeError(f"no public key comment in {path}")
+
+
+def _plaintexts(root: Path, identity: Path) -> list:
+    """Every record's profile and entries, decrypted in-process (the content a one-file design would hold)."""
+    from vault_cli import parallel, records
+    from vault_cli.vault import Session, Vault
+
+    session = Session.start(Vault.open(str(root)), str(identity))
+
+    def one(rid: str) -> bytes:
+        return json.dumps(records.show_record(session, rid), ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+    return list(parallel.map_ordered(one, session.vault.record_ids()))
+
+
+def _setup(ctx: Context) -> None:
+    if "access" in ctx.state:
+        return
+    if not shutil.which("age"):
+        raise SystemExit("the 'age' command is needed for the access baseline (apt-get install age)")
+    import pyrage
+
+    sv = ctx.sv
+    st: dict = {}
+    ctx.reset_vault()
+    # The baseline's files: one age file per record, to every current reader of the vault.
+    readers = [h for h in (sv.manager, sv.dsl, *sv.practitioners, sv.recovery) if h]
+    rcpts = {h: _recipient(sv.keys[h]) for h in readers}
+    env = synth.git_env()
+    os.environ.update({k: v for k, v in env.items() if k.startswith("GIT_CONFIG")})
+    texts = _plaintexts(sv.root, sv.keys[sv.manager])
+    src, dst = ctx.work / "age-in", ctx.work / "age-out"
+    src.mkdir(parents=True, exist_ok=True)
+    dst.mkdir(parents=True, exist_ok=True)
+    parsed = [pyrage.x25519.Recipient.from_str(r) for r in rcpts.values()]
+    for rid, text in zip(sorted(sv.records), texts):
+        (src / f"{rid}.age").write_bytes(pyrage.encrypt(text, parsed, armored=True))
+    st["plaintext_bytes_median"] = sorted(len(t) for t in texts)[len(texts) // 2]
+    remaining = [r for h, r in rcpts.items() if h != "ben"]  # the same change as 'revoke ben --all'
+    st["loop"] = (
+        f"set -e; for f in {shlex.quote(str(src))}/*.age; do "
+        f"age -d -i {shlex.quote(str(sv.keys[sv.manager]))} \"$f\" | "
+        f"age -e -a {' '.join('-r ' + shlex.quote(r) for r in remaining)} -o {shlex.quote(str(dst))}/\"$(basename \"$f\")\"; "
+        "done"
+    )
+    # An auditor to grant to, added once (untimed); the grant runs start from that commit.
+    ivy_key = ctx.work / "ivy.txt"
+    secret, ivy = _new_key(ivy_key)
+    ctx.confide("holder", "add", "ivy", "--role", "auditor", "--recipient", ivy)
+    st["grant_head"] = ctx.mark()
+    ctx.reset_vault()
+    _, st["dsl2"] = _new_key(ctx.work / "dsl2.txt")
+    _, st["cara_new"] = _new_key(ctx.work / "cara-new.txt")
+    st["until"] = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    ctx.state["access"] = st
+
+
+def _new_key(path: Path) -> tuple:
+    from vault_cli import crypto
+
+    secret, recipient = crypto.generate_identity()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"# public key: {recipient}\n{secret}\n")
+    return secret, recipient
+
+
+@section(BASELINE_NAME, group=GROUP, setup=_setup, compare=None, per="records", runs=RUNS, order=40,
+         note="bash loop: age -d -i MANAGER REC.age | age -e -a -r (4 remaining readers) per record; "
+              "real plaintext (profile + 50 entries)")
+def age_loop(ctx: Context) -> float:
+    return ctx.time_argv(["bash", "-c", ctx.state["access"]["loop"]], env=synth.git_env())
+
+
+@section("confide revoke --all (practitioner)", group=GROUP, setup=_setup, compare=BASELINE_NAME, target=0.3,
+         per="records", runs=RUNS, order=41, note="revoke ben --all: every level, 1,000 records, 2,000 new generations")
+def revoke_all(ctx: Context) -> float:
+    t = ctx.confide("revoke", "ben", "--all")
+    ctx.reset_vault()
+    return t
+
+
+@section("confide holder add (new DSL, every level)", group=GROUP, setup=_setup, compare=BASELINE_NAME, target=0.3,
+         per="records", runs=RUNS, order=42, note="every generation of every level of every record wrapped for the new DSL")
+def add_dsl(ctx: Context) -> float:
+    t = ctx.confide("holder", "add", "dsl2", "--role", "dsl", "--recipient", ctx.state["access"]["dsl2"])
+    ctx.reset_vault()
+    return t
+
+
+@section("confide grant --all (every level)", group=GROUP, setup=_setup, compare=BASELINE_NAME, target=0.3,
+         per="records", runs=RUNS, order=43, note="grant an auditor general+confidential+safeguarding of every record --until")
+def grant_all(ctx: Context) -> float:
+    st = ctx.state["access"]
+    ctx.reset_vault(st["grant_head"])
+    t = ctx.confide("grant", "ivy", "--all", "--level", "general", "--level", "confidential", "--level",
+                    "safeguarding", "--until", st["until"])
+    ctx.reset_vault()
+    return t
+
+
+@section("confide holder rotate (practitioner)", group=GROUP, setup=_setup, compare=BASELINE_NAME, target=0.3,
+         per="records", runs=RUNS, order=44, note="cara's copies re-wrapped for a new key; fresh generations where she reads")
+def rotate(ctx: Context) -> float:
+    t = ctx.confide("holder", "rotate", "cara", "--recipient", ctx.state["access"]["cara_new"])
+    ctx.reset_vault()
+    return t
+
+
+def main(argv=None) -> int:
+    from benchmarks import bench
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--runs" not in argv:
+        argv += ["--runs", str(RUNS)]
+    return bench.main(["--only", GROUP, *argv])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,354 @@
+"""The benchmark harness: a registry of timed sections, a runner, the table and results.json.
+
+``bench.py`` is the entry point. Sections register here, so several engineers can
+add benchmarks without editing each other's code:
+
+- put them in ``benchmarks/bench_<topic>.py`` (imported automatically by
+  ``bench.py``; ``--only NAME`` / ``--skip NAME`` select sections by name or group);
+- decorate a function with ``@section(name, group=..., baseline=..., target=...)``.
+
+A section function is called once per run, with the shared ``Context``; it returns
+the seconds of the timed work (float), or a dict ``{measure_name: seconds}`` when
+one run times several things. Anything it must not time (resetting the vault,
+making a scratch copy) it does outside its own timer, or in ``setup``. Runs are
+*interleaved* (run 1 of every section, then run 2 of every section, ...), so
+machine noise lands on the baselines and the commands alike and the ratios stay
+meaningful on a busy machine. Medians are reported, with min, max and spread.
+
+Example (``benchmarks/bench_access.py``)::
+
+    from benchmarks.harness import section, Context
+
+    @section("revoke --all", group="access", per="records", compare="age loop re-encrypt", target=0.3)
+    def revoke_all(ctx: Context) -> float:
+        t = ctx.confide("revoke", "ben", "--all", who="amira")       # wall seconds, checked exit 0
+        ctx.reset_vault()                                             # untimed: back to the built state
+        return t
+
+``per="records"`` divides the median by ``ctx.records`` (or give an int); ``compare``
+names the measure the ratio is taken against (default ``typer start-up``); ``target``
+is the ratio the section should stay within (``ok`` in the results).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Optional, Union
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+BASELINE = "typer start-up"
+
+
+@dataclasses.dataclass
+class Section:
+    name: str
+    fn: Callable
+    group: str = "core"
+    setup: Optional[Callable] = None  # called once, before the first run, with the Context
+    per: Union[str, int, None] = None  # "records", "entries", or a count: also report median / per
+    compare: Optional[str] = BASELINE  # ratio against this measure's median
+    target: Optional[float] = None  # ratio target (<=)
+    target_per_ms: Optional[float] = None  # or a per-item target in ms (<=)
+    runs: Optional[int] = None  # override --runs (expensive sections)
+    note: str = ""
+    order: int = 100
+
+
+REGISTRY: list = []
+
+
+def section(name: str, **kw) -> Callable:
+    """Register ``fn(ctx) -> seconds | {name: seconds}`` as a timed section (see the module docstring)."""
+
+    def deco(fn: Callable) -> Callable:
+        same = [s for s in REGISTRY if s.name == name]
+        if same and same[0].fn.__qualname__ == fn.__qualname__:
+            return fn  # the same module imported twice (bench.py as __main__ and as benchmarks.bench)
+        if same:
+            raise ValueError(f"benchmark section {name!r} registered twice")
+        REGISTRY.append(Section(name=name, fn=fn, **kw))
+        return fn
+
+    return deco
+
+
+# ---------------------------------------------------------------------------
+# the context handed to sections
+
+
+class CommandFailed(RuntimeError):
+    pass
+
+
+@dataclasses.dataclass
+class Context:
+    sv: object  # synth.SynthVault
+    work: Path  # a scratch folder for this benchmark run (under benchmarks/work/)
+    runs: int
+    python: str = sys.executable
+    confide_bin: str = str(Path(sys.executable).with_name("confide"))
+    state: dict = dataclasses.field(default_factory=dict)  # free space for sections to share setup
+    cpu_s: float = 0.0  # CPU seconds of the processes timed by time_argv since the runner last reset it
+
+    @property
+    def root(self) -> Path:
+        return self.sv.root
+
+    @property
+    def records(self) -> int:
+        return len(self.sv.records)
+
+    def env(self, who: str = "amira", **extra: str) -> dict:
+        from benchmarks.synth import env_for
+
+        return env_for(self.sv, who, **extra)
+
+    def time_argv(self, argv: list, *, env: Optional[dict] = None, input: Optional[bytes] = None,
+                  check: bool = True, cwd: Optional[str] = None) -> float:
+        """Wall seconds of one process, start to exit (stdout/stderr captured, not shown)."""
+        import tempfile
+
+        with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe, tempfile.TemporaryFile() as fi:
+            if input is not None:
+                fi.write(input)
+                fi.seek(0)
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(argv, stdin=fi if input is not None else subprocess.DEVNULL, stdout=fo,
+                                    stderr=fe, env=env, cwd=cwd)
+            # wait4 reaps the child and gives its CPU time (user + sys, its waited-for children
+            # such as git included): a figure less disturbed by other load than wall time.
+            _, status, usage = os.wait4(proc.pid, 0)
+            t = time.perf_counter() - t0
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            fo.seek(0)
+            fe.seek(0)
+            out, err = fo.read(), fe.read()
+        self.cpu_s += usage.ru_utime + usage.ru_stime
+        if check and proc.returncode != 0:
+            raise CommandFailed(f"{' '.join(map(str, argv[:6]))} exited {proc.returncode}: "
+                                f"{err.decode(errors='replace')[-800:]}")
+        self.state["last_stdout"] = out
+        return t
+
+    def confide(self, *args: str, who: str = "amira", input: Optional[bytes] = None, env: Optional[dict] = None,
+                check: bool = True) -> float:
+        """Wall seconds of one ``confide ARGS`` process as holder ``who`` (the real console script)."""
+        e = self.env(who)
+        if env:
+            e.update(env)
+        return self.time_argv([self.confide_bin, *args], env=e, input=input, check=check)
+
+    def git(self, *args: str, root: Optional[Path] = None) -> str:
+        from benchmarks.synth import git_env
+
+        return subprocess.run(["git", "-C", str(root or self.root), *args], check=True, capture_output=True,
+                              env=git_env()).stdout.decode()
+
+    def mark(self) -> str:
+        """The vault's HEAD now; pass it to ``reset_vault`` to come back to it."""
+        return self.git("rev-parse", "HEAD").strip()
+
+    def expiry_cache_warm(self) -> bool:
+        """Is confide's expiry cache (``.git/confide-expiry.json``) about the current HEAD?"""
+        try:
+            return json.loads((self.root / ".git" / "confide-expiry.json").read_text()).get("head") == self.mark()
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    def warm_expiry_cache(self) -> None:
+        """Untimed: after ``reset_vault`` (HEAD moved outside confide, as a pull would move it) the next
+        write rescans every record for grant end dates once (~50 ms of ``git grep`` at 1,000 records).
+        Write benchmarks that mean the steady state call this first; ``confide expire`` rescans and
+        commits nothing when no grant is due (the synthetic vault has none)."""
+        if not self.expiry_cache_warm():
+            cpu = self.cpu_s
+            self.confide("expire", who=self.sv.manager)
+            self.cpu_s = cpu  # untimed: keep its CPU out of the section's figure too
+
+    def reset_vault(self, to: Optional[str] = None) -> None:
+        """Put the synthetic vault back at ``to`` (default: the state bench.py started from). Untimed."""
+        target = to or self.state["start_head"]
+        self.git("reset", "-q", "--hard", target)
+        self.git("clean", "-q", "-fd", "--", "records")
+        for f in (".git/confide-journal.json",):
+            (self.root / f).unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------
+# running and reporting
+
+
+@dataclasses.dataclass
+class Measure:
+    name: str
+    group: str
+    runs_s: list
+    per: Optional[int] = None
+    per_label: str = ""
+    compare: Optional[str] = None
+    target: Optional[float] = None
+    target_per_ms: Optional[float] = None
+    note: str = ""
+    cpu_s: list = dataclasses.field(default_factory=list)  # CPU seconds per run (user + sys), when known
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.runs_s)
+
+    def to_dict(self, all_: dict) -> dict:
+        d = {
+            "group": self.group, "median_s": round(self.median, 6), "min_s": round(min(self.runs_s), 6),
+            "max_s": round(max(self.runs_s), 6), "runs": len(self.runs_s),
+            "runs_s": [round(x, 6) for x in self.runs_s],
+            "spread": round((max(self.runs_s) - min(self.runs_s)) / self.median, 3) if self.median else None,
+        }
+        if self.cpu_s and any(self.cpu_s):
+            d["cpu_median_s"] = round(statistics.median(self.cpu_s), 6)
+            base = all_.get(self.compare) if self.compare else None
+            if base is not None and base.cpu_s and any(base.cpu_s) and self.compare != self.name:
+                d["cpu_ratio"] = round(statistics.median(self.cpu_s) / statistics.median(base.cpu_s), 3)
+        if self.per:
+            d["per"] = self.per
+            d["per_label"] = self.per_label
+            d["per_item_ms"] = round(1000 * self.median / self.per, 4)
+            base = all_.get(BASELINE)
+            if base is not None:
+                d["per_item_net_ms"] = round(1000 * (self.median - base.median) / self.per, 4)
+        if self.compare and self.compare != self.name and self.compare in all_:
+            ratio = self.median / all_[self.compare].median
+            d["compare"] = self.compare
+            d["ratio"] = round(ratio, 3)
+            if self.target is not None:
+                d["target"] = self.target
+                d["ok"] = ratio <= self.target
+        if self.target_per_ms is not None and self.per:
+            d["target_per_ms"] = self.target_per_ms
+            d["ok"] = d.get("ok", True) and d["per_item_net_ms"] <= self.target_per_ms
+        if self.note:
+            d["note"] = self.note
+        return d
+
+
+def _per_count(ctx: Context, per) -> Optional[int]:
+    if per is None:
+        return None
+    if isinstance(per, int):
+        return per
+    if per == "records":
+        return ctx.records
+    if per == "entries":
+        return ctx.records * ctx.sv.entries_per_record
+    if callable(per):
+        return per(ctx)
+    return ctx.state.get(per)
+
+
+def run_sections(ctx: Context, sections: list, *, log=print) -> dict:
+    """Set up every section, then interleave their runs; returns {measure name: Measure}."""
+    sections = sorted(sections, key=lambda s: s.order)
+    for s in sections:
+        if s.setup:
+            log(f"  setup: {s.name}")
+            s.setup(ctx)
+    samples: dict = {}
+    cpu: dict = {}  # CPU seconds per run, for sections that return one float
+    owners: dict = {}
+    max_runs = max((s.runs or ctx.runs) for s in sections) if sections else 0
+    warm = set()
+    for r in range(max_runs):
+        for s in sections:
+            if r >= (s.runs or ctx.runs):
+                continue
+            if s.name not in warm:  # one untimed warm-up: page cache, .pyc files
+                s.fn(ctx)
+                warm.add(s.name)
+            ctx.cpu_s = 0.0
+            out = s.fn(ctx)
+            if isinstance(out, dict):
+                for k, v in out.items():
+                    samples.setdefault(k, []).append(v)
+                    owners[k] = s
+            else:
+                samples.setdefault(s.name, []).append(out)
+                cpu.setdefault(s.name, []).append(ctx.cpu_s)
+                owners[s.name] = s
+        log(f"  run {r + 1}/{max_runs} done")
+    result = {}
+    for name, runs in samples.items():
+        s = owners[name]
+        per = _per_count(ctx, s.per)
+        result[name] = Measure(name, s.group, runs, per, s.per if isinstance(s.per, str) else "items", s.compare,
+                               s.target, s.target_per_ms, s.note, cpu.get(name) or [])
+    return result
+
+
+def machine_info() -> dict:
+    info = {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+            "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None}
+    try:
+        info["loadavg"] = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        pass
+    age = shutil.which("age")
+    if age:
+        info["age"] = subprocess.run([age, "--version"], capture_output=True, text=True).stdout.strip()
+    info["git"] = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
+    return info
+
+
+def table(measures: dict) -> str:
+    all_ = measures
+    rows = [("measure", "median", "min", "max", "cpu", "per item", "ratio", "cpu ratio", "target", "")]
+    for m in sorted(measures.values(), key=lambda m: (m.group != "baseline", m.group)):
+        d = m.to_dict(all_)
+        per = ""
+        if m.per:
+            per = f"{d['per_item_ms']:.2f} ms/{m.per_label.rstrip('s')} (net {d['per_item_net_ms']:.2f})" \
+                if "per_item_net_ms" in d else f"{d['per_item_ms']:.2f} ms"
+        ratio = f"{d['ratio']:.2f}x {('vs ' + d['compare']) if d['compare'] != BASELINE else ''}".strip() if "ratio" in d else ""
+        if "target" in d:
+            target = f"<= {d['target']}x"
+        elif "target_per_ms" in d:
+            target = f"<= {d['target_per_ms']} ms net"
+        else:
+            target = ""
+        ok = "" if "ok" not in d else ("ok" if d["ok"] else "MISSED")
+        cpu = f"{1000 * d['cpu_median_s']:.0f}" if "cpu_median_s" in d else ""
+        cpu_ratio = f"{d['cpu_ratio']:.2f}x" if "cpu_ratio" in d else ""
+        rows.append((m.name, f"{1000 * m.median:.0f} ms", f"{1000 * min(m.runs_s):.0f}", f"{1000 * max(m.runs_s):.0f}",
+                     cpu, per, ratio, cpu_ratio, target, ok))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def write_results(path: Path, measures: dict, *, params: dict, vault: dict, machine_before: dict,
+                  machine_after: dict) -> None:
+    data = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "params": params,
+        "machine": {"before": machine_before, "after": machine_after},
+        "vault": vault,
+        "baseline": BASELINE,
+        "results": {name: m.to_dict(measures) for name, m in measures.items()},
+    }
+    old = {}
+    if path.exists():  # keep sections measured by earlier partial runs (--only), newest wins
+        try:
+            old = json.loads(path.read_text()).get("results", {})
+        except ValueError:
+            old = {}
+    for k, v in old.items():
+        data["results"].setdefault(k, dict(v, stale=True))
+    path.write_text(json.dumps(data, indent=2) + "\n")

@@ -1,0 +1,591 @@
+"""Build a synthetic confide vault fast, through the library, in the real format.
+
+Benchmarks need a realistic vault (DESIGN.md, "Performance": 1,000 records of
+50 entries) and building it with 50,000 ``confide add`` processes would take
+an hour. This module builds the same thing in well under a minute:
+
+- the vault itself, its settings and holders are made with ``admin.init_vault``
+  and ``admin.add_holder`` (so ``confide.yaml``, ``holders.yaml``,
+  ``allowed_signers``, ``.gitattributes`` and the repository config are exactly
+  what ``confide init`` writes);
+- every record is made with the same ``envelope`` functions the commands use:
+  one level key per level (``envelope.new_level_key``), wrapped once per
+  default reader (``policy.readers_for`` + ``envelope.wrap_level_key``), the
+  profile and every entry sealed to its level key (``envelope.seal``, which
+  validates the payload against its schema), the file written by
+  ``Envelope.to_bytes``: real age, one stanza per block, readable by
+  ``confide`` and by the ``age`` tool;
+- record size: DESIGN.md's "~13 KB of YAML" per 50-entry record predates the
+  envelope; in the real format every entry is its own armored age block
+  (header, X25519 stanza, age's random "grease" stanza, base64, YAML indent),
+  ~1.2 KB each with a 1-2 sentence text, and the head carries 13 wrapped level
+  keys, so a 50-entry record is ~70 KB and 1,000 of them ~70 MB
+  (``SynthVault.bytes_per_record`` reports the median);
+- records are built in forked workers over every core
+  (``vault_cli.parallel.workers()``, ``CONFIDE_WORKERS`` caps it), each worker
+  writing its files straight into ``records/``;
+- the result is committed with git: one commit (default), or one commit per
+  record made with ``git fast-import`` (``commits="per-record"``), or a history
+  grown by N more one-entry commits (``grow_history``), for history benchmarks.
+
+Commits made here are unsigned and authored by the vault's manager.
+
+Stable API (other benchmarks import it; add keyword arguments, do not change
+the meaning of existing ones):
+
+    from benchmarks.synth import build_vault, add_big_record, grow_history, env_for
+
+    sv = build_vault(Path("/tmp/v"), records=1000, entries=50)   # ~20 s on 2 cores, ~70 MB
+    sv.root, sv.keys["amira"], sv.roles, sv.records, sv.key_person, sv.manager, sv.head ...
+    big = add_big_record(sv, entries=300)          # one more record, 300 entries
+    grow_history(sv, 9000)                         # 9,000 more one-entry commits (fast-import)
+    env = env_for(sv, "amira")                     # os.environ for running the CLI as amira
+    sv = load(Path("/tmp/v"))                      # reuse a vault built earlier (None if gone)
+    remove(Path("/tmp/v"))                         # the vault, its keys folder and manifest
+
+    build_vault(..., commits="per-record")         # one commit per record instead of one in all
+    build_vault(..., entry_authors="committer")    # entries name the committing manager (verify-clean
+                                                   # but for the unsigned synthetic commits)
+
+Holders made (names are fixed, so benchmarks can name them):
+
+    amira     manager
+    dara      dsl
+    ben       practitioner   key person of half the records (and of big records)
+    cara      practitioner   key person of the other half
+    vault-recovery  recovery (only with recovery=True, the default)
+
+Run it directly to build one and print a summary::
+
+    .venv/bin/python benchmarks/synth.py /tmp/confide-vault --records 1000 --entries 50
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import multiprocessing
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+if str(REPO) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(REPO))
+
+from vault_cli import admin, crypto, envelope, ids, parallel, policy, timeutil, trail  # noqa: E402
+from vault_cli.vault import Session, Vault  # noqa: E402
+
+MANAGER = "amira"
+DSL = "dara"
+PRACTITIONERS = ("ben", "cara")
+KEY_PERSON = "ben"  # the key person of big records; benchmarks act as this holder for "key person" cases
+RECOVERY = "vault-recovery"
+
+# Level mix of synthetic entries: mostly routine observations, some confidential, a few safeguarding.
+LEVEL_WEIGHTS = (("general", 70), ("confidential", 22), ("safeguarding", 8))
+CATEGORIES = {
+    "general": ("observation", "medical", "dietary", "parent-comment", "note", "consent"),
+    "confidential": ("injury", "accident", "discussion", "family-change", "incident"),
+    "safeguarding": ("concern", "safeguarding", "agency-contact"),
+}
+_WORDS = (
+    "played happily in the sand area with two friends and shared the spades without prompting "
+    "ate all of lunch today and asked for more fruit slept for forty minutes after lunch "
+    "mum says a new baby is due in the spring and the family are moving house soon "
+    "small bruise noted on the left shin on arrival parent says it happened at the park "
+    "key person discussed toileting progress with dad at pick up; agreed to try pants at home "
+    "was unsettled at drop off and cried for ten minutes then joined the painting table "
+    "health visitor called about the two year check; parent consented to sharing the summary"
+).split()
+
+
+@dataclasses.dataclass
+class SynthVault:
+    """What ``build_vault`` made. Paths are absolute; ``keys`` maps holder -> 0600 identity file."""
+
+    root: Path
+    keys: dict  # holder name -> Path of an age identity file (mode 0600)
+    roles: dict  # holder name -> role
+    records: list  # record ids, sorted
+    key_person: dict  # record id -> key person holder name
+    entries_per_record: int
+    manager: str = MANAGER
+    dsl: str = DSL
+    practitioners: tuple = PRACTITIONERS
+    key_person_holder: str = KEY_PERSON
+    recovery: Optional[str] = RECOVERY
+    big_records: list = dataclasses.field(default_factory=list)  # ids made by add_big_record
+    build_seconds: float = 0.0
+    bytes_per_record: int = 0  # median size of a record file
+    head: str = ""  # the commit the build (or the last add_big_record / grow_history) left
+
+    def to_json(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["root"] = str(self.root)
+        d["keys"] = {k: str(v) for k, v in self.keys.items()}
+        d["records"] = len(self.records)
+        d["key_person"] = {"ben": sum(1 for v in self.key_person.values() if v == "ben"),
+                           "cara": sum(1 for v in self.key_person.values() if v == "cara")}
+        return d
+
+
+def git_env(home: Optional[Path] = None) -> dict:
+    """An environment where git reads no user or system config (benchmarks must not depend on the host's)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONFIDE_", "GIT_"))}
+    env["GIT_CONFIG_NOSYSTEM"] = "1"
+    env["GIT_CONFIG_GLOBAL"] = os.devnull
+    if home is not None:
+        env["HOME"] = str(home)
+    return env
+
+
+def env_for(sv: SynthVault, holder: str, **extra: str) -> dict:
+    """``os.environ`` for running ``confide`` against ``sv`` as ``holder`` (no colour, no user git config)."""
+    env = git_env()
+    env.update({"CONFIDE_VAULT": str(sv.root), "CONFIDE_IDENTITY": str(sv.keys[holder]), "NO_COLOR": "1"})
+    env.update(extra)
+    return env
+
+
+# ---------------------------------------------------------------------------
+# building records (runs in forked workers)
+
+
+@dataclasses.dataclass
+class _Plan:
+    root: Path
+    settings: object
+    holders: object
+    entries: int
+    seed: int
+    start_ms: int
+    span_ms: int
+    author_pool: Optional[list] = None
+
+
+_plan: Optional[_Plan] = None
+
+
+def _entry_ids(rng: random.Random, n: int, start_ms: int, span_ms: int) -> list[str]:
+    """n increasing entry ids spread over [start_ms, start_ms + span_ms), shaped as ids.new_entry_id makes them."""
+    times = sorted(rng.randrange(start_ms, start_ms + span_ms) for _ in range(n))
+    out, last = [], None
+    for t in times:
+        eid = "e-" + ids._time_part(t) + "".join(rng.choice(ids.ALPHABET) for _ in range(4))
+        while last is not None and eid <= last:
+            t += 1
+            eid = "e-" + ids._time_part(t) + "".join(rng.choice(ids.ALPHABET) for _ in range(4))
+        out.append(eid)
+        last = eid
+    return out
+
+
+def _iso(ms: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _ms_of(entry_id: str) -> int:
+    ms = 0
+    for ch in entry_id[2:12]:
+        ms = ms * 32 + ids.ALPHABET.index(ch)
+    return ms
+
+
+def _text(rng: random.Random) -> str:
+    n = rng.randint(8, 30)
+    return " ".join(rng.choice(_WORDS) for _ in range(n)).capitalize() + "."
+
+
+def _entry_payload(rng: random.Random, record_id: str, entry_id: str, level: str, author: str) -> dict:
+    ms = _ms_of(entry_id)
+    informed = None
+    not_informed = None
+    if level != "general":
+        r = rng.random()
+        if r < 0.7:
+            informed = _iso(ms)[:10]
+        elif r < 0.8:
+            not_informed = "informing parents may place the child at risk"
+    return {
+        "confide": "entry/1", "record": record_id, "block": entry_id, "level": level,
+        "category": rng.choice(CATEGORIES[level]), "text": _text(rng),
+        "at": _iso(ms - rng.randrange(0, 6 * 3600 * 1000)), "recorded_at": _iso(ms), "author": author,
+        "parent_view": rng.choice(("confidential", "not-confidential", "not-asked")),
+        "parents_informed": informed, "parents_not_informed": not_informed,
+        "third_parties": ["health visitor"] if rng.random() < 0.05 else [], "corrects": None,
+    }
+
+
+def make_record(root: Path, settings, holders, record_id: str, *, key_person: Optional[str], entries: int,
+                rng: random.Random, start_ms: int, span_ms: int, author_pool=None) -> bytes:
+    """The bytes of one record file, made exactly as ``create_child`` + ``add_entry`` make them."""
+    source = f"records/{record_id}.yaml"
+    head = {"format": envelope.FORMAT, "record": record_id, "key_person": key_person, "grants": [], "keys": []}
+    today = timeutil.today()
+    taken: set = set()
+    for level in settings.levels:
+        key, secret = envelope.new_level_key(taken, level, 1)
+        taken.add(key["id"])
+        for name in sorted(policy.readers_for(settings, holders, head, level, today)):
+            key["wrapped"][name] = envelope.wrap_level_key(secret, record=record_id, key=key,
+                                                           holder_recipient=holders.get(name).recipient)
+        head["keys"].append(key)
+    env = envelope.Envelope(source, head, b"entries: []\n")
+    gkey = env.current_key("general")
+    first_name = rng.choice(("Ada", "Alan", "Grace", "Mary", "Tim", "Ravi", "Zainab", "Oskar", "Mei", "Kofi"))
+    profile = {
+        "confide": "profile/1", "record": record_id, "block": "profile", "level": "general",
+        "updated_at": _iso(start_ms), "updated_by": MANAGER,
+        "profile": {"name": f"{first_name} Synth-{record_id[2:]}", "dob": f"{rng.randint(2021, 2024)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
+                    "room": rng.choice(("rainbow", "sunflower", "acorn")), "key_person": key_person,
+                    "allergies": ["nuts"] if rng.random() < 0.1 else []},
+    }
+    profile["profile"] = {k: v for k, v in profile["profile"].items() if v not in (None, [])}
+    env.head["profile"] = {"key": gkey["id"], "data": envelope.seal(profile, gkey["recipient"], "profile", source)}
+    authors = author_pool or [MANAGER, DSL] + [key_person or PRACTITIONERS[0]] * 4
+    levels = [lv for lv, _ in LEVEL_WEIGHTS]
+    weights = [w for _, w in LEVEL_WEIGHTS]
+    items = []
+    for eid in _entry_ids(rng, entries, start_ms, span_ms):
+        level = rng.choices(levels, weights)[0]
+        key = env.current_key(level)
+        payload = _entry_payload(rng, record_id, eid, level, rng.choice(authors))
+        items.append({"id": eid, "key": key["id"], "data": envelope.seal(payload, key["recipient"], "entry", source)})
+    env._entries = items
+    return env.to_bytes()
+
+
+def _build_one(job: tuple) -> tuple:
+    record_id, key_person, index = job
+    p = _plan
+    assert p is not None
+    rng = random.Random(p.seed * 1_000_003 + index)
+    data = make_record(p.root, p.settings, p.holders, record_id, key_person=key_person, entries=p.entries, rng=rng,
+                       start_ms=p.start_ms, span_ms=p.span_ms, author_pool=p.author_pool)
+    (p.root / "records" / f"{record_id}.yaml").write_bytes(data)
+    return record_id, len(data)
+
+
+def _build_records(root: Path, vault: Vault, jobs: list, entries: int, seed: int, workers: Optional[int],
+                   author_pool: Optional[list] = None) -> list:
+    global _plan
+    now_ms = int(time.time() * 1000)
+    span = 2 * 365 * 24 * 3600 * 1000  # two years of history
+    _plan = _Plan(root, vault.settings, vault.holders, entries, seed, now_ms - span - 86_400_000, span, author_pool)
+    n = workers or parallel.workers()
+    try:
+        if n <= 1 or len(jobs) < 8:
+            return [_build_one(j) for j in jobs]
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(n) as pool:
+            return list(pool.imap(_build_one, jobs, chunksize=max(1, len(jobs) // (n * 16))))
+    finally:
+        _plan = None
+
+
+# ---------------------------------------------------------------------------
+# git
+
+
+def _git(root: Path, *args: str, input: Optional[bytes] = None, env: Optional[dict] = None) -> bytes:
+    e = git_env()
+    if env:
+        e.update(env)
+    proc = subprocess.run(["git", "-C", str(root), *args], input=input, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env=e)
+    if proc.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args[:2])} failed: {proc.stderr.decode(errors='replace')[:500]}")
+    return proc.stdout
+
+
+def _author_env(holder: str) -> dict:
+    from vault_cli.gitstore import holder_email
+
+    return {"GIT_AUTHOR_NAME": holder, "GIT_AUTHOR_EMAIL": holder_email(holder),
+            "GIT_COMMITTER_NAME": holder, "GIT_COMMITTER_EMAIL": holder_email(holder)}
+
+
+def _commit_all(root: Path, message: str, holder: str) -> str:
+    _git(root, "add", "--", "records")
+    _git(root, "-c", "commit.gpgsign=false", "commit", "-q", "--no-edit", "-F", "-", input=message.encode(),
+         env=_author_env(holder))
+    return _git(root, "rev-parse", "HEAD").decode().strip()
+
+
+class _FastImport:
+    """A ``git fast-import`` stream: many commits for the price of one process."""
+
+    def __init__(self, root: Path, branch: str = "refs/heads/main") -> None:
+        self.root = root
+        self.branch = branch
+        self.proc = subprocess.Popen(["git", "-C", str(root), "fast-import", "--quiet", "--done"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     env=git_env())
+        self.parent = _git(root, "rev-parse", "HEAD").decode().strip()
+        self.first = True
+        self.when = int(time.time()) - 86_400
+
+    def commit(self, holder: str, message: str, files: dict) -> None:
+        from vault_cli.gitstore import holder_email
+
+        w = self.proc.stdin
+        assert w is not None
+        msg = message.encode()
+        self.when += 1
+        who = f"{holder} <{holder_email(holder)}> {self.when} +0000\n".encode()
+        out = [b"commit " + self.branch.encode() + b"\n", b"author " + who, b"committer " + who,
+               b"data %d\n" % len(msg), msg, b"\n"]
+        if self.first:
+            out.append(b"from " + self.parent.encode() + b"\n")
+            self.first = False
+        for path, data in files.items():
+            out.append(b"M 100644 inline " + path.encode() + b"\n")
+            out.append(b"data %d\n" % len(data))
+            out.append(data)
+            out.append(b"\n")
+        out.append(b"\n")
+        w.write(b"".join(out))
+
+    def close(self) -> str:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"done\n")
+        self.proc.stdin.close()
+        err = self.proc.stderr.read() if self.proc.stderr else b""
+        if self.proc.wait() != 0:
+            raise RuntimeError(f"git fast-import failed: {err.decode(errors='replace')[:500]}")
+        # The files are already in the working tree as committed; bring the index up to HEAD.
+        _git(self.root, "reset", "-q")
+        return _git(self.root, "rev-parse", "HEAD").decode().strip()
+
+
+# ---------------------------------------------------------------------------
+# the public API
+
+
+def _write_key(folder: Path, name: str) -> tuple[Path, str]:
+    secret, recipient = crypto.generate_identity()
+    path = folder / f"{name}.txt"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"# synthetic benchmark key for {name}\n# public key: {recipient}\n{secret}\n")
+    return path, recipient
+
+
+def build_vault(
+    root: Path,
+    records: int = 1000,
+    entries: int = 50,
+    *,
+    keys_dir: Optional[Path] = None,
+    recovery: bool = True,
+    commits: str = "single",
+    seed: int = 1,
+    workers: Optional[int] = None,
+    name: str = "Synthetic Days Nursery",
+    quiet: bool = True,
+    entry_authors: str = "mixed",
+) -> SynthVault:
+    """Build a vault of ``records`` children with ``entries`` entries each at ``root`` (must not exist or be empty).
+
+    ``keys_dir`` (default: ``<root>.keys`` beside the vault, never inside it) receives one 0600 age identity
+    per holder. ``commits``: ``"single"`` commits every record at once (one commit after the vault's own
+    init and holder commits); ``"per-record"`` makes one ``record.create``-style commit per record with
+    ``git fast-import`` (no extra processes per commit). Key persons alternate ben / cara. ``seed`` makes
+    texts, levels and entry times reproducible (keys and record ids are always fresh).
+    ``entry_authors``: ``"mixed"`` (default: manager, DSL and the key person wrote the entries, as in a
+    real record) or ``"committer"`` (every initial entry names the manager, who makes the commits, so
+    ``confide verify`` finds no author/signer mismatch; it still reports synthetic commits as unsigned).
+    Returns a ``SynthVault``.
+    """
+    t0 = time.perf_counter()
+    root = Path(root).resolve()
+    keys_dir = Path(keys_dir).resolve() if keys_dir else root.with_name(root.name + ".keys")
+    keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    saved = {k: os.environ.get(k) for k in ("GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_GLOBAL")}
+    os.environ.update({"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull})
+    try:
+        keys, recipients, roles = {}, {}, {}
+        people = [(MANAGER, "manager"), (DSL, "dsl")] + [(p, "practitioner") for p in PRACTITIONERS]
+        if recovery:
+            people.append((RECOVERY, "recovery"))
+        for holder, role in people:
+            keys[holder], recipients[holder] = _write_key(keys_dir, holder)
+            roles[holder] = role
+        admin.init_vault(str(root), name=name, holder=MANAGER, recipient=recipients[MANAGER])
+        session = Session.start(Vault.open(str(root)), str(keys[MANAGER]))
+        for holder, role in people[1:]:
+            admin.add_holder(session, holder, role=role, recipient=recipients[holder])
+        vault = Vault.open(str(root))
+        taken: set = set()
+        jobs = []
+        for i in range(records):
+            rid = ids.new_record_id()
+            while rid in taken:
+                rid = ids.new_record_id()
+            taken.add(rid)
+            jobs.append((rid, PRACTITIONERS[i % len(PRACTITIONERS)], i))
+        if entry_authors not in ("mixed", "committer"):
+            raise ValueError("entry_authors must be 'mixed' or 'committer'")
+        built = _build_records(root, vault, jobs, entries, seed, workers,
+                               [MANAGER] if entry_authors == "committer" else None)
+        kp = {rid: person for rid, person, _ in jobs}
+        if commits == "single":
+            _commit_all(root, trail.message(f"create {records} records (synthetic benchmark data)", "record.create",
+                                            MANAGER, extra={"Confide-Records": str(records)}), MANAGER)
+        elif commits == "per-record":
+            fi = _FastImport(root)
+            for rid, _person, _ in jobs:
+                src = f"records/{rid}.yaml"
+                fi.commit(MANAGER, trail.message(f"create record {rid}", "record.create", MANAGER, record=rid),
+                          {src: (root / src).read_bytes()})
+            fi.close()
+        else:
+            raise ValueError("commits must be 'single' or 'per-record'")
+        sizes = sorted(n for _, n in built)
+        sv = SynthVault(root=root, keys=keys, roles=roles, records=sorted(kp), key_person=kp,
+                        entries_per_record=entries, recovery=RECOVERY if recovery else None,
+                        bytes_per_record=sizes[len(sizes) // 2] if sizes else 0)
+        sv.build_seconds = time.perf_counter() - t0
+        sv.head = _git(root, "rev-parse", "HEAD").decode().strip()
+        _save_manifest(sv)
+        if not quiet:
+            print(f"built {records} x {entries} in {sv.build_seconds:.1f}s at {root}", file=sys.stderr)
+        return sv
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def add_big_record(sv: SynthVault, entries: int = 300, *, key_person: str = KEY_PERSON, seed: int = 7) -> str:
+    """Add one more record with ``entries`` entries (key person ``ben``) in one commit; returns its id."""
+    root = sv.root
+    vault = Vault.open(str(root))
+    rid = ids.new_record_id()
+    while vault.record_path(rid).exists():
+        rid = ids.new_record_id()
+    now_ms = int(time.time() * 1000)
+    span = 2 * 365 * 24 * 3600 * 1000
+    data = make_record(root, vault.settings, vault.holders, rid, key_person=key_person, entries=entries,
+                       rng=random.Random(seed), start_ms=now_ms - span - 86_400_000, span_ms=span)
+    (root / "records" / f"{rid}.yaml").write_bytes(data)
+    _git(root, "add", "--", f"records/{rid}.yaml")
+    _git(root, "-c", "commit.gpgsign=false", "commit", "-q", "--no-edit", "-F", "-",
+         input=trail.message(f"create record {rid}", "record.create", MANAGER, record=rid).encode(),
+         env=_author_env(MANAGER))
+    sv.records = sorted(sv.records + [rid])
+    sv.key_person[rid] = key_person
+    sv.big_records.append(rid)
+    sv.head = _git(root, "rev-parse", "HEAD").decode().strip()
+    _save_manifest(sv)
+    return rid
+
+
+def grow_history(sv: SynthVault, commits: int, *, seed: int = 11, author: str = KEY_PERSON) -> str:
+    """Append ``commits`` one-entry commits (``entry.add`` messages) spread over the records, with fast-import.
+
+    Each commit adds one real sealed entry to one record (round-robin over a shuffled order), exactly as
+    ``confide add`` would have written it, so history benchmarks get ``records + commits`` commits of the
+    right shape without ``commits`` CLI processes. Returns the new HEAD.
+    """
+    root = sv.root
+    vault = Vault.open(str(root))
+    rng = random.Random(seed)
+    order = list(sv.records)
+    rng.shuffle(order)
+    cache: dict = {}
+    fi = _FastImport(root)
+    now_ms = int(time.time() * 1000)
+    for i in range(commits):
+        rid = order[i % len(order)]
+        src = vault.record_source(rid)
+        env = cache.get(rid) or envelope.Envelope.read(vault.record_path(rid), src, entries=False)
+        cache[rid] = env
+        level = rng.choices([lv for lv, _ in LEVEL_WEIGHTS], [w for _, w in LEVEL_WEIGHTS])[0]
+        key = env.current_key(level)
+        eid = "e-" + ids._time_part(now_ms - (commits - i) * 1000) + "".join(rng.choice(ids.ALPHABET) for _ in range(4))
+        payload = _entry_payload(rng, rid, eid, level, author)
+        env.append_entry({"id": eid, "key": key["id"], "data": envelope.seal(payload, key["recipient"], "entry", src)})
+        data = env.to_bytes()
+        fi.commit(author, trail.message(f"add entry {eid} to {rid}", "entry.add", author, record=rid, entry=eid),
+                  {src: data})
+    for rid, env in cache.items():
+        (root / vault.record_source(rid)).write_bytes(env.to_bytes())
+    sv.head = fi.close()
+    _save_manifest(sv)
+    return sv.head
+
+
+def _save_manifest(sv: SynthVault) -> None:
+    """``<root>.json`` beside the vault: what was built, so a later run can reuse it (see ``load``)."""
+    data = dataclasses.asdict(sv)
+    data["root"] = str(sv.root)
+    data["keys"] = {k: str(v) for k, v in sv.keys.items()}
+    sv.root.with_name(sv.root.name + ".json").write_text(json.dumps(data))
+
+
+def load(root: Path) -> Optional[SynthVault]:
+    """The ``SynthVault`` a previous ``build_vault`` left at ``root``, or None (missing, or changed since)."""
+    root = Path(root).resolve()
+    manifest = root.with_name(root.name + ".json")
+    try:
+        data = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return None
+    data["root"] = Path(data["root"])
+    data["keys"] = {k: Path(v) for k, v in data["keys"].items()}
+    data["practitioners"] = tuple(data["practitioners"])
+    sv = SynthVault(**data)
+    if not all(p.exists() for p in sv.keys.values()) or not (root / "records").is_dir():
+        return None
+    if len(list((root / "records").glob("c-*.yaml"))) != len(sv.records):
+        return None
+    return sv
+
+
+def remove(root: Path) -> None:
+    """Delete a synthetic vault, its keys folder and its manifest."""
+    root = Path(root).resolve()
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(root.with_name(root.name + ".keys"), ignore_errors=True)
+    root.with_name(root.name + ".json").unlink(missing_ok=True)
+
+
+def main(argv: Optional[list] = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("root", type=Path)
+    ap.add_argument("--records", type=int, default=1000)
+    ap.add_argument("--entries", type=int, default=50)
+    ap.add_argument("--big", type=int, default=0, help="also add one record with this many entries")
+    ap.add_argument("--commits", choices=("single", "per-record"), default="single")
+    ap.add_argument("--grow", type=int, default=0, help="then add this many one-entry commits")
+    ap.add_argument("--force", action="store_true", help="remove an existing vault at ROOT first")
+    a = ap.parse_args(argv)
+    if a.force:
+        remove(a.root)
+    sv = build_vault(a.root, a.records, a.entries, commits=a.commits, quiet=False)
+    if a.big:
+        add_big_record(sv, a.big)
+    if a.grow:
+        t = time.perf_counter()
+        grow_history(sv, a.grow)
+        print(f"grew history by {a.grow} commits in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+    print(json.dumps(sv.to_json(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -216,6 +216,7 @@ def _dump_entries_fast(entries: list) -> Optional[bytes]:
 
 
 _ID_VALUE = re.compile(r"[a-z]-[0-9a-z]+")
+_TAIL_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
 
 
 def parse_tail(tail: bytes) -> Optional[list]:
@@ -233,6 +234,8 @@ def parse_tail(tail: bytes) -> Optional[list]:
     try:
         text = tail.decode("ascii")
     except UnicodeDecodeError:
+        return None
+    if _TAIL_CONTROL.search(text):  # control characters: ruamel's reader rejects them (or splits at CR)
         return None
     if text == "entries: []\n":
         return []

@@ -35,9 +35,9 @@ def _scalar(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
-        if _PLAIN.match(value) and value not in _RESERVED and not value.replace(".", "").isdigit():
+        if _PLAIN.fullmatch(value) and value not in _RESERVED and not value.replace(".", "").isdigit():
             return value
-        if _DATE.match(value):
+        if _DATE.fullmatch(value):  # (match() and "$" would let a final "\n" through)
             return f"'{value}'"
     raise _Unsupported
 
@@ -66,6 +66,8 @@ def _value(key: str, value: Any, indent: str, out: list[str]) -> None:
                 raise _Unsupported
             first = True
             for k, v in item.items():
+                if not isinstance(k, str) or _scalar(k) != k:  # keys in list items too: '12', 'null', 1
+                    raise _Unsupported
                 sub: list[str] = []
                 _value(k, v, indent + "  ", sub)
                 if first:

@@ -13,7 +13,8 @@ and ``{}``, full-line comments, and these scalars: ``null``, ``true``,
 and plain words that YAML can only read as that same string (a letter first;
 letters, digits, single spaces and ``._/+=@()-;,':#``, with no ``: `` or `` #``
 and no final ``:``; never a word YAML 1.1 or 1.2 might read as a boolean or
-null). Anything else (tabs, CR, trailing spaces, anchors,
+null). Anything else (tabs, CR, control or non-printable characters, the line
+breaks NEL/LS/PS, keys over 256 characters, trailing spaces, anchors,
 tags, document markers, multi-line plain or quoted scalars, ``|-``/``>``,
 duplicate keys, indentation it does not expect) makes ``load`` return
 ``UNSUPPORTED`` and the caller uses the YAML parser, which then gives the same
@@ -177,7 +178,7 @@ class _Parser:
             if m is None:
                 raise _Unsupported
             key, rest = m.group(1), _strip_comment(m.group(2))
-            if key.lower() in _RESERVED or key in out:
+            if key.lower() in _RESERVED or key in out or len(key) > 256:  # (YAML: a simple key < 1024 chars)
                 raise _Unsupported
             self.i = i + 1
             out[key] = self._value(rest, indent)

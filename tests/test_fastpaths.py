@@ -1,0 +1,595 @@
+"""Differential tests: every hand-written fast path against the reference it replaces.
+
+* ``fastyaml.load`` vs ruamel's safe loader (``YAML(typ='safe', pure=False)``, used
+  directly, not through yamlio): whatever fastyaml returns, ruamel must return too
+  (same value, same types); wherever ruamel raises, fastyaml must hand back
+  (``UNSUPPORTED``), so ``yamlio.load`` ends in ruamel's error either way.
+* ``envelope.parse_tail`` vs ruamel on the tail, under the same rule.
+* ``fasthead.dump``, ``envelope.dump_entries`` (its fast writer) vs ``yamlio.dump``
+  (ruamel's emitter with yamlio's representer): byte-identical, or None (fallback).
+* ``Git.head()`` vs ``git rev-parse HEAD``.
+
+Inputs: real files written by the CLI, and seeded random mutations of them (no
+hypothesis in the venv; the seed is fixed, so a failure is reproducible). No mocks.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import os
+import random
+import subprocess
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from vault_cli import envelope, fasthead, fastyaml, yamlio
+from vault_cli.errors import IntegrityError
+from vault_cli.gitstore import Git
+
+from conftest import recipient_of
+
+RUAMEL = YAML(typ="safe", pure=False)
+SEED = int(os.environ.get("FASTPATHS_SEED", "20261124"))
+SCALE = int(os.environ.get("FASTPATHS_SCALE", "1"))  # more random cases when hunting
+
+# ---------------------------------------------------------------------------
+# helpers
+
+
+def typed(x):
+    """A structure that compares equal only when values AND types agree (True != 1, 1 != 1.0)."""
+    if isinstance(x, dict):
+        return ("dict", [(typed(k), typed(v)) for k, v in x.items()])
+    if isinstance(x, list):
+        return ("list", [typed(v) for v in x])
+    return (type(x).__name__, x)
+
+
+def ruamel_load(text):
+    """('ok', value) or ('err', exception class name)."""
+    try:
+        return "ok", RUAMEL.load(text)
+    except (YAMLError, ValueError, TypeError, OverflowError) as exc:
+        return "err", type(exc).__name__
+
+
+SAFE_TYPES = (dict, list, tuple, str, int, float, bool, type(None), bytes, datetime.date, datetime.datetime)
+
+
+def first_diff(a, b, path="$"):
+    """Where two loaded values first differ (for failure messages)."""
+    if type(a) is not type(b):
+        return f"{path}: {a!r:.200} != {b!r:.200}"
+    if isinstance(a, dict):
+        if list(a) != list(b):
+            return f"{path} keys: {list(a)!r:.300} != {list(b)!r:.300}"
+        for k in a:
+            d = first_diff(a[k], b[k], f"{path}.{k}")
+            if d:
+                return d
+        return ""
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return f"{path} length {len(a)} != {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            d = first_diff(x, y, f"{path}[{i}]")
+            if d:
+                return d
+        return ""
+    return "" if a == b else f"{path}: {a!r:.200} != {b!r:.200}"
+
+
+def assert_plain_data(x):
+    """Nothing but data came out: no object of an arbitrary class was constructed."""
+    assert isinstance(x, SAFE_TYPES), type(x)
+    if isinstance(x, dict):
+        for k, v in x.items():
+            assert_plain_data(k)
+            assert_plain_data(v)
+    elif isinstance(x, (list, tuple)):
+        for v in x:
+            assert_plain_data(v)
+
+
+def check_load(text, label=""):
+    """fastyaml vs ruamel, and yamlio.load's combined behaviour. Returns True if fastyaml took it."""
+    fast = fastyaml.load(text)
+    status, ref = ruamel_load(text)
+    if os.environ.get("FASTPATHS_DUMP") and fast is not fastyaml.UNSUPPORTED and (status != "ok" or typed(fast) != typed(ref)):
+        Path(os.environ["FASTPATHS_DUMP"]).write_text(repr(text))
+    if fast is not fastyaml.UNSUPPORTED:
+        assert status == "ok", f"fastyaml accepted what ruamel rejects ({ref}): {label} {text!r:.400}"
+        assert typed(fast) == typed(ref), f"fastyaml and ruamel disagree: {label} at {first_diff(fast, ref)} in {text!r:.300}"
+    # yamlio.load: the same value, or IntegrityError exactly when ruamel raises.
+    try:
+        got = yamlio.load(text, "x.yaml")
+    except IntegrityError:
+        assert status == "err", f"yamlio raised where ruamel reads it: {label} {text!r:.400}"
+    else:
+        assert status == "ok", f"yamlio read what ruamel rejects ({ref}): {label} {text!r:.400}"
+        assert typed(got) == typed(ref), label
+        assert_plain_data(got)
+    return fast is not fastyaml.UNSUPPORTED
+
+
+def check_tail(tail: bytes, label=""):
+    fast = envelope.parse_tail(tail)
+    status, ref = ruamel_load(tail)
+    if fast is not None:
+        assert status == "ok", f"parse_tail accepted what ruamel rejects ({ref}): {label} {tail!r:.400}"
+        assert isinstance(ref, dict) and list(ref) == ["entries"], label
+        assert typed(fast) == typed(ref["entries"] or []), f"parse_tail and ruamel disagree: {label} {tail!r:.400}"
+    return fast is not None
+
+
+# ---------------------------------------------------------------------------
+# a real vault, built once through the CLI
+
+
+_CORPUS: dict = {}
+
+
+@pytest.fixture
+def corpus(request, tmp_path_factory):
+    if not _CORPUS:
+        v = request.getfixturevalue("vault")
+        keys = request.getfixturevalue("keys")
+        # a holder name with dots and dashes, a student (needs parent permission), an auditor-like until
+        v.ok("holder", "add", "jo.smith-2", "--role", "practitioner", "--recipient", recipient_of(keys["eve"]))
+        v.ok("holder", "add", "sam", "--role", "student", "--recipient", recipient_of(keys["rec"]))
+        r1 = v.add_child("Sky Fast", key_person="ben", dob="2022-03-04", room="Rainbow Room")
+        r2 = v.add_child("Tam Fast")
+        ids = {}
+        for rid in (r1, r2):
+            for level in ("general", "confidential", "safeguarding"):
+                who = "dara" if level == "safeguarding" else "amira"
+                ids[(rid, level)] = v.add_entry(rid, f"{level} note: it's fine # not a comment", level, "observation", who)
+        v.ok("mark", ids[(r1, "general")], "--parent-view", "not-confidential")
+        v.ok("mark", ids[(r1, "general")], "--parents-informed", "2026-11-20")
+        v.ok("grant", "cara", "--child", r1, "--level", "confidential")
+        v.ok("grant", "jo.smith-2", "--child", r2, "--level", "general", "--until", "2026-12-31")
+        v.ok("grant", "sam", "--child", r1, "--level", "general", "--parent-permission", "2026-11-20")
+        v.ok("revoke", "cara", "--child", r1)
+        v.add_entry(r1, "after revoke", "general", "observation", "amira")
+        files = {}
+        for p in sorted(v.root.rglob("*.yaml")):
+            if ".git" not in p.parts:
+                files[str(p.relative_to(v.root))] = p.read_bytes()
+        assert any(k.startswith("records/") for k in files)
+        _CORPUS["files"] = files
+    return _CORPUS["files"]
+
+
+def record_files(corpus):
+    return {k: v for k, v in corpus.items() if k.startswith("records/")}
+
+
+# ---------------------------------------------------------------------------
+# 1. fastyaml vs ruamel
+
+
+def test_fastyaml_reads_every_real_file_exactly_as_ruamel(corpus):
+    took = 0
+    for name, raw in corpus.items():
+        for text in (raw, raw.decode("utf-8")):
+            took += check_load(text, name)
+        head, tail = envelope.split(raw)
+        if head:
+            took += check_load(head, name + " head")
+        if tail:
+            took += check_load(tail, name + " tail")
+    # the fast path is really exercised on the files confide writes (else this test proves nothing)
+    assert took >= len(corpus) * 2
+
+
+EDGE_SCALARS = [
+    "null", "~", "Null", "NULL", "true", "True", "false", "FALSE", "yes", "no", "Yes", "NO", "on", "off", "y", "n",
+    "1.0", "0o17", "017", "0x1f", "1_000", "+1", "-0", "-1", "1e3", ".inf", "-.inf", ".nan", "nan", "inf",
+    "2026-11-24", "2026-13-45", "2026-11-24T10:00:00Z", "'2026-11-24'", '"2026-11-24"', "'it''s'", "'a # b'",
+    '"a\\nb"', '"tab\\there"', "''", '""', "' x '", "[a, b]", "[a,b]", "[]", "{}", "{a: 1}", "[a, [b]]", "[1, 2]",
+    "[yes, no]", "&a x", "*a", "!!str 1", "!!int 3", "!!binary aGVsbG8=", "!!python/object:os.system",
+    "!!python/name:os.system", "a: b", "a #c", "a#c", "x'", "a:", "a:b", "http://x.y/z", "1 month", "14 days",
+    "99999999999999999999", "123456789012345678", "|", ">", "|-", "|+", ">-", "- x", "? x", "%x", "@x", "`x",
+    "café", "'café'", '"naïve"', "日本", "a  b", "a b", "=", "<<", "a,b", "(x)", "x;y", "Rainbow Room",
+    "'\u2028'", '"\u2028"', "'\x85'", '"a\x85b"', "'\x7f'", "'\x80'", "'\ufeff'", "'\ufffe'", "'\x0c'",
+]
+
+
+def test_fastyaml_edge_cases(tmp_path):
+    docs = []
+    for s in EDGE_SCALARS:
+        docs += [f"k: {s}\n", f"k:\n- {s}\n", f"- {s}\n", f"a:\n  k: {s}\n  z: 1\n", f"k: {s} # c\n", f"{s}: 1\n"]
+    docs += [
+        "a: 1\na: 2\n", "a:\n  b: 1\n  b: 1\n", "- a: 1\n  a: 2\n",  # duplicate keys
+        "a: 1\r\nb: 2\r\n", "\ufeffa: 1\n", "a: 1 \n", "a:\t1\n", "\ta: 1\n", "a: 1", "a: |\n  x", "",
+        "---\na: 1\n", "a: 1\n---\nb: 2\n", "a: 1\n...\n", "%YAML 1.1\n---\na: yes\n",
+        "a: &x 1\nb: *x\n", "a: &x\n  c: 1\nb:\n  <<: *x\n",
+        "a: !!python/object/apply:os.system ['true']\n", "a: !!binary |\n  aGVsbG8=\n",
+        "a: |\n  x\n\n  y\n", "a: |\n  x\n   y\n", "a: |\n   x\n  y\n", "a: |-\n  x\n", "a: |+\n  x\n\n",
+        "a: >\n  x\n  y\n", "a: |2\n   x\n", "a: | # c\n  x\n", "a: |\n  # not a comment\n",
+        "a: |\n  x\n# c\n  y\n", "a: |\n  x\n\n", "a: |\n  x\nb: |\n  y\n",
+        "a: b\n  c\n", "a: 'b\n  c'\n", "a:\n- x\n-\n", "a:\n- x\nb: 1\n", "- - x\n", "- a:\n  - x\n",
+        "- a:\n    - x\n", "- a: 1\n   b: 2\n", "a:\n  - x\n  - y\n", "a:\n   b: 1\n  c: 2\n",
+        " a: 1\n", "# only\n", "a: 1\n# end\n", "a: #c\n", "a:  b\n", "a: b: c\n", "a: {b: 1}\n",
+        "a: [a, b] # c\n", "- x # c\n", "- # c\n", "- 'a: b'\n", "- a: 'x' # c\n",
+        "a: " + "x" * 5000 + "\n", "x" * 1100 + ": 1\n", "- " + "k" * 1100 + ": 1\n",
+        "k" * 1020 + ": 1\n", "a: '" + "é" * 3000 + "'\n",
+        "a: 1\n\x00\n", "# \x00\na: 1\n", "# \x85 x\na: 1\n", "# \u2028\na: 1\n", "a: |\n  x\x85y\n",
+        "a: |\n  x\u2028y\n", "a: |\n  x\x00y\n", "a: |\n  x\x7fy\n", "a: |\n  x\x9fy\n", "a: |\n  x\ufffey\n",
+        "a: |\n  x\ud800y\n", "a: 'x\ud800'\n", "a: |\n  x\x0cy\n", "a: |\n  x\x1by\n",
+        "a: |\n  x\rz\n", "a: |\n  é\n", "a: |\n  \ufeffx\n", "a: '\u00a0'\n", "a: '\U0001F600'\n",
+    ]
+    for d in docs:
+        check_load(d)
+        check_load(d.encode("utf-8", "surrogatepass"), "bytes")
+    for raw in (b"a: \xff\n", b"a: \xc3\n", "a: 1\n".encode("utf-16"), b"\xef\xbb\xbfa: 1\n", b"a: '\xc2\x85'\n"):
+        check_load(raw, "raw bytes")
+
+
+_WORDS = EDGE_SCALARS + ["x", "plain words", "a-b.c", "k-abcd", "e-0123456789abcd"]
+_JUNK = list(" :#-'\"[]{}&*!|>%@,?\t\r\n\\") + ["\x85", "\u2028", "\x00", "\x7f", "\x9f", "\ufeff", "é", "  ", "---", "# c"]
+
+
+def mutate(text: str, rng: random.Random) -> str:
+    lines = text.split("\n")
+    for _ in range(rng.randint(1, 3)):
+        n = len(lines)
+        i = rng.randrange(n)
+        op = rng.randrange(22)
+        line = lines[i]
+        if op == 0:
+            lines[i] = " " + line
+        elif op == 1:
+            lines[i] = line[1:] if line.startswith(" ") else line
+        elif op == 2:
+            lines[i] = "  " + line
+        elif op == 3:
+            lines[i] = line.replace("  ", "\t", 1)
+        elif op in (4, 5) and ": " in line:
+            k, _, v = line.partition(": ")
+            q = "'" if op == 4 else '"'
+            lines[i] = f"{k}: {q}{v}{q}"
+        elif op in (6, 7) and ":" in line:
+            k, _, _ = line.partition(":")
+            lines[i] = f"{k}: {rng.choice(_WORDS)}"
+        elif op == 8:
+            lines[i] = line + rng.choice([" # c", " #", "#c", " ", "  "])
+        elif op == 9:
+            lines.insert(i, rng.choice(["# comment", "  # c", "", " ", "---", "...", "%TAG ! x"]))
+        elif op == 10:
+            lines.insert(i, line)  # duplicate key / line
+        elif op == 11:
+            del lines[i]
+        elif op == 12 and n > 1:
+            j = rng.randrange(n)
+            lines[i], lines[j] = lines[j], lines[i]
+        elif op == 13:
+            pos = rng.randint(0, len(line))
+            lines[i] = line[:pos] + rng.choice(_JUNK) + line[pos:]
+        elif op == 14:
+            lines[i] = line + "\r"
+        elif op == 15 and line.strip().startswith("- "):
+            lines[i] = line.replace("- ", "- &a ", 1)
+            lines.append("zz: *a")
+        elif op == 16 and ":" in line:
+            k, _, v = line.partition(":")
+            lines[i] = f"{k}: !!python/object/apply:os.system ['true']" if rng.random() < 0.5 else f"{k}: !!binary aGVsbG8="
+        elif op == 17:
+            lines[i] = line + "x" * rng.choice([100, 1100, 5000])
+        elif op == 18 and ":" in line:
+            k, _, _ = line.partition(":")
+            lines[i] = f"{k}: [{', '.join(rng.sample(['a', 'b', 'yes', 'c-d', '1', 'x/y'], 2))}]"
+        elif op == 19:
+            lines[i] = line.upper() if rng.random() < 0.3 else line.replace(":", ": &x", 1)
+        elif op == 20 and ":" in line:
+            k, _, v = line.partition(":")
+            lines[i] = f"{k}: {rng.choice(_WORDS)}{rng.choice(_JUNK)}{rng.choice(_WORDS)}"
+        elif op == 21:
+            lines[i] = line.replace(" ", "  ", 1)
+    out = "\n".join(lines)
+    r = rng.random()
+    if r < 0.03:
+        out = out.replace("\n", "\r\n")
+    elif r < 0.06:
+        out = "\ufeff" + out
+    elif r < 0.09:
+        out = "---\n" + out
+    elif r < 0.12:
+        out = out.rstrip("\n")
+    elif r < 0.14:
+        out = out + "---\nb: 1\n"
+    return out
+
+
+def _first_items(tail: str, n: int) -> str:
+    """The tail cut after its first n entries (so the seed is still a whole, valid tail)."""
+    parts = tail.split("\n- id: ")
+    return "\n- id: ".join(parts[: n + 1]) + ("\n" if len(parts) > n + 1 else "")
+
+
+def _small_seeds(corpus):
+    seeds = []
+    for name, raw in corpus.items():
+        text = raw.decode("utf-8")
+        head, tail = envelope.split(raw)
+        if name.startswith("records/"):
+            # keep mutations fast: the head's first ~25 lines, and the first entries
+            seeds.append("\n".join(head.decode().rstrip("\n").split("\n")[:25]) + "\n")
+            seeds.append(_first_items(tail.decode(), 2))
+        else:
+            seeds.append(text)
+    seeds += ["a: 1\nb:\n- x\n- y\nc:\n  d: 'q'\n  e: |\n    L1\n    L2\n", "- a: b\n  c: [x, y]\n- d\n"]
+    return seeds
+
+
+def test_fastyaml_mutated_real_files(corpus):
+    rng = random.Random(SEED)
+    seeds = _small_seeds(corpus)
+    took = 0
+    for n in range(2500 * SCALE):
+        text = mutate(rng.choice(seeds), rng)
+        took += check_load(text, f"mutation {n}")
+    assert took > 200  # many mutants are still in fastyaml's subset: the comparison is not vacuous
+
+
+def test_malicious_tags_never_construct_objects(tmp_path):
+    marker = tmp_path / "pwned"
+    payloads = [
+        f"a: !!python/object/apply:os.system ['touch {marker}']\n",
+        f"a: !!python/object/apply:subprocess.call [['touch', '{marker}']]\n",
+        "a: !!python/object/new:collections.OrderedDict [[[x, 1]]]\n",
+        "a: !!python/object:argparse.Namespace {x: 1}\n",
+        "a: !!python/name:os.system\n",
+        "a: !!python/module:os\n",
+        f"- !!python/object/apply:os.system ['touch {marker}']\n",
+        "a: !custom 1\n",
+    ]
+    for p in payloads:
+        assert fastyaml.load(p) is fastyaml.UNSUPPORTED
+        with pytest.raises(IntegrityError):
+            yamlio.load(p, "x.yaml")
+        with pytest.raises(IntegrityError):
+            yamlio.load_cached(p.encode(), "x.yaml")
+    assert not marker.exists()
+    assert yamlio.load("a: !!binary aGVsbG8=\n", "x.yaml") == {"a": b"hello"}
+
+
+def test_load_cached_agrees_and_copies(corpus):
+    for name, raw in corpus.items():
+        a = yamlio.load_cached(raw, name)
+        b = yamlio.load_cached(raw, name)
+        assert typed(a) == typed(RUAMEL.load(raw)) == typed(b)
+        if isinstance(a, dict):
+            a["__poison__"] = 1
+            assert "__poison__" not in yamlio.load_cached(raw, name)
+
+
+# ---------------------------------------------------------------------------
+# 2. parse_tail and the writers
+
+
+def test_parse_tail_real_and_mutated(corpus):
+    tails = [envelope.split(raw)[1] for raw in record_files(corpus).values()]
+    assert tails and all(check_tail(t, "real") for t in tails)
+    assert any(b"  marks:\n" in t for t in tails), "the corpus should hold a marked entry"
+    for t in (b"entries: []\n", b"entries:\n", b"entries: []", b"entries: ~\n", b"entries:\n- id: e-1\n"):
+        check_tail(t)
+    rng = random.Random(SEED + 1)
+    seeds = [t.decode() for t in tails]
+    seeds = [_first_items(s, 3) for s in seeds] + [_first_items(s, 1) for s in seeds]
+    assert all(envelope.parse_tail(s.encode()) is not None for s in seeds)
+    took = 0
+    for n in range(1500 * SCALE):
+        s = rng.choice(seeds)
+        lines = s.split("\n")
+        i = rng.randrange(len(lines))
+        pos = rng.randint(0, len(lines[i]))
+        op = rng.randrange(4)
+        if op == 0:
+            lines[i] = lines[i][:pos] + rng.choice(_JUNK + ["\x01", "\x0b", "\x1f", "\x7f", "\r", "\x0c"]) + lines[i][pos:]
+            mutated = "\n".join(lines)
+        else:
+            mutated = mutate(s, rng)
+        took += check_tail(mutated.encode("utf-8", "surrogatepass"), f"tail mutation {n}")
+    assert took > 50
+
+
+def _ref_dump(data) -> str:
+    """The reference writer: ruamel's safe dumper with yamlio's representer (yamlio.dump)."""
+    return yamlio.dump(data)
+
+
+def _ref_dump_direct(data) -> str:
+    d = yamlio._yaml()["dumper"]
+    buf = io.StringIO()
+    d.dump(data, buf)
+    return buf.getvalue()
+
+
+def test_writers_reproduce_real_files_byte_for_byte(corpus):
+    for name, raw in record_files(corpus).items():
+        head_raw, tail = envelope.split(raw)
+        head = RUAMEL.load(head_raw)
+        entries = RUAMEL.load(tail)["entries"] or []
+        fast_head = fasthead.dump(head)
+        assert fast_head is not None, f"fasthead falls back on a real head: {name}"
+        assert fast_head == _ref_dump(head) == _ref_dump_direct(head) == head_raw.decode(), name
+        assert envelope._dump_entries_fast(entries) is not None or not entries
+        assert envelope.dump_entries(entries) == _ref_dump({"entries": entries}).encode() == tail, name
+        # the round trip through the Envelope writer
+        env = envelope.Envelope(name, dict(head), tail)
+        assert env.to_bytes() == raw
+        env._entries = entries
+        assert env.to_bytes() == raw
+
+
+def _armor(rng, lines=None):
+    body = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") for _ in range(64))
+    n = lines if lines is not None else rng.randint(1, 6)
+    return "-----BEGIN AGE ENCRYPTED FILE-----\n" + "".join(body + "\n" for _ in range(n)) + "-----END AGE ENCRYPTED FILE-----\n"
+
+
+ODD_NAMES = ["jo.smith-2", "a", "a.", "a-", "a..b", "a-b-c", "x" * 40, "x" * 41, "n", "y", "no", "yes", "on", "off",
+             "null", "true", "nan", "inf", "e1", "e", "a1.5", "k-abcd", "c-12345678", "o17", "x_y", "a.b.c.d"]
+GOOD_NAMES = ["jo.smith-2", "a", "a.", "a-", "a..b", "a-b-c", "x" * 40, "o17", "x_y", "a.b.c.d", "amira", "b-1", "e"]
+ODD_STRINGS = ["2026-11-24", "2026-13-45", "0000-00-00", "1.0", "0o17", "017", "12", "-1", "", " ", "a b", "a: b",
+               "# c", "café", "Null", "NULL", "True", "~", "'", '"', "a'", "-", "- x", "x\n", "x\ny\n", "x\n\n",
+               " x\n", "x \n", "\nx\n", "x", "confide/record/1", "confide/Record/1", "age1" + "q" * 58,
+               "age1" + "q" * 57, "=", "<<", "2026-11-24 10:00"]
+ODD_VALUES = [None, 0, 1, -5, 10**20, True, False, 1.5, [], {}, datetime.date(2026, 11, 24)]
+
+
+def _head(rng):
+    names = rng.sample(GOOD_NAMES, rng.randint(1, 8))
+    grants = [{"holder": rng.choice(GOOD_NAMES), "level": rng.choice(["general", "confidential"]), "granted_by": "amira",
+               "granted": rng.choice(["2026-11-24", "2026-01-01"]), "until": rng.choice([None, "2026-12-31"])}
+              for _ in range(rng.randint(0, 3))]
+    keys = []
+    for g in range(rng.randint(1, 3)):
+        wrapped = {n: _armor(rng) for n in (names if rng.random() < 0.8 else GOOD_NAMES * 1 + ODD_NAMES)}  # many wrapped copies
+        keys.append({"id": "k-ab%02d" % g, "level": "general", "generation": g + 1, "recipient": "age1" + "q" * 58,
+                     "wrapped": wrapped})
+    head = {"format": "confide/record/1", "record": "c-7f3k9m2q", "key_person": rng.choice(GOOD_NAMES),
+            "grants": grants, "keys": keys, "profile": {"key": "k-ab00", "data": _armor(rng)}}
+    if rng.random() < 0.3:
+        head["revoked"] = [{"holder": rng.choice(GOOD_NAMES), "at": "2026-11-24", "levels": ["general"]}]
+    # an odd value somewhere
+    r = rng.random()
+    target = rng.choice([head, keys[0], keys[0]["wrapped"], head["profile"]] + grants)
+    if r < 0.4:
+        target[rng.choice(list(target))] = rng.choice(ODD_STRINGS + ODD_VALUES + ODD_NAMES)
+    elif r < 0.5:
+        target[rng.choice(ODD_NAMES + ODD_STRINGS)] = rng.choice(ODD_NAMES)
+    return head
+
+
+NESTED_HEADS = [
+    {"a": [{"b": [{"c": 1, "d": "x"}], "e": {}}, {"f": []}]},
+    {"a": [{"b": {"c": [{"d": None}]}}]},
+    {"a": [{"12": 1}]}, {"a": [{"null": 1}]}, {"a": [{1: 1}]}, {"a": [{"x\n": 1}]}, {"x\n": 1},
+    {"a": "amira\n"}, {"a": "2026-11-24\n"}, {"a": ["x"]}, {"a": [[]]}, {"a": [{}]},
+    {"a": {"b": {"c": {"d": "A\nB\n"}}}}, {"revoked": [{"holder": "jo.smith-2", "levels": ["general"]}]},
+]
+
+
+def test_fasthead_nested_and_odd_keys():
+    for head in NESTED_HEADS:
+        fast = fasthead.dump(head)
+        if fast is not None:
+            assert fast == _ref_dump(head), head
+
+
+def test_fasthead_matches_ruamel_on_odd_heads():
+    rng = random.Random(SEED + 2)
+    took = 0
+    for n in range(600 * SCALE):
+        head = _head(rng)
+        fast = fasthead.dump(head)
+        if fast is not None:
+            took += 1
+            assert fast == _ref_dump(head), f"fasthead differs from yamlio.dump on {head!r:.600}"
+            assert typed(RUAMEL.load(fast)) == typed(head)
+    assert took > 100
+
+
+def _entry(rng, eid, marks=True):
+    e = {"id": eid, "key": "k-" + "".join(rng.choice("abcdefgh0123") for _ in range(4)), "data": _armor(rng)}
+    r = rng.random()
+    if r < 0.15:
+        e["data"] = rng.choice(ODD_STRINGS + ["A B\n", "A  B\n", "A\n\nB\n", "AB\n\n", "#A\n", "A#\n", "é\n",
+                                              "-\n", "---\n", "A\nB", "A \n", "=\n", "a: b\n", " A\n",
+                                              "- x\n", "A\n-\n", "= =\n", "A B C\n", "A" * 5000 + "\n",
+                                              "A\tB\n", "A\x85B\n", "A\u2028B\n", "A\rB\n", "\n"])
+    elif r < 0.2:
+        e["id"] = rng.choice(ODD_NAMES + ["e-1", "n-0", "y-1", "e-1e3", "E-1", "e-", "e-1.5", "ab-1"])
+    elif r < 0.25:
+        e = {k: e[k] for k in rng.sample(list(e), 3)}
+    elif r < 0.28:
+        e["extra"] = "x"
+    if marks and rng.random() < 0.4:
+        e["marks"] = [_entry(rng, f"m-{i:014d}", marks=rng.random() < 0.1) for i in range(rng.randint(0, 3))]
+    return e
+
+
+def test_entry_writer_matches_ruamel():
+    rng = random.Random(SEED + 3)
+    took = 0
+    for n in range(600 * SCALE):
+        entries = [_entry(rng, f"e-{i:014d}") for i in range(rng.randint(1, 5))]
+        fast = envelope._dump_entries_fast(entries)
+        ref = _ref_dump({"entries": entries}).encode("utf-8")
+        assert envelope.dump_entries(entries) == ref
+        if fast is not None:
+            took += 1
+            assert fast == ref, f"fast entry writer differs on {entries!r:.600}"
+            assert envelope.parse_tail(fast) == entries  # and the fast reader reads it back
+    assert took > 150
+
+
+# ---------------------------------------------------------------------------
+# 3. Git.head() vs git rev-parse HEAD
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def _rev_parse(root: Path):
+    p = subprocess.run(["git", "-C", str(root), "rev-parse", "--verify", "-q", "HEAD"], capture_output=True, text=True)
+    return p.stdout.strip() or None
+
+
+def _agree(root: Path, expect_fast: bool = True):
+    g = Git(root)
+    assert g.head() == _rev_parse(root)
+    if expect_fast:
+        assert g._head_from_files() == _rev_parse(root)  # answered from the files, not by falling back
+
+
+def test_git_head_matches_rev_parse(tmp_path):
+    root = tmp_path / "repo"
+    _git(tmp_path, "init", "-q", "-b", "main", str(root))
+    assert Git(root).head() is None and _rev_parse(root) is None  # no commits yet
+    _git(root, "commit", "-q", "--allow-empty", "-m", "one")
+    _agree(root)  # loose ref
+    _git(root, "branch", "side")
+    _git(root, "tag", "-a", "-m", "t", "v1")  # an annotated tag: a peeled '^' line once packed
+    _git(root, "pack-refs", "--all")
+    assert not (root / ".git/refs/heads/main").exists()
+    _agree(root)  # packed ref
+    _git(root, "commit", "-q", "--allow-empty", "-m", "two")
+    assert (root / ".git/refs/heads/main").exists()
+    _agree(root)  # a loose ref newer than its packed line
+    _git(root, "checkout", "-q", "--detach", "HEAD~1")
+    _agree(root)  # detached
+    _git(root, "symbolic-ref", "HEAD", "refs/heads/side")
+    assert not (root / ".git/refs/heads/side").exists()
+    _agree(root)  # a symbolic ref to a branch only in packed-refs
+    assert Git(root).head() == _git(root, "rev-parse", "side")
+    _git(root, "symbolic-ref", "HEAD", "refs/heads/nowhere")
+    assert Git(root).head() is None and _rev_parse(root) is None  # unborn branch
+    _git(root, "symbolic-ref", "HEAD", "refs/heads/main")
+    _git(root, "symbolic-ref", "refs/heads/alias", "refs/heads/side")  # a symbolic ref chain
+    _git(root, "symbolic-ref", "HEAD", "refs/heads/alias")
+    _agree(root)
+
+
+def test_git_head_sha256_and_worktree(tmp_path):
+    root = tmp_path / "r256"
+    p = subprocess.run(["git", "init", "-q", "--object-format=sha256", str(root)], capture_output=True)
+    if p.returncode == 0:
+        _git(root, "commit", "-q", "--allow-empty", "-m", "one")
+        _agree(root)
+        _git(root, "pack-refs", "--all")
+        _agree(root)
+    main = tmp_path / "main"
+    _git(tmp_path, "init", "-q", "-b", "main", str(main))
+    _git(main, "commit", "-q", "--allow-empty", "-m", "one")
+    _git(main, "worktree", "add", "-q", "-b", "wt", str(tmp_path / "wt"))
+    _git(tmp_path / "wt", "commit", "-q", "--allow-empty", "-m", "two")
+    _agree(tmp_path / "wt", expect_fast=False)  # a .git file: falls back to git, still right
+    _agree(main)

@@ -1,0 +1,32 @@
+# confide: the two commands that do everything on a fresh machine.
+#
+#   make demo   build a fictional setting's vault in ./demo-vault and show what
+#               each key holder sees, and the audit trail
+#   make test   run the test suite (extra pytest arguments: make test PYTEST_ARGS="-k readme")
+#
+# Each creates .venv (python3 -m venv) and installs confide with its test
+# dependencies into it when that has not been done yet (or pyproject.toml has
+# changed since). Nothing is installed outside .venv.
+
+PYTHON ?= python3
+VENV   := .venv
+VPY    := $(VENV)/bin/python
+STAMP  := $(VENV)/.confide-installed
+
+.PHONY: test demo clean-demo
+
+test: $(STAMP)
+	$(VPY) -m pytest -q $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(VPY) examples/demo.py
+
+clean-demo:
+	rm -rf demo-vault demo-keys
+
+$(VPY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(VPY)
+	$(VPY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@

@@ -38,9 +38,16 @@ def _entry_lines(e: dict) -> tuple[str, list[str]]:
         parents += f"; not informed: {e['parents_not_informed']}"
     body.append(parents)
     for m in e["markings"]:
-        ch = ", ".join(f"{k} {v['from']} -> {v['to']}" for k, v in m["changes"].items())
-        body.append(f"marked by {m['author']} {m['recorded_at'][:16]}: {ch}" + (f" ({m['reason']})" if m["reason"] else ""))
+        body.append(_marking_line(m))
     return head, body
+
+
+def _marking_line(m: dict) -> str:
+    def say(v) -> str:
+        return "(none)" if v is None else str(v)
+
+    ch = ", ".join(f"{k.replace('_', ' ')} {say(v['from'])} -> {say(v['to'])}" for k, v in m["changes"].items())
+    return f"marked by {m['author']} {m['recorded_at'][:16].replace('T', ' ')}: {ch}" + (f" ({m['reason']})" if m["reason"] else "")
 
 
 def record_plain(data: dict) -> str:
@@ -100,17 +107,19 @@ def _record_list(console, data: dict) -> None:
 
 
 def record(console, data: dict) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     prof = data["profile"]
     if prof is None:
         console.print(f"[bold]{data['record']}[/bold]  profile: sealed (you hold no general-level key for this record)")
     else:
-        t = Table(title=f"{data['record']}: {prof.get('name', '')}", show_header=False)
+        # Everything a person typed is escaped: rich must never read '[...]' in a record as markup.
+        t = Table(title=f"{data['record']}: {escape(str(prof.get('name', '')))}", show_header=False)
         t.add_column("field", style="bold")
         t.add_column("value")
         for k, v in _profile_lines(prof):
-            t.add_row(k, v)
+            t.add_row(escape(k), escape(v))
         console.print(t)
     if len(data["entries"]) > TABLE_MAX_ENTRIES:
         _record_list(console, data)
@@ -128,13 +137,13 @@ def record(console, data: dict) -> None:
             parents.append(f"informed {e['parents_informed']}")
         elif e["parents_not_informed"]:
             parents.append(f"not informed: {e['parents_not_informed']}")
-        text = e["text"]
+        text = escape(e["text"])
         if e["third_parties"]:
-            text += "\n[dim]third parties: " + ", ".join(e["third_parties"]) + "[/dim]"
+            text += "\n[dim]third parties: " + escape(", ".join(e["third_parties"])) + "[/dim]"
         if e["corrects"]:
             text += f"\n[dim]corrects {e['corrects']}[/dim]"
         for m in e["markings"]:
-            ch = ", ".join(f"{k} {v['from']} -> {v['to']}" for k, v in m["changes"].items())
-            text += f"\n[dim]marked by {m['author']} {m['recorded_at'][:16]}: {ch}" + (f" ({m['reason']})" if m["reason"] else "") + "[/dim]"
-        t.add_row(e["at"][:16].replace("T", " "), e["id"], e["level"], e["category"], text, e["author"], "\n".join(parents))
+            text += "\n[dim]" + escape(_marking_line(m)) + "[/dim]"
+        t.add_row(e["at"][:16].replace("T", " "), e["id"], e["level"], e["category"], text, e["author"],
+                  escape("\n".join(parents)))
     console.print(t)

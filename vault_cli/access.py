@@ -283,6 +283,20 @@ def _write_changes(session: Session, tx: Transaction, changes: Sequence[_Change]
     return changed
 
 
+def _rekey_every_record(session: Session, tx: Transaction, actor: Holder, one: Callable[[str], _Change],
+                        subject: str, action: str, holder: str, progress) -> tuple[list[_Change], list[str], str]:
+    """A holder change that touches every record: re-key them on every core, then commit them
+    together with holders.yaml in one commit."""
+    changes = _map(one, session.vault.record_ids(), progress, session.vault)
+    changed = _write_changes(session, tx, changes)
+    tx.write(HOLDERS_FILE, session.holders.dump().encode("utf-8"))
+    commit = tx.commit(
+        trail.message(subject, action, actor.name, subject_holder=holder, extra={"Confide-Records": str(len(changed))}),
+        actor.name,
+    )
+    return changes, changed, commit
+
+
 def _warnings(session: Session) -> list[str]:
     from .records import warnings_for_vault
 
@@ -682,17 +696,9 @@ def remove_holder(session: Session, name: str, *, reason: str, progress=None) ->
         target.removed_by = actor.name
         target.removed_reason = reason
 
-        def one(rid: str) -> _Change:
-            return _remove_from_record(session, rid, target, today)
-
-        record_ids = session.vault.record_ids()
-        changes = _map(one, record_ids, progress, session.vault)
-        changed = _write_changes(session, tx, changes)
-        tx.write(HOLDERS_FILE, holders.dump().encode("utf-8"))
-        commit = tx.commit(
-            trail.message(f"remove holder {name}", "holder.remove", actor.name, subject_holder=name,
-                          extra={"Confide-Records": str(len(changed))}),
-            actor.name,
+        changes, changed, commit = _rekey_every_record(
+            session, tx, actor, lambda rid: _remove_from_record(session, rid, target, today),
+            f"remove holder {name}", "holder.remove", name, progress,
         )
     result = AccessResult(name, commit, changed, sum(c.generations for c in changes))
     result.notes.append(
@@ -809,17 +815,9 @@ def rotate_holder(
         target.previous_recipients = list(target.previous_recipients) + [old]
         target.recipient = recipient
 
-        def one(rid: str) -> _Change:
-            return _rotate_record(session, rid, target, today)
-
-        record_ids = session.vault.record_ids()
-        changes = _map(one, record_ids, progress, session.vault)
-        changed = _write_changes(session, tx, changes)
-        tx.write(HOLDERS_FILE, holders.dump().encode("utf-8"))
-        commit = tx.commit(
-            trail.message(f"rotate key of {name}", "holder.rotate", actor.name, subject_holder=name,
-                          extra={"Confide-Records": str(len(changed))}),
-            actor.name,
+        changes, changed, commit = _rekey_every_record(
+            session, tx, actor, lambda rid: _rotate_record(session, rid, target, today),
+            f"rotate key of {name}", "holder.rotate", name, progress,
         )
     result = AccessResult(name, commit, changed, sum(c.generations for c in changes), sum(c.wrapped for c in changes))
     result.notes.append(

@@ -24,7 +24,7 @@ How to read the figures:
   sets PYTHONDONTWRITEBYTECODE=1, which would make each run of the editable
   install recompile vault_cli, ~35 ms, and measure that instead of confide).
 - Write sections that mean the steady state warm confide's expiry cache first
-  (``ctx.warm_expiry_cache()``); "confide add (first after a pull)" shows the
+  (``ctx.warm_expiry_cache()``); "confide add (fresh clone, no expiry cache)" shows the
   one-off rescan instead.
 - Only one bench run uses a vault at a time (a lock file beside it).
 """
@@ -166,8 +166,9 @@ def confide_add_big(ctx: Context) -> float:
                        "--text", ENTRY_TEXT, who=synth.KEY_PERSON)
 
 
-@section("confide add (first after a pull)", group="daily", order=12,
-         note="HEAD moved outside confide, so this add first rescans grant end dates (git grep); informational")
+@section("confide add (fresh clone, no expiry cache)", group="daily", order=12,
+         note="no expiry cache, so this add first scans every record's grant end dates (one git grep); after a pull "
+              "with a cache only the changed records are looked at; informational")
 def confide_add_cold(ctx: Context) -> float:
     (ctx.root / ".git" / "confide-expiry.json").unlink(missing_ok=True)
     return ctx.confide("add", ctx.state["add_record"], "--level", "general", "--category", "observation",

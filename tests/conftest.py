@@ -122,15 +122,33 @@ class VaultFixture:
         return self.ok("add", record, "--level", level, "--category", category, "--text", text, *extra, who=who).last_line
 
 
-@pytest.fixture
-def vault(tmp_path, keys) -> VaultFixture:
-    """A vault made by the CLI: amira (manager), ben and cara (practitioners), dara (DSL)."""
-    root = tmp_path / "vault"
-    r = run_cli(["init", str(root), "--name", "Test Nursery", "--holder", "amira"], identity=keys["amira"])
-    assert r.exit_code == 0, r.stderr
+_TEMPLATES: dict[str, Path] = {}
+
+
+def copy_vault(template: Path, root: Path, keys: dict[str, Path]) -> VaultFixture:
+    """A vault is just a folder: copy one, then point its git config at the copy."""
+    from vault_cli.sync import register_repo_config
+
+    shutil.copytree(template, root, symlinks=True)
+    register_repo_config(root)  # the allowed-signers path in .git/config is absolute
     v = VaultFixture(root, keys)
-    for name, role in HOLDERS.items():
-        if name == "amira":
-            continue
-        v.ok("holder", "add", name, "--role", role, "--recipient", recipient_of(keys[name]))
+    assert v.is_clean()
     return v
+
+
+@pytest.fixture
+def vault(tmp_path, keys, tmp_path_factory) -> VaultFixture:
+    """A vault made by the CLI: amira (manager), ben and cara (practitioners), dara (DSL).
+
+    Built through the CLI once per test session, then copied for each test.
+    """
+    if "base" not in _TEMPLATES:
+        root = tmp_path_factory.mktemp("vault-template") / "vault"
+        r = run_cli(["init", str(root), "--name", "Test Nursery", "--holder", "amira"], identity=keys["amira"])
+        assert r.exit_code == 0, r.stderr
+        v = VaultFixture(root, keys)
+        for name, role in HOLDERS.items():
+            if name != "amira":
+                v.ok("holder", "add", name, "--role", role, "--recipient", recipient_of(keys[name]))
+        _TEMPLATES["base"] = root
+    return copy_vault(_TEMPLATES["base"], tmp_path / "vault", keys)

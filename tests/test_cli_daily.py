@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import stat
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 import pyrage
 import pytest
 
-from conftest import HOLDERS, VaultFixture, recipient_of, run_cli
+from conftest import recipient_of, run_cli
 from vault_cli import yamlio
 from vault_cli.errors import ExitCode
 
@@ -37,29 +36,6 @@ SEALED_KEYS = {"id", "level", "readable"}
 
 # ---------------------------------------------------------------------------
 # helpers
-
-_BASE: dict = {}
-
-
-@pytest.fixture
-def vault(tmp_path, keys, tmp_path_factory):
-    """conftest's vault (amira manager, ben and cara practitioners, dara DSL), built
-    through the CLI once and copied for each test (a vault is just a folder)."""
-    if "root" not in _BASE:
-        root = tmp_path_factory.mktemp("daily-template") / "vault"
-        r = run_cli(["init", str(root), "--name", "Test Nursery", "--holder", "amira"], identity=keys["amira"])
-        assert r.exit_code == 0, r.stderr
-        v = VaultFixture(root, keys)
-        for name, role in HOLDERS.items():
-            if name != "amira":
-                v.ok("holder", "add", name, "--role", role, "--recipient", recipient_of(keys[name]))
-        _BASE["root"] = root
-    root = tmp_path / "vault"
-    shutil.copytree(_BASE["root"], root, symlinks=True)
-    v = VaultFixture(root, keys)
-    assert v.is_clean()
-    return v
-
 
 def commit_count(v) -> int:
     return int(v.git("rev-list", "--count", "HEAD").strip())

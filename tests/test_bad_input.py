@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HOLDERS, VaultFixture, recipient_of, run_cli
+from conftest import VaultFixture, copy_vault, recipient_of, run_cli
 from vault_cli import crypto, yamlio
 from vault_cli.errors import ExitCode
 
@@ -46,13 +46,7 @@ def assert_refused(v, r, code: ExitCode, head: str | None, *, secrets: tuple[str
 _TEMPLATE: dict = {}
 
 
-def _build_template(root: Path, keys) -> dict:
-    r = run_cli(["init", str(root), "--name", "Test Nursery", "--holder", "amira"], identity=keys["amira"])
-    assert r.exit_code == 0, r.stderr
-    v = VaultFixture(root, keys)
-    for name, role in HOLDERS.items():
-        if name != "amira":
-            v.ok("holder", "add", name, "--role", role, "--recipient", recipient_of(keys[name]))
+def _add_children(v: VaultFixture) -> dict:
     data = {}
     for name, kp in (("Ada Marker", "ben"), ("Bea Marker", "cara")):
         rid = v.add_child(name, key_person=kp)
@@ -64,20 +58,18 @@ def _build_template(root: Path, keys) -> dict:
 
 
 @pytest.fixture
-def filled(tmp_path, keys, tmp_path_factory):
+def filled(tmp_path, keys, vault, tmp_path_factory):
     """The conftest vault plus two children with two entries at every level.
 
-    Built once through the CLI, then copied for each test (a vault is just a
-    folder), which keeps this file fast. Returns (vault, {name: (rid, {level: [eid, eid]})}).
+    The children are added through the CLI once and the result kept as a
+    template; each test gets a copy. Returns (vault, {name: (rid, {level: [eid, eid]})}).
     """
     if "root" not in _TEMPLATE:
-        root = tmp_path_factory.mktemp("bad-input-template") / "vault"
-        _TEMPLATE["data"] = _build_template(root, keys)
-        _TEMPLATE["root"] = root
-    root = tmp_path / "vault"
-    shutil.copytree(_TEMPLATE["root"], root, symlinks=True)
-    v = VaultFixture(root, keys)
-    assert v.is_clean()
+        _TEMPLATE["data"] = _add_children(vault)
+        template = tmp_path_factory.mktemp("filled-template") / "vault"
+        shutil.copytree(vault.root, template, symlinks=True)
+        _TEMPLATE["root"] = template
+    v = copy_vault(_TEMPLATE["root"], tmp_path / "filled", keys)
     return v, copy.deepcopy(_TEMPLATE["data"])
 
 
@@ -728,12 +720,15 @@ def test_a_secret_key_pasted_anywhere_is_withheld_from_messages(filled, keys):
         (("show", secret), ExitCode.NOT_FOUND),
         (("mark", secret, "--parent-view", "confidential"), ExitCode.NOT_FOUND),
         (("holder", "add", secret, "--role", "practitioner", "--recipient", recipient_of(keys["eve"])), ExitCode.USAGE),
-        (("child", "set", rid, secret.lower()), ExitCode.USAGE),
         (("add", rid, "--level", secret, "--category", "note", "--text", "x"), ExitCode.USAGE),
     ):
         r = v.run(*args)
         assert_refused(v, r, code, head, secrets=(secret, secret[16:40]))
         assert "[a secret key, withheld]" in r.stderr or "secret key" in r.stderr
+    # child set never echoes an argument it cannot parse at all (see the test above).
+    r = v.run("child", "set", rid, secret.lower())
+    assert_refused(v, r, ExitCode.USAGE, head, secrets=(secret, secret.lower(), secret[16:40].lower()),
+                   words="is not FIELD=VALUE")
 
 
 @pytest.mark.parametrize("file, damage, words", [
@@ -773,3 +768,12 @@ def test_block_copied_from_another_level_is_detected(filled):
 
     head = _edit_doc(v, rid, move)
     _assert_show_integrity(v, rid, head, who=("amira", "ben"), words="not encrypted to its level key")
+
+
+def test_child_set_without_equals_does_not_echo_the_argument(filled):
+    v, data = filled
+    rid, _ = data["Ada Marker"]
+    head = v.head()
+    r = v.run("child", "set", rid, "Grace Marker-Hopper lives at 1 Example Road")
+    assert_refused(v, r, ExitCode.USAGE, head, words="is not FIELD=VALUE")
+    assert "Grace" not in r.stderr and "Example Road" not in r.stderr

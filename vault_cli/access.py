@@ -794,17 +794,17 @@ def rotate_holder(
                            "see them with: confide holder list")
         if recipient == target.recipient:
             raise UsageError(f"'{name}' already uses that recipient", "give the new key's recipient")
-        if recipient in target.previous_recipients:
+        owner = holders.recipient_owner(recipient)
+        if owner is target:
             raise VaultStateError(
                 f"that recipient is a key '{name}' used before and gave up; a retired key is never used again",
                 "make a fresh key with: confide keygen --out FILE",
             )
-        for h in holders.all:
-            if h.name != target.name and (h.recipient == recipient or recipient in h.previous_recipients):
-                raise VaultStateError(
-                    f"that recipient already belongs to holder '{h.name}'",
-                    "every holder needs their own key: have them run 'confide keygen' and send you the age1... line",
-                )
+        if owner is not None:
+            raise VaultStateError(
+                f"that recipient already belongs to holder '{owner.name}'",
+                "every holder needs their own key: have them run 'confide keygen' and send you the age1... line",
+            )
         if _is_last_manager(settings, holders, target) and not new_identities:
             raise Denied(
                 f"'{name}' is the last active manager: rotating to a key nobody has shown they hold could lock "

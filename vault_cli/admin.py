@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from . import crypto, envelope, ids, parallel, policy, timeutil, trail
+from . import crypto, envelope, ids, policy, timeutil, trail
 from .errors import Denied, ExternalError, UsageError, VaultStateError
 from .gitstore import init_repository
 from .holders import HOLDERS_FILE, Holder, Holders
@@ -172,12 +172,13 @@ def add_holder(session: Session, name: str, *, role: str, recipient: str, progre
         policy.require_holder_manager(settings, actor)
         if holders.find(name) is not None:
             raise VaultStateError(f"a holder named '{name}' already exists", "choose another name; see them with: confide holder list")
+        owner = holders.recipient_owner(recipient)
+        if owner is not None:
+            raise VaultStateError(
+                f"that recipient already belongs to holder '{owner.name}'",
+                "every holder needs their own key: have them run 'confide keygen' and send you the age1... line",
+            )
         for h in holders.all:
-            if h.recipient == recipient or recipient in h.previous_recipients:
-                raise VaultStateError(
-                    f"that recipient already belongs to holder '{h.name}'",
-                    "every holder needs their own key: have them run 'confide keygen' and send you the age1... line",
-                )
             if signing_key and signing_key in [h.signing_key] + [k["key"] for k in h.previous_signing_keys]:
                 raise VaultStateError(f"that signing key already belongs to holder '{h.name}'",
                                       "every holder signs with their own key: ssh-keygen -t ed25519")

@@ -23,7 +23,7 @@ import shutil
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 from . import crypto, envelope, ids, schema, signing, yamlio
 from .errors import ConfideError, ExternalError, IntegrityError, UsageError
@@ -742,7 +742,7 @@ class Verifier:
 
     # -- one changed file ------------------------------------------------------
     def check_change(self, ctx: "_Ctx", path: str, old: Optional[str], new: Optional[str]) -> None:
-        c, actor, settings = ctx.c, ctx.actor, ctx.settings
+        c = ctx.c
         if path in (HOLDERS_FILE, SETTINGS_FILE, ".gitattributes", ".gitignore"):
             if c.parents and not ctx.manager:
                 self.add(c.sha, path, "role", f"{path} was changed by '{ctx.name}', who does not manage holders (not a manager)")

@@ -85,6 +85,13 @@ class Holders:
     def active(self) -> list[Holder]:
         return [h for h in self.all if h.active]
 
+    def recipient_owner(self, recipient: str) -> Optional[Holder]:
+        """Who uses, or once used, this recipient: a key is never shared and never comes back."""
+        for h in self.all:
+            if h.recipient == recipient or recipient in h.previous_recipients:
+                return h
+        return None
+
     def by_recipient(self, recipient: str) -> Optional[Holder]:
         for h in self.all:
             if h.active and h.recipient == recipient:

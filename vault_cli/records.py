@@ -526,7 +526,8 @@ def parse_assignment(text: str) -> tuple[str, Any]:
             raise UsageError(f"the value for '{path}' is not valid JSON", "FIELD:=JSON takes JSON, e.g. allergies:='[\"nuts\"]'") from None
         return path.strip(), value
     if "=" not in text:
-        raise UsageError(f"'{text.split('=')[0][:40]}' is not FIELD=VALUE", "for example: room=rainbow, or allergies:='[\"nuts\"]'")
+        # Not echoed: without '=' the argument may well be a child's details typed in the wrong place.
+        raise UsageError("an argument is not FIELD=VALUE (it has no '=')", "for example: room=rainbow, or allergies:='[\"nuts\"]'")
     path, raw = text.split("=", 1)
     path = path.strip()
     value: Any = raw if raw != "" else None

@@ -15,7 +15,7 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Optional
 
 from .errors import IntegrityError
 
@@ -76,6 +76,7 @@ class Validator:
     def __init__(self, schema: dict) -> None:
         self.root = schema
         self._patterns: dict[str, re.Pattern] = {}
+        self._compiled_nodes: dict[int, Callable[[Any, str], None]] = {}
         self._check_keywords(schema, "#")
 
     def _check_keywords(self, node: Any, where: str) -> None:
@@ -112,80 +113,208 @@ class Validator:
         return node
 
     def validate(self, value: Any, schema: dict | None = None, path: str = "") -> None:
-        s = self.root if schema is None else schema
-        if "$ref" in s:
-            self.validate(value, self._resolve(s["$ref"]), path)
-        t = s.get("type")
-        if t is not None:
-            types = t if isinstance(t, list) else [t]
-            if not any(_TYPES[x](value) for x in types):
-                raise SchemaViolation(path, f"must be of type {' or '.join(types)}")
-        if "const" in s and _canonical(value) != _canonical(s["const"]):
-            raise SchemaViolation(path, f"must be {s['const']!r}")
-        if "enum" in s and _canonical(value) not in [_canonical(x) for x in s["enum"]]:
-            raise SchemaViolation(path, "must be one of " + ", ".join(map(str, s["enum"])))
-        if isinstance(value, str):
-            if "minLength" in s and len(value) < s["minLength"]:
-                raise SchemaViolation(path, f"must be at least {s['minLength']} characters")
-            if "maxLength" in s and len(value) > s["maxLength"]:
-                raise SchemaViolation(path, f"must be at most {s['maxLength']} characters")
-            if "pattern" in s and not self._pattern(s["pattern"]).search(value):
-                raise SchemaViolation(path, "is not in the expected form")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if "minimum" in s and value < s["minimum"]:
-                raise SchemaViolation(path, f"must be at least {s['minimum']}")
-            if "maximum" in s and value > s["maximum"]:
-                raise SchemaViolation(path, f"must be at most {s['maximum']}")
-        if isinstance(value, list):
-            if "minItems" in s and len(value) < s["minItems"]:
-                raise SchemaViolation(path, f"must have at least {s['minItems']} items")
-            if "maxItems" in s and len(value) > s["maxItems"]:
-                raise SchemaViolation(path, f"must have at most {s['maxItems']} items")
-            if s.get("uniqueItems"):
-                seen = [_canonical(v) for v in value]
-                if len(set(seen)) != len(seen):
-                    raise SchemaViolation(path, "must not repeat an item")
-            if "items" in s:
-                for i, item in enumerate(value):
-                    self.validate(item, s["items"], f"{path}[{i}]")
-        if isinstance(value, dict):
-            if "minProperties" in s and len(value) < s["minProperties"]:
-                raise SchemaViolation(path, f"must have at least {s['minProperties']} fields")
-            for name in s.get("required", []):
-                if name not in value:
-                    raise SchemaViolation(path, f"lacks the required field '{name}'")
-            props = s.get("properties", {})
-            pattern_props = s.get("patternProperties", {})
-            extra = s.get("additionalProperties", True)
-            for name, item in value.items():
-                sub_path = f"{path}.{name}" if path else str(name)
-                matched = False
-                if name in props:
-                    self.validate(item, props[name], sub_path)
-                    matched = True
-                for pat, sub in pattern_props.items():
-                    if isinstance(name, str) and self._pattern(pat).search(name):
-                        self.validate(item, sub, sub_path)
-                        matched = True
-                if not matched:
-                    if extra is False:
-                        raise SchemaViolation(path, f"has an unexpected field '{name}'")
-                    if isinstance(extra, dict):
-                        self.validate(item, extra, sub_path)
-        if "anyOf" in s:
-            if not any(self._ok(value, sub, path) for sub in s["anyOf"]):
-                raise SchemaViolation(path, "matches none of the allowed forms")
-        if "oneOf" in s:
-            n = sum(1 for sub in s["oneOf"] if self._ok(value, sub, path))
-            if n != 1:
-                raise SchemaViolation(path, "must match exactly one of the allowed forms")
+        self._compiled(self.root if schema is None else schema)(value, path)
 
     def _ok(self, value: Any, schema: dict, path: str) -> bool:
         try:
-            self.validate(value, schema, path)
+            self._compiled(schema)(value, path)
             return True
         except SchemaViolation:
             return False
+
+    # -- compilation -----------------------------------------------------------
+    # Each schema node becomes one closure that makes only the checks that node
+    # has, in the order the keywords are listed below (so the first error reported
+    # is the same whichever way a node is reached). Whole-vault commands validate
+    # ~2,000 heads of ~90 nodes each; walking the schema dict per node cost ~7 us.
+
+    def _compiled(self, s: dict) -> Callable[[Any, str], None]:
+        fn = self._compiled_nodes.get(id(s))
+        if fn is None:
+            cell: list = []
+            self._compiled_nodes[id(s)] = lambda v, p: cell[0](v, p)  # a $ref cycle resolves through this
+            fn = self._compile(s)
+            cell.append(fn)
+            self._compiled_nodes[id(s)] = fn
+        return fn
+
+    def _compile(self, s: dict) -> Callable[[Any, str], None]:
+        checks: list = []
+        if "$ref" in s:
+            target = self._resolve(s["$ref"])
+            checks.append(lambda v, p: self._compiled(target)(v, p))
+        if s.get("type") is not None:
+            t = s["type"]
+            types = t if isinstance(t, list) else [t]
+            preds = [_TYPES[x] for x in types]
+            msg = f"must be of type {' or '.join(types)}"
+
+            def check_type(v: Any, p: str) -> None:
+                for pred in preds:
+                    if pred(v):
+                        return
+                raise SchemaViolation(p, msg)
+
+            checks.append(check_type)
+        if "const" in s:
+            want, msg = _canonical(s["const"]), f"must be {s['const']!r}"
+
+            def check_const(v: Any, p: str) -> None:
+                if _canonical(v) != want:
+                    raise SchemaViolation(p, msg)
+
+            checks.append(check_const)
+        if "enum" in s:
+            allowed, msg = [_canonical(x) for x in s["enum"]], "must be one of " + ", ".join(map(str, s["enum"]))
+
+            def check_enum(v: Any, p: str) -> None:
+                if _canonical(v) not in allowed:
+                    raise SchemaViolation(p, msg)
+
+            checks.append(check_enum)
+        str_checks = self._string_checks(s)
+        if str_checks:
+            def check_str(v: Any, p: str) -> None:
+                if isinstance(v, str):
+                    for c in str_checks:
+                        c(v, p)
+
+            checks.append(check_str)
+        num_checks = self._number_checks(s)
+        if num_checks:
+            def check_num(v: Any, p: str) -> None:
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    for c in num_checks:
+                        c(v, p)
+
+            checks.append(check_num)
+        list_checks = self._list_checks(s)
+        if list_checks:
+            def check_list(v: Any, p: str) -> None:
+                if isinstance(v, list):
+                    for c in list_checks:
+                        c(v, p)
+
+            checks.append(check_list)
+        dict_check = self._dict_check(s)
+        if dict_check is not None:
+            def check_dict(v: Any, p: str) -> None:
+                if isinstance(v, dict):
+                    dict_check(v, p)
+
+            checks.append(check_dict)
+        if "anyOf" in s:
+            subs = s["anyOf"]
+
+            def check_any(v: Any, p: str) -> None:
+                if not any(self._ok(v, sub, p) for sub in subs):
+                    raise SchemaViolation(p, "matches none of the allowed forms")
+
+            checks.append(check_any)
+        if "oneOf" in s:
+            one = s["oneOf"]
+
+            def check_one(v: Any, p: str) -> None:
+                if sum(1 for sub in one if self._ok(v, sub, p)) != 1:
+                    raise SchemaViolation(p, "must match exactly one of the allowed forms")
+
+            checks.append(check_one)
+        if len(checks) == 1:
+            return checks[0]
+
+        def run(v: Any, p: str) -> None:
+            for c in checks:
+                c(v, p)
+
+        return run
+
+    def _string_checks(self, s: dict) -> list:
+        out: list = []
+        if "minLength" in s:
+            n = s["minLength"]
+            out.append(lambda v, p: None if len(v) >= n else _fail(p, f"must be at least {n} characters"))
+        if "maxLength" in s:
+            m = s["maxLength"]
+            out.append(lambda v, p: None if len(v) <= m else _fail(p, f"must be at most {m} characters"))
+        if "pattern" in s:
+            search = self._pattern(s["pattern"]).search
+            out.append(lambda v, p: None if search(v) else _fail(p, "is not in the expected form"))
+        return out
+
+    def _number_checks(self, s: dict) -> list:
+        out: list = []
+        if "minimum" in s:
+            lo = s["minimum"]
+            out.append(lambda v, p: None if not v < lo else _fail(p, f"must be at least {lo}"))
+        if "maximum" in s:
+            hi = s["maximum"]
+            out.append(lambda v, p: None if not v > hi else _fail(p, f"must be at most {hi}"))
+        return out
+
+    def _list_checks(self, s: dict) -> list:
+        out: list = []
+        if "minItems" in s:
+            n = s["minItems"]
+            out.append(lambda v, p: None if len(v) >= n else _fail(p, f"must have at least {n} items"))
+        if "maxItems" in s:
+            m = s["maxItems"]
+            out.append(lambda v, p: None if len(v) <= m else _fail(p, f"must have at most {m} items"))
+        if s.get("uniqueItems"):
+            def unique(v: list, p: str) -> None:
+                seen = [_canonical(x) for x in v]
+                if len(set(seen)) != len(seen):
+                    raise SchemaViolation(p, "must not repeat an item")
+
+            out.append(unique)
+        if "items" in s:
+            item_schema = s["items"]
+
+            def items(v: list, p: str) -> None:
+                fn = self._compiled(item_schema)
+                for i, x in enumerate(v):
+                    fn(x, f"{p}[{i}]")
+
+            out.append(items)
+        return out
+
+    def _dict_check(self, s: dict) -> Optional[Callable[[dict, str], None]]:
+        keys = ("minProperties", "required", "properties", "patternProperties", "additionalProperties")
+        if not any(k in s for k in keys):
+            return None
+        min_props = s.get("minProperties")
+        required = list(s.get("required", []))
+        props = s.get("properties", {})
+        pattern_props = [(self._pattern(pat).search, sub) for pat, sub in s.get("patternProperties", {}).items()]
+        extra = s.get("additionalProperties", True)
+
+        def check(v: dict, p: str) -> None:
+            if min_props is not None and len(v) < min_props:
+                raise SchemaViolation(p, f"must have at least {min_props} fields")
+            for name in required:
+                if name not in v:
+                    raise SchemaViolation(p, f"lacks the required field '{name}'")
+            for name, item in v.items():
+                sub_path = f"{p}.{name}" if p else str(name)
+                matched = False
+                sub = props.get(name) if isinstance(name, str) else None
+                if sub is not None:
+                    self._compiled(sub)(item, sub_path)
+                    matched = True
+                for search, psub in pattern_props:
+                    if isinstance(name, str) and search(name):
+                        self._compiled(psub)(item, sub_path)
+                        matched = True
+                if not matched:
+                    if extra is False:
+                        raise SchemaViolation(p, f"has an unexpected field '{name}'")
+                    if isinstance(extra, dict):
+                        self._compiled(extra)(item, sub_path)
+
+        return check
+
+
+def _fail(path: str, problem: str) -> None:
+    raise SchemaViolation(path, problem)
 
 
 @lru_cache(maxsize=None)

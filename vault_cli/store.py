@@ -193,27 +193,30 @@ class Transaction:
         sign = signing.prepare(self.root, holder, self.files)
         head = self.git.head()
         paths = sorted(self.files)
-        existed = {p: (self.root / p).exists() for p in paths}
-        old = {p: (self.root / p).read_bytes() for p in paths if existed[p]}
+        root = str(self.root)
+        existed = {p: os.path.exists(os.path.join(root, p)) for p in paths}
+        # Files that existed under the tracked paths of a clean vault (the transaction began by
+        # checking it is clean) are tracked: one 'git commit --include -- PATHS' then stages and
+        # commits them (gitstore falls back if not), and git holds their old bytes for a rollback.
+        tracked = all(existed.values()) and all(any(p == t or p.startswith(t + "/") for t in TRACKED) for p in paths)
+        old = {} if tracked else {p: (self.root / p).read_bytes() for p in paths if existed[p]}
         _write_journal(self.journal, head, paths + self.removed, [p for p in paths if not existed[p]])
         try:
-            for p in paths:
-                (self.root / p).parent.mkdir(parents=True, exist_ok=True)
+            for folder in {os.path.dirname(p) for p in paths}:
+                if folder:
+                    os.makedirs(os.path.join(root, folder), exist_ok=True)
             atomic_write_many({self.root / p: self.files[p] for p in paths})
             for p in self.removed:
                 (self.root / p).unlink(missing_ok=True)
             _crash_point("after-write")
-            # Files that existed under the tracked paths of a clean vault are tracked: one
-            # 'git commit --include -- PATHS' then stages and commits them (gitstore falls back if not).
-            tracked = all(existed.values()) and all(any(p == t or p.startswith(t + "/") for t in TRACKED) for p in paths)
             commit = self.git.commit(paths, message, holder, removed=self.removed, sign=sign, tracked=tracked)
         except BaseException:
             # Put everything back as it was.
-            self.git.restore(paths + self.removed)
+            self.git.restore(paths + self.removed)  # tracked files: back to HEAD, as they were
             for p in paths:
-                if existed[p]:
+                if p in old:
                     atomic_write(self.root / p, old[p])
-                else:
+                elif not existed[p]:
                     (self.root / p).unlink(missing_ok=True)
             self.journal.unlink(missing_ok=True)
             raise

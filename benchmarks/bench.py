@@ -97,8 +97,8 @@ set -e
 cd "$VAULT"
 id="e-$(date +%s%N | cut -c1-13)zzzz"
 printf '%s' "$PAYLOAD" | age -a -r "$RECIPIENT" > "$TMPBLOCK"
-{ printf -- '- id: %s\n  key: %s\n  data: |\n' "$id" "$KEYID"; sed 's/^/    /' "$TMPBLOCK"; } >> "records/$RECORD.yaml"
-git add -- "records/$RECORD.yaml"
+{ printf -- '- id: %s\n  key: %s\n  data: |\n' "$id" "$KEYID"; sed 's/^/    /' "$TMPBLOCK"; } >> "records/$RECORD.entries.yaml"
+git add -- "records/$RECORD.entries.yaml"
 git -c commit.gpgsign=false commit -q -m "confide: add entry $id to $RECORD" -m "Confide-Action: entry.add
 Confide-Record: $RECORD
 Confide-Entry: $id
@@ -236,7 +236,7 @@ def prepare_vault(records: int, entries: int, big: int, *, rebuild: bool, log=pr
         sv = synth.build_vault(root, records, entries)
         if big:
             synth.add_big_record(sv, big)
-        log(f"  built in {sv.build_seconds:.1f}s; median record file {sv.bytes_per_record / 1024:.1f} KB")
+        log(f"  built in {sv.build_seconds:.1f}s; median record (head + entries) {sv.bytes_per_record / 1024:.1f} KB")
     else:
         log(f"reusing the synthetic vault at {root} (--rebuild to make a new one)")
     return sv

@@ -12,15 +12,16 @@ an hour. This module builds the same thing in well under a minute:
   one level key per level (``envelope.new_level_key``), wrapped once per
   default reader (``policy.readers_for`` + ``envelope.wrap_level_key``), the
   profile and every entry sealed to its level key (``envelope.seal``, which
-  validates the payload against its schema), the file written by
-  ``Envelope.to_bytes``: real age, one stanza per block, readable by
+  validates the payload against its schema), the two files (head
+  ``records/<id>.yaml``, entries ``records/<id>.entries.yaml``) written by
+  ``Envelope.files``: real age, one stanza per block, readable by
   ``confide`` and by the ``age`` tool;
 - record size: DESIGN.md's "~13 KB of YAML" per 50-entry record predates the
   envelope; in the real format every entry is its own armored age block
   (header, X25519 stanza, age's random "grease" stanza, base64, YAML indent),
   ~1.2 KB each with a 1-2 sentence text, and the head carries 13 wrapped level
   keys, so a 50-entry record is ~70 KB and 1,000 of them ~70 MB
-  (``SynthVault.bytes_per_record`` reports the median);
+  (``SynthVault.bytes_per_record`` reports the median, head and entries files together);
 - records are built in forked workers over every core
   (``vault_cli.parallel.workers()``, ``CONFIDE_WORKERS`` caps it), each worker
   writing its files straight into ``records/``;
@@ -123,7 +124,7 @@ class SynthVault:
     recovery: Optional[str] = RECOVERY
     big_records: list = dataclasses.field(default_factory=list)  # ids made by add_big_record
     build_seconds: float = 0.0
-    bytes_per_record: int = 0  # median size of a record file
+    bytes_per_record: int = 0  # median size of a record (its head and entries files together)
     head: str = ""  # the commit the build (or the last add_big_record / grow_history) left
 
     def to_json(self) -> dict:
@@ -226,8 +227,9 @@ def _entry_payload(rng: random.Random, record_id: str, entry_id: str, level: str
 
 
 def make_record(root: Path, settings, holders, record_id: str, *, key_person: Optional[str], entries: int,
-                rng: random.Random, start_ms: int, span_ms: int, author_pool=None) -> bytes:
-    """The bytes of one record file, made exactly as ``create_child`` + ``add_entry`` make them."""
+                rng: random.Random, start_ms: int, span_ms: int, author_pool=None) -> dict:
+    """One record's files (repository path -> bytes: the head, then the entries file), made exactly as
+    ``create_child`` + ``add_entry`` make them."""
     source = f"records/{record_id}.yaml"
     head = {"format": envelope.FORMAT, "record": record_id, "key_person": key_person, "grants": [], "keys": []}
     today = timeutil.today()
@@ -239,7 +241,7 @@ def make_record(root: Path, settings, holders, record_id: str, *, key_person: Op
             key["wrapped"][name] = envelope.wrap_level_key(secret, record=record_id, key=key,
                                                            holder_recipient=holders.get(name).recipient)
         head["keys"].append(key)
-    env = envelope.Envelope(source, head, b"entries: []\n")
+    env = envelope.Envelope(source, head, envelope.EMPTY_TAIL)
     gkey = env.current_key("general")
     first_name = rng.choice(("Ada", "Alan", "Grace", "Mary", "Tim", "Ravi", "Zainab", "Oskar", "Mei", "Kofi"))
     profile = {
@@ -261,7 +263,7 @@ def make_record(root: Path, settings, holders, record_id: str, *, key_person: Op
         payload = _entry_payload(rng, record_id, eid, level, rng.choice(authors))
         items.append({"id": eid, "key": key["id"], "data": envelope.seal(payload, key["recipient"], "entry", source)})
     env._entries = items
-    return env.to_bytes()
+    return env.files()
 
 
 def _build_one(job: tuple) -> tuple:
@@ -269,10 +271,11 @@ def _build_one(job: tuple) -> tuple:
     p = _plan
     assert p is not None
     rng = random.Random(p.seed * 1_000_003 + index)
-    data = make_record(p.root, p.settings, p.holders, record_id, key_person=key_person, entries=p.entries, rng=rng,
-                       start_ms=p.start_ms, span_ms=p.span_ms, author_pool=p.author_pool)
-    (p.root / "records" / f"{record_id}.yaml").write_bytes(data)
-    return record_id, len(data)
+    files = make_record(p.root, p.settings, p.holders, record_id, key_person=key_person, entries=p.entries, rng=rng,
+                        start_ms=p.start_ms, span_ms=p.span_ms, author_pool=p.author_pool)
+    for path, data in files.items():
+        (p.root / path).write_bytes(data)
+    return record_id, sum(len(data) for data in files.values())
 
 
 def _build_records(root: Path, vault: Vault, jobs: list, entries: int, seed: int, workers: Optional[int],
@@ -444,9 +447,9 @@ def build_vault(
         elif commits == "per-record":
             fi = _FastImport(root)
             for rid, _person, _ in jobs:
-                src = f"records/{rid}.yaml"
+                srcs = (f"records/{rid}{envelope.HEAD_SUFFIX}", f"records/{rid}{envelope.ENTRIES_SUFFIX}")
                 fi.commit(MANAGER, trail.message(f"create record {rid}", "record.create", MANAGER, record=rid),
-                          {src: (root / src).read_bytes()})
+                          {src: (root / src).read_bytes() for src in srcs})
             fi.close()
         else:
             raise ValueError("commits must be 'single' or 'per-record'")
@@ -477,10 +480,11 @@ def add_big_record(sv: SynthVault, entries: int = 300, *, key_person: str = KEY_
         rid = ids.new_record_id()
     now_ms = int(time.time() * 1000)
     span = 2 * 365 * 24 * 3600 * 1000
-    data = make_record(root, vault.settings, vault.holders, rid, key_person=key_person, entries=entries,
-                       rng=random.Random(seed), start_ms=now_ms - span - 86_400_000, span_ms=span)
-    (root / "records" / f"{rid}.yaml").write_bytes(data)
-    _git(root, "add", "--", f"records/{rid}.yaml")
+    files = make_record(root, vault.settings, vault.holders, rid, key_person=key_person, entries=entries,
+                        rng=random.Random(seed), start_ms=now_ms - span - 86_400_000, span_ms=span)
+    for path, data in files.items():
+        (root / path).write_bytes(data)
+    _git(root, "add", "--", *files)
     _git(root, "-c", "commit.gpgsign=false", "commit", "-q", "--no-edit", "-F", "-",
          input=trail.message(f"create record {rid}", "record.create", MANAGER, record=rid).encode(),
          env=_author_env(MANAGER))
@@ -517,11 +521,11 @@ def grow_history(sv: SynthVault, commits: int, *, seed: int = 11, author: str = 
         eid = "e-" + ids._time_part(now_ms - (commits - i) * 1000) + "".join(rng.choice(ids.ALPHABET) for _ in range(4))
         payload = _entry_payload(rng, rid, eid, level, author)
         env.append_entry({"id": eid, "key": key["id"], "data": envelope.seal(payload, key["recipient"], "entry", src)})
-        data = env.to_bytes()
         fi.commit(author, trail.message(f"add entry {eid} to {rid}", "entry.add", author, record=rid, entry=eid),
-                  {src: data})
+                  env.files())  # the entries file only, as 'confide add' writes it
     for rid, env in cache.items():
-        (root / vault.record_source(rid)).write_bytes(env.to_bytes())
+        for path, data in env.files().items():
+            (root / path).write_bytes(data)
     sv.head = fi.close()
     _save_manifest(sv)
     return sv.head
@@ -549,7 +553,9 @@ def load(root: Path) -> Optional[SynthVault]:
     sv = SynthVault(**data)
     if not all(p.exists() for p in sv.keys.values()) or not (root / "records").is_dir():
         return None
-    if len(list((root / "records").glob("c-*.yaml"))) != len(sv.records):
+    names = [p.name for p in (root / "records").glob("c-*.yaml")]  # a vault in the one-file format has no entries files
+    if (sum(1 for n in names if (envelope.record_of("records/" + n) or ("", ""))[1] == "head") != len(sv.records)
+            or sum(1 for n in names if n.endswith(envelope.ENTRIES_SUFFIX)) != len(sv.records)):
         return None
     return sv
 

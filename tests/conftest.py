@@ -18,6 +18,7 @@ from typing import Optional
 import pytest
 from typer.testing import CliRunner
 
+from vault_cli import envelope, yamlio
 from vault_cli.cli import app
 
 KEYS_DIR = Path(__file__).parent / "keys"
@@ -29,6 +30,31 @@ def recipient_of(key_file: Path) -> str:
         if line.startswith("# public key: "):
             return line.split(": ", 1)[1].strip()
     raise AssertionError(f"no public key comment in {key_file}")
+
+
+def head_file(root: Path, record_id: str) -> Path:
+    """``records/<id>.yaml``: the record's head (keys, grants, profile; never entries)."""
+    return envelope.record_path(root, record_id)
+
+
+def entries_file(root: Path, record_id: str) -> Path:
+    """``records/<id>.entries.yaml``: the record's entries, beside its head."""
+    return envelope.entries_path(root, record_id)
+
+
+def record_doc_of(head: bytes | str, entries: bytes | str, label: str = "record") -> dict:
+    """A record's two files as one dict (the head's fields, then ``entries``), checking each file's shape."""
+    h = yamlio.load(head, f"{label} head")
+    assert isinstance(h, dict) and h.get("format") == envelope.FORMAT, f"{label}: not a head file"
+    assert "entries" not in h, f"{label}: a head file holds entries"
+    t = yamlio.load(entries, f"{label} entries")
+    assert isinstance(t, dict) and list(t) == ["entries"], f"{label}: an entries file holds more than 'entries'"
+    return dict(h, entries=t["entries"] or [])
+
+
+def record_doc(root: Path, record_id: str) -> dict:
+    """The record in the working tree: ``records/<id>.yaml`` and ``records/<id>.entries.yaml`` read into one dict."""
+    return record_doc_of(head_file(root, record_id).read_bytes(), entries_file(root, record_id).read_bytes(), record_id)
 
 
 @pytest.fixture(autouse=True)
@@ -107,6 +133,10 @@ class VaultFixture:
 
     def is_clean(self) -> bool:
         return self.git("status", "--porcelain", "--untracked-files=all") == ""
+
+    def changed(self, rev: str = "HEAD") -> list[str]:
+        """The files one commit changed, sorted."""
+        return sorted(self.git("show", "--name-only", "--no-renames", "--format=", rev).split())
 
     def add_child(self, name: str, key_person: Optional[str] = None, **kw) -> str:
         args = ["child", "add", "--name", name]

@@ -20,7 +20,7 @@ from pathlib import Path
 import pyrage
 import pytest
 
-from conftest import recipient_of, run_cli
+from conftest import entries_file, head_file, recipient_of, record_doc, run_cli
 from vault_cli import envelope, yamlio
 from vault_cli.errors import ExitCode
 
@@ -107,21 +107,34 @@ def refused(v, r, code: ExitCode, head: str, *words: str) -> None:
     assert v.is_clean()
 
 
-def blocks_in(text: str) -> list[str]:
-    data = yamlio.load(text, "test")
-    out = [blk for k in data["keys"] for blk in k["wrapped"].values()]
-    out.append(data["profile"]["data"])
-    for e in data.get("entries") or []:
+def blocks_in(text: str, path: str) -> list[str]:
+    """Every age block in one record file: a head (wrapped keys, the profile) or an entries file (entries, marks)."""
+    rid, part = envelope.record_of(path)
+    data = yamlio.load(text, path)
+    if part == "head":
+        assert "entries" not in data, path
+        out = [blk for k in data["keys"] for blk in k["wrapped"].values()]
+        out.append(data["profile"]["data"])
+        return out
+    assert list(data) == ["entries"], path
+    out = []
+    for e in data["entries"] or []:
         out.append(e["data"])
         out.extend(m["data"] for m in e.get("marks", []) or [])
     return out
 
 
+def record_paths_at(v, rev: str) -> list[str]:
+    """Every record file (heads and entries files) in a commit's tree; records/ holds nothing else but .gitkeep."""
+    paths = [p for p in v.git("ls-tree", "-r", "--name-only", rev, "records/").split() if p != "records/.gitkeep"]
+    assert all(envelope.record_of(p) for p in paths), paths
+    return paths
+
+
 def blocks_at(v, rev: str) -> set[str]:
     out: set[str] = set()
-    for path in v.git("ls-tree", "-r", "--name-only", rev, "records/").split():
-        if path.endswith(".yaml"):
-            out.update(blocks_in(v.git("show", f"{rev}:{path}")))
+    for path in record_paths_at(v, rev):
+        out.update(blocks_in(v.git("show", f"{rev}:{path}"), path))
     return out
 
 
@@ -138,8 +151,8 @@ def stolen_keys(v, age: str, identity: Path, folder: Path) -> list[Path]:
     seen: set[str] = set()
     found = []
     for rev in v.git("rev-list", "HEAD").split():
-        for path in v.git("ls-tree", "-r", "--name-only", rev, "records/").split():
-            if not path.endswith(".yaml"):
+        for path in record_paths_at(v, rev):
+            if envelope.record_of(path)[1] != "head":  # level keys live in the head files
                 continue
             data = yamlio.load(v.git("show", f"{rev}:{path}"), path)
             for k in data["keys"]:
@@ -174,7 +187,21 @@ def fill(v, rid: str, tag: str, who: str = "amira") -> dict[str, str]:
 
 
 def tail_of(v, rid: str) -> bytes:
-    return envelope.split((v.root / "records" / f"{rid}.yaml").read_bytes())[1]
+    """The record's entries file, as bytes."""
+    return entries_file(v.root, rid).read_bytes()
+
+
+def record_at(v, rev: str, rid: str) -> dict:
+    """A record's head and entries at a commit, as one dict."""
+    from conftest import record_doc_of
+
+    return record_doc_of(v.git("show", f"{rev}:records/{rid}.yaml"), v.git("show", f"{rev}:records/{rid}.entries.yaml"), rid)
+
+
+def only_heads_changed(v, rids, extra=frozenset(), rev: str = "HEAD") -> None:
+    """The commit changed exactly these records' head files (plus ``extra``), never an entries file."""
+    changed = set(v.git("show", "--name-only", "--no-renames", "--format=", rev).split())
+    assert changed == {f"records/{r}.yaml" for r in rids} | set(extra), changed
 
 
 # ---------------------------------------------------------------------------
@@ -198,7 +225,8 @@ def test_revoked_holder_reads_nothing_written_after(vault, age_bin, tmp_path):
     assert t["Confide-Records"] == "2" and "Confide-Record" not in t
     assert HISTORY_WORDS in r.stderr and "rotate" in r.stderr
     assert r.last_line == v.head()
-    # O(records), not O(entries): every entry block is carried over byte for byte.
+    # O(records), not O(entries): only the head files are rewritten; the entries files are not touched.
+    only_heads_changed(v, (r1, r2))
     assert {rid: tail_of(v, rid) for rid in (r1, r2)} == tails
     for name in ("Poppy", "Quinn"):
         assert name not in v.git("log", "--format=%B")
@@ -217,7 +245,7 @@ def test_revoked_holder_reads_nothing_written_after(vault, age_bin, tmp_path):
     attacker = [v.keys["cara"], *stolen]
     assert not [b for b in new_blocks if age_opens(age_bin, b, attacker)]
     # ...while what she could read before stays readable from history, as the docs say.
-    data = yamlio.load(v.git("show", f"{revoked_at}:records/{r1}.yaml"), "r1")
+    data = record_at(v, revoked_at, r1)
     old_conf = next(e["data"] for e in data["entries"] if e["id"] == old1["confidential"])
     assert age_opens(age_bin, old_conf, attacker)
 
@@ -255,9 +283,11 @@ def test_granted_student_reads_old_and_new_of_that_level_only(vault, tmp_path):
     refused(v, v.run("grant", "sam", "--all", "--level", "general", "--parent-permission", "2026-11-20"), ExitCode.USAGE, head)
     refused(v, v.run("grant", "sam", "--child", r1, "--level", "general", "--parent-permission", "2026-12-20"),
             ExitCode.USAGE, head, "future")
-    before = commits(v)
+    before, tail1 = commits(v), tail_of(v, r1)
     r = v.ok("grant", "sam", "--child", r1, "--level", "confidential", "--parent-permission", "2026-11-20")
     t = one_commit(v, before, "access.grant", "sam")
+    only_heads_changed(v, (r1,))
+    assert tail_of(v, r1) == tail1
     assert t["Confide-Record"] == r1 and t["Confide-Levels"] == "confidential"
     assert r.last_line == v.head()
     new1 = fill(v, r1, "new")
@@ -382,6 +412,7 @@ def test_key_person_handover(vault, age_bin, tmp_path):
     before, handed = commits(v), v.head()
     r = v.ok("key-person", rid, "cara")
     t = one_commit(v, before, "record.key-person", "cara")
+    only_heads_changed(v, (rid,))
     assert t["Confide-Record"] == rid and t["Confide-Previous"] == "ben"
     assert HISTORY_WORDS in r.stderr
     assert readable_ids(v, rid, v.keys["cara"]) == set(old.values())
@@ -390,7 +421,7 @@ def test_key_person_handover(vault, age_bin, tmp_path):
     stolen = stolen_keys(v, age_bin, v.keys["ben"], tmp_path / "stolen")
     fresh = blocks_at(v, "HEAD") - blocks_at(v, handed)
     opened = [b for b in fresh if age_opens(age_bin, b, [v.keys["ben"], *stolen])]
-    general_new = yamlio.load((v.root / "records" / f"{rid}.yaml").read_text(), "r")
+    general_new = record_doc(v.root, rid)
     new_general_block = next(e["data"] for e in general_new["entries"] if e["id"] == new["general"])
     assert opened == [new_general_block] or set(opened) <= {new_general_block} | {
         blk for k in general_new["keys"] if k["level"] == "general" for blk in k["wrapped"].values()}
@@ -408,6 +439,7 @@ def test_holder_remove_leaver(vault, age_bin, tmp_path):
     before, removed_at = commits(v), v.head()
     r = v.ok("holder", "remove", "ben", "--reason", "left the setting 2026-11-30")
     one_commit(v, before, "holder.remove", "ben")
+    only_heads_changed(v, (rid,), {"holders.yaml"})
     assert HISTORY_WORDS in r.stderr and "key person" in r.stderr
     holders = yamlio.load((v.root / "holders.yaml").read_text(), "h")["holders"]
     ben = next(h for h in holders if h["name"] == "ben")
@@ -442,6 +474,7 @@ def test_rotation(vault, age_bin, tmp_path):
     before, rotated_at = commits(v), v.head()
     r = v.ok("holder", "rotate", "cara", "--recipient", new_rcpt)
     t = one_commit(v, before, "holder.rotate", "cara")
+    only_heads_changed(v, (r1, r2), {"holders.yaml"})
     assert t["Confide-Records"] == "2" and r.last_line == v.head()
     assert ok_as(v, new_id, "whoami").stdout.split()[:2] == ["cara", "(practitioner)"]
     assert run_as(v, v.keys["cara"], "whoami").exit_code == int(ExitCode.IDENTITY)
@@ -558,7 +591,7 @@ def test_ssh_ed25519_identities(vault, tmp_path, age_bin):
     ok_as(v, locked, "grant", "sol", "--child", rid, "--level", "confidential", env=tia)
     assert readable_ids(v, rid, plain) == {e1, e2}
     # And plain age reads it with the SSH key alone: unwrap the level key, then the entry.
-    env_data = yamlio.load((v.root / "records" / f"{rid}.yaml").read_text(), "r")
+    env_data = record_doc(v.root, rid)
     key = next(k for k in env_data["keys"] if k["level"] == "confidential")
     level = subprocess.run([age_bin, "-d", "-i", str(plain)], input=key["wrapped"]["sol"].encode(), capture_output=True, check=True).stdout
     lf = tmp_path / "level.txt"
@@ -677,7 +710,12 @@ def test_bulk_commands_on_many_records(vault, tmp_path, monkeypatch):
     assert git("status", "--porcelain") == ""
     git("fsck", "--strict", "--no-dangling")
     for r in sv.records[:5]:
-        assert git("show", f"HEAD:records/{r}.yaml") == (sv.root / "records" / f"{r}.yaml").read_text()
+        assert git("show", f"HEAD:records/{r}.yaml") == head_file(sv.root, r).read_text()
+        assert git("show", f"HEAD:records/{r}.entries.yaml") == entries_file(sv.root, r).read_text()
+    # none of the bulk access commands touched an entries file, in any of their commits
+    log = git("log", "--format=", "--name-only", "-4").split()
+    assert log and all(p.endswith(".yaml") and not p.endswith(".entries.yaml") for p in log if p.startswith("records/")), log
+    assert len({p for p in log if p.startswith("records/")}) == 70
     rows = json.loads(run_cli(["access", "--holder", "ivy", "--json"], env=env).stdout)["records"]
     assert len(rows) == 70 and all([lv["level"] for lv in r["levels"]] == ["confidential"] for r in rows)
     data = json.loads(run_cli(["show", rid, "--json"], identity=ivy, env=env).stdout)
@@ -692,9 +730,10 @@ def test_fast_head_writer_matches_yaml(vault):
     v.ok("holder", "add", "eve", "--role", "auditor", "--recipient", recipient_of(v.keys["eve"]))
     v.ok("grant", "eve", "--child", rid, "--level", "general", "--until", "2026-12-01")
     v.ok("revoke", "cara", "--child", rid)
-    head = yamlio.load(envelope.split((v.root / "records" / f"{rid}.yaml").read_bytes())[0], "h")
+    raw = head_file(v.root, rid).read_bytes()
+    head = yamlio.load(raw, "h")
     assert head["revoked"] and head["grants"]
-    assert fasthead.dump(head) == yamlio.dump(head)
+    assert fasthead.dump(head) == yamlio.dump(head) == raw.decode()
     for odd in ({"a": "yes"}, {"a": "x\ny"}, {"a": " x\n"}, {"a": "12"}, {"a": True}, {"a": 1.5}, {"a": "a: b"},
                 {"a": [[1]]}, {"a": "x\n\n"}, {"null": 1}):
         assert fasthead.dump(odd) is None

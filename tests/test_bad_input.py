@@ -4,7 +4,11 @@ a hint, no traceback, no secret echoed back, and the vault exactly as it was
 
 Damaged record files are made the way they would arrive in real life: edited
 by hand (or by a faulty tool) and committed with plain git, so the working
-tree is clean and only confide's own checks can notice.
+tree is clean and only confide's own checks can notice. A record is two files,
+``records/<id>.yaml`` (the head: keys, grants, profile) and
+``records/<id>.entries.yaml`` (the entries); damage to an entry is made in the
+entries file, damage to the head in the head, and the error must name the file
+that is damaged.
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import VaultFixture, copy_vault, recipient_of, run_cli
-from vault_cli import crypto, yamlio
+from conftest import VaultFixture, copy_vault, entries_file, head_file, recipient_of, record_doc, run_cli
+from vault_cli import crypto, envelope, yamlio
 from vault_cli.errors import ExitCode
 
 SECRET_OF = lambda path: [l for l in Path(path).read_text().splitlines() if l.startswith("AGE-SECRET-KEY-1")][0]  # noqa: E731
@@ -337,7 +341,12 @@ def test_secret_key_pasted_as_recipient_is_named_but_never_printed(filled, keys,
 
 
 def _record_file(v, rid) -> Path:
-    return v.root / "records" / f"{rid}.yaml"
+    """The record's head file."""
+    return head_file(v.root, rid)
+
+
+def _entries_file(v, rid) -> Path:
+    return entries_file(v.root, rid)
 
 
 def _commit_by_hand(v, message="hand edit") -> str:
@@ -347,12 +356,24 @@ def _commit_by_hand(v, message="hand edit") -> str:
 
 
 def _edit_doc(v, rid, change) -> str:
-    """Load a record file, let change(doc) alter it, write it back as YAML and commit it with plain git."""
-    path = _record_file(v, rid)
-    doc = yamlio.load(path.read_bytes(), rid)
+    """Load a record's two files into one dict, let change(doc) alter it, write back as YAML the file(s)
+    whose part changed (the head's fields, or 'entries') and commit with plain git."""
+    doc = record_doc(v.root, rid)
+    before = copy.deepcopy(doc)
     change(doc)
-    path.write_text(yamlio.dump(doc))
-    return _commit_by_hand(v)
+    head = {k: val for k, val in doc.items() if k != "entries"}
+    if head != {k: val for k, val in before.items() if k != "entries"} or list(head) != [k for k in before if k != "entries"]:
+        _record_file(v, rid).write_text(yamlio.dump(head))
+    if doc["entries"] != before["entries"]:
+        _entries_file(v, rid).write_text(yamlio.dump({"entries": doc["entries"]}))
+    head = _commit_by_hand(v)
+    assert len(_damaged(v)) == 1, _damaged(v)
+    return head
+
+
+def _damaged(v) -> list[str]:
+    """The record files the last (hand) commit changed."""
+    return [p for p in v.changed() if p.startswith("records/")]
 
 
 def _entry(doc, eid):
@@ -364,35 +385,42 @@ def _key(doc, level):
     return max((k for k in doc["keys"] if k["level"] == level), key=lambda k: k["generation"])
 
 
-def _assert_show_integrity(v, rid, head, words=None, *, who=("amira", "dara"), leaked=("Marker",)):
+def _assert_show_integrity(v, rid, head, words=None, *, who=("amira", "dara"), leaked=("Marker",), file=None):
+    """show is refused for each reader, naming the damaged file (by default: the one the hand commit changed)."""
+    if file is None:
+        [file] = _damaged(v)
+    assert envelope.record_of(file)[0] == rid, file
     for w in who:
         r = v.run("show", rid, "--json", who=w)
         assert_refused(v, r, ExitCode.INTEGRITY, head, secrets=leaked, words=words)
-        assert f"records/{rid}.yaml" in r.stderr
+        assert file in r.stderr, f"the error does not name the damaged file {file}: {r.stderr}"
         assert r.stdout == ""
 
 
 def test_record_file_that_is_not_yaml(filled):
     v, data = filled
     rid, _ = data["Ada Marker"]
-    path = _record_file(v, rid)
-    good = path.read_bytes()
+    path, epath = _record_file(v, rid), _entries_file(v, rid)
+    good, egood = path.read_bytes(), epath.read_bytes()
     # damage in the entries
-    path.write_bytes(good + b"  - id: [unclosed\n")
+    epath.write_bytes(egood + b"  - id: [unclosed\n")
     head = _commit_by_hand(v)
-    _assert_show_integrity(v, rid, head, words="is not valid YAML")
+    _assert_show_integrity(v, rid, head, words="is not valid YAML", file=f"records/{rid}.entries.yaml")
+    epath.write_bytes(egood)
+    _commit_by_hand(v)
     # damage in the head
     path.write_bytes(b"format: {oops\n" + good)
     head = _commit_by_hand(v)
-    _assert_show_integrity(v, rid, head, words="is not valid YAML")
+    _assert_show_integrity(v, rid, head, words="is not valid YAML", file=f"records/{rid}.yaml")
     r = v.run("child", "list")
     assert_refused(v, r, ExitCode.INTEGRITY, head, words="is not valid YAML")
     r = v.run("add", rid, "--level", "general", "--category", "note", "--text", "x")
     assert_refused(v, r, ExitCode.INTEGRITY, head, words="is not valid YAML")
     # an impossible value is not a crash either
-    path.write_bytes(good.replace(b"format: confide/record/1", b"format: 2022-02-30"))
+    assert f"format: {envelope.FORMAT}\n".encode() in good
+    path.write_bytes(good.replace(f"format: {envelope.FORMAT}".encode(), b"format: 2022-02-30"))
     head = _commit_by_hand(v)
-    _assert_show_integrity(v, rid, head, words="cannot be read")
+    _assert_show_integrity(v, rid, head, words="cannot be read", file=f"records/{rid}.yaml")
 
 
 @pytest.mark.parametrize("what", [
@@ -412,8 +440,6 @@ def test_record_file_failing_its_schema(filled, what):
             items = list(doc.items())
             doc.clear()
             doc.update([("name", "whatever")] + items)
-        elif what == "extra-field-tail":  # after 'entries', where a command that appends would not look
-            doc["name"] = "whatever"
         elif what == "generation-zero":
             doc["keys"][0]["generation"] = 0
         elif what == "entry-extra":
@@ -431,7 +457,15 @@ def test_record_file_failing_its_schema(filled, what):
         elif what == "profile-level":
             doc["profile"]["key"] = _key(doc, "confidential")["id"]
 
-    head = _edit_doc(v, rid, change)
+    if what == "extra-field-tail":  # in the entries file, after 'entries', where a command that appends would not look
+        epath = _entries_file(v, rid)
+        epath.write_bytes(epath.read_bytes() + b"name: whatever\n")
+        head = _commit_by_hand(v)
+    else:
+        head = _edit_doc(v, rid, change)
+    # the damage is in the file where it belongs: the head's fields in the head, an entry's in the entries file
+    in_entries = what in ("extra-field-tail", "entry-extra", "entry-key-missing", "not-armored", "unsorted", "unknown-key")
+    assert _damaged(v) == [f"records/{rid}.entries.yaml" if in_entries else f"records/{rid}.yaml"]
     _assert_show_integrity(v, rid, head)
     r = v.run("add", rid, "--level", "general", "--category", "note", "--text", "x")
     if what in ("format", "extra-field-head", "extra-field-tail", "generation-zero", "renamed"):
@@ -490,7 +524,7 @@ def test_block_copied_from_another_record_is_detected(filled):
     v, data = filled
     rid, entries = data["Ada Marker"]
     other, other_entries = data["Bea Marker"]
-    theirs = yamlio.load(_record_file(v, other).read_bytes(), other)
+    theirs = record_doc(v.root, other)
     stolen = _entry(theirs, other_entries["general"][0])["data"]
     head = _edit_doc(v, rid, lambda doc: _entry(doc, entries["general"][0]).__setitem__("data", stolen))
     _assert_show_integrity(v, rid, head, who=("amira", "cara"), words="not encrypted to its level key")
@@ -500,7 +534,7 @@ def test_wrapped_key_copied_from_another_record_is_detected(filled):
     v, data = filled
     rid, _ = data["Ada Marker"]
     other, _ = data["Bea Marker"]
-    theirs = yamlio.load(_record_file(v, other).read_bytes(), other)
+    theirs = record_doc(v.root, other)
     stolen = _key(theirs, "general")["wrapped"]["cara"]
     head = _edit_doc(v, rid, lambda doc: _key(doc, "general")["wrapped"].__setitem__("cara", stolen))
     _assert_show_integrity(v, rid, head, who=("cara",), words="belongs to another record")
@@ -591,11 +625,12 @@ def test_vault_folder_that_is_not_a_git_repository(filled, how):
     assert after == before
 
 
-def test_uncommitted_changes_in_records(filled):
+@pytest.mark.parametrize("suffix", [".yaml", ".entries.yaml"])
+def test_uncommitted_changes_in_records(filled, suffix):
     v, data = filled
     rid, _ = data["Ada Marker"]
     other, _ = data["Bea Marker"]
-    path = _record_file(v, rid)
+    path = v.root / "records" / f"{rid}{suffix}"
     head = v.head()
     changed = path.read_bytes() + b"# a note someone left\n"
     path.write_bytes(changed)
@@ -606,24 +641,26 @@ def test_uncommitted_changes_in_records(filled):
                  ("holder", "add", "zed", "--role", "practitioner", "--recipient", recipient_of(v.keys["eve"]))):
         r = v.run(*args)
         assert_refused(v, r, ExitCode.VAULT_STATE, None, words="uncommitted changes")
-        assert f"records/{rid}.yaml" in r.stderr and "git status" in r.stderr
+        assert f"records/{rid}{suffix}" in r.stderr and "git status" in r.stderr
         assert v.head() == head
         # the user's own change is left exactly as they made it
         assert path.read_bytes() == changed
-        assert v.git("status", "--porcelain", "--untracked-files=all").strip() == f"M records/{rid}.yaml"
+        assert v.git("status", "--porcelain", "--untracked-files=all").strip() == f"M records/{rid}{suffix}"
     # reading is still fine
     v.ok("show", other)
 
 
-def test_untracked_file_in_records(filled):
+@pytest.mark.parametrize("name, text", [("c-zzzzzzzz.yaml", "format: confide/record/2\n"),
+                                        ("c-zzzzzzzz.entries.yaml", "entries: []\n")])
+def test_untracked_file_in_records(filled, name, text):
     v, data = filled
     rid, _ = data["Ada Marker"]
     head = v.head()
-    stray = v.root / "records" / "c-zzzzzzzz.yaml"
-    stray.write_text("format: confide/record/1\n")
+    stray = v.root / "records" / name
+    stray.write_text(text)
     r = v.run("add", rid, "--level", "general", "--category", "note", "--text", "x")
     assert_refused(v, r, ExitCode.VAULT_STATE, None, words="uncommitted changes")
-    assert v.head() == head and stray.read_text() == "format: confide/record/1\n"
+    assert v.head() == head and stray.read_text() == text
 
 
 def test_staged_change_to_settings(filled):
@@ -777,3 +814,118 @@ def test_child_set_without_equals_does_not_echo_the_argument(filled):
     r = v.run("child", "set", rid, "Grace Marker-Hopper lives at 1 Example Road")
     assert_refused(v, r, ExitCode.USAGE, head, words="is not FIELD=VALUE")
     assert "Grace" not in r.stderr and "Example Road" not in r.stderr
+
+
+# ---------------------------------------------------------------------------
+# a record is two files: a head and its entries
+
+
+def _reads_and_writes(rid, entries):
+    """Commands that read a record's entries: all must refuse a record whose files are not as confide writes them."""
+    return [
+        ("show", rid, "--json"),
+        ("show", rid),
+        ("child", "list"),
+        ("child", "list", "--json"),
+        ("add", rid, "--level", "general", "--category", "note", "--text", "x"),
+        ("mark", entries["general"][0], "--record", rid, "--parent-view", "confidential"),
+    ]
+
+
+def test_missing_entries_file_is_refused_and_restorable(filled):
+    """Deleted by hand and committed with plain git: every command that needs the entries says which file is gone."""
+    v, data = filled
+    rid, entries = data["Ada Marker"]
+    other, _ = data["Bea Marker"]
+    epath = _entries_file(v, rid)
+    good = epath.read_bytes()
+    v.git("rm", "-q", f"records/{rid}.entries.yaml")
+    head = _commit_by_hand(v)
+    files = sorted(p.name for p in (v.root / "records").iterdir())
+    for args in _reads_and_writes(rid, entries):
+        r = v.run(*args)
+        assert_refused(v, r, ExitCode.INTEGRITY, head, secrets=("Marker",),
+                       words=f"confide: error: records/{rid}.entries.yaml is missing")
+        assert f"records/{rid}.entries.yaml" in r.stderr.split("confide: hint: ", 1)[1], r.stderr
+        assert r.stdout == "" or args[:2] == ("child", "list") and "Marker" not in r.stdout
+        assert sorted(p.name for p in (v.root / "records").iterdir()) == files  # nothing was written or recreated
+    # the other child's record is unaffected
+    assert json.loads(v.ok("show", other, "--json").stdout)["record"] == other
+    # and restoring the file from git brings the record back as it was
+    v.git("checkout", "HEAD~1", "--", f"records/{rid}.entries.yaml")
+    assert epath.read_bytes() == good
+    v.git("commit", "-q", "-m", "restore")
+    shown = json.loads(v.ok("show", rid, "--json").stdout)
+    assert {e["id"] for e in shown["entries"]} == {e for ids in entries.values() for e in ids}
+
+
+def test_missing_entries_file_uncommitted_the_hint_restores_it(filled):
+    """Deleted in the working tree only: reads name the file and give the command that restores it; writes wait."""
+    v, data = filled
+    rid, entries = data["Ada Marker"]
+    other, _ = data["Bea Marker"]
+    epath = _entries_file(v, rid)
+    good = epath.read_bytes()
+    head = v.head()
+    epath.unlink()
+    r = v.run("show", rid, "--json")
+    assert_refused(v, r, ExitCode.INTEGRITY, None, secrets=("Marker",),
+                   words=f"confide: error: records/{rid}.entries.yaml is missing")
+    assert f"confide: hint: restore it with 'git checkout -- records/{rid}.entries.yaml'" in r.stderr
+    r = v.run("add", other, "--level", "general", "--category", "note", "--text", "x")
+    assert_refused(v, r, ExitCode.VAULT_STATE, None, words="uncommitted changes")
+    assert f"records/{rid}.entries.yaml" in r.stderr
+    assert v.head() == head and not epath.exists()
+    # the hint, followed exactly
+    v.git("checkout", "--", f"records/{rid}.entries.yaml")
+    assert epath.read_bytes() == good and v.is_clean()
+    shown = json.loads(v.ok("show", rid, "--json").stdout)
+    assert {e["id"] for e in shown["entries"]} == {e for ids in entries.values() for e in ids}
+
+
+@pytest.mark.parametrize("how", ["entries-appended", "entries-moved"])
+def test_head_file_holding_entries_is_refused(filled, how):
+    """The single-file layout (entries after the head, in records/<id>.yaml) is no longer a valid head."""
+    v, data = filled
+    rid, entries = data["Ada Marker"]
+    path, epath = _record_file(v, rid), _entries_file(v, rid)
+    path.write_bytes(path.read_bytes() + epath.read_bytes())
+    if how == "entries-moved":  # and the entries file gone, as the old layout had it
+        v.git("rm", "-q", f"records/{rid}.entries.yaml")
+    head = _commit_by_hand(v)
+    words = f"confide: error: records/{rid}.yaml holds entries, which belong in records/{rid}.entries.yaml"
+    for args in _reads_and_writes(rid, entries) + [
+        ("grant", "cara", "--child", rid, "--level", "confidential"),
+        ("revoke", "ben", "--all"),
+        ("child", "set", rid, "room=x"),
+    ]:
+        r = v.run(*args)
+        assert_refused(v, r, ExitCode.INTEGRITY, head, secrets=("Marker",), words=words)
+        assert "restore it from git" in r.stderr
+
+
+@pytest.mark.parametrize("layout", ["single-file", "two-files"])
+def test_record_written_in_the_old_format_is_refused(filled, layout):
+    """A record of format confide/record/1: as that format was written (one file), or with only its format line old."""
+    v, data = filled
+    rid, entries = data["Ada Marker"]
+    path, epath = _record_file(v, rid), _entries_file(v, rid)
+    new = f"format: {envelope.FORMAT}\n".encode()
+    raw = path.read_bytes()
+    assert raw.startswith(new)
+    old_head = b"format: confide/record/1\n" + raw[len(new):]
+    if layout == "single-file":
+        path.write_bytes(old_head + epath.read_bytes())
+        v.git("rm", "-q", f"records/{rid}.entries.yaml")
+        words = f"records/{rid}.yaml holds entries, which belong in records/{rid}.entries.yaml"
+    else:
+        path.write_bytes(old_head)
+        words = f"records/{rid}.yaml breaks the record schema"
+    head = _commit_by_hand(v)
+    for args in _reads_and_writes(rid, entries) + [("grant", "cara", "--child", rid, "--level", "confidential")]:
+        r = v.run(*args)
+        assert_refused(v, r, ExitCode.INTEGRITY, head, secrets=("Marker",), words=words)
+    if layout == "single-file":
+        assert "older confide" in r.stderr
+    else:
+        assert f"format must be '{envelope.FORMAT}'" in r.stderr

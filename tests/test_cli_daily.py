@@ -20,8 +20,8 @@ from pathlib import Path
 import pyrage
 import pytest
 
-from conftest import recipient_of, run_cli
-from vault_cli import yamlio
+from conftest import entries_file, head_file, recipient_of, record_doc, run_cli
+from vault_cli import envelope, yamlio
 from vault_cli.errors import ExitCode
 
 RECORD_ID = re.compile(r"^c-[0-9a-hjkmnp-tv-z]{8}$")
@@ -82,7 +82,8 @@ def entry_of(data: dict, eid: str) -> dict:
 
 
 def record_yaml(v, rid: str) -> dict:
-    return yamlio.load((v.root / "records" / f"{rid}.yaml").read_bytes(), rid)
+    """The record's head and entries files, read into one dict."""
+    return record_doc(v.root, rid)
 
 
 def key_level(doc: dict, key_id: str) -> str:
@@ -156,6 +157,9 @@ def test_init_creates_a_vault_in_one_commit(tmp_path, keys):
     assert git("status", "--porcelain", "--untracked-files=all") == ""
     assert "Sunny Days Nursery" in (root / "confide.yaml").read_text()
     assert "records/*.yaml merge=confide" in (root / ".gitattributes").read_text()
+    # both files of a record go through confide's merge driver: the head and the entries file
+    for f in ("records/c-7f3k9m2q.yaml", "records/c-7f3k9m2q.entries.yaml"):
+        assert git("check-attr", "merge", "--", f).strip() == f"{f}: merge: confide"
     holders = yamlio.load((root / "holders.yaml").read_bytes(), "holders.yaml")["holders"]
     assert [(h["name"], h["role"], h["status"]) for h in holders] == [("amira", "manager", "active")]
     # the recipient defaults to the identity's
@@ -269,7 +273,13 @@ def test_child_add_prints_a_random_record_id_and_commits_once(vault):
     rid = r.last_line
     assert RECORD_ID.fullmatch(rid)
     one_commit(vault, n, action="record.create", holder="amira", record=rid)
-    assert (vault.root / "records" / f"{rid}.yaml").is_file()
+    # a record is two files, committed together: the head, and an empty entries file beside it
+    assert head_file(vault.root, rid).is_file()
+    assert entries_file(vault.root, rid).read_bytes() == b"entries: []\n"
+    assert vault.changed() == [f"records/{rid}.entries.yaml", f"records/{rid}.yaml"]
+    head = yamlio.load(head_file(vault.root, rid).read_bytes(), rid)
+    assert head["format"] == envelope.FORMAT == "confide/record/2" and head["record"] == rid
+    assert "entries" not in head
     rid2 = vault.add_child("Ada Marker")
     assert rid2 != rid and RECORD_ID.fullmatch(rid2)
     data = show(vault, rid)
@@ -288,7 +298,7 @@ def test_child_add_with_an_unknown_key_person_is_refused(vault):
     r = vault.run("child", "add", "--name", "Zed", "--key-person", "nobody")
     assert r.exit_code == ExitCode.NOT_FOUND and "no active holder named 'nobody'" in r.stderr
     assert vault.head() == head and vault.is_clean()
-    assert list((vault.root / "records").glob("c-*.yaml")) == []
+    assert list((vault.root / "records").glob("c-*")) == []
 
 
 def test_child_list_shows_what_each_holder_can_read(vault, keys):
@@ -339,6 +349,8 @@ def test_add_with_every_flag_and_show_json_exact_shape(vault):
     eid = r.last_line
     assert ENTRY_ID.fullmatch(eid)
     one_commit(vault, n, action="entry.add", holder="amira", record=rid, entry=eid)
+    assert vault.changed() == [f"records/{rid}.entries.yaml"]  # an entry is written to the entries file only
+    assert [e["id"] for e in record_yaml(vault, rid)["entries"]] == sorted([first, eid])
 
     data = show(vault, rid)
     assert set(data) == {"record", "profile", "entries"}
@@ -413,15 +425,17 @@ def test_a_practitioner_may_write_a_level_they_cannot_read(vault):
 def test_corrections_are_new_entries_pointing_at_the_old_one(vault):
     rid = vault.add_child("Ada Marker")
     old = vault.add_entry(rid, "left arm", "general", "accident")
-    before = (vault.root / "records" / f"{rid}.yaml").read_text()
+    before = entries_file(vault.root, rid).read_text()
+    head = head_file(vault.root, rid).read_bytes()
     fix = vault.ok("add", rid, "--level", "general", "--category", "note", "--text", "it was the right arm",
                    "--corrects", old).last_line
     data = show(vault, rid)
     assert entry_of(data, fix)["corrects"] == old
     assert entry_of(data, old)["text"] == "left arm"
     # the old block is byte-identical: entries are append-only
-    after = (vault.root / "records" / f"{rid}.yaml").read_text()
-    assert after.startswith(before.rstrip("\n"))
+    after = entries_file(vault.root, rid).read_text()
+    assert after.startswith(before) and len(after) > len(before)
+    assert head_file(vault.root, rid).read_bytes() == head and vault.changed() == [f"records/{rid}.entries.yaml"]
     head = vault.head()
     r = vault.run("add", rid, "--level", "general", "--category", "note", "--text", "x", "--corrects", "e-0000000000zzzz")
     assert r.exit_code == ExitCode.NOT_FOUND and vault.head() == head
@@ -495,6 +509,7 @@ def test_mark_level_change_re_encrypts_and_keeps_markings(vault):
     n = commit_count(vault)
     vault.ok("mark", eid, "--level", "confidential", "--reason", "parent asked that this be kept confidential")
     one_commit(vault, n, action="entry.mark", holder="amira", record=rid, entry=eid)
+    assert vault.changed() == [f"records/{rid}.entries.yaml"]  # the head (and its level keys) is not rewritten
     after = record_yaml(vault, rid)
     [new_item] = [e for e in after["entries"] if e["id"] == eid]
     assert key_level(after, new_item["key"]) == "confidential"
@@ -556,6 +571,7 @@ def test_child_set_fields_json_and_dotted_paths(vault):
     n = commit_count(vault)
     vault.ok("child", "set", rid, "room=sunflower", "known_as=Addy", "dob=2022-03-04", "allergies=nuts, eggs")
     one_commit(vault, n, action="profile.update", holder="amira", record=rid)
+    assert vault.changed() == [f"records/{rid}.yaml"]  # the profile is in the head; the entries file is untouched
     vault.ok("child", "set", rid, "consents:={\"photos\": true, \"outings\": false}",
              "parents.0.name=Grace Marker", "parents.0.phone=01234 567890", "parents.0.parental_responsibility:=true")
     vault.ok("child", "set", rid, "parents.1.name=Second Carer", "emergency_contacts:=[{\"name\": \"Nan\", \"phone\": \"999\"}]",

@@ -4,7 +4,8 @@
   directly, not through yamlio): whatever fastyaml returns, ruamel must return too
   (same value, same types); wherever ruamel raises, fastyaml must hand back
   (``UNSUPPORTED``), so ``yamlio.load`` ends in ruamel's error either way.
-* ``envelope.parse_tail`` vs ruamel on the tail, under the same rule.
+* ``envelope.parse_tail`` vs ruamel on entries files (``records/<id>.entries.yaml``),
+  under the same rule.
 * ``fasthead.dump``, ``envelope.dump_entries`` (its fast writer) vs ``yamlio.dump``
   (ruamel's emitter with yamlio's representer): byte-identical, or None (fallback).
 * ``Git.head()`` vs ``git rev-parse HEAD``.
@@ -165,7 +166,12 @@ def corpus(request, tmp_path_factory):
 
 
 def record_files(corpus):
-    return {k: v for k, v in corpus.items() if k.startswith("records/")}
+    """{head path: (head bytes, entries bytes)} for every record: its two files, side by side."""
+    heads = {k: v for k, v in corpus.items() if (envelope.record_of(k) or ("", ""))[1] == "head"}
+    tails = {k: v for k, v in corpus.items() if (envelope.record_of(k) or ("", ""))[1] == "entries"}
+    assert heads and {envelope.entries_source(k) for k in heads} == set(tails)
+    assert set(heads) | set(tails) == {k for k in corpus if k.startswith("records/")}
+    return {k: (raw, tails[envelope.entries_source(k)]) for k, raw in heads.items()}
 
 
 # ---------------------------------------------------------------------------
@@ -177,11 +183,6 @@ def test_fastyaml_reads_every_real_file_exactly_as_ruamel(corpus):
     for name, raw in corpus.items():
         for text in (raw, raw.decode("utf-8")):
             took += check_load(text, name)
-        head, tail = envelope.split(raw)
-        if head:
-            took += check_load(head, name + " head")
-        if tail:
-            took += check_load(tail, name + " tail")
     # the fast path is really exercised on the files confide writes (else this test proves nothing)
     assert took >= len(corpus) * 2
 
@@ -315,11 +316,11 @@ def _small_seeds(corpus):
     seeds = []
     for name, raw in corpus.items():
         text = raw.decode("utf-8")
-        head, tail = envelope.split(raw)
-        if name.startswith("records/"):
-            # keep mutations fast: the head's first ~25 lines, and the first entries
-            seeds.append("\n".join(head.decode().rstrip("\n").split("\n")[:25]) + "\n")
-            seeds.append(_first_items(tail.decode(), 2))
+        part = envelope.record_of(name)
+        if part and part[1] == "head":  # keep mutations fast: the head's first ~25 lines
+            seeds.append("\n".join(text.rstrip("\n").split("\n")[:25]) + "\n")
+        elif part:  # and the first entries
+            seeds.append(_first_items(text, 2))
         else:
             seeds.append(text)
     seeds += ["a: 1\nb:\n- x\n- y\nc:\n  d: 'q'\n  e: |\n    L1\n    L2\n", "- a: b\n  c: [x, y]\n- d\n"]
@@ -373,7 +374,7 @@ def test_load_cached_agrees_and_copies(corpus):
 
 
 def test_parse_tail_real_and_mutated(corpus):
-    tails = [envelope.split(raw)[1] for raw in record_files(corpus).values()]
+    tails = [tail for _, tail in record_files(corpus).values()]
     assert tails and all(check_tail(t, "real") for t in tails)
     assert any(b"  marks:\n" in t for t in tails), "the corpus should hold a marked entry"
     for t in (b"entries: []\n", b"entries:\n", b"entries: []", b"entries: ~\n", b"entries:\n- id: e-1\n"):
@@ -410,9 +411,9 @@ def _ref_dump_direct(data) -> str:
     return buf.getvalue()
 
 
-def test_writers_reproduce_real_files_byte_for_byte(corpus):
-    for name, raw in record_files(corpus).items():
-        head_raw, tail = envelope.split(raw)
+def test_writers_reproduce_real_files_byte_for_byte(corpus, tmp_path):
+    (tmp_path / "records").mkdir()
+    for name, (head_raw, tail) in record_files(corpus).items():
         head = RUAMEL.load(head_raw)
         entries = RUAMEL.load(tail)["entries"] or []
         fast_head = fasthead.dump(head)
@@ -420,11 +421,19 @@ def test_writers_reproduce_real_files_byte_for_byte(corpus):
         assert fast_head == _ref_dump(head) == _ref_dump_direct(head) == head_raw.decode(), name
         assert envelope._dump_entries_fast(entries) is not None or not entries
         assert envelope.dump_entries(entries) == _ref_dump({"entries": entries}).encode() == tail, name
-        # the round trip through the Envelope writer
+        # the round trip through the Envelope writer: a new record writes both files, as they are
         env = envelope.Envelope(name, dict(head), tail)
-        assert env.to_bytes() == raw
+        assert env.head_bytes() == head_raw and env.tail_bytes() == tail
+        assert env.files() == {name: head_raw, envelope.entries_source(name): tail}
         env._entries = entries
-        assert env.to_bytes() == raw
+        assert env.head_bytes() == head_raw and env.tail_bytes() == tail
+        # as read from disk, an unchanged record writes nothing
+        (tmp_path / envelope.entries_source(name)).write_bytes(tail)
+        path = tmp_path / name
+        path.write_bytes(head_raw)
+        read = envelope.Envelope.read(path, name)
+        assert read.files() == {}
+        assert read.head_bytes() == head_raw and read.tail_bytes() == tail
 
 
 def _armor(rng, lines=None):
@@ -453,7 +462,7 @@ def _head(rng):
         wrapped = {n: _armor(rng) for n in (names if rng.random() < 0.8 else GOOD_NAMES * 1 + ODD_NAMES)}  # many wrapped copies
         keys.append({"id": "k-ab%02d" % g, "level": "general", "generation": g + 1, "recipient": "age1" + "q" * 58,
                      "wrapped": wrapped})
-    head = {"format": "confide/record/1", "record": "c-7f3k9m2q", "key_person": rng.choice(GOOD_NAMES),
+    head = {"format": envelope.FORMAT, "record": "c-7f3k9m2q", "key_person": rng.choice(GOOD_NAMES),
             "grants": grants, "keys": keys, "profile": {"key": "k-ab00", "data": _armor(rng)}}
     if rng.random() < 0.3:
         head["revoked"] = [{"holder": rng.choice(GOOD_NAMES), "at": "2026-11-24", "levels": ["general"]}]

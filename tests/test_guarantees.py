@@ -14,7 +14,10 @@
   landed, as it is after.
 - Two ``confide add`` at once are serialised by the lock: two commits.
 - Entry blocks stay byte-identical when later entries are added, and
-  head-only rewrites carry the entries tail over byte for byte.
+  head-only rewrites leave the record's entries file untouched: a record is
+  two files, ``records/<id>.yaml`` (the head) and ``records/<id>.entries.yaml``;
+  access and profile commands commit heads only, entry commands the entries
+  file only.
 
 Subprocess tests run ``python -m vault_cli`` as a real process; nothing is
 mocked. No test depends on wall-clock limits.
@@ -36,8 +39,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import recipient_of
-from vault_cli import envelope, yamlio
+from conftest import entries_file, head_file, recipient_of, record_doc
+from vault_cli import envelope
 
 # Read before conftest's autouse fixture strips every CONFIDE_* variable.
 REQUIRE_AGE = os.environ.get("CONFIDE_REQUIRE_AGE") == "1"
@@ -62,7 +65,8 @@ def age_decrypt(identity: Path, armored: str) -> subprocess.CompletedProcess:
 
 
 def doc_of(v, rid: str) -> dict:
-    return yamlio.load((v.root / "records" / f"{rid}.yaml").read_bytes(), rid)
+    """Both files of a record, read into one dict."""
+    return record_doc(v.root, rid)
 
 
 def key_by_id(doc: dict, key_id: str) -> dict:
@@ -433,8 +437,8 @@ def test_every_block_has_exactly_one_stanza(vault):
     v = vault
     rid = v.add_child("Ada Stanza", key_person="ben")
     v.add_entry(rid, "x", "safeguarding", "concern")
-    raw = (v.root / "records" / f"{rid}.yaml").read_text()
-    doc = yamlio.load(raw, rid)
+    doc = doc_of(v, rid)
+    assert doc["entries"]
     blocks = [doc["profile"]["data"]] + [e["data"] for e in doc["entries"]]
     blocks += [w for k in doc["keys"] for w in k["wrapped"].values()]
     import base64
@@ -498,8 +502,13 @@ def test_practitioner_identity_opens_no_restricted_key_of_another_child(vault, t
 # 4. atomic writes
 
 
-def _state(v, rid: str) -> tuple[str, bytes]:
-    return v.head(), (v.root / "records" / f"{rid}.yaml").read_bytes()
+def _files(v, rid: str) -> tuple[bytes, bytes]:
+    """A record's head and entries files, as bytes."""
+    return head_file(v.root, rid).read_bytes(), entries_file(v.root, rid).read_bytes()
+
+
+def _state(v, rid: str) -> tuple[str, tuple[bytes, bytes]]:
+    return v.head(), _files(v, rid)
 
 
 def test_crash_after_write_before_commit_is_rolled_back(vault):
@@ -515,7 +524,7 @@ def test_crash_after_write_before_commit_is_rolled_back(vault):
     assert code == 137, err
     assert (v.root / JOURNAL).exists()
     assert v.head() == head
-    assert (v.root / "records" / f"{rid}.yaml").read_bytes() != before  # the write did happen
+    assert _files(v, rid) != before  # the write did happen
 
     # a new record: a new file appears, then the process dies
     code, _, err = run_proc(v, "child", "add", "--name", "Never Created", CONFIDE_TEST_CRASH="after-write")
@@ -527,7 +536,7 @@ def test_crash_after_write_before_commit_is_rolled_back(vault):
     assert v.head() == head
     assert v.is_clean()
     assert not (v.root / JOURNAL).exists()
-    assert (v.root / "records" / f"{rid}.yaml").read_bytes() == before
+    assert _files(v, rid) == before
     assert sorted(os.listdir(v.root / "records")) == records_before
 
     # and the next write works as usual
@@ -574,7 +583,7 @@ def test_recovery_waits_while_the_killed_commands_git_still_holds_the_index(vaul
     assert code == 0, err
     assert json.loads(out)["entries"] == []
     assert v.head() == head and v.is_clean() and not (v.root / JOURNAL).exists()
-    assert (v.root / "records" / f"{rid}.yaml").read_bytes() == before
+    assert _files(v, rid) == before
 
 
 HOOK = """\
@@ -628,7 +637,7 @@ def test_sigkill_during_commit_leaves_the_vault_as_it_was(vault):
     assert v.head() == head
     assert v.is_clean()
     assert not (v.root / JOURNAL).exists()
-    assert (v.root / "records" / f"{rid}.yaml").read_bytes() == before
+    assert _files(v, rid) == before
 
     code, out, err = run_proc(v, "add", rid, "--level", "general", "--category", "note", "--text", "second")
     assert code == 0, err
@@ -714,6 +723,7 @@ def test_sigkill_during_holder_add_leaves_every_file_as_it_was(vault):
     # and the vault between the two commands was exactly as before
     changed = v.git("diff", "--name-only", "HEAD~1", "HEAD").split()
     assert {"holders.yaml"} | {f"records/{r}.yaml" for r in rids} <= set(changed)
+    assert not [p for p in changed if p.endswith(".entries.yaml")], changed  # re-keying never touches entries
     for p, data in files.items():
         rel = str(p.relative_to(v.root))
         if rel not in changed:
@@ -778,24 +788,28 @@ def test_writers_wait_for_the_lock_then_both_commit(vault):
 
 
 # ---------------------------------------------------------------------------
-# 7. append-only entries, head rewrites keep the tail
+# 7. append-only entries; a record's head and entries are separate files
 
 
 def test_entry_blocks_stay_byte_identical(vault):
     v = vault
     rid = v.add_child("Ada Append", key_person="ben")
-    path = v.root / "records" / f"{rid}.yaml"
-    empty = path.read_bytes()
+    hpath, path = head_file(v.root, rid), entries_file(v.root, rid)
+    head = hpath.read_bytes()
+    assert path.read_bytes() == envelope.EMPTY_TAIL == b"entries: []\n"
     v.add_entry(rid, "entry 0", "general", "observation")
     previous = path.read_bytes()
     # the first entry turns 'entries: []' into a list; nothing else changes
-    assert previous.startswith(empty[: -len(b"entries: []\n")] + b"entries:\n- id: e-")
+    assert previous.startswith(b"entries:\n- id: e-")
+    assert v.changed() == [f"records/{rid}.entries.yaml"]
     for i, level in enumerate(["confidential", "safeguarding", "general"] * 3, start=1):
         v.add_entry(rid, f"entry {i}", level, "observation", ("amira", "ben", "cara")[i % 3])
         now = path.read_bytes()
         assert now.startswith(previous), f"adding entry {i} changed bytes already written"
+        assert v.changed() == [f"records/{rid}.entries.yaml"], f"adding entry {i} committed more than the entries file"
         previous = now
-    diff = v.git("diff", "--numstat", "HEAD~9", "HEAD", "--", f"records/{rid}.yaml").split()
+    assert hpath.read_bytes() == head, "adding entries rewrote the head"
+    diff = v.git("diff", "--numstat", "HEAD~9", "HEAD", "--", f"records/{rid}.entries.yaml").split()
     assert diff[1] == "0", "adding entries removed lines"
 
     # marking one entry re-encrypts that entry only; every other block keeps its bytes
@@ -803,7 +817,10 @@ def test_entry_blocks_stay_byte_identical(vault):
     target = doc["entries"][4]["id"]
     chunks_before = _entry_chunks(path.read_bytes())
     v.ok("mark", target, "--level", "safeguarding", "--reason", "asked")
+    assert v.changed() == [f"records/{rid}.entries.yaml"]
     v.ok("mark", doc["entries"][1]["id"], "--parent-view", "confidential")
+    assert v.changed() == [f"records/{rid}.entries.yaml"]
+    assert hpath.read_bytes() == head, "marking an entry rewrote the head"
     chunks_after = _entry_chunks(path.read_bytes())
     assert list(chunks_before) == list(chunks_after)
     for eid, chunk in chunks_before.items():
@@ -826,19 +843,24 @@ def test_an_entry_sorted_into_the_middle_keeps_every_other_block(vault):
     rid = v.add_child("Ada Insert")
     for i in range(3):
         v.add_entry(rid, f"entry {i}", "general", "note")
-    path = v.root / "records" / f"{rid}.yaml"
+    path = entries_file(v.root, rid)
+    head = head_file(v.root, rid).read_bytes()
     before = _entry_chunks(path.read_bytes())
-    env = envelope.Envelope.read(path, f"records/{rid}.yaml", entries=False)
+    env = envelope.Envelope.read(head_file(v.root, rid), f"records/{rid}.yaml", entries=False)
     first = sorted(before)[0]
     early = "e-" + ids._time_part(0) + "0000"
     assert early < first
     key = env.current_key("general")
     env.append_entry({"id": early, "key": key["id"], "data": crypto_block(key["recipient"])})
-    atomic_write(path, env.to_bytes())
+    files = env.files()
+    assert list(files) == [f"records/{rid}.entries.yaml"]  # the head is not rewritten
+    for rel, data in files.items():
+        atomic_write(v.root / rel, data)
     after = _entry_chunks(path.read_bytes())
     assert list(after) == [early] + list(before)
     for eid, chunk in before.items():
         assert after[eid] == chunk
+    assert head_file(v.root, rid).read_bytes() == head
 
 
 def crypto_block(recipient: str) -> str:
@@ -847,9 +869,9 @@ def crypto_block(recipient: str) -> str:
     return crypto.encrypt(b"{}", recipient)
 
 
-def _entry_chunks(raw: bytes) -> dict[str, bytes]:
-    """Each entry's bytes in the file's tail, by id, in file order."""
-    _, tail = envelope.split(raw)
+def _entry_chunks(tail: bytes) -> dict[str, bytes]:
+    """Each entry's bytes in an entries file, by id, in file order."""
+    assert tail.startswith(b"entries:"), tail[:40]
     parts = tail.split(b"\n- id: ")[1:]
     out = {}
     for part in parts:
@@ -858,26 +880,99 @@ def _entry_chunks(raw: bytes) -> dict[str, bytes]:
     return out
 
 
-def test_head_rewrites_carry_the_entries_tail_over_byte_for_byte(vault):
+def _entries_untouched(v, rid: str, tail: bytes) -> None:
+    """The last commit left the record's entries file alone: same bytes, not in the commit."""
+    assert entries_file(v.root, rid).read_bytes() == tail
+    assert f"records/{rid}.entries.yaml" not in v.changed()
+
+
+def test_head_rewrites_leave_the_entries_file_untouched(vault):
     v = vault
     rid = v.add_child("Ada Tail", key_person="ben")
     for level in ("general", "confidential", "safeguarding"):
         v.add_entry(rid, f"{level} entry", level, "note")
-    path = v.root / "records" / f"{rid}.yaml"
-    head0, tail0 = envelope.split(path.read_bytes())
+    hpath = head_file(v.root, rid)
+    head0, tail0 = hpath.read_bytes(), entries_file(v.root, rid).read_bytes()
     assert tail0.startswith(b"entries:\n- id: e-")
 
     v.ok("holder", "add", "zoe", "--role", "dsl", "--recipient", recipient_of(v.keys["eve"]))
-    head1, tail1 = envelope.split(path.read_bytes())
-    assert head1 != head0 and tail1 == tail0
+    head1 = hpath.read_bytes()
+    assert head1 != head0 and f"records/{rid}.yaml" in v.changed()
+    _entries_untouched(v, rid, tail0)
     assert all("zoe" in k["wrapped"] for k in doc_of(v, rid)["keys"])
 
     v.ok("holder", "add", "rex", "--role", "practitioner", "--recipient", recipient_of(v.keys["rec"]))
-    head2, tail2 = envelope.split(path.read_bytes())
-    assert head2 != head1 and tail2 == tail0
+    head2 = hpath.read_bytes()
+    assert head2 != head1 and f"records/{rid}.yaml" in v.changed()
+    _entries_untouched(v, rid, tail0)
 
     v.ok("child", "set", rid, "room=sunflower")
-    head3, tail3 = envelope.split(path.read_bytes())
-    assert head3 != head2 and tail3 == tail0
+    head3 = hpath.read_bytes()
+    assert head3 != head2 and v.changed() == [f"records/{rid}.yaml"]
+    _entries_untouched(v, rid, tail0)
     # and the record still reads in full for the new holders
     assert [e["readable"] for e in show(v, rid)["entries"]] == [True, True, True]
+    v.keys["zoe"] = v.keys["eve"]  # zoe was added with eve's key
+    assert [e["readable"] for e in show(v, rid, "zoe")["entries"]] == [True, True, True]
+
+
+def test_each_command_commits_only_its_own_half_of_a_record(vault, monkeypatch):
+    """Access and profile commands commit head files only; entry commands the one entries file only."""
+    monkeypatch.setenv("CONFIDE_NOW", "2026-11-24T10:00:00+00:00")
+    v = vault
+    rids = [v.add_child("Ada Halves", key_person="ben"), v.add_child("Bo Halves", key_person="cara")]
+    # child add: both files, a head without entries and an empty entries file
+    r3 = v.ok("child", "add", "--name", "Cy Halves").last_line
+    rids.append(r3)
+    assert v.changed() == [f"records/{r3}.entries.yaml", f"records/{r3}.yaml"]
+    assert entries_file(v.root, r3).read_bytes() == b"entries: []\n"
+    new_head = head_file(v.root, r3).read_bytes()
+    assert new_head.startswith(f"format: {envelope.FORMAT}\n".encode()) and b"entries:" not in new_head
+    eids = {rid: v.add_entry(rid, "first", "confidential", "note") for rid in rids}
+    v.ok("holder", "add", "eve", "--role", "auditor", "--recipient", recipient_of(v.keys["eve"]))
+
+    heads = lambda *which: {f"records/{r}.yaml" for r in which}  # noqa: E731
+    ALL = tuple(rids)
+    a, b, c = rids
+    steps = [
+        # (command, record files the commit must change); other files: holders.yaml, allowed_signers only
+        (("add", a, "--level", "general", "--category", "note", "--text", "x"), {f"records/{a}.entries.yaml"}),
+        (("mark", eids[b], "--parent-view", "confidential"), {f"records/{b}.entries.yaml"}),
+        (("mark", eids[c], "--level", "safeguarding", "--reason", "asked"), {f"records/{c}.entries.yaml"}),
+        (("child", "set", a, "room=rainbow"), heads(a)),
+        (("grant", "cara", "--child", a, "--level", "confidential"), heads(a)),
+        (("grant", "eve", "--all", "--level", "general", "--until", "2026-11-30"), heads(*ALL)),
+        (("revoke", "cara", "--child", a), heads(a)),
+        (("revoke", "ben", "--all"), heads(*ALL)),
+        (("key-person", b, "dara"), heads(b)),
+        (("holder", "rotate", "dara", "--recipient", recipient_of(v.keys["rec"])), heads(*ALL)),
+        (("holder", "remove", "cara", "--reason", "left"), heads(*ALL)),
+    ]
+    for args, expected in steps:
+        tails = {rid: entries_file(v.root, rid).read_bytes() for rid in rids}
+        heads_before = {rid: head_file(v.root, rid).read_bytes() for rid in rids}
+        before = v.head()
+        v.ok(*args)
+        assert v.git("rev-parse", "HEAD~1").strip() == before, f"{args}: not one commit"
+        changed = set(v.changed())
+        assert {p for p in changed if p.startswith("records/")} == expected, (args, changed)
+        assert changed - expected <= {"holders.yaml", "allowed_signers"}, (args, changed)
+        for rid in rids:
+            if f"records/{rid}.entries.yaml" not in expected:
+                assert entries_file(v.root, rid).read_bytes() == tails[rid], (args, rid)
+            if f"records/{rid}.yaml" not in expected:
+                assert head_file(v.root, rid).read_bytes() == heads_before[rid], (args, rid)
+        assert v.is_clean()
+
+    # expiry, applied by 'confide expire' once the grant has ended: heads only
+    monkeypatch.setenv("CONFIDE_NOW", "2026-12-02T09:00:00+00:00")
+    tails = {rid: entries_file(v.root, rid).read_bytes() for rid in rids}
+    before = v.head()
+    v.ok("expire")
+    assert v.git("rev-parse", "HEAD~1").strip() == before
+    assert set(v.changed()) == heads(*ALL)
+    assert {rid: entries_file(v.root, rid).read_bytes() for rid in rids} == tails
+    # every record still reads in full, and exactly as many entries as were written
+    for rid, n in zip(rids, (2, 1, 1)):
+        data = show(v, rid)
+        assert len(data["entries"]) == n and all(e["readable"] for e in data["entries"])

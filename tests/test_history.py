@@ -202,22 +202,41 @@ def test_exit_code_is_documented_and_last():
 
 
 def _record(sv: SignedVault, name: str = "Ada Marker") -> str:
-    return f"records/{sv.records[name]}.yaml"
+    """The record's head file; its entries sit beside it (``_entries``)."""
+    return f"records/{sv.records[name]}{envelope.HEAD_SUFFIX}"
+
+
+def _entries(sv: SignedVault, name: str = "Ada Marker") -> str:
+    return f"records/{sv.records[name]}{envelope.ENTRIES_SUFFIX}"
+
+
+def _changed(sv: SignedVault, commit: str) -> list:
+    """The files a (non-merge) commit changed."""
+    return sorted(sv.git("diff-tree", "--no-commit-id", "--name-only", "-r", commit).split())
 
 
 def _load(sv: SignedVault, path: str) -> dict:
-    return yamlio.load((sv.root / path).read_bytes(), path)
+    """A record as one dict: the head file's keys plus ``entries`` from the entries file beside it."""
+    data = yamlio.load((sv.root / path).read_bytes(), path)
+    epath = envelope.entries_source(path)
+    data["entries"] = (yamlio.load((sv.root / epath).read_bytes(), epath) or {}).get("entries") or []
+    return data
 
 
 def _dump(sv: SignedVault, path: str, data: dict) -> None:
+    """Write a record dict back as its two files, in confide's layout where it allows (so untouched parts keep their bytes)."""
     head = {k: v for k, v in data.items() if k != "entries"}
-    env = envelope.Envelope(path, head, b"")
-    env._entries = data.get("entries") or []
+    entries = data.get("entries") or []
     try:
-        raw = env.to_bytes()
+        head_raw = envelope.Envelope(path, head).head_bytes()
     except Exception:  # the attacker's file need not pass confide's own checks
-        raw = yamlio.dump(data).encode()
-    (sv.root / path).write_bytes(raw)
+        head_raw = yamlio.dump(head).encode()
+    try:
+        tail = envelope.dump_entries(entries)
+    except Exception:
+        tail = yamlio.dump({"entries": entries}).encode()
+    (sv.root / path).write_bytes(head_raw)
+    (sv.root / envelope.entries_source(path)).write_bytes(tail)
 
 
 def test_unsigned_and_unknown_signer_commits_are_found(sv):
@@ -277,9 +296,11 @@ def test_entry_changed_or_removed_is_found(sv):
     data["entries"] = data["entries"][1:]
     _dump(sv, path, data)
     c2 = sv.attacker_commit(key=sv.sign["amira"][0])
+    for c in (c1, c2):  # the tampering touched only the entries file
+        assert _changed(sv, c) == [_entries(sv)]
     code, out = sv.verify()
-    assert any(f["commit"] == c1 for f in findings(out, "entry-changed"))
-    assert any(f["commit"] == c2 for f in findings(out, "entry-removed"))
+    assert any(f["commit"] == c1 and f["file"] == _entries(sv) for f in findings(out, "entry-changed"))
+    assert any(f["commit"] == c2 and f["file"] == _entries(sv) for f in findings(out, "entry-removed"))
 
 
 def test_author_mismatch_and_binding_mismatch_for_readable_blocks(sv):
@@ -302,8 +323,9 @@ def test_author_mismatch_and_binding_mismatch_for_readable_blocks(sv):
     _dump(sv, path, data)
     c2 = sv.attacker_commit(key=sv.sign["amira"][0])
     code, out = sv.verify("amira")
-    assert any(f["commit"] == c1 and "'amira'" in f["message"] for f in findings(out, "author"))
-    assert any(f["commit"] == c2 and "belongs elsewhere" in f["message"] for f in findings(out, "binding"))
+    assert any(f["commit"] == c1 and "'amira'" in f["message"] and f["file"] == _entries(sv) for f in findings(out, "author"))
+    assert any(f["commit"] == c2 and "belongs elsewhere" in f["message"] and f["file"] == _entries(sv)
+               for f in findings(out, "binding"))
     # without a key these content checks cannot run, and say so
     code, out = sv.verify(None)
     assert not findings(out, "author") and not out["content_checked"]
@@ -332,7 +354,8 @@ def test_level_key_recipient_replaced_and_new_generation_by_unauthorised_signer(
 
 def test_schema_break_and_plaintext_in_records(sv):
     path = _record(sv)
-    sv.edit(path, lambda b: b.replace(b"format: confide/record/1\n", b"format: confide/record/1\nnote: see office\n", 1))
+    fmt = f"format: {envelope.FORMAT}\n".encode()
+    sv.edit(path, lambda b: b.replace(fmt, fmt + b"note: see office\n", 1))
     c1 = sv.attacker_commit(key=sv.sign["amira"][0])
     data = _load(sv, path)
     data.pop("note", None)
@@ -341,7 +364,8 @@ def test_schema_break_and_plaintext_in_records(sv):
     c2 = sv.attacker_commit(key=sv.sign["amira"][0])
     code, out = sv.verify(None)
     assert any(f["commit"] == c1 and f["file"] == path for f in findings(out, "schema"))
-    assert any(f["commit"] == c2 and "unencrypted" in f["message"] for f in findings(out, "plaintext"))
+    assert any(f["commit"] == c2 and "unencrypted" in f["message"] and f["file"] == _entries(sv)
+               for f in findings(out, "plaintext"))
     assert "climbing" not in json.dumps(out) and "Ada" not in json.dumps(out)
 
 
@@ -420,17 +444,15 @@ def test_access_changes_by_their_roles_verify_clean_and_expiry_by_any_writer(sv)
     code, data = sv.verify("amira")
     assert code == 0, data["findings"]
     # the same kind of change by a DSL outside its grants is found
-    path = f"records/{bo}.yaml"
-    data = yamlio.load((sv.root / path).read_bytes(), path)
+    path = _record(sv, "Bo Quill")
+    data = _load(sv, path)
     conf = next(k for k in data["keys"] if k["level"] == "confidential")
     conf["wrapped"]["ben"] = conf["wrapped"]["amira"]
-    head = {k: v for k, v in data.items() if k != "entries"}
-    env = envelope.Envelope(path, head, b"")
-    env._entries = data["entries"]
-    (sv.root / path).write_bytes(env.to_bytes())
+    _dump(sv, path, data)
     c = sv.attacker_commit(author="dara", key=sv.sign["dara"][0])
+    assert _changed(sv, c) == [path]  # the head only
     code, out = sv.verify()
-    assert any(f["commit"] == c and "cannot grant" in f["message"] for f in findings(out, "reader"))
+    assert any(f["commit"] == c and f["file"] == path and "cannot grant" in f["message"] for f in findings(out, "reader"))
 
 
 def test_signing_through_ssh_agent(sv, tmp_path):
@@ -484,8 +506,10 @@ def test_entry_altered_under_cover_of_a_mark(sv):
     _dump(sv, path, data)
     c = sv.attacker_commit(f"confide: mark entry {item['id']} in {rid}\n\nConfide-Action: entry.mark\n"
                            f"Confide-Record: {rid}\nConfide-Entry: {item['id']}\nConfide-Holder: amira\n", key=sv.sign["amira"][0])
+    assert _changed(sv, c) == [_entries(sv)]
     code, out = sv.verify("amira")
-    assert any(f["commit"] == c and "altered while being moved" in f["message"] for f in findings(out, "entry-changed"))
+    assert any(f["commit"] == c and f["file"] == _entries(sv) and "altered while being moved" in f["message"]
+               for f in findings(out, "entry-changed"))
     code, out = sv.verify(None)  # without a key the re-encryption itself looks like a mark
     assert not any(f["commit"] == c for f in out["findings"])
 
@@ -508,5 +532,83 @@ def test_trailers_that_misdescribe_the_change_are_found(sv):
     sv.git("reset", "-q", "--soft", "HEAD~1")
     c = sv.attacker_commit(f"confide: add entry {eid} to {bo}\n\nConfide-Action: entry.add\nConfide-Record: {bo}\n"
                            f"Confide-Entry: {eid}\nConfide-Holder: amira\n", key=sv.sign["amira"][0])
+    assert _changed(sv, c) == [_entries(sv)]  # an add writes only entries
     code, out = sv.verify(None)
-    assert any(f["commit"] == c and bo in f["message"] for f in findings(out, "trailer"))
+    assert any(f["commit"] == c and bo in f["message"] and _entries(sv) in f["message"] for f in findings(out, "trailer"))
+
+
+def test_entries_file_deleted_alone_is_found_and_is_no_erasure(sv):
+    epath = _entries(sv)
+    (sv.root / epath).unlink()  # the head stays: the record now has no entries at all
+    c1 = sv.attacker_commit(key=sv.sign["amira"][0])
+    assert _changed(sv, c1) == [epath]
+    sv.git("checkout", "-q", f"{c1}~1", "--", epath)  # put it back (a later commit), then remove it again ...
+    sv.attacker_commit(key=sv.sign["amira"][0])
+    (sv.root / epath).unlink()
+    c2 = sv.attacker_commit(f"confide: erase {sv.records['Ada Marker']}\n\nConfide-Action: record.erase\n"
+                            f"Confide-Record: {sv.records['Ada Marker']}\nConfide-Holder: amira\n", key=sv.sign["amira"][0])
+    code, out = sv.verify(None)
+    assert code == FINDINGS
+    assert any(f["commit"] == c1 and f["file"] == epath for f in findings(out, "removed")), out["findings"]
+    # ... under a manager's recorded erasure: a head left without its entries is still a broken record, not an erasure
+    assert any(f["commit"] == c2 and f["file"] == epath for f in findings(out, "removed")), out["findings"]
+    code, out = sv.verify("amira")
+    assert any(f["commit"] == c1 and f["file"] == epath for f in findings(out, "removed"))
+
+
+def test_record_erased_whole_by_a_manager_is_no_finding_but_by_hand_it_is(sv):
+    bo = sv.records["Bo Quill"]
+    for part in (envelope.HEAD_SUFFIX, envelope.ENTRIES_SUFFIX):
+        (sv.root / "records" / f"{bo}{part}").unlink()
+    c1 = sv.attacker_commit(f"confide: erase {bo}\n\nConfide-Action: record.erase\nConfide-Record: {bo}\n"
+                            "Confide-Holder: amira\n", key=sv.sign["amira"][0])
+    (sv.root / _record(sv)).unlink()  # Ada's head, by hand: the entries file is left behind
+    c2 = sv.attacker_commit(key=sv.sign["amira"][0])
+    code, out = sv.verify(None)
+    assert not any(f["commit"] == c1 for f in out["findings"]), out["findings"]
+    assert any(f["commit"] == c2 and f["file"] == _record(sv) for f in findings(out, "removed")), out["findings"]
+
+
+def test_entries_file_edited_under_a_trailer_for_another_record(sv):
+    ada, bo = sv.records["Ada Marker"], sv.records["Bo Quill"]
+    # record.create wrote both of a record's files under its own trailer: no trailer finding
+    create = sv.git("log", "--format=%H", "--grep", f"Confide-Record: {ada}", "--grep", "Confide-Action: record.create",
+                    "--all-match").split()
+    assert len(create) == 1 and _changed(sv, create[0]) == sorted([_record(sv), _entries(sv)])
+    # a hand-made entry in Ada's entries file, committed as a marking in Bo's record
+    data = _load(sv, _record(sv))
+    eid = data["entries"][0]["id"]
+    copy = dict(data["entries"][0], id="e-020000000000aa")
+    data["entries"].append(copy)
+    _dump(sv, _record(sv), data)
+    c1 = sv.attacker_commit(f"confide: mark entry {eid} in {bo}\n\nConfide-Action: entry.mark\nConfide-Record: {bo}\n"
+                            f"Confide-Entry: {eid}\nConfide-Holder: amira\n", key=sv.sign["amira"][0])
+    assert _changed(sv, c1) == [_entries(sv)]
+    # Bo's head and Ada's entries in one commit under Bo's trailer: one of them is not Bo's
+    sv.ok("child", "set", bo, "room=rainbow")
+    sv.git("reset", "-q", "--soft", "HEAD~1")
+    sv.edit(_entries(sv), lambda b: b.replace(b"- id: e-020000000000aa\n", b"- id: e-020000000000ab\n"))
+    c2 = sv.attacker_commit(f"confide: update profile of {bo}\n\nConfide-Action: profile.update\nConfide-Record: {bo}\n"
+                            "Confide-Holder: amira\n", key=sv.sign["amira"][0])
+    assert _changed(sv, c2) == sorted([_record(sv, "Bo Quill"), _entries(sv)])
+    code, out = sv.verify(None)
+    tr = findings(out, "trailer")
+    assert any(f["commit"] == c1 and bo in f["message"] and _entries(sv) in f["message"] for f in tr), out["findings"]
+    assert any(f["commit"] == c2 and bo in f["message"] for f in tr), out["findings"]
+    assert not any(f["commit"] == create[0] for f in out["findings"])
+    # and what the edit did to Ada's entries is judged where it happened
+    assert any(f["commit"] == c2 and f["file"] == _entries(sv) for f in findings(out, "entry-removed"))
+
+
+def test_stray_file_beside_the_record_files_is_a_file_name_finding(sv):
+    ada = sv.records["Ada Marker"]
+    notes = f"records/{ada}.notes.yaml"
+    (sv.root / notes).write_text("notes: []\n")
+    c1 = sv.attacker_commit(key=sv.sign["amira"][0])
+    orphan = "records/c-00000000.entries.yaml"  # an entries file with no head beside it
+    (sv.root / orphan).write_bytes(envelope.EMPTY_TAIL)
+    c2 = sv.attacker_commit(key=sv.sign["amira"][0])
+    code, out = sv.verify("amira")
+    assert code == FINDINGS
+    assert [(f["check"], f["file"]) for f in out["findings"] if f["commit"] == c1] == [("file-name", notes)]
+    assert any(f["commit"] == c2 and f["file"] == "records/c-00000000.yaml" for f in findings(out, "removed")), out["findings"]

@@ -10,8 +10,8 @@ import pytest
 
 from conftest import run_cli
 from test_history import SignedVault, make_signed_vault
+from vault_cli import envelope, yamlio
 from vault_cli import sync as syncmod
-from vault_cli import yamlio
 from vault_cli.errors import ExitCode
 
 FINDINGS = int(ExitCode.FINDINGS)
@@ -41,8 +41,8 @@ def shared(tmp_path, keys):
 
 
 def entry_ids(root: Path, rid: str) -> list:
-    data = yamlio.load((root / "records" / f"{rid}.yaml").read_bytes(), "r")
-    return [e["id"] for e in data["entries"]]
+    """The entry ids in a record's entries file (checked as confide reads it: valid, sorted, no repeats)."""
+    return [e["id"] for e in envelope.load_entries(envelope.entries_path(root, rid).read_bytes(), "r")]
 
 
 def test_two_clones_add_entries_to_the_same_child_and_sync(shared):
@@ -74,16 +74,17 @@ def test_two_clones_add_entries_to_the_same_child_and_sync(shared):
     assert amira.run("sync").exit_code == 0
     git("fetch", "-q", "origin", cwd=ben.root)
     git("-c", "commit.gpgsign=false", "merge", "-q", "--no-edit", "origin/main", cwd=ben.root)
-    path = ben.root / "records" / f"{ada}.yaml"
+    path = envelope.entries_path(ben.root, ada)
     data = yamlio.load(path.read_bytes(), "r")
     dropped = data["entries"].pop(0)["id"]
     path.write_bytes(yamlio.dump(data).encode())
+    assert git("diff", "--name-only", cwd=ben.root).split() == [f"records/{ada}.entries.yaml"]
     git("add", "-A", cwd=ben.root)
     git("-c", "gpg.format=ssh", "-c", f"user.signingkey={ben.sign['ben'][0]}", "commit", "-q", "-S", "--amend", "--no-edit",
         cwd=ben.root)
     code, data = ben.verify("amira")
     assert code == FINDINGS
-    assert any(f["check"] == "merge" and f["file"] == f"records/{ada}.yaml" for f in data["findings"]), data["findings"]
+    assert any(f["check"] == "merge" and f["file"] == f"records/{ada}.entries.yaml" for f in data["findings"]), data["findings"]
     assert dropped
 
 
@@ -126,25 +127,121 @@ def test_unreachable_remote_and_rejected_push_keep_local_commits(shared, tmp_pat
     assert eid in entry_ids(amira.root, ada)
 
 
+def _files(v, rid: str) -> tuple:
+    """(head bytes, entries bytes) of a record in a clone."""
+    return envelope.record_path(v.root, rid).read_bytes(), envelope.entries_path(v.root, rid).read_bytes()
+
+
 def test_merge_driver_unions_keys_grants_and_marks_without_keys(shared):
     amira, ben, bare, ada = shared
-    path = amira.root / "records" / f"{ada}.yaml"
-    base = path.read_bytes()
+    hpath, epath = f"records/{ada}.yaml", f"records/{ada}.entries.yaml"
+    first = entry_ids(amira.root, ada)[0]
+    base_h, base_e = _files(amira, ada)
+    # amira's clone: a grant (head), a marking of the first entry and a new entry (entries)
     amira.ok("grant", "cara", "--child", ada, "--level", "confidential")
-    ours = path.read_bytes()
-    ben.add_entry(ada, "from ben", "general", "note", "ben")
-    theirs = (ben.root / "records" / f"{ada}.yaml").read_bytes()
-    merged = yamlio.load(syncmod.merge_records(base, ours, theirs, "r"), "r")
-    conf = [k for k in merged["keys"] if k["level"] == "confidential"]
-    assert any("cara" in k["wrapped"] for k in conf)
-    assert [g["holder"] for g in merged["grants"]] == ["cara"]
-    assert len(merged["entries"]) == 2
+    m_a = amira.ok("mark", first, "--parents-informed", "2026-11-20").last_line
+    a1 = amira.add_entry(ada, "from amira", "general", "note")
+    ours_h, ours_e = _files(amira, ada)
+    # ben's clone: another grant, by the DSL (head), another marking of the same entry and a new entry (entries)
+    ben.ok("grant", "cara", "--child", ada, "--level", "safeguarding", who="dara")
+    m_b = ben.ok("mark", first, "--parent-view", "not-confidential", who="ben").last_line
+    b1 = ben.add_entry(ada, "from ben", "general", "note", "ben")
+    theirs_h, theirs_e = _files(ben, ada)
+    assert base_h not in (ours_h, theirs_h) and base_e not in (ours_e, theirs_e)  # both files changed on both sides
+    # the head: keys, wrapped copies and grants are unions
+    merged_h = syncmod.merge_records(base_h, ours_h, theirs_h, hpath)
+    head = envelope.load_head(merged_h, hpath)
+    for level in ("confidential", "safeguarding"):
+        assert any("cara" in k["wrapped"] for k in head["keys"] if k["level"] == level), level
+    assert [(g["holder"], g["level"]) for g in head["grants"]] == [("cara", "confidential"), ("cara", "safeguarding")]
+    # the entries: the union by id, and the markings of the one entry both sides marked
+    merged_e = syncmod.merge_records(base_e, ours_e, theirs_e, epath)
+    entries = envelope.load_entries(merged_e, epath)
+    assert [e["id"] for e in entries] == sorted([first, a1, b1])
+    assert [m["id"] for m in entries[0]["marks"]] == sorted([m_a, m_b])
+    assert merged_e == envelope.dump_entries(entries)  # written in confide's own shape
+    # git, through the driver, makes the same files, and the result verifies clean
+    assert amira.run("sync").exit_code == 0
+    r = ben.run("sync", who="ben")
+    assert r.exit_code == 0 and "merged (merge)" in r.stderr, r.stderr
+    got_h, got_e = _files(ben, ada)
+    assert envelope.load_head(got_h, hpath) == envelope.load_head(syncmod.merge_records(base_h, theirs_h, ours_h, hpath), hpath)
+    assert got_e == syncmod.merge_records(base_e, theirs_e, ours_e, epath) == merged_e
+    code, data = ben.verify("amira")
+    assert code == 0, data["findings"]
     # same entry id with different blocks: a conflict, never a chosen side
-    a = yamlio.load(theirs, "r")
-    b = yamlio.load(theirs, "r")
+    a = yamlio.load(theirs_e, "r")
+    b = yamlio.load(theirs_e, "r")
     b["entries"][-1]["data"] = a["entries"][0]["data"]
     with pytest.raises(syncmod.Conflict):
-        syncmod.merge_records(base, yamlio.dump(a).encode(), yamlio.dump(b).encode(), "r")
+        syncmod.merge_records(base_e, yamlio.dump(a).encode(), yamlio.dump(b).encode(), epath)
+    # a head still holding entries (the old one-file record) is not merged as if it were a head
+    old_style = theirs_h + theirs_e
+    with pytest.raises(syncmod.Conflict):
+        syncmod.merge_records(base_h, ours_h, old_style, hpath)
+
+
+def test_entry_on_one_side_and_revocation_on_the_other_merge_and_verify_clean(shared):
+    amira, ben, bare, ada = shared
+    hpath, epath = f"records/{ada}.yaml", f"records/{ada}.entries.yaml"
+    base_h, base_e = _files(amira, ada)
+    general = lambda head: max((k for k in head["keys"] if k["level"] == "general"), key=lambda k: k["generation"])  # noqa: E731
+    assert "cara" in general(envelope.load_head(base_h, hpath))["wrapped"]
+    amira.ok("revoke", "cara", "--child", ada, "--level", "general")
+    rev_h, rev_e = _files(amira, ada)
+    assert rev_e == base_e and rev_h != base_h  # the revocation wrote only the head
+    eid = ben.add_entry(ada, "meanwhile, on ben's machine", "general", "note", "ben")
+    add_h, add_e = _files(ben, ada)
+    assert add_h == base_h and add_e != base_e  # the entry wrote only the entries file
+    # the driver, file by file: each file takes what the one side that changed it holds
+    by_id = lambda raw: dict(envelope.load_head(raw, hpath), keys=sorted(  # noqa: E731
+        envelope.load_head(raw, hpath)["keys"], key=lambda k: k["id"]))
+    assert by_id(syncmod.merge_records(base_h, add_h, rev_h, hpath)) == by_id(rev_h)
+    assert syncmod.merge_records(base_e, add_e, rev_e, epath) == add_e
+    assert amira.run("sync").exit_code == 0
+    r = ben.run("sync", who="ben")
+    assert r.exit_code == 0 and "merged (merge)" in r.stderr, r.stderr
+    assert not (ben.root / ".git" / "MERGE_HEAD").exists() and ben.is_clean()
+    assert _files(ben, ada) == (rev_h, add_e)
+    merge = ben.head()
+    assert len(ben.git("rev-list", "--parents", "-1", merge).split()) == 3  # a real merge commit, not a fast-forward
+    assert ben.git("diff-tree", "--name-only", "-r", f"{merge}^1", merge).split() == [hpath]  # took the revocation
+    head = envelope.load_head(_files(ben, ada)[0], hpath)
+    assert "cara" not in general(head)["wrapped"]
+    assert any(rv["holder"] == "cara" and rv["level"] == "general" for rv in head["revoked"])
+    assert eid in entry_ids(ben.root, ada)
+    assert amira.run("sync").exit_code == 0  # fast-forward
+    assert amira.head() == ben.head()
+    for v in (amira, ben):
+        for who in ("amira", None):
+            code, data = v.verify(who)
+            assert code == 0, data["findings"]
+    shown = json.loads(amira.ok("show", ada, "--json").stdout)
+    assert "meanwhile, on ben's machine" in {e.get("text") for e in shown["entries"]}
+
+
+def test_both_sides_add_entries_and_the_merge_is_their_union(shared):
+    amira, ben, bare, ada = shared
+    epath = f"records/{ada}.entries.yaml"
+    base_h, base_e = _files(amira, ada)
+    mine = [amira.add_entry(ada, f"amira {i}", "general", "note") for i in range(2)]
+    theirs = [ben.add_entry(ada, f"ben {i}", "confidential", "concern", "ben") for i in range(2)]
+    ours_e, theirs_e = _files(amira, ada)[1], _files(ben, ada)[1]
+    assert _files(amira, ada)[0] == _files(ben, ada)[0] == base_h  # neither side touched the head
+    assert amira.run("sync").exit_code == 0
+    r = ben.run("sync", who="ben")
+    assert r.exit_code == 0 and "merged (merge)" in r.stderr, r.stderr
+    ids = entry_ids(ben.root, ada)
+    assert ids == sorted(set(entry_ids(amira.root, ada)) | set(mine) | set(theirs))
+    assert len(ids) == 1 + len(mine) + len(theirs)
+    merge = ben.head()
+    assert ben.git("diff-tree", "--name-only", "-r", f"{merge}^1", merge).split() == [epath]  # against ben's side
+    assert _files(ben, ada) == (base_h, syncmod.merge_records(base_e, theirs_e, ours_e, epath))
+    assert syncmod.merge_records(base_e, ours_e, theirs_e, epath) == _files(ben, ada)[1]  # the same union either way
+    assert amira.run("sync").exit_code == 0
+    for v in (amira, ben):
+        code, data = v.verify("amira")
+        assert code == 0, data["findings"]
 
 
 # ---------------------------------------------------------------------------

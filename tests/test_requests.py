@@ -16,6 +16,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from conftest import entries_file, head_file
 from vault_cli import parallel
 from vault_cli.errors import ExitCode
 from vault_cli.requests import add_months
@@ -111,8 +112,9 @@ def test_clean_copy_holds_only_this_childs_disclosable_entries_in_date_order(fam
     assert m["notinf"] in r.stderr and "MARKER" not in r.stderr
     assert not (out / "copy.html").exists()
 
-    record_file = v.root / "records" / f"{a}.yaml"
-    before = record_file.read_bytes()
+    head_before = head_file(v.root, a).read_bytes()
+    before = entries_file(v.root, a).read_bytes()
+    commit_before = v.head()
     shown_before = json.loads(v.ok("show", a, "--json").stdout)
     copies = {}
     for fmt in ("html", "md", "json"):
@@ -124,8 +126,11 @@ def test_clean_copy_holds_only_this_childs_disclosable_entries_in_date_order(fam
         copies[fmt] = path.read_text(encoding="utf-8")
 
     # The original record is untouched: only request-export entries were appended to it.
-    after = record_file.read_bytes()
-    assert after.startswith(before)
+    after = entries_file(v.root, a).read_bytes()
+    assert after.startswith(before) and len(after) > len(before)
+    assert head_file(v.root, a).read_bytes() == head_before
+    touched = set(v.git("log", "--format=", "--name-only", f"{commit_before}..HEAD").split())
+    assert touched == {f"records/{a}.entries.yaml"}, touched
     shown_after = json.loads(v.ok("show", a, "--json").stdout)
     old = {e["id"]: e for e in shown_before["entries"]}
     assert all(old[i] == e for i, e in ((e["id"], e) for e in shown_after["entries"]) if i in old)

@@ -27,7 +27,7 @@ from typing import Any, Iterator
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from conftest import recipient_of
+from conftest import entries_file, head_file, recipient_of, record_doc
 from vault_cli import crypto, envelope, schema, yamlio
 from vault_cli.errors import ExitCode, IntegrityError
 from vault_cli.vault import Session, Vault
@@ -120,13 +120,19 @@ def corpus_of(v) -> list[tuple[str, str | None, Any, str]]:
     docs.append(("settings", None, yamlio.load((root / "confide.yaml").read_bytes(), "confide.yaml"), "confide.yaml"))
     docs.append(("holders", None, yamlio.load((root / "holders.yaml").read_bytes(), "holders.yaml"), "holders.yaml"))
     session = Session.start(Vault.open(str(root)), str(v.keys["amira"]))
-    for path in sorted((root / "records").glob("c-*.yaml")):
-        doc = yamlio.load(path.read_bytes(), path.name)
+    rids = sorted(p.name[: -len(envelope.ENTRIES_SUFFIX)] for p in (root / "records").glob("c-*" + envelope.ENTRIES_SUFFIX))
+    assert rids and sorted(p.name for p in (root / "records").glob("c-*")) == sorted(
+        f"{rid}{suffix}" for rid in rids for suffix in (envelope.HEAD_SUFFIX, envelope.ENTRIES_SUFFIX))
+    for rid in rids:
+        path = head_file(root, rid)
+        # the record as a whole (head file and entries file together) is what the record schema describes
+        doc = record_doc(root, rid)
         docs.append(("record", None, doc, path.name))
         env = envelope.Envelope.read(path, f"records/{path.name}")
         if doc["entries"]:
-            docs.append(("record", "entry", doc["entries"][0], f"{path.name} entry"))
-            docs.append(("record", "entry_list", doc["entries"], f"{path.name} entries"))
+            epath = entries_file(root, rid).name
+            docs.append(("record", "entry", doc["entries"][0], f"{epath} entry"))
+            docs.append(("record", "entry_list", doc["entries"], f"{epath} entries"))
 
         def opened(block: dict, what: str) -> dict:
             ident = session.level_identity(env, block["key"])
@@ -391,18 +397,22 @@ def test_record_envelope_and_payloads_are_checked_on_read(vault):
     v = vault
     rid = v.add_child("Ada Payload", key_person="ben")
     eid = v.add_entry(rid, "hello", "confidential", "note")
-    path = v.root / "records" / f"{rid}.yaml"
+    path, epath = head_file(v.root, rid), entries_file(v.root, rid)
 
     # the envelope: an extra field in the head, then one in an entry
-    good = path.read_bytes()
+    good, egood = path.read_bytes(), epath.read_bytes()
+    assert b"grants: []\n" in good
     path.write_bytes(good.replace(b"grants: []\n", b"grants: []\nnickname: x\n"))
     _commit(v)
-    _assert_refused_on_read(v, ["show", rid], "breaks the record schema")
-    path.write_bytes(good.replace(f"- id: {eid}\n".encode(), f"- id: {eid}\n  extra: 1\n".encode()))
-    _commit(v)
-    _assert_refused_on_read(v, ["show", rid], "breaks the record schema")
+    _assert_refused_on_read(v, ["show", rid], f"records/{rid}.yaml breaks the record schema")
     path.write_bytes(good)
+    assert f"- id: {eid}\n".encode() in egood
+    epath.write_bytes(egood.replace(f"- id: {eid}\n".encode(), f"- id: {eid}\n  extra: 1\n".encode()))
     _commit(v)
+    _assert_refused_on_read(v, ["show", rid], f"records/{rid}.entries.yaml breaks the record schema")
+    epath.write_bytes(egood)
+    _commit(v)
+    v.ok("show", rid)
 
     # a payload that is genuine age, correctly bound, but breaks the entry schema
     session = Session.start(Vault.open(str(v.root)), str(v.keys["amira"]))
@@ -415,10 +425,11 @@ def test_record_envelope_and_payloads_are_checked_on_read(vault):
                           ({"third_parties": ["a", "a"]}, "breaks the entry schema")):
         forged = dict(payload, **change)
         block = crypto.encrypt(json.dumps(forged).encode(), key["recipient"])
-        doc = yamlio.load(good, "record")
+        doc = yamlio.load(egood, "entries")
         [e for e in doc["entries"] if e["id"] == eid][0]["data"] = block
-        path.write_text(yamlio.dump(doc))
+        epath.write_text(yamlio.dump(doc))
         _commit(v)
+        assert path.read_bytes() == good  # the damage is in the entries file alone
         _assert_refused_on_read(v, ["show", rid, "--json"], words)
     # the profile payload
     profile_key = env.key(env.head["profile"]["key"])
@@ -426,6 +437,7 @@ def test_record_envelope_and_payloads_are_checked_on_read(vault):
     profile = json.loads(crypto.decrypt(env.head["profile"]["data"], pident))
     forged = dict(profile, profile=dict(profile["profile"], dob="4 March 2022"))
     block = crypto.encrypt(json.dumps(forged).encode(), profile_key["recipient"])
+    epath.write_bytes(egood)
     doc = yamlio.load(good, "record")
     doc["profile"]["data"] = block
     path.write_text(yamlio.dump(doc))
@@ -468,14 +480,18 @@ def test_nothing_invalid_is_written(vault, keys):
     assert not (v.root.parent / "v2").exists()
 
     # the library's own writers check before anything reaches disk
-    env = envelope.Envelope.read(v.root / "records" / f"{rid}.yaml", f"records/{rid}.yaml")
+    env = envelope.Envelope.read(head_file(v.root, rid), f"records/{rid}.yaml")
     env.head["keys"][0]["generation"] = 0
     with pytest.raises(IntegrityError, match="breaks the record schema"):
-        env.to_bytes()
+        env.head_bytes()
+    with pytest.raises(IntegrityError, match="breaks the record schema"):
+        env.files()
     env.head["keys"][0]["generation"] = 1
     env.head["keys"][0]["wrapped"]["Not A Holder"] = env.head["keys"][0]["wrapped"]["amira"]
     with pytest.raises(IntegrityError, match="breaks the record schema"):
-        env.to_bytes()
+        env.head_bytes()
+    with pytest.raises(IntegrityError, match="breaks the record schema"):
+        env.files()
     with pytest.raises(IntegrityError, match="breaks the entry schema"):
         envelope.seal({"confide": "entry/1"}, env.keys[0]["recipient"], "entry", "test")
     with pytest.raises(IntegrityError, match="breaks the record schema"):
@@ -483,10 +499,14 @@ def test_nothing_invalid_is_written(vault, keys):
     env.head["keys"][0]["wrapped"].pop("Not A Holder")
     good_entry = dict(env.entries[0])
     env._entries = [dict(good_entry, marks=[{"id": "m-bad", "key": good_entry["key"], "data": good_entry["data"]}])]
+    with pytest.raises(IntegrityError, match=f"records/{rid}.entries.yaml breaks the record schema"):
+        env.tail_bytes()  # entries re-dumped (a marking, a merge) are checked too
     with pytest.raises(IntegrityError, match="breaks the record schema"):
-        env.to_bytes()  # entries re-dumped (a marking, a merge) are checked too
+        env.files()
     env._entries = [good_entry]
-    assert envelope.split(env.to_bytes())[1] == envelope.split((v.root / "records" / f"{rid}.yaml").read_bytes())[1]
+    assert env.tail_bytes() == entries_file(v.root, rid).read_bytes()
+    assert env.head_bytes() == head_file(v.root, rid).read_bytes()
+    assert env.files() == {}  # nothing changed: nothing to write
 
 
 def test_every_file_in_a_used_vault_validates(corpus, vault):
@@ -494,13 +514,24 @@ def test_every_file_in_a_used_vault_validates(corpus, vault):
     v = vault
     shas = v.git("rev-list", "HEAD").split()
     checked = 0
+    heads = entries = 0
     for sha in shas:
         for path in v.git("ls-tree", "-r", "--name-only", sha).split():
             if not path.endswith(".yaml"):
                 continue
-            name = {"confide.yaml": "settings", "holders.yaml": "holders"}.get(path, "record")
             data = yamlio.load(v.git("show", f"{sha}:{path}"), path)
-            pair = Pair(name)
-            assert pair.verdicts(data) == (True, True), f"{path} at {sha[:8]}"
+            if path in ("confide.yaml", "holders.yaml"):
+                pair, doc = Pair({"confide.yaml": "settings", "holders.yaml": "holders"}[path]), data
+            else:
+                _, part = envelope.record_of(path)
+                if part == "head":  # a head is a record without its entries: they are never in it
+                    assert isinstance(data, dict) and "entries" not in data, f"{path} at {sha[:8]}"
+                    pair, doc = Pair("record"), dict(data, entries=[])
+                    heads += 1
+                else:  # an entries file holds the entry list and nothing else
+                    assert isinstance(data, dict) and list(data) == ["entries"], f"{path} at {sha[:8]}"
+                    pair, doc = Pair("record", "entry_list"), data["entries"] or []
+                    entries += 1
+            assert pair.verdicts(doc) == (True, True), f"{path} at {sha[:8]}"
             checked += 1
-    assert checked > 30
+    assert checked > 30 and heads > 10 and entries > 10

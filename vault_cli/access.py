@@ -103,7 +103,8 @@ class AccessResult:
 @dataclass
 class _Change:
     record: str
-    data: Optional[bytes]  # new file contents, None when unchanged
+    data: Optional[bytes]  # new head file contents, None when unchanged
+    packed: Optional[bytes] = None  # data as a git pack entry (bulk commands)
     generations: int = 0
     wrapped: int = 0
     notes: list[str] = field(default_factory=list)
@@ -303,76 +304,51 @@ def _warnings(session: Session) -> list[str]:
     return warnings_for_vault(session)
 
 
-_seed_objects: Optional[Path] = None  # set for the duration of a bulk map; read in the forked workers
+_packing = False  # set for the duration of a bulk map; read in the forked workers
 
 
 def _map(fn: Callable[[str], _Change], record_ids: Sequence[str], progress, vault: Optional[Vault] = None) -> list[_Change]:
-    """Run ``fn`` over records on every core; with ``vault``, seed git's object store from the workers too."""
-    global _seed_objects
-    seed = vault is not None and len(record_ids) >= parallel.THRESHOLD and parallel.workers() > 1
-    _seed_objects = _objects_dir(vault) if seed else None
+    """Run ``fn`` over records on every core; with ``vault``, store the new files in git from the workers too.
+
+    Bulk commands rewrite up to every record head. Committing them makes git
+    compress each one and write it as a loose object: ~1,000 small files, on one
+    core, and enough of them that a few bulk commands set off ``git gc --auto``.
+    Instead each worker turns its new head into a pack entry (compressed in
+    parallel), and the parent hands them to ``git index-pack`` as one pack;
+    ``git commit`` then finds every blob already stored. An object no commit
+    ends up using (the command failed) is ordinary garbage for ``git gc``; it
+    holds only ciphertext.
+    """
+    global _packing
+    from .gitstore import pack_entry
+
+    _packing = (vault is not None and len(record_ids) >= parallel.THRESHOLD and parallel.workers() > 1
+                and vault.git.object_format() == "sha1")
 
     def job(rid: str) -> _Change:
         change = fn(rid)
-        if change.data is not None and _seed_objects is not None:
-            _seed_blob(_seed_objects, change.data)
+        if change.data is not None and _packing:
+            change.packed = pack_entry(change.data)
         return change
 
     try:
-        return list(parallel.map_ordered(job, record_ids, progress=progress))
+        changes = list(parallel.map_ordered(job, record_ids, progress=progress))
     finally:
-        _seed_objects = None
+        packing, _packing = _packing, False
+    if packing and vault is not None:
+        vault.git.store_packed([c.packed for c in changes if c.packed is not None])
+        for c in changes:
+            c.packed = None
+    return changes
 
 
 def map_records(vault: Vault, fn: Callable[[str], Optional[bytes]], record_ids: Sequence[str], progress=None) -> list:
     """``parallel.map_ordered`` for whole-vault rewrites: ``fn(record_id)`` returns new file bytes or None.
 
-    Like the commands here, it also stores each new file as a git blob from the
-    workers (see ``_seed_blob``), so the commit does not compress them on one core.
+    Like the commands here, it also stores the new files in git from the
+    workers (see ``_map``), so the commit does not compress them on one core.
     """
     return [c.data for c in _map(lambda rid: _Change(rid, fn(rid)), record_ids, progress, vault)]
-
-
-def _objects_dir(vault: Vault) -> Optional[Path]:
-    proc = vault.git.run("rev-parse", "--git-path", "objects", "--show-object-format", check=False)
-    lines = proc.stdout.decode().split()
-    if proc.returncode != 0 or len(lines) != 2 or lines[1] != "sha1":
-        return None
-    path = Path(lines[0])
-    return path if path.is_absolute() else vault.root / path
-
-
-def _seed_blob(objects: Path, data: bytes) -> None:
-    """Write ``data`` as a loose git blob, as ``git hash-object -w`` would, from a worker process.
-
-    Bulk commands rewrite up to every record file. ``git add`` hashes a file and
-    compresses it only if the object store lacks it; compression (zlib over
-    ~70 MB for 1,000 records) is most of its time, on one core. The workers
-    already hold each new file, so they store the blob in parallel and ``git
-    add`` then finds it present. An object no commit ends up using (the
-    command failed, or a clean filter changed the file) is ordinary garbage
-    that ``git gc`` prunes; it holds only ciphertext.
-    """
-    import hashlib
-    import zlib
-
-    raw = b"blob %d\0" % len(data) + data
-    sha = hashlib.sha1(raw).hexdigest()
-    path = objects / sha[:2] / sha[2:]
-    if path.exists():
-        return
-    tmp = objects / sha[:2] / f"tmp_obj_confide_{os.getpid()}_{sha[:12]}"
-    try:
-        path.parent.mkdir(exist_ok=True)
-        with open(tmp, "wb") as fh:
-            fh.write(zlib.compress(raw, 0))  # stored, not deflated: 'git gc' packs and compresses later
-        os.chmod(tmp, 0o444)
-        os.replace(tmp, path)
-    except OSError:  # only ever an optimisation
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
 
 
 # ---------------------------------------------------------------------------
@@ -493,7 +469,7 @@ def _grant_record(session: Session, rid: str, target: Holder, levels: Sequence[s
     if dirty:
         if "revoked" in head and not head["revoked"]:
             del head["revoked"]
-        change.data = env.to_bytes()
+        change.data = env.head_bytes()  # access changes never touch the entries file
     return change
 
 
@@ -603,7 +579,7 @@ def _revoke_record(session: Session, rid: str, target: Holder, levels: Sequence[
             lost = [lv for lv in touched if lv in session.settings.key_person_reads]
             if lost:
                 change.notes.append("key person")
-        change.data = env.to_bytes()
+        change.data = env.head_bytes()  # access changes never touch the entries file
     return change
 
 
@@ -647,7 +623,7 @@ def hand_over(session: Session, record_id: str, new_key_person: str) -> AccessRe
                     _new_generation(session, env, level, _readers(session, head, level, today) - {old})
                     gens += 1
         _check_no_lockout(session, env, touched)
-        tx.write(env.source, env.to_bytes())
+        env.write_to(tx)
         extra = {"Confide-Previous": old} if old else {}
         commit = tx.commit(
             trail.message(f"hand {record_id} to key person {target.name}", "record.key-person", actor.name,
@@ -746,7 +722,7 @@ def _remove_from_record(session: Session, rid: str, target: Holder, today: dt.da
             dirty = True
     if dirty:
         _check_no_lockout(session, env, touched)
-        change.data = env.to_bytes()
+        change.data = env.head_bytes()  # access changes never touch the entries file
     return change
 
 
@@ -852,7 +828,7 @@ def _rotate_record(session: Session, rid: str, target: Holder, today: dt.date) -
         _new_generation(session, env, level, active)
         change.generations += 1
     if change.wrapped:
-        change.data = env.to_bytes()
+        change.data = env.head_bytes()  # access changes never touch the entries file
     return change
 
 
@@ -891,7 +867,7 @@ def _changed_records(vault: Vault, old: Optional[str], new: Optional[str]) -> Op
     proc = vault.git.run("diff", "--name-only", "-z", "--no-renames", old, new, "--", "records", check=False)
     if proc.returncode != 0:  # the old commit is gone (rewritten history): rescan
         return None
-    paths = [p for p in proc.stdout.decode("utf-8", "replace").split("\0") if p.endswith(".yaml")]
+    paths = [p for p in proc.stdout.decode("utf-8", "replace").split("\0") if (envelope.record_of(p) or ("", ""))[1] == "head"]
     return paths if len(paths) <= 500 else None
 
 
@@ -900,15 +876,16 @@ def _scan_untils(vault: Vault, paths: Optional[list[str]] = None) -> dict[str, l
     if paths is not None and not paths:
         return {}
     proc = vault.git.run("grep", "-I", "-n", "-E", "-e", "^  until: '?[0-9]{4}-[0-9]{2}-[0-9]{2}", "--",
-                         *(paths if paths is not None else ["records"]), check=False)
+                         *(paths if paths is not None else ["records", f":(exclude)records/*{envelope.ENTRIES_SUFFIX}"]),
+                         check=False)
     out: dict[str, list[str]] = {}
     for line in proc.stdout.decode("utf-8", "replace").splitlines():
         path, _, rest = line.partition(":")
         _, _, text = rest.partition(":")
         m = _UNTIL_RE.match(text.encode())
-        stem = Path(path).stem
-        if m and path.startswith("records/") and path.endswith(".yaml"):
-            out.setdefault(stem, []).append(m.group(1).decode())
+        part = envelope.record_of(path)
+        if m and part and part[1] == "head":
+            out.setdefault(part[0], []).append(m.group(1).decode())
     return out
 
 
@@ -997,7 +974,7 @@ def _expire_record(session: Session, rid: str, today: dt.date) -> _Change:
             change.generations += 1
             _check_no_lockout(session, env, [level], need_grantor=False)
     change.notes.extend(sorted({g["holder"] for g in expired}))
-    change.data = env.to_bytes()
+    change.data = env.head_bytes()  # access changes never touch the entries file
     return change
 
 
@@ -1012,7 +989,7 @@ def after_write(session: Session, tx: Transaction) -> None:
         return
     dates = [earliest] if earliest else []
     for path, data in tx.files.items():
-        if path.startswith("records/"):
+        if b"  until: " in data and (envelope.record_of(path) or ("", ""))[1] == "head":  # find() first: C speed
             dates.extend(m.group(1).decode() for m in _UNTIL_RE.finditer(data))
     _write_cache(session.vault, head, min(dates) if dates else None)
     session._expiry_base = (head, min(dates) if dates else None)  # type: ignore[attr-defined]

@@ -155,7 +155,7 @@ def _rewrap_record(session: Session, record_id: str, new_holder: str, recipient:
         key["wrapped"][new_holder] = envelope.wrap_level_key(secret, record=record_id, key=key, holder_recipient=recipient)
         key["wrapped"] = dict(sorted(key["wrapped"].items()))
         changed = True
-    return env.to_bytes() if changed else None
+    return env.head_bytes() if changed else None
 
 
 def add_holder(session: Session, name: str, *, role: str, recipient: str, progress=None,

@@ -1,13 +1,21 @@
-"""The record envelope: one YAML file per child, plaintext structure, encrypted contents.
+"""The record envelope: one child's record, plaintext structure, encrypted contents.
 
-A record file has a *head* (format, record id, key person, grants, level keys,
-the profile block) and a *tail* (``entries:``, append-only, sorted by id).
-confide always writes the tail last, so a file splits at the first line that
-starts with ``entries:``. That lets the commands that touch only level keys or
-the profile (child list, grant, revoke, rotate) parse and rewrite the head and
-carry the tail over byte for byte: cheaper, and old entry blocks provably
-unchanged. Commands that read entries parse the tail too; both parts are
-validated against ``schemas/record.schema.json``.
+A record is two files side by side in ``records/``:
+
+- ``<id>.yaml``, the *head*: format, record id, key person, grants, revocations,
+  the level keys (every generation, wrapped once per reader) and the profile
+  block. Access commands (grant, revoke, rotate, expire, holder changes) read
+  and rewrite only this file.
+- ``<id>.entries.yaml``, the *entries*: ``entries:``, append-only, sorted by id,
+  each entry an age block with its markings under it. Only entry commands
+  (add, mark, a recorded erasure) write it.
+
+Keeping them apart means a command that re-keys every record rewrites and
+commits ~15 KB per record instead of the whole chronology (~70 KB at 50
+entries), so git hashes, stores and later packs only what changed, and the
+entry blocks are provably untouched by access changes. Both files are validated
+against ``schemas/record.schema.json`` (the head with an empty entry list, the
+entries as its ``entry_list``).
 
 Block payloads are JSON inside age. Each names the record, block id and level it
 belongs to, and ``open_block`` checks that binding against where the block sits,
@@ -22,58 +30,107 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 from . import crypto, fasthead, ids, schema, yamlio
 from .errors import IntegrityError
 
-FORMAT = "confide/record/1"
-_TAIL_MARK = b"\nentries:"
+FORMAT = "confide/record/2"
+HEAD_SUFFIX = ".yaml"
+ENTRIES_SUFFIX = ".entries.yaml"
+EMPTY_TAIL = b"entries: []\n"
+_HEAD_ORDER = ("format", "record", "key_person", "grants", "revoked", "keys", "profile")
 
 
 def record_path(root: Path, record_id: str) -> Path:
-    return root / "records" / f"{record_id}.yaml"
+    return root / "records" / f"{record_id}{HEAD_SUFFIX}"
 
 
-def split(raw: bytes) -> tuple[bytes, bytes]:
-    if raw.startswith(b"entries:"):
-        return b"", raw
-    i = raw.find(_TAIL_MARK)
-    if i < 0:
-        return raw, b""
-    return raw[: i + 1], raw[i + 1 :]
+def entries_path(root: Path, record_id: str) -> Path:
+    return root / "records" / f"{record_id}{ENTRIES_SUFFIX}"
 
 
-@dataclass
+def entries_source(source: str) -> str:
+    """``records/c-x.yaml`` -> ``records/c-x.entries.yaml``."""
+    return source[: -len(HEAD_SUFFIX)] + ENTRIES_SUFFIX
+
+
+def record_of(path: str) -> Optional[tuple[str, str]]:
+    """``(record id, "head" | "entries")`` for a record file's repository path, None for any other path."""
+    if not path.startswith("records/") or "/" in path[8:]:
+        return None
+    name = path[8:]
+    for suffix, part in ((ENTRIES_SUFFIX, "entries"), (HEAD_SUFFIX, "head")):
+        if name.endswith(suffix) and ids.RECORD_RE.fullmatch(name[: -len(suffix)]):
+            return name[: -len(suffix)], part
+    return None
+
+
+def load_head(raw: bytes, source: str) -> dict:
+    """Parse and validate a head file's bytes (no entries)."""
+    head = yamlio.load(raw, source) if raw.strip() else None
+    if not isinstance(head, dict):
+        raise IntegrityError(f"{source} is not a record envelope", "git checkout -- " + source)
+    if "entries" in head:
+        raise IntegrityError(
+            f"{source} holds entries, which belong in {entries_source(source)}",
+            "the file was edited by hand or written by an older confide; restore it from git",
+        )
+    probe = dict(head)
+    probe["entries"] = []
+    schema.check("record", probe, source)
+    return head
+
+
+def load_entries(tail: bytes, source: str) -> list:
+    """Parse and validate an entries file's bytes: the sorted list of entry items."""
+    if not tail.strip():
+        raise IntegrityError(f"{source} has no 'entries' list", "git checkout -- " + source)
+    entries = parse_tail(tail)
+    if entries is None:  # not in the exact shape confide writes: let the YAML parser judge it
+        data = yamlio.load(tail, source)
+        if not isinstance(data, dict) or set(data) != {"entries"}:
+            raise IntegrityError(f"{source} holds something other than one 'entries' list", "git checkout -- " + source)
+        entries = data["entries"] or []
+    schema.check_def("record", "entry_list", entries, source)
+    seen = [e["id"] for e in entries]
+    if seen != sorted(set(seen)):
+        raise IntegrityError(f"{source} has entries out of order or repeated", "git log -p -- " + source)
+    return entries
+
+
 class Envelope:
-    """A record file in memory. ``tail`` stays raw bytes until entries are needed."""
+    """A record in memory. The entries file is read only when something needs it,
+    and stays raw bytes until entries themselves are needed."""
 
-    source: str  # the path shown in messages, e.g. records/c-7f3k9m2q.yaml
-    head: dict
-    tail: bytes
-    _entries: Optional[list] = None
+    def __init__(self, source: str, head: dict, tail: Optional[bytes] = None, *,
+                 head_raw: Optional[bytes] = None, tail_path: Optional[Path] = None) -> None:
+        self.source = source  # the head's path in messages, e.g. records/c-7f3k9m2q.yaml
+        self.head = head
+        self._tail = tail  # the entries file's bytes; None until read (from tail_path)
+        self._tail_raw: Optional[bytes] = None  # as read from disk; None for a new record
+        self._head_raw = head_raw  # as read from disk; None for a new record
+        self._tail_path = tail_path
+        self._entries: Optional[list] = None
+
+    @property
+    def entries_source(self) -> str:
+        return entries_source(self.source)
 
     # -- loading ----------------------------------------------------------
     @classmethod
     def read(cls, path: Path, source: str, *, entries: bool = True) -> "Envelope":
         raw = path.read_bytes()
-        head_raw, tail = split(raw)
-        head = yamlio.load(head_raw, source) if head_raw else None
-        if not isinstance(head, dict):
-            raise IntegrityError(f"{source} is not a record envelope", "git checkout -- " + source)
-        probe = dict(head)
-        probe["entries"] = []
-        schema.check("record", probe, source)
-        if head["record"] + ".yaml" != path.name:
+        head = load_head(raw, source)
+        if head["record"] + HEAD_SUFFIX != path.name:
             raise IntegrityError(
                 f"{source} holds record {head['record']}, not the one its file name says",
                 "a record file was renamed or copied by hand; restore it from git",
             )
-        env = cls(source, head, tail)
+        env = cls(source, head, head_raw=raw, tail_path=path.with_name(head["record"] + ENTRIES_SUFFIX))
         if entries:
-            env.entries  # parse and validate now
+            env.entries  # read, parse and validate now
         return env
 
     @property
@@ -81,27 +138,33 @@ class Envelope:
         return self.head["record"]
 
     @property
+    def tail(self) -> bytes:
+        if self._tail is None:
+            if self._tail_path is None:
+                raise IntegrityError(f"{self.source} has no entries file", "git checkout -- " + self.entries_source)
+            try:
+                self._tail = self._tail_path.read_bytes()
+            except FileNotFoundError:
+                raise IntegrityError(
+                    f"{self.entries_source} is missing: the record's entries are not there",
+                    f"restore it with 'git checkout -- {self.entries_source}', then run 'confide verify'",
+                ) from None
+            self._tail_raw = self._tail
+        return self._tail
+
+    @tail.setter
+    def tail(self, value: bytes) -> None:
+        self.tail  # read the original first, so a change is recognised as one
+        self._tail = value
+
+    @property
     def entries(self) -> list:
         if self._entries is None:
-            if not self.tail.strip():
-                raise IntegrityError(f"{self.source} has no 'entries' list", "git checkout -- " + self.source)
-            entries = parse_tail(self.tail)
-            if entries is None:  # not in the exact shape confide writes: let the YAML parser judge it
-                data = yamlio.load(self.tail, self.source)
-                if not isinstance(data, dict) or set(data) != {"entries"}:
-                    raise IntegrityError(f"{self.source} has unexpected fields after 'entries'", "git checkout -- " + self.source)
-                entries = data["entries"] or []
-            schema.check_def("record", "entry_list", entries, self.source)
-            seen = [e["id"] for e in entries]
-            if seen != sorted(set(seen)):
-                raise IntegrityError(
-                    f"{self.source} has entries out of order or repeated", "git log -p -- " + self.source
-                )
-            self._entries = entries
+            self._entries = load_entries(self.tail, self.entries_source)
         return self._entries
 
     def entry_count(self) -> int:
-        """Entries in the file, counted without parsing the tail."""
+        """Entries in the file, counted without parsing it."""
         if self._entries is not None:
             return len(self._entries)
         return self.tail.count(b"\n- id: e-")
@@ -111,11 +174,13 @@ class Envelope:
     def keys(self) -> list[dict]:
         return self.head["keys"]
 
-    def key(self, key_id: str) -> dict:
+    def key(self, key_id: str, *, referrer: Optional[str] = None) -> dict:
+        """A level key by id; ``referrer`` is the file that names it (the entries file, for an entry block)."""
         for k in self.head["keys"]:
             if k["id"] == key_id:
                 return k
-        raise IntegrityError(f"{self.source} refers to level key {key_id}, which it does not hold", "git log -p -- " + self.source)
+        where = referrer or self.source
+        raise IntegrityError(f"{where} refers to level key {key_id}, which {self.source} does not hold", "git log -p -- " + where)
 
     def current_key(self, level: str) -> dict:
         gens = [k for k in self.head["keys"] if k["level"] == level]
@@ -128,25 +193,44 @@ class Envelope:
         return set(self.current_key(level)["wrapped"])
 
     # -- writing ----------------------------------------------------------
-    def to_bytes(self) -> bytes:
+    def head_bytes(self) -> bytes:
         head = dict(self.head)
         head.pop("entries", None)
-        ordered = {k: head[k] for k in ("format", "record", "key_person", "grants", "revoked", "keys", "profile") if k in head}
+        ordered = {k: head[k] for k in _HEAD_ORDER if k in head}
         probe = dict(ordered)
         probe["entries"] = []
         schema.check("record", probe, self.source)
-        head_text = (fasthead.dump(ordered) or yamlio.dump(ordered)).encode("utf-8")  # same bytes, ~5x faster
+        return (fasthead.dump(ordered) or yamlio.dump(ordered)).encode("utf-8")  # same bytes, ~5x faster
+
+    def tail_bytes(self) -> bytes:
         if self._entries is not None:
             # re-dumped entries (a marking, a merge) are checked like the head: nothing invalid is written
-            schema.check_def("record", "entry_list", self._entries, self.source)
-            tail = dump_entries(self._entries)
-        else:
-            tail = self.tail
-        return head_text + tail
+            schema.check_def("record", "entry_list", self._entries, self.entries_source)
+            return dump_entries(self._entries)
+        return self.tail
+
+    def files(self) -> dict[str, bytes]:
+        """The files to write for this record: only those whose bytes changed (both for a new record)."""
+        out = {}
+        head = self.head_bytes()
+        if head != self._head_raw:
+            out[self.source] = head
+        if self._tail is not None or self._entries is not None:
+            if self._tail is None and self._tail_path is not None:
+                self.tail  # entries set without reading the file: read it, so an unchanged file is not rewritten
+            tail = self.tail_bytes()
+            if tail != self._tail_raw:
+                out[self.entries_source] = tail
+        return out
+
+    def write_to(self, tx) -> None:
+        """Stage this record's changed files in a transaction (``store.Transaction``)."""
+        for path, data in self.files().items():
+            tx.write(path, data)
 
     def append_entry(self, entry: dict) -> None:
         """Add an entry block, keeping the tail sorted; old blocks stay byte-identical."""
-        schema.check_def("record", "entry", entry, self.source)
+        schema.check_def("record", "entry", entry, self.entries_source)
         if self._entries is None and _tail_looks_plain(self.tail):
             last = _last_entry_id(self.tail)
             if last is None or entry["id"] > last:
@@ -158,7 +242,7 @@ class Envelope:
                 return
         entries = list(self.entries)
         if any(e["id"] == entry["id"] for e in entries):
-            raise IntegrityError(f"entry id {entry['id']} already exists in {self.source}", "run the command again; run 'confide verify' if it happens twice")
+            raise IntegrityError(f"entry id {entry['id']} already exists in {self.entries_source}", "run the command again; run 'confide verify' if it happens twice")
         entries.append(entry)
         entries.sort(key=lambda e: e["id"])
         self._entries = entries

@@ -106,6 +106,23 @@ class CatFile:
             self.proc.kill()
 
 
+class CatCheck(CatFile):
+    """One ``git cat-file --batch-check`` process: object ids of names such as ``COMMIT:PATH``."""
+
+    def __init__(self, root: Path) -> None:
+        self.proc = subprocess.Popen([_git(), "-C", str(root), "cat-file", "--batch-check"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, env=_env())
+
+    def oid(self, name: str) -> Optional[str]:
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write(name.encode() + b"\n")
+        self.proc.stdin.flush()
+        header = self.proc.stdout.readline()
+        if header.endswith(b" missing\n") or not header:
+            return None
+        return header.split()[0].decode()
+
+
 class StreamCat:
     """``git cat-file --batch`` fed a known list of names by a thread: no round trip per object."""
 
@@ -326,7 +343,8 @@ def _settings_from(raw: bytes) -> Settings:
 
 @dataclass
 class RecordVersion:
-    raw: bytes
+    """One version of a record: its head file's bytes and its entries file's bytes, parsed."""
+
     head_raw: bytes
     tail: bytes
     head: Optional[dict]
@@ -367,39 +385,59 @@ def _plaintext_in(node: Any, path: str = "") -> Optional[str]:
     return None
 
 
-def parse_record(raw: bytes, path: str, commit: str) -> RecordVersion:
-    head_raw, tail = envelope.split(raw)
-    rv = RecordVersion(raw, head_raw, tail, None)
+def parse_record(head_raw: bytes, tail: Optional[bytes], path: str, commit: str) -> RecordVersion:
+    """Parse a record's head (``path``) and entries file; damage becomes the version's ``error``."""
+    epath = envelope.entries_source(path)
+    rv = RecordVersion(head_raw, tail or b"", None)
+    if tail is None:
+        rv.error = Finding(commit, epath, "removed", f"{epath} is missing: the record {Path(path).stem} has no entries file")
+        return rv
     try:
-        head = yamlio.load(head_raw, path) if head_raw else None
+        head = yamlio.load(head_raw, path) if head_raw.strip() else None
         if not isinstance(head, dict):
             raise IntegrityError(f"{path} is not a record envelope")
-        tail_data = yamlio.load(tail, path) if tail.strip() else None
-        if not isinstance(tail_data, dict) or set(tail_data) != {"entries"}:
-            raise IntegrityError(f"{path} has no 'entries' list, or fields after it")
+        if "entries" in head:
+            raise IntegrityError(f"{path} holds entries, which belong in {epath}")
     except IntegrityError as exc:
         rv.error = Finding(commit, path, "schema", exc.message)
         return rv
-    full = dict(head)
-    full["entries"] = tail_data["entries"] or []
-    spot = _plaintext_in(full)
+    try:
+        tail_data = yamlio.load(tail, epath) if tail.strip() else None
+        if not isinstance(tail_data, dict) or set(tail_data) != {"entries"}:
+            raise IntegrityError(f"{epath} holds something other than one 'entries' list")
+    except IntegrityError as exc:
+        rv.error = Finding(commit, epath, "schema", exc.message)
+        return rv
+    spot = _plaintext_in(head)
     if spot:
         rv.error = Finding(commit, path, "plaintext", f"{path} holds unencrypted content where an age block belongs ({spot})")
         return rv
+    spot = _plaintext_in({"entries": tail_data["entries"] or []})
+    if spot:
+        rv.error = Finding(commit, epath, "plaintext", f"{epath} holds unencrypted content where an age block belongs ({spot})")
+        return rv
+    probe = dict(head)
+    probe["entries"] = []
     try:
-        schema.check("record", full, path)
+        schema.check("record", probe, path)
     except IntegrityError as exc:
         rv.error = Finding(commit, path, "schema", exc.message)
         return rv
-    seen = [e["id"] for e in full["entries"]]
-    if seen != sorted(set(seen)):
-        rv.error = Finding(commit, path, "schema", f"{path} has entries out of order or repeated")
+    entries = tail_data["entries"] or []
+    try:
+        schema.check_def("record", "entry_list", entries, epath)
+    except IntegrityError as exc:
+        rv.error = Finding(commit, epath, "schema", exc.message)
         return rv
-    if head["record"] + ".yaml" != Path(path).name:
+    seen = [e["id"] for e in entries]
+    if seen != sorted(set(seen)):
+        rv.error = Finding(commit, epath, "schema", f"{epath} has entries out of order or repeated")
+        return rv
+    if head["record"] + envelope.HEAD_SUFFIX != Path(path).name:
         rv.error = Finding(commit, path, "binding", f"{path} holds record {head['record']}, not the one its file name says")
         return rv
     rv.head = head
-    rv._entries = {e["id"]: e for e in full["entries"]}
+    rv._entries = {e["id"]: e for e in entries}
     return rv
 
 
@@ -474,7 +512,7 @@ def parse_entry_chunk(chunk: bytes) -> Optional[dict]:
     return entry
 
 
-def parse_record_incremental(old: RecordVersion, raw: bytes, path: str, commit: str) -> Optional[RecordVersion]:
+def parse_record_incremental(old: RecordVersion, head_raw: bytes, tail: Optional[bytes], path: str, commit: str) -> Optional[RecordVersion]:
     """A new version of a record parsed against the previous one: only changed parts are parsed.
 
     Entry items are compared as bytes (confide writes them deterministically, and
@@ -482,9 +520,8 @@ def parse_record_incremental(old: RecordVersion, raw: bytes, path: str, commit: 
     validated. The head is parsed only when its bytes changed. None sends the
     caller to the full parse (which also reports any damage precisely).
     """
-    if old.head is None or old._entries is None:
+    if old.head is None or old._entries is None or tail is None:
         return None
-    head_raw, tail = envelope.split(raw)
     old_chunks = old.__dict__.get("_chunks")
     if old_chunks is None:
         old_chunks = _chunks(old.tail)
@@ -508,7 +545,7 @@ def parse_record_incremental(old: RecordVersion, raw: bytes, path: str, commit: 
             schema.check("record", probe, path)
         except IntegrityError:
             return None
-        if head.get("record", "") + ".yaml" != Path(path).name:
+        if "entries" in head or head.get("record", "") + envelope.HEAD_SUFFIX != Path(path).name:
             return None
     changed = [eid for eid, chunk in new_chunks.items() if old_chunks.get(eid) != chunk]
     entries = {}
@@ -525,7 +562,7 @@ def parse_record_incremental(old: RecordVersion, raw: bytes, path: str, commit: 
             return None
         entries = {e["id"]: e for e in items}
     merged = {eid: (entries[eid] if eid in entries else old._entries[eid]) for eid in order}
-    rv = RecordVersion(raw, head_raw, tail, head)
+    rv = RecordVersion(head_raw, tail, head)
     rv._entries = merged
     rv.__dict__["_chunks"] = new_chunks
     return rv
@@ -540,10 +577,11 @@ class Verifier:
         self.root = root
         self.reader = reader
         self.cat = CatFile(root)
+        self.check = CatCheck(root)
         self.findings: list[Finding] = []
         self._holders: dict = {}
         self._settings: dict = {}
-        self._records: dict = {}  # path -> (blob, RecordVersion): the last version seen
+        self._records: dict = {}  # record id -> ((head blob, entries blob), RecordVersion): the last version seen
         self.state: dict = {}  # commit -> {top file: blob}
         self.names: dict = {}  # child's name -> record id (from profiles the reader can open)
         self.messages: list = []  # (commit, message)
@@ -599,18 +637,34 @@ class Verifier:
         self.state[commit] = out
         return out
 
-    def record_version(self, path: str, blob: Optional[str], commit: str, base: Optional[RecordVersion] = None) -> Optional[RecordVersion]:
-        if blob is None:
+    def record_version(self, rid: str, blobs: tuple, commit: str, base: Optional[RecordVersion] = None) -> Optional[RecordVersion]:
+        """The record as its (head blob, entries blob) hold it; None when it has no head file."""
+        head_blob, entries_blob = blobs
+        if head_blob is None:
             return None
-        last = self._records.get(path)
-        if last and last[0] == blob:
+        last = self._records.get(rid)
+        if last and last[0] == blobs:
             return last[1]
-        raw = self.blob(blob) or b""
-        rv = parse_record_incremental(base, raw, path, commit) if base is not None and base.error is None else None
+        path = f"records/{rid}{envelope.HEAD_SUFFIX}"
+        head_raw = self.blob(head_blob) or b""
+        tail = (self.blob(entries_blob) or b"") if entries_blob is not None else None
+        rv = parse_record_incremental(base, head_raw, tail, path, commit) if base is not None and base.error is None else None
         if rv is None:
-            rv = parse_record(raw, path, commit)
-        self._records[path] = (blob, rv)
+            rv = parse_record(head_raw, tail, path, commit)
+        self._records[rid] = (blobs, rv)
         return rv
+
+    def record_blobs(self, rid: str, commit: Optional[str], changed: dict) -> tuple:
+        """(head blob, entries blob) of a record at ``commit``, taking ``changed`` ({part: blob}) as given."""
+        out = []
+        for part, suffix in (("head", envelope.HEAD_SUFFIX), ("entries", envelope.ENTRIES_SUFFIX)):
+            if part in changed:
+                out.append(changed[part])
+            elif commit is None:
+                out.append(None)
+            else:
+                out.append(self.check.oid(f"{commit}:records/{rid}{suffix}"))
+        return tuple(out)
 
     # -- the walk ------------------------------------------------------------
     def run(self, since: Optional[str]) -> int:
@@ -637,6 +691,7 @@ class Verifier:
             stream.close()
         self.check_names()
         self.cat.close()
+        self.check.close()
         return len(commits)
 
     def _load_head_keys(self) -> None:
@@ -648,12 +703,13 @@ class Verifier:
                 continue
             meta, _, name = item.partition(b"\t")
             path = name.decode()
-            rid = Path(path).stem
-            if not ids.RECORD_RE.fullmatch(rid):
+            part = envelope.record_of(path)
+            if part is None or part[1] != "head":
                 continue
+            rid = part[0]
             data = self.cat.get(meta.split()[2].decode()) or b""
             try:
-                head = yamlio.load(envelope.split(data)[0], path)
+                head = yamlio.load(data, path)
                 self.reader.head_keys[rid] = {k["id"]: k for k in head.get("keys", [])}
                 self._head_profiles[rid] = (path, head["profile"])
             except Exception:
@@ -685,9 +741,16 @@ class Verifier:
         if len(c.parents) > 1:
             self.check_merge(c, changes, ctx)
             return
+        records: dict = {}  # record id -> {"head"/"entries": (old blob, new blob)}
         for path, old, new in changes:
             self.paths.add(path)
-            self.check_change(ctx, path, old, new)
+            part = envelope.record_of(path)
+            if part is not None:
+                records.setdefault(part[0], {})[part[1]] = (old, new)
+            else:
+                self.check_change(ctx, path, old, new)
+        for rid, parts in records.items():
+            self.check_record_change(ctx, rid, parts, first)
         self.check_trailers(c, changes)
 
     def check_trailers(self, c: CommitInfo, changes: list) -> None:
@@ -696,13 +759,14 @@ class Verifier:
             return
         rec = c.trailers.get("Confide-Record")
         touched = sorted(p for p, _o, _n in changes if p.startswith("records/") and p != "records/.gitkeep")
-        if touched != [f"records/{rec}.yaml"]:
+        own = {f"records/{rec}{envelope.HEAD_SUFFIX}", f"records/{rec}{envelope.ENTRIES_SUFFIX}"}
+        if not touched or not set(touched) <= own:
             self.add(c.sha, None, "trailer", f"the commit says '{c.action}' on record {rec} but changes "
                      + (", ".join(touched[:3]) if touched else "no record"))
             return
         eid = c.trailers.get("Confide-Entry")
         if c.action in ("entry.add", "entry.mark"):
-            last = self._records.get(touched[0])
+            last = self._records.get(rec)
             if last is None or last[1].head is None or eid not in last[1].entries():
                 self.add(c.sha, touched[0], "trailer", f"the commit says '{c.action}' of entry {eid}, which the record does not hold")
 
@@ -760,20 +824,31 @@ class Verifier:
             return
         if path == "records/.gitkeep":
             return
-        if not (path.startswith("records/") and path.endswith(".yaml") and ids.RECORD_RE.fullmatch(path[8:-5]) and "/" not in path[8:]):
-            if new is not None:
-                self.add(c.sha, path, "file-name", f"unexpected file {path}: a vault holds only confide's files and records/<id>.yaml")
-            return
+        if new is not None:
+            self.add(c.sha, path, "file-name",
+                     f"unexpected file {path}: a vault holds only confide's files, records/<id>.yaml and records/<id>.entries.yaml")
+
+    def check_record_change(self, ctx: "_Ctx", rid: str, parts: dict, parent: Optional[str]) -> None:
+        """One record's files changed in a commit: judge the record as a whole (head and entries together)."""
+        c = ctx.c
+        path = f"records/{rid}{envelope.HEAD_SUFFIX}"
+        epath = f"records/{rid}{envelope.ENTRIES_SUFFIX}"
         if ctx.role is None or not (ctx.role.acts and ctx.role.writes):
-            self.add(c.sha, path, "role", f"{path} was changed by '{ctx.name}', whose role may not write")
-        old_rv = self.record_version(path, old, c.sha) if old else None
-        new_rv = self.record_version(path, new, c.sha, base=old_rv)
+            for part in sorted(parts):
+                self.add(c.sha, path if part == "head" else epath, "role",
+                         f"{path if part == 'head' else epath} was changed by '{ctx.name}', whose role may not write")
+        old_blobs = self.record_blobs(rid, parent, {p: o for p, (o, _n) in parts.items()})
+        new_blobs = self.record_blobs(rid, c.sha, {p: n for p, (_o, n) in parts.items()})
+        old_rv = self.record_version(rid, old_blobs, c.sha) if old_blobs[0] else None
+        new_rv = self.record_version(rid, new_blobs, c.sha, base=old_rv)
         if new_rv is None:
-            if not ctx.erasure:
-                self.add(c.sha, path, "removed", f"record file {path} was removed, and not by a recorded erasure")
+            if new_blobs[1] is not None:
+                self.add(c.sha, path, "removed", f"{path} is missing while {epath} is there: the record has no head")
+            elif not ctx.erasure:
+                self.add(c.sha, path, "removed", f"record {rid} was removed, and not by a recorded erasure")
             return
         if new_rv.error is not None:
-            self.findings.append(new_rv.error)
+            self.findings.append(new_rv.error)  # a head without its entries file too: an erasure removes both
             return
         if old_rv is not None and old_rv.error is not None:
             old_rv = None  # already reported; compare against nothing
@@ -795,7 +870,8 @@ class Verifier:
         rid = new.head["record"]
         if new.head_raw != (old.head_raw if old else None):
             self.check_head(ctx, path, rid, old, new)
-        # entries
+        # entries: findings name the entries file
+        path = envelope.entries_source(path)
         old_entries = old.entries() if old else {}
         new_entries = new.entries()
         for eid, item in old_entries.items():
@@ -1030,15 +1106,17 @@ class Verifier:
 
         p1, p2 = c.parents[0], c.parents[1]
         base = _run(self.root, "merge-base", p1, p2).decode().strip() if len(c.parents) == 2 else None
+        merged_records: set = set()
         for path, old, new in changes:
             self.paths.add(path)
+            part = envelope.record_of(path)
             theirs = self.cat.get(f"{p2}:{path}")
             result = self.blob(new)
             if result == theirs:
-                if path.startswith("records/") and new is not None:
-                    self._records[path] = (new, self.record_version(path, new, c.sha))
+                if part is not None:
+                    merged_records.add(part[0])
                 continue
-            if path.startswith("records/") and path.endswith(".yaml") and result is not None and old is not None and theirs is not None:
+            if part is not None and result is not None and old is not None and theirs is not None:
                 base_raw = self.cat.get(f"{base}:{path}") if base else None
                 try:
                     expected = merge_records(base_raw, self.blob(old) or b"", theirs, path)
@@ -1046,11 +1124,16 @@ class Verifier:
                     expected = None
                 if expected != result:
                     self.add(c.sha, path, "merge", f"the merge result of {path} is not the union of both sides (changed while merging)")
-                rv = self.record_version(path, new, c.sha)
-                if rv is not None and rv.error is not None:
-                    self.findings.append(rv.error)
+                merged_records.add(part[0])
+                continue
+            if part is not None:
+                self.check_record_change(ctx, part[0], {part[1]: (old, new)}, p1)
                 continue
             self.check_change(ctx, path, old, new)
+        for rid in sorted(merged_records):
+            rv = self.record_version(rid, self.record_blobs(rid, c.sha, {}), c.sha)
+            if rv is not None and rv.error is not None:
+                self.findings.append(rv.error)
 
     # -- names in plaintext ----------------------------------------------------
     def check_names(self) -> None:
@@ -1226,12 +1309,12 @@ def _fill_details(root: Path, cat: CatFile, reader: Reader, heads: dict, row: di
     if not ids.RECORD_RE.fullmatch(rid or ""):
         return
     if rid not in heads:
-        path = f"records/{rid}.yaml"
+        path = f"records/{rid}{envelope.HEAD_SUFFIX}"
         raw = cat.get(f"HEAD:{path}")
         heads[rid] = None
         if raw is not None:
             try:
-                env = envelope.Envelope(path, yamlio.load(envelope.split(raw)[0], path), envelope.split(raw)[1])
+                env = envelope.Envelope(path, yamlio.load(raw, path), cat.get(f"HEAD:{envelope.entries_source(path)}") or envelope.EMPTY_TAIL)
                 name = None
                 block = env.head["profile"]
                 ident = reader.level_identity(rid, env.key(block["key"]), path)

@@ -151,9 +151,9 @@ def create_child(
             head["keys"].append(key)
         profile = {"name": name.strip(), "dob": dob, "room": room, "key_person": key_person}
         profile = {k: v for k, v in profile.items() if v is not None}
-        env = envelope.Envelope(source, head, b"entries: []\n")
+        env = envelope.Envelope(source, head, envelope.EMPTY_TAIL)
         env.head["profile"] = _seal_profile(env, profile, actor.name)
-        tx.write(source, env.to_bytes())
+        env.write_to(tx)
         commit = tx.commit(
             trail.message(f"create record {record_id}", "record.create", actor.name, record=record_id), actor.name
         )
@@ -215,29 +215,30 @@ def list_children(session: Session, progress=None) -> list[dict]:
 
 def _open_entry(session: Session, env: envelope.Envelope, item: dict) -> Optional[dict]:
     """The entry's payload and its markings, or None when the caller holds no key for it."""
-    key = env.key(item["key"])
+    where = env.entries_source  # entry blocks and their markings live in the entries file
+    key = env.key(item["key"], referrer=where)
     level = key["level"]
     ident = session.level_identity(env, item["key"])
     if ident is None:
         return None
     try:
         payload = envelope.open_block(item["data"], ident, schema_name="entry", record=env.record, block=item["id"],
-                                      level=level, source=env.source)
+                                      level=level, source=where)
         marks = []
         for m in item.get("marks", []) or []:
-            mkey = env.key(m["key"])
+            mkey = env.key(m["key"], referrer=where)
             if mkey["level"] != level:
-                raise IntegrityError(f"a marking of {item['id']} in {env.source} is not at the entry's level", "run 'confide verify'")
+                raise IntegrityError(f"a marking of {item['id']} in {where} is not at the entry's level", "run 'confide verify'")
             mident = session.level_identity(env, m["key"])
             if mident is None:
-                raise IntegrityError(f"a marking of {item['id']} in {env.source} is under a key you lack", "run 'confide verify'")
+                raise IntegrityError(f"a marking of {item['id']} in {where} is under a key you lack", "run 'confide verify'")
             mp = envelope.open_block(m["data"], mident, schema_name="mark", record=env.record, block=m["id"],
-                                     level=level, source=env.source)
+                                     level=level, source=where)
             if mp["entry"] != item["id"]:
-                raise IntegrityError(f"marking {m['id']} in {env.source} belongs to another entry", "run 'confide verify'")
+                raise IntegrityError(f"marking {m['id']} in {where} belongs to another entry", "run 'confide verify'")
             marks.append(mp)
     except NotForThisKey:
-        raise IntegrityError(f"block {item['id']} in {env.source} is not encrypted to its level key", "run 'confide verify'") from None
+        raise IntegrityError(f"block {item['id']} in {where} is not encrypted to its level key", "run 'confide verify'") from None
     return {"payload": payload, "marks": marks}
 
 
@@ -363,7 +364,7 @@ def add_entry(
         _check_input("entry", payload, "the new entry")
         block = envelope.seal(payload, key["recipient"], "entry", env.source)
         env.append_entry({"id": entry_id, "key": key["id"], "data": block})
-        tx.write(env.source, env.to_bytes())
+        env.write_to(tx)
         commit = tx.commit(
             trail.message(f"add entry {entry_id} to {record_id}", "entry.add", actor.name, record=record_id, entry=entry_id),
             actor.name,
@@ -466,9 +467,9 @@ def mark_entry(
         marks.append({"id": mark_id, "key": key["id"], "data": envelope.seal(mark_payload, key["recipient"], "mark", env.source)})
         marks.sort(key=lambda m: m["id"])
         new_item["marks"] = marks
-        schema.check_def("record", "entry", new_item, env.source)
+        schema.check_def("record", "entry", new_item, env.entries_source)
         env._entries = [new_item if e["id"] == entry_id else e for e in env.entries]
-        tx.write(env.source, env.to_bytes())
+        env.write_to(tx)
         commit = tx.commit(
             trail.message(f"mark entry {entry_id} in {record_id}", "entry.mark", actor.name, record=record_id,
                           entry=entry_id, extra={"Confide-Mark": mark_id}),
@@ -583,7 +584,7 @@ def update_profile(session: Session, record_id: str, change) -> WriteResult:
         if new == {k: v for k, v in profile.items() if v is not None}:
             raise UsageError("the profile already says that", "nothing was changed")
         env.head["profile"] = _seal_profile(env, new, actor.name)
-        tx.write(env.source, env.to_bytes())
+        env.write_to(tx)
         commit = tx.commit(
             trail.message(f"update profile of {record_id}", "profile.update", actor.name, record=record_id), actor.name
         )

@@ -2,6 +2,7 @@
 
 The merge driver is what lets two clones add entries to the same child and
 sync: git hands it the three versions of a record file (base, ours, theirs),
+a head (``records/<id>.yaml``) or an entries file (``records/<id>.entries.yaml``),
 and it merges them *without any key*, on the plaintext structure alone:
 
 - entries: the union by id; an entry changed on one side only (a ``mark`` that
@@ -168,14 +169,39 @@ def _merge_entries(o: list, a: list, b: list) -> list:
 
 
 def merge_records(base: Optional[bytes], ours: bytes, theirs: bytes, path: str) -> bytes:
+    """Merge one record file: a head (keys, grants, profile) or an entries file (a union of entries)."""
+    from . import envelope
+
+    part = envelope.record_of(path)
+    if part is not None and part[1] == "entries":
+        return _merge_entries_file(base, ours, theirs, path)
+    return _merge_head_file(base, ours, theirs, path)
+
+
+def _merge_entries_file(base: Optional[bytes], ours: bytes, theirs: bytes, path: str) -> bytes:
+    from . import envelope
+
+    def load(raw: Optional[bytes]) -> Optional[list]:
+        if raw is None or not raw.strip():
+            return None
+        return envelope.load_entries(raw, path)
+
+    o, a, b = load(base), load(ours), load(theirs)
+    if a is None or b is None:
+        raise Conflict("the record's entries were removed on one side")
+    entries = _merge_entries(o or [], a, b)
+    return envelope.dump_entries(entries)
+
+
+def _merge_head_file(base: Optional[bytes], ours: bytes, theirs: bytes, path: str) -> bytes:
     from . import envelope, yamlio
 
     def load(raw: Optional[bytes]) -> Optional[dict]:
         if raw is None or not raw.strip():
             return None
         data = yamlio.load(raw, path)
-        if not isinstance(data, dict) or data.get("format") != envelope.FORMAT:
-            raise Conflict("a side is not a confide record envelope")
+        if not isinstance(data, dict) or data.get("format") != envelope.FORMAT or "entries" in data:
+            raise Conflict("a side is not a confide record head")
         return data
 
     o, a, b = load(base), load(ours), load(theirs)
@@ -183,7 +209,7 @@ def merge_records(base: Optional[bytes], ours: bytes, theirs: bytes, path: str) 
         raise Conflict("the record was removed on one side")
     if a.get("record") != b.get("record"):
         raise Conflict("the two sides hold different record ids")
-    o = o or {"keys": [], "grants": [], "entries": []}
+    o = o or {"keys": [], "grants": []}
     head = {"format": a["format"], "record": a["record"]}
     head["key_person"] = _pick(o.get("key_person"), a.get("key_person"), b.get("key_person"),
                                "the key person was changed differently on both sides")
@@ -198,17 +224,14 @@ def merge_records(base: Optional[bytes], ours: bytes, theirs: bytes, path: str) 
         if revoked is not arv and revoked is not brv:
             revoked = sorted(revoked, key=lambda r: (r["holder"], r["level"], r.get("revoked", "")))
         head["revoked"] = revoked
-    for extra in sorted((set(a) | set(b)) - {"format", "record", "key_person", "grants", "revoked", "keys", "profile", "entries"}):
+    for extra in sorted((set(a) | set(b)) - {"format", "record", "key_person", "grants", "revoked", "keys", "profile"}):
         head[extra] = _pick(o.get(extra), a.get(extra), b.get(extra), f"'{extra}' was changed differently on both sides")
     head["keys"] = _merge_keys(o.get("keys") or [], a["keys"], b["keys"])
     head["profile"] = _pick(o.get("profile"), a.get("profile"), b.get("profile"),
                             "the profile was changed on both sides")
-    entries = _merge_entries(o.get("entries") or [], a.get("entries") or [], b.get("entries") or [])
     if head["key_person"] is None and "key_person" not in a and "key_person" not in b:
         head.pop("key_person")
-    env = envelope.Envelope(path, head, b"")
-    env._entries = entries
-    return env.to_bytes()
+    return envelope.Envelope(path, head).head_bytes()
 
 
 def merge_driver(base_file: str, ours_file: str, theirs_file: str, path: str) -> int:

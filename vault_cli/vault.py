@@ -67,15 +67,16 @@ class Vault:
             return []
         out = []
         for name in os.listdir(folder):
-            if name.endswith(".yaml") and ids.RECORD_RE.fullmatch(name[:-5]):
+            if name.endswith(envelope.HEAD_SUFFIX) and ids.RECORD_RE.fullmatch(name[:-5]):
                 out.append(name[:-5])
         return sorted(out)
 
     def record_source(self, record_id: str) -> str:
-        return f"{RECORDS_DIR}/{record_id}.yaml"
+        return f"{RECORDS_DIR}/{record_id}{envelope.HEAD_SUFFIX}"
 
     def record_path(self, record_id: str) -> Path:
-        return self.root / RECORDS_DIR / f"{record_id}.yaml"
+        """The record's head file (its entries are beside it: ``envelope.entries_path``)."""
+        return envelope.record_path(self.root, record_id)
 
     def check_record_id(self, record_id: str) -> str:
         if not ids.RECORD_RE.fullmatch(record_id or ""):
@@ -96,12 +97,12 @@ class Vault:
         if not ids.ENTRY_RE.fullmatch(entry_id or ""):
             raise NotFound(f"'{entry_id}' is not an entry id", "entry ids look like e-01jd3x8k2m5q9w; see them with: confide show RECORD")
         hits = self.git.grep_files(f"- id: {entry_id}", RECORDS_DIR)
-        hits = [h for h in hits if ids.RECORD_RE.fullmatch(Path(h).stem)]
+        hits = [parsed[0] for parsed in map(envelope.record_of, hits) if parsed and parsed[1] == "entries"]
         if len(hits) != 1:
             if not hits:
                 raise NotFound(f"no entry {entry_id} in this vault", "see a record's entries with: confide show RECORD")
             raise IntegrityError(f"entry {entry_id} appears in {len(hits)} records", "run 'confide verify'")
-        return Path(hits[0]).stem
+        return hits[0]
 
     def transaction(self) -> Transaction:
         return Transaction(self.root, self.git)

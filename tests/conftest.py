@@ -57,6 +57,9 @@ def record_doc(root: Path, record_id: str) -> dict:
     return record_doc_of(head_file(root, record_id).read_bytes(), entries_file(root, record_id).read_bytes(), record_id)
 
 
+SUITE_NOW = "2026-11-24T10:00:00+00:00"
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("home")
@@ -70,6 +73,10 @@ def isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("EDITOR", raising=False)
     monkeypatch.delenv("VISUAL", raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
+    # The suite's calendar: the dates tests give (--until, --parents-informed, deadlines) are
+    # set against this day, so the suite gives the same result on any day it runs. Tests that
+    # let time pass set CONFIDE_NOW themselves.
+    monkeypatch.setenv("CONFIDE_NOW", SUITE_NOW)
     (home / ".gitconfig").write_text("[user]\n\tname = Test Runner\n\temail = runner@example.invalid\n[init]\n\tdefaultBranch = main\n")
     yield home
 

@@ -436,6 +436,30 @@ def test_writers_reproduce_real_files_byte_for_byte(corpus, tmp_path):
         assert read.head_bytes() == head_raw and read.tail_bytes() == tail
 
 
+def test_holders_writer_matches_ruamel(corpus, tmp_path):
+    """holders.yaml goes through fasthead too (bulk holder commands rewrite it): the same bytes as ruamel, or a fallback."""
+    from vault_cli.holders import Holders
+
+    raw = corpus["holders.yaml"]
+    data = RUAMEL.load(raw)
+    assert fasthead.dump(data) == _ref_dump(data) == raw.decode()
+    (tmp_path / "holders.yaml").write_bytes(raw)
+    assert Holders.load(tmp_path).dump() == raw.decode()
+    odd = [
+        ("removed", {"status": "removed", "removed": "2026-11-30", "removed_by": "amira",
+                     "reason": "left the setting 2026-11-30"}),
+        ("previous", {"previous_recipients": [{"recipient": "age1" + "q" * 58, "until": "2026-11-24"}]}),
+        ("ssh", {"recipient": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0ZXN0a2V5dGVzdGtleXRlc3RrZXl0ZXN0a2V5"}),
+        ("quote", {"reason": "it's 'quoted': yes"}),
+        ("unicode", {"reason": "Zoë left"}),
+    ]
+    for label, change in odd:
+        changed = RUAMEL.load(raw)
+        changed["holders"][-1].update(change)
+        fast = fasthead.dump(changed)
+        assert fast is None or fast == _ref_dump(changed), label
+
+
 def _armor(rng, lines=None):
     body = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") for _ in range(64))
     n = lines if lines is not None else rng.randint(1, 6)

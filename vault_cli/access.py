@@ -104,7 +104,7 @@ class AccessResult:
 class _Change:
     record: str
     data: Optional[bytes]  # new head file contents, None when unchanged
-    packed: Optional[bytes] = None  # data as a git pack entry (bulk commands)
+    packed: Optional[tuple] = None  # data as a git pack entry (bulk commands): gitstore.pack_entry
     generations: int = 0
     wrapped: int = 0
     notes: list[str] = field(default_factory=list)
@@ -313,9 +313,9 @@ def _map(fn: Callable[[str], _Change], record_ids: Sequence[str], progress, vaul
     Bulk commands rewrite up to every record head. Committing them makes git
     compress each one and write it as a loose object: ~1,000 small files, on one
     core, and enough of them that a few bulk commands set off ``git gc --auto``.
-    Instead each worker turns its new head into a pack entry (compressed in
-    parallel), and the parent hands them to ``git index-pack`` as one pack;
-    ``git commit`` then finds every blob already stored. An object no commit
+    Instead each worker turns its new head into a pack entry (hashed and
+    compressed in parallel), and the parent writes them as one pack with its
+    index (``Git.store_packed``); ``git commit`` then finds every blob stored. An object no commit
     ends up using (the command failed) is ordinary garbage for ``git gc``; it
     holds only ciphertext.
     """

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from . import crypto, fasthead, ids, schema, yamlio
 from .errors import IntegrityError
@@ -105,13 +105,15 @@ class Envelope:
     and stays raw bytes until entries themselves are needed."""
 
     def __init__(self, source: str, head: dict, tail: Optional[bytes] = None, *,
-                 head_raw: Optional[bytes] = None, tail_path: Optional[Path] = None) -> None:
+                 head_raw: Optional[bytes] = None, tail_path: Optional[Path] = None,
+                 read_file: Callable[[Path], bytes] = Path.read_bytes) -> None:
         self.source = source  # the head's path in messages, e.g. records/c-7f3k9m2q.yaml
         self.head = head
         self._tail = tail  # the entries file's bytes; None until read (from tail_path)
         self._tail_raw: Optional[bytes] = None  # as read from disk; None for a new record
         self._head_raw = head_raw  # as read from disk; None for a new record
         self._tail_path = tail_path
+        self._read_file = read_file  # the vault reads under its shared lock (store.read_file)
         self._entries: Optional[list] = None
 
     @property
@@ -120,15 +122,16 @@ class Envelope:
 
     # -- loading ----------------------------------------------------------
     @classmethod
-    def read(cls, path: Path, source: str, *, entries: bool = True) -> "Envelope":
-        raw = path.read_bytes()
+    def read(cls, path: Path, source: str, *, entries: bool = True,
+             read_file: Callable[[Path], bytes] = Path.read_bytes) -> "Envelope":
+        raw = read_file(path)
         head = load_head(raw, source)
         if head["record"] + HEAD_SUFFIX != path.name:
             raise IntegrityError(
                 f"{source} holds record {head['record']}, not the one its file name says",
                 "a record file was renamed or copied by hand; restore it from git",
             )
-        env = cls(source, head, head_raw=raw, tail_path=path.with_name(head["record"] + ENTRIES_SUFFIX))
+        env = cls(source, head, head_raw=raw, tail_path=path.with_name(head["record"] + ENTRIES_SUFFIX), read_file=read_file)
         if entries:
             env.entries  # read, parse and validate now
         return env
@@ -143,7 +146,7 @@ class Envelope:
             if self._tail_path is None:
                 raise IntegrityError(f"{self.source} has no entries file", "git checkout -- " + self.entries_source)
             try:
-                self._tail = self._tail_path.read_bytes()
+                self._tail = self._read_file(self._tail_path)
             except FileNotFoundError:
                 raise IntegrityError(
                     f"{self.entries_source} is missing: the record's entries are not there",

@@ -17,7 +17,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from .errors import ExternalError, VaultStateError
 
@@ -49,6 +49,7 @@ class Git:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._bin = _git_binary()
+        self._background: list = []  # store_packed threads, joined by commit
 
     def run(
         self,
@@ -133,9 +134,33 @@ class Git:
         return None
 
     def dirty_paths(self, paths: Sequence[str] = TRACKED) -> list[str]:
-        proc = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
-        items = [p for p in proc.stdout.decode("utf-8", "replace").split("\0") if p]
-        return [p[3:] for p in items if len(p) > 3]
+        return self.dirty_paths_later(paths)()
+
+    def dirty_paths_later(self, paths: Sequence[str] = TRACKED) -> Callable[[], list[str]]:
+        """Start ``git status`` now; the returned function waits for it and gives the changed paths.
+
+        ``git status`` re-hashes files written in the same second as the index
+        (~50 ms after a bulk command rewrote 1,000 heads), so a transaction
+        starts it first and asks for the answer only before it writes.
+        """
+        full_env = dict(os.environ)
+        full_env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C"})
+        args = ("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
+        proc = subprocess.Popen([self._bin, "-C", str(self.root), *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=full_env)
+        answer: list = []
+
+        def result() -> list[str]:
+            if not answer:
+                out, err = proc.communicate()
+                done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+                if done.returncode != 0:
+                    self._raise(done, "status")
+                items = [p for p in out.decode("utf-8", "replace").split("\0") if p]
+                answer.append([p[3:] for p in items if len(p) > 3])
+            return answer[0]
+
+        return result
 
     def commit(self, paths: Sequence[str], message: str, holder: str, *, removed: Sequence[str] = (), sign=None,
                tracked: bool = False) -> str:
@@ -146,6 +171,7 @@ class Git:
         common case of ``confide add``). Should git not know a path after all, it
         falls back to ``git add`` + ``git commit``.
         """
+        self.wait_background()  # the pack of this commit's blobs may still be being written
         env = {
             "GIT_AUTHOR_NAME": holder,
             "GIT_AUTHOR_EMAIL": holder_email(holder),
@@ -207,24 +233,106 @@ class Git:
         proc = self.run("rev-parse", "--show-object-format", check=False)
         return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
-    def store_packed(self, entries: Sequence[bytes]) -> bool:
-        """Store blobs as one pack (``pack_entry`` made each entry): two files, not one per blob.
+    def store_packed(self, entries: Sequence[tuple]) -> None:
+        """``write_pack`` on a thread of its own, while the caller writes the working tree;
+        ``commit`` waits for it (its blobs are the commit's)."""
+        import threading
 
-        ``git index-pack`` checks every object as it indexes it. Only ever an
-        optimisation before a commit of the same files: on failure git stores
-        the blobs itself when it commits.
+        thread = threading.Thread(target=self.write_pack, args=(list(entries),), daemon=True)
+        thread.start()
+        self._background.append(thread)
+
+    def wait_background(self) -> None:
+        while self._background:
+            self._background.pop().join()
+
+    def write_pack(self, entries: Sequence[tuple]) -> bool:
+        """Store blobs as one pack: two files, not one loose object per blob.
+
+        ``entries`` come from ``pack_entry`` (object id, CRC-32, pack entry),
+        made in the workers of a bulk command. This writes the pack and its
+        index (version 2) as ``git index-pack`` would, without making git
+        inflate and hash every object again on one core (~0.1 s for 1,000
+        heads, all of it on the command's critical path). Each file is written
+        to a temporary name, fsynced and renamed; the index last, since git
+        sees a pack only through its index. Only ever an optimisation: on any
+        failure nothing is left behind and git stores the blobs itself when it
+        commits. The tests run ``git verify-pack`` and ``git fsck`` on it.
         """
         import hashlib
         import struct
 
-        if not entries:
+        unique = {oid: (crc, entry) for oid, crc, entry in entries}
+        if not unique:
             return True
-        header = b"PACK" + struct.pack(">II", 2, len(entries))
+        packdir = self.objects_dir() / "pack"
+        header = b"PACK" + struct.pack(">II", 2, len(unique))
         digest = hashlib.sha1(header)
-        for entry in entries:
+        offsets: dict = {}
+        at = len(header)
+        chunks = [header]
+        for oid, (_crc, entry) in unique.items():
+            offsets[oid] = at
+            at += len(entry)
+            chunks.append(entry)
             digest.update(entry)
-        body = b"".join([header, *entries, digest.digest()])
-        return self.run("index-pack", "--stdin", input=body, check=False).returncode == 0
+        if at >= 1 << 31:  # 4-byte offsets only; a bulk change of heads is nowhere near 2 GB
+            return False
+        pack_sum = digest.digest()
+        chunks.append(pack_sum)
+        ordered = sorted(unique)
+        fanout = [0] * 256
+        for oid in ordered:
+            fanout[int(oid[:2], 16)] += 1
+        total = 0
+        for i in range(256):
+            total += fanout[i]
+            fanout[i] = total
+        idx = b"".join([
+            b"\xfftOc", struct.pack(">I", 2), struct.pack(">256I", *fanout),
+            b"".join(bytes.fromhex(oid) for oid in ordered),
+            b"".join(struct.pack(">I", unique[oid][0]) for oid in ordered),
+            b"".join(struct.pack(">I", offsets[oid]) for oid in ordered),
+            pack_sum,
+        ])
+        idx += hashlib.sha1(idx).digest()
+        name = "pack-" + pack_sum.hex()
+        written = []
+        try:
+            packdir.mkdir(parents=True, exist_ok=True)
+            for suffix, data in ((".pack", b"".join(chunks)), (".idx", idx)):
+                final = packdir / (name + suffix)
+                tmp = packdir / f"tmp_confide_{os.getpid()}{suffix}"
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o444)
+                written.append(tmp)
+                try:
+                    view, done = memoryview(data), 0
+                    while done < len(data):
+                        done += os.write(fd, view[done:])
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.replace(tmp, final)
+                written[-1] = final
+            dfd = os.open(packdir, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+            return True
+        except OSError:
+            for path in reversed(written):  # the index first: a pack without one is invisible to git
+                try:
+                    if path.suffix == ".idx" or path.name.startswith("tmp_confide_"):
+                        path.unlink()
+                except OSError:
+                    pass
+            return False
+
+    def objects_dir(self) -> Path:
+        proc = self.run("rev-parse", "--git-path", "objects")
+        path = Path(proc.stdout.decode().strip())
+        return path if path.is_absolute() else self.root / path
 
     def grep_files(self, needle: str, path: str) -> list[str]:
         proc = self.run("grep", "-l", "-F", "-e", needle, "--", path, check=False)
@@ -250,13 +358,16 @@ def ensure_repository(root: Path) -> Git:
     return Git(root)
 
 
-def pack_entry(data: bytes) -> bytes:
-    """A blob as an entry of a git pack (object header, then zlib), for ``Git.store_packed``.
+def pack_entry(data: bytes) -> tuple[str, int, bytes]:
+    """A blob as an entry of a git pack, for ``Git.store_packed``: (object id, CRC-32 of the entry, entry).
 
-    Pure computation, so the workers of a bulk command make these in parallel.
+    The entry is the object header (type blob, size) and the zlib stream. Pure
+    computation, so the workers of a bulk command make these in parallel.
     """
+    import hashlib
     import zlib
 
+    oid = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
     n = len(data)
     byte = (3 << 4) | (n & 15)  # type 3: blob; the size's low four bits
     n >>= 4
@@ -266,4 +377,8 @@ def pack_entry(data: bytes) -> bytes:
         byte = n & 0x7F
         n >>= 7
     out.append(byte)
-    return bytes(out) + zlib.compress(data, 1)
+    # Stored, not deflated (as the loose blobs confide seeded before): a head is mostly base64
+    # ciphertext, which deflate shrinks by ~40% for ~0.17 ms a head, a sixth of a bulk command's
+    # CPU. 'git gc' (auto, at 50 packs) delta-compresses successive versions of each head.
+    entry = bytes(out) + zlib.compress(data, 0)
+    return oid, zlib.crc32(entry), entry

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
 
-from . import schema, yamlio
+from . import fasthead, schema, yamlio
 from .errors import NotFound
 
 HOLDERS_FILE = "holders.yaml"
@@ -68,7 +68,7 @@ class Holders:
     def dump(self) -> str:
         data = {"format": "confide/holders/1", "holders": [h.to_dict() for h in self.all]}
         schema.check("holders", data, HOLDERS_FILE)
-        return yamlio.dump(data)
+        return fasthead.dump(data) or yamlio.dump(data)  # the same bytes; ruamel costs ~18 ms to import and run
 
     def get(self, name: str) -> Holder:
         for h in self.all:

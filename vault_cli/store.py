@@ -7,6 +7,11 @@ A ``Transaction``:
 3. refuses to start if the vault's files have uncommitted changes;
 4. stages new file contents, writes a journal naming the files and HEAD, then
    writes each file to a temporary file, fsyncs it and renames it into place;
+   a bulk change of tracked files (8 or more, e.g. ``revoke --all``) is written
+   over the files in place instead and fsynced, because creating and renaming
+   ~1,000 files costs ~0.3 s here against ~0.07 s: the journal already makes
+   the set of files all-or-nothing, and confide's readers take a shared lock
+   on each record file they read (``reading``), so none sees a file half written;
 5. commits; removes the journal.
 
 Any failure before the commit puts the files back as they were. A crash (power
@@ -27,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from .errors import VaultStateError
+from .errors import ConfideError, VaultStateError
 from .gitstore import TRACKED, Git
 
 LOCK_WAIT_SECONDS = float(os.environ.get("CONFIDE_LOCK_WAIT", "60"))
@@ -116,35 +121,141 @@ def atomic_write_many(files: dict, mode: int = 0o644) -> None:
             os.close(dfd)
 
 
+def overwrite_many(files: dict) -> None:
+    """Write tracked files ({Path: bytes}) over themselves in place, then flush them to disk.
+
+    Only inside a ``Transaction`` (the journal restores them from HEAD after a
+    crash) and only for files HEAD holds (so it can). One ``syncfs`` of the
+    vault's file system flushes them together (~10 ms for 1,000 heads here,
+    against ~60 ms for an fsync of each from a pool of threads, the fallback).
+    """
+    for path, data in files.items():
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            view, done = memoryview(data), 0
+            while done < len(data):
+                done += os.pwrite(fd, view[done:], done)
+            os.ftruncate(fd, len(data))
+        finally:
+            os.close(fd)
+    if not files:
+        return
+    some = os.open(next(iter(files)), os.O_RDONLY)
+    try:
+        if _syncfs(some):
+            return
+    finally:
+        os.close(some)
+    from concurrent.futures import ThreadPoolExecutor
+
+    def fsync(path) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        for _ in pool.map(fsync, files):
+            pass
+
+
+_libc = None
+
+
+def _syncfs(fd: int) -> bool:
+    """Linux ``syncfs(2)`` on the file system holding ``fd``; False where it is not available."""
+    global _libc
+    if _libc is None:
+        try:
+            import ctypes
+
+            lib = ctypes.CDLL(None, use_errno=True)
+            _libc = lib if hasattr(lib, "syncfs") else False
+        except OSError:
+            _libc = False
+    return bool(_libc) and _libc.syncfs(fd) == 0
+
+
+def _flock_waiting(fd: int, how: int) -> bool:
+    """flock with the vault's patience; False when the wait ran out."""
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            fcntl.flock(fd, how | fcntl.LOCK_NB)
+            return True
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+
+
+def _busy() -> VaultStateError:
+    return VaultStateError(
+        f"the vault is busy: another confide command has held its lock for {LOCK_WAIT_SECONDS:.0f}s",
+        "wait for it to finish and try again; CONFIDE_LOCK_WAIT sets how long to wait",
+    )
+
+
+_exclusive = 0  # VaultLocks held by this process (forked workers inherit it: their parent holds the lock)
+_read_fds: dict = {}  # (vault root, pid) -> an open lock file for shared locks, or -1 when it cannot be opened
+
+
 class VaultLock:
     def __init__(self, root: Path) -> None:
         self.path = root / ".git" / "confide.lock"
         self.fd: Optional[int] = None
 
     def __enter__(self) -> "VaultLock":
+        global _exclusive
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return self
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() > deadline:
-                    os.close(self.fd)
-                    self.fd = None
-                    raise VaultStateError(
-                        f"the vault is busy: another confide command has held its lock for {LOCK_WAIT_SECONDS:.0f}s",
-                        "wait for it to finish and try again; CONFIDE_LOCK_WAIT sets how long to wait",
-                    ) from None
-                time.sleep(0.02)
+        if not _flock_waiting(self.fd, fcntl.LOCK_EX):
+            os.close(self.fd)
+            self.fd = None
+            raise _busy()
+        _exclusive += 1
+        return self
 
     def __exit__(self, *exc) -> None:
+        global _exclusive
         if self.fd is not None:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None
+            _exclusive -= 1
+
+
+def read_file(root: Path, path: Path) -> bytes:
+    """A vault file's bytes, read under a shared lock, so a writer's in-place writes are never seen half done.
+
+    Inside a transaction (this process, or the workers it forked, holds the
+    exclusive lock) no lock is needed. A vault whose lock file cannot be opened
+    (read-only media) has no writer to wait for.
+    """
+    if _exclusive:
+        return path.read_bytes()
+    key = (str(root), os.getpid())
+    fd = _read_fds.get(key)
+    if fd is None:
+        lock = root / ".git" / "confide.lock"
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            try:
+                fd = os.open(lock, os.O_RDONLY)
+            except OSError:
+                fd = -1
+        _read_fds[key] = fd
+    if fd < 0:
+        return path.read_bytes()
+    if not _flock_waiting(fd, fcntl.LOCK_SH):
+        raise _busy()
+    try:
+        return path.read_bytes()
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 class Transaction:
@@ -161,20 +272,32 @@ class Transaction:
         self.lock.__enter__()
         try:
             recover(self.root, self.git)
-            dirty = self.git.dirty_paths()
-            if dirty:
-                raise VaultStateError(
-                    f"the vault has uncommitted changes in {len(dirty)} file(s), e.g. {dirty[0]}",
-                    "confide commits every change it makes; see what changed with 'git status' and "
-                    "'git diff', then commit or discard it ('git checkout -- FILE') before writing",
-                )
+            self._dirty = self.git.dirty_paths_later()  # checked before anything is written
         except BaseException:
             self.lock.__exit__()
             raise
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.lock.__exit__()
+    def require_clean(self) -> None:
+        """Refuse to write over uncommitted changes (waits for the ``git status`` started on entry)."""
+        dirty = self._dirty()
+        if dirty:
+            raise VaultStateError(
+                f"the vault has uncommitted changes in {len(dirty)} file(s), e.g. {dirty[0]}",
+                "confide commits every change it makes; see what changed with 'git status' and "
+                "'git diff', then commit or discard it ('git checkout -- FILE') before writing",
+            )
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc is not None and isinstance(exc, ConfideError) and not isinstance(exc, VaultStateError):
+                # A command that failed on a vault with uncommitted changes (say, a record file
+                # edited or deleted by hand) reports those: they are the cause to fix first.
+                self.require_clean()
+            elif exc is None:
+                self._dirty()  # nothing was committed: still reap the 'git status' started on entry
+        finally:
+            self.lock.__exit__()
 
     # -- staging ---------------------------------------------------------------
     def write(self, relpath: str, data: bytes) -> None:
@@ -186,6 +309,7 @@ class Transaction:
     def commit(self, message: str, holder: str) -> str:
         if not self.files and not self.removed:
             raise AssertionError("empty transaction")
+        self.require_clean()
         from . import signing  # allowed_signers follows holders.yaml; signing is settled before any write
 
         if "holders.yaml" in self.files:
@@ -205,7 +329,10 @@ class Transaction:
             for folder in {os.path.dirname(p) for p in paths}:
                 if folder:
                     os.makedirs(os.path.join(root, folder), exist_ok=True)
-            atomic_write_many({self.root / p: self.files[p] for p in paths})
+            if tracked and len(paths) >= 8:
+                overwrite_many({self.root / p: self.files[p] for p in paths})
+            else:
+                atomic_write_many({self.root / p: self.files[p] for p in paths})
             for p in self.removed:
                 (self.root / p).unlink(missing_ok=True)
             _crash_point("after-write")
@@ -296,4 +423,5 @@ def recover_if_interrupted(root: Path, git: Git) -> None:
         lock.__exit__()
 
 
-__all__ = ["Transaction", "VaultLock", "atomic_write", "recover", "recover_if_interrupted", "TRACKED"]
+__all__ = ["Transaction", "VaultLock", "atomic_write", "overwrite_many", "read_file", "recover", "recover_if_interrupted",
+           "TRACKED"]

@@ -547,6 +547,32 @@ def test_crash_after_write_before_commit_is_rolled_back(vault):
     assert v.is_clean()
 
 
+@pytest.mark.parametrize("point", ["mid-bulk-write", "after-write"])
+def test_crash_in_a_bulk_write_in_place_is_rolled_back(vault, point):
+    """A bulk command (8+ heads) writes over the files in place: killed halfway through, or after
+    writing and before committing, the next command restores every head from HEAD."""
+    v = vault
+    rids = [v.add_child(f"Bulk Crash {i}", key_person="ben") for i in range(9)]
+    v.add_entry(rids[0], "kept", "general", "observation")
+    head = v.head()
+    before = {rid: _files(v, rid) for rid in rids}
+    code, _, err = run_proc(v, "revoke", "ben", "--all", CONFIDE_TEST_CRASH=point)
+    assert code == 137, err
+    assert (v.root / JOURNAL).exists() and v.head() == head
+    changed = [rid for rid in rids if _files(v, rid) != before[rid]]
+    assert changed and (point == "after-write") == (len(changed) == len(rids))  # halfway: some, not all
+    # the next command, a read, sees every record as it was
+    assert json.loads(v.ok("access", "--holder", "ben", "--json").stdout)["records"]
+    assert not (v.root / JOURNAL).exists() and v.is_clean() and v.head() == head
+    assert {rid: _files(v, rid) for rid in rids} == before
+    assert [e["text"] for e in show(v, rids[0], who="ben")["entries"]] == ["kept"]
+    # and the command then works
+    code, _, err = run_proc(v, "revoke", "ben", "--all")
+    assert code == 0, err
+    assert json.loads(v.ok("access", "--holder", "ben", "--json").stdout)["records"] == []
+    assert v.is_clean()
+
+
 def test_crash_then_write_recovers_first(vault):
     v = vault
     rid = v.add_child("Ada Crash Two")
@@ -785,6 +811,26 @@ def test_writers_wait_for_the_lock_then_both_commit(vault):
     assert commit_count(v) == before + 2
     assert sorted(e["text"] for e in show(v, rid)["entries"]) == ["queued 0", "queued 1"]
     assert v.is_clean()
+
+
+def test_readers_wait_while_a_writer_holds_the_vault(vault):
+    """Bulk commands overwrite record files in place under the lock: a reader waits for the
+    writer, then reads whole files (it never sees one half written)."""
+    from vault_cli.store import VaultLock
+
+    v = vault
+    rid = v.add_child("Ada Reader", key_person="ben")
+    lock_path = v.root / ".git" / "confide.lock"
+    with VaultLock(v.root):
+        proc = confide_proc(v, "show", rid, "--json")
+        while not _holds_open(proc.pid, lock_path):
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.01)
+        time.sleep(0.3)
+        assert proc.poll() is None  # still waiting: the writer holds the vault
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert json.loads(out)["record"] == rid
 
 
 # ---------------------------------------------------------------------------

@@ -129,7 +129,9 @@ def overwrite_many(files: dict) -> None:
     vault's file system flushes them together (~10 ms for 1,000 heads here,
     against ~60 ms for an fsync of each from a pool of threads, the fallback).
     """
-    for path, data in files.items():
+    for n, (path, data) in enumerate(files.items()):
+        if n == len(files) // 2:
+            _crash_point("mid-bulk-write")  # half the files new, half old (and this one about to change)
         fd = os.open(path, os.O_WRONLY)
         try:
             view, done = memoryview(data), 0
@@ -247,6 +249,10 @@ def read_file(root: Path, path: Path) -> bytes:
                 fd = os.open(lock, os.O_RDONLY)
             except OSError:
                 fd = -1
+        while len(_read_fds) >= 4:  # a long-lived process (tests, a library user) opens many vaults
+            stale = _read_fds.pop(next(iter(_read_fds)))
+            if stale >= 0:
+                os.close(stale)
         _read_fds[key] = fd
     if fd < 0:
         return path.read_bytes()

@@ -578,6 +578,8 @@ class Verifier:
         self.reader = reader
         self.cat = CatFile(root)
         self.check = CatCheck(root)
+        self._tip_commit: Optional[str] = None  # the commit being checked, and record blobs known there
+        self._tip_blobs: dict = {}  # (record id, "head" | "entries") -> blob id (None: no such file)
         self.findings: list[Finding] = []
         self._holders: dict = {}
         self._settings: dict = {}
@@ -662,9 +664,26 @@ class Verifier:
                 out.append(changed[part])
             elif commit is None:
                 out.append(None)
+            elif commit == self._tip_commit and (rid, part) in self._tip_blobs:
+                out.append(self._tip_blobs[(rid, part)])
             else:
-                out.append(self.check.oid(f"{commit}:records/{rid}{suffix}"))
+                blob = self.check.oid(f"{commit}:records/{rid}{suffix}")
+                if commit == self._tip_commit:
+                    self._tip_blobs[(rid, part)] = blob
+                out.append(blob)
         return tuple(out)
+
+    def _advance_tip(self, c: CommitInfo, changes: list) -> None:
+        """Keep record blobs known at the commit being checked: along a first-parent chain
+        (most of any history) the blob of a file a commit did not change is already known."""
+        first = c.parents[0] if c.parents else None
+        if first is None or first != self._tip_commit:
+            self._tip_blobs = {}
+        for path, _old, new in changes:
+            part = envelope.record_of(path)
+            if part is not None:
+                self._tip_blobs[part] = new
+        self._tip_commit = c.sha
 
     # -- the walk ------------------------------------------------------------
     def run(self, since: Optional[str]) -> int:
@@ -716,6 +735,7 @@ class Verifier:
                 continue
 
     def check_commit(self, c: CommitInfo, changes: list) -> None:
+        self._advance_tip(c, changes)
         first = c.parents[0] if c.parents else None
         before = dict(self.top_state(first)) if first else {}
         after = dict(before)
@@ -837,8 +857,10 @@ class Verifier:
             for part in sorted(parts):
                 self.add(c.sha, path if part == "head" else epath, "role",
                          f"{path if part == 'head' else epath} was changed by '{ctx.name}', whose role may not write")
-        old_blobs = self.record_blobs(rid, parent, {p: o for p, (o, _n) in parts.items()})
         new_blobs = self.record_blobs(rid, c.sha, {p: n for p, (_o, n) in parts.items()})
+        # a part this commit did not change is the same blob in its parent: no second lookup
+        same = {p: new_blobs[i] for i, p in enumerate(("head", "entries")) if p not in parts}
+        old_blobs = self.record_blobs(rid, parent, {**same, **{p: o for p, (o, _n) in parts.items()}})
         old_rv = self.record_version(rid, old_blobs, c.sha) if old_blobs[0] else None
         new_rv = self.record_version(rid, new_blobs, c.sha, base=old_rv)
         if new_rv is None:

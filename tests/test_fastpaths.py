@@ -626,3 +626,20 @@ def test_git_head_sha256_and_worktree(tmp_path):
     _git(tmp_path / "wt", "commit", "-q", "--allow-empty", "-m", "two")
     _agree(tmp_path / "wt", expect_fast=False)  # a .git file: falls back to git, still right
     _agree(main)
+
+
+def test_stored_zlib_streams_inflate_exactly_at_block_boundaries():
+    """Bulk commands store pack entries as stored zlib blocks (gitstore.zlib_stored); zlib must read them back."""
+    import zlib
+
+    from vault_cli.gitstore import pack_entry, zlib_stored
+
+    rng = random.Random(7)
+    for n in (0, 1, 100, 0xFFFE, 0xFFFF, 0x10000, 2 * 0xFFFF, 2 * 0xFFFF + 1, 200_000):
+        data = rng.randbytes(n)
+        stream = zlib_stored(data)
+        assert zlib.decompress(stream) == data, n
+        assert len(stream) == n + 6 + 5 * max(1, -(-n // 0xFFFF)), n  # header, adler32, one 5-byte header a block
+    oid, crc, entry = pack_entry(b"hello\n")
+    assert oid == "ce013625030ba8dba906f756967f9e9ca394464a"  # git hash-object of "hello\n"
+    assert crc == zlib.crc32(entry)

@@ -573,6 +573,21 @@ def test_crash_in_a_bulk_write_in_place_is_rolled_back(vault, point):
     assert v.is_clean()
 
 
+def test_bulk_write_in_place_never_writes_through_a_hard_link(vault, tmp_path):
+    """A snapshot made with hard links ('cp -al') shares the files' bytes: a bulk command must
+    leave the snapshot as it was (it replaces that file instead of writing over it)."""
+    v = vault
+    rids = [v.add_child(f"Linked {i}", key_person="ben") for i in range(9)]
+    snapshot = tmp_path / "snapshot.yaml"
+    os.link(head_file(v.root, rids[0]), snapshot)
+    old = snapshot.read_bytes()
+    v.ok("revoke", "ben", "--all")
+    assert snapshot.read_bytes() == old
+    assert head_file(v.root, rids[0]).read_bytes() != old
+    assert os.stat(head_file(v.root, rids[0])).st_nlink == 1
+    assert v.is_clean()
+
+
 def test_crash_then_write_recovers_first(vault):
     v = vault
     rid = v.add_child("Ada Crash Two")

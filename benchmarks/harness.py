@@ -156,6 +156,8 @@ class Context:
 
     def mark(self) -> str:
         """The vault's HEAD now; pass it to ``reset_vault`` to come back to it."""
+        packdir = self.root / ".git" / "objects" / "pack"
+        self.state.setdefault("start_packs", set()).update(p.name for p in packdir.glob("pack-*.idx"))  # kept
         return self.git("rev-parse", "HEAD").strip()
 
     def expiry_cache_warm(self) -> bool:
@@ -182,6 +184,22 @@ class Context:
         self.git("clean", "-q", "-fd", "--", "records")
         for f in (".git/confide-journal.json",):
             (self.root / f).unlink(missing_ok=True)
+        self._drop_new_packs()
+
+    def _drop_new_packs(self) -> None:
+        """Remove the packs bulk commands wrote since the run began (their commits were just reset
+        away), so each measure starts from a vault with the packs a real one has. Automatic gc is
+        off in the benchmark's git environment (``synth.git_env``), so no pack here mixes them with
+        objects still in use; the reflog entries that name those commits go too."""
+        packdir = self.root / ".git" / "objects" / "pack"
+        if "start_packs" not in self.state:  # the first reset: what is there now stays
+            self.state["start_packs"] = {p.name for p in packdir.glob("pack-*.idx")}
+            return
+        self.git("reflog", "expire", "--expire=now", "--all")
+        for idx in packdir.glob("pack-*.idx"):
+            if idx.name not in self.state["start_packs"]:
+                for part in (idx, idx.with_suffix(".pack"), idx.with_suffix(".rev")):
+                    part.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------

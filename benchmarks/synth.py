@@ -142,6 +142,13 @@ def git_env(home: Optional[Path] = None) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CONFIDE_", "GIT_"))}
     env["GIT_CONFIG_NOSYSTEM"] = "1"
     env["GIT_CONFIG_GLOBAL"] = os.devnull
+    # No automatic 'git gc' after commits: runs reset the vault and repeat bulk commands
+    # back to back, so the packs they leave pile up in minutes (a real vault takes months),
+    # and a background gc would then repack ~400 MB on one core in the middle of a measure.
+    # harness.reset_vault drops those packs instead (untimed).
+    env["GIT_CONFIG_COUNT"] = "2"
+    env["GIT_CONFIG_KEY_0"], env["GIT_CONFIG_VALUE_0"] = "gc.auto", "0"
+    env["GIT_CONFIG_KEY_1"], env["GIT_CONFIG_VALUE_1"] = "maintenance.auto", "false"
     if home is not None:
         env["HOME"] = str(home)
     return env

@@ -80,22 +80,34 @@ def _env() -> dict:
 
 
 class CatFile:
-    """One ``git cat-file --batch`` process for every object of a walk."""
+    """One ``git cat-file --batch`` process for every object of a walk (``--batch-check`` with ``check``:
+    object ids only, for names such as ``COMMIT:PATH``)."""
 
-    def __init__(self, root: Path) -> None:
-        self.proc = subprocess.Popen([_git(), "-C", str(root), "cat-file", "--batch"], stdin=subprocess.PIPE,
+    def __init__(self, root: Path, *, check: bool = False) -> None:
+        mode = "--batch-check" if check else "--batch"
+        self.proc = subprocess.Popen([_git(), "-C", str(root), "cat-file", mode], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=_env())
 
-    def get(self, name: str) -> Optional[bytes]:
+    def _header(self, name: str) -> Optional[list]:
         assert self.proc.stdin and self.proc.stdout
         self.proc.stdin.write(name.encode() + b"\n")
         self.proc.stdin.flush()
         header = self.proc.stdout.readline()
         if header.endswith(b" missing\n") or not header:
             return None
-        size = int(header.split()[2])
-        data = self.proc.stdout.read(size + 1)
-        return data[:-1]
+        return header.split()
+
+    def get(self, name: str) -> Optional[bytes]:
+        header = self._header(name)
+        if header is None:
+            return None
+        assert self.proc.stdout
+        return self.proc.stdout.read(int(header[2]) + 1)[:-1]
+
+    def oid(self, name: str) -> Optional[str]:
+        """The object id ``name`` resolves to (a ``check`` process), None when there is none."""
+        header = self._header(name)
+        return header[0].decode() if header else None
 
     def close(self) -> None:
         try:
@@ -104,23 +116,6 @@ class CatFile:
             self.proc.wait(timeout=10)
         except Exception:  # pragma: no cover
             self.proc.kill()
-
-
-class CatCheck(CatFile):
-    """One ``git cat-file --batch-check`` process: object ids of names such as ``COMMIT:PATH``."""
-
-    def __init__(self, root: Path) -> None:
-        self.proc = subprocess.Popen([_git(), "-C", str(root), "cat-file", "--batch-check"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, env=_env())
-
-    def oid(self, name: str) -> Optional[str]:
-        assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.write(name.encode() + b"\n")
-        self.proc.stdin.flush()
-        header = self.proc.stdout.readline()
-        if header.endswith(b" missing\n") or not header:
-            return None
-        return header.split()[0].decode()
 
 
 class StreamCat:
@@ -577,7 +572,7 @@ class Verifier:
         self.root = root
         self.reader = reader
         self.cat = CatFile(root)
-        self.check = CatCheck(root)
+        self.check = CatFile(root, check=True)
         self._tip_commit: Optional[str] = None  # the commit being checked, and record blobs known there
         self._tip_blobs: dict = {}  # (record id, "head" | "entries") -> blob id (None: no such file)
         self.findings: list[Finding] = []

@@ -328,15 +328,8 @@ A mistake is put right with a new entry that points at the old one (--corrects).
             "--parents-informed", days_ago(1), who="cara")
 
 
-def on_disk() -> None:
-    chapter("What is actually stored", """
-Open a record file and you see its structure in plain text, but every piece
-of content is an encrypted block (standard age encryption). Each level of
-each record has its own key; that key is stored once per person allowed to
-read the level, locked with that person's own key ("wrapped"). Reading an
-entry means unlocking your copy of the level key, then the entry.""")
-    path = VAULT / "records" / f"{RECORDS['poppy']}.yaml"
-    lines = path.read_text().splitlines()
+def _shortened(lines: list) -> list:
+    """A record file's lines with each armored block cut to its first and last line."""
     shown, skipping = [], False
     for ln in lines:
         if "BEGIN AGE ENCRYPTED FILE" in ln:
@@ -349,8 +342,23 @@ entry means unlocking your copy of the level key, then the entry.""")
                 skipping = False
             continue
         shown.append(ln)
-    excerpt = "\n".join(shown[:44] + (["  … (more of the same)"] if len(shown) > 44 else []))
-    console.print(Panel(excerpt, title=f"records/{path.name} (excerpt, blocks shortened)", border_style="dim"))
+    return shown
+
+
+def on_disk() -> None:
+    chapter("What is actually stored", """
+A child's record is two files: its head (who may read it, the level keys and
+the profile) and its entries. Open them and you see their structure in plain
+text, but every piece of content is an encrypted block (standard age
+encryption). Each level of each record has its own key; that key is stored
+once per person allowed to read the level, locked with that person's own key
+("wrapped"). Reading an entry means unlocking your copy of the level key, then
+the entry. Changing who may read a record rewrites only its head.""")
+    for name, keep in ((f"{RECORDS['poppy']}.yaml", 30), (f"{RECORDS['poppy']}.entries.yaml", 12)):
+        path = VAULT / "records" / name
+        shown = _shortened(path.read_text().splitlines())
+        excerpt = "\n".join(shown[:keep] + (["  … (more of the same)"] if len(shown) > keep else []))
+        console.print(Panel(excerpt, title=f"records/{name} (excerpt, blocks shortened)", border_style="dim"))
     names = [n for _, n, *_ in CHILDREN] + ["Hazel", "scooter", "shouting"]
     history = git("log", "-p", "--all", "--format=%B")
     tree = "".join(p.read_text(errors="replace") for p in VAULT.rglob("*") if p.is_file() and ".git" not in p.parts)

@@ -379,7 +379,7 @@ entry with its level, the parents' view and whether they were informed, and
 its markings. Record {p} is Poppy's.""")
     confide("show", p, display=True)
 
-    chapter("What a practitioner sees", f"""
+    chapter("What a practitioner sees", """
 Cara is a practitioner, but not Poppy's key person. She sees Poppy's
 profile and the general entries; everything else is listed as 'sealed',
 with its id and level but no content. That includes the safeguarding concern
@@ -394,7 +394,7 @@ Ben is Poppy's key person, so he reads every level of Poppy's record
 such as Otis, whose key person is Cara.""")
     confide("show", RECORDS["otis"], who="ben", display=True)
 
-    chapter("An inspector, and the list of children as each holder", f"""
+    chapter("An inspector, and the list of children as each holder", """
 'confide child list' shows every record with what the caller can read of its
 profile. Profiles are at the general level, which all staff read, so Amira's
 list and Cara's agree (Ben's and Dara's too); the difference between staff is

@@ -588,6 +588,31 @@ def test_bulk_write_in_place_never_writes_through_a_hard_link(vault, tmp_path):
     assert v.is_clean()
 
 
+def test_bulk_change_writes_heads_in_place_and_renames_holders_yaml_in(vault):
+    """In a bulk command only record files are written in place (confide's readers lock them);
+    holders.yaml, which every command reads as it starts, is still replaced whole."""
+    v = vault
+    rids = [v.add_child(f"Inode {i}", key_person="ben") for i in range(9)]
+    heads = {rid: os.stat(head_file(v.root, rid)).st_ino for rid in rids}
+    holders = os.stat(v.root / "holders.yaml").st_ino
+    v.ok("holder", "remove", "cara", "--reason", "left")
+    assert {rid: os.stat(head_file(v.root, rid)).st_ino for rid in rids} == heads  # written in place
+    assert os.stat(v.root / "holders.yaml").st_ino != holders  # renamed in
+    assert v.is_clean()
+
+
+def test_a_killed_pack_write_leaves_nothing_after_the_next_command(vault):
+    v = vault
+    rid = v.add_child("Pack Leftover")
+    packdir = v.root / ".git" / "objects" / "pack"
+    packdir.mkdir(parents=True, exist_ok=True)
+    for leftover in ("tmp_confide_4242.pack", "tmp_confide_4242.idx"):
+        (packdir / leftover).write_bytes(b"PACK half written")
+    v.add_entry(rid, "after", "general", "observation")
+    assert not list(packdir.glob("tmp_confide_*"))
+    assert v.is_clean()
+
+
 def test_crash_then_write_recovers_first(vault):
     v = vault
     rid = v.add_child("Ada Crash Two")

@@ -612,3 +612,17 @@ def test_stray_file_beside_the_record_files_is_a_file_name_finding(sv):
     assert code == FINDINGS
     assert [(f["check"], f["file"]) for f in out["findings"] if f["commit"] == c1] == [("file-name", notes)]
     assert any(f["commit"] == c2 and f["file"] == "records/c-00000000.yaml" for f in findings(out, "removed")), out["findings"]
+
+
+def test_a_record_renamed_to_another_id_is_a_finding_not_a_crash(sv):
+    """Both files of a record moved to another id by hand: verify (with a key, so it opens what it can)
+    reports the binding and goes on; it never stops with an error."""
+    ada = sv.records["Ada Marker"]
+    other = "c-zzzzzzzz"
+    for suffix in (".yaml", ".entries.yaml"):
+        subprocess.run(["git", "-C", str(sv.root), "mv", f"records/{ada}{suffix}", f"records/{other}{suffix}"], check=True)
+    c = sv.attacker_commit(key=sv.sign["amira"][0])
+    for who in ("amira", None):
+        code, out = sv.verify(who)
+        assert code == FINDINGS, out
+        assert any(f["commit"] == c and f["file"] == f"records/{other}.yaml" for f in findings(out, "binding")), out["findings"]

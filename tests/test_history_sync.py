@@ -88,6 +88,37 @@ def test_two_clones_add_entries_to_the_same_child_and_sync(shared):
     assert dropped
 
 
+def test_a_merge_that_keeps_only_our_side_is_found(shared):
+    """'git merge -s ours' (or a hand-made merge) can drop the other side's entries without changing
+    any file against the first parent: verify compares with what the other side changed too."""
+    amira, ben, bare, ada = shared
+    theirs = amira.add_entry(ada, "amira's entry", "general", "note")
+    assert amira.run("sync").exit_code == 0
+    ben.add_entry(ada, "ben's entry", "general", "note", "ben")
+    git("fetch", "-q", "origin", cwd=ben.root)
+    git("-c", "gpg.format=ssh", "-c", f"user.signingkey={ben.sign['ben'][0]}", "merge", "-q", "-S", "-s", "ours",
+        "--no-edit", "origin/main", cwd=ben.root)
+    assert theirs not in entry_ids(ben.root, ada)
+    code, data = ben.verify("amira")
+    assert code == FINDINGS
+    assert [f["file"] for f in data["findings"] if f["check"] == "merge"] == [f"records/{ada}.entries.yaml"], data["findings"]
+
+
+def test_sync_refuses_a_vault_with_uncommitted_changes(shared):
+    """sync merges into the working tree: over a hand edit it would mix the two. It refuses, changes nothing."""
+    amira, ben, bare, ada = shared
+    amira.add_entry(ada, "amira's note", "general", "note")
+    assert amira.run("sync").exit_code == 0  # the remote is ahead of ben now
+    head_path = envelope.record_path(ben.root, ada)
+    edited = head_path.read_bytes() + b"# a hand edit\n"
+    head_path.write_bytes(edited)
+    before = ben.head()
+    r = ben.run("sync", who="ben")
+    assert r.exit_code == ExitCode.VAULT_STATE, r.stderr
+    assert "uncommitted changes" in r.stderr and f"records/{ada}.yaml" in r.stderr
+    assert ben.head() == before and head_path.read_bytes() == edited
+
+
 def test_true_conflict_stops_in_gits_conflicted_state(shared):
     amira, ben, bare, ada = shared
     amira.ok("child", "set", ada, "room=rainbow")

@@ -302,8 +302,9 @@ class Git:
         written = []
         try:
             packdir.mkdir(parents=True, exist_ok=True)
+            # Both written and flushed under temporary names first (which recovery removes after a
+            # crash), then renamed: the pack, then its index, which is what makes git see it.
             for suffix, data in ((".pack", b"".join(chunks)), (".idx", idx)):
-                final = packdir / (name + suffix)
                 tmp = packdir / f"tmp_confide_{os.getpid()}{suffix}"
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o444)
                 written.append(tmp)
@@ -314,8 +315,10 @@ class Git:
                     os.fsync(fd)
                 finally:
                     os.close(fd)
-                os.replace(tmp, final)
-                written[-1] = final
+            for i, suffix in enumerate((".pack", ".idx")):
+                final = packdir / (name + suffix)
+                os.replace(written[i], final)
+                written[i] = final
             dfd = os.open(packdir, os.O_RDONLY)
             try:
                 os.fsync(dfd)
@@ -339,6 +342,9 @@ class Git:
             return False
 
     def objects_dir(self) -> Path:
+        plain = self.root / ".git" / "objects"
+        if plain.is_dir() and not os.environ.get("GIT_OBJECT_DIRECTORY"):  # the usual layout: no git process
+            return plain
         proc = self.run("rev-parse", "--git-path", "objects")
         path = Path(proc.stdout.decode().strip())
         return path if path.is_absolute() else self.root / path

@@ -299,6 +299,8 @@ class Reader:
                     break
                 except crypto.NotForThisKey:
                     continue
+                except IntegrityError:  # a damaged or moved copy: check_head reports it; here it opens nothing
+                    break
             if result is not None:
                 break
         self._keys[ck] = result
@@ -1151,6 +1153,33 @@ class Verifier:
             rv = self.record_version(rid, self.record_blobs(rid, c.sha, {}), c.sha)
             if rv is not None and rv.error is not None:
                 self.findings.append(rv.error)
+        self.check_merge_kept_theirs(c, changes, base)
+
+    def check_merge_kept_theirs(self, c: CommitInfo, changes: list, base: Optional[str]) -> None:
+        """Record files the other side changed but the merge left as the first parent had them
+        (``git merge -s ours``, or a hand-made merge) must already hold the other side's changes."""
+        from .sync import Conflict, merge_records
+
+        if not base:
+            return
+        p2 = c.parents[1]
+        in_diff = {path for path, _old, _new in changes}
+        raw = _run(self.root, "diff", "--name-only", "-z", "--no-renames", base, p2, "--", "records/")
+        for name in raw.split(b"\0"):
+            path = name.decode("utf-8", "surrogateescape")
+            if not path or path in in_diff or envelope.record_of(path) is None:
+                continue
+            result, theirs = self.cat.get(f"{c.sha}:{path}"), self.cat.get(f"{p2}:{path}")
+            if result is None or theirs is None:
+                if result != theirs:
+                    self.add(c.sha, path, "merge", f"the merge kept one side's version of {path} and dropped the other side's change")
+                continue
+            try:
+                expected = merge_records(self.cat.get(f"{base}:{path}"), result, theirs, path)
+            except (Conflict, ConfideError):
+                expected = None
+            if expected != result:
+                self.add(c.sha, path, "merge", f"the merge left out what the other side changed in {path}")
 
     # -- names in plaintext ----------------------------------------------------
     def check_names(self) -> None:

@@ -24,6 +24,7 @@ child's data on disk.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -242,14 +243,26 @@ class VaultLock:
 
 
 def read_file(root: Path, path: Path) -> bytes:
-    """A vault file's bytes, read under a shared lock, so a writer's in-place writes are never seen half done.
+    """A vault file's bytes, read under the shared lock (see ``reading``)."""
+    with reading(root):
+        return path.read_bytes()
 
-    Inside a transaction (this process, or the workers it forked, holds the
-    exclusive lock) no lock is needed. A vault whose lock file cannot be opened
+
+_read_depth: dict = {}  # (vault root, pid) -> how many 'reading' blocks are open
+
+
+@contextlib.contextmanager
+def reading(root: Path):
+    """Hold a shared lock on the vault while record files are read, so a writer's in-place writes
+    are never seen half done, and the two files of a record are read from one state of the vault.
+
+    Re-entrant within a process. Inside a transaction (this process, or the workers it forked,
+    holds the exclusive lock) no lock is needed. A vault whose lock file cannot be opened
     (read-only media) has no writer to wait for.
     """
     if _exclusive:
-        return path.read_bytes()
+        yield
+        return
     key = (str(root), os.getpid())
     fd = _read_fds.get(key)
     if fd is None:
@@ -261,19 +274,24 @@ def read_file(root: Path, path: Path) -> bytes:
                 fd = os.open(lock, os.O_RDONLY)
             except OSError:
                 fd = -1
-        while len(_read_fds) >= 4:  # a long-lived process (tests, a library user) opens many vaults
-            stale = _read_fds.pop(next(iter(_read_fds)))
+        for stale_key in [k for k in _read_fds if not _read_depth.get(k)][:max(0, len(_read_fds) - 3)]:
+            stale = _read_fds.pop(stale_key)  # a long-lived process (tests, a library user) opens many vaults
             if stale >= 0:
                 os.close(stale)
         _read_fds[key] = fd
     if fd < 0:
-        return path.read_bytes()
-    if not _flock_waiting(fd, fcntl.LOCK_SH):
+        yield
+        return
+    depth = _read_depth.get(key, 0)
+    if depth == 0 and not _flock_waiting(fd, fcntl.LOCK_SH):
         raise _busy()
+    _read_depth[key] = depth + 1
     try:
-        return path.read_bytes()
+        yield
     finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
+        _read_depth[key] -= 1
+        if _read_depth[key] == 0:
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 class Transaction:
@@ -347,10 +365,12 @@ class Transaction:
             for folder in {os.path.dirname(p) for p in paths}:
                 if folder:
                     os.makedirs(os.path.join(root, folder), exist_ok=True)
-            if tracked and len(paths) >= 8:
-                overwrite_many({self.root / p: self.files[p] for p in paths})
-            else:
-                atomic_write_many({self.root / p: self.files[p] for p in paths})
+            # Record files of a bulk change are written in place (confide reads them under the shared
+            # lock); anything else (holders.yaml, read by every command as it starts) is renamed in.
+            in_place = [p for p in paths if p.startswith("records/")] if tracked and len(paths) >= 8 else []
+            if in_place:
+                overwrite_many({self.root / p: self.files[p] for p in in_place})
+            atomic_write_many({self.root / p: self.files[p] for p in paths if p not in set(in_place)})
             for p in self.removed:
                 (self.root / p).unlink(missing_ok=True)
             _crash_point("after-write")
@@ -384,6 +404,8 @@ def recover(root: Path, git: Git) -> bool:
     """Roll back a command that died between writing files and committing them."""
     journal = root / ".git" / "confide-journal.json"
     for stale in root.glob("records/.confide-tmp-*"):
+        stale.unlink(missing_ok=True)
+    for stale in git.objects_dir().glob("pack/tmp_confide_*"):  # a pack a killed bulk command was writing
         stale.unlink(missing_ok=True)
     for stale in root.glob(".confide-tmp-*"):
         stale.unlink(missing_ok=True)
@@ -441,5 +463,5 @@ def recover_if_interrupted(root: Path, git: Git) -> None:
         lock.__exit__()
 
 
-__all__ = ["Transaction", "VaultLock", "atomic_write", "overwrite_many", "read_file", "recover", "recover_if_interrupted",
-           "TRACKED"]
+__all__ = ["Transaction", "VaultLock", "atomic_write", "overwrite_many", "read_file", "reading", "recover",
+           "recover_if_interrupted", "TRACKED"]

@@ -325,7 +325,8 @@ def sync(root: Path, remote: Optional[str], actor: Callable[[], str], *, attempt
         raise NotFound(f"no remote named '{remote}'", "see them with 'git remote -v'; add one with 'git remote add NAME URL'")
     register_repo_config(root)
     result = SyncResult(remote, branch)
-    with Transaction(root, git):  # the vault lock, crash recovery, and no uncommitted changes
+    with Transaction(root, git) as tx:  # the vault lock, crash recovery, and no uncommitted changes
+        tx.require_clean()  # before git merges anything into the working tree
         for attempt in range(attempts):
             proc = git.run("fetch", "--quiet", remote, check=False)
             if proc.returncode != 0:

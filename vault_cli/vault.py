@@ -19,7 +19,7 @@ from .errors import IdentityProblem, IntegrityError, NotFound, VaultStateError
 from .gitstore import Git, ensure_repository
 from .holders import Holder, Holders
 from .settings import SETTINGS_FILE, Settings
-from .store import Transaction, read_file
+from .store import Transaction, read_file, reading
 
 RECORDS_DIR = "records"
 
@@ -90,8 +90,9 @@ class Vault:
 
     def envelope(self, record_id: str, *, entries: bool = True) -> envelope.Envelope:
         self.check_record_id(record_id)
-        return envelope.Envelope.read(self.record_path(record_id), self.record_source(record_id), entries=entries,
-                                      read_file=self._read_file)
+        with reading(self.root):  # head and entries from one state of the vault
+            return envelope.Envelope.read(self.record_path(record_id), self.record_source(record_id), entries=entries,
+                                          read_file=self._read_file)
 
     def _read_file(self, path: Path) -> bytes:
         return read_file(self.root, path)

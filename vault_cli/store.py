@@ -367,10 +367,10 @@ class Transaction:
                     os.makedirs(os.path.join(root, folder), exist_ok=True)
             # Record files of a bulk change are written in place (confide reads them under the shared
             # lock); anything else (holders.yaml, read by every command as it starts) is renamed in.
-            in_place = [p for p in paths if p.startswith("records/")] if tracked and len(paths) >= 8 else []
+            in_place = {p for p in paths if p.startswith("records/")} if tracked and len(paths) >= 8 else set()
             if in_place:
-                overwrite_many({self.root / p: self.files[p] for p in in_place})
-            atomic_write_many({self.root / p: self.files[p] for p in paths if p not in set(in_place)})
+                overwrite_many({self.root / p: self.files[p] for p in paths if p in in_place})
+            atomic_write_many({self.root / p: self.files[p] for p in paths if p not in in_place})
             for p in self.removed:
                 (self.root / p).unlink(missing_ok=True)
             _crash_point("after-write")

@@ -101,7 +101,7 @@ class AccessResult:
 
 
 @dataclass
-class _Change:
+class RecordChange:
     record: str
     data: Optional[bytes]  # new head file contents, None when unchanged
     packed: Optional[tuple] = None  # data as a git pack entry (bulk commands): gitstore.pack_entry
@@ -275,7 +275,7 @@ def _check_no_lockout(session: Session, env: envelope.Envelope, levels: Iterable
                 )
 
 
-def _write_changes(session: Session, tx: Transaction, changes: Sequence[_Change]) -> list[str]:
+def _write_changes(session: Session, tx: Transaction, changes: Sequence[RecordChange]) -> list[str]:
     changed = []
     for c in changes:
         if c.data is not None:
@@ -284,11 +284,13 @@ def _write_changes(session: Session, tx: Transaction, changes: Sequence[_Change]
     return changed
 
 
-def _rekey_every_record(session: Session, tx: Transaction, actor: Holder, one: Callable[[str], _Change],
-                        subject: str, action: str, holder: str, progress) -> tuple[list[_Change], list[str], str]:
-    """A holder change that touches every record: re-key them on every core, then commit them
-    together with holders.yaml in one commit."""
-    changes = _map(one, session.vault.record_ids(), progress, session.vault)
+def rekey_every_record(session: Session, tx: Transaction, actor: Holder, one: Callable[[str], RecordChange],
+                       subject: str, action: str, holder: str, progress,
+                       record_ids: Optional[Sequence[str]] = None) -> tuple[list[RecordChange], list[str], str]:
+    """A holder change that touches every record (or ``record_ids``): re-key them on every core, then
+    commit them together with holders.yaml in one commit."""
+    ids = session.vault.record_ids() if record_ids is None else record_ids
+    changes = _map(one, ids, progress, session.vault)
     changed = _write_changes(session, tx, changes)
     tx.write(HOLDERS_FILE, session.holders.dump().encode("utf-8"))
     commit = tx.commit(
@@ -307,7 +309,7 @@ def _warnings(session: Session) -> list[str]:
 _packing = False  # set for the duration of a bulk map; read in the forked workers
 
 
-def _map(fn: Callable[[str], _Change], record_ids: Sequence[str], progress, vault: Optional[Vault] = None) -> list[_Change]:
+def _map(fn: Callable[[str], RecordChange], record_ids: Sequence[str], progress, vault: Optional[Vault] = None) -> list[RecordChange]:
     """Run ``fn`` over records on every core; with ``vault``, store the new files in git from the workers too.
 
     Bulk commands rewrite up to every record head. Committing them makes git
@@ -325,7 +327,7 @@ def _map(fn: Callable[[str], _Change], record_ids: Sequence[str], progress, vaul
     _packing = (vault is not None and len(record_ids) >= parallel.THRESHOLD and parallel.workers() > 1
                 and vault.git.object_format() == "sha1")
 
-    def job(rid: str) -> _Change:
+    def job(rid: str) -> RecordChange:
         change = fn(rid)
         if change.data is not None and _packing:
             change.packed = pack_entry(change.data)
@@ -340,15 +342,6 @@ def _map(fn: Callable[[str], _Change], record_ids: Sequence[str], progress, vaul
         for c in changes:
             c.packed = None
     return changes
-
-
-def map_records(vault: Vault, fn: Callable[[str], Optional[bytes]], record_ids: Sequence[str], progress=None) -> list:
-    """``parallel.map_ordered`` for whole-vault rewrites: ``fn(record_id)`` returns new file bytes or None.
-
-    Like the commands here, it also stores the new files in git from the
-    workers (see ``_map``), so the commit does not compress them on one core.
-    """
-    return [c.data for c in _map(lambda rid: _Change(rid, fn(rid)), record_ids, progress, vault)]
 
 
 # ---------------------------------------------------------------------------
@@ -412,7 +405,7 @@ def grant(
         if parent_permission is not None:
             fields["parent_permission"] = parent_permission
 
-        def one(rid: str) -> _Change:
+        def one(rid: str) -> RecordChange:
             return _grant_record(session, rid, target, levels, fields, today)
 
         changes = _map(one, record_ids, progress, session.vault)
@@ -441,10 +434,10 @@ def grant(
     return result
 
 
-def _grant_record(session: Session, rid: str, target: Holder, levels: Sequence[str], fields: dict, today: dt.date) -> _Change:
+def _grant_record(session: Session, rid: str, target: Holder, levels: Sequence[str], fields: dict, today: dt.date) -> RecordChange:
     env = session.vault.envelope(rid, entries=False)
     head = env.head
-    change = _Change(rid, None)
+    change = RecordChange(rid, None)
     dirty = False
     for level in levels:
         revoked = head.get("revoked") or []
@@ -499,9 +492,7 @@ def revoke(
 
     with writing(session) as (tx, actor):
         settings, holders = session.settings, session.holders
-        target = holders.find(holder_name)
-        if target is None:
-            raise NotFound(f"no holder named '{holder_name}'", "list them with: confide holder list")
+        target = holders.get(holder_name)
         _require_may_change(settings, actor, levels, "revoke")
         if target.active and _is_last_manager(settings, holders, target):
             raise Denied(
@@ -509,7 +500,7 @@ def revoke(
                 "add another manager first (confide holder add NAME --role manager --recipient age1...)",
             )
 
-        def one(rid: str) -> _Change:
+        def one(rid: str) -> RecordChange:
             return _revoke_record(session, rid, target, levels, actor, today)
 
         changes = _map(one, record_ids, progress, session.vault)
@@ -549,10 +540,10 @@ def revoke(
     return result
 
 
-def _revoke_record(session: Session, rid: str, target: Holder, levels: Sequence[str], actor: Holder, today: dt.date) -> _Change:
+def _revoke_record(session: Session, rid: str, target: Holder, levels: Sequence[str], actor: Holder, today: dt.date) -> RecordChange:
     env = session.vault.envelope(rid, entries=False)
     head = env.head
-    change = _Change(rid, None)
+    change = RecordChange(rid, None)
     touched: list[str] = []
     for level in levels:
         dirty = False
@@ -657,9 +648,7 @@ def remove_holder(session: Session, name: str, *, reason: str, progress=None) ->
     with writing(session) as (tx, actor):
         settings, holders = session.settings, session.holders
         policy.require_holder_manager(settings, actor)
-        target = holders.find(name)
-        if target is None:
-            raise NotFound(f"no holder named '{name}'", "list them with: confide holder list")
+        target = holders.get(name)
         if not target.active:
             return AccessResult(name, None, notes=[f"'{name}' was already removed on {target.removed}; nothing was committed"])
         if _is_last_manager(settings, holders, target):
@@ -672,7 +661,7 @@ def remove_holder(session: Session, name: str, *, reason: str, progress=None) ->
         target.removed_by = actor.name
         target.removed_reason = reason
 
-        changes, changed, commit = _rekey_every_record(
+        changes, changed, commit = rekey_every_record(
             session, tx, actor, lambda rid: _remove_from_record(session, rid, target, today),
             f"remove holder {name}", "holder.remove", name, progress,
         )
@@ -691,10 +680,10 @@ def remove_holder(session: Session, name: str, *, reason: str, progress=None) ->
     return result
 
 
-def _remove_from_record(session: Session, rid: str, target: Holder, today: dt.date) -> _Change:
+def _remove_from_record(session: Session, rid: str, target: Holder, today: dt.date) -> RecordChange:
     env = session.vault.envelope(rid, entries=False)
     head = env.head
-    change = _Change(rid, None)
+    change = RecordChange(rid, None)
     dirty = False
     grants = list(head.get("grants") or [])
     kept = [g for g in grants if g["holder"] != target.name]
@@ -762,9 +751,7 @@ def rotate_holder(
     with writing(session) as (tx, actor):
         settings, holders = session.settings, session.holders
         policy.require_holder_manager(settings, actor)
-        target = holders.find(name)
-        if target is None:
-            raise NotFound(f"no holder named '{name}'", "list them with: confide holder list")
+        target = holders.get(name)
         if not target.active:
             raise NotFound(f"holder '{name}' was removed on {target.removed}; a removed holder has no key to rotate",
                            "see them with: confide holder list")
@@ -791,7 +778,7 @@ def rotate_holder(
         target.previous_recipients = list(target.previous_recipients) + [old]
         target.recipient = recipient
 
-        changes, changed, commit = _rekey_every_record(
+        changes, changed, commit = rekey_every_record(
             session, tx, actor, lambda rid: _rotate_record(session, rid, target, today),
             f"rotate key of {name}", "holder.rotate", name, progress,
         )
@@ -807,9 +794,9 @@ def rotate_holder(
     return result
 
 
-def _rotate_record(session: Session, rid: str, target: Holder, today: dt.date) -> _Change:
+def _rotate_record(session: Session, rid: str, target: Holder, today: dt.date) -> RecordChange:
     env = session.vault.envelope(rid, entries=False)
-    change = _Change(rid, None)
+    change = RecordChange(rid, None)
     fresh = []
     for level in session.settings.levels:
         gens = _generations(env, level)
@@ -957,10 +944,10 @@ def expire_due(session: Session, tx: Transaction, actor: Holder) -> Optional[Acc
     return result
 
 
-def _expire_record(session: Session, rid: str, today: dt.date) -> _Change:
+def _expire_record(session: Session, rid: str, today: dt.date) -> RecordChange:
     env = session.vault.envelope(rid, entries=False)
     head = env.head
-    change = _Change(rid, None)
+    change = RecordChange(rid, None)
     grants = list(head.get("grants") or [])
     expired = [g for g in grants if not policy.grant_live(g, today)]
     if not expired:
@@ -1049,9 +1036,7 @@ def record_access(vault: Vault, record_id: str) -> dict:
 
 def holder_access(vault: Vault, name: str, progress=None) -> dict:
     """What a holder can read: every record and level they hold a copy of the current generation of."""
-    holder = vault.holders.find(name)
-    if holder is None:
-        raise NotFound(f"no holder named '{name}'", "list them with: confide holder list")
+    holder = vault.holders.get(name)
     today = _today()
     settings, holders = vault.settings, vault.holders
 

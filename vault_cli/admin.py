@@ -186,22 +186,11 @@ def add_holder(session: Session, name: str, *, role: str, recipient: str, progre
         holders.all.append(Holder(name=name, role=role, recipient=recipient, status="active", added=today, added_by=actor.name,
                                   signing_key=signing_key))
         levels = settings.roles[role].reads
-        record_ids = session.vault.record_ids()
-        changed = 0
-        if levels:
-            from .access import map_records  # parallel, and seeds git's object store from the workers
+        from .access import RecordChange, rekey_every_record  # parallel, one pack for the new heads
 
-            results = map_records(session.vault, lambda rid: _rewrap_record(session, rid, name, recipient, levels),
-                                  record_ids, progress=progress)
-            for rid, data in zip(record_ids, results):
-                if data is not None:
-                    tx.write(session.vault.record_source(rid), data)
-                    changed += 1
-        tx.write(HOLDERS_FILE, holders.dump().encode("utf-8"))
-        commit = tx.commit(
-            trail.message(f"add holder {name} ({role})", "holder.add", actor.name, subject_holder=name,
-                          extra={"Confide-Records": str(changed)}),
-            actor.name,
+        _, _, commit = rekey_every_record(
+            session, tx, actor, lambda rid: RecordChange(rid, _rewrap_record(session, rid, name, recipient, levels)),
+            f"add holder {name} ({role})", "holder.add", name, progress, record_ids=None if levels else [],
         )
     return WriteResult(name, commit, warnings_for_vault(session))
 

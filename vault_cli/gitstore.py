@@ -24,11 +24,19 @@ from .errors import ExternalError, VaultStateError
 TRACKED = ("confide.yaml", "holders.yaml", "allowed_signers", ".gitattributes", ".gitignore", "records")
 
 
-def _git_binary() -> str:
+def git_binary() -> str:
     git = shutil.which("git")
     if not git:
         raise ExternalError("git is not installed or not on PATH", "install git (apt-get install git) and try again")
     return git
+
+
+def git_env(extra: Optional[dict] = None) -> dict:
+    """The environment confide runs git in: never a prompt or a pager, messages in English."""
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_PAGER="cat", LC_ALL="C")
+    if extra:
+        env.update(extra)
+    return env
 
 
 def _is_object_id(text: str) -> bool:
@@ -48,7 +56,7 @@ def holder_email(name: str) -> str:
 class Git:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._bin = _git_binary()
+        self._bin = git_binary()
         self._background: list = []  # store_packed threads, joined by commit
 
     def run(
@@ -58,16 +66,12 @@ class Git:
         env: Optional[dict] = None,
         check: bool = True,
     ) -> subprocess.CompletedProcess:
-        full_env = dict(os.environ)
-        full_env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C"})
-        if env:
-            full_env.update(env)
         proc = subprocess.run(
             [self._bin, "-C", str(self.root), *args],
             input=input,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=full_env,
+            env=git_env(env),
         )
         if check and proc.returncode != 0:
             self._raise(proc, args[0])
@@ -143,11 +147,9 @@ class Git:
         (~50 ms after a bulk command rewrote 1,000 heads), so a transaction
         starts it first and asks for the answer only before it writes.
         """
-        full_env = dict(os.environ)
-        full_env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C"})
         args = ("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
         proc = subprocess.Popen([self._bin, "-C", str(self.root), *args], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=full_env)
+                                stderr=subprocess.PIPE, env=git_env())
         answer: list = []
 
         def result() -> list[str]:

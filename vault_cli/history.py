@@ -17,9 +17,7 @@ the cost per commit stays flat as history grows.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import shutil
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,6 +25,7 @@ from typing import Any, Optional
 
 from . import crypto, envelope, ids, schema, signing, yamlio
 from .errors import ConfideError, ExternalError, IntegrityError, UsageError
+from .gitstore import git_binary, git_env
 from .holders import HOLDERS_FILE, Holder, Holders
 from .settings import SETTINGS_FILE, Settings
 
@@ -68,15 +67,6 @@ class VerifyResult:
 # git plumbing
 
 
-def _git() -> str:
-    exe = shutil.which("git")
-    if not exe:
-        raise ExternalError("git is not installed or not on PATH", "install git and try again")
-    return exe
-
-
-def _env() -> dict:
-    return dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_PAGER="cat", LC_ALL="C")
 
 
 class CatFile:
@@ -85,8 +75,8 @@ class CatFile:
 
     def __init__(self, root: Path, *, check: bool = False) -> None:
         mode = "--batch-check" if check else "--batch"
-        self.proc = subprocess.Popen([_git(), "-C", str(root), "cat-file", mode], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, env=_env())
+        self.proc = subprocess.Popen([git_binary(), "-C", str(root), "cat-file", mode], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, env=git_env())
 
     def _header(self, name: str) -> Optional[list]:
         assert self.proc.stdin and self.proc.stdout
@@ -124,8 +114,8 @@ class StreamCat:
     def __init__(self, root: Path, names: list) -> None:
         import threading
 
-        self.proc = subprocess.Popen([_git(), "-C", str(root), "cat-file", "--batch"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, env=_env(), bufsize=1 << 20)
+        self.proc = subprocess.Popen([git_binary(), "-C", str(root), "cat-file", "--batch"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, env=git_env(), bufsize=1 << 20)
         data = "".join(n + "\n" for n in names).encode()
 
         def feed() -> None:
@@ -157,7 +147,7 @@ class StreamCat:
 
 
 def _run(root: Path, *args: str, input: Optional[bytes] = None) -> bytes:
-    proc = subprocess.run([_git(), "-C", str(root), *args], input=input, capture_output=True, env=_env())
+    proc = subprocess.run([git_binary(), "-C", str(root), *args], input=input, capture_output=True, env=git_env())
     if proc.returncode != 0:
         first = proc.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
         raise ExternalError(f"git {args[0]} failed: {first[0] if first else proc.returncode}", "check the vault with: git status")
@@ -212,8 +202,8 @@ def parse_commit(sha: str, raw: bytes) -> CommitInfo:
 
 
 def resolve_rev(root: Path, rev: str) -> str:
-    proc = subprocess.run([_git(), "-C", str(root), "rev-parse", "--verify", "-q", rev + "^{commit}"],
-                          capture_output=True, env=_env())
+    proc = subprocess.run([git_binary(), "-C", str(root), "rev-parse", "--verify", "-q", rev + "^{commit}"],
+                          capture_output=True, env=git_env())
     if proc.returncode != 0:
         raise UsageError(f"--since {rev[:60]} is not a commit of this vault", "give a commit id, tag or branch, e.g. --since HEAD~10")
     return proc.stdout.decode().strip()
@@ -1274,7 +1264,7 @@ def _holders_or_none(root: Path) -> Holders:
 
 
 def verify(root: Path, *, since: Optional[str] = None, identity: Optional[str] = None) -> VerifyResult:
-    head = subprocess.run([_git(), "-C", str(root), "rev-parse", "--verify", "-q", "HEAD"], capture_output=True, env=_env())
+    head = subprocess.run([git_binary(), "-C", str(root), "rev-parse", "--verify", "-q", "HEAD"], capture_output=True, env=git_env())
     if head.returncode != 0:
         return VerifyResult(0, [], False, None, None, ["the vault has no commits"])
     since_sha = resolve_rev(root, since) if since else None

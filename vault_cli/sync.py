@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .errors import ExternalError, NotFound, UsageError, VaultStateError
-from .gitstore import Git, holder_email
+from .gitstore import Git, git_binary, git_env, holder_email
 
 DRIVER_NAME = "confide"
 
@@ -400,12 +400,8 @@ def clone(url: str, directory: str) -> tuple[Path, str]:
     target = Path(directory).expanduser()
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise VaultStateError(f"{target} already exists", "clone into a new folder")
-    git_bin = shutil.which("git")
-    if not git_bin:
-        raise ExternalError("git is not installed or not on PATH", "install git and try again")
     created = not target.exists()
-    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", LC_ALL="C")
-    proc = subprocess.run([git_bin, "clone", "-q", url, str(target)], capture_output=True, env=env)
+    proc = subprocess.run([git_binary(), "clone", "-q", url, str(target)], capture_output=True, env=git_env())
     if proc.returncode != 0:
         if created:
             shutil.rmtree(target, ignore_errors=True)
@@ -470,11 +466,8 @@ def restore(file: str, directory: str) -> tuple[Path, str]:
         first = fh.readline(64)
     if first not in (b"# v2 git bundle\n", b"# v3 git bundle\n"):
         raise ExternalError(f"{src} is not a git bundle", "give a file written by 'confide backup'")
-    git_bin = shutil.which("git")
-    if not git_bin:
-        raise ExternalError("git is not installed or not on PATH", "install git and try again")
-    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", LC_ALL="C")
-    proc = subprocess.run([git_bin, "clone", "-q", str(src.resolve()), str(target)], capture_output=True, env=env)
+    proc = subprocess.run([git_binary(), "clone", "-q", str(src.resolve()), str(target)], capture_output=True,
+                          env=git_env())
     if proc.returncode != 0:
         shutil.rmtree(target, ignore_errors=True)
         raise ExternalError(f"the bundle {src} is truncated or damaged: {_first_error(proc)}",

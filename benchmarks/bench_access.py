@@ -52,13 +52,6 @@ RUNS = 3
 GROUP = "access"
 
 
-def _recipient(path: Path) -> str:
-    for line in Path(path).read_text().splitlines():
-        if line.startswith("# public key: "):
-            return line.split(": ", 1)[1].strip()
-    raise RuntimeError(f"no public key comment in {path}")
-
-
 def _plaintexts(root: Path, identity: Path) -> list:
     """Every record's profile and entries, decrypted in-process (the content a one-file design would hold)."""
     from vault_cli import parallel, records
@@ -84,7 +77,10 @@ def _setup(ctx: Context) -> None:
     ctx.reset_vault()
     # The baseline's files: one age file per record, to every current reader of the vault.
     readers = [h for h in (sv.manager, sv.dsl, *sv.practitioners, sv.recovery) if h]
-    rcpts = {h: _recipient(sv.keys[h]) for h in readers}
+    from vault_cli.holders import Holders
+
+    holders = Holders.load(sv.root)
+    rcpts = {h: holders.get(h).recipient for h in readers}
     env = synth.git_env()
     os.environ.update({k: v for k, v in env.items() if k.startswith("GIT_CONFIG")})
     texts = _plaintexts(sv.root, sv.keys[sv.manager])
@@ -103,25 +99,14 @@ def _setup(ctx: Context) -> None:
         "done"
     )
     # An auditor to grant to, added once (untimed); the grant runs start from that commit.
-    ivy_key = ctx.work / "ivy.txt"
-    secret, ivy = _new_key(ivy_key)
+    _, ivy = synth._write_key(ctx.work, "ivy")
     ctx.confide("holder", "add", "ivy", "--role", "auditor", "--recipient", ivy)
     st["grant_head"] = ctx.mark()
     ctx.reset_vault()
-    _, st["dsl2"] = _new_key(ctx.work / "dsl2.txt")
-    _, st["cara_new"] = _new_key(ctx.work / "cara-new.txt")
+    _, st["dsl2"] = synth._write_key(ctx.work, "dsl2")
+    _, st["cara_new"] = synth._write_key(ctx.work, "cara-new")
     st["until"] = (dt.date.today() + dt.timedelta(days=30)).isoformat()
     ctx.state["access"] = st
-
-
-def _new_key(path: Path) -> tuple:
-    from vault_cli import crypto
-
-    secret, recipient = crypto.generate_identity()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(f"# public key: {recipient}\n{secret}\n")
-    return secret, recipient
 
 
 @section(BASELINE_NAME, group=GROUP, setup=_setup, compare=None, per="records", runs=RUNS, order=40,

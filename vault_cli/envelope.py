@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 from . import crypto, fasthead, ids, schema, yamlio
 from .errors import IntegrityError
@@ -489,7 +489,3 @@ def new_level_key(taken: set[str], level: str, generation: int) -> tuple[dict, s
     secret, recipient = crypto.generate_identity()
     key = {"id": ids.new_key_id(taken), "level": level, "generation": generation, "recipient": recipient, "wrapped": {}}
     return key, secret
-
-
-def payload_json(payload: Any) -> str:
-    return json.dumps(payload, ensure_ascii=False, sort_keys=True)

@@ -85,12 +85,6 @@ class Git:
             "the vault was left as it was; check it with: git status",
         )
 
-    def is_repository(self) -> bool:
-        proc = self.run("rev-parse", "--show-toplevel", check=False)
-        if proc.returncode != 0:
-            return False
-        return Path(proc.stdout.decode().strip()).resolve() == self.root.resolve()
-
     def head(self) -> Optional[str]:
         fast = self._head_from_files()
         if fast is not None:

@@ -11,7 +11,6 @@ this module, is what enforces it on read.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterable, Optional
 
 from .errors import Denied
 from .holders import Holder, Holders
@@ -99,5 +98,3 @@ def may_grant(settings: Settings, actor: Holder, level: str) -> bool:
     return bool(role and role.acts and level in role.grants)
 
 
-def levels_of(settings: Settings, only: Optional[Iterable[str]] = None) -> list[str]:
-    return [lv for lv in settings.levels if only is None or lv in only]

@@ -12,9 +12,9 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Optional
 
-from . import crypto, envelope, ids, policy, timeutil
+from . import crypto, envelope, ids, policy
 from .errors import IdentityProblem, IntegrityError, NotFound, VaultStateError
 from .gitstore import Git, ensure_repository
 from .holders import Holder, Holders
@@ -245,16 +245,6 @@ class Session:
                     continue
         self._level_keys[cache_key] = result
         return result
-
-    def can_read_level(self, env: envelope.Envelope, level: str) -> bool:
-        return self.level_identity(env, env.current_key(level)["id"]) is not None
-
-    def today(self):
-        return timeutil.today()
-
-
-def iter_records(vault: Vault) -> Iterator[str]:
-    yield from vault.record_ids()
 
 
 __all__ = ["Vault", "Session", "find_root", "load_identities", "default_identity_path", "VaultStateError"]

@@ -100,20 +100,3 @@ def dump(data: Any) -> str:
     buf = io.StringIO()
     _yaml()["dumper"].dump(data, buf)
     return buf.getvalue()
-
-
-def load_round_trip(text: str, source: str) -> Any:
-    y = _yaml()
-    yaml = y["YAML"]()  # round-trip: keeps comments
-    try:
-        return yaml.load(text)
-    except y["YAMLError"]:
-        raise IntegrityError(f"{source} is not valid YAML", "git diff " + source) from None
-
-
-def dump_round_trip(data: Any) -> str:
-    yaml = _yaml()["YAML"]()
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    buf = io.StringIO()
-    yaml.dump(data, buf)
-    return buf.getvalue()

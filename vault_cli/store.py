@@ -403,14 +403,15 @@ def _crash_point(name: str) -> None:
 def recover(root: Path, git: Git) -> bool:
     """Roll back a command that died between writing files and committing them."""
     journal = root / ".git" / "confide-journal.json"
-    for stale in root.glob("records/.confide-tmp-*"):
-        stale.unlink(missing_ok=True)
-    for stale in git.objects_dir().glob("pack/tmp_confide_*"):  # a pack a killed bulk command was writing
-        stale.unlink(missing_ok=True)
-    for stale in root.glob(".confide-tmp-*"):
+    # A pack a killed bulk command was writing: written before the journal, so looked for every time
+    # (a handful of files). The working tree's temporary files come after the journal: only with one
+    # is the records folder listed, so a single-record write never pays for the size of the vault.
+    for stale in git.objects_dir().glob("pack/tmp_confide_*"):
         stale.unlink(missing_ok=True)
     if not journal.exists():
         return False
+    for stale in [*root.glob("records/.confide-tmp-*"), *root.glob(".confide-tmp-*")]:
+        stale.unlink(missing_ok=True)
     try:
         data = json.loads(journal.read_text())
     except (OSError, ValueError):

@@ -58,6 +58,17 @@ def record_doc(root: Path, record_id: str) -> dict:
 
 
 SUITE_NOW = "2026-11-24T10:00:00+00:00"
+REQUIRE_AGE = os.environ.get("CONFIDE_REQUIRE_AGE") == "1"  # read at import: isolated_env clears CONFIDE_*
+
+
+def age_binary() -> str:
+    """The real 'age' command for interop checks: the tests skip without it, or fail under CONFIDE_REQUIRE_AGE=1 (CI)."""
+    age = shutil.which("age")
+    if age is None:
+        if REQUIRE_AGE:
+            pytest.fail("the 'age' command is required (CONFIDE_REQUIRE_AGE=1) but is not on PATH")
+        pytest.skip("the 'age' command is not installed (set CONFIDE_REQUIRE_AGE=1 to fail instead)")
+    return age
 
 
 @pytest.fixture(autouse=True)

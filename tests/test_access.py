@@ -21,28 +21,17 @@ from pathlib import Path
 import pyrage
 import pytest
 
-from conftest import entries_file, head_file, recipient_of, record_doc, run_cli
+from conftest import SUITE_NOW, age_binary, entries_file, head_file, recipient_of, record_doc, run_cli
 from vault_cli import envelope, timeutil, yamlio
 from vault_cli.errors import ExitCode
 
-AGE = shutil.which("age") or ("/usr/bin/age" if os.path.exists("/usr/bin/age") else None)
-REQUIRE_AGE = os.environ.get("CONFIDE_REQUIRE_AGE") == "1"  # read at import: the fixtures clear CONFIDE_*
-NOW = "2026-11-24T10:00:00+00:00"
+NOW = SUITE_NOW
 HISTORY_WORDS = "git history keeps old blocks"
 
 
 @pytest.fixture
 def age_bin():
-    if AGE is None:
-        if REQUIRE_AGE:
-            pytest.fail("the age binary is required (CONFIDE_REQUIRE_AGE=1) but is not installed")
-        pytest.skip("the age binary is not installed")
-    return AGE
-
-
-@pytest.fixture(autouse=True)
-def fixed_now(monkeypatch):
-    monkeypatch.setenv("CONFIDE_NOW", NOW)
+    return age_binary()
 
 
 # ---------------------------------------------------------------------------
@@ -216,7 +205,7 @@ def test_revoked_holder_reads_nothing_written_after(vault, age_bin, tmp_path):
     before = commits(v)
     v.ok("grant", "cara", "--child", r1, "--level", "confidential")
     one_commit(v, before, "access.grant", "cara")
-    old1, old2 = fill(v, r1, "before"), fill(v, r2, "before")
+    old1, _ = fill(v, r1, "before"), fill(v, r2, "before")
     assert readable_ids(v, r1, v.keys["cara"]) == {old1["general"], old1["confidential"]}
     tails = {rid: tail_of(v, rid) for rid in (r1, r2)}
 
@@ -232,7 +221,7 @@ def test_revoked_holder_reads_nothing_written_after(vault, age_bin, tmp_path):
     for name in ("Poppy", "Quinn"):
         assert name not in v.git("log", "--format=%B")
 
-    new1, new2 = fill(v, r1, "after"), fill(v, r2, "after", who="dara")
+    new1, _ = fill(v, r1, "after"), fill(v, r2, "after", who="dara")
     v.ok("child", "set", r2, "room=Rainbow")
     v.ok("mark", new1["general"], "--parent-view", "not-confidential")
     assert readable_ids(v, r1, v.keys["cara"]) == set() and readable_ids(v, r2, v.keys["cara"]) == set()
@@ -277,7 +266,7 @@ def test_granted_student_reads_old_and_new_of_that_level_only(vault, tmp_path):
     stu, stu_rcpt = new_key(tmp_path, "sam")
     v.ok("holder", "add", "sam", "--role", "student", "--recipient", stu_rcpt)
     r1, r2 = v.add_child("Sky Grant", key_person="ben"), v.add_child("Tam Grant")
-    old1, old2 = fill(v, r1, "old"), fill(v, r2, "old")
+    old1, _ = fill(v, r1, "old"), fill(v, r2, "old")
     assert readable_ids(v, r1, stu) == set()
     head = v.head()
     refused(v, v.run("grant", "sam", "--child", r1, "--level", "confidential"), ExitCode.USAGE, head, "--parent-permission")
@@ -462,7 +451,7 @@ def test_holder_remove_leaver(vault, age_bin, tmp_path):
 def test_rotation(vault, age_bin, tmp_path):
     v = vault
     r1, r2 = v.add_child("Ada Rotate", key_person="cara"), v.add_child("Bo Rotate")
-    old1, old2 = fill(v, r1, "old"), fill(v, r2, "old")
+    old1, _ = fill(v, r1, "old"), fill(v, r2, "old")
     could = {r1: readable_ids(v, r1, v.keys["cara"]), r2: readable_ids(v, r2, v.keys["cara"])}
     assert could[r1] == set(old1.values()) and could[r2] == {old2["general"]}
     new_id, new_rcpt = new_key(tmp_path, "cara2")
@@ -563,8 +552,7 @@ def test_passphrase_protected_age_identities(vault, tmp_path, age_bin):
 
 
 def _ssh_key(tmp_path: Path, name: str, passphrase: str) -> tuple[Path, str]:
-    if shutil.which("ssh-keygen") is None:
-        pytest.skip("ssh-keygen is not installed")
+    assert shutil.which("ssh-keygen"), "ssh-keygen is needed (apt-get install openssh-client); the signing tests need it too"
     path = tmp_path / name
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-C", name, "-f", str(path)], check=True)
     return path, (tmp_path / f"{name}.pub").read_text().strip()
@@ -665,8 +653,6 @@ COMMANDS = {
 
 def test_readme_documents_access_commands():
     readme = Path(__file__).resolve().parents[1] / "README.md"
-    if not readme.exists():
-        pytest.skip("README.md is not written yet")
     text = readme.read_text()
     for cmd, options in COMMANDS.items():
         m = re.search(rf"^### `?confide {re.escape(cmd)}`?\s*$(.*?)(?=^##)", text + "\n##", re.M | re.S)

@@ -39,25 +39,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import entries_file, head_file, recipient_of, record_doc
+from conftest import age_binary, entries_file, head_file, recipient_of, record_doc
 from vault_cli import envelope
 
-# Read before conftest's autouse fixture strips every CONFIDE_* variable.
-REQUIRE_AGE = os.environ.get("CONFIDE_REQUIRE_AGE") == "1"
 JOURNAL = Path(".git") / "confide-journal.json"
 
 
 # ---------------------------------------------------------------------------
 # helpers
-
-
-def age_binary() -> str:
-    age = shutil.which("age")
-    if age is None:
-        if REQUIRE_AGE:
-            pytest.fail("the 'age' command is required (CONFIDE_REQUIRE_AGE=1) but is not on PATH")
-        pytest.skip("the 'age' command is not installed (set CONFIDE_REQUIRE_AGE=1 to fail instead)")
-    return age
 
 
 def age_decrypt(identity: Path, armored: str) -> subprocess.CompletedProcess:
@@ -411,8 +400,7 @@ def test_age_cli_reads_with_an_ssh_ed25519_identity(vault, tmp_path):
     """Holders may use an SSH ed25519 key; plain 'age -i ~/.ssh/id_ed25519' must still read."""
     age = age_binary()
     keygen = shutil.which("ssh-keygen")
-    if keygen is None:
-        pytest.skip("ssh-keygen is not installed")
+    assert keygen, "ssh-keygen is needed (apt-get install openssh-client); the signing tests need it too"
     v = vault
     key = tmp_path / "id_ed25519"
     subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-C", "zoe@laptop", "-f", str(key)], check=True)

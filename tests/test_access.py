@@ -451,7 +451,7 @@ def test_holder_remove_leaver(vault, age_bin, tmp_path):
 def test_rotation(vault, age_bin, tmp_path):
     v = vault
     r1, r2 = v.add_child("Ada Rotate", key_person="cara"), v.add_child("Bo Rotate")
-    old1, _ = fill(v, r1, "old"), fill(v, r2, "old")
+    old1, old2 = fill(v, r1, "old"), fill(v, r2, "old")
     could = {r1: readable_ids(v, r1, v.keys["cara"]), r2: readable_ids(v, r2, v.keys["cara"])}
     assert could[r1] == set(old1.values()) and could[r2] == {old2["general"]}
     new_id, new_rcpt = new_key(tmp_path, "cara2")

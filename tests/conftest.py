@@ -32,6 +32,11 @@ def recipient_of(key_file: Path) -> str:
     raise AssertionError(f"no public key comment in {key_file}")
 
 
+def signing_pub(keys: dict, name: str) -> str:
+    """The public line of a test holder's fixed SSH signing key (tests/keys/NAME.sign.pub)."""
+    return " ".join(Path(str(keys[name + ".sign"]) + ".pub").read_text().split()[:2])
+
+
 def head_file(root: Path, record_id: str) -> Path:
     """``records/<id>.yaml``: the record's head (keys, grants, profile; never entries)."""
     return envelope.record_path(root, record_id)
@@ -94,7 +99,8 @@ def isolated_env(tmp_path_factory, monkeypatch):
 
 @pytest.fixture
 def keys(tmp_path) -> dict[str, Path]:
-    """Private copies (mode 0600) of the fixed test identities: amira, ben, cara, dara, eve, rec."""
+    """Private copies (mode 0600) of the fixed test identities: amira, ben, cara, dara, eve, rec; and of
+    their SSH signing keys, as ``keys["amira.sign"]`` (with the .pub beside it)."""
     folder = tmp_path / "keys"
     folder.mkdir(mode=0o700)
     out = {}
@@ -103,6 +109,12 @@ def keys(tmp_path) -> dict[str, Path]:
         shutil.copyfile(src, dst)
         os.chmod(dst, 0o600)
         out[src.stem] = dst
+    for src in sorted(KEYS_DIR.glob("*.sign")):
+        dst = folder / src.name
+        shutil.copyfile(src, dst)
+        shutil.copyfile(str(src) + ".pub", str(dst) + ".pub")
+        os.chmod(dst, 0o600)
+        out[src.name] = dst
     return out
 
 
@@ -135,6 +147,8 @@ class VaultFixture:
 
     def run(self, *args: str, who: str = "amira", input: Optional[str] = None, env: Optional[dict] = None) -> Result:
         e = {"CONFIDE_VAULT": str(self.root)}
+        if who + ".sign" in self.keys:
+            e["CONFIDE_SIGNING_KEY"] = str(self.keys[who + ".sign"])
         e.update(env or {})
         return run_cli(list(args), identity=self.keys[who], input=input, env=e)
 
@@ -186,17 +200,21 @@ def copy_vault(template: Path, root: Path, keys: dict[str, Path]) -> VaultFixtur
 
 @pytest.fixture
 def vault(tmp_path, keys, tmp_path_factory) -> VaultFixture:
-    """A vault made by the CLI: amira (manager), ben and cara (practitioners), dara (DSL).
+    """A vault made by the CLI: amira (manager), ben and cara (practitioners), dara (DSL); every commit
+    signed with each holder's fixed SSH signing key, as a vault requires.
 
     Built through the CLI once per test session, then copied for each test.
     """
     if "base" not in _TEMPLATES:
         root = tmp_path_factory.mktemp("vault-template") / "vault"
-        r = run_cli(["init", str(root), "--name", "Test Nursery", "--holder", "amira"], identity=keys["amira"])
+        r = run_cli(["init", str(root), "--name", "Test Nursery", "--holder", "amira",
+                     "--signing-key", signing_pub(keys, "amira")], identity=keys["amira"],
+                    env={"CONFIDE_SIGNING_KEY": str(keys["amira.sign"])})
         assert r.exit_code == 0, r.stderr
         v = VaultFixture(root, keys)
         for name, role in HOLDERS.items():
             if name != "amira":
-                v.ok("holder", "add", name, "--role", role, "--recipient", recipient_of(keys[name]))
+                v.ok("holder", "add", name, "--role", role, "--recipient", recipient_of(keys[name]),
+                     "--signing-key", signing_pub(keys, name))
         _TEMPLATES["base"] = root
     return copy_vault(_TEMPLATES["base"], tmp_path / "vault", keys)

@@ -33,22 +33,7 @@ a touched record without a reader who is an active holder, or without an
 active reader who may grant that level again (without one, nobody could
 ever give the level to anyone else).
 
-Expiry ("also done before every write"): grants live in the record heads, so
-finding the due ones must not mean reading every record on every write. Each
-clone keeps a cache, ``.git/confide-expiry.json``, holding the commit it
-describes and the earliest ``until`` date of any grant in the vault at that
-commit. Before every write (``records.writing``) the cache is checked against
-HEAD: one ``git rev-parse`` and a small file read. Only when it is stale (HEAD
-moved outside confide: a pull, a merge, a reset) is it rebuilt, with one
-``git grep`` over ``records/`` (C, no YAML parsing); only when its date has
-passed are records touched, and then only the records holding an expired
-grant, in a commit of their own (``access.expire``) just before the command's
-own commit. After each confide commit the cache is moved to the new HEAD by
-looking only at the files that commit wrote, so it stays a safe lower bound
-(a too-early date only costs one rescan). A tracked plaintext index of grants
-was rejected: it would duplicate what the heads say, could disagree with them
-after a merge, and would be one more file for every clone to keep right.
-The cache holds no child data and can be deleted at any time.
+Expiry and pending re-keys, applied before every write, are in ``vault_cli.upkeep``.
 """
 
 from __future__ import annotations
@@ -76,8 +61,6 @@ COMPROMISE_NOTE = (
     "if a key is lost or compromised, rotate it ('confide holder rotate NAME --recipient age1...') and have the "
     "old blocks purged from git history (a recorded history purge; see the README, 'Revocation and git history')"
 )
-EXPIRY_CACHE = "confide-expiry.json"
-_UNTIL_RE = re.compile(rb"^  until: '?([0-9]{4}-[0-9]{2}-[0-9]{2})'?\s*$", re.M)
 
 
 @dataclass
@@ -152,30 +135,14 @@ def _active_target(holders: Holders, name: str, doing: str) -> Holder:
     return holder
 
 
-def _managers(settings: Settings, holders: Holders) -> list[Holder]:
-    out = []
-    for h in holders.active():
-        role = settings.roles.get(h.role)
-        if role and role.manages_holders and role.acts:
-            out.append(h)
-    return out
-
-
 def _is_last_manager(settings: Settings, holders: Holders, holder: Holder) -> bool:
-    managers = _managers(settings, holders)
+    managers = policy.managers(settings, holders)
     return len(managers) == 1 and managers[0].name == holder.name
 
 
 def _require_may_change(settings: Settings, actor: Holder, levels: Iterable[str], doing: str) -> None:
     for level in levels:
-        if not policy.may_grant(settings, actor, level):
-            role = settings.roles.get(actor.role)
-            allowed = list(role.grants) if role and role.acts else []
-            raise Denied(
-                f"'{actor.name}' ({actor.role}) may not {doing} the {level} level",
-                "managers change access to any level, a DSL to safeguarding"
-                + (f"; you may: --level {' --level '.join(allowed)}" if allowed else "; ask a manager"),
-            )
+        policy.require_level(settings, actor, "grants", level, f"{doing} the {level} level")
 
 
 def _sort_wrapped(key: dict) -> None:
@@ -226,22 +193,32 @@ def _drop_copies(env: envelope.Envelope, level: str, names: Iterable[str]) -> bo
     return dropped
 
 
-def _new_generation(session: Session, env: envelope.Envelope, level: str, readers: Iterable[str]) -> dict:
-    """Start the next generation of a level key, wrapped for ``readers`` only; new entries use it."""
+def _new_generation(session: Session, env: envelope.Envelope, level: str, readers: Iterable[str]) -> Optional[dict]:
+    """Start the next generation of a level key, wrapped for ``readers`` only; new entries use it.
+
+    Whoever makes a key knows its secret, so only a holder who reads the level makes one
+    (``policy.may_make_key``, which verify asks too). Anyone else marks the level ``rekey``
+    in the head instead, and the next holder who reads it makes the new generation
+    (``rekey_pending``, before their next write). Returns the new key, or None when marked.
+    """
     readers = sorted(set(readers))
     if not readers:
         raise Denied(
             f"that would leave the {level} level of {env.record} with no reader who is an active holder",
             "nothing was changed; keep at least one manager able to read every level",
         )
+    if not policy.may_make_key(session.settings, session.holders, env.head, session.actor, level):
+        envelope.mark_rekey(env.head, level)
+        return None
     gens = _generations(env, level)
     taken = {k["id"] for k in env.keys}
-    key, secret = envelope.new_level_key(taken, level, gens[-1]["generation"] + 1)
+    key, secret = envelope.new_level_key(taken, level, max(k["generation"] for k in gens) + 1)
     for name in readers:
         key["wrapped"][name] = _wrap_secret(secret, env, key, session.holders.get(name).recipient)
     keys = env.head["keys"]
     last = max(i for i, k in enumerate(keys) if k["level"] == level)
     keys.insert(last + 1, key)
+    envelope.clear_rekey(env.head, level)
     return key
 
 
@@ -381,22 +358,24 @@ def grant(
         settings, holders = session.settings, session.holders
         target = _active_target(holders, holder_name, "grant to")
         _require_may_change(settings, actor, levels, "grant")
-        if target.role == "student":
+        needs = policy.grant_needs(settings, target)
+        if "parent-permission" in needs:
             if parent_permission is None:
                 raise UsageError(
-                    f"'{target.name}' is a student: a grant needs the parent's written permission",
+                    f"'{target.name}' is a {target.role}: a grant needs the parent's written permission",
                     "give the date it was received with --parent-permission YYYY-MM-DD",
                 )
             if all_records:
                 raise UsageError(
-                    "a student grant needs each child's parent's permission, so it is given one record at a time",
+                    f"a grant to a {target.role} needs each child's parent's permission, so it is given one record at a time",
                     "use --child RECORD --parent-permission DATE for each child",
                 )
         elif parent_permission is not None:
-            raise UsageError("--parent-permission is for grants to students only", "leave it out")
-        if target.role == "auditor" and until is None:
+            raise UsageError(f"--parent-permission is only for grants to a role that needs it; '{target.name}' is a {target.role}",
+                             "leave it out")
+        if "until" in needs and until is None:
             raise UsageError(
-                f"'{target.name}' is an auditor: every grant to an auditor ends on a date",
+                f"'{target.name}' is a {target.role}: every grant to a {target.role} ends on a date",
                 "give it with --until YYYY-MM-DD",
             )
         fields = {"holder": target.name, "granted_by": actor.name, "granted": today.isoformat()}
@@ -529,8 +508,7 @@ def revoke(
             f"'{target.name}' is still the key person of {len(kept_kp)} record(s), e.g. {kept_kp[0]}, but no longer "
             "reads all of them; hand each child over with: confide key-person RECORD HOLDER"
         )
-    role = settings.roles.get(target.role)
-    role_levels = [lv for lv in levels if role and lv in role.reads]
+    role_levels = [lv for lv in levels if policy.may_level(settings, target, "reads", lv)]
     if all_records and role_levels and target.active:
         result.notes.append(
             f"'{target.name}' is a {target.role}, a role that reads {', '.join(role_levels)} of every record: "
@@ -820,183 +798,6 @@ def _rotate_record(session: Session, rid: str, target: Holder, today: dt.date) -
 
 
 # ---------------------------------------------------------------------------
-# expiry
-
-
-def _cache_path(vault: Vault) -> Path:
-    return vault.root / ".git" / EXPIRY_CACHE
-
-
-def _read_cache(vault: Vault) -> Optional[dict]:
-    try:
-        data = json.loads(_cache_path(vault).read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("head"), str):
-        return None
-    return data
-
-
-def _write_cache(vault: Vault, head: Optional[str], earliest: Optional[str]) -> None:
-    path = _cache_path(vault)
-    tmp = path.with_name(path.name + f".{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps({"head": head, "earliest": earliest}))
-        os.replace(tmp, path)
-    except OSError:  # a cache: failing to keep it only costs a rescan
-        tmp.unlink(missing_ok=True)
-
-
-def _changed_records(vault: Vault, old: Optional[str], new: Optional[str]) -> Optional[list[str]]:
-    """Record files that differ between two commits, or None when that cannot be told cheaply."""
-    if not old or not new:
-        return None
-    proc = vault.git.run("diff", "--name-only", "-z", "--no-renames", old, new, "--", "records", check=False)
-    if proc.returncode != 0:  # the old commit is gone (rewritten history): rescan
-        return None
-    paths = [p for p in proc.stdout.decode("utf-8", "replace").split("\0") if (envelope.record_of(p) or ("", ""))[1] == "head"]
-    return paths if len(paths) <= 500 else None
-
-
-def _scan_untils(vault: Vault, paths: Optional[list[str]] = None) -> dict[str, list[str]]:
-    """Grant end dates by record (of every record, or of ``paths``): one ``git grep``, no YAML parsing."""
-    if paths is not None and not paths:
-        return {}
-    proc = vault.git.run("grep", "-I", "-n", "-E", "-e", "^  until: '?[0-9]{4}-[0-9]{2}-[0-9]{2}", "--",
-                         *(paths if paths is not None else ["records", f":(exclude)records/*{envelope.ENTRIES_SUFFIX}"]),
-                         check=False)
-    out: dict[str, list[str]] = {}
-    for line in proc.stdout.decode("utf-8", "replace").splitlines():
-        path, _, rest = line.partition(":")
-        _, _, text = rest.partition(":")
-        m = _UNTIL_RE.match(text.encode())
-        part = envelope.record_of(path)
-        if m and part and part[1] == "head":
-            out.setdefault(part[0], []).append(m.group(1).decode())
-    return out
-
-
-def expire_due(session: Session, tx: Transaction, actor: Holder) -> Optional[AccessResult]:
-    """Apply grants whose --until has passed, in a commit of their own; cheap when none is due.
-
-    Called by ``records.writing`` inside the lock, before every write. Any
-    holder who may write applies expiry: it only carries out what the grants
-    say, and only ever removes access.
-    """
-    vault = session.vault
-    head = vault.git.head()
-    today = _today().isoformat()
-    cache = _read_cache(vault)
-    untils: Optional[dict[str, list[str]]] = None
-    changed = None if cache is None or cache["head"] == head else _changed_records(vault, cache["head"], head)
-    moved = cache is None or cache["head"] != head
-    if not moved:
-        earliest = cache.get("earliest")
-    elif changed is not None:
-        # HEAD moved outside confide (pull, merge, reset): look only at the records that
-        # changed since the cached commit. The old date stays a safe lower bound: one
-        # that is too early costs a full scan below, never a missed expiry.
-        dates = [cache["earliest"]] if cache.get("earliest") else []
-        dates += [d for ds in _scan_untils(vault, changed).values() for d in ds]
-        earliest = min(dates) if dates else None
-    else:
-        untils = _scan_untils(vault)
-        all_dates = [d for ds in untils.values() for d in ds]
-        earliest = min(all_dates) if all_dates else None
-    session._expiry_base = None  # type: ignore[attr-defined]
-    if earliest is None or earliest >= today:
-        if moved:
-            _write_cache(vault, head, earliest)
-        session._expiry_base = (head, earliest)  # type: ignore[attr-defined]
-        session.last_expiry = None  # type: ignore[attr-defined]
-        return None
-    if untils is None:
-        untils = _scan_untils(vault)
-    due = sorted(rid for rid, ds in untils.items() if any(d < today for d in ds) and vault.record_path(rid).is_file())
-    remaining = [d for ds in untils.values() for d in ds if d >= today]
-    earliest_after = min(remaining) if remaining else None
-    result = AccessResult("expired grants", None)
-    if due:
-        today_date = _today()
-        changes = _map(lambda rid: _expire_record(session, rid, today_date), due, None, vault)
-        changed = _write_changes(session, tx, changes)
-        if changed:
-            holders_out = sorted({n for c in changes for n in c.notes})
-            result.records = changed
-            result.generations = sum(c.generations for c in changes)
-            result.commit = tx.commit(
-                trail.message(f"expire grants on {len(changed)} record(s)", "access.expire", actor.name,
-                              record=changed[0] if len(changed) == 1 else None,
-                              subject_holder=" ".join(holders_out) or None,
-                              extra={"Confide-Records": str(len(changed))}),
-                actor.name,
-            )
-            result.notes.append(
-                f"grants past their end date were applied: {', '.join(holders_out)} no longer read(s) what they were "
-                f"granted on {len(changed)} record(s)"
-            )
-            head = result.commit
-        tx.files.clear()
-        tx.removed.clear()
-    _write_cache(vault, head, earliest_after)
-    session._expiry_base = (head, earliest_after)  # type: ignore[attr-defined]
-    session.last_expiry = result  # type: ignore[attr-defined]
-    return result
-
-
-def _expire_record(session: Session, rid: str, today: dt.date) -> RecordChange:
-    env = session.vault.envelope(rid, entries=False)
-    head = env.head
-    change = RecordChange(rid, None)
-    grants = list(head.get("grants") or [])
-    expired = [g for g in grants if not policy.grant_live(g, today)]
-    if not expired:
-        return change
-    head["grants"] = [g for g in grants if policy.grant_live(g, today)]
-    for level in session.settings.levels:
-        gone = {g["holder"] for g in expired if g["level"] == level}
-        gone = {n for n in gone if n not in _readers(session, head, level, today)}
-        if gone and _drop_copies(env, level, gone):
-            _new_generation(session, env, level, _readers(session, head, level, today) - gone)
-            change.generations += 1
-            _check_no_lockout(session, env, [level], need_grantor=False)
-    change.notes.extend(sorted({g["holder"] for g in expired}))
-    change.data = env.head_bytes()  # access changes never touch the entries file
-    return change
-
-
-def after_write(session: Session, tx: Transaction) -> None:
-    """Move the expiry cache to the new HEAD, looking only at the files this command wrote."""
-    base = getattr(session, "_expiry_base", None)
-    if base is None:
-        return
-    old_head, earliest = base
-    head = session.vault.git.head()
-    if head == old_head:
-        return
-    dates = [earliest] if earliest else []
-    for path, data in tx.files.items():
-        if b"  until: " in data and (envelope.record_of(path) or ("", ""))[1] == "head":  # find() first: C speed
-            dates.extend(m.group(1).decode() for m in _UNTIL_RE.finditer(data))
-    _write_cache(session.vault, head, min(dates) if dates else None)
-    session._expiry_base = (head, min(dates) if dates else None)  # type: ignore[attr-defined]
-
-
-def expire(session: Session) -> AccessResult:
-    """``confide expire``: apply every grant whose --until has passed, now (a full scan, not the cache)."""
-    from .records import writing
-
-    _cache_path(session.vault).unlink(missing_ok=True)
-    with writing(session) as (tx, actor):
-        result = getattr(session, "last_expiry", None)
-    if result is None or result.commit is None:
-        return AccessResult("expired grants", None, notes=["no grant has passed its end date; nothing was committed"],
-                         warnings=_warnings(session))
-    result.warnings = [HISTORY_NOTE] + _warnings(session)
-    return result
-
-
-# ---------------------------------------------------------------------------
 # reports (plaintext heads only: no key needed)
 
 
@@ -1080,6 +881,6 @@ def load_new_identity(path: str) -> list[crypto.Identity]:
 
 
 __all__ = [
-    "AccessResult", "grant", "revoke", "hand_over", "remove_holder", "rotate_holder", "expire", "expire_due",
-    "after_write", "record_access", "holder_access", "HISTORY_NOTE", "COMPROMISE_NOTE",
+    "AccessResult", "grant", "revoke", "hand_over", "remove_holder", "rotate_holder", "record_access", "holder_access",
+    "HISTORY_NOTE", "COMPROMISE_NOTE",
 ]

@@ -27,7 +27,6 @@ GITIGNORE = """\
 .confide-tmp-*
 records/.confide-tmp-*
 """
-ALLOWED_SIGNERS = "# confide: generated from holders.yaml; signing keys of holders (see 'confide verify').\n"
 
 
 @dataclass
@@ -36,7 +35,15 @@ class KeygenResult:
     recipient: str
 
 
-def keygen(out: Optional[str] = None, passphrase: Optional[str] = None) -> KeygenResult:
+def keygen(out: Optional[str] = None, passphrase: Optional[str] = None, *, age_only: bool = False) -> KeygenResult:
+    """A new key for a holder, written with mode 0600 (never over an existing file).
+
+    By default one SSH ed25519 key that both reads and signs: it is the holder's age
+    recipient (age reads ``ssh-ed25519`` keys) and their commit-signing key (git signs
+    with it through ``ssh-keygen``), so a holder has one file to keep and one public
+    line to send. ``age_only`` makes a native age identity instead, for a key that
+    never signs (an offline recovery key). The recipient returned is the public line.
+    """
     path = Path(out).expanduser() if out else default_identity_path()
     if path.exists() or path.is_symlink():
         raise VaultStateError(
@@ -47,10 +54,12 @@ def keygen(out: Optional[str] = None, passphrase: Optional[str] = None) -> Keyge
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     elif not path.parent.is_dir():
         raise UsageError(f"the folder {path.parent} does not exist", "create it first, or choose another --out")
-    secret, recipient = crypto.generate_identity()
-    created = timeutil.now_iso()
-    text = f"# created: {created}\n# public key: {recipient}\n{secret}\n"
-    data = crypto.protect_identity(text, passphrase) if passphrase else text.encode("ascii")
+    if age_only:
+        secret, recipient = crypto.generate_identity()
+        text = f"# created: {timeutil.now_iso()}\n# public key: {recipient}\n{secret}\n"
+        data = crypto.protect_identity(text, passphrase) if passphrase else text.encode("ascii")
+    else:
+        data, recipient = crypto.generate_ssh_identity(passphrase)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -80,23 +89,45 @@ def init_vault(
     identity: Optional[str] = None,
     passphrase: Optional[Callable] = None,
     signing_key: Optional[str] = None,
+    unsigned: bool = False,
+    object_format: str = "sha1",
 ) -> WriteResult:
-    _check_holder_name(holder)
-    if signing_key is not None:
-        from .signing import normalise_signing_key
+    """Make a vault: a git repository whose first commit, signed by its founding manager, is its identity.
 
-        signing_key = normalise_signing_key(signing_key)
+    The vault requires signed commits from that first commit on, unless ``unsigned``
+    (for experiments), which confide.yaml then says. This clone pins the vault's
+    anchor (``trust``) and ``WriteResult.id`` is the folder; the anchor is in ``notes``.
+    """
+    _check_holder_name(holder)
+    if object_format not in ("sha1", "sha256"):
+        raise UsageError(f"unknown object format '{object_format}'", "--object-format takes sha1 or sha256")
     if not name or not name.strip():
         raise UsageError("the setting's name is empty", "give it with --name")
-    from . import yamlio
+    from . import signing, yamlio
     from .records import _check_input
+    from .settings import settings_from_bytes
 
+    template = render_template(name.strip(), signing="unsigned" if unsigned else "required")
     # Validate confide.yaml before it is written (a usage error naming the field, not a damaged file).
-    _check_input("settings", yamlio.load(render_template(name.strip()), SETTINGS_FILE), "--name (confide.yaml)")
+    _check_input("settings", yamlio.load(template, SETTINGS_FILE), "--name (confide.yaml)")
+    settings = settings_from_bytes(template.encode("utf-8"))
+    role = next((r.name for r in settings.roles.values() if "manage-holders" in r.may), None)
+    if role is None:  # pragma: no cover - the template always has one
+        raise UsageError("confide.yaml has no role that may manage holders", "the vault needs a founding manager")
     if recipient is None:
         idents, _ = load_identities(identity, passphrase)
         recipient = idents[0].recipient
     recipient = crypto.normalise_recipient(recipient)
+    if signing_key is not None:
+        signing_key = signing.normalise_signing_key(signing_key)
+    elif recipient.startswith(crypto.SSH_ED25519 + " "):
+        signing_key = recipient  # one key that reads and signs, as 'confide keygen' makes
+    if signing_key is None and not unsigned:
+        raise UsageError(
+            "a vault requires signed commits from its first one, and no signing key was given",
+            "make your key with 'confide keygen' (one SSH key that reads and signs) and use it as your identity, "
+            "or give --signing-key \"ssh-ed25519 AAAA...\"; --unsigned makes an experimental vault without signatures",
+        )
     root = Path(directory).expanduser()
     if (root / SETTINGS_FILE).exists():
         raise VaultStateError(f"{root} is already a confide vault", "use it as it is, or choose another folder")
@@ -108,31 +139,45 @@ def init_vault(
             raise VaultStateError(f"{root} is not empty", "make the vault in a new or empty folder")
     try:
         root.mkdir(parents=True, exist_ok=True)
-        git = init_repository(root)
+        git = init_repository(root, object_format)
         (root / "records").mkdir(exist_ok=True)
         today = timeutil.today().isoformat()
-        holders = Holders([Holder(name=holder, role="manager", recipient=recipient, status="active", added=today, added_by=holder,
+        holders = Holders([Holder(name=holder, role=role, recipient=recipient, status="active", added=today, added_by=holder,
                                   signing_key=signing_key)])
         from .sync import register_repo_config
 
-        register_repo_config(root)  # the merge driver for records/*.yaml, allowed_signers for plain git
-        with Transaction(root, git) as tx:
-            tx.write(SETTINGS_FILE, render_template(name.strip()).encode("utf-8"))
+        register_repo_config(root)  # the merge driver, and allowed_signers for plain git
+        ident_path = None
+        if identity is not None or recipient is not None:
+            from .vault import identity_location
+
+            ident_path = identity_location(identity)[0]
+        with Transaction(root, git, identity_path=ident_path) as tx:
+            tx.write(SETTINGS_FILE, template.encode("utf-8"))
             tx.write(HOLDERS_FILE, holders.dump().encode("utf-8"))
             tx.write(".gitattributes", GITATTRIBUTES.encode())
             tx.write(".gitignore", GITIGNORE.encode())
-            tx.write("allowed_signers", ALLOWED_SIGNERS.encode())
             tx.write("records/.gitkeep", b"")
             commit = tx.commit(trail.message("create vault", "vault.init", holder, subject_holder=holder), holder)
+        from . import trust
+
+        state = trust.TrustState(trust.git_dir_of(root), anchor=trust.anchor_of(root, commit), verified=commit)
+        state.save()
+        trust.write_allowed_signers(root, state.git_dir, commit)
     except BaseException:
         if created_dir:
             shutil.rmtree(root, ignore_errors=True)
         else:
             shutil.rmtree(root / ".git", ignore_errors=True) if not any(root.glob(".git/refs/heads/*")) else None
         raise
-    return WriteResult(str(root.resolve()), commit, [
-        "this vault has no recovery holder yet; add an offline one: confide holder add vault-recovery --role recovery --recipient age1..."
-    ])
+    warnings = ["this vault has no recovery holder yet; add an offline one (confide keygen --age --out FILE on a "
+                "machine kept offline): confide holder add vault-recovery --role recovery --recipient age1..."]
+    if unsigned:
+        warnings.append("this vault does not require signatures (--unsigned): anyone who can write to the repository "
+                        "can write as anyone; use it only for experiments")
+    result = WriteResult(str(root.resolve()), commit, warnings)
+    result.anchor = state.anchor  # type: ignore[attr-defined]
+    return result
 
 
 def list_holders(vault: Vault) -> list[dict]:
@@ -167,6 +212,15 @@ def add_holder(session: Session, name: str, *, role: str, recipient: str, progre
         signing_key = normalise_signing_key(signing_key)
     session.settings.role(role)
     recipient = crypto.normalise_recipient(recipient)
+    writes = "write" in session.settings.roles[role].may
+    if signing_key is None and writes and recipient.startswith(crypto.SSH_ED25519 + " "):
+        signing_key = recipient  # one key that reads and signs, as 'confide keygen' makes
+    if signing_key is None and writes and policy.signatures_required(session.settings, session.holders):
+        raise UsageError(
+            f"this vault requires signed commits, and a {role} writes: '{name}' needs a signing key",
+            "give the line their 'confide keygen' printed (ssh-ed25519 AAAA...) as --recipient, "
+            "or add --signing-key \"ssh-ed25519 AAAA...\"",
+        )
     with writing(session) as (tx, actor):
         settings, holders = session.settings, session.holders
         policy.require_holder_manager(settings, actor)
@@ -185,7 +239,7 @@ def add_holder(session: Session, name: str, *, role: str, recipient: str, progre
         today = timeutil.today().isoformat()
         holders.all.append(Holder(name=name, role=role, recipient=recipient, status="active", added=today, added_by=actor.name,
                                   signing_key=signing_key))
-        levels = settings.roles[role].reads
+        levels = tuple(lv for lv in settings.levels if policy.may_level(settings, holders.get(name), "reads", lv))
         from .access import RecordChange, rekey_every_record  # parallel, one pack for the new heads
 
         _, _, commit = rekey_every_record(

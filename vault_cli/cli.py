@@ -162,10 +162,11 @@ def _print_warnings(result) -> None:
 
 @app.command()
 def keygen(
-    out_file: Optional[str] = typer.Option(None, "--out", "-o", metavar="FILE", help="Where to write the identity (default ~/.config/confide/identity.txt)."),
-    passphrase: bool = typer.Option(False, "--passphrase", help="Protect the identity with a passphrase (asked twice on a terminal, or read from CONFIDE_PASSPHRASE_FILE)."),
+    out_file: Optional[str] = typer.Option(None, "--out", "-o", metavar="FILE", help="Where to write the key (default ~/.config/confide/identity.txt)."),
+    passphrase: bool = typer.Option(False, "--passphrase", help="Protect the key with a passphrase (asked twice on a terminal, or read from CONFIDE_PASSPHRASE_FILE)."),
+    age_only: bool = typer.Option(False, "--age", help="A native age identity that never signs, e.g. for an offline recovery key."),
 ) -> None:
-    """Make a new age identity (mode 0600) and print its public recipient as the last line."""
+    """Make your key (mode 0600): one SSH ed25519 key that reads and signs. Prints the public line to send your manager."""
     from . import admin
     from .vault import passphrase_from_env_or_terminal
 
@@ -184,8 +185,10 @@ def keygen(
             raise UsageError("--passphrase needs a terminal to ask, or CONFIDE_PASSPHRASE_FILE", "never pass a passphrase as an argument")
         if not secret:
             raise UsageError("the passphrase is empty", "choose a long passphrase")
-    result = admin.keygen(out_file, secret)
-    note(f"wrote a new identity to {result.path} (mode 0600); keep it secret and back it up")
+    result = admin.keygen(out_file, secret, age_only=age_only)
+    note(f"wrote a new key to {result.path} (mode 0600); keep it secret and back it up")
+    if not age_only:
+        note("send your manager the line below; it is your public key, for reading and for signing")
     out(result.recipient)
 
 
@@ -194,17 +197,21 @@ def init(
     directory: str = typer.Argument(".", metavar="[DIR]", help="Folder for the new vault (created if missing)."),
     name: str = typer.Option(..., "--name", help="The setting's name."),
     holder: str = typer.Option(..., "--holder", help="Your holder name; you become the first manager."),
-    recipient: Optional[str] = typer.Option(None, "--recipient", help="Your age recipient (default: your identity's)."),
-    signing_key: Optional[str] = typer.Option(None, "--signing-key", metavar="PUBKEY", help="Your SSH signing key (\"ssh-ed25519 AAAA...\"); the first commit is then signed with it."),
+    recipient: Optional[str] = typer.Option(None, "--recipient", help="Your public key (default: your identity's)."),
+    signing_key: Optional[str] = typer.Option(None, "--signing-key", metavar="PUBKEY", help="Your SSH signing key, if your identity is not one (\"ssh-ed25519 AAAA...\")."),
+    unsigned: bool = typer.Option(False, "--unsigned", help="For experiments only: a vault that does not require signed commits (recorded in confide.yaml)."),
+    object_format: str = typer.Option("sha1", "--object-format", metavar="sha1|sha256", help="git's object format for the new repository."),
     identity: Optional[str] = IdentityOpt,
 ) -> None:
-    """Create a vault: a git repository with confide.yaml, holders.yaml and records/, in one commit."""
+    """Create a vault: a git repository whose first commit, signed by you, is its identity. Prints the folder."""
     from . import admin
 
     result = admin.init_vault(directory, name=name, holder=holder, recipient=recipient, identity=identity,
-                              signing_key=signing_key)
+                              signing_key=signing_key, unsigned=unsigned, object_format=object_format)
     _print_warnings(result)
     note(f"created vault {result.id} with '{holder}' as its first manager")
+    note(f"the vault's identity is {result.anchor}")
+    note("write it down, keep it off site, and give it to everyone who clones the vault: confide clone URL DIR --trust IDENTITY")
     out(result.id)
 
 
@@ -229,8 +236,8 @@ def whoami(vault: Optional[str] = VaultOpt, identity: Optional[str] = IdentityOp
 def holder_add(
     name: str = typer.Argument(..., help="Holder name: lower case, e.g. ben"),
     role: str = typer.Option(..., "--role", help="manager, dsl, practitioner, student, auditor or recovery (see confide.yaml)."),
-    recipient: str = typer.Option(..., "--recipient", help="Their public age recipient (age1...) or ssh-ed25519 key."),
-    signing_key: Optional[str] = typer.Option(None, "--signing-key", metavar="PUBKEY", help="Their SSH signing key (\"ssh-ed25519 AAAA...\"), for signed commits."),
+    recipient: str = typer.Option(..., "--recipient", "--key", help="Their public key: the line their 'confide keygen' printed (ssh-ed25519 AAAA...), or an age1... recipient."),
+    signing_key: Optional[str] = typer.Option(None, "--signing-key", metavar="PUBKEY", help="Their SSH signing key, when --recipient is an age1... recipient (\"ssh-ed25519 AAAA...\")."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:

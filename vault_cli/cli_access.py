@@ -175,11 +175,11 @@ def access_report(
 
 @app.command()
 def expire(vault: Optional[str] = VaultOpt, identity: Optional[str] = IdentityOpt) -> None:
-    """Apply grants whose --until has passed (confide also does this before every write).
+    """Apply grants whose --until has passed, and re-keys you may make (confide also does this before every write).
 
     The holder loses their copies and a new key generation is started; prints the commit id as the last
     line, or says nothing was due (exit 0).
     """
-    from . import access
+    from . import upkeep
 
-    _report(access.expire(_session(vault, identity)))
+    _report(upkeep.expire(_session(vault, identity)))

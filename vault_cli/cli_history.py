@@ -15,12 +15,11 @@ from typing import Optional
 
 import typer
 
-from .cli import IdentityOpt, JsonOpt, VaultOpt, _print_warnings, _session, _table, app, holder_app, note, out, out_json
-from .errors import ConfideError, ExitCode, UsageError
+from .cli import IdentityOpt, JsonOpt, VaultOpt, _print_warnings, _session, _table, app, holder_app, note, out, out_json, warn
+from .errors import FindingsError, UsageError, VaultStateError
 
-
-class _Findings(ConfideError):
-    code = ExitCode.FINDINGS
+signing_app = typer.Typer(help="The vault's signing policy.", no_args_is_help=True)
+app.add_typer(signing_app, name="signing")
 
 
 @app.callback()
@@ -71,17 +70,23 @@ def _report_verify(result, as_json: bool, quiet: bool = False) -> None:
         for f in result.findings:
             where = f" {f.file}" if f.file else ""
             out(f"{(f.commit or '-')[:12]}{where}: {f.check}: {f.message}")
+        for f, by in result.repudiated:
+            where = f" {f.file}" if f.file else ""
+            out(f"{(f.commit or '-')[:12]}{where}: repudiated by {by[:12]}: {f.check}: {f.message}")
     for n in result.notes:
         note(n)
     if result.findings:
         commits = len({f.commit for f in result.findings})
-        raise _Findings(
+        raise FindingsError(
             f"verify found {len(result.findings)} problem(s) in {commits} commit(s) of {result.commits}",
-            "see each commit with 'git show --show-signature COMMIT'; restore altered files from a backup or an earlier commit",
+            "see each commit with 'git show --show-signature COMMIT'; nothing built on them is trusted: go back to "
+            + (f"the last verified commit ({result.last_clean[:12]}) " if result.last_clean else "a verified commit ")
+            + "with 'git reset --keep COMMIT', or have a manager reject them: confide repudiate",
         )
     if not as_json and not quiet:
         what = "signatures, roles, entries, keys and schemas" + (f"; content as {result.reader}" if result.content_checked else "")
-        out(f"ok: {result.commits} commit(s) verified ({what}), no findings")
+        anchor = f", from the vault's identity {result.anchor}" if result.anchor else ""
+        out(f"ok: {result.commits} commit(s) verified ({what}{anchor}), no findings")
 
 
 @app.command()
@@ -91,11 +96,67 @@ def verify(
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
-    """Check the history: signatures, role rules, append-only entries, keys, schemas, plaintext. Exit 9 on findings."""
-    from . import history
+    """Check the history from the vault's identity: signatures, role rules, merges, entries, keys, schemas. Exit 9 on findings."""
+    from . import recovery
 
-    result = history.verify(_open_root(vault), since=since, identity=identity)
+    result = recovery.verify_vault(_open_root(vault), since=since, identity=identity)
     _report_verify(result, as_json)
+
+
+@app.command("trust")
+def trust_cmd(
+    anchor: Optional[str] = typer.Argument(None, metavar="[IDENTITY]", help="The vault's identity, as 'confide init' printed it (ROOT@SHA256:...)."),
+    vault: Optional[str] = VaultOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show this clone's trust anchor and last verified commit, or pin the vault's identity after verifying its history."""
+    from . import recovery
+
+    root = _open_root(vault)
+    data = recovery.trust_vault(root, anchor, confirm=_confirm_identity)
+    if as_json:
+        out_json(data)
+        return
+    note(f"verified up to {data['verified']}")
+    out(data["anchor"])
+
+
+def _confirm_identity(found: str) -> bool:
+    """As ssh does for a host key: show the identity and ask, on a terminal only."""
+    if not sys.stdin.isatty() or not sys.stderr.isatty():
+        return False
+    sys.stderr.write(f"confide: this vault's identity is\n  {found}\n"
+                     "confide: compare it with the one its manager wrote down; trust it? [y/N] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+@app.command()
+def repudiate(
+    reason: Optional[str] = typer.Option(None, "--reason", help="Why (plain text in the commit: never name a child)."),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """Reject every commit since the last verified one (managers): restore that state in one signed commit.
+
+    The rejected commits stay in history, reported by verify as repudiated, not as open findings; commands
+    then proceed. Prints the new commit id.
+    """
+    from . import recovery
+
+    result = recovery.repudiate(_open_root(vault), identity=identity, reason=reason)
+    note(f"repudiated {len(result.commits)} commit(s); restored the verified state {result.restored[:12]}")
+    out(result.commit)
+
+
+@signing_app.command("adopt")
+def signing_adopt(vault: Optional[str] = VaultOpt, identity: Optional[str] = IdentityOpt) -> None:
+    """Require signed commits from now on (managers): one signed commit vouching for the unsigned history before it."""
+    from . import recovery
+
+    result = recovery.adopt_signing(_session(vault, identity))
+    note(f"signatures are required from commit {result.commit[:12]} on; the vault's identity is now {result.anchor}")
+    out(result.commit)
 
 
 # ---------------------------------------------------------------------------
@@ -114,11 +175,13 @@ def audit(
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Who did what, when, to which record, from the commits' trailers, with each signature's status."""
-    from . import history
+    from . import history, recovery
 
     if fmt not in ("table", "csv", "json"):
         raise UsageError(f"unknown --format '{fmt}'", "--format takes table, csv or json")
-    rows, n = history.audit(_open_root(vault), record=record, holder=holder, action=action, since=since, identity=identity)
+    v, identities = recovery.open_for_reading(vault, identity)
+    rows, n = history.audit(v.root, v.commit, holders=v.holders, identities=identities, record=record, holder=holder,
+                            action=action, since=since)
     if n:
         note(n)
     if as_json or fmt == "json":
@@ -146,19 +209,10 @@ def sync(
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
-    """Pull (merging records with confide's merge driver, signed), then push. Retries when the push races."""
+    """Fetch, verify what came before merging it, merge (keyless, signed), then push. Retries when the push races."""
     from . import sync as syncmod
-    from .vault import Vault
 
-    v = Vault.open(vault)
-
-    def actor() -> str:
-        from .vault import Session
-
-        s = Session.start(v, identity)
-        return s.require_actor().name
-
-    result = syncmod.sync(v.root, remote, actor)
+    result = syncmod.sync(_session(vault, identity), remote)
     parts = [f"fetched {result.remote}"]
     if result.merged:
         parts.append(f"merged ({result.merged})")
@@ -171,12 +225,13 @@ def sync(
 def clone(
     url: str = typer.Argument(..., help="Where the vault is: a path, ssh://, https:// or git:// address."),
     directory: str = typer.Argument(..., metavar="DIR", help="A new folder for the clone."),
+    trust: Optional[str] = typer.Option(None, "--trust", metavar="IDENTITY", help="The vault's identity (from its manager); the clone is kept only if its history verifies from it."),
 ) -> None:
-    """Clone a vault and register confide's merge driver and allowed signers in it."""
+    """Clone a vault, verify its whole history from its identity, and keep it only if it verifies."""
     from . import sync as syncmod
 
-    path, head = syncmod.clone(url, directory)
-    note(f"cloned into {path}; check it with: confide verify --vault {path}")
+    path, head, anchor = syncmod.clone(url, directory, anchor=trust, confirm=_confirm_identity)
+    note(f"cloned into {path}; its history verifies from the vault's identity {anchor}")
     out(str(path))
 
 
@@ -221,16 +276,16 @@ def backup(
 def restore(
     file: str = typer.Argument(..., metavar="FILE", help="A bundle written by 'confide backup'."),
     directory: str = typer.Argument(..., metavar="DIR", help="A new folder (must not exist)."),
+    trust: Optional[str] = typer.Option(None, "--trust", metavar="IDENTITY", help="The vault's identity; the restore is kept only if its history verifies from it."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success (for cron)."),
     as_json: bool = JsonOpt,
-    identity: Optional[str] = IdentityOpt,
 ) -> None:
-    """Clone a backup bundle into a new folder and verify its history."""
-    from . import history
+    """Restore a backup bundle into a new folder, kept only if its whole history verifies from the vault's identity."""
     from . import sync as syncmod
 
-    path, head = syncmod.restore(file, directory)
-    result = history.verify(path, identity=identity)
-    if not quiet and not as_json:
-        note(f"restored {path} at commit {head}")
-    _report_verify(result, as_json, quiet=quiet)
+    path, head, anchor = syncmod.restore(file, directory, anchor=trust, confirm=_confirm_identity)
+    if as_json:
+        out_json({"path": str(path), "commit": head, "identity": anchor, "ok": True})
+    elif not quiet:
+        note(f"restored {path} at commit {head}; its history verifies from the vault's identity {anchor}")
+        out(str(path))

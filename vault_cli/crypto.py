@@ -45,6 +45,23 @@ def generate_identity() -> tuple[str, str]:
     return str(ident), str(ident.to_public())
 
 
+def generate_ssh_identity(passphrase: Optional[str] = None) -> tuple[bytes, str]:
+    """A new SSH ed25519 key: (the OpenSSH private key file's bytes, its public line ``ssh-ed25519 AAAA...``).
+
+    The same key is an age recipient and identity (``ssh-ed25519``) and a git
+    signing key. With a passphrase the file is encrypted as OpenSSH does (bcrypt KDF).
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    enc = (serialization.BestAvailableEncryption(passphrase.encode("utf-8")) if passphrase
+           else serialization.NoEncryption())
+    data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, enc)
+    pub = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    return data, " ".join(pub.split()[:2])
+
+
 def identity_from_secret(secret: str) -> Identity:
     ident = pyrage.x25519.Identity.from_str(secret)
     return Identity(str(ident.to_public()), ident)

@@ -40,7 +40,7 @@ FORMAT = "confide/record/2"
 HEAD_SUFFIX = ".yaml"
 ENTRIES_SUFFIX = ".entries.yaml"
 EMPTY_TAIL = b"entries: []\n"
-_HEAD_ORDER = ("format", "record", "key_person", "grants", "revoked", "keys", "profile")
+_HEAD_ORDER = ("format", "record", "key_person", "grants", "revoked", "rekey", "keys", "profile")
 
 
 def record_path(root: Path, record_id: str) -> Path:
@@ -49,6 +49,11 @@ def record_path(root: Path, record_id: str) -> Path:
 
 def entries_path(root: Path, record_id: str) -> Path:
     return root / "records" / f"{record_id}{ENTRIES_SUFFIX}"
+
+
+def head_source(record_id: str) -> str:
+    """``c-x`` -> ``records/c-x.yaml``: the head's path in the vault."""
+    return f"records/{record_id}{HEAD_SUFFIX}"
 
 
 def entries_source(source: str) -> str:
@@ -105,15 +110,13 @@ class Envelope:
     and stays raw bytes until entries themselves are needed."""
 
     def __init__(self, source: str, head: dict, tail: Optional[bytes] = None, *,
-                 head_raw: Optional[bytes] = None, tail_path: Optional[Path] = None,
-                 read_file: Callable[[Path], bytes] = Path.read_bytes) -> None:
-        self.source = source  # the head's path in messages, e.g. records/c-7f3k9m2q.yaml
+                 head_raw: Optional[bytes] = None, read: Optional[Callable[[str], bytes]] = None) -> None:
+        self.source = source  # the head's path in the vault, e.g. records/c-7f3k9m2q.yaml
         self.head = head
-        self._tail = tail  # the entries file's bytes; None until read (from tail_path)
-        self._tail_raw: Optional[bytes] = None  # as read from disk; None for a new record
-        self._head_raw = head_raw  # as read from disk; None for a new record
-        self._tail_path = tail_path
-        self._read_file = read_file  # the vault reads under its shared lock (store.read_file)
+        self._tail = tail  # the entries file's bytes; None until read (with ``read``)
+        self._tail_raw: Optional[bytes] = None  # as read; None for a new record
+        self._head_raw = head_raw  # as read; None for a new record
+        self._read = read  # reads a vault path from the verified commit (Vault.read)
         self._entries: Optional[list] = None
 
     @property
@@ -122,16 +125,16 @@ class Envelope:
 
     # -- loading ----------------------------------------------------------
     @classmethod
-    def read(cls, path: Path, source: str, *, entries: bool = True,
-             read_file: Callable[[Path], bytes] = Path.read_bytes) -> "Envelope":
-        raw = read_file(path)
+    def read(cls, source: str, read: Callable[[str], bytes], *, entries: bool = True) -> "Envelope":
+        """The record whose head is at ``source``, read with ``read`` (a vault path -> bytes; FileNotFoundError)."""
+        raw = read(source)
         head = load_head(raw, source)
-        if head["record"] + HEAD_SUFFIX != path.name:
+        if head["record"] + HEAD_SUFFIX != source.rsplit("/", 1)[-1]:
             raise IntegrityError(
                 f"{source} holds record {head['record']}, not the one its file name says",
                 "a record file was renamed or copied by hand; restore it from git",
             )
-        env = cls(source, head, head_raw=raw, tail_path=path.with_name(head["record"] + ENTRIES_SUFFIX), read_file=read_file)
+        env = cls(source, head, head_raw=raw, read=read)
         if entries:
             env.entries  # read, parse and validate now
         return env
@@ -143,10 +146,10 @@ class Envelope:
     @property
     def tail(self) -> bytes:
         if self._tail is None:
-            if self._tail_path is None:
+            if self._read is None:
                 raise IntegrityError(f"{self.source} has no entries file", "git checkout -- " + self.entries_source)
             try:
-                self._tail = self._read_file(self._tail_path)
+                self._tail = self._read(self.entries_source)
             except FileNotFoundError:
                 raise IntegrityError(
                     f"{self.entries_source} is missing: the record's entries are not there",
@@ -189,7 +192,7 @@ class Envelope:
         gens = [k for k in self.head["keys"] if k["level"] == level]
         if not gens:
             raise IntegrityError(f"{self.source} has no key for level {level}", "git log -p -- " + self.source)
-        return max(gens, key=lambda k: k["generation"])
+        return max(gens, key=lambda k: (k["generation"], k["id"]))  # two of one number only after a merge (then 'rekey')
 
     def readers(self, level: str) -> set[str]:
         """Who holds a copy of the current generation of a level key."""
@@ -219,7 +222,7 @@ class Envelope:
         if head != self._head_raw:
             out[self.source] = head
         if self._tail is not None or self._entries is not None:
-            if self._tail is None and self._tail_path is not None:
+            if self._tail is None and self._read is not None:
                 self.tail  # entries set without reading the file: read it, so an unchanged file is not rewritten
             tail = self.tail_bytes()
             if tail != self._tail_raw:
@@ -483,6 +486,19 @@ def unwrap_level_key(armored: str, holder_identity: crypto.Identity, *, record: 
             "someone replaced the recipient: writing to it would lock readers out; run 'confide verify'",
         )
     return ident
+
+
+def mark_rekey(head: dict, level: str) -> None:
+    """Ask the next holder who reads ``level`` to start a new generation of its key."""
+    head["rekey"] = sorted(set(head.get("rekey") or []) | {level})
+
+
+def clear_rekey(head: dict, level: str) -> None:
+    left = [lv for lv in head.get("rekey") or [] if lv != level]
+    if left:
+        head["rekey"] = left
+    else:
+        head.pop("rekey", None)
 
 
 def new_level_key(taken: set[str], level: str, generation: int) -> tuple[dict, str]:

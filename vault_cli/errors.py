@@ -70,6 +70,12 @@ class ExternalError(ConfideError):
     code = ExitCode.EXTERNAL
 
 
+class FindingsError(ConfideError):
+    """History does not verify: a command refuses to act on it, verify and restore report it."""
+
+    code = ExitCode.FINDINGS
+
+
 EXIT_CODE_DOCS: dict[ExitCode, str] = {
     ExitCode.OK: "success, or nothing needed doing",
     ExitCode.FAILURE: "an unexpected internal error (a bug: please report it)",

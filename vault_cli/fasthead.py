@@ -62,6 +62,9 @@ def _value(key: str, value: Any, indent: str, out: list[str]) -> None:
             return
         out.append(f"{indent}{key}:")
         for item in value:
+            if isinstance(item, str) and "\n" not in item:  # a list of plain words (a head's 'rekey' levels)
+                out.append(f"{indent}- {_scalar(item)}")
+                continue
             if not isinstance(item, dict) or not item:
                 raise _Unsupported
             first = True

@@ -159,15 +159,24 @@ class Git:
         return result
 
     def commit(self, paths: Sequence[str], message: str, holder: str, *, removed: Sequence[str] = (), sign=None,
-               tracked: bool = False) -> str:
+               tracked: bool = False, merge_head: Optional[str] = None) -> str:
         """Stage and commit; ``sign`` is a ``signing.SignPlan`` (signed with ``-S``) or None (unsigned).
 
         ``tracked``: every path is already tracked and nothing is removed, so one
         ``git commit --include -- PATHS`` stages and commits them (one process, not two: the
         common case of ``confide add``). Should git not know a path after all, it
-        falls back to ``git add`` + ``git commit``.
+        falls back to ``git add`` + ``git commit``. ``merge_head``: the commit is a merge
+        of HEAD and that commit (as git records one, through ``.git/MERGE_HEAD``).
         """
         self.wait_background()  # the pack of this commit's blobs may still be being written
+        if merge_head is not None:
+            tracked = False
+            (self.root / ".git" / "MERGE_HEAD").write_text(merge_head + "\n")
+            try:
+                return self.commit(paths, message, holder, removed=removed, sign=sign)
+            finally:
+                for name in ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE"):
+                    (self.root / ".git" / name).unlink(missing_ok=True)
         env = {
             "GIT_AUTHOR_NAME": holder,
             "GIT_AUTHOR_EMAIL": holder_email(holder),
@@ -345,16 +354,21 @@ class Git:
         path = Path(proc.stdout.decode().strip())
         return path if path.is_absolute() else self.root / path
 
-    def grep_files(self, needle: str, path: str) -> list[str]:
-        proc = self.run("grep", "-l", "-F", "-e", needle, "--", path, check=False)
-        return [line for line in proc.stdout.decode().splitlines() if line]
+    def grep_files(self, needle: str, path: str, *, commit: Optional[str] = None) -> list[str]:
+        """Files under ``path`` holding ``needle``: in ``commit``'s objects, or the working tree."""
+        proc = self.run("grep", "-l", "-F", "-e", needle, *([commit] if commit else []), "--", path, check=False)
+        lines = [line for line in proc.stdout.decode("utf-8", "surrogateescape").splitlines() if line]
+        if commit:
+            lines = [line[len(commit) + 1:] if line.startswith(commit + ":") else line for line in lines]
+        return lines
 
 
-def init_repository(root: Path) -> Git:
+def init_repository(root: Path, object_format: str = "sha1") -> Git:
     git = Git(root)
-    proc = git.run("init", "-q", "-b", "main", check=False)
+    fmt = [f"--object-format={object_format}"] if object_format != "sha1" else []
+    proc = git.run("init", "-q", "-b", "main", *fmt, check=False)
     if proc.returncode != 0:
-        proc = git.run("init", "-q")
+        proc = git.run("init", "-q", *fmt)
     return git
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from . import fasthead, schema, yamlio
-from .errors import NotFound
+from .errors import IntegrityError, NotFound
 
 HOLDERS_FILE = "holders.yaml"
 
@@ -56,14 +56,8 @@ class Holders:
 
     @classmethod
     def load(cls, root: Path) -> "Holders":
-        data = yamlio.load_cached((root / HOLDERS_FILE).read_bytes(), HOLDERS_FILE)
-        schema.check("holders", data, HOLDERS_FILE)
-        names = [h["name"] for h in data["holders"]]
-        if len(set(names)) != len(names):
-            from .errors import IntegrityError
-
-            raise IntegrityError(f"{HOLDERS_FILE} names a holder twice", "git log -p holders.yaml")
-        return cls(Holder(**h) for h in data["holders"])
+        """holders.yaml in a folder (a vault being made); a vault's commands read it from the verified commit."""
+        return holders_from_bytes((root / HOLDERS_FILE).read_bytes())
 
     def dump(self) -> str:
         data = {"format": "confide/holders/1", "holders": [h.to_dict() for h in self.all]}
@@ -97,3 +91,13 @@ class Holders:
             if h.active and h.recipient == recipient:
                 return h
         return None
+
+
+def holders_from_bytes(raw: bytes) -> Holders:
+    """Parse and check holders.yaml: its schema, and no name given twice."""
+    data = yamlio.load_cached(raw, HOLDERS_FILE)
+    schema.check("holders", data, HOLDERS_FILE)
+    names = [h["name"] for h in data["holders"]]
+    if len(set(names)) != len(names):
+        raise IntegrityError(f"{HOLDERS_FILE} names a holder twice", "git log -p holders.yaml")
+    return Holders(Holder(**h) for h in data["holders"])

@@ -39,23 +39,18 @@ class WriteResult:
 def writing(session: Session) -> Iterator[tuple[Transaction, Holder]]:
     """Lock the vault, reload what may have changed while we waited, check the actor."""
     vault = session.vault
-    with vault.transaction() as tx:
-        from .holders import Holders
-        from .settings import Settings
-
-        vault.settings = Settings.load(vault.root)
-        vault.holders = Holders.load(vault.root)
+    with vault.transaction() as tx:  # under the lock, the vault is brought up to its verified HEAD
         session.actor = None
         for ident in session.identities:
             session.actor = vault.holders.by_recipient(ident.recipient)
             if session.actor:
                 break
         actor = session.require_writer()
-        from . import access  # here, not at the top: access builds on this module
+        from . import upkeep  # here, not at the top: upkeep builds on this module
 
-        access.expire_due(session, tx, actor)  # grants past their --until end before any write (own commit)
+        upkeep.keep_current(session, tx, actor)  # expired grants, pending re-keys: before any write (own commit)
         yield tx, actor
-        access.after_write(session, tx)
+        upkeep.after_write(session, tx)
 
 
 def _check_input(schema_name: str, value: dict, what: str, *, definition: Optional[str] = None) -> None:
@@ -79,7 +74,7 @@ def _check_input(schema_name: str, value: dict, what: str, *, definition: Option
 
 def warnings_for_vault(session: Session) -> list[str]:
     out = []
-    if not any(h.role == "recovery" for h in session.holders.active()):
+    if not any(policy.is_recovery(session.settings, h) for h in session.holders.active()):
         out.append(
             "this vault has no recovery holder: if every manager loses their key, the records are lost; "
             "add an offline one with: confide holder add vault-recovery --role recovery --recipient age1..."
@@ -107,10 +102,9 @@ def _check_key_person(session: Session, name: Optional[str]) -> Optional[str]:
             f"no active holder named '{name}' to be the key person",
             "list holders with 'confide holder list'; add one with 'confide holder add'",
         )
-    role = session.settings.roles.get(holder.role)
-    # Students see a child's records only with the parent's written permission, which a
+    # e.g. students see a child's records only with the parent's written permission, which a
     # key person's standing access would bypass; auditors and recovery keys never act.
-    if role is None or not role.acts or not role.writes or holder.role == "student":
+    if not policy.may_be_key_person(session.settings, holder):
         raise UsageError(f"holder '{name}' is a {holder.role} and cannot be a key person", "choose a member of staff")
     return name
 
@@ -134,7 +128,7 @@ def create_child(
         vault = session.vault
         _check_key_person(session, key_person)
         record_id = ids.new_record_id()
-        while vault.record_path(record_id).exists():
+        while vault.has_record(record_id) or vault.record_path(record_id).exists():
             record_id = ids.new_record_id()
         source = vault.record_source(record_id)
         head: dict[str, Any] = {"format": envelope.FORMAT, "record": record_id, "key_person": key_person,
@@ -149,6 +143,9 @@ def create_child(
                 raise Denied(f"no active holder would be able to read the {level} level", "add a manager first")
             _wrap_for(session, key, secret, record_id, readers)
             head["keys"].append(key)
+            if not policy.may_make_key(settings, session.holders, head, actor, level):
+                # we made a key of a level we do not read, so we knew its secret: its first reader replaces it
+                envelope.mark_rekey(head, level)
         profile = {"name": name.strip(), "dob": dob, "room": room, "key_person": key_person}
         profile = {k: v for k, v in profile.items() if v is not None}
         env = envelope.Envelope(source, head, envelope.EMPTY_TAIL)
@@ -424,14 +421,11 @@ def mark_entry(
         if level is not None:
             if level == state["level"]:
                 raise UsageError(f"entry {entry_id} is already at level {level}", "leave --level out, or give another level")
-            lowering = settings.levels.index(level) < settings.levels.index(state["level"])
-            if lowering and state["level"] == "safeguarding" and not policy.may_grant(settings, actor, "safeguarding"):
-                # Moving a safeguarding entry down shares it beyond the key person, manager and DSL:
-                # that is a grant of safeguarding information, which only they may make (DESIGN.md).
-                raise Denied(
-                    f"only a manager or the DSL may move a safeguarding entry to a lower level; '{actor.name}' is a {actor.role}",
-                    f"ask the DSL or a manager to run: confide mark {entry_id} --level {level} --reason \"...\"",
-                )
+            if settings.levels.index(level) < settings.levels.index(state["level"]):
+                # Moving an entry down shares it more widely: a decision the rules table reserves
+                # ('lowers' in confide.yaml; a safeguarding entry only by a manager or the DSL).
+                policy.require_level(settings, actor, "lowers", state["level"],
+                                     f"move an entry down from the {state['level']} level")
             changes["level"] = {"from": state["level"], "to": level}
         for name, value in (("parent_view", parent_view), ("parents_informed", parents_informed),
                             ("parents_not_informed", parents_not_informed)):

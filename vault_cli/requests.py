@@ -42,14 +42,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from . import parallel, records, timeutil
+from . import parallel, policy, records, timeutil
 from .errors import Denied, NotFound, UsageError
 from .settings import PROCEDURE_CATEGORIES, Settings
 from .vault import Session
 
 REQUEST_RE = re.compile(r"^r-[0-9a-hjkmnp-tv-z]{14}$")
 REQUEST_CATEGORIES = tuple(c for c in PROCEDURE_CATEGORIES if c.startswith("request"))
-MANAGING_ROLES = ("manager", "dsl")
 LEGAL_ADVICE = ("sought", "not-sought")
 ANSWERS = ("given", "refused")
 DEFAULT_GROUND = "an exemption under the Data Protection Act 2018"
@@ -139,11 +138,7 @@ def check_request_id(request_id: str) -> str:
 
 def require_manager_or_dsl(session: Session, doing: str):
     actor = session.require_writer()
-    if actor.role not in MANAGING_ROLES:
-        raise Denied(
-            f"only a manager or the DSL may {doing}; '{actor.name}' is a {actor.role}",
-            "ask the setting's manager or designated safeguarding lead to run it",
-        )
+    policy.require(session.settings, actor, "requests", doing)
     return actor
 
 
@@ -374,7 +369,7 @@ def open_request(
     notes = _clean(notes, "--notes", required=False)
     session.vault.check_record_id(record_id)
     actor = require_manager_or_dsl(session, "open a request to see a child's file")
-    if informed_d is None and actor.role == "manager":
+    if informed_d is None and policy.may(session.settings, actor, "manage-holders"):
         informed_d = timeutil.today()  # the manager opens it: the manager knows
     due, capped = setting_deadline(session.settings, received_d)
     details = {

@@ -41,34 +41,51 @@ name: {name}
 #   safeguarding: child protection records and agency correspondence
 levels: [general, confidential, safeguarding]
 
-# Roles: which levels of *every* record each role reads by default, which
-# levels it may grant to others, whether it manages key holders, whether it
-# may write entries, and whether it may act at all (recovery keys do not).
+# Roles: who may do what. This table is the one place the rules live: every
+# command that acts and 'confide verify' that judges history read it.
+#   reads:   levels of *every* record the role reads
+#   grants:  levels it may grant to others, and revoke
+#   lowers:  levels it may move an entry down from (sharing it more widely)
+#   may:     what else it may do (see README, "Roles and rules")
+#   key_person: false if it may never be a child's key person
+#   granted_with: what a grant *to* this role needs: until (an end date),
+#            parent-permission (the parent's written permission, one child at a time)
+#   offline: true for a break-glass key that reads but never acts
 roles:
   manager:
     description: setting manager
     reads: [general, confidential, safeguarding]
     grants: [general, confidential, safeguarding]
-    manages_holders: true
+    lowers: [confidential, safeguarding]
+    may: [write, manage-holders, change-settings, requests, repudiate, adopt-signing]
   dsl:
     description: designated safeguarding lead
     reads: [general, confidential, safeguarding]
     grants: [safeguarding]
+    lowers: [confidential, safeguarding]
+    may: [write, requests]
   practitioner:
     description: practitioner; reads the general level of every child
     reads: [general]
+    lowers: [confidential]
+    may: [write]
   student:
     description: student; reads nothing without a grant and the parent's written permission
     reads: []
+    lowers: [confidential]
+    may: [write]
+    key_person: false
+    granted_with: [parent-permission]
   auditor:
     description: auditor or inspector; reads only what is granted, for a limited time
     reads: []
-    writes: false
+    may: []
+    key_person: false
+    granted_with: [until]
   recovery:
     description: offline break-glass key; reads everything, never acts day to day
     reads: [general, confidential, safeguarding]
-    writes: false
-    acts: false
+    offline: true
 
 # A child's key person reads these levels of that child's record.
 key_person_reads: [general, confidential, safeguarding]
@@ -79,24 +96,72 @@ categories:
 # How long the setting allows itself to answer a parent's request to see
 # their child's file: '1 month' (UK GDPR) or fewer days, e.g. '14 days'.
 request_deadline: 1 month
+
+# Signed history: 'required' (every commit signed by its holder's SSH key,
+# checked by every command and by 'confide verify'), or 'unsigned' for
+# experiments only (anyone who can push could then write as anyone).
+signing: {signing}
 """
 
 
-def render_template(name: str) -> str:
+def render_template(name: str, *, signing: str = "required") -> str:
     import json
 
     cats = "".join(f"  - {c}\n" for c in DEFAULT_CATEGORIES)
-    return TEMPLATE.format(name=json.dumps(name, ensure_ascii=False), categories=cats)
+    return TEMPLATE.format(name=json.dumps(name, ensure_ascii=False), categories=cats, signing=signing)
 
 
-@dataclass
+PERMISSIONS = ("write", "manage-holders", "change-settings", "requests", "repudiate", "adopt-signing")
+GRANT_CONDITIONS = ("until", "parent-permission")
+SIGNING_POLICIES = ("required", "unsigned")
+
+
+@dataclass(frozen=True)
 class Role:
+    """One row of the rules table (``roles`` in confide.yaml); ``vault_cli.policy`` reads it."""
+
     name: str
     reads: tuple[str, ...]
     grants: tuple[str, ...]
-    manages_holders: bool
-    writes: bool
-    acts: bool
+    lowers: tuple[str, ...]
+    may: frozenset
+    key_person: bool
+    granted_with: tuple[str, ...]
+    offline: bool
+
+    @property
+    def acts(self) -> bool:
+        return not self.offline
+
+
+def _role(name: str, r: dict, levels: tuple[str, ...]) -> Role:
+    offline = bool(r.get("offline", False)) or r.get("acts") is False
+    grants = tuple(r.get("grants", []))
+    if "may" in r:
+        may = frozenset(r["may"])
+        lowers = tuple(r.get("lowers", []))
+        key_person = bool(r.get("key_person", "write" in may and bool(r.get("reads"))))
+        granted_with = tuple(r.get("granted_with", []))
+    else:
+        # confide.yaml as confide wrote it before the rules table (still read for old history):
+        # manages_holders / writes / acts; the rest follows from them as the code then did.
+        writes = bool(r.get("writes", True))
+        may = set()
+        if writes:
+            may.add("write")
+        if r.get("manages_holders"):
+            may |= {"manage-holders", "change-settings", "repudiate", "adopt-signing"}
+        if writes and (r.get("manages_holders") or (levels and levels[-1] in grants)):
+            may.add("requests")
+        may = frozenset(may)
+        lowers = tuple(lv for lv in levels if lv in grants or lv != levels[-1]) if writes else ()
+        key_person = writes and bool(r.get("reads"))
+        granted_with = ("until",) if not writes and not r.get("reads") else (
+            ("parent-permission",) if writes and not r.get("reads") else ())
+    if offline:
+        may, grants, lowers, key_person = frozenset(), (), (), False
+    return Role(name=name, reads=tuple(r.get("reads", [])), grants=grants, lowers=lowers, may=may,
+                key_person=key_person, granted_with=granted_with, offline=offline)
 
 
 class Settings:
@@ -107,26 +172,14 @@ class Settings:
         self.categories: list[str] = list(data["categories"])
         self.key_person_reads: tuple[str, ...] = tuple(data["key_person_reads"])
         self.request_deadline: str = data["request_deadline"]
-        # None (absent): on once every holder who writes has a signing key; see signing.signatures_required.
-        self.require_signatures: "bool | None" = data.get("require_signatures")
-        self.roles: dict[str, Role] = {
-            name: Role(
-                name=name,
-                reads=tuple(r.get("reads", [])),
-                grants=tuple(r.get("grants", [])),
-                manages_holders=bool(r.get("manages_holders", False)),
-                writes=bool(r.get("writes", True)),
-                acts=bool(r.get("acts", True)),
-            )
-            for name, r in data["roles"].items()
-        }
+        # 'required' or 'unsigned'; None in a vault made before signing was a policy (see policy.signing).
+        self.signing: "str | None" = data.get("signing")
+        self.roles: dict[str, Role] = {name: _role(name, r, self.levels) for name, r in data["roles"].items()}
 
     @classmethod
     def load(cls, root: Path) -> "Settings":
-        path = root / SETTINGS_FILE
-        data = yamlio.load_cached(path.read_bytes(), SETTINGS_FILE)
-        schema.check("settings", data, SETTINGS_FILE)
-        return cls(data)
+        """confide.yaml in a folder (a vault being made); a vault's commands read it from the verified commit."""
+        return settings_from_bytes((root / SETTINGS_FILE).read_bytes())
 
     def role(self, name: str) -> Role:
         try:
@@ -150,3 +203,10 @@ class Settings:
                 "add one to 'categories' in confide.yaml and commit it",
             )
         return category
+
+
+def settings_from_bytes(raw: bytes) -> Settings:
+    """Parse and check confide.yaml against its schema."""
+    data = yamlio.load_cached(raw, SETTINGS_FILE)
+    schema.check("settings", data, SETTINGS_FILE)
+    return Settings(data)

@@ -133,24 +133,6 @@ def public_key_of_private_file(data: bytes) -> str:
 
 
 # ---------------------------------------------------------------------------
-# Policy: is a signature required?
-
-
-def writes_commits(settings, holder) -> bool:
-    role = settings.roles.get(holder.role)
-    return bool(role and role.acts and role.writes)
-
-
-def signatures_required(settings, holders) -> bool:
-    """``require_signatures`` from confide.yaml; absent means: on once every holder who commits has a key."""
-    value = settings.data.get("require_signatures")
-    if value is not None:
-        return bool(value)
-    committers = [h for h in holders.active() if writes_commits(settings, h)]
-    return bool(committers) and all(h.signing_key for h in committers)
-
-
-# ---------------------------------------------------------------------------
 # Signing a commit
 
 
@@ -174,81 +156,102 @@ def key_file_location() -> Optional[str]:
     return os.environ.get(KEY_FILE_ENV) or None
 
 
-def prepare(root: Path, holder_name: str, pending: Mapping[str, bytes]) -> Optional[SignPlan]:
+def _private_key_public(path: Path, what: str) -> str:
+    """The public half of an OpenSSH ed25519 private key file, checked as ssh-keygen would use it."""
+    try:
+        st = path.stat()
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise IdentityProblem(f"{what} {path} does not exist; nothing was changed",
+                              f"check --signing-key-file or {KEY_FILE_ENV}") from None
+    except (IsADirectoryError, PermissionError):
+        raise IdentityProblem(f"{what} {path} cannot be read; nothing was changed", f"check it: ls -l {path}") from None
+    if st.st_mode & 0o077:
+        raise IdentityProblem(
+            f"{what} {path} can be read by others (mode {oct(st.st_mode & 0o777)}); ssh-keygen will not use it",
+            f"restrict it: chmod 600 {path}",
+        )
+    try:
+        return public_key_of_private_file(data)
+    except (ValueError, struct.error, IndexError):
+        raise IdentityProblem(
+            f"{what} {path} is not an OpenSSH ed25519 private key that ssh-keygen can use; nothing was changed",
+            "make one with 'confide keygen', and have a manager declare its public line",
+        ) from None
+
+
+def _is_encrypted_openssh(data: bytes) -> bool:
+    try:
+        text = data.decode("ascii")
+        body = text.split("-----BEGIN OPENSSH PRIVATE KEY-----", 1)[1].split("-----END OPENSSH PRIVATE KEY-----", 1)[0]
+        raw = base64.b64decode("".join(body.split()))
+        cipher, _ = _read_string(raw, len(b"openssh-key-v1\0"))
+        return cipher != b"none"
+    except (UnicodeDecodeError, IndexError, ValueError):
+        return False
+
+
+def _file_plan(path: Path) -> SignPlan:
+    _ssh_keygen()
+    return SignPlan(
+        ["-c", "gpg.format=ssh", "-c", f"user.signingkey={path.resolve()}", "-c", "gpg.ssh.program=ssh-keygen"],
+        f"signing key file {path}",
+    )
+
+
+def prepare(settings, holders, holder_name: str, *, identity_path: Optional[Path] = None) -> Optional[SignPlan]:
     """How to sign the commit ``holder_name`` is about to make, or None to commit unsigned.
 
-    Reads holders.yaml and confide.yaml as they are before the commit (those are
-    the keys ``confide verify`` checks against), or from ``pending`` when the
-    vault has none yet (``confide init``). Raises before anything is written.
+    ``settings`` and ``holders`` are the verified state the commit builds on (the keys
+    ``confide verify`` will judge it by). The private key is, in order: the file named
+    by ``--signing-key-file`` / ``CONFIDE_SIGNING_KEY``; the identity file itself when it
+    is the holder's SSH key (what ``confide keygen`` makes: one key that reads and
+    signs); the declared key in ssh-agent. Raises before anything is written when the
+    vault requires signatures and none of these can sign.
     """
-    from .holders import HOLDERS_FILE, Holders
-    from .settings import SETTINGS_FILE, Settings
-    from . import schema, yamlio
+    from .policy import signatures_required
 
-    def load(name: str):
-        path = root / name
-        if path.exists():
-            return path.read_bytes()
-        return pending.get(name)
-
-    hraw, sraw = load(HOLDERS_FILE), load(SETTINGS_FILE)
-    if hraw is None or sraw is None:
-        return None
-    hdata = yamlio.load_cached(hraw, HOLDERS_FILE)
-    schema.check("holders", hdata, HOLDERS_FILE)
-    from .holders import Holder
-
-    holders = Holders(Holder(**h) for h in hdata["holders"])
-    sdata = yamlio.load_cached(sraw, SETTINGS_FILE)
-    schema.check("settings", sdata, SETTINGS_FILE)
-    settings = Settings(sdata)
     required = signatures_required(settings, holders)
     holder = holders.find(holder_name)
     declared = holder.signing_key if holder is not None else None
-    key_file = key_file_location()
     if not declared:
         if required:
             raise IdentityProblem(
-                f"this vault requires signed commits and holder '{holder_name}' has no signing key",
-                f"a manager declares it with: confide holder set-signing-key {holder_name} \"ssh-ed25519 AAAA...\"",
+                f"this vault requires signed commits and holder '{holder_name}' has no signing key; nothing was changed",
+                f"a manager declares it with: confide holder set-signing-key {holder_name} \"ssh-ed25519 AAAA...\" "
+                "(the line 'confide keygen' printed)",
             )
         return None
+    key_file = key_file_location()
     if key_file:
         path = Path(key_file).expanduser()
-        try:
-            st = path.stat()
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise IdentityProblem(
-                f"signing key file {path} does not exist; nothing was changed",
-                f"check --signing-key-file or {KEY_FILE_ENV}",
-            ) from None
-        except (IsADirectoryError, PermissionError):
-            raise IdentityProblem(f"signing key file {path} cannot be read; nothing was changed", f"check it: ls -l {path}") from None
-        if st.st_mode & 0o077:
-            raise IdentityProblem(
-                f"signing key file {path} can be read by others (mode {oct(st.st_mode & 0o777)}); ssh-keygen will not use it",
-                f"restrict it: chmod 600 {path}",
-            )
-        try:
-            public = public_key_of_private_file(data)
-        except (ValueError, struct.error, IndexError):
-            raise IdentityProblem(
-                f"signing key file {path} is not an OpenSSH ed25519 private key that ssh-keygen can use; nothing was changed",
-                "make one with: ssh-keygen -t ed25519 -f FILE, and declare its .pub line with 'confide holder set-signing-key'",
-            ) from None
+        public = _private_key_public(path, "signing key file")
         if parse_public_key(public) != parse_public_key(declared):
             raise IdentityProblem(
                 f"signing key file {path} is not the signing key declared for holder '{holder_name}' "
                 f"({fingerprint(declared)}); nothing was changed",
                 "use the key whose .pub line is in holders.yaml, or have a manager declare the new one: "
-                f"confide holder set-signing-key {holder_name} \"$(cat {path}.pub)\"",
+                f"confide holder set-signing-key {holder_name} \"$(ssh-keygen -y -f {path})\"",
             )
-        _ssh_keygen()
-        return SignPlan(
-            ["-c", "gpg.format=ssh", "-c", f"user.signingkey={path.resolve()}", "-c", "gpg.ssh.program=ssh-keygen"],
-            f"signing key file {path}",
-        )
+        return _file_plan(path)
+    if identity_path is not None:
+        try:
+            data = identity_path.read_bytes()
+        except OSError:
+            data = b""
+        if b"-----BEGIN OPENSSH PRIVATE KEY-----" in data:
+            try:
+                same = parse_public_key(public_key_of_private_file(data)) == parse_public_key(declared)
+            except (ValueError, struct.error, IndexError):
+                same = False
+            if same and not _is_encrypted_openssh(data):
+                return _file_plan(identity_path)
+            if same and not os.environ.get("SSH_AUTH_SOCK"):
+                raise IdentityProblem(
+                    f"your key {identity_path} is protected by a passphrase, which git's signing cannot ask for; "
+                    "nothing was changed",
+                    f"load it into ssh-agent once per session: eval \"$(ssh-agent)\" && ssh-add {identity_path}",
+                )
     if os.environ.get("SSH_AUTH_SOCK"):
         _ssh_keygen()
         return SignPlan(
@@ -258,7 +261,8 @@ def prepare(root: Path, holder_name: str, pending: Mapping[str, bytes]) -> Optio
     if required:
         raise IdentityProblem(
             f"this vault requires signed commits and no private signing key for '{holder_name}' was found; nothing was changed",
-            f"pass --signing-key-file FILE or set {KEY_FILE_ENV}, or load the key into ssh-agent (ssh-add FILE)",
+            f"use the identity 'confide keygen' made, or pass --signing-key-file FILE (or set {KEY_FILE_ENV}), "
+            "or load the key into ssh-agent (ssh-add FILE)",
         )
     return None
 
@@ -296,19 +300,24 @@ def allowed_signers_for(holders_yaml: bytes) -> bytes:
 # Checking signatures (confide verify / audit)
 
 
-def split_signed_commit(raw: bytes) -> tuple[bytes, Optional[bytes]]:
-    """(payload that was signed, the armored signature or None) of a raw commit object."""
+def split_signed_commit(raw: bytes, header: bytes = b"gpgsig") -> tuple[bytes, Optional[bytes]]:
+    """(payload that was signed, the armored signature or None) of a raw commit object.
+
+    ``header`` is ``gpgsig`` in a SHA-1 repository and ``gpgsig-sha256`` in a SHA-256 one;
+    as git does, only that header is taken out of the payload.
+    """
     head, sep, message = raw.partition(b"\n\n")
     lines = head.split(b"\n")
     kept, sig, in_sig = [], [], False
+    prefix = header + b" "
     for line in lines:
         if in_sig and line.startswith(b" "):
             sig.append(line[1:])
             continue
         in_sig = False
-        if line.startswith(b"gpgsig "):
+        if line.startswith(prefix) and not sig:
             in_sig = True
-            sig.append(line[len(b"gpgsig ") :])
+            sig.append(line[len(prefix):])
             continue
         kept.append(line)
     payload = b"\n".join(kept) + sep + message
@@ -334,8 +343,12 @@ def _load_ed25519():
     return _ed25519
 
 
-def verify_commit(raw: bytes) -> SigInfo:
-    payload, armored = split_signed_commit(raw)
+def verify_commit(raw: bytes, sha256: Optional[bool] = None) -> SigInfo:
+    """Check a raw commit's SSH signature; ``sha256``: the repository's object format (None: told by the commit)."""
+    if sha256 is None:
+        tree = raw[5:raw.find(b"\n")] if raw.startswith(b"tree ") else b""
+        sha256 = len(tree) == 64
+    payload, armored = split_signed_commit(raw, b"gpgsig-sha256" if sha256 else b"gpgsig")
     if armored is None:
         return SigInfo("unsigned")
     text = armored.decode("ascii", "replace")

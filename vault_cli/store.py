@@ -10,8 +10,8 @@ A ``Transaction``:
    a bulk change of tracked files (8 or more, e.g. ``revoke --all``) is written
    over the files in place instead and fsynced, because creating and renaming
    ~1,000 files costs ~0.3 s here against ~0.07 s: the journal already makes
-   the set of files all-or-nothing, and confide's readers take a shared lock
-   on each record file they read (``reading``), so none sees a file half written;
+   the set of files all-or-nothing, and confide's readers never read the working
+   tree (they read the verified commit's objects), so none sees a file half written;
 5. commits; removes the journal.
 
 Any failure before the commit puts the files back as they were. A crash (power
@@ -24,7 +24,6 @@ child's data on disk.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import json
@@ -214,9 +213,6 @@ def _busy() -> VaultStateError:
     )
 
 
-_exclusive = 0  # VaultLocks held by this process (forked workers inherit it: their parent holds the lock)
-_read_fds: dict = {}  # (vault root, pid) -> an open lock file for shared locks, or -1 when it cannot be opened
-
 
 class VaultLock:
     def __init__(self, root: Path) -> None:
@@ -224,80 +220,31 @@ class VaultLock:
         self.fd: Optional[int] = None
 
     def __enter__(self) -> "VaultLock":
-        global _exclusive
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         if not _flock_waiting(self.fd, fcntl.LOCK_EX):
             os.close(self.fd)
             self.fd = None
             raise _busy()
-        _exclusive += 1
         return self
 
     def __exit__(self, *exc) -> None:
-        global _exclusive
         if self.fd is not None:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None
-            _exclusive -= 1
-
-
-def read_file(root: Path, path: Path) -> bytes:
-    """A vault file's bytes, read under the shared lock (see ``reading``)."""
-    with reading(root):
-        return path.read_bytes()
-
-
-_read_depth: dict = {}  # (vault root, pid) -> how many 'reading' blocks are open
-
-
-@contextlib.contextmanager
-def reading(root: Path):
-    """Hold a shared lock on the vault while record files are read, so a writer's in-place writes
-    are never seen half done, and the two files of a record are read from one state of the vault.
-
-    Re-entrant within a process. Inside a transaction (this process, or the workers it forked,
-    holds the exclusive lock) no lock is needed. A vault whose lock file cannot be opened
-    (read-only media) has no writer to wait for.
-    """
-    if _exclusive:
-        yield
-        return
-    key = (str(root), os.getpid())
-    fd = _read_fds.get(key)
-    if fd is None:
-        lock = root / ".git" / "confide.lock"
-        try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError:
-            try:
-                fd = os.open(lock, os.O_RDONLY)
-            except OSError:
-                fd = -1
-        for stale_key in [k for k in _read_fds if not _read_depth.get(k)][:max(0, len(_read_fds) - 3)]:
-            stale = _read_fds.pop(stale_key)  # a long-lived process (tests, a library user) opens many vaults
-            if stale >= 0:
-                os.close(stale)
-        _read_fds[key] = fd
-    if fd < 0:
-        yield
-        return
-    depth = _read_depth.get(key, 0)
-    if depth == 0 and not _flock_waiting(fd, fcntl.LOCK_SH):
-        raise _busy()
-    _read_depth[key] = depth + 1
-    try:
-        yield
-    finally:
-        _read_depth[key] -= 1
-        if _read_depth[key] == 0:
-            fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 class Transaction:
-    def __init__(self, root: Path, git: Git) -> None:
+    """One command's writes. ``vault`` (a ``vault.Vault``) is the verified state they build on: under
+    the lock it is brought up to HEAD (verifying any commit another process made meanwhile), commits
+    are signed by its rules, and each commit moves this clone's verified checkpoint. Without a vault
+    (``confide init``), the files being written are the policy."""
+
+    def __init__(self, root: Path, git: Git, *, vault=None, identity_path: Optional[Path] = None) -> None:
         self.root = root
         self.git = git
+        self.vault = vault
+        self.identity_path = identity_path
         self.journal = root / ".git" / "confide-journal.json"
         self.lock = VaultLock(root)
         self.files: dict[str, bytes] = {}
@@ -309,7 +256,13 @@ class Transaction:
         try:
             recover(self.root, self.git)
             self._dirty = self.git.dirty_paths_later()  # checked before anything is written
+            if self.vault is not None:
+                self.vault.refresh()  # another command may have committed while we waited
         except BaseException:
+            try:
+                self._dirty()
+            except Exception:
+                pass
             self.lock.__exit__()
             raise
         return self
@@ -342,16 +295,39 @@ class Transaction:
     def remove(self, relpath: str) -> None:
         self.removed.append(relpath)
 
-    def commit(self, message: str, holder: str) -> str:
-        if not self.files and not self.removed:
+    def commit(self, message: str, holder: str, *, merge_head: Optional[str] = None) -> str:
+        if not self.files and not self.removed and merge_head is None:
             raise AssertionError("empty transaction")
         self.require_clean()
-        from . import signing  # allowed_signers follows holders.yaml; signing is settled before any write
+        from . import signing, trust  # signing is settled before any write
 
-        if "holders.yaml" in self.files:
-            self.files[signing.ALLOWED_SIGNERS_FILE] = signing.allowed_signers_for(self.files["holders.yaml"])
-        sign = signing.prepare(self.root, holder, self.files)
         head = self.git.head()
+        if self.vault is not None:
+            if head != self.vault.commit:
+                raise VaultStateError(
+                    f"the vault moved to {str(head)[:12]} outside confide while this command ran; nothing was changed",
+                    "run the command again: confide verifies the new commits first",
+                )
+            settings, holders = self.vault.settings, self.vault.holders
+            if "holders.yaml" in self.files and self.vault.tree.read(signing.ALLOWED_SIGNERS_FILE) is not None:
+                # a vault made before allowed_signers moved into .git keeps its tracked copy in step
+                self.files[signing.ALLOWED_SIGNERS_FILE] = signing.allowed_signers_for(self.files["holders.yaml"])
+        else:
+            if head is not None:
+                raise VaultStateError("the folder already holds commits", "make the vault in a new or empty folder")
+            from .holders import holders_from_bytes
+            from .settings import settings_from_bytes
+
+            settings = settings_from_bytes(self.files["confide.yaml"])
+            holders = holders_from_bytes(self.files["holders.yaml"])
+        if self.vault is not None and "confide.yaml" in self.files:
+            from .policy import signatures_required
+            from .settings import settings_from_bytes
+
+            after = settings_from_bytes(self.files["confide.yaml"])
+            if signatures_required(after, holders):
+                settings = after  # a commit that makes signatures required is itself signed
+        sign = signing.prepare(settings, holders, holder, identity_path=self.identity_path)
         paths = sorted(self.files)
         root = str(self.root)
         existed = {p: os.path.exists(os.path.join(root, p)) for p in paths}
@@ -374,7 +350,8 @@ class Transaction:
             for p in self.removed:
                 (self.root / p).unlink(missing_ok=True)
             _crash_point("after-write")
-            commit = self.git.commit(paths, message, holder, removed=self.removed, sign=sign, tracked=tracked)
+            commit = self.git.commit(paths, message, holder, removed=self.removed, sign=sign, tracked=tracked,
+                                     merge_head=merge_head)
         except BaseException:
             # Put everything back as it was.
             self.git.restore(paths + self.removed)  # tracked files: back to HEAD, as they were
@@ -386,6 +363,9 @@ class Transaction:
             self.journal.unlink(missing_ok=True)
             raise
         self.journal.unlink(missing_ok=True)
+        if self.vault is not None:
+            trust.advance(self.root, head, commit)
+            self.vault._load(commit)
         return commit
 
 
@@ -464,5 +444,5 @@ def recover_if_interrupted(root: Path, git: Git) -> None:
         lock.__exit__()
 
 
-__all__ = ["Transaction", "VaultLock", "atomic_write", "overwrite_many", "read_file", "reading", "recover",
+__all__ = ["Transaction", "VaultLock", "atomic_write", "overwrite_many", "recover",
            "recover_if_interrupted", "TRACKED"]

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from . import crypto, envelope, ids, policy
+from . import crypto, envelope, gitlog, ids, policy, trust
 from .errors import IdentityProblem, IntegrityError, NotFound, VaultStateError
 from .gitstore import Git, ensure_repository
-from .holders import Holder, Holders
-from .settings import SETTINGS_FILE, Settings
-from .store import Transaction, read_file, reading
+from .holders import HOLDERS_FILE, Holder, Holders, holders_from_bytes
+from .settings import SETTINGS_FILE, Settings, settings_from_bytes
+from .store import Transaction
 
 RECORDS_DIR = "records"
 
@@ -47,36 +47,82 @@ def find_root(explicit: Optional[str] = None) -> Path:
 
 
 class Vault:
+    """A vault as its verified commit holds it (``vault_cli.trust``): settings, holders, records.
+
+    Opening one verifies the commits since this clone's checkpoint first; every
+    read is from that commit's objects (``gitlog.CommitTree``), never from the
+    working tree, which writes must leave equal to it.
+    """
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.git: Git = ensure_repository(root)
         from .store import recover_if_interrupted
 
         recover_if_interrupted(root, self.git)  # a killed command's half-written files are never read
-        self.settings = Settings.load(root)
-        self.holders = Holders.load(root)
+        self.signing_identity: Optional[Path] = None  # the identity file, when it is also the signing key
+        self._load(trust.ensure_verified(root, self.git))
+
+    def _load(self, commit: str) -> None:
+        self.commit = commit
+        self.tree = gitlog.CommitTree(self.root, commit)
+        self._heads: dict = {}
+        self._ids: Optional[list] = None
+        try:
+            self.settings = settings_from_bytes(self.read(SETTINGS_FILE))
+            self.holders = holders_from_bytes(self.read(HOLDERS_FILE))
+        except FileNotFoundError as exc:
+            raise IntegrityError(f"the vault's verified commit {commit[:12]} has no {exc.args[0]}",
+                                 "run 'confide verify' and restore the vault from a backup") from None
+
+    def refresh(self) -> None:
+        """Under the vault's lock: if another command committed while we waited, act on its commit."""
+        if self.git.head() != self.commit:
+            self._load(trust.ensure_verified(self.root, self.git, locked=True))
 
     @classmethod
     def open(cls, explicit: Optional[str] = None) -> "Vault":
         return cls(find_root(explicit))
 
+    def read(self, path: str) -> bytes:
+        """A vault file as the verified commit holds it (FileNotFoundError when it has none)."""
+        if path in self._heads:
+            return self._heads[path]
+        data = self.tree.read(path)
+        if data is None:
+            raise FileNotFoundError(path)
+        return data
+
     # -- records ---------------------------------------------------------------
     def record_ids(self) -> list[str]:
-        folder = self.root / RECORDS_DIR
-        if not folder.is_dir():
-            return []
-        out = []
-        for name in os.listdir(folder):
-            if name.endswith(envelope.HEAD_SUFFIX) and ids.RECORD_RE.fullmatch(name[:-5]):
-                out.append(name[:-5])
-        return sorted(out)
+        if self._ids is None:
+            out = []
+            for name in self.tree.list(RECORDS_DIR):
+                if name.endswith(envelope.HEAD_SUFFIX) and not name.endswith(envelope.ENTRIES_SUFFIX) \
+                        and ids.RECORD_RE.fullmatch(name[:-5]):
+                    out.append(name[:-5])
+            self._ids = sorted(out)
+        return self._ids
 
     def record_source(self, record_id: str) -> str:
-        return f"{RECORDS_DIR}/{record_id}{envelope.HEAD_SUFFIX}"
+        return envelope.head_source(record_id)
 
     def record_path(self, record_id: str) -> Path:
-        """The record's head file (its entries are beside it: ``envelope.entries_path``)."""
+        """The record's head file in the working tree (its entries are beside it: ``envelope.entries_path``)."""
         return envelope.record_path(self.root, record_id)
+
+    def has_record(self, record_id: str) -> bool:
+        if self._ids is not None:
+            return record_id in self._ids
+        source = self.record_source(record_id)
+        if source not in self._heads:
+            data = self.tree.read(source)
+            if data is None:
+                return False
+            if len(self._heads) > 64:
+                self._heads.clear()
+            self._heads[source] = data
+        return True
 
     def check_record_id(self, record_id: str) -> str:
         if not ids.RECORD_RE.fullmatch(record_id or ""):
@@ -84,24 +130,19 @@ class Vault:
                 f"'{record_id}' is not a record id",
                 "record ids look like c-7f3k9m2q; list them with: confide child list",
             )
-        if not self.record_path(record_id).is_file():
+        if not self.has_record(record_id):
             raise NotFound(f"no record {record_id} in this vault", "list the records with: confide child list")
         return record_id
 
     def envelope(self, record_id: str, *, entries: bool = True) -> envelope.Envelope:
         self.check_record_id(record_id)
-        with reading(self.root):  # head and entries from one state of the vault
-            return envelope.Envelope.read(self.record_path(record_id), self.record_source(record_id), entries=entries,
-                                          read_file=self._read_file)
-
-    def _read_file(self, path: Path) -> bytes:
-        return read_file(self.root, path)
+        return envelope.Envelope.read(self.record_source(record_id), self.read, entries=entries)
 
     def find_entry_record(self, entry_id: str) -> str:
-        """Which record holds an entry: one ``git grep`` (C, fast), then a check."""
+        """Which record holds an entry: ``git grep`` (C, fast) in the verified commit's entries files."""
         if not ids.ENTRY_RE.fullmatch(entry_id or ""):
             raise NotFound(f"'{entry_id}' is not an entry id", "entry ids look like e-01jd3x8k2m5q9w; see them with: confide show RECORD")
-        hits = self.git.grep_files(f"- id: {entry_id}", RECORDS_DIR)
+        hits = self.git.grep_files(f"- id: {entry_id}", RECORDS_DIR, commit=self.commit)
         hits = [parsed[0] for parsed in map(envelope.record_of, hits) if parsed and parsed[1] == "entries"]
         if len(hits) != 1:
             if not hits:
@@ -110,7 +151,7 @@ class Vault:
         return hits[0]
 
     def transaction(self) -> Transaction:
-        return Transaction(self.root, self.git)
+        return Transaction(self.root, self.git, vault=self, identity_path=self.signing_identity)
 
 
 # ---------------------------------------------------------------------------
@@ -179,6 +220,7 @@ class Session:
     @classmethod
     def start(cls, vault: Vault, identity: Optional[str] = None, passphrase: Optional[Callable] = None) -> "Session":
         idents, path = load_identities(identity, passphrase)
+        vault.signing_identity = path
         actor = None
         for ident in idents:
             actor = vault.holders.by_recipient(ident.recipient)

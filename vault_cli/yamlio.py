@@ -1,10 +1,17 @@
-"""YAML in and out.
+"""YAML in and out: the one reader of every YAML file confide reads.
 
 Files confide writes (records, holders) go through ruamel.yaml's safe mode with
 its C parser and emitter: fast, and no arbitrary object construction. Multi-line
 strings (armored age blocks) are written as literal blocks so files diff well.
-The round-trip loader, ~10x slower, is used only to edit ``confide.yaml``,
-where a person's comments must survive.
+
+Reading refuses, at once and with a clear error, what confide never writes and
+an attacker could use against a reader: anchors and aliases (a few hundred
+bytes of nested aliases expand to gigabytes: "billion laughs"), tags, duplicate
+keys, more than one document, nesting deeper than ``MAX_DEPTH`` and files
+larger than ``MAX_BYTES``. ``fastyaml`` reads confide's own canonical files
+without ruamel (it accepts none of those constructs); anything else is first
+scanned as a stream of parser events, which costs no more than the document's
+size, and only then built.
 """
 
 from __future__ import annotations
@@ -48,17 +55,61 @@ def _yaml():
     return _ruamel
 
 
+MAX_BYTES = 64 * 1024 * 1024  # a record's entries after 25 years are a few MB; nothing confide reads comes near
+MAX_DEPTH = 32  # confide's files nest at most 6 deep
+
+
+def _refuse(source: str, what: str, where: str = "") -> IntegrityError:
+    return IntegrityError(
+        f"{source}{where} holds {what}, which confide never writes; it was not read",
+        "if it was edited by hand, restore it: git checkout -- " + source + "; then run 'confide verify'",
+    )
+
+
+def _scan(y: dict, text: Any, source: str) -> None:
+    """Refuse anchors, aliases, tags, extra documents and deep nesting before anything is built."""
+    from ruamel.yaml import events as ev
+
+    depth = documents = 0
+    for event in y["loader"].parse(text):
+        kind = type(event)
+        mark = getattr(event, "start_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        if kind is ev.AliasEvent:
+            raise _refuse(source, "a YAML alias", where)
+        if getattr(event, "anchor", None) is not None:
+            raise _refuse(source, "a YAML anchor", where)
+        if getattr(event, "tag", None) is not None:
+            raise _refuse(source, "a YAML tag", where)
+        if kind in (ev.MappingStartEvent, ev.SequenceStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _refuse(source, f"nesting deeper than {MAX_DEPTH} levels", where)
+        elif kind in (ev.MappingEndEvent, ev.SequenceEndEvent):
+            depth -= 1
+        elif kind is ev.DocumentStartEvent:
+            documents += 1
+            if documents > 1:
+                raise _refuse(source, "more than one YAML document", where)
+
+
 def load(text: str | bytes, source: str) -> Any:
     """Parse YAML safely. A syntax error names the file and line, never the content."""
+    if len(text) > MAX_BYTES:
+        raise IntegrityError(f"{source} is larger than {MAX_BYTES // (1024 * 1024)} MB, far beyond any file confide writes; "
+                             "it was not read", "restore it from git: git checkout -- " + source)
     value = fastyaml.load(text)
     if value is not fastyaml.UNSUPPORTED:
         return value
     y = _yaml()
     try:
+        _scan(y, text, source)
         return y["loader"].load(text)
     except y["YAMLError"] as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
+        if type(exc).__name__ == "DuplicateKeyError":
+            raise _refuse(source, "a key given twice", where) from None
         raise IntegrityError(
             f"{source}{where} is not valid YAML",
             "if it was edited by hand, restore it: git checkout -- " + source,

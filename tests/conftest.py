@@ -32,6 +32,12 @@ def recipient_of(key_file: Path) -> str:
     raise AssertionError(f"no public key comment in {key_file}")
 
 
+def new_key_public(path: Path) -> str:
+    """The public line of an SSH key file, from ssh-keygen itself."""
+    out = subprocess.run(["ssh-keygen", "-y", "-f", str(path)], check=True, capture_output=True, text=True).stdout
+    return " ".join(out.split()[:2])
+
+
 def signing_pub(keys: dict, name: str) -> str:
     """The public line of a test holder's fixed SSH signing key (tests/keys/NAME.sign.pub)."""
     return " ".join(Path(str(keys[name + ".sign"]) + ".pub").read_text().split()[:2])
@@ -159,6 +165,45 @@ class VaultFixture:
 
     def git(self, *args: str) -> str:
         return subprocess.run(["git", "-C", str(self.root), *args], check=True, capture_output=True, text=True).stdout
+
+    def commit_as(self, who: str, message: str = "tidy", *, action: Optional[str] = None, trailers: Optional[dict] = None,
+                  key: Optional[Path] = None, sign: bool = True, paths: Optional[list] = None) -> str:
+        """Commit the working tree's changes by hand, with plain git, as ``who`` (author and Confide-Holder),
+        signed with their fixed signing key (or ``key``; unsigned with ``sign=False``): what a holder, or an
+        attacker holding a holder's key, can do without confide. Returns the commit id."""
+        env = dict(os.environ, GIT_AUTHOR_NAME=who, GIT_AUTHOR_EMAIL=f"{who}@holders.confide.invalid",
+                   GIT_COMMITTER_NAME=who, GIT_COMMITTER_EMAIL=f"{who}@holders.confide.invalid")
+        if os.environ.get("CONFIDE_NOW"):
+            env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = os.environ["CONFIDE_NOW"]
+        subprocess.run(["git", "-C", str(self.root), "add", "-A", *(["--", *paths] if paths else [])], check=True, env=env)
+        lines = [message, ""]
+        if action:
+            lines.append(f"Confide-Action: {action}")
+        for k, v in (trailers or {}).items():
+            lines.append(f"{k}: {v}")
+        lines.append(f"Confide-Holder: {who}")
+        key = key or self.keys.get(who + ".sign")
+        if sign and key is not None:
+            cmd = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={key}", "commit", "-S"]
+        else:
+            cmd = ["-c", "commit.gpgsign=false", "commit"]
+        subprocess.run(["git", "-C", str(self.root), *cmd, "-q", "--allow-empty", "-F", "-"], input="\n".join(lines) + "\n",
+                       check=True, env=env, capture_output=True, text=True)
+        return self.head()
+
+    def add_holder(self, name: str, role: str, *, who: str = "amira") -> Path:
+        """Add a holder with a fresh key made as 'confide keygen' makes it (one SSH key that reads and signs);
+        the key file is kept in ``self.keys[name]`` (and ``self.keys[name + '.sign']``)."""
+        folder = Path(self.keys["amira"]).parent
+        path = folder / f"{name}.key"
+        if not path.exists():
+            r = run_cli(["keygen", "--out", str(path)])
+            assert r.exit_code == 0, r.stderr
+        public = new_key_public(path)
+        self.ok("holder", "add", name, "--role", role, "--recipient", public, who=who)
+        self.keys[name] = path
+        self.keys[name + ".sign"] = path
+        return path
 
     def head(self) -> str:
         return self.git("rev-parse", "HEAD").strip()

@@ -289,3 +289,35 @@ def restore(
     elif not quiet:
         note(f"restored {path} at commit {head}; its history verifies from the vault's identity {anchor}")
         out(str(path))
+
+
+# ---------------------------------------------------------------------------
+# the shared repository
+
+serve_app = typer.Typer(help="The shared repository: refuse pushes that do not verify.", no_args_is_help=True)
+app.add_typer(serve_app, name="serve-hook")
+
+
+@serve_app.command("install")
+def serve_hook_install(
+    repo: str = typer.Argument(..., metavar="REPO", help="The bare repository clones push to, e.g. /srv/git/vault.git."),
+    trust: str = typer.Option(..., "--trust", metavar="IDENTITY", help="The vault's identity, as 'confide init' printed it."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Install a pre-receive hook that verifies every push (keylessly) and refuses what does not verify."""
+    from . import serve_hook
+
+    data = serve_hook.install(repo, trust)
+    if as_json:
+        out_json(data)
+        return
+    note(f"verified {data['refs']} branch(es) in {data['repository']}; every push is verified from now on")
+    out(data["hook"])
+
+
+@serve_app.command("run", hidden=True)
+def serve_hook_run() -> None:
+    """git runs this from the pre-receive hook, with the pushed refs on stdin."""
+    from . import serve_hook
+
+    raise typer.Exit(serve_hook.run(sys.stdin, sys.stderr))

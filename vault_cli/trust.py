@@ -170,13 +170,16 @@ def _exists(root: Path, commit: str) -> bool:
     return bool(gitlog.run(root, "cat-file", "-t", commit, check=False).strip() == b"commit")
 
 
-def advance(root: Path, before: Optional[str], after: str) -> None:
-    """A confide command committed ``after`` on top of the verified ``before``: move the checkpoint."""
+def advance(root: Path, before: Optional[str], after: str, *, holders_changed: bool = False) -> None:
+    """A confide command committed ``after`` on top of the verified ``before``: move the checkpoint
+    (and the derived signers file, when the commit changed the holders)."""
     state = TrustState.load(git_dir_of(root))
     if state.verified != before:
         return  # not built on the checkpoint (should not happen): the next command verifies it
     state.verified = after
     state.save()
+    if holders_changed:
+        write_allowed_signers(root, state.git_dir, after)
 
 
 def pin(root: Path, anchor: str, tip: str, *, what: str = "the vault") -> TrustState:

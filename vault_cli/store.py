@@ -308,7 +308,12 @@ class Transaction:
                     f"the vault moved to {str(head)[:12]} outside confide while this command ran; nothing was changed",
                     "run the command again: confide verifies the new commits first",
                 )
-            settings, holders = self.vault.settings, self.vault.holders
+            # Signing follows the verified state this commit builds on, not the command's changed copies of it.
+            from .holders import holders_from_bytes
+            from .settings import settings_from_bytes
+
+            settings = settings_from_bytes(self.vault.read("confide.yaml"))
+            holders = holders_from_bytes(self.vault.read("holders.yaml"))
             if "holders.yaml" in self.files and self.vault.tree.read(signing.ALLOWED_SIGNERS_FILE) is not None:
                 # a vault made before allowed_signers moved into .git keeps its tracked copy in step
                 self.files[signing.ALLOWED_SIGNERS_FILE] = signing.allowed_signers_for(self.files["holders.yaml"])

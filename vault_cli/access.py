@@ -358,6 +358,9 @@ def grant(
         settings, holders = session.settings, session.holders
         target = _active_target(holders, holder_name, "grant to")
         _require_may_change(settings, actor, levels, "grant")
+        if target.name == actor.name:
+            raise Denied(f"'{actor.name}' may not grant themselves access",
+                         "access beyond your role is given by someone else who may grant it")
         needs = policy.grant_needs(settings, target)
         if "parent-permission" in needs:
             if parent_permission is None:

@@ -137,6 +137,12 @@ class _AtVerified:
         self.settings, self.holders = _policy_at(root, verified)
         self.tree = gitlog.CommitTree(root, verified)
 
+    def read(self, path: str) -> bytes:
+        data = self.tree.read(path)
+        if data is None:
+            raise FileNotFoundError(path)
+        return data
+
     def refresh(self) -> None:
         pass
 

@@ -443,6 +443,8 @@ class Verifier(RecordChecks):
     def check_holders_change(self, ctx: Ctx, old: Holders, new: Holders) -> None:
         """What the holder commands may change: add a holder, remove one, rotate a key, declare a signing key."""
         c, path = ctx.c, HOLDERS_FILE
+        if not policy.managers(ctx.after_settings, new):
+            self.add(c.sha, path, "lockout", "no active holder who may manage holders is left: the vault's owners are locked out")
         old_by = {h.name: h for h in old.all}
         used: dict = {}
         for h in old.all:

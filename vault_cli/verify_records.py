@@ -498,6 +498,11 @@ class RecordChecks:
                 self.add(sha, path, "reader", f"the copy of the {level} key {k['id']} held by '{name}' was replaced, "
                          "and not by a key rotation of theirs")
             self._own_copy_opens(ctx, path, rid, k)
+        for level in ctx.settings.levels:
+            for k in (k for k in nh["keys"] if k["level"] == level):
+                if not any((h := ctx.after_holders.find(n)) is not None and h.active for n in k["wrapped"]):
+                    self.add(sha, path, "lockout", f"generation {k['generation']} of the {level} key is left with no "
+                             "reader who is an active holder: what was written under it is lost")
         for level in sorted(rekey_old - rekey_new):
             if level not in new_generation or ctx.name not in readers(level):
                 self.add(sha, path, "level-key", f"the pending re-key of the {level} level was cleared without a new "

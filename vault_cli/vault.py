@@ -142,7 +142,14 @@ class Vault:
         """Which record holds an entry: ``git grep`` (C, fast) in the verified commit's entries files."""
         if not ids.ENTRY_RE.fullmatch(entry_id or ""):
             raise NotFound(f"'{entry_id}' is not an entry id", "entry ids look like e-01jd3x8k2m5q9w; see them with: confide show RECORD")
-        hits = self.git.grep_files(f"- id: {entry_id}", RECORDS_DIR, commit=self.commit)
+        needle = f"- id: {entry_id}"
+        # The working tree (which writes keep equal to the verified commit) is only a hint, ~10x faster
+        # to search than the commit's objects; a hit is confirmed in the verified commit itself.
+        hits = [p[0] for p in map(envelope.record_of, self.git.grep_files(needle, RECORDS_DIR)) if p and p[1] == "entries"]
+        confirmed = [rid for rid in hits if needle.encode() + b"\n" in (self.tree.read(envelope.entries_source(self.record_source(rid))) or b"")]
+        if len(hits) == 1 and confirmed == hits:
+            return hits[0]
+        hits = self.git.grep_files(needle, RECORDS_DIR, commit=self.commit)
         hits = [parsed[0] for parsed in map(envelope.record_of, hits) if parsed and parsed[1] == "entries"]
         if len(hits) != 1:
             if not hits:

@@ -430,3 +430,19 @@ def test_a_custom_role_is_judged_the_same_by_commands_and_verify(tv):
     fs = findings(tv)
     assert any(f["check"] == "grant" and "safeguarding" in f["message"] for f in fs), fs
     assert dot_before
+
+
+def test_a_clone_without_a_trust_anchor_refuses_until_one_is_pinned(tv):
+    """A clone made with plain git (or a vault from an older confide) has no anchor: nothing is trusted
+    until the vault's identity is pinned, and pinning verifies the whole history from it."""
+    ident = run_cli(["trust", "--vault", str(tv.root)]).last_line
+    shutil.rmtree(tv.root / ".git" / "confide")
+    r = tv.run("child", "list")
+    assert r.exit_code == int(ExitCode.VAULT_STATE) and "confide trust" in r.stderr, r.stderr
+    r = tv.run("trust")  # a script: shown, never accepted silently
+    assert r.exit_code == int(ExitCode.VAULT_STATE) and ident in r.stderr, r.stderr
+    r = tv.run("trust", "0" * 40 + "@SHA256:" + "A" * 43)
+    assert r.exit_code == FINDINGS and "anchor" in r.stderr
+    r = tv.run("trust", ident)
+    assert r.exit_code == 0 and r.last_line == ident, r.stderr
+    assert tv.run("child", "list").exit_code == 0

@@ -32,6 +32,12 @@ PERMISSIONS = {
     "requests": "open, withhold for, extend, export and close parents' requests to see a file",
     "repudiate": "repudiate commits that do not verify, restoring the last verified state",
     "adopt-signing": "vouch for a vault's unsigned early history and require signatures from then on",
+    # Rows for the record's end of life (retention, destruction, transfer to the next setting): the
+    # commands that ask them come with that work; the rows are here so that settings written now
+    # already say who will be allowed to.
+    "destroy": "destroy a record whose retention review decided so (with a second person's approval)",
+    "approve-destruction": "be the second person who approves a destruction",
+    "transfer": "send a child's file to the next setting or school",
 }
 
 # Level rules: (role field, what it allows).

@@ -57,13 +57,13 @@ roles:
     reads: [general, confidential, safeguarding]
     grants: [general, confidential, safeguarding]
     lowers: [confidential, safeguarding]
-    may: [write, manage-holders, change-settings, requests, repudiate, adopt-signing]
+    may: [write, manage-holders, change-settings, requests, repudiate, adopt-signing, destroy, approve-destruction, transfer]
   dsl:
     description: designated safeguarding lead
     reads: [general, confidential, safeguarding]
     grants: [safeguarding]
     lowers: [confidential, safeguarding]
-    may: [write, requests]
+    may: [write, requests, approve-destruction, transfer]
   practitioner:
     description: practitioner; reads the general level of every child
     reads: [general]
@@ -111,7 +111,8 @@ def render_template(name: str, *, signing: str = "required") -> str:
     return TEMPLATE.format(name=json.dumps(name, ensure_ascii=False), categories=cats, signing=signing)
 
 
-PERMISSIONS = ("write", "manage-holders", "change-settings", "requests", "repudiate", "adopt-signing")
+PERMISSIONS = ("write", "manage-holders", "change-settings", "requests", "repudiate", "adopt-signing",
+               "destroy", "approve-destruction", "transfer")
 GRANT_CONDITIONS = ("until", "parent-permission")
 SIGNING_POLICIES = ("required", "unsigned")
 

@@ -365,6 +365,8 @@ class Transaction:
         self.journal.unlink(missing_ok=True)
         if self.vault is not None:
             trust.advance(self.root, head, commit)
+            if "holders.yaml" in self.files:  # plain git's signers follow the holders this commit declares
+                trust.write_allowed_signers(self.root, trust.git_dir_of(self.root), commit)
             self.vault._load(commit)
         return commit
 

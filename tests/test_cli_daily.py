@@ -20,8 +20,8 @@ from pathlib import Path
 import pyrage
 import pytest
 
-from conftest import entries_file, head_file, recipient_of, record_doc, run_cli
-from vault_cli import envelope, yamlio
+from conftest import entries_file, head_file, new_key_public, recipient_of, record_doc, run_cli, signing_pub
+from vault_cli import crypto, envelope, yamlio
 from vault_cli.errors import ExitCode
 
 RECORD_ID = re.compile(r"^c-[0-9a-hjkmnp-tv-z]{8}$")
@@ -91,23 +91,67 @@ def key_level(doc: dict, key_id: str) -> str:
     return k["level"]
 
 
+def signed(keys, name: str) -> list[str]:
+    """'holder add' / 'init' options declaring a test holder's fixed SSH signing key (their age identity never signs)."""
+    return ["--signing-key", signing_pub(keys, name)]
+
+
+def signing_env(keys, name: str) -> dict:
+    """The environment that lets a command sign as a test holder whose identity is an age key."""
+    return {"CONFIDE_SIGNING_KEY": str(keys[name + ".sign"])}
+
+
+def fingerprint(public: str) -> str:
+    """The SHA256 fingerprint of an SSH public key, as ssh-keygen prints it."""
+    out = subprocess.run(["ssh-keygen", "-l", "-f", "-"], input=public + "\n", check=True, capture_output=True, text=True).stdout
+    return out.split()[1]
+
+
+def signature(root: Path, rev: str = "HEAD") -> tuple[str, str]:
+    """git's own verdict on a commit's signature, with the vault's derived allowed_signers: (%G?, signer)."""
+    out = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%G?|%GS", rev], check=True, capture_output=True, text=True).stdout
+    status, _, signer = out.strip().partition("|")
+    return status, signer
+
+
+def trust_state(root: Path) -> dict:
+    return json.loads((root / ".git" / "confide" / "trust.json").read_text())
+
+
 # ---------------------------------------------------------------------------
 # keygen
 
 
-def test_keygen_writes_a_private_identity_and_prints_its_recipient(tmp_path):
-    out = tmp_path / "me.txt"
+def test_keygen_writes_one_private_ssh_key_that_reads_and_signs(tmp_path):
+    out = tmp_path / "me.key"
     r = run_cli(["keygen", "--out", str(out)])
     assert r.exit_code == 0, r.stderr
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     text = out.read_text()
-    secret = [line for line in text.splitlines() if line.startswith("AGE-SECRET-KEY-1")]
-    assert len(secret) == 1
-    recipient = r.last_line
-    assert recipient.startswith("age1")
-    assert str(pyrage.x25519.Identity.from_str(secret[0]).to_public()) == recipient
-    assert "AGE-SECRET-KEY" not in r.stdout + r.stderr
+    lines = text.splitlines()
+    assert lines[0] == "-----BEGIN OPENSSH PRIVATE KEY-----" and lines[-1] == "-----END OPENSSH PRIVATE KEY-----"
+    public = r.last_line
+    assert re.fullmatch(r"ssh-ed25519 AAAA[0-9A-Za-z+/]+=*", public)
+    assert new_key_public(out) == public  # ssh-keygen derives the very line that was printed
+    # no part of the private key is ever printed
+    for line in lines[1:-1]:
+        assert line not in r.stdout + r.stderr
+    assert "PRIVATE KEY" not in r.stdout + r.stderr
     assert str(out) in r.stderr
+
+    # it reads: a block for the printed line opens with the file, as an identity
+    [ident] = crypto.load_identity_file(str(out))
+    assert ident.recipient == public
+    assert crypto.decrypt(crypto.encrypt(b"only for me", public), ident) == b"only for me"
+    # and it signs: ssh-keygen (what git runs) signs with it, and the signature verifies against the printed line
+    msg = tmp_path / "msg"
+    msg.write_bytes(b"a commit")
+    subprocess.run(["ssh-keygen", "-Y", "sign", "-q", "-f", str(out), "-n", "git", str(msg)], check=True, capture_output=True)
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text(f"me {public}\n")
+    v = subprocess.run(["ssh-keygen", "-Y", "verify", "-f", str(allowed), "-I", "me", "-n", "git", "-s", f"{msg}.sig"],
+                       input=b"a commit", capture_output=True)
+    assert v.returncode == 0, v.stderr
 
     # never overwrites
     r2 = run_cli(["keygen", "--out", str(out)])
@@ -118,19 +162,48 @@ def test_keygen_writes_a_private_identity_and_prints_its_recipient(tmp_path):
     assert r2.stdout == ""
 
 
+def test_keygen_age_writes_a_native_age_identity_and_prints_its_recipient(tmp_path):
+    """--age: an identity that reads and never signs (an offline recovery key)."""
+    out = tmp_path / "rec.txt"
+    r = run_cli(["keygen", "--age", "--out", str(out)])
+    assert r.exit_code == 0, r.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    text = out.read_text()
+    secret = [line for line in text.splitlines() if line.startswith("AGE-SECRET-KEY-1")]
+    assert len(secret) == 1
+    recipient = r.last_line
+    assert recipient.startswith("age1")
+    assert str(pyrage.x25519.Identity.from_str(secret[0]).to_public()) == recipient
+    assert recipient_of(out) == recipient
+    assert "AGE-SECRET-KEY" not in r.stdout + r.stderr
+    assert "PRIVATE KEY" not in text  # no SSH key: nothing that could sign
+    assert str(out) in r.stderr and "for signing" not in r.stderr
+
+    r2 = run_cli(["keygen", "--age", "--out", str(out)])
+    assert r2.exit_code == ExitCode.VAULT_STATE and "already exists" in r2.stderr
+    assert out.read_text() == text and r2.stdout == ""
+
+
 def test_keygen_default_location_is_under_xdg_config_home(isolated_env):
     r = run_cli(["keygen"])
     assert r.exit_code == 0, r.stderr
     path = isolated_env / ".config" / "confide" / "identity.txt"
     assert path.is_file()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert r.last_line == recipient_of(path)
-    # and that identity is then found with no --identity and no CONFIDE_IDENTITY
+    public = new_key_public(path)
+    assert r.last_line == public
+    # and that key is then found with no --identity, no CONFIDE_IDENTITY and no CONFIDE_SIGNING_KEY:
+    # it is the first manager's recipient and signing key, and signs the vault's first commit
     vault = isolated_env / "v"
     r = run_cli(["init", str(vault), "--name", "N", "--holder", "amira"])
     assert r.exit_code == 0, r.stderr
-    holders = yamlio.load((vault / "holders.yaml").read_bytes(), "holders.yaml")
-    assert holders["holders"][0]["recipient"] == recipient_of(path)
+    [h] = yamlio.load((vault / "holders.yaml").read_bytes(), "holders.yaml")["holders"]
+    assert h["recipient"] == public and h["signing_key"] == public
+    assert signature(vault) == ("G", "amira")
+    # the same key signs later commands too
+    rid = run_cli(["child", "add", "--name", "Ada Marker", "--vault", str(vault)])
+    assert rid.exit_code == 0, rid.stderr
+    assert signature(vault) == ("G", "amira")
     assert run_cli(["keygen"]).exit_code == ExitCode.VAULT_STATE
 
 
@@ -146,8 +219,10 @@ def test_keygen_into_a_missing_folder_is_refused(tmp_path):
 
 def test_init_creates_a_vault_in_one_commit(tmp_path, keys):
     root = tmp_path / "v"
-    r = run_cli(["init", str(root), "--name", "Sunny Days Nursery", "--holder", "amira"], identity=keys["amira"])
+    r = run_cli(["init", str(root), "--name", "Sunny Days Nursery", "--holder", "amira", *signed(keys, "amira")],
+                identity=keys["amira"], env=signing_env(keys, "amira"))
     assert r.exit_code == 0, r.stderr
+    assert r.last_line == str(root.resolve())
     for f in ("confide.yaml", "holders.yaml", ".gitattributes"):
         assert (root / f).is_file(), f
     assert (root / "records").is_dir()
@@ -155,43 +230,121 @@ def test_init_creates_a_vault_in_one_commit(tmp_path, keys):
     git = lambda *a: subprocess.run(["git", "-C", str(root), *a], check=True, capture_output=True, text=True).stdout
     assert git("rev-list", "--count", "HEAD").strip() == "1"
     assert git("status", "--porcelain", "--untracked-files=all") == ""
+    # allowed_signers is not tracked: each clone derives it from the verified holders
+    assert git("ls-files").split() == [".gitattributes", ".gitignore", "confide.yaml", "holders.yaml", "records/.gitkeep"]
     assert "Sunny Days Nursery" in (root / "confide.yaml").read_text()
+    settings = yamlio.load((root / "confide.yaml").read_bytes(), "confide.yaml")
+    assert settings["signing"] == "required"
     assert "records/*.yaml merge=confide" in (root / ".gitattributes").read_text()
     # both files of a record go through confide's merge driver: the head and the entries file
     for f in ("records/c-7f3k9m2q.yaml", "records/c-7f3k9m2q.entries.yaml"):
         assert git("check-attr", "merge", "--", f).strip() == f"{f}: merge: confide"
     holders = yamlio.load((root / "holders.yaml").read_bytes(), "holders.yaml")["holders"]
     assert [(h["name"], h["role"], h["status"]) for h in holders] == [("amira", "manager", "active")]
-    # the recipient defaults to the identity's
+    # the recipient defaults to the identity's; the signing key is the one declared
     assert holders[0]["recipient"] == recipient_of(keys["amira"])
+    assert holders[0]["signing_key"] == signing_pub(keys, "amira")
     body = git("log", "-1", "--format=%B")
     assert "Confide-Action: vault.init" in body and "Confide-Holder: amira" in body
     assert git("log", "-1", "--format=%an").strip() == "amira"
+    # the first commit is signed by the founding manager, and plain git checks it against the derived signers
+    assert signature(root) == ("G", "amira")
+    assert git("config", "--get", "gpg.ssh.allowedSignersFile").strip() == str(root.resolve() / ".git" / "confide" / "allowed_signers")
+    # the vault's identity (first commit @ founding key) is printed, and this clone trusts it, verified to HEAD
+    head = git("rev-parse", "HEAD").strip()
+    identity = f"{head}@{fingerprint(signing_pub(keys, 'amira'))}"
+    assert f"the vault's identity is {identity}" in r.stderr
+    assert identity not in r.stdout
+    assert trust_state(root)["anchor"] == identity and trust_state(root)["verified"] == head
+    assert json.loads(run_cli(["trust", "--json", "--vault", str(root)]).stdout) == {"anchor": identity, "verified": head}
 
     # a second init there is refused, and changes nothing
     head = git("rev-parse", "HEAD")
     before = (root / "confide.yaml").read_bytes()
-    r2 = run_cli(["init", str(root), "--name", "Other", "--holder", "amira"], identity=keys["amira"])
+    r2 = run_cli(["init", str(root), "--name", "Other", "--holder", "amira", *signed(keys, "amira")],
+                 identity=keys["amira"], env=signing_env(keys, "amira"))
     assert r2.exit_code == ExitCode.VAULT_STATE
     assert r2.stderr.startswith("confide: error:") and "already a confide vault" in r2.stderr
     assert git("rev-parse", "HEAD") == head
     assert (root / "confide.yaml").read_bytes() == before
 
 
+def test_init_without_a_signing_key_is_refused_unless_unsigned(tmp_path, keys):
+    """An age identity cannot sign: init needs --signing-key, or --unsigned for an experiment (said in confide.yaml)."""
+    root = tmp_path / "v"
+    r = run_cli(["init", str(root), "--name", "N", "--holder", "amira"], identity=keys["amira"])
+    assert r.exit_code == ExitCode.USAGE
+    assert r.stderr.startswith("confide: error: a vault requires signed commits") and "--signing-key" in r.stderr
+    assert "confide keygen" in r.stderr and "--unsigned" in r.stderr
+    assert not root.exists() and r.stdout == ""
+
+    r = run_cli(["init", str(root), "--name", "N", "--holder", "amira", "--unsigned"], identity=keys["amira"])
+    assert r.exit_code == 0, r.stderr
+    assert "does not require signatures" in r.stderr
+    assert yamlio.load((root / "confide.yaml").read_bytes(), "confide.yaml")["signing"] == "unsigned"
+    [h] = yamlio.load((root / "holders.yaml").read_bytes(), "holders.yaml")["holders"]
+    assert h["signing_key"] is None
+    assert signature(root) == ("N", "")
+    head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    # no key signed the first commit, so the identity is the commit alone
+    assert f"the vault's identity is {head}\n" in r.stderr and trust_state(root)["anchor"] == head
+    # and its commands write without signing
+    w = run_cli(["child", "add", "--name", "Ada Marker", "--vault", str(root)], identity=keys["amira"])
+    assert w.exit_code == 0, w.stderr
+    assert signature(root) == ("N", "")
+    assert trust_state(root)["verified"] != head
+
+
+def test_init_with_the_sha256_object_format(tmp_path, keys):
+    root = tmp_path / "v"
+    r = run_cli(["init", str(root), "--name", "N", "--holder", "amira", "--object-format", "sha256", *signed(keys, "amira")],
+                identity=keys["amira"], env=signing_env(keys, "amira"))
+    assert r.exit_code == 0, r.stderr
+    git = lambda *a: subprocess.run(["git", "-C", str(root), *a], check=True, capture_output=True, text=True).stdout.strip()
+    assert git("rev-parse", "--show-object-format") == "sha256"
+    head = git("rev-parse", "HEAD")
+    assert len(head) == 64
+    assert f"the vault's identity is {head}@{fingerprint(signing_pub(keys, 'amira'))}" in r.stderr
+    assert signature(root) == ("G", "amira")
+    v = run_cli(["child", "add", "--name", "Ada Marker", "--vault", str(root)], identity=keys["amira"], env=signing_env(keys, "amira"))
+    assert v.exit_code == 0, v.stderr
+    assert signature(root) == ("G", "amira")
+    ok = run_cli(["verify", "--vault", str(root)], identity=keys["amira"])
+    assert ok.exit_code == 0, ok.stdout + ok.stderr
+    # an unknown format is a usage error that creates nothing
+    r = run_cli(["init", str(tmp_path / "w"), "--name", "N", "--holder", "amira", "--object-format", "md5", *signed(keys, "amira")],
+                identity=keys["amira"], env=signing_env(keys, "amira"))
+    assert r.exit_code == ExitCode.USAGE and "sha1 or sha256" in r.stderr
+    assert not (tmp_path / "w").exists()
+
+
 def test_init_with_an_explicit_recipient_needs_no_identity(tmp_path, keys):
+    # an age recipient, with the signing key declared and its private half given: no identity file anywhere
     root = tmp_path / "v"
     rcpt = recipient_of(keys["dara"])
-    r = run_cli(["init", str(root), "--name", "N", "--holder", "dara", "--recipient", rcpt])
+    r = run_cli(["init", str(root), "--name", "N", "--holder", "dara", "--recipient", rcpt, *signed(keys, "dara")],
+                env=signing_env(keys, "dara"))
     assert r.exit_code == 0, r.stderr
     holders = yamlio.load((root / "holders.yaml").read_bytes(), "holders.yaml")["holders"]
     assert holders[0]["recipient"] == rcpt and holders[0]["name"] == "dara"
+    assert holders[0]["signing_key"] == signing_pub(keys, "dara")
+    assert signature(root) == ("G", "dara")
+    # an ssh-ed25519 recipient is also the signing key
+    root2 = tmp_path / "w"
+    ssh = signing_pub(keys, "dara")
+    r = run_cli(["init", str(root2), "--name", "N", "--holder", "dara", "--recipient", ssh], env=signing_env(keys, "dara"))
+    assert r.exit_code == 0, r.stderr
+    [h] = yamlio.load((root2 / "holders.yaml").read_bytes(), "holders.yaml")["holders"]
+    assert h["recipient"] == ssh and h["signing_key"] == ssh
+    assert signature(root2) == ("G", "dara")
 
 
 def test_init_refuses_a_folder_that_is_not_empty(tmp_path, keys):
     root = tmp_path / "v"
     root.mkdir()
     (root / "notes.txt").write_text("x")
-    r = run_cli(["init", str(root), "--name", "N", "--holder", "amira"], identity=keys["amira"])
+    r = run_cli(["init", str(root), "--name", "N", "--holder", "amira", *signed(keys, "amira")],
+                identity=keys["amira"], env=signing_env(keys, "amira"))
     assert r.exit_code == ExitCode.VAULT_STATE
     assert not (root / ".git").exists() and not (root / "confide.yaml").exists()
 
@@ -210,6 +363,7 @@ def test_holder_list_and_json_shape(vault, keys):
         assert {"name", "role", "recipient", "signing_key", "status", "added", "added_by"} <= set(h)
         assert h["status"] == "active"
         assert h["recipient"] == recipient_of(keys[h["name"]])
+        assert h["signing_key"] == signing_pub(keys, h["name"])
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", h["added"])
     assert rows[1]["added_by"] == "amira"
     plain = vault.ok("holder", "list").stdout.splitlines()
@@ -222,26 +376,75 @@ def test_holder_list_and_json_shape(vault, keys):
 
 def test_holder_add_is_one_commit_by_a_manager(vault, keys):
     n = commit_count(vault)
-    r = vault.ok("holder", "add", "eve", "--role", "practitioner", "--recipient", recipient_of(keys["eve"]))
+    r = vault.ok("holder", "add", "eve", "--role", "practitioner", "--recipient", recipient_of(keys["eve"]), *signed(keys, "eve"))
     assert r.last_line == "eve"
     t = one_commit(vault, n, action="holder.add", holder="amira")
     assert t["Confide-Subject"] == "eve"
+    assert signature(vault.root) == ("G", "amira")
+    [eve] = [h for h in json.loads(vault.ok("holder", "list", "--json").stdout) if h["name"] == "eve"]
+    assert eve["recipient"] == recipient_of(keys["eve"]) and eve["signing_key"] == signing_pub(keys, "eve")
+    # the new holder signs their own commits with the declared key
+    n = commit_count(vault)
+    rid = vault.ok("child", "add", "--name", "Ada Marker", who="eve").last_line
+    one_commit(vault, n, action="record.create", holder="eve", record=rid)
+    assert signature(vault.root) == ("G", "eve")
+
+
+def test_holder_add_of_a_writer_needs_a_signing_key(vault, keys, tmp_path):
+    """In a vault that requires signatures, a role that writes needs a signing key: the key 'confide keygen' made
+    (one ssh-ed25519 line that reads and signs), or --signing-key beside an age1 recipient. A role that never
+    writes does not."""
+    head = vault.head()
+    r = vault.run("holder", "add", "eve", "--role", "practitioner", "--recipient", recipient_of(keys["eve"]))
+    assert r.exit_code == ExitCode.USAGE
+    assert r.stderr.startswith("confide: error: this vault requires signed commits, and a practitioner writes: 'eve' needs a signing key")
+    assert "--signing-key" in r.stderr and "confide: hint:" in r.stderr
+    assert vault.head() == head and vault.is_clean()
+
+    # an auditor never writes: an age recipient alone will do
+    n = commit_count(vault)
+    vault.ok("holder", "add", "aud", "--role", "auditor", "--recipient", recipient_of(keys["eve"]))
+    one_commit(vault, n, action="holder.add", holder="amira")
+
+    # --key is --recipient; an ssh-ed25519 line is the holder's recipient and signing key at once
+    path = tmp_path / "fay.key"
+    made = run_cli(["keygen", "--out", str(path)])
+    assert made.exit_code == 0, made.stderr
+    n = commit_count(vault)
+    vault.ok("holder", "add", "fay", "--role", "practitioner", "--key", made.last_line + " fay@laptop")
+    one_commit(vault, n, action="holder.add", holder="amira")
+    [fay] = [h for h in json.loads(vault.ok("holder", "list", "--json").stdout) if h["name"] == "fay"]
+    assert fay["recipient"] == fay["signing_key"] == made.last_line  # the comment is dropped
+    # fay's one key file reads and signs: no CONFIDE_SIGNING_KEY, no ssh-agent
+    rid = run_cli(["child", "add", "--name", "Bo Marker"], identity=path, env={"CONFIDE_VAULT": str(vault.root)})
+    assert rid.exit_code == 0, rid.stderr
+    one_commit(vault, n + 1, action="record.create", holder="fay", record=rid.last_line)
+    assert signature(vault.root) == ("G", "fay")
+    assert show(vault, rid.last_line)["profile"]["name"] == "Bo Marker"
 
 
 def test_holder_add_by_a_non_manager_is_denied(vault, keys):
     head = vault.head()
-    r = vault.run("holder", "add", "eve", "--role", "practitioner", "--recipient", recipient_of(keys["eve"]), who="dara")
+    r = vault.run("holder", "add", "eve", "--role", "practitioner", "--recipient", recipient_of(keys["eve"]),
+                  *signed(keys, "eve"), who="dara")
     assert r.exit_code == ExitCode.DENIED
-    assert "only a manager" in r.stderr and "confide: hint:" in r.stderr
+    assert r.stderr.startswith("confide: error: 'dara' (dsl) may not change key holders")
+    # the hint names the roles confide.yaml lets do it
+    assert "confide: hint: roles that may (add, remove and re-key key holders, and declare their signing keys): manager;" in r.stderr
     assert vault.head() == head and vault.is_clean()
 
 
 def test_holder_add_twice_is_refused(vault, keys):
     head = vault.head()
-    r = vault.run("holder", "add", "ben", "--role", "practitioner", "--recipient", recipient_of(keys["eve"]))
+    r = vault.run("holder", "add", "ben", "--role", "practitioner", "--recipient", recipient_of(keys["eve"]), *signed(keys, "eve"))
     assert r.exit_code == ExitCode.VAULT_STATE and "already exists" in r.stderr
-    r = vault.run("holder", "add", "eve", "--role", "practitioner", "--recipient", recipient_of(keys["ben"]))
+    r = vault.run("holder", "add", "eve", "--role", "practitioner", "--recipient", recipient_of(keys["ben"]), *signed(keys, "eve"))
     assert r.exit_code == ExitCode.VAULT_STATE and "already belongs to holder 'ben'" in r.stderr
+    # a signing key is never shared either: declared with --signing-key, or as an ssh-ed25519 recipient
+    r = vault.run("holder", "add", "eve", "--role", "practitioner", "--recipient", recipient_of(keys["eve"]), *signed(keys, "ben"))
+    assert r.exit_code == ExitCode.VAULT_STATE and "that signing key already belongs to holder 'ben'" in r.stderr
+    r = vault.run("holder", "add", "eve", "--role", "practitioner", "--recipient", signing_pub(keys, "ben"))
+    assert r.exit_code == ExitCode.VAULT_STATE and "that signing key already belongs to holder 'ben'" in r.stderr
     assert vault.head() == head and vault.is_clean()
 
 
@@ -250,14 +453,14 @@ def test_a_new_dsl_reads_every_level_of_existing_records(vault, keys):
     e_conf = vault.add_entry(rid, "conf text", "confidential", "concern")
     e_safe = vault.add_entry(rid, "safe text", "safeguarding", "safeguarding")
     n = commit_count(vault)
-    vault.ok("holder", "add", "eve", "--role", "dsl", "--recipient", recipient_of(keys["eve"]))
+    vault.ok("holder", "add", "eve", "--role", "dsl", "--recipient", recipient_of(keys["eve"]), *signed(keys, "eve"))
     t = one_commit(vault, n, action="holder.add", holder="amira")
     assert t["Confide-Records"] == "1"
     data = show(vault, rid, who="eve")
     assert entry_of(data, e_conf)["text"] == "conf text"
     assert entry_of(data, e_safe)["text"] == "safe text"
     # a new practitioner gets the general level only
-    vault.ok("holder", "add", "fay", "--role", "practitioner", "--recipient", recipient_of(keys["rec"]))
+    vault.ok("holder", "add", "fay", "--role", "practitioner", "--recipient", recipient_of(keys["rec"]), *signed(keys, "rec"))
     data = show(vault, rid, who="rec")
     assert data["profile"]["name"] == "Nell Marker"
     assert entry_of(data, e_conf) == {"id": e_conf, "level": "confidential", "readable": False}
@@ -306,7 +509,7 @@ def test_child_list_shows_what_each_holder_can_read(vault, keys):
     b = vault.add_child("Bea Marker", key_person="cara")
     vault.add_entry(a, "one", "general", "observation")
     vault.add_entry(a, "two", "safeguarding", "concern")
-    vault.ok("holder", "add", "stu", "--role", "student", "--recipient", recipient_of(keys["eve"]))
+    vault.ok("holder", "add", "stu", "--role", "student", "--recipient", recipient_of(keys["eve"]), *signed(keys, "eve"))
     for who in ("amira", "ben", "cara", "dara"):
         rows = json.loads(vault.ok("child", "list", "--json", who=who).stdout)
         by = {r["record"]: r for r in rows}
@@ -616,7 +819,7 @@ def test_child_set_refuses_bad_values(vault, assignment, code, words):
 
 def test_child_set_needs_to_read_the_profile(vault, keys):
     rid = vault.add_child("Ada Marker")
-    vault.ok("holder", "add", "stu", "--role", "student", "--recipient", recipient_of(keys["eve"]))
+    vault.ok("holder", "add", "stu", "--role", "student", "--recipient", recipient_of(keys["eve"]), *signed(keys, "eve"))
     head = vault.head()
     r = vault.run("child", "set", rid, "room=x", who="eve")
     assert r.exit_code == ExitCode.DENIED and vault.head() == head
@@ -761,6 +964,7 @@ def test_child_edit_on_a_terminal_reopens_the_editor_with_the_error(vault, edito
     """))
     for k, val in editor("x").items():
         monkeypatch.setenv(k, val)
+    monkeypatch.setenv("CONFIDE_SIGNING_KEY", str(vault.keys["amira.sign"]))  # the age identity cannot sign
     n = commit_count(vault)
     session = Session.start(Vault.open(str(vault.root)), str(vault.keys["amira"]))
     result = editor_mod.edit_profile(session, rid, interactive=True)
@@ -796,9 +1000,11 @@ def test_vault_discovery(vault, monkeypatch, tmp_path):
     deeper = vault.root / "records"
     monkeypatch.chdir(deeper)
     n = commit_count(vault)
-    r = run_cli(["add", rid, "--level", "general", "--category", "note", "--text", "from below"], identity=ident)
+    r = run_cli(["add", rid, "--level", "general", "--category", "note", "--text", "from below"], identity=ident,
+                env=signing_env(vault.keys, "amira"))
     assert r.exit_code == 0, r.stderr
     one_commit(vault, n, action="entry.add", holder="amira", record=rid, entry=r.last_line)
+    assert signature(vault.root) == ("G", "amira")
     # nowhere to be found
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -903,10 +1109,12 @@ def test_only_a_manager_or_dsl_may_lower_a_safeguarding_entry(vault):
     rid = vault.add_child("Ada Marker", key_person="ben")
     eid = vault.add_entry(rid, "disclosure", "safeguarding", "safeguarding")
     head = vault.head()
-    # the key person reads it, but lowering it would share it with every practitioner
-    r = vault.run("mark", eid, "--level", "general", "--reason", "not serious", who="ben")
-    assert r.exit_code == ExitCode.DENIED
-    assert r.stderr.startswith("confide: error: only a manager or the DSL") and "confide: hint:" in r.stderr
+    # the key person reads it, but lowering it would share it more widely: confide.yaml's 'lowers' says who may
+    for to in ("general", "confidential"):
+        r = vault.run("mark", eid, "--level", to, "--reason", "not serious", who="ben")
+        assert r.exit_code == ExitCode.DENIED
+        assert r.stderr.startswith("confide: error: 'ben' (practitioner) may not move an entry down from the safeguarding level\n")
+        assert "confide: hint: roles that may move an entry down from the safeguarding level (sharing it more widely): manager, dsl\n" in r.stderr
     assert vault.head() == head and vault.is_clean()
     # moving it up, or other markings, remain the key person's to make
     vault.ok("mark", eid, "--parents-not-informed", "risk to the child", who="ben")
@@ -915,3 +1123,11 @@ def test_only_a_manager_or_dsl_may_lower_a_safeguarding_entry(vault):
     one_commit(vault, n, action="entry.mark", holder="dara", record=rid, entry=eid)
     assert entry_of(show(vault, rid, who="ben"), eid)["level"] == "confidential"
     vault.ok("mark", eid, "--level", "safeguarding", "--reason", "new information", who="ben")
+    # a practitioner's role lowers the confidential level only
+    conf = vault.add_entry(rid, "bumped knee", "confidential", "accident")
+    n = commit_count(vault)
+    vault.ok("mark", conf, "--level", "general", "--reason", "parent agreed it is general", who="ben")
+    one_commit(vault, n, action="entry.mark", holder="ben", record=rid, entry=conf)
+    assert entry_of(show(vault, rid, who="cara"), conf)["text"] == "bumped knee"
+    # and the history verifies: every commit obeyed the rules table
+    assert vault.run("verify").exit_code == 0

@@ -216,6 +216,7 @@ def sync(session, remote: Optional[str], *, attempts: int = 3) -> SyncResult:
                 if behind and not ahead:
                     git.run("merge", "--ff-only", "-q", theirs)
                     trust.advance(root, vault.commit, theirs)
+                    trust.write_allowed_signers(root, trust.git_dir_of(root), theirs)  # their holders may differ
                     vault._load(theirs)
                     result.merged = "fast-forward"
                 elif behind and ahead:

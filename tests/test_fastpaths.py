@@ -4,6 +4,9 @@
   directly, not through yamlio): whatever fastyaml returns, ruamel must return too
   (same value, same types); wherever ruamel raises, fastyaml must hand back
   (``UNSUPPORTED``), so ``yamlio.load`` ends in ruamel's error either way.
+  ``yamlio.load`` also refuses what confide never writes and ruamel would build
+  (anchors, aliases, tags, several documents, nesting deeper than ``MAX_DEPTH``,
+  found in ruamel's own parser events): fastyaml must never read such a document.
 * ``envelope.parse_tail`` vs ruamel on entries files (``records/<id>.entries.yaml``),
   under the same rule.
 * ``fasthead.dump``, ``envelope.dump_entries`` (its fast writer) vs ``yamlio.dump``
@@ -25,14 +28,14 @@ import zlib
 from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
+from ruamel.yaml import YAML, events
 from ruamel.yaml.error import YAMLError
 
 from vault_cli import envelope, fasthead, fastyaml, yamlio
 from vault_cli.errors import IntegrityError
 from vault_cli.gitstore import Git
 
-from conftest import recipient_of
+from conftest import recipient_of, signing_pub
 
 RUAMEL = YAML(typ="safe", pure=False)
 SEED = int(os.environ.get("FASTPATHS_SEED", "20261124"))
@@ -57,6 +60,39 @@ def ruamel_load(text):
         return "ok", RUAMEL.load(text)
     except (YAMLError, ValueError, TypeError, OverflowError) as exc:
         return "err", type(exc).__name__
+
+
+# What yamlio.load says when it refuses a construct ruamel would build (see refused_construct).
+REFUSALS = {"alias": "a YAML alias", "anchor": "a YAML anchor", "tag": "a YAML tag",
+            "documents": "more than one YAML document", "nesting": f"nesting deeper than {yamlio.MAX_DEPTH} levels"}
+
+
+def refused_construct(text):
+    """The first construct in ``text`` that yamlio must refuse though ruamel builds it, from ruamel's own
+    parser events: an alias, an anchor, a tag, a second document, or nesting deeper than yamlio.MAX_DEPTH.
+    None when there is none (or the parser stops first: ruamel then raises anyway)."""
+    depth = documents = 0
+    try:
+        for event in RUAMEL.parse(text):
+            if isinstance(event, events.AliasEvent):
+                return "alias"
+            if getattr(event, "anchor", None) is not None:
+                return "anchor"
+            if getattr(event, "tag", None) is not None:
+                return "tag"
+            if isinstance(event, (events.MappingStartEvent, events.SequenceStartEvent)):
+                depth += 1
+                if depth > yamlio.MAX_DEPTH:
+                    return "nesting"
+            elif isinstance(event, (events.MappingEndEvent, events.SequenceEndEvent)):
+                depth -= 1
+            elif isinstance(event, events.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    return "documents"
+    except (YAMLError, ValueError, TypeError):
+        return None
+    return None
 
 
 SAFE_TYPES = (dict, list, tuple, str, int, float, bool, type(None), bytes, datetime.date, datetime.datetime)
@@ -101,18 +137,26 @@ def check_load(text, label=""):
     """fastyaml vs ruamel, and yamlio.load's combined behaviour. Returns True if fastyaml took it."""
     fast = fastyaml.load(text)
     status, ref = ruamel_load(text)
-    if os.environ.get("FASTPATHS_DUMP") and fast is not fastyaml.UNSUPPORTED and (status != "ok" or typed(fast) != typed(ref)):
+    refused = refused_construct(text) if status == "ok" else None
+    if os.environ.get("FASTPATHS_DUMP") and fast is not fastyaml.UNSUPPORTED and (
+            status != "ok" or refused or typed(fast) != typed(ref)):
         Path(os.environ["FASTPATHS_DUMP"]).write_text(repr(text))
     if fast is not fastyaml.UNSUPPORTED:
         assert status == "ok", f"fastyaml accepted what ruamel rejects ({ref}): {label} {text!r:.400}"
+        assert refused is None, f"fastyaml read a document holding {REFUSALS[refused]}, which yamlio refuses: {label} {text!r:.400}"
         assert typed(fast) == typed(ref), f"fastyaml and ruamel disagree: {label} at {first_diff(fast, ref)} in {text!r:.300}"
-    # yamlio.load: the same value, or IntegrityError exactly when ruamel raises.
+    # yamlio.load: ruamel's value when ruamel reads it and it holds nothing confide refuses; otherwise
+    # IntegrityError (for a refused construct, one that says which).
     try:
         got = yamlio.load(text, "x.yaml")
-    except IntegrityError:
-        assert status == "err", f"yamlio raised where ruamel reads it: {label} {text!r:.400}"
+    except IntegrityError as exc:
+        assert status == "err" or refused, f"yamlio raised where ruamel reads it: {label} {text!r:.400}"
+        if refused:
+            assert exc.message.startswith("x.yaml") and f"holds {REFUSALS[refused]}, which confide never writes" in exc.message, (
+                f"{label}: {exc.message}")
     else:
         assert status == "ok", f"yamlio read what ruamel rejects ({ref}): {label} {text!r:.400}"
+        assert refused is None, f"yamlio read a document holding {REFUSALS[refused]}: {label} {text!r:.400}"
         assert typed(got) == typed(ref), label
         assert_plain_data(got)
     return fast is not fastyaml.UNSUPPORTED
@@ -123,6 +167,7 @@ def check_tail(tail: bytes, label=""):
     status, ref = ruamel_load(tail)
     if fast is not None:
         assert status == "ok", f"parse_tail accepted what ruamel rejects ({ref}): {label} {tail!r:.400}"
+        assert refused_construct(tail) is None, f"parse_tail accepted what yamlio refuses: {label} {tail!r:.400}"
         assert isinstance(ref, dict) and list(ref) == ["entries"], label
         assert typed(fast) == typed(ref["entries"] or []), f"parse_tail and ruamel disagree: {label} {tail!r:.400}"
     return fast is not None
@@ -140,9 +185,12 @@ def corpus(request, tmp_path_factory):
     if not _CORPUS:
         v = request.getfixturevalue("vault")
         keys = request.getfixturevalue("keys")
-        # a holder name with dots and dashes, a student (needs parent permission), an auditor-like until
-        v.ok("holder", "add", "jo.smith-2", "--role", "practitioner", "--recipient", recipient_of(keys["eve"]))
-        v.ok("holder", "add", "sam", "--role", "student", "--recipient", recipient_of(keys["rec"]))
+        # a holder name with dots and dashes, a student (needs parent permission), an auditor-like until;
+        # both write, so each has a signing key as well as an age recipient
+        v.ok("holder", "add", "jo.smith-2", "--role", "practitioner", "--recipient", recipient_of(keys["eve"]),
+             "--signing-key", signing_pub(keys, "eve"))
+        v.ok("holder", "add", "sam", "--role", "student", "--recipient", recipient_of(keys["rec"]),
+             "--signing-key", signing_pub(keys, "rec"))
         r1 = v.add_child("Sky Fast", key_person="ben", dob="2022-03-04", room="Rainbow Room")
         r2 = v.add_child("Tam Fast")
         ids = {}
@@ -157,11 +205,15 @@ def corpus(request, tmp_path_factory):
         v.ok("grant", "sam", "--child", r1, "--level", "general", "--parent-permission", "2026-11-20")
         v.ok("revoke", "cara", "--child", r1)
         v.add_entry(r1, "after revoke", "general", "observation", "amira")
+        # last: a record made by a holder who does not read its higher levels, so its head holds 'rekey'
+        v.ok("child", "add", "--name", "Uma Fast", who="ben")
         files = {}
         for p in sorted(v.root.rglob("*.yaml")):
             if ".git" not in p.parts:
                 files[str(p.relative_to(v.root))] = p.read_bytes()
         assert any(k.startswith("records/") for k in files)
+        assert any(b"\nrekey:\n" in raw for k, raw in files.items() if (envelope.record_of(k) or ("", ""))[1] == "head")
+        assert b"signing_key: ssh-ed25519 " in files["holders.yaml"]
         _CORPUS["files"] = files
     return _CORPUS["files"]
 
@@ -225,6 +277,14 @@ def test_fastyaml_edge_cases(tmp_path):
         "a: |\n  x\ud800y\n", "a: 'x\ud800'\n", "a: |\n  x\x0cy\n", "a: |\n  x\x1by\n",
         "a: |\n  x\rz\n", "a: |\n  é\n", "a: |\n  \ufeffx\n", "a: '\u00a0'\n", "a: '\U0001F600'\n",
     ]
+    # nesting at and just past yamlio.MAX_DEPTH, in the block style fastyaml reads and in flow style
+    deep = yamlio.MAX_DEPTH
+    for n in (deep - 2, deep - 1, deep, deep + 1, deep + 8):
+        mappings = "".join("  " * i + "a:\n" for i in range(n - 1))
+        docs += [mappings + "  " * (n - 1) + "a: 1\n", mappings + "  " * (n - 1) + "a: []\n",
+                 mappings + "  " * (n - 1) + "a: [b, c]\n", mappings + "  " * (n - 1) + "a:\n" + "  " * (n - 1) + "- x\n",
+                 "".join("  " * i + "- a:\n" for i in range(n - 1)) + "  " * (n - 1) + "- 1\n",
+                 "a: " + "[" * (n - 1) + "]" * (n - 1) + "\n"]
     for d in docs:
         check_load(d)
         check_load(d.encode("utf-8", "surrogatepass"), "bytes")
@@ -352,12 +412,51 @@ def test_malicious_tags_never_construct_objects(tmp_path):
     ]
     for p in payloads:
         assert fastyaml.load(p) is fastyaml.UNSUPPORTED
-        with pytest.raises(IntegrityError):
-            yamlio.load(p, "x.yaml")
-        with pytest.raises(IntegrityError):
-            yamlio.load_cached(p.encode(), "x.yaml")
+        for load in (lambda: yamlio.load(p, "x.yaml"), lambda: yamlio.load_cached(p.encode(), "x.yaml")):
+            with pytest.raises(IntegrityError) as exc:
+                load()
+            # refused for the tag itself, before anything is built; the message never quotes the content
+            assert exc.value.message.startswith("x.yaml line 1 holds a YAML tag"), exc.value.message
+            assert "python" not in exc.value.message and "touch" not in exc.value.message
     assert not marker.exists()
-    assert yamlio.load("a: !!binary aGVsbG8=\n", "x.yaml") == {"a": b"hello"}
+    # every tag is refused, even one the safe loader would build harmlessly: confide never writes one
+    assert RUAMEL.load("a: !!binary aGVsbG8=\n") == {"a": b"hello"}
+    with pytest.raises(IntegrityError, match="holds a YAML tag"):
+        yamlio.load("a: !!binary aGVsbG8=\n", "x.yaml")
+
+
+def test_yamlio_refuses_what_confide_never_writes(tmp_path):
+    """What ruamel would build and confide never writes is refused before anything is built, with an
+    IntegrityError naming the file and the line, never the content: the fast path takes none of it."""
+    lol = "lol-" + "x" * 20
+    laughs = f"a: &a [{', '.join([lol] * 9)}]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8))
+    nested = "".join("  " * i + "a:\n" for i in range(yamlio.MAX_DEPTH)) + "  " * yamlio.MAX_DEPTH + "a: secret\n"
+    cases = [
+        (laughs, "line 1 holds a YAML anchor"),  # "billion laughs": nine levels of nine aliases each
+        ("a: x\nb: *a\n", "line 2 holds a YAML alias"),
+        ("a: !!str secret\n", "line 1 holds a YAML tag"),
+        ("a: 1\nsecret: 2\nsecret: 3\n", "line 3 holds a key given twice"),
+        ("a: 1\n---\nb: secret\n", "line 2 holds more than one YAML document"),
+        (nested, f"line {yamlio.MAX_DEPTH + 1} holds nesting deeper than {yamlio.MAX_DEPTH} levels"),
+    ]
+    for text, words in cases:
+        assert fastyaml.load(text) is fastyaml.UNSUPPORTED, words
+        for data in (text, text.encode()):
+            with pytest.raises(IntegrityError) as exc:
+                yamlio.load(data, "records/c-7f3k9m2q.yaml")
+            assert exc.value.message == f"records/c-7f3k9m2q.yaml {words}, which confide never writes; it was not read"
+            assert "secret" not in " ".join([exc.value.message, *exc.value.hints])
+    status, value = ruamel_load(laughs)
+    assert status == "ok" and len(value["i"]) == 9  # ruamel builds it (9**9 strings, if one walked it)
+    assert typed(yamlio.load(nested.replace("  " * yamlio.MAX_DEPTH + "a: secret\n", ""), "x.yaml")) == typed(
+        RUAMEL.load(nested.replace("  " * yamlio.MAX_DEPTH + "a: secret\n", "")))  # exactly MAX_DEPTH deep: read
+    # a file far larger than any confide writes is refused before it is parsed
+    huge = b"a: " + b"x" * yamlio.MAX_BYTES + b"\n"
+    with pytest.raises(IntegrityError, match=r"^records/c-7f3k9m2q.entries.yaml is larger than 64 MB"):
+        yamlio.load(huge, "records/c-7f3k9m2q.entries.yaml")
+    with pytest.raises(IntegrityError, match="larger than 64 MB"):
+        yamlio.load_cached(huge, "x.yaml")
 
 
 def test_load_cached_agrees_and_copies(corpus):
@@ -432,7 +531,7 @@ def test_writers_reproduce_real_files_byte_for_byte(corpus, tmp_path):
         (tmp_path / envelope.entries_source(name)).write_bytes(tail)
         path = tmp_path / name
         path.write_bytes(head_raw)
-        read = envelope.Envelope.read(path, name)
+        read = envelope.Envelope.read(name, lambda source: (tmp_path / source).read_bytes())
         assert read.files() == {}
         assert read.head_bytes() == head_raw and read.tail_bytes() == tail
 
@@ -459,6 +558,27 @@ def test_holders_writer_matches_ruamel(corpus, tmp_path):
         changed["holders"][-1].update(change)
         fast = fasthead.dump(changed)
         assert fast is None or fast == _ref_dump(changed), label
+    # SSH public lines (what 'confide keygen' makes: every holder's signing key, often the recipient too) are
+    # written by the fast path, byte for byte as ruamel writes them, whatever base64 characters they hold
+    import base64
+
+    rng = random.Random(SEED + 4)
+    took = 0
+    for n in range(300):
+        blob = base64.b64encode(b"\0\0\0\x0bssh-ed25519\0\0\0\x20" + rng.randbytes(32)).decode()
+        line = "ssh-ed25519 " + blob
+        odd_line = rng.choice([line, line + "=", line[:-1], "ssh-ed25519  " + blob, line + " comment", "ssh-rsa " + blob])
+        changed = RUAMEL.load(raw)
+        changed["holders"][-1].update(recipient=line, signing_key=odd_line if n % 3 == 0 else line,
+                                      previous_signing_keys=[{"key": line, "until": "2026-11-24"}])
+        fast = fasthead.dump(changed)
+        if n % 3:
+            assert fast is not None, line
+        if fast is not None:
+            took += 1
+            assert fast == _ref_dump(changed), line
+            assert typed(RUAMEL.load(fast)) == typed(changed)
+    assert took >= 200
 
 
 def _armor(rng, lines=None):

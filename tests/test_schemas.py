@@ -12,22 +12,22 @@ standard:
   invalid mutations of them, both validators accept or both reject;
 - they agree on the edge cases of each supported keyword;
 - a schema using anything else is refused, not silently half-applied;
-- a file that breaks its schema is refused on read, and nothing invalid is
-  ever written.
+- a file that breaks its schema is never read: committed, it is a finding of
+  'confide verify' that every command refuses on; inside an encrypted block, the
+  command that opens it refuses it; and nothing invalid is ever written.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import subprocess
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from conftest import entries_file, head_file, recipient_of, record_doc
+from conftest import entries_file, head_file, recipient_of, record_doc, signing_pub
 from vault_cli import crypto, envelope, schema, yamlio
 from vault_cli.errors import ExitCode, IntegrityError
 from vault_cli.vault import Session, Vault
@@ -109,8 +109,12 @@ def build_vault(v) -> dict:
     v.ok("mark", e1, "--level", "confidential", "--reason", "parent asked")
     v.ok("mark", e2, "--parent-view", "confidential")
     v.add_entry(other, "first day", "general", "observation", "cara")
-    v.ok("holder", "add", "eve", "--role", "practitioner", "--recipient", recipient_of(v.keys["eve"]))
-    return {"records": [rid, other]}
+    # a practitioner who writes needs a signing key in a vault that requires signatures
+    v.ok("holder", "add", "eve", "--role", "practitioner", "--recipient", recipient_of(v.keys["eve"]),
+         "--signing-key", signing_pub(v.keys, "eve"))
+    # a record made by a holder who does not read its higher levels: its head marks them 'rekey' (last, so it stays)
+    third = v.ok("child", "add", "--name", "Cy Corpus", who="ben").last_line
+    return {"records": [rid, other, third]}
 
 
 def corpus_of(v) -> list[tuple[str, str | None, Any, str]]:
@@ -128,7 +132,7 @@ def corpus_of(v) -> list[tuple[str, str | None, Any, str]]:
         # the record as a whole (head file and entries file together) is what the record schema describes
         doc = record_doc(root, rid)
         docs.append(("record", None, doc, path.name))
-        env = envelope.Envelope.read(path, f"records/{path.name}")
+        env = envelope.Envelope.read(f"records/{path.name}", session.vault.read)
         if doc["entries"]:
             epath = entries_file(root, rid).name
             docs.append(("record", "entry", doc["entries"][0], f"{epath} entry"))
@@ -156,6 +160,10 @@ def corpus(vault):
     kinds = {(s, d) for s, d, _, _ in docs}
     assert {("settings", None), ("holders", None), ("record", None), ("profile", None), ("entry", None),
             ("mark", None)} <= kinds
+    # the newer fields are in the corpus too: roles with 'lowers' and 'may', the signing policy, a pending re-key
+    settings = next(d for s, _, d, _ in docs if s == "settings")
+    assert settings["signing"] == "required" and all("may" in r for r in settings["roles"].values() if not r.get("offline"))
+    assert any(d.get("rekey") for s, x, d, _ in docs if (s, x) == ("record", None))
     return docs
 
 
@@ -357,40 +365,117 @@ def test_confide_never_loads_a_schema_it_cannot_fully_apply(tmp_path, monkeypatc
 
 # ---------------------------------------------------------------------------
 # checked on read
+#
+# Commands read the vault from this clone's last verified commit, never from the working tree,
+# and verify the commits since it before they act. A file that breaks its schema is therefore:
+# - edited but not committed: simply not read (and no write goes ahead over it, exit 7);
+# - committed, even signed by a holder: a finding of 'confide verify' (the schema check), on
+#   which every command refuses (exit 9), naming the commit, until a manager repudiates it or
+#   the clone is reset;
+# - inside an encrypted block, which verify cannot open without a key: refused by the command
+#   that opens it (exit 6), and reported by 'confide verify' run with a reader's key.
 
 
-def _commit(v, message: str = "hand edit") -> str:
-    r = subprocess.run(["git", "-C", str(v.root), "commit", "-q", "-a", "-m", message], capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
-    return v.head()
+def _trust_state(v) -> bytes:
+    return (v.root / ".git" / "confide" / "trust.json").read_bytes()
 
 
 def _assert_refused_on_read(v, args: list[str], words: str) -> None:
+    head = v.head()
     r = v.run(*args)
     assert r.exit_code == ExitCode.INTEGRITY, (r.exit_code, r.stderr)
     assert r.stderr.startswith("confide: error:") and words in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
+    assert v.head() == head and v.is_clean()
+
+
+def _refused_by_history(v, args: list[str], commit: str, file: str, check: str, words: str | None = None) -> None:
+    """A command on a history with a finding: exit 9 naming the commit, file and check; nothing read or changed."""
+    head, trust = v.head(), _trust_state(v)
+    r = v.run(*args)
+    assert r.exit_code == ExitCode.FINDINGS, (args, r.exit_code, r.stderr)
+    assert r.stderr.startswith("confide: error:") and f"commit {commit[:12]} {file}: {check}: " in r.stderr, r.stderr
+    assert words is None or words in r.stderr, r.stderr
+    assert "nothing was read or changed" in r.stderr and "Traceback" not in r.stderr
+    assert r.stdout == ""
+    # nothing changed: not the files, not the commits, not what this clone counts as verified
+    assert v.head() == head and v.is_clean() and _trust_state(v) == trust
+
+
+def _verify(v) -> dict:
+    """'confide verify --json' with amira's key: exit 9 exactly when there are open findings."""
+    r = v.run("verify", "--json")
+    data = json.loads(r.stdout)
+    assert r.exit_code == (ExitCode.FINDINGS if data["findings"] else ExitCode.OK), (r.exit_code, r.stderr)
+    return data
+
+
+def _the_finding(v, commit: str, file: str, check: str, words: str | None = None) -> dict:
+    """verify reports exactly one finding: this commit, file and check."""
+    data = _verify(v)
+    assert [(f["commit"], f["file"], f["check"]) for f in data["findings"]] == [(commit, file, check)], data["findings"]
+    assert words is None or words in data["findings"][0]["message"], data["findings"][0]
+    return data
+
+
+def _write_refused_while_dirty(v, rid: str) -> None:
+    head, status, diff = v.head(), v.git("status", "--porcelain"), v.git("diff")
+    r = v.run("add", rid, "--level", "general", "--category", "note", "--text", "x")
+    assert r.exit_code == ExitCode.VAULT_STATE and "uncommitted changes" in r.stderr, (r.exit_code, r.stderr)
+    assert v.head() == head and v.git("status", "--porcelain") == status and v.git("diff") == diff
+
+
+def _repudiate(v, bad: str, restored: dict) -> None:
+    """A manager's repudiation: one signed commit back to the verified files; the finding is answered, not open."""
+    commit = v.ok("repudiate").last_line
+    assert v.head() == commit and v.is_clean()
+    for path, data in restored.items():
+        assert path.read_bytes() == data, path
+    data = _verify(v)
+    assert data["ok"] and data["findings"] == []
+    assert {f["commit"] for f in data["repudiated"] if f["repudiated_by"] == commit} == {bad}
 
 
 def test_settings_and_holders_are_checked_on_read(vault):
     v = vault
     rid = v.add_child("Ada Read")
+    shown = v.ok("show", rid, "--json").stdout
     path = v.root / "confide.yaml"
     good = path.read_text()
-    path.write_text(good.replace("request_deadline: 1 month", "request_deadline: 2 months"))
-    _commit(v)
-    _assert_refused_on_read(v, ["show", rid], "breaks the settings schema")
+    bad_text = good.replace("request_deadline: 1 month", "request_deadline: 2 months")
+    assert bad_text != good
+    path.write_text(bad_text)
+    # not committed: commands read the verified commit, so the edit is not seen; writes refuse
+    assert v.ok("show", rid, "--json").stdout == shown
+    _write_refused_while_dirty(v, rid)
+    # committed, signed by a manager: the settings schema is still broken, so the history does not verify
+    bad = v.commit_as("amira", "settings: deadline")
+    _refused_by_history(v, ["show", rid], bad, "confide.yaml", "schema")
+    _refused_by_history(v, ["add", rid, "--level", "general", "--category", "note", "--text", "x"], bad, "confide.yaml", "schema")
+    _the_finding(v, bad, "confide.yaml", "schema")
+    # putting the file back by hand does not make what is built on the bad commit trusted
     path.write_text(good)
-    _commit(v)
-    v.ok("show", rid)
+    v.commit_as("amira", "settings: put back")
+    _refused_by_history(v, ["show", rid], bad, "confide.yaml", "schema")
+    assert _the_finding(v, bad, "confide.yaml", "schema")["tainted"] == 1
+    _repudiate(v, bad, {path: good.encode()})
+    assert v.ok("show", rid, "--json").stdout == shown
 
     hpath = v.root / "holders.yaml"
-    good = hpath.read_text()
-    hpath.write_text(good.replace("status: active", "status: on-leave", 1))
-    _commit(v)
-    _assert_refused_on_read(v, ["child", "list"], "breaks the holders schema")
-    r = v.run("holder", "list", "--json")
-    assert r.exit_code == ExitCode.INTEGRITY
+    hgood = hpath.read_bytes()
+    listed, holders = v.ok("child", "list", "--json").stdout, v.ok("holder", "list", "--json").stdout
+    hpath.write_bytes(hgood.replace(b"status: active", b"status: on-leave", 1))
+    assert v.ok("child", "list", "--json").stdout == listed and v.ok("holder", "list", "--json").stdout == holders
+    _write_refused_while_dirty(v, rid)
+    verified = v.head()
+    bad = v.commit_as("amira", "holders: leave")
+    _refused_by_history(v, ["child", "list"], bad, "holders.yaml", "schema")
+    _refused_by_history(v, ["holder", "list", "--json"], bad, "holders.yaml", "schema")
+    _the_finding(v, bad, "holders.yaml", "schema")
+    # the other way back: reset this clone to the last verified commit
+    v.git("reset", "-q", "--keep", verified)
+    assert hpath.read_bytes() == hgood
+    assert v.ok("holder", "list", "--json").stdout == holders
 
 
 def test_record_envelope_and_payloads_are_checked_on_read(vault):
@@ -398,52 +483,77 @@ def test_record_envelope_and_payloads_are_checked_on_read(vault):
     rid = v.add_child("Ada Payload", key_person="ben")
     eid = v.add_entry(rid, "hello", "confidential", "note")
     path, epath = head_file(v.root, rid), entries_file(v.root, rid)
+    hname, ename = f"records/{rid}.yaml", f"records/{rid}.entries.yaml"
+    shown = v.ok("show", rid, "--json").stdout
 
     # the envelope: an extra field in the head, then one in an entry
     good, egood = path.read_bytes(), epath.read_bytes()
     assert b"grants: []\n" in good
     path.write_bytes(good.replace(b"grants: []\n", b"grants: []\nnickname: x\n"))
-    _commit(v)
-    _assert_refused_on_read(v, ["show", rid], f"records/{rid}.yaml breaks the record schema")
-    path.write_bytes(good)
+    assert v.ok("show", rid, "--json").stdout == shown  # not committed: not read
+    _write_refused_while_dirty(v, rid)
+    bad = v.commit_as("amira", "hand edit")
+    _refused_by_history(v, ["show", rid], bad, hname, "schema", f"{hname} breaks the record schema")
+    _the_finding(v, bad, hname, "schema", f"{hname} breaks the record schema")
+    _repudiate(v, bad, {path: good, epath: egood})
     assert f"- id: {eid}\n".encode() in egood
     epath.write_bytes(egood.replace(f"- id: {eid}\n".encode(), f"- id: {eid}\n  extra: 1\n".encode()))
-    _commit(v)
-    _assert_refused_on_read(v, ["show", rid], f"records/{rid}.entries.yaml breaks the record schema")
-    epath.write_bytes(egood)
-    _commit(v)
-    v.ok("show", rid)
+    assert v.ok("show", rid, "--json").stdout == shown
+    bad = v.commit_as("amira", "hand edit")
+    assert path.read_bytes() == good  # the damage is in the entries file alone
+    _refused_by_history(v, ["show", rid], bad, ename, "schema", f"{ename} breaks the record schema")
+    _the_finding(v, bad, ename, "schema", f"{ename} breaks the record schema")
+    _repudiate(v, bad, {path: good, epath: egood})
+    assert v.ok("show", rid, "--json").stdout == shown
 
     # a payload that is genuine age, correctly bound, but breaks the entry schema
     session = Session.start(Vault.open(str(v.root)), str(v.keys["amira"]))
-    env = envelope.Envelope.read(path, f"records/{rid}.yaml")
+    env = envelope.Envelope.read(hname, session.vault.read)
     item = env.find_entry(eid)
     ident = session.level_identity(env, item["key"])
     payload = json.loads(crypto.decrypt(item["data"], ident))
     key = env.key(item["key"])
+    # put in place of the written entry's block: a written entry never changes, which verify sees without a key
+    doc = yamlio.load(egood, "entries")
+    [e for e in doc["entries"] if e["id"] == eid][0]["data"] = crypto.encrypt(
+        json.dumps(dict(payload, mood="sad")).encode(), key["recipient"])
+    epath.write_text(yamlio.dump(doc))
+    bad = v.commit_as("amira", "hand edit")
+    _refused_by_history(v, ["show", rid, "--json"], bad, ename, "entry-changed")
+    _the_finding(v, bad, ename, "entry-changed")
+    _repudiate(v, bad, {path: good, epath: egood})
+    # appended as a new entry, signed by a holder who writes: verify cannot open the block without a key, so
+    # the command that opens it refuses it; verify with a reader's key finds it
+    verified = v.head()
+    new_id = "e-zzzzzzzzzzzzzz"
+    assert new_id > eid
     for change, words in (({"mood": "sad"}, "breaks the entry schema"), ({"category": "Not Valid"}, "breaks the entry schema"),
                           ({"third_parties": ["a", "a"]}, "breaks the entry schema")):
-        forged = dict(payload, **change)
-        block = crypto.encrypt(json.dumps(forged).encode(), key["recipient"])
+        forged = dict(payload, block=new_id, **change)
         doc = yamlio.load(egood, "entries")
-        [e for e in doc["entries"] if e["id"] == eid][0]["data"] = block
+        doc["entries"].append({"id": new_id, "key": item["key"],
+                               "data": crypto.encrypt(json.dumps(forged).encode(), key["recipient"])})
         epath.write_text(yamlio.dump(doc))
-        _commit(v)
+        bad = v.commit_as("amira", "hand edit")
         assert path.read_bytes() == good  # the damage is in the entries file alone
         _assert_refused_on_read(v, ["show", rid, "--json"], words)
+        _the_finding(v, bad, ename, "binding", words)
+        v.git("reset", "-q", "--keep", verified)
+        assert v.ok("show", rid, "--json").stdout == shown
     # the profile payload
     profile_key = env.key(env.head["profile"]["key"])
     pident = session.level_identity(env, profile_key["id"])
     profile = json.loads(crypto.decrypt(env.head["profile"]["data"], pident))
     forged = dict(profile, profile=dict(profile["profile"], dob="4 March 2022"))
     block = crypto.encrypt(json.dumps(forged).encode(), profile_key["recipient"])
-    epath.write_bytes(egood)
     doc = yamlio.load(good, "record")
     doc["profile"]["data"] = block
     path.write_text(yamlio.dump(doc))
-    _commit(v)
+    bad = v.commit_as("amira", "hand edit")
+    assert epath.read_bytes() == egood  # the damage is in the head alone
     _assert_refused_on_read(v, ["child", "list", "--json"], "breaks the profile schema")
     _assert_refused_on_read(v, ["show", rid], "breaks the profile schema")
+    _the_finding(v, bad, hname, "binding", "breaks the profile schema")
 
 
 # ---------------------------------------------------------------------------
@@ -475,12 +585,13 @@ def test_nothing_invalid_is_written(vault, keys):
     assert v.head() == head and v.is_clean()
 
     # confide.yaml on init
-    r = v.run("init", str(v.root.parent / "v2"), "--name", "n" * 201, "--holder", "amira")
+    r = v.run("init", str(v.root.parent / "v2"), "--name", "n" * 201, "--holder", "amira",
+              "--signing-key", signing_pub(keys, "amira"))
     assert r.exit_code == ExitCode.USAGE and "at most 200" in r.stderr
     assert not (v.root.parent / "v2").exists()
 
     # the library's own writers check before anything reaches disk
-    env = envelope.Envelope.read(head_file(v.root, rid), f"records/{rid}.yaml")
+    env = envelope.Envelope.read(f"records/{rid}.yaml", Vault.open(str(v.root)).read)
     env.head["keys"][0]["generation"] = 0
     with pytest.raises(IntegrityError, match="breaks the record schema"):
         env.head_bytes()

@@ -17,7 +17,9 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-_PLAIN = re.compile(r"^(?:[a-z][a-z0-9._-]{0,39}|[ck]-[0-9a-z]{4,14}|age1[0-9a-z]{58}|confide/[a-z]+/[0-9]+)$")
+# (holders.yaml: an SSH public line, the recipient and signing key 'confide keygen' makes, is plain too)
+_PLAIN = re.compile(r"^(?:[a-z][a-z0-9._-]{0,39}|[ck]-[0-9a-z]{4,14}|age1[0-9a-z]{58}|confide/[a-z]+/[0-9]+"
+                    r"|ssh-ed25519 AAAAC3NzaC1lZDI1NTE5[A-Za-z0-9+/]{48})$")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _RESERVED = {"null", "true", "false", "yes", "no", "on", "off", "y", "n", "nan", "inf"}
 _BLOCK = re.compile(r"(?:[A-Za-z0-9+/=-](?:[A-Za-z0-9+/= -]*[A-Za-z0-9+/=-])?\n)+")

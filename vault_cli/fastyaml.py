@@ -16,7 +16,8 @@ and no final ``:``; never a word YAML 1.1 or 1.2 might read as a boolean or
 null). Anything else (tabs, CR, control or non-printable characters, the line
 breaks NEL/LS/PS, keys over 256 characters, trailing spaces, anchors,
 tags, document markers, multi-line plain or quoted scalars, ``|-``/``>``,
-duplicate keys, indentation it does not expect) makes ``load`` return
+duplicate keys, nesting deeper than ``MAX_DEPTH`` (which ``yamlio`` refuses),
+indentation it does not expect) makes ``load`` return
 ``UNSUPPORTED`` and the caller uses the YAML parser, which then gives the same
 value or the same error as before. Whatever this returns, ruamel's safe loader
 returns too (checked against it on every kind of file confide writes).
@@ -28,6 +29,7 @@ import re
 from typing import Any
 
 UNSUPPORTED = object()
+MAX_DEPTH = 32  # mappings and sequences nested deeper are refused by yamlio; never read them here
 
 _KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]*):(?: (.*))?")
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9 ._/+=@()\-;,':#]*")
@@ -133,6 +135,18 @@ class _Parser:
                 raise _Unsupported
             self.lines.append((len(line) - len(stripped), stripped))
         self.i = 0
+        self.depth = 0  # mappings and sequences open around the current line, as YAML's parser counts them
+
+    def _enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _Unsupported
+
+    def _collection(self, value: Any) -> Any:
+        """A flow value ([], {}, [a, b]) is one level deeper than where it sits."""
+        if isinstance(value, (list, dict)) and self.depth + 1 > MAX_DEPTH:
+            raise _Unsupported
+        return value
 
     def _next(self) -> int:
         """Index of the next significant line from self.i (len(lines) at the end)."""
@@ -162,17 +176,18 @@ class _Parser:
         return self._mapping(indent)
 
     def _mapping(self, indent: int) -> dict:
+        self._enter()
         out: dict = {}
         while True:
             i = self._next()
             if i >= len(self.lines):
-                return out
+                break
             ind, content = self.lines[i]
             if ind < indent:
-                return out
+                break
             if ind > indent or content == "-" or content.startswith("- "):
                 if ind == indent:
-                    return out  # a sequence at this indent ends the mapping (its parent decides)
+                    break  # a sequence at this indent ends the mapping (its parent decides)
                 raise _Unsupported
             m = _KEY.fullmatch(content)
             if m is None:
@@ -182,6 +197,8 @@ class _Parser:
                 raise _Unsupported
             self.i = i + 1
             out[key] = self._value(rest, indent)
+        self.depth -= 1
+        return out
 
     def _value(self, rest: Any, indent: int) -> Any:
         if rest is None:
@@ -195,7 +212,7 @@ class _Parser:
             return None
         if rest == "|":
             return self._literal(indent)
-        value = _scalar(rest)
+        value = self._collection(_scalar(rest))
         j = self._next()
         if j < len(self.lines) and self.lines[j][0] > indent:
             raise _Unsupported  # a continuation line: a multi-line scalar, not ours
@@ -227,18 +244,19 @@ class _Parser:
         return "\n".join(parts) + "\n"
 
     def _sequence(self, indent: int) -> list:
+        self._enter()
         out: list = []
         while True:
             i = self._next()
             if i >= len(self.lines):
-                return out
+                break
             ind, content = self.lines[i]
             if ind < indent:
-                return out
+                break
             if ind > indent:
                 raise _Unsupported
             if not content.startswith("- "):
-                return out  # the parent mapping's next key
+                break  # the parent mapping's next key
             item = content[2:]
             if not item or item.startswith(" "):
                 raise _Unsupported
@@ -255,11 +273,13 @@ class _Parser:
                 continue
             self.i = i + 1
             out.append(self._value_inline(item, indent))
+        self.depth -= 1
+        return out
 
     def _value_inline(self, item: str, indent: int) -> Any:
         if item == "|":
             raise _Unsupported
-        value = _scalar(item)
+        value = self._collection(_scalar(item))
         j = self._next()
         if j < len(self.lines) and self.lines[j][0] > indent:
             raise _Unsupported

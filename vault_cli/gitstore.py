@@ -159,7 +159,7 @@ class Git:
         return result
 
     def commit(self, paths: Sequence[str], message: str, holder: str, *, removed: Sequence[str] = (), sign=None,
-               tracked: bool = False, merge_head: Optional[str] = None) -> str:
+               tracked: bool = False, merge_head: Optional[str] = None, allow_empty: bool = False) -> str:
         """Stage and commit; ``sign`` is a ``signing.SignPlan`` (signed with ``-S``) or None (unsigned).
 
         ``tracked``: every path is already tracked and nothing is removed, so one
@@ -187,6 +187,7 @@ class Git:
             from .timeutil import now_iso
 
             env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = now_iso()
+        empty = ["--allow-empty"] if allow_empty else []
         only: list = []
         if tracked and paths and not removed:
             only = ["--include", "--", *paths]  # stage these into the (clean) index, then commit it
@@ -198,7 +199,7 @@ class Git:
         if sign is None:
             proc = self.run(
                 "-c", "commit.gpgsign=false",
-                "commit", "-q", "--no-edit", "-F", "-", *only,
+                "commit", "-q", "--no-edit", *empty, "-F", "-", *only,
                 input=message.encode("utf-8"),
                 env=env,
                 check=not only,
@@ -208,7 +209,7 @@ class Git:
                     self._raise(proc, "commit")
                 return self.commit(paths, message, holder, removed=removed, sign=sign)
         else:
-            proc = self.run(*sign.args, "commit", "-q", "--no-edit", "-S", "-F", "-", *only,
+            proc = self.run(*sign.args, "commit", "-q", "--no-edit", *empty, "-S", "-F", "-", *only,
                             input=message.encode("utf-8"), env=env, check=False)
             if only and proc.returncode != 0 and _untracked_refusal(proc):
                 return self.commit(paths, message, holder, removed=removed, sign=sign)

@@ -56,7 +56,7 @@ def _yaml():
 
 
 MAX_BYTES = 64 * 1024 * 1024  # a record's entries after 25 years are a few MB; nothing confide reads comes near
-MAX_DEPTH = 32  # confide's files nest at most 6 deep
+MAX_DEPTH = fastyaml.MAX_DEPTH  # 32; confide's files nest at most 6 deep
 
 
 def _refuse(source: str, what: str, where: str = "") -> IntegrityError:

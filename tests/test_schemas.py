@@ -537,7 +537,7 @@ def test_record_envelope_and_payloads_are_checked_on_read(vault):
         bad = v.commit_as("amira", "hand edit")
         assert path.read_bytes() == good  # the damage is in the entries file alone
         _assert_refused_on_read(v, ["show", rid, "--json"], words)
-        _the_finding(v, bad, ename, "binding", words)
+        _the_finding(v, bad, ename, "schema", words)
         v.git("reset", "-q", "--keep", verified)
         assert v.ok("show", rid, "--json").stdout == shown
     # the profile payload
@@ -553,7 +553,7 @@ def test_record_envelope_and_payloads_are_checked_on_read(vault):
     assert epath.read_bytes() == egood  # the damage is in the head alone
     _assert_refused_on_read(v, ["child", "list", "--json"], "breaks the profile schema")
     _assert_refused_on_read(v, ["show", rid], "breaks the profile schema")
-    _the_finding(v, bad, hname, "binding", "breaks the profile schema")
+    _the_finding(v, bad, hname, "schema", "breaks the profile schema")
 
 
 # ---------------------------------------------------------------------------

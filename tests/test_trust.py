@@ -446,3 +446,31 @@ def test_a_clone_without_a_trust_anchor_refuses_until_one_is_pinned(tv):
     r = tv.run("trust", ident)
     assert r.exit_code == 0 and r.last_line == ident, r.stderr
     assert tv.run("child", "list").exit_code == 0
+
+
+def test_a_commit_only_a_key_can_judge_is_repudiated_with_to(tv):
+    """cara (a practitioner) appends a general entry that says it was written by amira: the keyless checks
+    every command makes pass, verify run with a key names it, and 'repudiate --to' rejects it."""
+    from vault_cli.vault import Session, Vault
+
+    ada = tv.records["Ada Marker"]
+    before = tv.head()
+    session = Session.start(Vault(tv.root), str(tv.keys["cara"]))
+    env = session.vault.envelope(ada)
+    key = env.current_key("general")
+    eid = "e-01m8p2cgzd20p9"
+    payload = {"confide": "entry/1", "record": ada, "block": eid, "level": "general", "category": "note",
+               "text": "forged", "at": "2026-11-24T10:00:00+00:00", "recorded_at": "2026-11-24T10:00:00+00:00",
+               "author": "amira", "parent_view": "not-asked", "parents_informed": None, "parents_not_informed": None,
+               "third_parties": [], "corrects": None}
+    env.append_entry({"id": eid, "key": key["id"], "data": envelope.seal(payload, key["recipient"], "entry", env.source)})
+    entries_file(tv.root, ada).write_bytes(env.tail_bytes())
+    bad = tv.commit_as("cara", "add", action="entry.add", trailers={"Confide-Record": ada, "Confide-Entry": eid})
+    assert tv.run("child", "list").exit_code == 0  # keyless: nothing to see
+    fs = findings(tv)  # amira's key opens the block
+    assert any(f["check"] == "author" and f["commit"] == bad for f in fs), fs
+    r = tv.run("repudiate")
+    assert r.exit_code == int(ExitCode.USAGE) and "--to" in r.stderr
+    r = tv.run("repudiate", "--to", before, "--reason", "entry with a false author")
+    assert r.exit_code == 0, r.stderr
+    assert findings(tv) == []

@@ -122,12 +122,6 @@ def init_vault(
         signing_key = signing.normalise_signing_key(signing_key)
     elif recipient.startswith(crypto.SSH_ED25519 + " "):
         signing_key = recipient  # one key that reads and signs, as 'confide keygen' makes
-    if signing_key is None and not unsigned:
-        raise UsageError(
-            "a vault requires signed commits from its first one, and no signing key was given",
-            "make your key with 'confide keygen' (one SSH key that reads and signs) and use it as your identity, "
-            "or give --signing-key \"ssh-ed25519 AAAA...\"; --unsigned makes an experimental vault without signatures",
-        )
     root = Path(directory).expanduser()
     if (root / SETTINGS_FILE).exists():
         raise VaultStateError(f"{root} is already a confide vault", "use it as it is, or choose another folder")
@@ -137,6 +131,12 @@ def init_vault(
             raise VaultStateError(f"{root} exists and is not a folder", "choose another path")
         if any(p.name != ".git" for p in root.iterdir()):
             raise VaultStateError(f"{root} is not empty", "make the vault in a new or empty folder")
+    if signing_key is None and not unsigned:
+        raise UsageError(
+            "a vault requires signed commits from its first one, and no signing key was given",
+            "make your key with 'confide keygen' (one SSH key that reads and signs) and use it as your identity, "
+            "or give --signing-key \"ssh-ed25519 AAAA...\"; --unsigned makes an experimental vault without signatures",
+        )
     try:
         root.mkdir(parents=True, exist_ok=True)
         git = init_repository(root, object_format)
@@ -215,15 +215,15 @@ def add_holder(session: Session, name: str, *, role: str, recipient: str, progre
     writes = "write" in session.settings.roles[role].may
     if signing_key is None and writes and recipient.startswith(crypto.SSH_ED25519 + " "):
         signing_key = recipient  # one key that reads and signs, as 'confide keygen' makes
-    if signing_key is None and writes and policy.signatures_required(session.settings, session.holders):
-        raise UsageError(
-            f"this vault requires signed commits, and a {role} writes: '{name}' needs a signing key",
-            "give the line their 'confide keygen' printed (ssh-ed25519 AAAA...) as --recipient, "
-            "or add --signing-key \"ssh-ed25519 AAAA...\"",
-        )
     with writing(session) as (tx, actor):
         settings, holders = session.settings, session.holders
         policy.require_holder_manager(settings, actor)
+        if signing_key is None and writes and policy.signatures_required(settings, holders):
+            raise UsageError(
+                f"this vault requires signed commits, and a {role} writes: '{name}' needs a signing key",
+                "give the line their 'confide keygen' printed (ssh-ed25519 AAAA...) as --recipient, "
+                "or add --signing-key \"ssh-ed25519 AAAA...\"",
+            )
         if holders.find(name) is not None:
             raise VaultStateError(f"a holder named '{name}' already exists", "choose another name; see them with: confide holder list")
         owner = holders.recipient_owner(recipient)

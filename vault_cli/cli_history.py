@@ -134,6 +134,7 @@ def _confirm_identity(found: str) -> bool:
 @app.command()
 def repudiate(
     reason: Optional[str] = typer.Option(None, "--reason", help="Why (plain text in the commit: never name a child)."),
+    to: Optional[str] = typer.Option(None, "--to", metavar="COMMIT", help="Restore this earlier commit instead of the last verified one (e.g. one before a commit that only 'confide verify' with a key can judge)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
@@ -144,7 +145,7 @@ def repudiate(
     """
     from . import recovery
 
-    result = recovery.repudiate(_open_root(vault), identity=identity, reason=reason)
+    result = recovery.repudiate(_open_root(vault), identity=identity, reason=reason, to=to)
     note(f"repudiated {len(result.commits)} commit(s); restored the verified state {result.restored[:12]}")
     out(result.commit)
 
@@ -155,7 +156,10 @@ def signing_adopt(vault: Optional[str] = VaultOpt, identity: Optional[str] = Ide
     from . import recovery
 
     result = recovery.adopt_signing(_session(vault, identity))
+    for w in result.warnings:
+        warn(w)
     note(f"signatures are required from commit {result.commit[:12]} on; the vault's identity is now {result.anchor}")
+    note("give the new identity to everyone who clones or restores the vault: --trust IDENTITY")
     out(result.commit)
 
 

@@ -25,7 +25,7 @@ class ExitCode(enum.IntEnum):
     INTEGRITY = 6  # a vault file is malformed, breaks its schema, or holds an altered or misplaced block
     VAULT_STATE = 7  # the vault cannot be written now: not a git repository, uncommitted changes, busy, exists
     EXTERNAL = 8  # an outside tool failed: git, the editor, the file system
-    FINDINGS = 9  # 'confide verify' (or restore) found integrity problems in the history
+    FINDINGS = 9  # the history does not verify: verify lists the findings; every other command refuses to act
 
 
 class ConfideError(Exception):
@@ -86,5 +86,5 @@ EXIT_CODE_DOCS: dict[ExitCode, str] = {
     ExitCode.INTEGRITY: "a vault file is malformed, breaks its schema, or holds an altered or misplaced block",
     ExitCode.VAULT_STATE: "the vault cannot be written now: not a git repository, uncommitted changes, busy, or already exists",
     ExitCode.EXTERNAL: "an outside tool failed: git, the editor, the file system",
-    ExitCode.FINDINGS: "verify found integrity problems in the history (each one is listed)",
+    ExitCode.FINDINGS: "the vault's history does not verify: verify lists each finding; every other command refuses to act on it",
 }

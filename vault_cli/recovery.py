@@ -18,7 +18,7 @@ clone's trust state (``vault_cli.trust``) and the commits themselves.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -150,7 +150,10 @@ class _AtVerified:
         self.commit = commit
 
 
-def repudiate(root: Path, *, identity: Optional[str], reason: Optional[str] = None) -> RepudiationResult:
+def repudiate(root: Path, *, identity: Optional[str], reason: Optional[str] = None,
+              to: Optional[str] = None) -> RepudiationResult:
+    """Restore the last verified state (or ``to``, an earlier commit of the verified history) in one signed
+    commit that names every commit since."""
     git = ensure_repository(root)
     from .store import recover_if_interrupted
     from .vault import load_identities
@@ -162,8 +165,15 @@ def repudiate(root: Path, *, identity: Optional[str], reason: Optional[str] = No
     if verified is None or state.anchor is None:
         raise VaultStateError("this clone has never verified this vault, so it has no verified state to restore",
                               "pin the vault's identity first: confide trust IDENTITY")
+    if to is not None:
+        target = gitlog.resolve_rev(root, to, "--to")
+        if not gitlog.is_ancestor(root, target, verified):
+            raise UsageError(f"--to {to[:60]} is not a commit this clone has verified",
+                             "give a commit of the verified history, e.g. the one before the commit to reject")
+        verified = target
     if head == verified:
-        raise UsageError("nothing to repudiate: the vault is at its last verified commit", "nothing was changed")
+        raise UsageError("nothing to repudiate: the vault is at its last verified commit",
+                         "to reject a verified commit that verify judged with a key, give --to the commit before it")
     if not gitlog.is_ancestor(root, verified, head):
         raise VaultStateError(f"the last verified commit {verified[:12]} is not in the vault's current history",
                               f"go back to it with 'git reset --keep {verified[:12]}'")
@@ -205,6 +215,7 @@ def repudiate(root: Path, *, identity: Optional[str], reason: Optional[str] = No
 class AdoptResult:
     commit: str
     anchor: str
+    warnings: list = field(default_factory=list)
 
 
 def adopt_signing(session) -> AdoptResult:
@@ -238,8 +249,8 @@ def adopt_signing(session) -> AdoptResult:
         state.save()
     result = AdoptResult(commit, state.anchor or "")
     if unsigned:
-        session.adopt_warnings = [f"holders without a signing key can no longer write: {', '.join(unsigned)}; "  # type: ignore[attr-defined]
-                                  "declare theirs with 'confide holder set-signing-key'"]
+        result.warnings.append(f"holders without a signing key can no longer write: {', '.join(unsigned)}; "
+                               "declare theirs with 'confide holder set-signing-key'")
     return result
 
 

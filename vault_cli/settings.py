@@ -135,11 +135,11 @@ class Role:
         return not self.offline
 
 
-def _role(name: str, r: dict, levels: tuple[str, ...]) -> Role:
+def _role(name: str, r: dict, levels: tuple[str, ...], legacy: bool) -> Role:
     offline = bool(r.get("offline", False)) or r.get("acts") is False
     grants = tuple(r.get("grants", []))
-    if "may" in r:
-        may = frozenset(r["may"])
+    if not legacy:  # a role that says nothing under 'may' may do nothing beyond reading
+        may = frozenset(r.get("may", []))
         lowers = tuple(r.get("lowers", []))
         key_person = bool(r.get("key_person", "write" in may and bool(r.get("reads"))))
         granted_with = tuple(r.get("granted_with", []))
@@ -175,7 +175,10 @@ class Settings:
         self.request_deadline: str = data["request_deadline"]
         # 'required' or 'unsigned'; None in a vault made before signing was a policy (see policy.signing).
         self.signing: "str | None" = data.get("signing")
-        self.roles: dict[str, Role] = {name: _role(name, r, self.levels) for name, r in data["roles"].items()}
+        # confide.yaml as written before the rules table (manages_holders / writes / acts, no 'may' anywhere)
+        # is still read, for the history of older vaults; once any role says 'may', every role is read the new way.
+        legacy = not any(k in r for r in data["roles"].values() for k in ("may", "offline", "lowers", "key_person"))
+        self.roles: dict[str, Role] = {name: _role(name, r, self.levels, legacy) for name, r in data["roles"].items()}
 
     @classmethod
     def load(cls, root: Path) -> "Settings":

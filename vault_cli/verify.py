@@ -128,6 +128,7 @@ class Verifier(RecordChecks):
         self.anchor_key: Optional[str] = None  # fingerprint of the first signing authority seen
         self._top: dict = {}  # commit -> {top file: blob}
         self._parsed: dict = {}  # blob -> Settings / Holders / None
+        self._parse_errors: dict = {}  # blob -> why it did not parse
         self._records: dict = {}  # record id -> ((head blob, entries blob), RecordVersion)
         self._tip_commit: Optional[str] = None
         self._tip_blobs: dict = {}
@@ -152,9 +153,14 @@ class Verifier(RecordChecks):
         if blob not in self._parsed:
             try:
                 self._parsed[blob] = fn(self.blob(blob) or b"")
-            except ConfideError:
+            except ConfideError as exc:
                 self._parsed[blob] = None
+                self._parse_errors[blob] = exc.message
         return self._parsed[blob]
+
+    def parse_error(self, blob: Optional[str], what: str) -> str:
+        """Why a policy file did not parse (the parser's own words: file, line, field; never contents)."""
+        return self._parse_errors.get(blob or "", f"{what} is not valid (YAML or schema)")
 
     def settings_of(self, top: dict) -> Optional[Settings]:
         return self._parse(top.get(SETTINGS_FILE), settings_from_bytes)
@@ -409,7 +415,7 @@ class Verifier(RecordChecks):
             if path == HOLDERS_FILE:
                 new_h = self.holders_of(after)
                 if new_h is None:
-                    self.add(c.sha, path, "schema", "holders.yaml is not valid (YAML or schema)")
+                    self.add(c.sha, path, "schema", self.parse_error(after.get(path), "holders.yaml"))
                 elif c.parents:
                     self.check_holders_change(ctx, self.holders_of(before) or Holders([]), new_h)
                 if signing.ALLOWED_SIGNERS_FILE in after:
@@ -417,7 +423,7 @@ class Verifier(RecordChecks):
             elif path == SETTINGS_FILE:
                 new_s = self.settings_of(after)
                 if new_s is None:
-                    self.add(c.sha, path, "schema", "confide.yaml is not valid (YAML or schema)")
+                    self.add(c.sha, path, "schema", self.parse_error(after.get(path), "confide.yaml"))
                 elif c.parents:
                     self.check_settings_change(ctx, self.settings_of(before), new_s)
             return
@@ -684,7 +690,7 @@ class Verifier(RecordChecks):
         open_findings = [f for f in self.findings if f.commit not in self.repudiated]
         answered = [(f, self.repudiated[f.commit]) for f in self.findings if f.commit in self.repudiated]
         notes = []
-        if self.unsigned_policy_note and self.unsigned:
+        if self.unsigned_policy_note and self.unsigned and not self.vouched:
             notes.append(f"{self.unsigned_policy_note}: {self.unsigned} commit(s) are unsigned, and who made them is "
                          "taken from their own words")
         if self.vouched:

@@ -376,7 +376,7 @@ class RecordChecks:
             self.add(ctx.c.sha, path, "binding", f"{kind} {item['id']} is not encrypted to the level key it names")
             return None
         except IntegrityError as exc:
-            self.add(ctx.c.sha, path, "binding", exc.message)
+            self.add(ctx.c.sha, path, "schema" if " schema" in exc.message else "binding", exc.message)
             return None
         if kind == "mark" and payload.get("entry") != entry:
             self.add(ctx.c.sha, path, "binding", f"marking {item['id']} belongs to another entry than {entry}")
@@ -552,7 +552,7 @@ class RecordChecks:
             self.add(ctx.c.sha, path, "binding", "the profile is not encrypted to the level key it names")
             return
         except IntegrityError as exc:
-            self.add(ctx.c.sha, path, "binding", exc.message)
+            self.add(ctx.c.sha, path, "schema" if " schema" in exc.message else "binding", exc.message)
             return
         if ctx.actor is not None and payload.get("updated_by") != ctx.name:
             self.add(ctx.c.sha, path, "author", f"the profile says it was updated by '{payload.get('updated_by')}' but the commit is by '{ctx.name}'")

@@ -364,7 +364,7 @@ class Transaction:
             raise
         self.journal.unlink(missing_ok=True)
         if self.vault is not None:
-            trust.advance(self.root, head, commit)
+            trust.advance(self.root, head, commit, holders_changed="holders.yaml" in self.files)
             self.vault._load(commit)
         return commit
 

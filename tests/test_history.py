@@ -17,7 +17,7 @@ from typing import Optional
 
 import pytest
 
-from conftest import HOLDERS, VaultFixture, recipient_of, run_cli
+from conftest import HOLDERS, VaultFixture, recipient_of, run_cli, signing_pub
 from vault_cli import crypto, envelope, yamlio
 from vault_cli.errors import EXIT_CODE_DOCS, ExitCode
 
@@ -31,6 +31,9 @@ def ssh_key(folder: Path, name: str) -> tuple[Path, str]:
 
 
 class SignedVault(VaultFixture):
+    """The suite's signed vault, with each holder's signing key as (private file, public line) in ``sign``,
+    which a test may change (a holder who moved to a new key)."""
+
     sign: dict = {}
 
     def run(self, *args, who="amira", input=None, env=None):
@@ -43,7 +46,8 @@ class SignedVault(VaultFixture):
         p.write_bytes(fn(p.read_bytes()))
 
     def attacker_commit(self, message: str = "tidy", *, author: str = "amira", key: Optional[Path] = None) -> str:
-        """git add -A and commit by hand: unsigned, or signed with whatever SSH key the attacker holds."""
+        """git add -A and commit by hand: unsigned, or signed with whatever SSH key the attacker holds.
+        The message is taken as it is (an attacker writes whatever trailers they like, or none)."""
         env = dict(os.environ, GIT_AUTHOR_NAME=author, GIT_AUTHOR_EMAIL=f"{author}@holders.confide.invalid",
                    GIT_COMMITTER_NAME=author, GIT_COMMITTER_EMAIL=f"{author}@holders.confide.invalid")
         subprocess.run(["git", "-C", str(self.root), "add", "-A"], check=True, env=env)
@@ -57,25 +61,16 @@ class SignedVault(VaultFixture):
         return r.exit_code, json.loads(r.stdout)
 
 
-def make_signed_vault(tmp_path: Path, keys: dict) -> SignedVault:
-    folder = tmp_path / "sshkeys"
-    folder.mkdir()
-    sign = {name: ssh_key(folder, name) for name in list(HOLDERS) + ["eve"]}
-    root = tmp_path / "signed"
-    r = run_cli(["init", str(root), "--name", "Test Nursery", "--holder", "amira", "--signing-key", sign["amira"][1]],
-                identity=keys["amira"], env={"CONFIDE_SIGNING_KEY": str(sign["amira"][0])})
-    assert r.exit_code == 0, r.stderr
-    v = SignedVault(root, keys)
-    v.sign = sign
-    for name, role in HOLDERS.items():
-        if name != "amira":
-            v.ok("holder", "add", name, "--role", role, "--recipient", recipient_of(keys[name]), "--signing-key", sign[name][1])
-    return v
+def as_signed(v: VaultFixture) -> SignedVault:
+    """The suite's vault (signed by default: conftest's fixed signing keys) as a SignedVault."""
+    s = SignedVault(v.root, v.keys, v.records)
+    s.sign = {name: (v.keys[name + ".sign"], signing_pub(v.keys, name)) for name in [*HOLDERS, "eve"]}
+    return s
 
 
 @pytest.fixture
-def sv(tmp_path, keys) -> SignedVault:
-    v = make_signed_vault(tmp_path, keys)
+def sv(vault) -> SignedVault:
+    v = as_signed(vault)
     ada = v.add_child("Ada Marker", key_person="ben", dob="2022-03-04")
     v.add_child("Bo Quill", key_person="cara")
     v.add_entry(ada, "played in the sand", "general", "observation")
@@ -85,6 +80,29 @@ def sv(tmp_path, keys) -> SignedVault:
 
 def findings(data: dict, check: str) -> list:
     return [f for f in data["findings"] if f["check"] == check]
+
+
+def signers_file(v: VaultFixture) -> Path:
+    """The allowed-signers file confide derives from verified history for plain git (never tracked)."""
+    return v.root / ".git" / "confide" / "allowed_signers"
+
+
+def back_to(v: VaultFixture, commit: str) -> None:
+    """Throw hand-made commits away, as a holder would with plain git: back to a verified commit."""
+    v.git("reset", "-q", "--hard", commit)
+    v.git("clean", "-qfd")
+
+
+def assert_refused(v: VaultFixture, commit: str, who: str = "amira") -> None:
+    """A commit with a finding blocks every command: a read and a write both exit 9 naming it, and nothing
+    is read or changed."""
+    head, signers = v.head(), signers_file(v).read_bytes()
+    r = v.run("child", "list", "--json", who=who)
+    assert r.exit_code == FINDINGS and r.stdout == "", r.stderr
+    assert f"commit {commit[:12]}" in r.stderr and "nothing was read or changed" in r.stderr, r.stderr
+    r = v.run("child", "add", "--name", "Cy Dune", who=who)
+    assert r.exit_code == FINDINGS and f"commit {commit[:12]}" in r.stderr, r.stderr
+    assert v.head() == head and v.is_clean() and signers_file(v).read_bytes() == signers
 
 
 # ---------------------------------------------------------------------------
@@ -102,6 +120,14 @@ def test_clean_signed_vault_verifies_and_plain_git_checks_signatures(sv):
     sv.ok("revoke", "cara", "--child", ada, "--level", "confidential")
     sv.ok("key-person", ada, "cara")
     sv.ok("holder", "remove", "dara", "--reason", "left the setting")
+    # every commit signed; plain git accepts them through the allowed_signers confide derives in .git
+    # (kept in step by the commands themselves, before any 'confide verify' has run)
+    log = sv.git("log", "--format=%G? %an")
+    assert all(line.startswith("G ") for line in log.splitlines()), log
+    assert 'Good "git" signature for ben' in sv.git("log", "--show-signature", "-1", "--author=ben")
+    allowed = signers_file(sv).read_text()
+    assert 'dara namespaces="git",valid-before=' in allowed  # a removed holder's key: valid only until removal
+    assert "allowed_signers" not in sv.git("ls-files").split()  # derived, never tracked: no commit can change it
     code, data = sv.verify("amira")
     assert code == 0, data["findings"]
     assert data["content_checked"] and data["reader"] == "amira"
@@ -109,28 +135,23 @@ def test_clean_signed_vault_verifies_and_plain_git_checks_signatures(sv):
     assert r.exit_code == 0 and "no findings" in r.stdout
     code, data = sv.verify(None)  # no key at all: structural checks only
     assert code == 0 and not data["content_checked"]
-    # every commit signed; plain git accepts them through the committed allowed_signers
-    log = sv.git("log", "--format=%G? %an")
-    assert all(line.startswith("G ") for line in log.splitlines()), log
-    assert 'Good "git" signature for ben' in sv.git("log", "--show-signature", "-1", "--author=ben")
-    allowed = (sv.root / "allowed_signers").read_text()
-    assert 'dara namespaces="git",valid-before=' in allowed  # a removed holder's key: valid only until removal
-    # confide init registered the record merge driver and the signers file for plain git
+    # the record merge driver and the derived signers file are registered for plain git
     assert "vault_cli merge-driver %O %A %B %P" in sv.git("config", "merge.confide.driver")
-    assert sv.git("config", "gpg.ssh.allowedSignersFile").strip().endswith("allowed_signers")
+    assert sv.git("config", "gpg.ssh.allowedSignersFile").strip() == str(signers_file(sv).resolve())
     assert "records/*.yaml merge=confide" in (sv.root / ".gitattributes").read_text()
 
 
-def test_set_signing_key_updates_allowed_signers_and_keeps_old_key_valid(sv):
-    new_key, new_pub = ssh_key(sv.root.parent / "sshkeys", "ben2")
+def test_set_signing_key_updates_allowed_signers_and_keeps_old_key_valid(sv, tmp_path):
+    new_key, new_pub = ssh_key(tmp_path, "ben2")
     sv.ok("holder", "set-signing-key", "ben", new_pub)
-    allowed = (sv.root / "allowed_signers").read_text()
+    allowed = signers_file(sv).read_text()
     assert new_pub.split()[1] in allowed and 'ben namespaces="git",valid-before=' in allowed
     # ben now signs with the new key; the old one is refused
     r = sv.run("add", sv.records["Ada Marker"], "--level", "general", "--category", "note", "--text", "x", who="ben")
     assert r.exit_code == int(ExitCode.IDENTITY) and "not the signing key declared" in r.stderr
     sv.sign["ben"] = (new_key, new_pub)
     sv.add_entry(sv.records["Ada Marker"], "new key", "general", "note", "ben")
+    assert sv.git("log", "-1", "--format=%G? %an").strip() == "G ben"  # plain git knows the new key already
     assert sv.verify("amira")[0] == 0
     # only managers declare signing keys
     r = sv.run("holder", "set-signing-key", "cara", new_pub, who="ben")
@@ -179,15 +200,28 @@ def test_unusable_signing_keys_give_clear_errors_and_change_nothing(sv, tmp_path
     assert sv.head() == head and sv.is_clean()
 
 
-def test_unsigned_vault_still_works_and_verify_reports_unsigned_commits(vault):
+def test_unsigned_vault_still_works_and_verify_reports_unsigned_commits(tmp_path, keys):
+    """A vault made with --unsigned (experiments only; confide.yaml says so) works with no signing key at all.
+    Its unsigned commits are not findings, since the vault never required signatures, but verify says how
+    many there are and that who made them is taken from their own words."""
+    root = tmp_path / "unsigned"
+    r = run_cli(["init", str(root), "--name", "Test Nursery", "--holder", "amira", "--unsigned"], identity=keys["amira"])
+    assert r.exit_code == 0, r.stderr
+    assert "does not require signatures" in r.stderr and "the vault's identity is" in r.stderr
+    assert "signing: unsigned" in (root / "confide.yaml").read_text()
+    vault = VaultFixture(root, {name: keys[name] for name in ("amira", "ben")})  # no signing keys anywhere
+    vault.ok("holder", "add", "ben", "--role", "practitioner", "--recipient", recipient_of(keys["ben"]))
     rid = vault.add_child("Cy Dune")
     vault.add_entry(rid, "hello")
-    r = vault.run("verify")
-    assert r.exit_code == FINDINGS
-    assert "unsigned" in r.stdout and "verify found" in r.stderr
+    vault.add_entry(rid, "from ben", "general", "observation", "ben")
     n = int(vault.git("rev-list", "--count", "HEAD"))
+    assert vault.git("log", "--format=%G?").split() == ["N"] * n
+    r = vault.run("verify")
+    assert r.exit_code == 0 and "no findings" in r.stdout, r.stderr
+    assert f"{n} commit(s) are unsigned" in r.stderr and "does not require signatures" in r.stderr
     data = json.loads(vault.run("verify", "--json").stdout)
-    assert {f["check"] for f in data["findings"]} == {"unsigned"} and len(data["findings"]) == n
+    assert data["findings"] == [] and data["commits"] == n
+    assert any(f"{n} commit(s) are unsigned" in note for note in data["notes"]), data["notes"]
     assert vault.run("verify", "--since", "HEAD").exit_code == 0
     assert vault.run("verify", "--since", "no-such-rev").exit_code == int(ExitCode.USAGE)
 
@@ -240,14 +274,27 @@ def _dump(sv: SignedVault, path: str, data: dict) -> None:
 
 
 def test_unsigned_and_unknown_signer_commits_are_found(sv):
+    base = sv.head()
     sv.edit("confide.yaml", lambda b: b + b"# note\n")
     unsigned = sv.attacker_commit()
+    code, data = sv.verify()
+    assert code == FINDINGS
+    assert any(f["commit"] == unsigned for f in findings(data, "unsigned"))
+    assert_refused(sv, unsigned)
+    # a commit built on it is tainted: not judged on its own, not trusted either
+    sv.edit("confide.yaml", lambda b: b + b"# another\n")
+    on_top = sv.attacker_commit(key=sv.sign["eve"][0])
+    code, data = sv.verify()
+    assert code == FINDINGS and data["tainted"] == 1 and data["last_verified"] == base
+    assert {f["commit"] for f in data["findings"]} == {unsigned} and on_top != unsigned
+    assert_refused(sv, unsigned)
+    back_to(sv, base)
     sv.edit("confide.yaml", lambda b: b + b"# another\n")
     eve = sv.attacker_commit(key=sv.sign["eve"][0])
     code, data = sv.verify()
     assert code == FINDINGS
-    assert any(f["commit"] == unsigned for f in findings(data, "unsigned"))
     assert any(f["commit"] == eve and "not any holder's" in f["message"] for f in findings(data, "signer"))
+    assert_refused(sv, eve)
 
 
 def test_removed_holder_key_is_not_accepted_after_removal(sv):
@@ -256,16 +303,19 @@ def test_removed_holder_key_is_not_accepted_after_removal(sv):
     c = sv.attacker_commit(author="cara", key=sv.sign["cara"][0])
     code, data = sv.verify()
     assert any(f["commit"] == c and "not an active holder" in f["message"] for f in findings(data, "signer"))
+    assert_refused(sv, c)
 
 
 def test_holders_changed_by_non_manager(sv):
+    signers = signers_file(sv).read_bytes()
     sv.edit("holders.yaml", lambda b: b.replace(b"role: practitioner", b"role: manager", 1))
     c = sv.attacker_commit(author="ben", key=sv.sign["ben"][0])
     code, data = sv.verify()
     assert code == FINDINGS
     assert any(f["commit"] == c and f["file"] == "holders.yaml" for f in findings(data, "role"))
-    # a role is not a signing key: allowed_signers still matches holders.yaml, so no finding about it
-    assert not any(f["commit"] == c for f in findings(data, "allowed-signers"))
+    # the keys git trusts come from verified history only: the hand-made holders.yaml changes nothing there
+    assert signers_file(sv).read_bytes() == signers
+    assert_refused(sv, c, who="ben")
 
 
 def test_reader_added_by_someone_who_cannot_grant_and_self_added_reader(sv):
@@ -275,15 +325,23 @@ def test_reader_added_by_someone_who_cannot_grant_and_self_added_reader(sv):
     some_block = next(iter(conf["wrapped"].values()))
     conf["wrapped"]["cara"] = some_block  # ben (practitioner) gives cara the confidential level
     _dump(sv, path, data)
+    base = sv.head()
     c1 = sv.attacker_commit(author="ben", key=sv.sign["ben"][0])
-    data = _load(sv, _record(sv, "Bo Quill"))
+    code, out = sv.verify()
+    assert any(f["commit"] == c1 and f["file"] == path and "'cara' was given a copy of the confidential key" in f["message"]
+               for f in findings(out, "reader")), out["findings"]
+    assert_refused(sv, c1)
+    back_to(sv, base)
+    bo = _record(sv, "Bo Quill")
+    data = _load(sv, bo)
     conf = next(k for k in data["keys"] if k["level"] == "confidential")
     conf["wrapped"]["ben"] = next(iter(conf["wrapped"].values()))  # ben adds himself to Bo's record
-    _dump(sv, _record(sv, "Bo Quill"), data)
+    _dump(sv, bo, data)
     c2 = sv.attacker_commit(author="ben", key=sv.sign["ben"][0])
     code, out = sv.verify()
-    assert any(f["commit"] == c1 and "'cara' was made a reader" in f["message"] for f in findings(out, "reader"))
-    assert any(f["commit"] == c2 and "added themselves" in f["message"] for f in findings(out, "self-grant"))
+    assert any(f["commit"] == c2 and f["file"] == bo and "'ben' was given a copy of the confidential key" in f["message"]
+               for f in findings(out, "self-grant")), out["findings"]
+    assert_refused(sv, c2, who="ben")
 
 
 def test_entry_changed_or_removed_is_found(sv):
@@ -292,16 +350,21 @@ def test_entry_changed_or_removed_is_found(sv):
     first, second = data["entries"][0], data["entries"][1]
     first["data"] = second["data"]
     _dump(sv, path, data)
+    base = sv.head()
     c1 = sv.attacker_commit(key=sv.sign["amira"][0])
+    assert _changed(sv, c1) == [_entries(sv)]  # the tampering touched only the entries file
+    code, out = sv.verify()
+    assert any(f["commit"] == c1 and f["file"] == _entries(sv) for f in findings(out, "entry-changed"))
+    assert_refused(sv, c1)
+    back_to(sv, base)
     data = _load(sv, path)
     data["entries"] = data["entries"][1:]
     _dump(sv, path, data)
     c2 = sv.attacker_commit(key=sv.sign["amira"][0])
-    for c in (c1, c2):  # the tampering touched only the entries file
-        assert _changed(sv, c) == [_entries(sv)]
+    assert _changed(sv, c2) == [_entries(sv)]
     code, out = sv.verify()
-    assert any(f["commit"] == c1 and f["file"] == _entries(sv) for f in findings(out, "entry-changed"))
     assert any(f["commit"] == c2 and f["file"] == _entries(sv) for f in findings(out, "entry-removed"))
+    assert_refused(sv, c2)
 
 
 def test_author_mismatch_and_binding_mismatch_for_readable_blocks(sv):
@@ -315,21 +378,27 @@ def test_author_mismatch_and_binding_mismatch_for_readable_blocks(sv):
                "third_parties": [], "corrects": None}
     data["entries"].append({"id": "e-01zzzzzzzzzzzz", "key": gen["id"], "data": crypto.encrypt(json.dumps(payload).encode(), gen["recipient"])})
     _dump(sv, path, data)
+    base = sv.head()
     c1 = sv.attacker_commit(author="ben", key=sv.sign["ben"][0])  # ben writes as if amira wrote it
+    code, out = sv.verify("amira")
+    assert any(f["commit"] == c1 and "'amira'" in f["message"] and f["file"] == _entries(sv) for f in findings(out, "author"))
+    # without a key these content checks cannot run, and say so
+    code, out = sv.verify(None)
+    assert not findings(out, "author") and not out["content_checked"]
+    back_to(sv, base)
     data = _load(sv, path)
     copy = dict(data["entries"][0])
-    copy["id"] = "e-01zzzzzzzzzzzy"[:-1] + "z"
     copy["id"] = "e-020000000000aa"
     data["entries"].append(copy)  # an old block replayed under a new id
     _dump(sv, path, data)
     c2 = sv.attacker_commit(key=sv.sign["amira"][0])
     code, out = sv.verify("amira")
-    assert any(f["commit"] == c1 and "'amira'" in f["message"] and f["file"] == _entries(sv) for f in findings(out, "author"))
     assert any(f["commit"] == c2 and "belongs elsewhere" in f["message"] and f["file"] == _entries(sv)
                for f in findings(out, "binding"))
-    # without a key these content checks cannot run, and say so
-    code, out = sv.verify(None)
-    assert not findings(out, "author") and not out["content_checked"]
+    # the checks before every command are keyless, as is every clone's checkpoint; reading the record opens
+    # the block, and refuses it there
+    r = sv.run("show", rid)
+    assert r.exit_code == int(ExitCode.INTEGRITY) and "e-020000000000aa" in r.stderr and "belongs elsewhere" in r.stderr
 
 
 def test_level_key_recipient_replaced_and_new_generation_by_unauthorised_signer(sv):
@@ -339,52 +408,80 @@ def test_level_key_recipient_replaced_and_new_generation_by_unauthorised_signer(
     conf = next(k for k in data["keys"] if k["level"] == "confidential")
     conf["recipient"] = recipient
     _dump(sv, path, data)
+    base = sv.head()
     c1 = sv.attacker_commit(key=sv.sign["amira"][0])
-    data = _load(sv, path)
+    code, out = sv.verify()
+    assert any(f["commit"] == c1 and "recipient" in f["message"] for f in findings(out, "level-key"))
+    assert_refused(sv, c1)
+    back_to(sv, base)
+    bo = _record(sv, "Bo Quill")
+    data = _load(sv, bo)
     secret, recipient = crypto.generate_identity()
+    safe = next(k for k in data["keys"] if k["level"] == "safeguarding")
+    assert sorted(safe["wrapped"]) == ["amira", "cara", "dara"]  # not ben: a practitioner who is not Bo's key person
+    data["keys"].append({"id": "k-zzzz", "level": "safeguarding", "generation": safe["generation"] + 1, "recipient": recipient,
+                         "wrapped": dict(safe["wrapped"])})
+    _dump(sv, bo, data)
+    c2 = sv.attacker_commit(author="ben", key=sv.sign["ben"][0])
+    code, out = sv.verify()
+    assert any(f["commit"] == c2 and f["file"] == bo and "new generation" in f["message"]
+               and "does not read that level" in f["message"] for f in findings(out, "level-key")), out["findings"]
+    assert_refused(sv, c2, who="ben")
+    back_to(sv, base)
+    # a holder who reads the level may start a new generation, but not one that leaves the other readers out
+    data = _load(sv, path)
     gen = next(k for k in data["keys"] if k["level"] == "general")
     data["keys"].append({"id": "k-zzzz", "level": "general", "generation": gen["generation"] + 1, "recipient": recipient,
                          "wrapped": {"ben": gen["wrapped"]["ben"]}})
     _dump(sv, path, data)
-    c2 = sv.attacker_commit(author="ben", key=sv.sign["ben"][0])
-    code, out = sv.verify()
-    lk = findings(out, "level-key")
-    assert any(f["commit"] == c1 and "recipient" in f["message"] for f in lk)
-    assert any(f["commit"] == c2 and "new generation" in f["message"] for f in lk)
+    c3 = sv.attacker_commit(author="ben", key=sv.sign["ben"][0])
+    code, out = sv.verify(None)
+    assert sorted(f["message"].split("'")[1] for f in findings(out, "reader") if f["commit"] == c3) == ["amira", "cara", "dara"]
+    assert not findings(out, "level-key"), out["findings"]
+    assert_refused(sv, c3, who="ben")
 
 
 def test_schema_break_and_plaintext_in_records(sv):
     path = _record(sv)
     fmt = f"format: {envelope.FORMAT}\n".encode()
+    base = sv.head()
     sv.edit(path, lambda b: b.replace(fmt, fmt + b"note: see office\n", 1))
     c1 = sv.attacker_commit(key=sv.sign["amira"][0])
+    code, out = sv.verify(None)
+    assert any(f["commit"] == c1 and f["file"] == path for f in findings(out, "schema"))
+    assert_refused(sv, c1)
+    back_to(sv, base)
     data = _load(sv, path)
-    data.pop("note", None)
     data["entries"][0]["data"] = "Ada fell off the climbing frame\n"
     _dump(sv, path, data)
     c2 = sv.attacker_commit(key=sv.sign["amira"][0])
     code, out = sv.verify(None)
-    assert any(f["commit"] == c1 and f["file"] == path for f in findings(out, "schema"))
     assert any(f["commit"] == c2 and "unencrypted" in f["message"] and f["file"] == _entries(sv)
                for f in findings(out, "plaintext"))
     assert "climbing" not in json.dumps(out) and "Ada" not in json.dumps(out)
+    r = sv.run("child", "list", "--json")  # the refusal does not repeat what it found either
+    assert r.exit_code == FINDINGS and f"commit {c2[:12]}" in r.stderr and "climbing" not in r.stderr
 
 
 def test_child_name_in_commit_message_or_file_name(sv):
+    base = sv.head()
     sv.edit("confide.yaml", lambda b: b + b"# x\n")
     c1 = sv.attacker_commit("notes about Ada Marker", key=sv.sign["amira"][0])
-    (sv.root / "records" / "Marker-notes.txt").write_text("x\n")
-    c2 = sv.attacker_commit(key=sv.sign["amira"][0])
     code, out = sv.verify("amira")
-    pt = findings(out, "plaintext")
-    assert any(f["commit"] == c1 for f in pt)
-    assert any(f["file"] == "records/Marker-notes.txt" for f in pt)
-    assert any(f["commit"] == c2 for f in findings(out, "file-name"))
+    assert any(f["commit"] == c1 for f in findings(out, "plaintext"))
     assert "Ada" not in json.dumps(out["findings"])  # findings never repeat the name
-    assert any(f["commit"] == c1 for f in findings(sv.verify("amira", "--since", "HEAD~2")[1], "plaintext"))
+    assert any(f["commit"] == c1 for f in findings(sv.verify("amira", "--since", "HEAD~1")[1], "plaintext"))
     # someone who cannot read the profile cannot know the name, so the message check needs a key
     code, out = sv.verify(None)
     assert not findings(out, "plaintext")
+    back_to(sv, base)
+    (sv.root / "records" / "Marker-notes.txt").write_text("x\n")
+    c2 = sv.attacker_commit(key=sv.sign["amira"][0])
+    code, out = sv.verify("amira")
+    assert any(f["file"] == "records/Marker-notes.txt" for f in findings(out, "plaintext"))
+    assert any(f["commit"] == c2 for f in findings(out, "file-name"))
+    assert "Ada" not in json.dumps(out["findings"])
+    assert_refused(sv, c2)
 
 
 def test_verify_human_output_and_since(sv):
@@ -422,11 +519,17 @@ def test_audit_rows_filters_and_what_each_caller_may_see(sv):
     assert csv_out[0].startswith("date,holder,action,record") and len(csv_out) > 5
     table = sv.ok("audit").stdout
     assert "entry.add" in table
-    # a forged, unsigned row shows as such
+    # a forged, unsigned row: the trail is not shown over it (nor is anything else) ...
     sv.edit("confide.yaml", lambda b: b + b"# x\n")
-    sv.attacker_commit("confide: tidy\n\nConfide-Action: settings.edit\nConfide-Holder: amira\n")
+    forged = sv.attacker_commit("confide: tidy\n\nConfide-Action: settings.edit\nConfide-Holder: amira\n")
+    r = sv.run("audit", "--json")
+    assert r.exit_code == FINDINGS and r.stdout == ""
+    assert f"commit {forged[:12]}" in r.stderr and "unsigned" in r.stderr, r.stderr
+    # ... until a manager repudiates it; then it shows as what it is, under the signed answer to it
+    answer = sv.ok("repudiate", "--reason", "a hand edit").last_line
     rows = json.loads(sv.ok("audit", "--json").stdout)
-    assert rows[0]["signature"] == "unsigned" and rows[0]["action"] == "settings.edit"
+    assert [(r["commit"], r["action"], r["signature"]) for r in rows[:2]] == [
+        (answer, "vault.repudiate", "good"), (forged, "settings.edit", "unsigned")]
 
 
 def test_access_changes_by_their_roles_verify_clean_and_expiry_by_any_writer(sv):
@@ -453,7 +556,9 @@ def test_access_changes_by_their_roles_verify_clean_and_expiry_by_any_writer(sv)
     c = sv.attacker_commit(author="dara", key=sv.sign["dara"][0])
     assert _changed(sv, c) == [path]  # the head only
     code, out = sv.verify()
-    assert any(f["commit"] == c and f["file"] == path and "cannot grant" in f["message"] for f in findings(out, "reader"))
+    assert any(f["commit"] == c and f["file"] == path and "'ben' was given a copy of the confidential key" in f["message"]
+               and "does not read that level" in f["message"] for f in findings(out, "reader")), out["findings"]
+    assert_refused(sv, c, who="dara")
 
 
 def test_signing_through_ssh_agent(sv, tmp_path):
@@ -479,11 +584,17 @@ def test_signing_through_ssh_agent(sv, tmp_path):
 
 
 def test_allowed_signers_edited_by_hand_is_found_and_not_trusted(sv):
-    sv.edit("allowed_signers", lambda b: b + f'eve namespaces="git" {sv.sign["eve"][1]}\n'.encode())
+    """A vault tracks no allowed_signers (confide derives it into .git from verified history): one committed
+    by hand, naming an outsider's key, is a finding, and neither confide nor plain git trusts it."""
+    derived = signers_file(sv).read_text()
+    (sv.root / "allowed_signers").write_text(derived + f'eve namespaces="git" {sv.sign["eve"][1]}\n')
     c1 = sv.attacker_commit(key=sv.sign["eve"][0], author="eve")
     code, out = sv.verify(None)
     assert any(f["commit"] == c1 for f in findings(out, "allowed-signers"))
     assert any(f["commit"] == c1 and "not any holder's" in f["message"] for f in findings(out, "signer"))
+    assert signers_file(sv).read_text() == derived and sv.sign["eve"][1] not in derived
+    assert sv.git("log", "-1", "--format=%G?").strip() != "G"  # plain git: no good signature either
+    assert_refused(sv, c1)
 
 
 def test_entry_altered_under_cover_of_a_mark(sv):
@@ -540,21 +651,25 @@ def test_trailers_that_misdescribe_the_change_are_found(sv):
 
 def test_entries_file_deleted_alone_is_found_and_is_no_erasure(sv):
     epath = _entries(sv)
+    base = sv.head()
     (sv.root / epath).unlink()  # the head stays: the record now has no entries at all
     c1 = sv.attacker_commit(key=sv.sign["amira"][0])
     assert _changed(sv, c1) == [epath]
-    sv.git("checkout", "-q", f"{c1}~1", "--", epath)  # put it back (a later commit), then remove it again ...
-    sv.attacker_commit(key=sv.sign["amira"][0])
+    code, out = sv.verify(None)
+    assert code == FINDINGS
+    assert any(f["commit"] == c1 and f["file"] == epath for f in findings(out, "removed")), out["findings"]
+    code, out = sv.verify("amira")
+    assert any(f["commit"] == c1 and f["file"] == epath for f in findings(out, "removed"))
+    assert_refused(sv, c1)
+    back_to(sv, base)
+    # ... and under a manager's recorded erasure: a head left without its entries is still a broken record, not an erasure
     (sv.root / epath).unlink()
     c2 = sv.attacker_commit(f"confide: erase {sv.records['Ada Marker']}\n\nConfide-Action: record.erase\n"
                             f"Confide-Record: {sv.records['Ada Marker']}\nConfide-Holder: amira\n", key=sv.sign["amira"][0])
     code, out = sv.verify(None)
     assert code == FINDINGS
-    assert any(f["commit"] == c1 and f["file"] == epath for f in findings(out, "removed")), out["findings"]
-    # ... under a manager's recorded erasure: a head left without its entries is still a broken record, not an erasure
     assert any(f["commit"] == c2 and f["file"] == epath for f in findings(out, "removed")), out["findings"]
-    code, out = sv.verify("amira")
-    assert any(f["commit"] == c1 and f["file"] == epath for f in findings(out, "removed"))
+    assert_refused(sv, c2)
 
 
 def test_record_erased_whole_by_a_manager_is_no_finding_but_by_hand_it_is(sv):
@@ -577,6 +692,7 @@ def test_entries_file_edited_under_a_trailer_for_another_record(sv):
                     "--all-match").split()
     assert len(create) == 1 and _changed(sv, create[0]) == sorted([_record(sv), _entries(sv)])
     # a hand-made entry in Ada's entries file, committed as a marking in Bo's record
+    base = sv.head()
     data = _load(sv, _record(sv))
     eid = data["entries"][0]["id"]
     copy = dict(data["entries"][0], id="e-020000000000aa")
@@ -585,34 +701,49 @@ def test_entries_file_edited_under_a_trailer_for_another_record(sv):
     c1 = sv.attacker_commit(f"confide: mark entry {eid} in {bo}\n\nConfide-Action: entry.mark\nConfide-Record: {bo}\n"
                             f"Confide-Entry: {eid}\nConfide-Holder: amira\n", key=sv.sign["amira"][0])
     assert _changed(sv, c1) == [_entries(sv)]
+    code, out = sv.verify(None)
+    tr = findings(out, "trailer")
+    assert any(f["commit"] == c1 and bo in f["message"] and _entries(sv) in f["message"] for f in tr), out["findings"]
+    assert not any(f["commit"] == create[0] for f in out["findings"])
+    assert_refused(sv, c1)
+    back_to(sv, base)
     # Bo's head and Ada's entries in one commit under Bo's trailer: one of them is not Bo's
     sv.ok("child", "set", bo, "room=rainbow")
     sv.git("reset", "-q", "--soft", "HEAD~1")
-    sv.edit(_entries(sv), lambda b: b.replace(b"- id: e-020000000000aa\n", b"- id: e-020000000000ab\n"))
+    data = _load(sv, _record(sv))
+    dropped = data["entries"].pop()["id"]
+    _dump(sv, _record(sv), data)
     c2 = sv.attacker_commit(f"confide: update profile of {bo}\n\nConfide-Action: profile.update\nConfide-Record: {bo}\n"
                             "Confide-Holder: amira\n", key=sv.sign["amira"][0])
     assert _changed(sv, c2) == sorted([_record(sv, "Bo Quill"), _entries(sv)])
     code, out = sv.verify(None)
     tr = findings(out, "trailer")
-    assert any(f["commit"] == c1 and bo in f["message"] and _entries(sv) in f["message"] for f in tr), out["findings"]
     assert any(f["commit"] == c2 and bo in f["message"] for f in tr), out["findings"]
     assert not any(f["commit"] == create[0] for f in out["findings"])
     # and what the edit did to Ada's entries is judged where it happened
-    assert any(f["commit"] == c2 and f["file"] == _entries(sv) for f in findings(out, "entry-removed"))
+    assert any(f["commit"] == c2 and f["file"] == _entries(sv) and dropped in f["message"]
+               for f in findings(out, "entry-removed")), out["findings"]
+    assert_refused(sv, c2)
 
 
 def test_stray_file_beside_the_record_files_is_a_file_name_finding(sv):
     ada = sv.records["Ada Marker"]
     notes = f"records/{ada}.notes.yaml"
+    base = sv.head()
     (sv.root / notes).write_text("notes: []\n")
     c1 = sv.attacker_commit(key=sv.sign["amira"][0])
+    code, out = sv.verify("amira")
+    assert code == FINDINGS
+    assert [(f["check"], f["file"]) for f in out["findings"] if f["commit"] == c1] == [("file-name", notes)]
+    assert_refused(sv, c1)
+    back_to(sv, base)
     orphan = "records/c-00000000.entries.yaml"  # an entries file with no head beside it
     (sv.root / orphan).write_bytes(envelope.EMPTY_TAIL)
     c2 = sv.attacker_commit(key=sv.sign["amira"][0])
     code, out = sv.verify("amira")
     assert code == FINDINGS
-    assert [(f["check"], f["file"]) for f in out["findings"] if f["commit"] == c1] == [("file-name", notes)]
     assert any(f["commit"] == c2 and f["file"] == "records/c-00000000.yaml" for f in findings(out, "removed")), out["findings"]
+    assert_refused(sv, c2)
 
 
 def test_a_record_renamed_to_another_id_is_a_finding_not_a_crash(sv):

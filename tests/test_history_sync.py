@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from conftest import run_cli
-from test_history import SignedVault, make_signed_vault
-from vault_cli import envelope, yamlio
-from vault_cli import sync as syncmod
+from test_history import SignedVault, as_signed
+from vault_cli import envelope, merge, yamlio
 from vault_cli.errors import ExitCode
 
 FINDINGS = int(ExitCode.FINDINGS)
@@ -21,10 +21,26 @@ def git(*args, cwd: Path) -> str:
     return subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True, text=True).stdout
 
 
+def identity_of(v) -> str:
+    """The vault's identity, as 'confide trust' prints it (and 'confide init' printed it)."""
+    r = v.run("trust")
+    assert r.exit_code == 0, r.stderr
+    return r.last_line
+
+
+def clone_of(v, url: str, dest: Path) -> SignedVault:
+    r = run_cli(["clone", url, str(dest), "--trust", identity_of(v)])
+    assert r.exit_code == 0, r.stderr
+    c = SignedVault(dest, v.keys)
+    c.sign = v.sign
+    c.records = dict(v.records)
+    return c
+
+
 @pytest.fixture
-def shared(tmp_path, keys):
-    """amira's vault pushed to a bare remote, and ben's clone of it."""
-    v = make_signed_vault(tmp_path, keys)
+def shared(tmp_path, vault):
+    """amira's vault pushed to a bare remote, and ben's clone of it (trusting the vault's identity)."""
+    v = as_signed(vault)
     ada = v.add_child("Ada Marker", key_person="ben")
     v.add_entry(ada, "first day", "general", "observation")
     bare = tmp_path / "remote.git"
@@ -32,12 +48,17 @@ def shared(tmp_path, keys):
     git("remote", "add", "origin", str(bare), cwd=v.root)
     r = v.run("sync")
     assert r.exit_code == 0, r.stderr
-    r = run_cli(["clone", str(bare), str(tmp_path / "ben-clone")])
-    assert r.exit_code == 0, r.stderr
-    ben = SignedVault(tmp_path / "ben-clone", keys)
-    ben.sign = v.sign
-    ben.records = dict(v.records)
+    ben = clone_of(v, str(bare), tmp_path / "ben-clone")
     return v, ben, bare, ada
+
+
+def merge_file(base, ours, theirs, path: str) -> bytes:
+    """confide's keyless merge of one record file (what git's merge driver gives for it out of context)."""
+    part = envelope.record_of(path)
+    assert part is not None, path
+    if part[1] == "entries":
+        return merge.merge_entries_file(base, ours, theirs, path)
+    return merge.merge_head_file(base, ours, theirs, path)
 
 
 def entry_ids(root: Path, rid: str) -> list:
@@ -82,10 +103,14 @@ def test_two_clones_add_entries_to_the_same_child_and_sync(shared):
     git("add", "-A", cwd=ben.root)
     git("-c", "gpg.format=ssh", "-c", f"user.signingkey={ben.sign['ben'][0]}", "commit", "-q", "-S", "--amend", "--no-edit",
         cwd=ben.root)
+    evil = ben.head()
     code, data = ben.verify("amira")
     assert code == FINDINGS
-    assert any(f["check"] == "merge" and f["file"] == f"records/{ada}.entries.yaml" for f in data["findings"]), data["findings"]
-    assert dropped
+    assert any(f["commit"] == evil and f["check"] == "merge" and f["file"] == f"records/{ada}.entries.yaml"
+               and "a merge may only merge" in f["message"] for f in data["findings"]), data["findings"]
+    assert dropped not in entry_ids(ben.root, ada)
+    r = ben.run("show", ada, who="ben")  # nothing is read or written over it
+    assert r.exit_code == FINDINGS and f"commit {evil[:12]}" in r.stderr, r.stderr
 
 
 def test_a_merge_that_keeps_only_our_side_is_found(shared):
@@ -102,6 +127,9 @@ def test_a_merge_that_keeps_only_our_side_is_found(shared):
     code, data = ben.verify("amira")
     assert code == FINDINGS
     assert [f["file"] for f in data["findings"] if f["check"] == "merge"] == [f"records/{ada}.entries.yaml"], data["findings"]
+    r = ben.run("sync", who="ben")  # not pushed on: the merge blocks every command, sync too
+    assert r.exit_code == FINDINGS and ben.head()[:12] in r.stderr, r.stderr
+    assert theirs not in entry_ids(ben.root, ada) and git("rev-parse", "main", cwd=bare).strip() != ben.head()
 
 
 def test_sync_refuses_a_vault_with_uncommitted_changes(shared):
@@ -117,22 +145,34 @@ def test_sync_refuses_a_vault_with_uncommitted_changes(shared):
     assert r.exit_code == ExitCode.VAULT_STATE, r.stderr
     assert "uncommitted changes" in r.stderr and f"records/{ada}.yaml" in r.stderr
     assert ben.head() == before and head_path.read_bytes() == edited
+    assert ben.run("show", ada, who="ben").exit_code == 0  # reads come from the verified commit, not the hand edit
 
 
-def test_true_conflict_stops_in_gits_conflicted_state(shared):
+def test_true_conflict_stops_the_sync_and_changes_nothing(shared):
+    """Both sides changed the profile: confide never settles that by choosing a side. The sync stops, says what
+    clashed, and leaves the clone as it was: no merge in progress, no conflict markers, nothing pushed."""
     amira, ben, bare, ada = shared
     amira.ok("child", "set", ada, "room=rainbow")
     ben.ok("child", "set", ada, "room=sunshine", who="ben")
     assert amira.run("sync").exit_code == 0
-    head = ben.head()
+    remote = git("rev-parse", "main", cwd=bare).strip()
+    head, files = ben.head(), _files(ben, ada)
+    for _ in range(2):  # and the same again: nothing was left half-done
+        r = ben.run("sync", who="ben")
+        assert r.exit_code == int(ExitCode.VAULT_STATE), r.stderr
+        assert "without choosing a side" in r.stderr and f"records/{ada}.yaml: the profile was changed on both sides" in r.stderr
+        assert "nothing was merged or pushed" in r.stderr
+        assert ben.head() == head and ben.is_clean() and _files(ben, ada) == files
+        assert not (ben.root / ".git" / "MERGE_HEAD").exists() and b"<<<<<<<" not in files[0]
+        assert git("rev-parse", "main", cwd=bare).strip() == remote
+    shown = json.loads(ben.ok("show", ada, "--json", who="ben").stdout)  # ben's clone works on, as it was
+    assert shown["profile"]["room"] == "sunshine"
+    # a merge begun with plain git: git's merge driver will not choose a side either, and confide sync
+    # does not go on over the merge git left in progress
+    proc = subprocess.run(["git", "-C", str(ben.root), "merge", "--no-edit", "origin/main"], capture_output=True, text=True)
+    assert proc.returncode != 0 and f"cannot merge records/{ada}.yaml without choosing a side" in proc.stderr, proc.stderr
     r = ben.run("sync", who="ben")
-    assert r.exit_code == int(ExitCode.VAULT_STATE), r.stderr
-    assert "conflict" in r.stderr and "profile was changed on both sides" in r.stderr
-    assert (ben.root / ".git" / "MERGE_HEAD").exists()
-    assert "<<<<<<<" in (ben.root / "records" / f"{ada}.yaml").read_text()
-    assert f"records/{ada}.yaml" in git("diff", "--name-only", "--diff-filter=U", cwd=ben.root)
-    r = ben.run("sync", who="ben")  # refuses to go on over a merge in progress
-    assert r.exit_code == int(ExitCode.VAULT_STATE) and "merge is in progress" in r.stderr
+    assert r.exit_code == int(ExitCode.VAULT_STATE) and "a merge made with plain git is in progress" in r.stderr, r.stderr
     git("merge", "--abort", cwd=ben.root)
     assert ben.head() == head and ben.is_clean()
 
@@ -163,7 +203,7 @@ def _files(v, rid: str) -> tuple:
     return envelope.record_path(v.root, rid).read_bytes(), envelope.entries_path(v.root, rid).read_bytes()
 
 
-def test_merge_driver_unions_keys_grants_and_marks_without_keys(shared):
+def test_merge_driver_unions_keys_grants_and_marks_without_keys(shared, tmp_path):
     amira, ben, bare, ada = shared
     hpath, epath = f"records/{ada}.yaml", f"records/{ada}.entries.yaml"
     first = entry_ids(amira.root, ada)[0]
@@ -180,36 +220,51 @@ def test_merge_driver_unions_keys_grants_and_marks_without_keys(shared):
     theirs_h, theirs_e = _files(ben, ada)
     assert base_h not in (ours_h, theirs_h) and base_e not in (ours_e, theirs_e)  # both files changed on both sides
     # the head: keys, wrapped copies and grants are unions
-    merged_h = syncmod.merge_records(base_h, ours_h, theirs_h, hpath)
+    merged_h = merge_file(base_h, ours_h, theirs_h, hpath)
     head = envelope.load_head(merged_h, hpath)
     for level in ("confidential", "safeguarding"):
         assert any("cara" in k["wrapped"] for k in head["keys"] if k["level"] == level), level
     assert [(g["holder"], g["level"]) for g in head["grants"]] == [("cara", "confidential"), ("cara", "safeguarding")]
     # the entries: the union by id, and the markings of the one entry both sides marked
-    merged_e = syncmod.merge_records(base_e, ours_e, theirs_e, epath)
+    merged_e = merge_file(base_e, ours_e, theirs_e, epath)
     entries = envelope.load_entries(merged_e, epath)
     assert [e["id"] for e in entries] == sorted([first, a1, b1])
     assert [m["id"] for m in entries[0]["marks"]] == sorted([m_a, m_b])
     assert merged_e == envelope.dump_entries(entries)  # written in confide's own shape
-    # git, through the driver, makes the same files, and the result verifies clean
+    # confide sync merges the same, and the result verifies clean; a merge begun with plain git gets the
+    # same files from git's merge driver
     assert amira.run("sync").exit_code == 0
+    git("fetch", "-q", "origin", cwd=ben.root)
+    proc = subprocess.run(["git", "-C", str(ben.root), "merge", "--no-commit", "--no-ff", "origin/main"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    by_git = _files(ben, ada)
+    # such a merge, committed by hand (signed, saying what it is), only merges: verify finds nothing in it
+    by_hand = SignedVault(tmp_path / "by-hand", ben.keys)
+    shutil.copytree(ben.root, by_hand.root, symlinks=True)
+    by_hand.commit_as("ben", "merge origin/main", action="vault.merge")
+    assert len(by_hand.git("rev-list", "--parents", "-1", "HEAD").split()) == 3
+    code, data = by_hand.verify("amira")
+    assert code == 0, data["findings"]
+    git("merge", "--abort", cwd=ben.root)
+    assert ben.is_clean() and _files(ben, ada) == (theirs_h, theirs_e)
     r = ben.run("sync", who="ben")
     assert r.exit_code == 0 and "merged (merge)" in r.stderr, r.stderr
     got_h, got_e = _files(ben, ada)
-    assert envelope.load_head(got_h, hpath) == envelope.load_head(syncmod.merge_records(base_h, theirs_h, ours_h, hpath), hpath)
-    assert got_e == syncmod.merge_records(base_e, theirs_e, ours_e, epath) == merged_e
+    assert (got_h, got_e) == by_git
+    assert envelope.load_head(got_h, hpath) == envelope.load_head(merge_file(base_h, theirs_h, ours_h, hpath), hpath)
+    assert got_e == merge_file(base_e, theirs_e, ours_e, epath) == merged_e
     code, data = ben.verify("amira")
     assert code == 0, data["findings"]
     # same entry id with different blocks: a conflict, never a chosen side
     a = yamlio.load(theirs_e, "r")
     b = yamlio.load(theirs_e, "r")
     b["entries"][-1]["data"] = a["entries"][0]["data"]
-    with pytest.raises(syncmod.Conflict):
-        syncmod.merge_records(base_e, yamlio.dump(a).encode(), yamlio.dump(b).encode(), epath)
+    with pytest.raises(merge.Conflict):
+        merge_file(base_e, yamlio.dump(a).encode(), yamlio.dump(b).encode(), epath)
     # a head still holding entries (the old one-file record) is not merged as if it were a head
     old_style = theirs_h + theirs_e
-    with pytest.raises(syncmod.Conflict):
-        syncmod.merge_records(base_h, ours_h, old_style, hpath)
+    with pytest.raises(merge.Conflict):
+        merge_file(base_h, ours_h, old_style, hpath)
 
 
 def test_entry_on_one_side_and_revocation_on_the_other_merge_and_verify_clean(shared):
@@ -227,8 +282,8 @@ def test_entry_on_one_side_and_revocation_on_the_other_merge_and_verify_clean(sh
     # the driver, file by file: each file takes what the one side that changed it holds
     by_id = lambda raw: dict(envelope.load_head(raw, hpath), keys=sorted(  # noqa: E731
         envelope.load_head(raw, hpath)["keys"], key=lambda k: k["id"]))
-    assert by_id(syncmod.merge_records(base_h, add_h, rev_h, hpath)) == by_id(rev_h)
-    assert syncmod.merge_records(base_e, add_e, rev_e, epath) == add_e
+    assert by_id(merge_file(base_h, add_h, rev_h, hpath)) == by_id(rev_h)
+    assert merge_file(base_e, add_e, rev_e, epath) == add_e
     assert amira.run("sync").exit_code == 0
     r = ben.run("sync", who="ben")
     assert r.exit_code == 0 and "merged (merge)" in r.stderr, r.stderr
@@ -267,8 +322,8 @@ def test_both_sides_add_entries_and_the_merge_is_their_union(shared):
     assert len(ids) == 1 + len(mine) + len(theirs)
     merge = ben.head()
     assert ben.git("diff-tree", "--name-only", "-r", f"{merge}^1", merge).split() == [epath]  # against ben's side
-    assert _files(ben, ada) == (base_h, syncmod.merge_records(base_e, theirs_e, ours_e, epath))
-    assert syncmod.merge_records(base_e, ours_e, theirs_e, epath) == _files(ben, ada)[1]  # the same union either way
+    assert _files(ben, ada) == (base_h, merge_file(base_e, theirs_e, ours_e, epath))
+    assert merge_file(base_e, ours_e, theirs_e, epath) == _files(ben, ada)[1]  # the same union either way
     assert amira.run("sync").exit_code == 0
     for v in (amira, ben):
         code, data = v.verify("amira")
@@ -288,35 +343,80 @@ def test_backup_and_restore(shared, tmp_path):
     assert str(out.stat().st_size) in r.stdout and amira.head() in r.stdout
     r = run_cli(["backup", str(out), "--quiet", "--vault", str(amira.root)])
     assert r.exit_code == 0 and r.stdout == ""
+    identity = identity_of(amira)
     restored = tmp_path / "restored"
+    # a restore is kept only once its whole history verifies from the vault's identity; in a script with no
+    # --trust there is no one to ask, so it refuses and leaves nothing behind
     r = run_cli(["restore", str(out), str(restored)], identity=amira.keys["amira"])
+    assert r.exit_code == int(ExitCode.VAULT_STATE) and "no --trust was given" in r.stderr and identity in r.stderr
+    assert not restored.exists()
+    r = run_cli(["restore", str(out), str(restored), "--trust", identity], identity=amira.keys["amira"])
     assert r.exit_code == 0, r.stderr
-    assert "no findings" in r.stdout
+    assert r.stdout.strip() == str(restored.resolve())
+    assert f"at commit {amira.head()}" in r.stderr and f"verifies from the vault's identity {identity}" in r.stderr
     assert git("rev-parse", "HEAD", cwd=restored).strip() == amira.head()
     assert entry_ids(restored, ada) == entry_ids(amira.root, ada)
-    assert run_cli(["restore", str(out), str(restored), "--quiet"]).exit_code == int(ExitCode.VAULT_STATE)
+    assert run_cli(["trust", "--vault", str(restored)]).last_line == identity  # the restored clone keeps it pinned
+    shown = run_cli(["show", ada, "--json", "--vault", str(restored)], identity=amira.keys["amira"])
+    assert shown.exit_code == 0 and "first day" in {e.get("text") for e in json.loads(shown.stdout)["entries"]}
+    r = run_cli(["restore", str(out), str(restored), "--quiet", "--trust", identity])
+    assert r.exit_code == int(ExitCode.VAULT_STATE) and "already exists" in r.stderr
     # a truncated bundle and a file that is not a bundle: clear errors, nothing left behind
     trunc = tmp_path / "trunc.bundle"
     trunc.write_bytes(out.read_bytes()[: out.stat().st_size // 2])
-    r = run_cli(["restore", str(trunc), str(tmp_path / "r2")])
+    r = run_cli(["restore", str(trunc), str(tmp_path / "r2"), "--trust", identity])
     assert r.exit_code == int(ExitCode.EXTERNAL) and "truncated or damaged" in r.stderr
     assert not (tmp_path / "r2").exists()
     junk = tmp_path / "junk.bundle"
     junk.write_text("hello\n")
-    r = run_cli(["restore", str(junk), str(tmp_path / "r3")])
+    r = run_cli(["restore", str(junk), str(tmp_path / "r3"), "--trust", identity])
     assert r.exit_code == int(ExitCode.EXTERNAL) and "not a git bundle" in r.stderr
-    assert run_cli(["restore", str(tmp_path / "none.bundle"), str(tmp_path / "r4")]).exit_code == int(ExitCode.NOT_FOUND)
+    r = run_cli(["restore", str(tmp_path / "none.bundle"), str(tmp_path / "r4"), "--trust", identity])
+    assert r.exit_code == int(ExitCode.NOT_FOUND)
     assert run_cli(["backup", str(tmp_path / "no" / "dir.bundle"), "--vault", str(amira.root)]).exit_code == int(ExitCode.NOT_FOUND)
 
 
 def test_restore_of_a_tampered_history_exits_with_findings(shared, tmp_path):
     amira, ben, bare, ada = shared
+    identity = identity_of(amira)
     (amira.root / "confide.yaml").write_text((amira.root / "confide.yaml").read_text() + "# x\n")
     git("-c", "commit.gpgsign=false", "commit", "-qam", "hand edit", cwd=amira.root)
+    bad = amira.head()
     out = tmp_path / "t.bundle"
-    assert run_cli(["backup", str(out), "--vault", str(amira.root), "--quiet"]).exit_code == 0
-    r = run_cli(["restore", str(out), str(tmp_path / "rt")])
-    assert r.exit_code == FINDINGS and "unsigned" in r.stdout
+    assert run_cli(["backup", str(out), "--vault", str(amira.root), "--quiet"]).exit_code == 0  # backs up what is there
+    r = run_cli(["restore", str(out), str(tmp_path / "rt"), "--trust", identity])
+    assert r.exit_code == FINDINGS and f"commit {bad[:12]}" in r.stderr and "unsigned" in r.stderr, r.stderr
+    assert not (tmp_path / "rt").exists()  # a history that does not verify is not kept
+
+
+def test_clone_keeps_only_a_history_that_verifies_from_the_identity_given(shared, tmp_path):
+    from conftest import signing_pub
+    from vault_cli import signing
+
+    amira, ben, bare, ada = shared
+    identity = identity_of(amira)
+    # no identity given, and no terminal to ask on: refused, nothing kept
+    r = run_cli(["clone", str(bare), str(tmp_path / "c1")])
+    assert r.exit_code == int(ExitCode.VAULT_STATE) and "no --trust was given" in r.stderr and identity in r.stderr
+    assert not (tmp_path / "c1").exists()
+    # another vault's identity, or the right first commit under another founding key: refused, nothing kept
+    root, _, fp = identity.partition("@")
+    for wrong in ("0" * len(root) + "@" + fp, root + "@" + signing.fingerprint(signing_pub(amira.keys, "eve"))):
+        r = run_cli(["clone", str(bare), str(tmp_path / "c2"), "--trust", wrong])
+        assert r.exit_code == FINDINGS and "anchor: " in r.stderr, r.stderr
+        assert not (tmp_path / "c2").exists()
+    # a hand-made commit pushed with plain git: no new clone takes it, and ben's sync will not merge it
+    (amira.root / "confide.yaml").write_text((amira.root / "confide.yaml").read_text() + "# x\n")
+    git("-c", "commit.gpgsign=false", "commit", "-qam", "hand edit", cwd=amira.root)
+    bad = amira.head()
+    git("push", "-q", "origin", "main", cwd=amira.root)
+    r = run_cli(["clone", str(bare), str(tmp_path / "c3"), "--trust", identity])
+    assert r.exit_code == FINDINGS and f"commit {bad[:12]}" in r.stderr and "unsigned" in r.stderr, r.stderr
+    assert not (tmp_path / "c3").exists()
+    head = ben.head()
+    r = ben.run("sync", who="ben")
+    assert r.exit_code == FINDINGS and f"what 'origin' holds does not verify: commit {bad[:12]}" in r.stderr, r.stderr
+    assert ben.head() == head and ben.is_clean()
 
 
 def test_concurrent_syncs_race_and_both_land(shared):
@@ -365,10 +465,7 @@ def test_sync_over_git_daemon(shared, tmp_path):
             except OSError:
                 time.sleep(0.02)
         url = f"git://127.0.0.1:{port}/{bare.name}"
-        r = run_cli(["clone", url, str(tmp_path / "cara-clone")])
-        assert r.exit_code == 0, r.stderr
-        cara = SignedVault(tmp_path / "cara-clone", amira.keys)
-        cara.sign = amira.sign
+        cara = clone_of(amira, url, tmp_path / "cara-clone")
         e1 = cara.add_entry(ada, "over the network", "general", "note", "cara")
         e2 = amira.add_entry(ada, "meanwhile", "general", "note")
         assert amira.run("sync").exit_code == 0

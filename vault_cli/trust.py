@@ -170,14 +170,20 @@ def _exists(root: Path, commit: str) -> bool:
     return bool(gitlog.run(root, "cat-file", "-t", commit, check=False).strip() == b"commit")
 
 
-def advance(root: Path, before: Optional[str], after: str, *, holders_changed: bool = False) -> None:
-    """A confide command committed ``after`` on top of the verified ``before``: move the checkpoint
-    (and the derived signers file, when the commit changed the holders)."""
+def advance(root: Path, before: Optional[str], after: str, *, holders_changed: Optional[bool] = None) -> None:
+    """A confide command committed ``after`` on top of the verified ``before``: move the checkpoint,
+    and re-derive ``allowed_signers`` when holders.yaml changed (None: compare the two commits)."""
     state = TrustState.load(git_dir_of(root))
     if state.verified != before:
         return  # not built on the checkpoint (should not happen): the next command verifies it
     state.verified = after
     state.save()
+    if holders_changed is None:
+        from . import gitlog
+        from .holders import HOLDERS_FILE
+
+        blobs = gitlog.run(root, "rev-parse", f"{before}:{HOLDERS_FILE}", f"{after}:{HOLDERS_FILE}", check=False).split()
+        holders_changed = len(blobs) != 2 or blobs[0] != blobs[1]
     if holders_changed:
         write_allowed_signers(root, state.git_dir, after)
 

@@ -133,6 +133,7 @@ class Verifier(RecordChecks):
         self._tip_commit: Optional[str] = None
         self._tip_blobs: dict = {}
         self._pref: dict = {}
+        self._head_profiles: dict = {}  # record -> (path, profile block) at the tip, for names outside --since
         self.last_clean: Optional[str] = None
 
     # -- helpers ---------------------------------------------------------------
@@ -294,6 +295,7 @@ class Verifier(RecordChecks):
             except ConfideError:
                 continue
             self.reader.head_keys[part[0]] = {k["id"]: k for k in head.get("keys", [])}
+            self._head_profiles[part[0]] = (path, head["profile"])
 
     # -- one ordinary commit --------------------------------------------------------
     def check_commit(self, c: CommitInfo, changes: list, *, before_top: Optional[dict] = None) -> None:
@@ -646,6 +648,23 @@ class Verifier(RecordChecks):
     # -- names in plaintext ------------------------------------------------------------
     def check_names(self) -> None:
         """Commit messages, file and ref names holding a child's name (word-wise, so cheap at any size)."""
+        seen = set(self.names.values())
+        for rid, (path, block) in self._head_profiles.items():  # children whose profile the walk did not open
+            if rid in seen:
+                continue
+            key = self.reader.head_keys.get(rid, {}).get(block.get("key"))
+            ident = self.reader.level_identity(rid, key, path) if key else None
+            if ident is None:
+                continue
+            try:
+                payload = envelope.open_block(block["data"], ident, schema_name="profile", record=rid, block="profile",
+                                              level=key["level"], source=path)
+            except (crypto.NotForThisKey, ConfideError):
+                continue
+            for fieldname in ("name", "known_as"):
+                value = (payload.get("profile") or {}).get(fieldname)
+                if isinstance(value, str) and value.strip():
+                    self.names[value.strip()] = rid
         if not self.names:
             return
         single: dict = {}

@@ -480,6 +480,9 @@ class RecordChecks:
                     self.add(sha, path, "level-key",
                              f"a new generation {k['generation']} of the {level} key was made by '{ctx.name}', who does not "
                              "read that level: whoever makes a key knows its secret")
+                for name in sorted(readers(level, ctx.today) - set(k["wrapped"])):
+                    self.add(sha, path, "reader", f"the new generation {k['generation']} of the {level} key {k['id']} "
+                             f"leaves out '{name}', who reads that level: what is written under it is kept from them")
                 added, removed, changed = set(k["wrapped"]), set(), set()
             else:
                 if (ok["level"], ok["generation"], ok["recipient"]) != (level, k["generation"], k["recipient"]):

@@ -159,14 +159,15 @@ class Git:
         return result
 
     def commit(self, paths: Sequence[str], message: str, holder: str, *, removed: Sequence[str] = (), sign=None,
-               tracked: bool = False, merge_head: Optional[str] = None) -> str:
+               tracked: bool = False, merge_head: Optional[str] = None, allow_empty: bool = False) -> str:
         """Stage and commit; ``sign`` is a ``signing.SignPlan`` (signed with ``-S``) or None (unsigned).
 
         ``tracked``: every path is already tracked and nothing is removed, so one
         ``git commit --include -- PATHS`` stages and commits them (one process, not two: the
         common case of ``confide add``). Should git not know a path after all, it
         falls back to ``git add`` + ``git commit``. ``merge_head``: the commit is a merge
-        of HEAD and that commit (as git records one, through ``.git/MERGE_HEAD``).
+        of HEAD and that commit (as git records one, through ``.git/MERGE_HEAD``). ``allow_empty``:
+        commit even when the tree does not change (a repudiation of commits that changed nothing in sum).
         """
         self.wait_background()  # the pack of this commit's blobs may still be being written
         if merge_head is not None:
@@ -198,7 +199,7 @@ class Git:
         if sign is None:
             proc = self.run(
                 "-c", "commit.gpgsign=false",
-                "commit", "-q", "--no-edit", "-F", "-", *only,
+                "commit", "-q", "--no-edit", *(["--allow-empty"] if allow_empty else []), "-F", "-", *only,
                 input=message.encode("utf-8"),
                 env=env,
                 check=not only,
@@ -208,7 +209,8 @@ class Git:
                     self._raise(proc, "commit")
                 return self.commit(paths, message, holder, removed=removed, sign=sign)
         else:
-            proc = self.run(*sign.args, "commit", "-q", "--no-edit", "-S", "-F", "-", *only,
+            proc = self.run(*sign.args, "commit", "-q", "--no-edit", "-S", *(["--allow-empty"] if allow_empty else []),
+                            "-F", "-", *only,
                             input=message.encode("utf-8"), env=env, check=False)
             if only and proc.returncode != 0 and _untracked_refusal(proc):
                 return self.commit(paths, message, holder, removed=removed, sign=sign)

@@ -184,7 +184,7 @@ def repudiate(root: Path, *, identity: Optional[str], reason: Optional[str] = No
         if reason:
             extra["Confide-Reason"] = " ".join(reason.split())
         commit = tx.commit(trail.message(f"repudiate {len(commits)} commit(s), restore {verified[:12]}", "vault.repudiate",
-                                         actor.name, extra=extra), actor.name)
+                                         actor.name, extra=extra), actor.name, allow_empty=True)
     state = trust.TrustState.load(trust.git_dir_of(root))
     state.verified = commit
     state.repudiated = sorted(set(state.repudiated) | set(commits))

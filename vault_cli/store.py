@@ -295,8 +295,8 @@ class Transaction:
     def remove(self, relpath: str) -> None:
         self.removed.append(relpath)
 
-    def commit(self, message: str, holder: str, *, merge_head: Optional[str] = None) -> str:
-        if not self.files and not self.removed and merge_head is None:
+    def commit(self, message: str, holder: str, *, merge_head: Optional[str] = None, allow_empty: bool = False) -> str:
+        if not self.files and not self.removed and merge_head is None and not allow_empty:
             raise AssertionError("empty transaction")
         self.require_clean()
         from . import signing, trust  # signing is settled before any write
@@ -351,7 +351,7 @@ class Transaction:
                 (self.root / p).unlink(missing_ok=True)
             _crash_point("after-write")
             commit = self.git.commit(paths, message, holder, removed=self.removed, sign=sign, tracked=tracked,
-                                     merge_head=merge_head)
+                                     merge_head=merge_head, allow_empty=allow_empty)
         except BaseException:
             # Put everything back as it was.
             self.git.restore(paths + self.removed)  # tracked files: back to HEAD, as they were

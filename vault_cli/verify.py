@@ -128,6 +128,7 @@ class Verifier(RecordChecks):
         self.anchor_key: Optional[str] = None  # fingerprint of the first signing authority seen
         self._top: dict = {}  # commit -> {top file: blob}
         self._parsed: dict = {}  # blob -> Settings / Holders / None
+        self._unparsed: dict = {}  # blob -> why it is None (the parser's message: file, line, field)
         self._records: dict = {}  # record id -> ((head blob, entries blob), RecordVersion)
         self._tip_commit: Optional[str] = None
         self._tip_blobs: dict = {}
@@ -152,8 +153,9 @@ class Verifier(RecordChecks):
         if blob not in self._parsed:
             try:
                 self._parsed[blob] = fn(self.blob(blob) or b"")
-            except ConfideError:
+            except ConfideError as exc:
                 self._parsed[blob] = None
+                self._unparsed[blob] = exc.message
         return self._parsed[blob]
 
     def settings_of(self, top: dict) -> Optional[Settings]:
@@ -409,7 +411,7 @@ class Verifier(RecordChecks):
             if path == HOLDERS_FILE:
                 new_h = self.holders_of(after)
                 if new_h is None:
-                    self.add(c.sha, path, "schema", "holders.yaml is not valid (YAML or schema)")
+                    self.add(c.sha, path, "schema", self._unparsed.get(new) or "holders.yaml is not valid (YAML or schema)")
                 elif c.parents:
                     self.check_holders_change(ctx, self.holders_of(before) or Holders([]), new_h)
                 if signing.ALLOWED_SIGNERS_FILE in after:
@@ -417,7 +419,7 @@ class Verifier(RecordChecks):
             elif path == SETTINGS_FILE:
                 new_s = self.settings_of(after)
                 if new_s is None:
-                    self.add(c.sha, path, "schema", "confide.yaml is not valid (YAML or schema)")
+                    self.add(c.sha, path, "schema", self._unparsed.get(new) or "confide.yaml is not valid (YAML or schema)")
                 elif c.parents:
                     self.check_settings_change(ctx, self.settings_of(before), new_s)
             return

@@ -166,7 +166,8 @@ class Git:
         ``git commit --include -- PATHS`` stages and commits them (one process, not two: the
         common case of ``confide add``). Should git not know a path after all, it
         falls back to ``git add`` + ``git commit``. ``merge_head``: the commit is a merge
-        of HEAD and that commit (as git records one, through ``.git/MERGE_HEAD``).
+        of HEAD and that commit (as git records one, through ``.git/MERGE_HEAD``). ``allow_empty``:
+        commit even when the tree does not change (a repudiation of commits that changed nothing in sum).
         """
         self.wait_background()  # the pack of this commit's blobs may still be being written
         if merge_head is not None:

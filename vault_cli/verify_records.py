@@ -105,13 +105,13 @@ def parse_record(head_raw: bytes, tail: Optional[bytes], path: str, commit: str)
     damage becomes the version's ``error``."""
     epath = envelope.entries_source(path)
     rv = RecordVersion(head_raw, tail or b"", None)
-    if tail is None:
-        rv.error = Finding(commit, epath, "removed", f"{epath} is missing: the record {Path(path).stem} has no entries file")
-        return rv
     try:
         head = envelope.load_head(head_raw, path)
-    except IntegrityError as exc:
+    except IntegrityError as exc:  # first: a head holding the entries is why its entries file is gone
         rv.error = _classify(exc, head_raw, path, commit)
+        return rv
+    if tail is None:
+        rv.error = Finding(commit, epath, "removed", f"{epath} is missing: the record {Path(path).stem} has no entries file")
         return rv
     try:
         entries = envelope.load_entries(tail, epath)

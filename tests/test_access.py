@@ -16,12 +16,13 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pyrage
 import pytest
 
-from conftest import SUITE_NOW, age_binary, entries_file, head_file, recipient_of, record_doc, run_cli
+from conftest import SUITE_NOW, age_binary, entries_file, head_file, recipient_of, record_doc, run_cli, signing_pub
 from vault_cli import envelope, timeutil, yamlio
 from vault_cli.errors import ExitCode
 
@@ -50,17 +51,19 @@ def ok_as(v, identity: Path, *args: str, env: dict | None = None):
     return r
 
 
-def new_key(tmp_path: Path, name: str, *, passphrase: str | None = None) -> tuple[Path, str]:
+def new_key(tmp_path: Path, name: str, *, passphrase: str | None = None, age: bool = False) -> tuple[Path, str]:
+    """``confide keygen``: one SSH key that reads and signs (``age``: a native age identity, which never signs)."""
     path = tmp_path / f"{name}.key"
     env = {}
+    extra = ["--age"] if age else []
     if passphrase is not None:
         pf = tmp_path / f"{name}.pass"
         pf.write_text(passphrase + "\n")
         os.chmod(pf, 0o600)
         env["CONFIDE_PASSPHRASE_FILE"] = str(pf)
-        r = run_cli(["keygen", "--passphrase", "--out", str(path)], env=env)
+        r = run_cli(["keygen", *extra, "--passphrase", "--out", str(path)], env=env)
     else:
-        r = run_cli(["keygen", "--out", str(path)])
+        r = run_cli(["keygen", *extra, "--out", str(path)])
     assert r.exit_code == 0, r.stderr
     return path, r.last_line
 
@@ -301,7 +304,8 @@ def test_grant_bad_input_leaves_vault_unchanged(vault, tmp_path):
     rid = v.add_child("Uma Bad")
     aud, aud_rcpt = new_key(tmp_path, "ivy")
     v.ok("holder", "add", "ivy", "--role", "auditor", "--recipient", aud_rcpt)
-    v.ok("holder", "add", "eve", "--role", "practitioner", "--recipient", recipient_of(v.keys["eve"]))
+    v.ok("holder", "add", "eve", "--role", "practitioner", "--recipient", recipient_of(v.keys["eve"]),
+         "--signing-key", signing_pub(v.keys, "eve"))
     v.ok("holder", "remove", "eve", "--reason", "left the setting 2026-11-20")
     head = v.head()
     g = ("grant",)
@@ -353,8 +357,25 @@ def test_expired_grant_stops_working_at_next_write(vault, age_bin, tmp_path, mon
     assert tail_of(v, r1) == r1_tail
     assert trailers(v)["Confide-Entry"] == new_entry
     assert json.loads(cache.read_text())["head"] == v.head()
+    # ben does not read r1's confidential level, so he may not make its next key (he would know its
+    # secret): eve's copies are gone and the level is marked for the next holder who reads it.
+    head1 = record_doc(v.root, r1)
+    assert head1["rekey"] == ["confidential"] and "eve" not in {n for k in head1["keys"] for n in k["wrapped"]}
+    assert [k["generation"] for k in head1["keys"] if k["level"] == "confidential"] == [1]
+    assert json.loads(cache.read_text())["rekey"] == [r1]
     expired_at = v.git("rev-parse", "HEAD~2").strip()
+    # amira reads it: her next write makes the new generation first, in a commit of its own.
+    before = commits(v)
     later = v.add_entry(r1, "after expiry", "confidential", "note")
+    assert commits(v) == before + 2
+    t = trailers(v, "HEAD~1")
+    assert t["Confide-Action"] == "access.rekey" and t["Confide-Holder"] == "amira" and t["Confide-Record"] == r1
+    only_heads_changed(v, (r1,), rev="HEAD~1")
+    head2 = record_doc(v.root, r1)
+    assert "rekey" not in head2 and json.loads(cache.read_text())["rekey"] == []
+    [gen2] = [k for k in head2["keys"] if k["level"] == "confidential" and k["generation"] == 2]
+    assert set(gen2["wrapped"]) == {"amira", "dara"}
+    assert next(e for e in head2["entries"] if e["id"] == later)["key"] == gen2["id"]
     assert readable_ids(v, r1, v.keys["eve"]) == set()
     assert v.ok("access", r1, "--json").stdout.count('"eve"') == 0
     stolen = stolen_keys(v, age_bin, v.keys["eve"], tmp_path / "stolen")
@@ -383,12 +404,82 @@ def test_expire_command_and_stale_cache(vault, monkeypatch):
     # A grant that arrives from outside confide (a pull, a merge) moves HEAD: the cache is rebuilt, not trusted.
     monkeypatch.setenv("CONFIDE_NOW", "2026-11-26T09:00:00+00:00")
     v.ok("grant", "eve", "--child", rid, "--level", "confidential", "--until", "2026-11-27")
-    v.git("-c", "user.name=x", "-c", "user.email=x@x", "commit", "-q", "--allow-empty", "-m", "outside")
+    v.commit_as("amira", "a commit made outside confide")  # signed by a holder, so it verifies; not confide's
     monkeypatch.setenv("CONFIDE_NOW", "2026-11-28T09:00:00+00:00")
     before = commits(v)
     r = v.ok("expire")
     one_commit(v, before, "access.expire", "eve")
     assert r.last_line == v.head() and HISTORY_WORDS in r.stderr
+
+
+def test_expiry_applied_by_a_non_reader_marks_a_re_key_that_the_next_reader_makes(vault, age_bin, tmp_path, monkeypatch):
+    """Whoever makes a key knows its secret, so a practitioner applying the end of a safeguarding grant
+    drops the auditor's copies but makes no new key: the level is marked ``rekey``. Writes by holders
+    who do not read it leave the mark; the first write by one who does (here the key person) makes the
+    new generation, in a commit of its own. The expired auditor, with every key copy she ever had in
+    history, opens nothing written after that (the real ``age`` tool tries)."""
+    v = vault
+    v.ok("holder", "add", "eve", "--role", "auditor", "--recipient", recipient_of(v.keys["eve"]))
+    rid, other = v.add_child("Ivo Rekey", key_person="cara"), v.add_child("Jo Rekey")
+    old = v.add_entry(rid, "written while eve was granted", "safeguarding", "concern", "dara")
+    v.ok("grant", "eve", "--child", rid, "--level", "safeguarding", "--until", "2026-11-30", who="dara")
+    assert readable_ids(v, rid, v.keys["eve"]) == {old}
+    [gen1] = [k for k in record_doc(v.root, rid)["keys"] if k["level"] == "safeguarding"]
+    cache = v.root / ".git" / "confide-expiry.json"
+
+    monkeypatch.setenv("CONFIDE_NOW", "2026-12-02T09:00:00+00:00")
+    before = commits(v)
+    v.ok("expire", who="ben")  # ben: a practitioner, not this child's key person
+    t = one_commit(v, before, "access.expire", "eve", holder="ben")
+    assert t["Confide-Record"] == rid
+    only_heads_changed(v, (rid,))
+    doc = record_doc(v.root, rid)
+    assert doc["rekey"] == ["safeguarding"] and doc["grants"] == []
+    assert [k for k in doc["keys"] if k["level"] == "safeguarding"] == [dict(gen1, wrapped={
+        n: w for n, w in gen1["wrapped"].items() if n != "eve"})]  # the same key, eve's copy dropped
+    assert "eve" not in {n for k in doc["keys"] for n in k["wrapped"]}
+    assert readable_ids(v, rid, v.keys["eve"]) == set()
+    assert json.loads(cache.read_text())["rekey"] == [rid]
+
+    # Holders who do not read safeguarding here leave the mark: one commit per write, nothing re-keyed...
+    for target in (other, rid):
+        before = commits(v)
+        v.add_entry(target, "a general note by ben", "general", "note", "ben")
+        assert commits(v) == before + 1 and trailers(v)["Confide-Action"] == "entry.add"
+    assert record_doc(v.root, rid)["rekey"] == ["safeguarding"]
+    head = v.head()
+    r = v.ok("expire", who="ben")  # ...and there is nothing ben may do about it
+    assert "nothing was committed" in r.stderr and v.head() == head
+
+    # cara, the key person, reads it: her next write, to any record, re-keys first.
+    before = commits(v)
+    v.add_entry(other, "a note by the key person", "general", "note", "cara")
+    assert commits(v) == before + 2
+    t = trailers(v, "HEAD~1")
+    assert (t["Confide-Action"], t["Confide-Holder"], t["Confide-Record"]) == ("access.rekey", "cara", rid)
+    only_heads_changed(v, (rid,), rev="HEAD~1")
+    before_rekey = v.git("rev-parse", "HEAD~2").strip()
+    doc = record_doc(v.root, rid)
+    assert "rekey" not in doc and json.loads(cache.read_text())["rekey"] == []
+    gens = sorted((k for k in doc["keys"] if k["level"] == "safeguarding"), key=lambda k: k["generation"])
+    assert [k["generation"] for k in gens] == [1, 2] and gens[0]["id"] == gen1["id"]
+    assert set(gens[1]["wrapped"]) == {"amira", "cara", "dara"}
+
+    # What is written after the re-key is under the new key, which eve never had.
+    new = {v.add_entry(rid, "written after the re-key", "safeguarding", "concern", "dara"),
+           v.add_entry(rid, "and another", "confidential", "note", "cara")}
+    v.ok("mark", old, "--parents-informed", "2026-12-01", who="dara")
+    assert new <= readable_ids(v, rid, v.keys["cara"]) and readable_ids(v, rid, v.keys["eve"]) == set()
+    stolen = stolen_keys(v, age_bin, v.keys["eve"], tmp_path / "stolen")
+    assert stolen, "eve had a copy of the first generation; history keeps it"
+    fresh = blocks_at(v, "HEAD") - blocks_at(v, before_rekey)
+    assert len(fresh) == 7  # the new key's three copies, cara's note, two entries and a marking
+    assert not [b for b in fresh if age_opens(age_bin, b, [v.keys["eve"], *stolen])]
+    # ...while what she could read before stays readable from history, as the docs say.
+    data = record_at(v, before_rekey, rid)
+    assert age_opens(age_bin, next(e["data"] for e in data["entries"] if e["id"] == old), [v.keys["eve"], *stolen])
+    # and the whole history verifies: a mark by a non-reader, a new key by a reader
+    assert json.loads(v.ok("verify", "--json").stdout)["findings"] == []
 
 
 # ---------------------------------------------------------------------------
@@ -477,7 +568,8 @@ def test_rotation(vault, age_bin, tmp_path):
     # The retired key can never come back, for her or anyone.
     head = v.head()
     refused(v, v.run("holder", "rotate", "cara", "--recipient", recipient_of(v.keys["cara"])), ExitCode.VAULT_STATE, head, "retired")
-    refused(v, v.run("holder", "add", "carol", "--role", "practitioner", "--recipient", recipient_of(v.keys["cara"])), ExitCode.VAULT_STATE, head)
+    refused(v, v.run("holder", "add", "carol", "--role", "practitioner", "--recipient", recipient_of(v.keys["cara"]),
+                     "--signing-key", signing_pub(v.keys, "eve")), ExitCode.VAULT_STATE, head, "belongs to holder 'cara'")
 
 
 # ---------------------------------------------------------------------------
@@ -504,7 +596,8 @@ def test_every_lockout_refusal(vault, tmp_path):
     one_commit(v, before, "holder.rotate", "amira")
     v.keys["amira"] = new_id
     # A second manager; then no level may be left without a reader who can grant it again.
-    v.ok("holder", "add", "eve", "--role", "manager", "--recipient", recipient_of(v.keys["eve"]))
+    v.ok("holder", "add", "eve", "--role", "manager", "--recipient", recipient_of(v.keys["eve"]),
+         "--signing-key", signing_pub(v.keys, "eve"))
     v.ok("revoke", "eve", "--child", rid)
     head = v.head()
     refused(v, v.run("revoke", "amira", "--child", rid, "--level", "general"), ExitCode.DENIED, head, "no reader who may grant")
@@ -520,17 +613,32 @@ def test_every_lockout_refusal(vault, tmp_path):
 # identities
 
 
-def test_passphrase_protected_age_identities(vault, tmp_path, age_bin):
+def test_passphrase_protected_identities(vault, tmp_path, age_bin):
     v = vault
     rid = v.add_child("Di Pass")
     e = v.add_entry(rid, "for the protected key", "general")
-    # confide keygen --passphrase, the passphrase from CONFIDE_PASSPHRASE_FILE
+    # confide keygen --passphrase: one SSH key (reads and signs), its secret half encrypted; the
+    # passphrase from CONFIDE_PASSPHRASE_FILE
     kp, rcpt = new_key(tmp_path, "pat", passphrase="correct horse battery")
-    assert b"AGE-SECRET-KEY" not in kp.read_bytes()
+    assert rcpt.startswith("ssh-ed25519 ")
+    assert subprocess.run(["ssh-keygen", "-y", "-P", "", "-f", str(kp)], capture_output=True).returncode != 0
+    opened = subprocess.run(["ssh-keygen", "-y", "-P", "correct horse battery", "-f", str(kp)], capture_output=True, text=True)
+    assert opened.stdout.split()[:2] == rcpt.split()[:2]
     pf = {"CONFIDE_PASSPHRASE_FILE": str(tmp_path / "pat.pass")}
     v.ok("holder", "add", "pat", "--role", "practitioner", "--recipient", rcpt)
     assert e in {x["id"] for x in json.loads(ok_as(v, kp, "show", rid, "--json", env=pf).stdout)["entries"] if x["readable"]}
-    # As 'age -p' writes it (binary, scrypt stanza), made here with pyrage.passphrase.
+    # confide keygen --age --passphrase: a native age identity under a passphrase (scrypt), for a key that
+    # never signs, such as the offline recovery key
+    ka, arcpt = new_key(tmp_path, "rescue", passphrase="a long offline phrase", age=True)
+    assert arcpt.startswith("age1") and b"AGE-SECRET-KEY" not in ka.read_bytes()
+    inner = pyrage.passphrase.decrypt(ka.read_bytes(), "a long offline phrase").decode()  # age's own scrypt format
+    [sk] = [line for line in inner.splitlines() if line.startswith("AGE-SECRET-KEY-")]
+    assert str(pyrage.x25519.Identity.from_str(sk).to_public()) == arcpt
+    v.ok("holder", "add", "vault-recovery", "--role", "recovery", "--recipient", arcpt)
+    rf = {"CONFIDE_PASSPHRASE_FILE": str(tmp_path / "rescue.pass")}
+    assert e in {x["id"] for x in json.loads(ok_as(v, ka, "show", rid, "--json", env=rf).stdout)["entries"] if x["readable"]}
+    # As 'age -p' writes it (binary, scrypt stanza), made here with pyrage.passphrase; a DSL who writes
+    # signs with a separate SSH key (CONFIDE_SIGNING_KEY), declared with --signing-key.
     secret = pyrage.x25519.Identity.generate()
     raw = tmp_path / "quin.age"
     raw.write_bytes(pyrage.passphrase.encrypt(f"# created by hand\n{secret}\n".encode(), "s3cret words"))
@@ -538,17 +646,22 @@ def test_passphrase_protected_age_identities(vault, tmp_path, age_bin):
     qpf = tmp_path / "quin.pass"
     qpf.write_text("s3cret words\n")
     os.chmod(qpf, 0o600)
-    v.ok("holder", "add", "quin", "--role", "dsl", "--recipient", str(secret.to_public()))
-    ok_as(v, raw, "grant", "cara", "--child", rid, "--level", "safeguarding", env={"CONFIDE_PASSPHRASE_FILE": str(qpf)})
+    qsign, qsign_pub = _ssh_key(tmp_path, "quin_sign", "")
+    v.ok("holder", "add", "quin", "--role", "dsl", "--recipient", str(secret.to_public()), "--signing-key", qsign_pub)
+    quin = {"CONFIDE_PASSPHRASE_FILE": str(qpf), "CONFIDE_SIGNING_KEY": str(qsign)}
+    ok_as(v, raw, "grant", "cara", "--child", rid, "--level", "safeguarding", env=quin)
+    assert trailers(v)["Confide-Holder"] == "quin"
     # Wrong passphrase, or none without a terminal: a clear error and an unchanged vault.
     bad = tmp_path / "bad.pass"
     bad.write_text("wrong\n")
     os.chmod(bad, 0o600)
     head = v.head()
-    refused(v, run_as(v, raw, "revoke", "cara", "--child", rid, "--level", "safeguarding", env={"CONFIDE_PASSPHRASE_FILE": str(bad)}),
+    refused(v, run_as(v, raw, "revoke", "cara", "--child", rid, "--level", "safeguarding",
+                      env=dict(quin, CONFIDE_PASSPHRASE_FILE=str(bad))),
             ExitCode.IDENTITY, head, "wrong passphrase")
     refused(v, run_as(v, kp, "add", rid, "--level", "general", "--category", "note", "--text", "x"),
             ExitCode.IDENTITY, head, "passphrase")
+    refused(v, run_as(v, ka, "show", rid), ExitCode.IDENTITY, head, "passphrase")
 
 
 def _ssh_key(tmp_path: Path, name: str, passphrase: str) -> tuple[Path, str]:
@@ -558,7 +671,28 @@ def _ssh_key(tmp_path: Path, name: str, passphrase: str) -> tuple[Path, str]:
     return path, (tmp_path / f"{name}.pub").read_text().strip()
 
 
-def test_ssh_ed25519_identities(vault, tmp_path, age_bin):
+def _agent_with(tmp_path: Path, key: Path, passphrase_file: Path) -> tuple[subprocess.Popen, Path]:
+    """A private ssh-agent (foreground, on its own socket) holding ``key``, unlocked with the passphrase in a file."""
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while not sock.exists():
+            assert agent.poll() is None, "ssh-agent did not start"
+            time.sleep(0.01)
+        askpass = tmp_path / "askpass.sh"
+        askpass.write_text(f"#!/bin/sh\ncat '{passphrase_file}'\n")
+        os.chmod(askpass, 0o700)
+        env = dict(os.environ, SSH_AUTH_SOCK=str(sock), SSH_ASKPASS=str(askpass), SSH_ASKPASS_REQUIRE="force", DISPLAY=":0")
+        subprocess.run(["ssh-add", str(key)], env=env, stdin=subprocess.DEVNULL, capture_output=True, check=True)
+    except BaseException:
+        agent.terminate()
+        agent.wait()
+        raise
+    return agent, sock
+
+
+def test_ssh_ed25519_identities(vault, tmp_path, age_bin, monkeypatch):
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)  # no agent but the one this test starts
     v = vault
     rid = v.add_child("Eli Ssh")
     plain, plain_pub = _ssh_key(tmp_path, "sol_ed25519", "")
@@ -576,8 +710,20 @@ def test_ssh_ed25519_identities(vault, tmp_path, age_bin):
     assert readable_ids(v, rid, plain) == {e1}
     data = json.loads(ok_as(v, locked, "show", rid, "--json", env=tia).stdout)
     assert {x["id"] for x in data["entries"] if x["readable"]} == {e1, e2}
-    # The passphrase-protected SSH manager grants; the plain SSH key now reads the concern.
-    ok_as(v, locked, "grant", "sol", "--child", rid, "--level", "confidential", env=tia)
+    # The passphrase-protected SSH manager reads with it, but git cannot ask for the passphrase to sign:
+    # confide says so before writing anything, and how to fix it...
+    head = v.head()
+    refused(v, run_as(v, locked, "grant", "sol", "--child", rid, "--level", "confidential", env=tia),
+            ExitCode.IDENTITY, head, "protected by a passphrase", "ssh-add")
+    # ...and with the key loaded into ssh-agent, as the hint says, she grants: the plain SSH key now reads the concern.
+    agent, sock = _agent_with(tmp_path, locked, pf)
+    try:
+        ok_as(v, locked, "grant", "sol", "--child", rid, "--level", "confidential", env=dict(tia, SSH_AUTH_SOCK=str(sock)))
+    finally:
+        agent.terminate()
+        agent.wait()
+    assert trailers(v)["Confide-Holder"] == "tia" and trailers(v)["Confide-Action"] == "access.grant"
+    assert json.loads(v.ok("verify", "--json").stdout)["findings"] == []  # signed with tia's declared key
     assert readable_ids(v, rid, plain) == {e1, e2}
     # And plain age reads it with the SSH key alone: unwrap the level key, then the entry.
     env_data = record_doc(v.root, rid)
@@ -666,28 +812,45 @@ def test_readme_documents_access_commands():
 # bulk paths: forked workers, git blobs stored from the workers, batched writes
 
 
-def test_bulk_commands_on_many_records(vault, tmp_path, monkeypatch):
-    """70 records (over the fork threshold): revoke, grant and rotate across all of them, then git checks."""
+def _many_records(v, n: int, entries: int) -> list[str]:
+    """``n`` records of ``entries`` entries each, made by the benchmark builder (the envelope functions the
+    commands use, real age), each committed by hand in a signed commit by amira, who wrote them all."""
+    import random
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from benchmarks import synth
+    from vault_cli import ids
+    from vault_cli.holders import holders_from_bytes
+    from vault_cli.settings import settings_from_bytes
 
+    settings = settings_from_bytes((v.root / "confide.yaml").read_bytes())
+    holders = holders_from_bytes((v.root / "holders.yaml").read_bytes())
+    start = int(datetime.datetime.fromisoformat(SUITE_NOW).timestamp() * 1000) - 30 * 86_400_000
+    rids = sorted({ids.new_record_id() for _ in range(n)})
+    assert len(rids) == n
+    for i, rid in enumerate(rids):
+        files = synth.make_record(v.root, settings, holders, rid, key_person=("ben", "cara")[i % 2], entries=entries,
+                                  rng=random.Random(i), start_ms=start, span_ms=20 * 86_400_000, author_pool=["amira"])
+        for rel, data in files.items():
+            (v.root / rel).write_bytes(data)
+        v.commit_as("amira", f"create record {rid}", action="record.create", trailers={"Confide-Record": rid},
+                    paths=sorted(files))
+    return rids
+
+
+def test_bulk_commands_on_many_records(vault, tmp_path, monkeypatch):
+    """70 records (over the fork threshold): revoke, grant and rotate across all of them, then git checks."""
     monkeypatch.setenv("CONFIDE_WORKERS", "2")
-    sv = synth.build_vault(tmp_path / "bulk", records=70, entries=2)
-    env = {"CONFIDE_VAULT": str(sv.root)}
-
-    def ok(*args, who="amira"):
-        r = run_cli(list(args), identity=sv.keys[who], env=env)
-        assert r.exit_code == 0, r.stderr
-        return r
-
-    def git(*args):
-        return subprocess.run(["git", "-C", str(sv.root), *args], check=True, capture_output=True, text=True).stdout
+    v = vault
+    records = _many_records(v, 70, 2)
+    assert json.loads(v.ok("verify", "--json").stdout)["findings"] == []  # a vault every command accepts
+    env = {"CONFIDE_VAULT": str(v.root)}
+    ok, git = v.ok, v.git
 
     ok("revoke", "ben", "--all")
     assert json.loads(ok("access", "--holder", "ben", "--json").stdout)["records"] == []
-    rid = sv.records[0]
+    rid = records[0]
     assert not ok("show", rid, "--json", who="ben").stdout.count('"readable": true')
     ivy, ivy_rcpt = new_key(tmp_path, "ivy")
     ok("holder", "add", "ivy", "--role", "auditor", "--recipient", ivy_rcpt)
@@ -699,16 +862,16 @@ def test_bulk_commands_on_many_records(vault, tmp_path, monkeypatch):
     git("fsck", "--strict", "--no-dangling")
     # the bulk commands stored their heads as packs confide wrote itself: git reads them as its own
     packed = set()
-    for idx in (sv.root / ".git" / "objects" / "pack").glob("*.idx"):
+    for idx in (v.root / ".git" / "objects" / "pack").glob("*.idx"):
         git("verify-pack", str(idx))
         with open(idx, "rb") as fh:
-            shown = subprocess.run(["git", "-C", str(sv.root), "show-index"], stdin=fh, check=True,
+            shown = subprocess.run(["git", "-C", str(v.root), "show-index"], stdin=fh, check=True,
                                    capture_output=True, text=True).stdout
         packed |= {line.split()[1] for line in shown.splitlines()}
-    assert all(git("rev-parse", f"HEAD:records/{r}.yaml").strip() in packed for r in sv.records)
-    for r in sv.records[:5]:
-        assert git("show", f"HEAD:records/{r}.yaml") == head_file(sv.root, r).read_text()
-        assert git("show", f"HEAD:records/{r}.entries.yaml") == entries_file(sv.root, r).read_text()
+    assert all(git("rev-parse", f"HEAD:records/{r}.yaml").strip() in packed for r in records)
+    for r in records[:5]:
+        assert git("show", f"HEAD:records/{r}.yaml") == head_file(v.root, r).read_text()
+        assert git("show", f"HEAD:records/{r}.entries.yaml") == entries_file(v.root, r).read_text()
     # none of the bulk access commands touched an entries file, in any of their commits
     log = git("log", "--format=", "--name-only", "-4").split()
     assert log and all(p.endswith(".yaml") and not p.endswith(".entries.yaml") for p in log if p.startswith("records/")), log
@@ -745,13 +908,18 @@ def test_grant_pulled_from_another_clone_expires_at_the_next_write(vault, monkey
     r1, r2 = v.add_child("Yuki Pulled"), v.add_child("Zed Pulled")
     v.add_entry(r2, "a write that leaves a fresh cache with no grant in it", "general", "note")
     cache = json.loads((v.root / ".git" / "confide-expiry.json").read_text())
-    assert cache == {"head": v.head(), "earliest": None}
+    assert cache == {"head": v.head(), "earliest": None, "rekey": []}
     other = tmp_path / "other-clone"
-    subprocess.run(["git", "clone", "-q", str(v.root), str(other)], check=True)
-    r = run_cli(["grant", "eve", "--child", r1, "--level", "confidential", "--until", "2026-11-30"],
-                identity=v.keys["amira"], env={"CONFIDE_VAULT": str(other)})
+    anchor = json.loads(v.ok("trust", "--json").stdout)["anchor"]
+    r = run_cli(["clone", str(v.root), str(other), "--trust", anchor])
     assert r.exit_code == 0, r.stderr
-    v.git("pull", "-q", "--ff-only", str(other), "main")
+    r = run_cli(["grant", "eve", "--child", r1, "--level", "confidential", "--until", "2026-11-30"],
+                identity=v.keys["amira"], env={"CONFIDE_VAULT": str(other), "CONFIDE_SIGNING_KEY": str(v.keys["amira.sign"])})
+    assert r.exit_code == 0, r.stderr
+    granted = r.last_line
+    verified = v.head()
+    v.git("pull", "-q", "--ff-only", str(other), "main")  # plain git: the next command verifies what it brought
+    assert v.head() == granted and json.loads((v.root / ".git" / "confide" / "trust.json").read_text())["verified"] == verified
     monkeypatch.setenv("CONFIDE_NOW", "2026-12-01T09:00:00+00:00")
     before = commits(v)
     v.add_entry(r2, "the first write after the pull", "general", "note", "ben")
@@ -759,3 +927,4 @@ def test_grant_pulled_from_another_clone_expires_at_the_next_write(vault, monkey
     t = trailers(v, "HEAD~1")
     assert t["Confide-Action"] == "access.expire" and t["Confide-Subject"] == "eve"
     assert v.git("show", "--name-only", "--format=", "HEAD~1").split() == [f"records/{r1}.yaml"]
+    assert v.git("rev-parse", "HEAD~2").strip() == granted

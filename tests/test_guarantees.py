@@ -11,8 +11,11 @@
 - Writes are atomic: a command killed between writing and committing (fault
   injection, and a real SIGKILL from a git hook) leaves the vault as it was,
   for the next command whether it reads or writes; killed after the commit
-  landed, as it is after.
-- Two ``confide add`` at once are serialised by the lock: two commits.
+  landed, as it is after, and the next command verifies that commit before
+  acting on it (this clone's checkpoint, ``.git/confide/trust.json``).
+- Two ``confide add`` at once are serialised by the lock: two commits. Readers
+  never wait for a writer: they read the verified commit's objects, so a write
+  held open mid-way is neither waited for nor seen.
 - Entry blocks stay byte-identical when later entries are added, and
   head-only rewrites leave the record's entries file untouched: a record is
   two files, ``records/<id>.yaml`` (the head) and ``records/<id>.entries.yaml``;
@@ -39,7 +42,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import age_binary, entries_file, head_file, recipient_of, record_doc
+from conftest import age_binary, entries_file, head_file, recipient_of, record_doc, signing_pub
 from vault_cli import envelope
 
 JOURNAL = Path(".git") / "confide-journal.json"
@@ -75,6 +78,8 @@ def cli_env(v, who: str = "amira", **extra: str) -> dict:
     env = dict(os.environ)
     env["CONFIDE_VAULT"] = str(v.root)
     env["CONFIDE_IDENTITY"] = str(v.keys[who])
+    if who + ".sign" in v.keys:  # every commit is signed: with the holder's own signing key
+        env["CONFIDE_SIGNING_KEY"] = str(v.keys[who + ".sign"])
     env.update(extra)
     return env
 
@@ -453,7 +458,8 @@ def test_practitioner_identity_opens_no_restricted_key_of_another_child(vault, t
         for level in ("general", "confidential", "safeguarding"):
             v.add_entry(rid, f"{level} text of {rid}", level, "note")
     # a practitioner added after the records exist gets general copies only
-    v.ok("holder", "add", "eve", "--role", "practitioner", "--recipient", recipient_of(v.keys["eve"]))
+    v.ok("holder", "add", "eve", "--role", "practitioner", "--recipient", recipient_of(v.keys["eve"]),
+         "--signing-key", signing_pub(v.keys, "eve"))
 
     for rid, kp in ((theirs, "ben"), (not_theirs, "cara")):
         doc = doc_of(v, rid)
@@ -499,6 +505,17 @@ def _state(v, rid: str) -> tuple[str, tuple[bytes, bytes]]:
     return v.head(), _files(v, rid)
 
 
+def _verified(v) -> str:
+    """The commit this clone has verified up to (``.git/confide/trust.json``): what every command acts on."""
+    return json.loads((v.root / ".git" / "confide" / "trust.json").read_text())["verified"]
+
+
+def _history_verifies(v) -> None:
+    """'confide verify' walks the whole history from the vault's identity and finds nothing."""
+    data = json.loads(v.ok("verify", "--json").stdout)
+    assert data["ok"] and data["findings"] == [] and data["tainted"] == 0 and data["head"] == v.head(), data
+
+
 def test_crash_after_write_before_commit_is_rolled_back(vault):
     v = vault
     rid = v.add_child("Ada Crash", key_person="ben")
@@ -517,11 +534,12 @@ def test_crash_after_write_before_commit_is_rolled_back(vault):
     # a new record: a new file appears, then the process dies
     code, _, err = run_proc(v, "child", "add", "--name", "Never Created", CONFIDE_TEST_CRASH="after-write")
     assert code == 137, err
+    assert _verified(v) == head  # nothing was committed, so nothing new to verify
 
     # The next command, a read, sees the vault as it was: nothing half-written is shown.
     data = show(v, rid)
     assert [e["text"] for e in data["entries"]] == ["first"]
-    assert v.head() == head
+    assert v.head() == head == _verified(v)
     assert v.is_clean()
     assert not (v.root / JOURNAL).exists()
     assert _files(v, rid) == before
@@ -531,8 +549,10 @@ def test_crash_after_write_before_commit_is_rolled_back(vault):
     code, out, err = run_proc(v, "add", rid, "--level", "general", "--category", "note", "--text", "second")
     assert code == 0, err
     assert v.git("rev-parse", "HEAD~1").strip() == head
+    assert _verified(v) == v.head()  # its own commit moved the checkpoint
     assert [e["text"] for e in show(v, rid)["entries"]] == ["first", "second"]
     assert v.is_clean()
+    _history_verifies(v)
 
 
 @pytest.mark.parametrize("point", ["mid-bulk-write", "after-write"])
@@ -551,14 +571,16 @@ def test_crash_in_a_bulk_write_in_place_is_rolled_back(vault, point):
     assert changed and (point == "after-write") == (len(changed) == len(rids))  # halfway: some, not all
     # the next command, a read, sees every record as it was
     assert json.loads(v.ok("access", "--holder", "ben", "--json").stdout)["records"]
-    assert not (v.root / JOURNAL).exists() and v.is_clean() and v.head() == head
+    assert not (v.root / JOURNAL).exists() and v.is_clean() and v.head() == head == _verified(v)
     assert {rid: _files(v, rid) for rid in rids} == before
     assert [e["text"] for e in show(v, rids[0], who="ben")["entries"]] == ["kept"]
     # and the command then works
     code, _, err = run_proc(v, "revoke", "ben", "--all")
     assert code == 0, err
+    assert v.git("rev-parse", "HEAD~1").strip() == head and _verified(v) == v.head()
     assert json.loads(v.ok("access", "--holder", "ben", "--json").stdout)["records"] == []
     assert v.is_clean()
+    _history_verifies(v)
 
 
 def test_bulk_write_in_place_never_writes_through_a_hard_link(vault, tmp_path):
@@ -577,8 +599,8 @@ def test_bulk_write_in_place_never_writes_through_a_hard_link(vault, tmp_path):
 
 
 def test_bulk_change_writes_heads_in_place_and_renames_holders_yaml_in(vault):
-    """In a bulk command only record files are written in place (confide's readers lock them);
-    holders.yaml, which every command reads as it starts, is still replaced whole."""
+    """In a bulk command only record files are written in place (confide's readers read the verified
+    commit's objects, never these files); holders.yaml is still replaced whole."""
     v = vault
     rids = [v.add_child(f"Inode {i}", key_person="ben") for i in range(9)]
     heads = {rid: os.stat(head_file(v.root, rid)).st_ino for rid in rids}
@@ -607,9 +629,10 @@ def test_crash_then_write_recovers_first(vault):
     head, before = _state(v, rid)
     code, _, err = run_proc(v, "child", "set", rid, "room=lost", CONFIDE_TEST_CRASH="after-write")
     assert code == 137, err
+    assert _verified(v) == head
     code, _, err = run_proc(v, "add", rid, "--level", "general", "--category", "note", "--text", "kept")
     assert code == 0, err
-    assert v.git("rev-parse", "HEAD~1").strip() == head
+    assert v.git("rev-parse", "HEAD~1").strip() == head and _verified(v) == v.head()
     assert v.is_clean() and not (v.root / JOURNAL).exists()
     data = show(v, rid)
     assert data["profile"].get("room") is None
@@ -636,7 +659,7 @@ def test_recovery_waits_while_the_killed_commands_git_still_holds_the_index(vaul
     code, out, err = run_proc(v, "show", rid, "--json")
     assert code == 0, err
     assert json.loads(out)["entries"] == []
-    assert v.head() == head and v.is_clean() and not (v.root / JOURNAL).exists()
+    assert v.head() == head == _verified(v) and v.is_clean() and not (v.root / JOURNAL).exists()
     assert _files(v, rid) == before
 
 
@@ -680,7 +703,7 @@ def test_sigkill_during_commit_leaves_the_vault_as_it_was(vault):
     _, err = p.communicate()
     assert p.returncode == -signal.SIGKILL, (p.returncode, err)
     _wait_for_git_to_finish(v)
-    assert v.head() == head
+    assert v.head() == head == _verified(v)
     assert (v.root / JOURNAL).exists()
     hook.unlink()
     (v.root / ".git" / "killed-by-hook").unlink()
@@ -695,9 +718,10 @@ def test_sigkill_during_commit_leaves_the_vault_as_it_was(vault):
 
     code, out, err = run_proc(v, "add", rid, "--level", "general", "--category", "note", "--text", "second")
     assert code == 0, err
-    assert v.git("rev-parse", "HEAD~1").strip() == head
+    assert v.git("rev-parse", "HEAD~1").strip() == head and _verified(v) == v.head()
     assert [e["text"] for e in show(v, rid)["entries"]] == ["first", "second"]
     assert v.is_clean() and not (v.root / JOURNAL).exists()
+    _history_verifies(v)
 
 
 def _tree_files(v) -> dict[str, bytes]:
@@ -726,11 +750,11 @@ def test_sigkill_during_other_commands_restores_every_file(vault, command):
     (v.root / ".git" / "killed-by-hook").unlink()
     assert v.head() == head and (v.root / JOURNAL).exists()
     v.ok("child", "list")  # any command, a read too, rolls back first
-    assert v.head() == head and v.is_clean() and not (v.root / JOURNAL).exists()
+    assert v.head() == head == _verified(v) and v.is_clean() and not (v.root / JOURNAL).exists()
     assert _tree_files(v) == files
     code, _, err = run_proc(v, *args)
     assert code == 0, err
-    assert v.git("rev-parse", "HEAD~1").strip() == head and v.is_clean()
+    assert v.git("rev-parse", "HEAD~1").strip() == head and v.is_clean() and _verified(v) == v.head()
 
 
 def test_sigkill_after_the_commit_landed_keeps_the_commit(vault):
@@ -748,29 +772,36 @@ def test_sigkill_after_the_commit_landed_keeps_the_commit(vault):
     _wait_for_git_to_finish(v)
     hook.unlink()
     assert v.git("rev-parse", "HEAD~1").strip() == head and (v.root / JOURNAL).exists()
+    # confide died before it could move this clone's checkpoint: the landed commit is not yet trusted...
+    assert _verified(v) == head
     after = v.head()
+    # ...so the next command verifies it (signed by amira, an entry she may add), then reads it.
     assert [e["text"] for e in show(v, rid)["entries"]] == ["landed"]
-    assert v.head() == after and v.is_clean() and not (v.root / JOURNAL).exists()
+    assert v.head() == after == _verified(v) and v.is_clean() and not (v.root / JOURNAL).exists()
     v.git("log", "-1", "--format=%B").index("Confide-Action: entry.add")
+    _history_verifies(v)
 
 
 def test_sigkill_during_holder_add_leaves_every_file_as_it_was(vault):
-    """A command that rewrites several files (holders.yaml, allowed_signers, every record)."""
+    """A command that rewrites several files (holders.yaml and every record's head)."""
     v = vault
     rids = [v.add_child(f"Child {i}", key_person="ben") for i in range(9)]  # 8+ files: the threaded writer
     head = v.head()
     files = {p: p.read_bytes() for p in v.root.rglob("*") if p.is_file() and ".git" not in p.parts}
     _install_kill_hook(v)
-    p = confide_proc(v, "holder", "add", "zoe", "--role", "dsl", "--recipient", recipient_of(v.keys["eve"]))
+    p = confide_proc(v, "holder", "add", "zoe", "--role", "dsl", "--recipient", recipient_of(v.keys["eve"]),
+                     "--signing-key", signing_pub(v.keys, "eve"))
     p.communicate()
     assert p.returncode == -signal.SIGKILL
     _wait_for_git_to_finish(v)
     (v.root / ".git" / "hooks" / "pre-commit").unlink()
     (v.root / ".git" / "killed-by-hook").unlink()
 
-    code, out, err = run_proc(v, "holder", "add", "zoe", "--role", "dsl", "--recipient", recipient_of(v.keys["eve"]))
+    assert v.head() == head == _verified(v)
+    code, out, err = run_proc(v, "holder", "add", "zoe", "--role", "dsl", "--recipient", recipient_of(v.keys["eve"]),
+                              "--signing-key", signing_pub(v.keys, "eve"))
     assert code == 0, err
-    assert v.git("rev-parse", "HEAD~1").strip() == head
+    assert v.git("rev-parse", "HEAD~1").strip() == head and _verified(v) == v.head()
     assert v.is_clean() and not (v.root / JOURNAL).exists()
     for rid in rids:
         assert "zoe" in current_key(doc_of(v, rid), "safeguarding")["wrapped"]
@@ -841,24 +872,75 @@ def test_writers_wait_for_the_lock_then_both_commit(vault):
     assert v.is_clean()
 
 
-def test_readers_wait_while_a_writer_holds_the_vault(vault):
-    """Bulk commands overwrite record files in place under the lock: a reader waits for the
-    writer, then reads whole files (it never sees one half written)."""
-    from vault_cli.store import VaultLock
+PAUSE_HOOK = """\
+#!/bin/sh
+# Hold confide's commit open, as a slow disk or a big vault would: its files are written,
+# it holds the vault's lock and its journal names them, and nothing is committed yet.
+: > "{paused}"
+while [ ! -e "{go}" ]; do sleep 0.01; done
+exit 0
+"""
 
+
+def test_a_reader_during_a_held_write_neither_waits_nor_sees_its_files(vault, tmp_path):
+    """Readers read the verified commit's objects, never the working tree, so they never wait for a
+    writer: while a bulk command holds the vault with every head rewritten in place (one of them cut
+    off halfway, as a reader could catch it mid-write), a reader finishes without it and sees the last
+    commit, whole. Once the write commits, the next reader sees the write."""
     v = vault
-    rid = v.add_child("Ada Reader", key_person="ben")
+    rids = [v.add_child(f"Ada Held {i}", key_person="ben") for i in range(9)]  # 8+ heads: written in place
+    eid = v.add_entry(rids[0], "written before the revocation", "confidential", "note")
+    head = v.head()
+    before = {rid: _files(v, rid) for rid in rids}
+    paused, go = tmp_path / "paused", tmp_path / "go"
+    hook = v.root / ".git" / "hooks" / "pre-commit"
+    hook.parent.mkdir(exist_ok=True)
+    hook.write_text(PAUSE_HOOK.format(paused=paused, go=go))
+    os.chmod(hook, 0o755)
     lock_path = v.root / ".git" / "confide.lock"
-    with VaultLock(v.root):
-        proc = confide_proc(v, "show", rid, "--json")
-        while not _holds_open(proc.pid, lock_path):
-            assert proc.poll() is None, proc.communicate()
+    writer = confide_proc(v, "revoke", "ben", "--all")
+    try:
+        deadline = time.monotonic() + LIVENESS_SECONDS  # a liveness guard, not a speed limit
+        while not paused.exists():
+            assert writer.poll() is None, writer.communicate()
+            assert time.monotonic() < deadline, "the writer never reached its commit"
             time.sleep(0.01)
-        time.sleep(0.3)
-        assert proc.poll() is None  # still waiting: the writer holds the vault
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err.decode()
-    assert json.loads(out)["record"] == rid
+        # The write is under way: lock held, journal written, every head rewritten in place, uncommitted.
+        assert _holds_open(writer.pid, lock_path) and (v.root / JOURNAL).exists() and v.head() == head
+        assert all(_files(v, rid)[0] != before[rid][0] for rid in rids)
+        half = head_file(v.root, rids[0])
+        written = half.read_bytes()
+        with open(half, "r+b") as fh:
+            fh.truncate(len(written) // 2)
+        # Readers meanwhile. One that waited for the lock at all would wait for ever here (the writer is
+        # held until the readers are done), so they are told to give up soon rather than hang the test.
+        readers = [confide_proc(v, "show", rids[0], "--json", who="ben", CONFIDE_LOCK_WAIT="5"),
+                   confide_proc(v, "access", "--holder", "ben", "--json", CONFIDE_LOCK_WAIT="5"),
+                   confide_proc(v, "child", "list", "--json", who="ben", CONFIDE_LOCK_WAIT="5")]
+        outs = []
+        for r in readers:
+            out, err = r.communicate(timeout=LIVENESS_SECONDS)
+            assert r.returncode == 0, err.decode()
+            outs.append(json.loads(out))
+        assert writer.poll() is None and not go.exists() and paused.exists()  # all done while the write was held
+        shown, access, listed = outs
+        # ...and what they saw is the last commit: ben still reads his key child's confidential entry,
+        # and every record (the half-written head included) reads whole.
+        assert [(e["id"], e["readable"], e.get("text")) for e in shown["entries"]] == \
+            [(eid, True, "written before the revocation")]
+        assert shown["profile"]["name"] == "Ada Held 0"
+        assert sorted(r["record"] for r in access["records"]) == sorted(rids)
+        assert len(listed) == len(rids) and (v.root / JOURNAL).exists() and v.head() == head
+        half.write_bytes(written)  # the writer finishes that file
+    finally:
+        go.touch()
+    out, err = writer.communicate(timeout=LIVENESS_SECONDS)
+    assert writer.returncode == 0, err.decode()
+    hook.unlink()
+    assert v.git("rev-parse", "HEAD~1").strip() == head and v.is_clean() and not (v.root / JOURNAL).exists()
+    # The next reader sees the write.
+    assert json.loads(v.ok("access", "--holder", "ben", "--json").stdout)["records"] == []
+    assert [e["readable"] for e in show(v, rids[0], "ben")["entries"]] == [False]
 
 
 # ---------------------------------------------------------------------------
@@ -920,7 +1002,7 @@ def test_an_entry_sorted_into_the_middle_keeps_every_other_block(vault):
     path = entries_file(v.root, rid)
     head = head_file(v.root, rid).read_bytes()
     before = _entry_chunks(path.read_bytes())
-    env = envelope.Envelope.read(head_file(v.root, rid), f"records/{rid}.yaml", entries=False)
+    env = envelope.Envelope.read(f"records/{rid}.yaml", lambda rel: (v.root / rel).read_bytes(), entries=False)
     first = sorted(before)[0]
     early = "e-" + ids._time_part(0) + "0000"
     assert early < first
@@ -969,13 +1051,15 @@ def test_head_rewrites_leave_the_entries_file_untouched(vault):
     head0, tail0 = hpath.read_bytes(), entries_file(v.root, rid).read_bytes()
     assert tail0.startswith(b"entries:\n- id: e-")
 
-    v.ok("holder", "add", "zoe", "--role", "dsl", "--recipient", recipient_of(v.keys["eve"]))
+    v.ok("holder", "add", "zoe", "--role", "dsl", "--recipient", recipient_of(v.keys["eve"]),
+         "--signing-key", signing_pub(v.keys, "eve"))
     head1 = hpath.read_bytes()
     assert head1 != head0 and f"records/{rid}.yaml" in v.changed()
     _entries_untouched(v, rid, tail0)
     assert all("zoe" in k["wrapped"] for k in doc_of(v, rid)["keys"])
 
-    v.ok("holder", "add", "rex", "--role", "practitioner", "--recipient", recipient_of(v.keys["rec"]))
+    v.ok("holder", "add", "rex", "--role", "practitioner", "--recipient", recipient_of(v.keys["rec"]),
+         "--signing-key", signing_pub(v.keys, "rec"))
     head2 = hpath.read_bytes()
     assert head2 != head1 and f"records/{rid}.yaml" in v.changed()
     _entries_untouched(v, rid, tail0)
@@ -1005,11 +1089,13 @@ def test_each_command_commits_only_its_own_half_of_a_record(vault, monkeypatch):
     eids = {rid: v.add_entry(rid, "first", "confidential", "note") for rid in rids}
     v.ok("holder", "add", "eve", "--role", "auditor", "--recipient", recipient_of(v.keys["eve"]))
 
+    assert "allowed_signers" not in v.git("ls-files").split()
     heads = lambda *which: {f"records/{r}.yaml" for r in which}  # noqa: E731
     ALL = tuple(rids)
     a, b, c = rids
     steps = [
-        # (command, record files the commit must change); other files: holders.yaml, allowed_signers only
+        # (command, record files the commit must change); other files: holders.yaml only (allowed_signers
+        # is derived into .git/confide from the verified holders, never tracked)
         (("add", a, "--level", "general", "--category", "note", "--text", "x"), {f"records/{a}.entries.yaml"}),
         (("mark", eids[b], "--parent-view", "confidential"), {f"records/{b}.entries.yaml"}),
         (("mark", eids[c], "--level", "safeguarding", "--reason", "asked"), {f"records/{c}.entries.yaml"}),
@@ -1030,7 +1116,7 @@ def test_each_command_commits_only_its_own_half_of_a_record(vault, monkeypatch):
         assert v.git("rev-parse", "HEAD~1").strip() == before, f"{args}: not one commit"
         changed = set(v.changed())
         assert {p for p in changed if p.startswith("records/")} == expected, (args, changed)
-        assert changed - expected <= {"holders.yaml", "allowed_signers"}, (args, changed)
+        assert changed - expected <= {"holders.yaml"}, (args, changed)
         for rid in rids:
             if f"records/{rid}.entries.yaml" not in expected:
                 assert entries_file(v.root, rid).read_bytes() == tails[rid], (args, rid)

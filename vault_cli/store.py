@@ -429,25 +429,33 @@ def recover(root: Path, git: Git) -> bool:
 def recover_if_interrupted(root: Path, git: Git) -> None:
     """On opening a vault, before anything is read: roll back a command that was killed.
 
-    Without this, a read after a crash would show a change that was never
-    committed (and that the next write then rolls back). Costs one stat when
-    there is no journal; with one, it waits for the lock, so a command that is
-    merely still running finishes first and its journal is gone by then.
+    Commands read the verified commit, never the working tree, so this is about
+    leaving the vault's files as they were before the killed command (its
+    journal names them), not about what is read. Costs one stat when there is
+    no journal. With one, a command that holds the vault's lock is not killed
+    but still writing: nothing here waits for it (readers never wait for
+    writers), it removes its own journal; a lock nobody holds means the writer
+    died, and its files are put back now.
     """
     if not (root / ".git" / "confide-journal.json").exists():
         return
     try:
-        lock = VaultLock(root)
-        lock.__enter__()
+        fd = os.open(root / ".git" / "confide.lock", os.O_RDWR | os.O_CREAT, 0o600)
     except OSError:
         raise VaultStateError(
             "a confide command was interrupted before it committed, and this vault cannot be written to roll it back",
             "run any confide command that writes (or 'git checkout -- .') with write access to the vault",
         ) from None
     try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                return  # a live command is writing: its files are its own until it commits or rolls back
+            raise
         recover(root, git)
     finally:
-        lock.__exit__()
+        os.close(fd)  # releases the lock
 
 
 __all__ = ["Transaction", "VaultLock", "atomic_write", "overwrite_many", "recover",

@@ -300,6 +300,8 @@ def mutate(text: str, rng: random.Random) -> str:
     lines = text.split("\n")
     for _ in range(rng.randint(1, 3)):
         n = len(lines)
+        if n == 0:  # a mutation deleted the last line: nothing left to mutate
+            break
         i = rng.randrange(n)
         op = rng.randrange(22)
         line = lines[i]

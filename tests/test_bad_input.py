@@ -353,8 +353,10 @@ def test_secret_key_pasted_as_recipient_is_named_but_never_printed(filled, keys,
 # the check, and reads and changes nothing, until a manager repudiates the
 # commit or the clone is reset. Damage only a key can see (which key a new
 # block opens under, what record, block and level it says it belongs to) passes
-# those keyless checks: the holder who opens it is refused, exit 6, naming the
-# file, and 'confide verify' with their key reports it. So most tests make the
+# those keyless checks; but each holder's commands also check, with their key,
+# what it opens in the commits since their key last checked: the holder who
+# opens it is refused, exit 9, naming the commit, and 'confide verify' with their
+# key reports it. So most tests make the
 # damage both ways: in what was there ("changed"), and in a new entry or grant
 # committed as a holder's own write would add one ("added").
 
@@ -458,19 +460,22 @@ def _assert_history_refused(v, rid, bad, check, words=None, *, who=("amira", "da
 
 def _assert_read_refused(v, rid, bad, check, words=None, *, who=("amira", "dara"), leaked=("Marker",), file=None,
                          verify_words=None) -> None:
-    """Damage only a key shows: the hand commit passes the keyless checks, and 'show' is refused for each
-    holder in ``who`` (all hold the key it needs), exit 6, naming the damaged file; 'confide verify' with
-    the first one's key reports the finding (``check``) in that commit."""
+    """Damage only a key shows: it passes the keyless checks, but every holder in ``who`` (all hold the key
+    it needs) has it checked with their key before their command acts (each holder's key is checked from
+    what it last checked on this clone), so their commands are refused, exit 9, naming the commit, the
+    damaged file and the check, and nothing forged is shown to them; 'confide verify' with the first one's
+    key reports the finding in that commit."""
     if file is None:
         [file] = _damaged(v)
     assert envelope.record_of(file)[0] == rid, file
     for w in who:
-        r = v.run("show", rid, "--json", who=w)
-        assert_refused(v, r, ExitCode.INTEGRITY, bad, secrets=leaked, words=words)
-        assert file in r.stderr, f"the error does not name the damaged file {file}: {r.stderr}"
-        assert r.stdout == ""
-    assert _verified(v) == bad
-    _assert_verify_reports(v, bad, file, check, verify_words, who=who[0], leaked=leaked)
+        for args in (("show", rid, "--json"), ("child", "list", "--json")):
+            r = v.run(*args, who=w)
+            assert_refused(v, r, ExitCode.FINDINGS, bad, secrets=leaked, words=f"commit {bad[:12]} {file}: {check}: ")
+            said = verify_words or words  # the command says what verify would: the first finding's own words
+            assert said is None or said in r.stderr, r.stderr
+            assert r.stdout == ""
+    _assert_verify_reports(v, bad, file, check, verify_words or words, who=who[0], leaked=leaked)
 
 
 def _payload(rid, eid, level, **changes) -> dict:

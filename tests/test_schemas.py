@@ -381,11 +381,27 @@ def _trust_state(v) -> bytes:
 
 
 def _assert_refused_on_read(v, args: list[str], words: str) -> None:
+    """A payload that breaks its schema, in a commit the keyless checks pass: the command's check with the
+    caller's key (which opens it) refuses it, exit 9. And the read itself checks every payload too: were
+    this clone's record of what amira's key checked to say it saw that commit, reading it still refuses
+    it, exit 6."""
     head = v.head()
     r = v.run(*args)
-    assert r.exit_code == ExitCode.INTEGRITY, (r.exit_code, r.stderr)
+    assert r.exit_code == ExitCode.FINDINGS, (r.exit_code, r.stderr)
     assert r.stderr.startswith("confide: error:") and words in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
+    assert v.head() == head and v.is_clean()
+    state_file = v.root / ".git" / "confide" / "trust.json"
+    saved = state_file.read_text()
+    state = json.loads(saved)
+    state["verified"] = state["readers"]["amira"] = head
+    state_file.write_text(json.dumps(state))
+    try:
+        r = v.run(*args)
+        assert r.exit_code == ExitCode.INTEGRITY, (r.exit_code, r.stderr)
+        assert r.stderr.startswith("confide: error:") and words in r.stderr, r.stderr
+    finally:
+        state_file.write_text(saved)
     assert v.head() == head and v.is_clean()
 
 

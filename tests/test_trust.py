@@ -448,29 +448,45 @@ def test_a_clone_without_a_trust_anchor_refuses_until_one_is_pinned(tv):
     assert tv.run("child", "list").exit_code == 0
 
 
-def test_a_commit_only_a_key_can_judge_is_repudiated_with_to(tv):
-    """cara (a practitioner) appends a general entry that says it was written by amira: the keyless checks
-    every command makes pass, verify run with a key names it, and 'repudiate --to' rejects it."""
+def test_a_forged_block_is_never_shown_as_genuine_to_a_holder_whose_key_opens_it(tv):
+    """cara (a practitioner, not Ada's key person) appends a safeguarding entry that says amira wrote it.
+    cara's own commands cannot open it, so the keyless checks pass for her; amira's key opens it, so her
+    next command checks it, refuses it (exit 9, 'author'), and her 'confide repudiate' rejects it."""
     from vault_cli.vault import Session, Vault
 
     ada = tv.records["Ada Marker"]
     before = tv.head()
     session = Session.start(Vault(tv.root), str(tv.keys["cara"]))
     env = session.vault.envelope(ada)
-    key = env.current_key("general")
+    key = env.current_key("safeguarding")
     eid = "e-01m8p2cgzd20p9"
-    payload = {"confide": "entry/1", "record": ada, "block": eid, "level": "general", "category": "note",
+    payload = {"confide": "entry/1", "record": ada, "block": eid, "level": "safeguarding", "category": "concern",
                "text": "forged", "at": "2026-11-24T10:00:00+00:00", "recorded_at": "2026-11-24T10:00:00+00:00",
                "author": "amira", "parent_view": "not-asked", "parents_informed": None, "parents_not_informed": None,
                "third_parties": [], "corrects": None}
     env.append_entry({"id": eid, "key": key["id"], "data": envelope.seal(payload, key["recipient"], "entry", env.source)})
     entries_file(tv.root, ada).write_bytes(env.tail_bytes())
     bad = tv.commit_as("cara", "add", action="entry.add", trailers={"Confide-Record": ada, "Confide-Entry": eid})
-    assert tv.run("child", "list").exit_code == 0  # keyless: nothing to see
-    fs = findings(tv)  # amira's key opens the block
+    assert tv.run("child", "list", who="cara").exit_code == 0  # cara's key opens nothing in it
+    r = tv.run("show", ada)  # amira's does: the entry is never shown to her as hers
+    assert r.exit_code == FINDINGS and bad[:12] in r.stderr and "author" in r.stderr, r.stderr
+    assert "forged" not in r.stdout
+    fs = findings(tv)
     assert any(f["check"] == "author" and f["commit"] == bad for f in fs), fs
+    r = tv.run("repudiate", "--reason", "entry with a false author")
+    assert r.exit_code == 0, r.stderr
+    assert findings(tv) == [] and tv.run("show", ada).exit_code == 0
+    assert git("rev-parse", "HEAD^{tree}", cwd=tv.root) == git("rev-parse", f"{before}^{{tree}}", cwd=tv.root)
+
+
+def test_repudiate_to_rejects_a_verified_commit(tv):
+    """A commit everyone's checks passed (say, a correct-looking but unwanted change) can still be rejected
+    for the record, by naming the commit to go back to."""
+    before = tv.head()
+    tv.add_child("Cy Unwanted")
     r = tv.run("repudiate")
     assert r.exit_code == int(ExitCode.USAGE) and "--to" in r.stderr
-    r = tv.run("repudiate", "--to", before, "--reason", "entry with a false author")
+    r = tv.run("repudiate", "--to", before, "--reason", "added by mistake")
     assert r.exit_code == 0, r.stderr
-    assert findings(tv) == []
+    assert tv.run("verify").exit_code == 0
+    assert git("rev-parse", "HEAD^{tree}", cwd=tv.root) == git("rev-parse", f"{before}^{{tree}}", cwd=tv.root)

@@ -148,7 +148,7 @@ JsonOpt = typer.Option(False, "--json", help="Print JSON for scripts.")
 def _session(vault: Optional[str], identity: Optional[str]):
     from .vault import Session, Vault
 
-    return Session.start(Vault.open(vault), identity)
+    return Session.open(vault, identity)
 
 
 def _print_warnings(result) -> None:

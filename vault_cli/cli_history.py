@@ -107,13 +107,14 @@ def verify(
 def trust_cmd(
     anchor: Optional[str] = typer.Argument(None, metavar="[IDENTITY]", help="The vault's identity, as 'confide init' printed it (ROOT@SHA256:...)."),
     vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Show this clone's trust anchor and last verified commit, or pin the vault's identity after verifying its history."""
     from . import recovery
 
     root = _open_root(vault)
-    data = recovery.trust_vault(root, anchor, confirm=_confirm_identity)
+    data = recovery.trust_vault(root, anchor, confirm=_confirm_identity, identity=identity)
     if as_json:
         out_json(data)
         return
@@ -230,11 +231,14 @@ def clone(
     url: str = typer.Argument(..., help="Where the vault is: a path, ssh://, https:// or git:// address."),
     directory: str = typer.Argument(..., metavar="DIR", help="A new folder for the clone."),
     trust: Optional[str] = typer.Option(None, "--trust", metavar="IDENTITY", help="The vault's identity (from its manager); the clone is kept only if its history verifies from it."),
+    identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Clone a vault, verify its whole history from its identity, and keep it only if it verifies."""
+    from . import recovery
     from . import sync as syncmod
 
-    path, head, anchor = syncmod.clone(url, directory, anchor=trust, confirm=_confirm_identity)
+    path, head, anchor = syncmod.clone(url, directory, anchor=trust, confirm=_confirm_identity,
+                                       identities=recovery.identities_if_any(identity))
     note(f"cloned into {path}; its history verifies from the vault's identity {anchor}")
     out(str(path))
 
@@ -283,11 +287,14 @@ def restore(
     trust: Optional[str] = typer.Option(None, "--trust", metavar="IDENTITY", help="The vault's identity; the restore is kept only if its history verifies from it."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success (for cron)."),
     as_json: bool = JsonOpt,
+    identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Restore a backup bundle into a new folder, kept only if its whole history verifies from the vault's identity."""
+    from . import recovery
     from . import sync as syncmod
 
-    path, head, anchor = syncmod.restore(file, directory, anchor=trust, confirm=_confirm_identity)
+    path, head, anchor = syncmod.restore(file, directory, anchor=trust, confirm=_confirm_identity,
+                                         identities=recovery.identities_if_any(identity))
     if as_json:
         out_json({"path": str(path), "commit": head, "identity": anchor, "ok": True})
     elif not quiet:

@@ -30,6 +30,10 @@ from .settings import SETTINGS_FILE, settings_from_bytes
 from .store import Transaction
 
 
+def identities_if_any(identity: Optional[str]) -> Optional[list]:
+    return _identities(identity)
+
+
 def _identities(identity: Optional[str]) -> Optional[list]:
     """The caller's identities if any can be found (verify and audit work without one)."""
     from .vault import identity_location, load_identities
@@ -91,7 +95,8 @@ def verify_vault(root: Path, *, since: Optional[str] = None, identity: Optional[
     return result
 
 
-def trust_vault(root: Path, anchor: Optional[str], *, confirm: Optional[Callable[[str], bool]] = None) -> dict:
+def trust_vault(root: Path, anchor: Optional[str], *, confirm: Optional[Callable[[str], bool]] = None,
+                identity: Optional[str] = None) -> dict:
     """Show this clone's anchor, or pin ``anchor`` once the whole history verifies from it."""
     from .verify import Anchor
 
@@ -117,7 +122,7 @@ def trust_vault(root: Path, anchor: Optional[str], *, confirm: Optional[Callable
             f"this clone already trusts the vault identity {state.anchor}, not the one given",
             "a vault's identity never changes; check which vault this is ('git remote -v')",
         )
-    kept = trust.pin(root, anchor, head)
+    kept = trust.pin(root, anchor, head, identities=_identities(identity))
     return {"anchor": kept.anchor, "verified": kept.verified}
 
 
@@ -171,17 +176,26 @@ def repudiate(root: Path, *, identity: Optional[str], reason: Optional[str] = No
             raise UsageError(f"--to {to[:60]} is not a commit this clone has verified",
                              "give a commit of the verified history, e.g. the one before the commit to reject")
         verified = target
-    if head == verified:
-        raise UsageError("nothing to repudiate: the vault is at its last verified commit",
-                         "to reject a verified commit that verify judged with a key, give --to the commit before it")
+    if head == verified and to is not None:
+        raise UsageError("nothing to repudiate: the vault is at that commit", "nothing was changed")
     if not gitlog.is_ancestor(root, verified, head):
         raise VaultStateError(f"the last verified commit {verified[:12]} is not in the vault's current history",
                               f"go back to it with 'git reset --keep {verified[:12]}'")
     if reason is not None and (len(reason) > 300 or "\n" in reason):
         raise UsageError("--reason must be one line of at most 300 characters", "keep it short; never name a child")
+    idents, path = load_identities(identity)
+    if to is None:
+        # what this manager's own key last checked, when that is older (a commit their key shows to be
+        # forged passed the keyless check another holder's command made)
+        name = trust._reader_name(root, state, idents)
+        seen = state.readers.get(name) if name else None
+        if seen and seen != verified and gitlog.is_ancestor(root, seen, verified):
+            verified = seen
+    if head == verified:
+        raise UsageError("nothing to repudiate: the vault is at its last verified commit",
+                         "to reject a verified commit that verify judged with a key, give --to the commit before it")
     commits = [sha for sha, _ in gitlog.rev_list(root, head, (verified,))]
     base = _AtVerified(root, head, verified)
-    idents, path = load_identities(identity)
     actor = next((base.holders.by_recipient(i.recipient) for i in idents if base.holders.by_recipient(i.recipient)), None)
     if actor is None:
         raise IdentityProblem(f"the identity in {path} is not an active holder of the last verified state",
@@ -204,6 +218,7 @@ def repudiate(root: Path, *, identity: Optional[str], reason: Optional[str] = No
                            allow_empty=True)  # the commits may have put every file back by hand: still answer them
     state = trust.TrustState.load(trust.git_dir_of(root))
     state.verified = commit
+    state.readers = {name: commit for name in state.readers}
     state.repudiated = sorted(set(state.repudiated) | set(commits))
     state.save()
     trust.write_allowed_signers(root, state.git_dir, commit)

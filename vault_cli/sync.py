@@ -283,7 +283,8 @@ def _merge(tx, vault, theirs: str, remote: str, branch: str, holder: str) -> str
 # clone
 
 
-def _take_trust(target: Path, anchor: Optional[str], confirm: Optional[Callable[[str], bool]], what: str) -> str:
+def _take_trust(target: Path, anchor: Optional[str], confirm: Optional[Callable[[str], bool]], what: str,
+                identities: Optional[list] = None) -> str:
     """Verify a new clone's whole history against its anchor and keep it; remove the clone if it fails."""
     from . import gitlog, trust
     from .verify import Anchor
@@ -302,12 +303,12 @@ def _take_trust(target: Path, anchor: Optional[str], confirm: Optional[Callable[
             )
         anchor = found
     Anchor.parse(anchor)
-    trust.pin(target, anchor, head, what=what)
+    trust.pin(target, anchor, head, what=what, identities=identities)
     return anchor
 
 
 def clone(url: str, directory: str, *, anchor: Optional[str] = None,
-          confirm: Optional[Callable[[str], bool]] = None) -> tuple[Path, str, str]:
+          confirm: Optional[Callable[[str], bool]] = None, identities: Optional[list] = None) -> tuple[Path, str, str]:
     """Clone a vault and trust it only once its whole history verifies against ``anchor``
     (or ``confirm`` accepts the identity it shows, as ssh does for a host key)."""
     target = Path(directory).expanduser()
@@ -323,7 +324,7 @@ def clone(url: str, directory: str, *, anchor: Optional[str] = None,
         if not (target / "confide.yaml").is_file():
             raise VaultStateError(f"{url} is not a confide vault (no confide.yaml)", "check the address")
         register_repo_config(target.resolve())
-        kept = _take_trust(target.resolve(), anchor, confirm, f"the vault at {url}")
+        kept = _take_trust(target.resolve(), anchor, confirm, f"the vault at {url}", identities)
         from . import trust
 
         state = trust.TrustState.load(trust.git_dir_of(target.resolve()))
@@ -377,7 +378,7 @@ def backup(root: Path, file: str) -> BackupResult:
 
 
 def restore(file: str, directory: str, *, anchor: Optional[str] = None,
-            confirm: Optional[Callable[[str], bool]] = None) -> tuple[Path, str, str]:
+            confirm: Optional[Callable[[str], bool]] = None, identities: Optional[list] = None) -> tuple[Path, str, str]:
     """Clone a bundle into a new folder and trust it only once its whole history verifies against ``anchor``."""
     src = Path(file).expanduser()
     target = Path(directory).expanduser()
@@ -404,7 +405,7 @@ def restore(file: str, directory: str, *, anchor: Optional[str] = None,
             raise ExternalError(f"the bundle {src} cannot be restored: {why}", "nothing was restored; use another backup")
         git.run("remote", "remove", "origin", check=False)  # a bundle is not a remote to sync with
         register_repo_config(target.resolve())
-        kept = _take_trust(target.resolve(), anchor, confirm, f"the backup {src}")
+        kept = _take_trust(target.resolve(), anchor, confirm, f"the backup {src}", identities)
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise

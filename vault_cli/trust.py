@@ -50,6 +50,7 @@ class TrustState:
     verified: Optional[str] = None
     repudiated: list = field(default_factory=list)
     remotes: dict = field(default_factory=dict)
+    readers: dict = field(default_factory=dict)  # holder -> newest commit whose blocks they could open were checked
 
     @classmethod
     def load(cls, git_dir: Path) -> "TrustState":
@@ -64,16 +65,34 @@ class TrustState:
                 "remove it and pin the vault again with: confide trust ANCHOR (the vault's identity, from a manager)",
             ) from None
         return cls(git_dir, data.get("anchor"), data.get("verified"), list(data.get("repudiated") or []),
-                   dict(data.get("remotes") or {}))
+                   dict(data.get("remotes") or {}), dict(data.get("readers") or {}))
 
     def save(self) -> None:
+        """Write the state; commits another process recorded as repudiated meanwhile are kept.
+
+        A short lock of its own (never the vault's) serialises the writes, so readers never wait
+        for a writer; what any process writes is something it verified, so the file only ever holds
+        verified commits, at worst an older one than the newest (which costs a re-verification).
+        """
+        import fcntl
+
         folder = state_dir(self.git_dir)
         folder.mkdir(mode=0o700, exist_ok=True)
-        data = {"anchor": self.anchor, "verified": self.verified, "repudiated": sorted(set(self.repudiated)),
-                "remotes": self.remotes}
-        tmp = folder / f".{STATE_FILE}.{os.getpid()}"
-        tmp.write_text(json.dumps(data, indent=1) + "\n")
-        os.replace(tmp, folder / STATE_FILE)
+        fd = os.open(folder / "trust.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                current = TrustState.load(self.git_dir)
+            except VaultStateError:
+                current = TrustState(self.git_dir)
+            data = {"anchor": self.anchor, "verified": self.verified,
+                    "repudiated": sorted(set(self.repudiated) | set(current.repudiated)),
+                    "remotes": {**current.remotes, **self.remotes}, "readers": {**current.readers, **self.readers}}
+            tmp = folder / f".{STATE_FILE}.{os.getpid()}"
+            tmp.write_text(json.dumps(data, indent=1) + "\n")
+            os.replace(tmp, folder / STATE_FILE)
+        finally:
+            os.close(fd)
 
 
 def git_dir_of(root: Path) -> Path:
@@ -108,54 +127,93 @@ def findings_error(result, verified: Optional[str], what: str = "this vault's hi
     )
 
 
-def ensure_verified(root: Path, git, *, locked: bool = False) -> str:
+def ensure_verified(root: Path, git, *, identities: Optional[list] = None) -> str:
     """The verified commit the command acts on: HEAD, once the commits since the checkpoint verify.
 
-    ``locked``: the caller holds the vault's lock already (a write re-checking under it)."""
+    With the caller's ``identities``, the blocks their key opens in those commits are checked
+    too (an entry's author against its commit's signer, its binding, its schema), from the
+    newest commit this holder's key last checked on this clone: no entry is shown to them as
+    genuine that their key could show to be forged.
+    """
     head = git.head()
     if head is None:
         raise VaultStateError("the vault has no commits", "make one with: confide init DIR --name NAME --holder YOU")
     state = TrustState.load(git_dir_of(root))
-    if state.verified == head:
+    reader = _reader_name(root, state, identities)
+    if state.verified == head and (reader is None or state.readers.get(reader) == head):
         return head
     if state.anchor is None:
         raise VaultStateError(
             "this clone has no trust anchor, so confide cannot tell this vault from a forged one",
             "pin the vault's identity (printed by 'confide init'; ask its manager) with: confide trust ANCHOR",
         )
-    if locked:
-        verify_and_advance(root, state, head)
-        return head
-    from .store import VaultLock
-
-    try:
-        lock = VaultLock(root).__enter__()
-    except PermissionError:  # read-only media: verify, but there is nowhere to keep the result
-        verify_and_advance(root, state, head, keep=False)
-        return head
-    try:
-        state = TrustState.load(git_dir_of(root))
-        head = git.head() or head
-        if state.verified != head:
-            verify_and_advance(root, state, head)
-    finally:
-        lock.__exit__()
+    # Verifying reads only git's objects, which never change: no lock is needed, and a reader never waits
+    # for a writer. Only the state file's update is serialised (TrustState.save).
+    keep = os.access(state_dir(git_dir_of(root)).parent, os.W_OK)  # read-only media: verify, keep nothing
+    verify_and_advance(root, state, head, identities=identities, reader=reader, keep=keep)
     return head
 
 
-def verify_and_advance(root: Path, state: TrustState, tip: str, *, what: str = "this vault's history",
-                       keep: bool = True) -> None:
-    """Verify ``tip`` from the checkpoint (or from the anchor) and make it the checkpoint; refuse on findings."""
+def _reader_name(root: Path, state: TrustState, identities: Optional[list]) -> Optional[str]:
+    """Whose blocks the caller's identities open, by the holders of the verified checkpoint."""
+    if not identities or not state.verified:
+        return None
     from . import gitlog
+    from .holders import HOLDERS_FILE, holders_from_bytes
+    from .errors import ConfideError
+
+    tree = gitlog.CommitTree(root, state.verified)
+    try:
+        raw = tree.read(HOLDERS_FILE)
+        holders = holders_from_bytes(raw) if raw is not None else None
+    except ConfideError:
+        holders = None
+    finally:
+        tree.close()
+    if holders is None:
+        return None
+    recips = {i.recipient for i in identities}
+    for h in holders.all:
+        if h.active and h.recipient in recips:
+            return h.name
+    return None
+
+
+def verify_and_advance(root: Path, state: TrustState, tip: str, *, what: str = "this vault's history",
+                       keep: bool = True, identities: Optional[list] = None, reader: Optional[str] = None) -> None:
+    """Verify ``tip`` from the checkpoint (or from the anchor) and make it the checkpoint; refuse on findings.
+
+    With ``reader`` (and their identities), the walk starts from the newest commit that holder's key
+    last checked when that is older, and opens what their key opens."""
+    from . import gitlog
+    from .holders import HOLDERS_FILE, holders_from_bytes
     from .verify import Anchor, verify
 
     known = state.verified if state.verified and _exists(root, state.verified) else None
-    exclude = (known,) if known else ()
-    result = verify(root, tip=tip, exclude=exclude, anchor=None if known else Anchor.parse(state.anchor or ""),
-                    repudiated=tuple(state.repudiated))
+    start = known
+    keyed = bool(reader and identities)
+    if keyed:
+        seen = state.readers.get(reader)
+        # from what this holder's key last checked; a holder's first command on this clone checks the whole
+        # history with their key, once (what another holder's keyless check let through is checked too)
+        start = seen if seen and _exists(root, seen) and gitlog.is_ancestor(root, seen, tip) else None
+    exclude = (start,) if start else ()
+    holders = None
+    if keyed and known:
+        tree = gitlog.CommitTree(root, known)
+        try:
+            holders = holders_from_bytes(tree.read(HOLDERS_FILE) or b"")
+        finally:
+            tree.close()
+    result = verify(root, tip=tip, exclude=exclude, anchor=None if start else Anchor.parse(state.anchor or ""),
+                    repudiated=tuple(state.repudiated), identities=identities if keyed else None, holders=holders)
     if not result.ok:
-        raise findings_error(result, known, what)
+        raise findings_error(result, start or result.last_clean or known, what)
+    if reader:
+        state.readers[reader] = tip
     if known and not gitlog.is_ancestor(root, known, tip) and gitlog.is_ancestor(root, tip, known):
+        if keep and reader:
+            state.save()
         return  # HEAD went back to a commit already verified (a local reset): keep the checkpoint
     state.verified = tip
     state.repudiated = sorted(set(state.repudiated) | set(result.repudiated_commits))
@@ -177,6 +235,9 @@ def advance(root: Path, before: Optional[str], after: str, *, holders_changed: O
     if state.verified != before:
         return  # not built on the checkpoint (should not happen): the next command verifies it
     state.verified = after
+    for name, seen in list(state.readers.items()):
+        if seen == before:  # they had checked everything before it; confide made this commit from that
+            state.readers[name] = after
     state.save()
     if holders_changed is None:
         from . import gitlog
@@ -188,10 +249,16 @@ def advance(root: Path, before: Optional[str], after: str, *, holders_changed: O
         write_allowed_signers(root, state.git_dir, after)
 
 
-def pin(root: Path, anchor: str, tip: str, *, what: str = "the vault") -> TrustState:
-    """Trust ``anchor`` for this clone: verify the whole history from it, then keep it."""
+def pin(root: Path, anchor: str, tip: str, *, what: str = "the vault", identities: Optional[list] = None) -> TrustState:
+    """Trust ``anchor`` for this clone: verify the whole history from it (with the caller's key, when
+    given, also what it opens), then keep it."""
     state = TrustState(git_dir_of(root), anchor=anchor)
-    verify_and_advance(root, state, tip, what=what)
+    reader = None
+    if identities:
+        state.verified = tip  # only to name the reader by the holders at the tip; the walk below is whole
+        reader = _reader_name(root, state, identities)
+        state.verified = None
+    verify_and_advance(root, state, tip, what=what, identities=identities, reader=reader)
     return state
 
 

@@ -54,14 +54,15 @@ class Vault:
     working tree, which writes must leave equal to it.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, identities: Optional[list] = None) -> None:
         self.root = root
         self.git: Git = ensure_repository(root)
         from .store import recover_if_interrupted
 
         recover_if_interrupted(root, self.git)  # a killed command's half-written files are never read
         self.signing_identity: Optional[Path] = None  # the identity file, when it is also the signing key
-        self._load(trust.ensure_verified(root, self.git))
+        self.identities = identities  # the caller's, when known: what they can open is checked too
+        self._load(trust.ensure_verified(root, self.git, identities=identities))
 
     def _load(self, commit: str) -> None:
         self.commit = commit
@@ -78,7 +79,7 @@ class Vault:
     def refresh(self) -> None:
         """Under the vault's lock: if another command committed while we waited, act on its commit."""
         if self.git.head() != self.commit:
-            self._load(trust.ensure_verified(self.root, self.git, locked=True))
+            self._load(trust.ensure_verified(self.root, self.git, identities=self.identities))
 
     @classmethod
     def open(cls, explicit: Optional[str] = None) -> "Vault":
@@ -225,8 +226,20 @@ class Session:
     _level_keys: dict = field(default_factory=dict)
 
     @classmethod
-    def start(cls, vault: Vault, identity: Optional[str] = None, passphrase: Optional[Callable] = None) -> "Session":
-        idents, path = load_identities(identity, passphrase)
+    def open(cls, vault: Optional[str], identity: Optional[str] = None, passphrase: Optional[Callable] = None) -> "Session":
+        """The vault (``--vault``, else found) and the caller: their identity is loaded first, so that the
+        verification the vault makes before anything else also checks the blocks their key opens."""
+        root = find_root(vault)
+        idents, _path = load_identities(identity, passphrase)
+        return cls.start(Vault(root, identities=idents), identity, identities=idents)
+
+    @classmethod
+    def start(cls, vault: Vault, identity: Optional[str] = None, passphrase: Optional[Callable] = None, *,
+              identities: Optional[list] = None) -> "Session":
+        if identities is not None:
+            idents, path = identities, identity_location(identity)[0]
+        else:
+            idents, path = load_identities(identity, passphrase)
         vault.signing_identity = path
         actor = None
         for ident in idents:

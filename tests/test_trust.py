@@ -490,3 +490,29 @@ def test_repudiate_to_rejects_a_verified_commit(tv):
     assert r.exit_code == 0, r.stderr
     assert tv.run("verify").exit_code == 0
     assert git("rev-parse", "HEAD^{tree}", cwd=tv.root) == git("rev-parse", f"{before}^{{tree}}", cwd=tv.root)
+
+
+def test_a_record_made_by_a_non_reader_waits_for_its_readers_to_re_key(tv):
+    """ben makes Cy's record with cara as key person: he made Cy's confidential and safeguarding keys, so he
+    knew their secrets, and he does not read those levels: the head marks them 'rekey'. His writes there are
+    warned about; 'due' and 'access' show the pending re-key; amira's next write (any) makes new generations
+    he never gets; verify agrees at every step."""
+    cy = tv.ok("child", "add", "--name", "Cy Newcomer", "--key-person", "cara", who="ben").last_line
+    head = yamlio.load(head_file(tv.root, cy).read_bytes(), "h")
+    assert head["rekey"] == ["confidential", "safeguarding"]
+    r = tv.ok("add", cy, "--level", "safeguarding", "--category", "concern", "--text", "a worry", who="ben")
+    assert "waiting for a new key generation" in r.stderr
+    due = json.loads(tv.ok("due", "--json").stdout)["items"]
+    assert {(i["record"], i["item"]) for i in due if i["kind"] == "rekey"} == {(cy, "confidential"), (cy, "safeguarding")}
+    access = json.loads(tv.ok("access", cy, "--json").stdout)
+    assert [lv["level"] for lv in access["levels"] if lv["rekey_pending"]] == ["confidential", "safeguarding"]
+    assert tv.run("verify").exit_code == 0
+    tv.add_child("Dot Other")  # amira's next write, about another child, re-keys Cy first
+    head = yamlio.load(head_file(tv.root, cy).read_bytes(), "h")
+    assert "rekey" not in head
+    for level in ("confidential", "safeguarding"):
+        gens = [k for k in head["keys"] if k["level"] == level]
+        assert len(gens) == 2 and "ben" not in gens[-1]["wrapped"]
+    assert git("log", "-1", "--skip=1", "--format=%B", cwd=tv.root).count("Confide-Action: access.rekey") == 1
+    assert tv.run("verify").exit_code == 0
+    assert not [i for i in json.loads(tv.ok("due", "--json").stdout)["items"] if i["kind"] == "rekey"]

@@ -747,7 +747,7 @@ def rotate_holder(
         if owner is not None:
             raise VaultStateError(
                 f"that recipient already belongs to holder '{owner.name}'",
-                "every holder needs their own key: have them run 'confide keygen' and send you the age1... line",
+                "every holder needs their own key: have them run 'confide keygen' and send you the line it prints",
             )
         if _is_last_manager(settings, holders, target) and not new_identities:
             raise Denied(
@@ -827,7 +827,7 @@ def _level_report(vault: Vault, env: envelope.Envelope, level: str, today: dt.da
     grants = [dict(g) for g in head.get("grants", []) or [] if g["level"] == level]
     revoked = [dict(r) for r in head.get("revoked", []) or [] if r["level"] == level]
     return {"level": level, "generation": cur["generation"], "key": cur["id"], "readers": readers,
-            "grants": grants, "revoked": revoked}
+            "grants": grants, "revoked": revoked, "rekey_pending": level in (head.get("rekey") or [])}
 
 
 def record_access(vault: Vault, record_id: str) -> dict:

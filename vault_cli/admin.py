@@ -230,7 +230,7 @@ def add_holder(session: Session, name: str, *, role: str, recipient: str, progre
         if owner is not None:
             raise VaultStateError(
                 f"that recipient already belongs to holder '{owner.name}'",
-                "every holder needs their own key: have them run 'confide keygen' and send you the age1... line",
+                "every holder needs their own key: have them run 'confide keygen' and send you the line it prints",
             )
         for h in holders.all:
             if signing_key and signing_key in [h.signing_key] + [k["key"] for k in h.previous_signing_keys]:

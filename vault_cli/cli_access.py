@@ -160,6 +160,9 @@ def access_report(
                              r["until"] or ""])
             for r in lv["revoked"]:
                 rows.append([lv["level"], str(lv["generation"]), r["holder"], "", f"revoked by {r['revoked_by']} on {r['revoked']}", ""])
+            if lv["rekey_pending"]:
+                rows.append([lv["level"], str(lv["generation"]), "", "", "a new generation is due: the next holder "
+                             "who reads this level makes it at their next write", ""])
         _table(["level", "generation", "holder", "role", "why", "until"], rows,
                title=f"Access to {record} (key person: {data['key_person'] or 'none'})")
         return

@@ -24,7 +24,7 @@ import datetime as dt
 import json
 from typing import Optional
 
-from . import crypto, parallel, records, requests, timeutil
+from . import crypto, parallel, policy, records, requests, timeutil
 from .errors import IntegrityError, UsageError
 from .vault import Session
 
@@ -68,6 +68,13 @@ def _record_due(session: Session, record_id: str, today: dt.date, within: int) -
             items.append({"kind": "grant-ends", "record": record_id, "item": f"{g['holder']}:{g['level']}", "due": until,
                           "days_left": left, "holder": g["holder"], "level": g["level"],
                           "what": f"{g['holder']}'s {g['level']} grant ends" + (" (past)" if left < 0 else "")})
+    for level in env.head.get("rekey") or []:
+        if policy.may_make_key(session.settings, session.holders, env.head, session.actor, level):
+            what = f"a new {level} key generation is due: your next write makes it (or run 'confide expire')"
+        else:
+            what = f"a new {level} key generation is due: a holder who reads that level makes it at their next write"
+        items.append({"kind": "rekey", "record": record_id, "item": level, "due": None, "days_left": None,
+                      "level": level, "what": what})
     return {"items": items, "sealed": sealed}
 
 
@@ -82,7 +89,7 @@ def due(session: Session, *, within: int = DEFAULT_WITHIN, progress=None) -> dic
                                     progress=progress):
         items.extend(res["items"])
         sealed_records += bool(res["sealed"])
-    order = {"request": 0, "grant-ends": 1, "parents-not-informed": 2, "parent-view-not-asked": 3}
+    order = {"request": 0, "rekey": 1, "grant-ends": 2, "parents-not-informed": 3, "parent-view-not-asked": 4}
     items.sort(key=lambda i: (order[i["kind"]], i["due"] or "", i["record"], i.get("at") or "", i["item"]))
     return {"today": today.isoformat(), "items": items, "records_with_sealed_entries": sealed_records}
 

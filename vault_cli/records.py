@@ -348,6 +348,7 @@ def add_entry(
         if corrects is not None and env.find_entry(corrects) is None:
             raise NotFound(f"--corrects names {corrects}, which is not an entry of {record_id}", f"see its entries with: confide show {record_id}")
         key = env.current_key(level)
+        rekey_due = level in (env.head.get("rekey") or [])  # the writer does not read the level (else re-keyed)
         entry_id = ids.new_entry_id()
         now = timeutil.now_iso()
         payload = {
@@ -367,6 +368,11 @@ def add_entry(
             actor.name,
         )
     warnings = warnings_for_vault(session)
+    if rekey_due:
+        warnings.append(
+            f"the {level} level of {record_id} is waiting for a new key generation, which only a holder who reads it "
+            "may make (at their next write, or with 'confide expire'): this entry is sealed under the current one, "
+            "which someone whose access ended may still hold")
     if level != "general" and parents_informed is None and parents_not_informed is None:
         warnings.append(
             f"parents are not recorded as informed of this {level} entry; when they are, run: "

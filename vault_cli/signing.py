@@ -1,25 +1,25 @@
 """Signed commits: git's own SSH signing, and checking SSH signatures in-process.
 
 Writing: every commit confide makes is signed with the acting holder's SSH key
-through git (``gpg.format=ssh``; ``ssh-keygen -Y sign`` does the signing). The
-private key is the file named by ``--signing-key-file`` / ``CONFIDE_SIGNING_KEY``,
-else the holder's declared key held in ssh-agent (``SSH_AUTH_SOCK``).
+through git (``gpg.format=ssh``; ``ssh-keygen -Y sign`` does the signing).
 ``prepare`` decides, *before* any file is written, how the commit will be
-signed, and refuses clearly (vault unchanged) when it cannot be: a key file that
-is missing, open to others, not an OpenSSH key or not the declared one; no
-``ssh-keygen``; or no key at all while the vault requires signatures.
+signed, by the verified state it builds on, and refuses clearly (vault
+unchanged) when it cannot be: the key is the file named by
+``--signing-key-file`` / ``CONFIDE_SIGNING_KEY``, else the identity file itself
+when it is the holder's SSH key (what ``confide keygen`` makes), else the
+holder's declared key in ssh-agent.
 
-Checking: ``verify_commit`` checks a commit's ``gpgsig`` header (an SSHSIG
-armored signature over the commit without that header) with the ``cryptography``
-package, ~0.1 ms a commit instead of one ``ssh-keygen`` process each, so
-``confide verify`` and ``confide audit`` stay cheap over long histories. The
-result is the same as ``git verify-commit`` with the vault's ``allowed_signers``.
-
-``allowed_signers`` is generated from holders.yaml on every change to it (see
-``store.Transaction.commit``): one line per signing key, the principal being the
-holder's name; keys of removed holders and replaced keys carry ``valid-before``
-so that plain ``git log --show-signature`` still accepts what they signed while
-they held them.
+Checking: ``verify_commit`` checks a commit's ``gpgsig`` header (``gpgsig-sha256``
+in a SHA-256 repository: an SSHSIG armored signature over the commit without
+that header) with the ``cryptography`` package, ~0.1 ms a commit instead of one
+``ssh-keygen`` process each, so ``confide verify`` stays cheap over long
+histories. The result is the same as ``git verify-commit`` with the signers file
+confide derives from verified history (``.git/confide/allowed_signers``, written
+by ``allowed_signers_text``: one line per signing key, the principal being the
+holder's name; keys of removed holders and replaced keys carry ``valid-before``,
+so plain ``git log --show-signature`` still accepts what they signed while they
+held them). Vaults made before the signers file moved into ``.git`` keep a
+tracked ``allowed_signers`` that confide keeps in step and never trusts.
 
 Nothing here imports GitPython: ``confide add`` pays one ``ssh-keygen`` run.
 """
@@ -39,6 +39,8 @@ from typing import Mapping, Optional
 from .errors import ExternalError, IdentityProblem, UsageError
 
 ALLOWED_SIGNERS_FILE = "allowed_signers"
+# The header of the signers file, byte for byte as vaults made before it moved into .git committed it
+# (verify compares their tracked copy with what holders.yaml gives, so it never changes).
 ALLOWED_SIGNERS_HEADER = (
     "# confide: generated from holders.yaml; do not edit by hand.\n"
     "# Signing keys of the vault's holders, for 'git log --show-signature' and 'confide verify'.\n"
@@ -417,7 +419,7 @@ def set_signing_key(session, name: str, key: str):
             if h.name != name and any(k and parse_public_key(k) == blob for k in keys):
                 raise VaultStateError(
                     f"that signing key belongs to holder '{h.name}'",
-                    "every holder signs with their own key: have them run 'ssh-keygen -t ed25519' and send you the .pub line",
+                    "every holder signs with their own key: have them run 'confide keygen' and send you the line it prints",
                 )
         if target.signing_key and parse_public_key(target.signing_key) == blob:
             raise UsageError(f"holder '{name}' already has that signing key", "nothing was changed")

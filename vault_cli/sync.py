@@ -264,8 +264,10 @@ def _merge(tx, vault, theirs: str, remote: str, branch: str, holder: str) -> str
         except Conflict as exc:
             raise VaultStateError(
                 f"cannot merge '{remote}/{branch}' without choosing a side: {exc.message}; nothing was merged or pushed",
-                "your commits are kept; settle it with the people involved (make your side say what the other "
-                "side says, or the other way round), then run 'confide sync' again",
+                "your commits are kept; decide with the people involved whose change stands",
+                f"to take the other side here: see what your unpushed commits did ('git log {remote}/{branch}..HEAD'), "
+                f"then 'git reset --keep {remote}/{branch}' and redo what is still needed with confide; to keep yours, "
+                "the other machine does that instead; then run 'confide sync' again",
             ) from None
         for path, value in sorted(merged.items()):
             now = cat.get(f"{ours}:{path}")

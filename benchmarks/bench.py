@@ -113,7 +113,7 @@ def _setup_shell(ctx: Context) -> None:
     clone = ctx.work / "shell-vault"
     shutil.rmtree(clone, ignore_errors=True)
     subprocess.run(["git", "clone", "-q", "--local", str(ctx.root), str(clone)], check=True, env=synth.git_env())
-    from vault_cli import envelope
+    from vault_cli.formats import envelope
 
     rid = ctx.state["add_record"]
     env = envelope.Envelope.read(clone / "records" / f"{rid}.yaml", f"records/{rid}.yaml", entries=False)

@@ -54,8 +54,9 @@ GROUP = "access"
 
 def _plaintexts(root: Path, identity: Path) -> list:
     """Every record's profile and entries, decrypted in-process (the content a one-file design would hold)."""
-    from vault_cli import parallel, records
-    from vault_cli.vault import Session, Vault
+    from vault_cli.adapters import parallel
+    from vault_cli.services import records
+    from vault_cli.services.vault import Session, Vault
 
     session = Session.start(Vault.open(str(root)), str(identity))
 
@@ -77,7 +78,7 @@ def _setup(ctx: Context) -> None:
     ctx.reset_vault()
     # The baseline's files: one age file per record, to every current reader of the vault.
     readers = [h for h in (sv.manager, sv.dsl, *sv.practitioners, sv.recovery) if h]
-    from vault_cli.holders import Holders
+    from vault_cli.model.holders import Holders
 
     holders = Holders.load(sv.root)
     rcpts = {h: holders.get(h).recipient for h in readers}

@@ -52,7 +52,7 @@ def _setup(ctx: Context) -> None:
         return
     import pyrage  # noqa: F401
 
-    from vault_cli.vault import Session, Vault
+    from vault_cli.services.vault import Session, Vault
 
     if not shutil.which("age"):
         raise SystemExit("the 'age' command is needed for the find baseline (apt-get install age)")

@@ -23,7 +23,7 @@ an hour. This module builds the same thing in well under a minute:
   keys, so a 50-entry record is ~70 KB and 1,000 of them ~70 MB
   (``SynthVault.bytes_per_record`` reports the median, head and entries files together);
 - records are built in forked workers over every core
-  (``vault_cli.parallel.workers()``, ``CONFIDE_WORKERS`` caps it), each worker
+  (``vault_cli.adapters.parallel.workers()``, ``CONFIDE_WORKERS`` caps it), each worker
   writing its files straight into ``records/``;
 - the result is committed with git: one commit (default), or one commit per
   record made with ``git fast-import`` (``commits="per-record"``), or a history
@@ -80,8 +80,22 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
-from vault_cli import admin, crypto, envelope, ids, parallel, policy, timeutil, trail  # noqa: E402
-from vault_cli.vault import Session, Vault  # noqa: E402
+from vault_cli.services import admin
+
+from vault_cli.adapters import crypto
+
+from vault_cli.formats import envelope
+
+from vault_cli.model import ids
+
+from vault_cli.adapters import parallel
+
+from vault_cli.model import policy
+
+from vault_cli.adapters import timeutil
+
+from vault_cli.model import trail  # noqa: E402
+from vault_cli.services.vault import Session, Vault  # noqa: E402
 
 MANAGER = "amira"
 DSL = "dara"
@@ -318,7 +332,7 @@ def _git(root: Path, *args: str, input: Optional[bytes] = None, env: Optional[di
 
 
 def _author_env(holder: str) -> dict:
-    from vault_cli.gitstore import holder_email
+    from vault_cli.adapters.gitstore import holder_email
 
     return {"GIT_AUTHOR_NAME": holder, "GIT_AUTHOR_EMAIL": holder_email(holder),
             "GIT_COMMITTER_NAME": holder, "GIT_COMMITTER_EMAIL": holder_email(holder)}
@@ -345,7 +359,7 @@ class _FastImport:
         self.when = int(time.time()) - 86_400
 
     def commit(self, holder: str, message: str, files: dict) -> None:
-        from vault_cli.gitstore import holder_email
+        from vault_cli.adapters.gitstore import holder_email
 
         w = self.proc.stdin
         assert w is not None

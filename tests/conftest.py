@@ -18,8 +18,10 @@ from typing import Optional
 import pytest
 from typer.testing import CliRunner
 
-from vault_cli import envelope, yamlio
-from vault_cli.cli import app
+from vault_cli.formats import envelope
+
+from vault_cli.formats import yamlio
+from vault_cli.cli.main import app
 
 KEYS_DIR = Path(__file__).parent / "keys"
 HOLDERS = {"amira": "manager", "ben": "practitioner", "cara": "practitioner", "dara": "dsl"}
@@ -234,7 +236,7 @@ _TEMPLATES: dict[str, Path] = {}
 
 def copy_vault(template: Path, root: Path, keys: dict[str, Path]) -> VaultFixture:
     """A vault is just a folder: copy one, then point its git config at the copy."""
-    from vault_cli.sync import register_repo_config
+    from vault_cli.services.sync import register_repo_config
 
     shutil.copytree(template, root, symlinks=True)
     register_repo_config(root)  # the allowed-signers path in .git/config is absolute

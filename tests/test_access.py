@@ -23,7 +23,9 @@ import pyrage
 import pytest
 
 from conftest import SUITE_NOW, age_binary, entries_file, head_file, recipient_of, record_doc, run_cli, signing_pub
-from vault_cli import envelope, timeutil, yamlio
+from vault_cli.formats import envelope
+from vault_cli.adapters import timeutil
+from vault_cli.formats import yamlio
 from vault_cli.errors import ExitCode
 
 NOW = SUITE_NOW
@@ -820,9 +822,9 @@ def _many_records(v, n: int, entries: int) -> list[str]:
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from benchmarks import synth
-    from vault_cli import ids
-    from vault_cli.holders import holders_from_bytes
-    from vault_cli.settings import settings_from_bytes
+    from vault_cli.model import ids
+    from vault_cli.model.holders import holders_from_bytes
+    from vault_cli.model.settings import settings_from_bytes
 
     settings = settings_from_bytes((v.root / "confide.yaml").read_bytes())
     holders = holders_from_bytes((v.root / "holders.yaml").read_bytes())
@@ -883,7 +885,7 @@ def test_bulk_commands_on_many_records(vault, tmp_path, monkeypatch):
 
 
 def test_fast_head_writer_matches_yaml(vault):
-    from vault_cli import fasthead
+    from vault_cli.formats import fasthead
 
     v = vault
     rid = v.add_child("Hal Heads", key_person="ben")

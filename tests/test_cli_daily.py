@@ -21,7 +21,9 @@ import pyrage
 import pytest
 
 from conftest import entries_file, head_file, new_key_public, recipient_of, record_doc, run_cli, signing_pub
-from vault_cli import crypto, envelope, yamlio
+from vault_cli.adapters import crypto
+from vault_cli.formats import envelope
+from vault_cli.formats import yamlio
 from vault_cli.errors import ExitCode
 
 RECORD_ID = re.compile(r"^c-[0-9a-hjkmnp-tv-z]{8}$")
@@ -945,8 +947,8 @@ def test_child_edit_without_an_editor_is_a_usage_error(vault):
 
 def test_child_edit_on_a_terminal_reopens_the_editor_with_the_error(vault, editor, monkeypatch):
     """The terminal path, through the library (the test runner's stdin is never a terminal)."""
-    from vault_cli import editor as editor_mod
-    from vault_cli.vault import Session, Vault
+    from vault_cli.cli import editor as editor_mod
+    from vault_cli.services.vault import Session, Vault
 
     rid = vault.add_child("Ada Marker", room="rainbow")
     script = Path(editor("x")["EDITOR"].split()[1])

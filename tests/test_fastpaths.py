@@ -31,9 +31,15 @@ import pytest
 from ruamel.yaml import YAML, events
 from ruamel.yaml.error import YAMLError
 
-from vault_cli import envelope, fasthead, fastyaml, yamlio
+from vault_cli.formats import envelope
+
+from vault_cli.formats import fasthead
+
+from vault_cli.formats import fastyaml
+
+from vault_cli.formats import yamlio
 from vault_cli.errors import IntegrityError
-from vault_cli.gitstore import Git
+from vault_cli.adapters.gitstore import Git
 
 from conftest import recipient_of, signing_pub
 
@@ -540,7 +546,7 @@ def test_writers_reproduce_real_files_byte_for_byte(corpus, tmp_path):
 
 def test_holders_writer_matches_ruamel(corpus, tmp_path):
     """holders.yaml goes through fasthead too (bulk holder commands rewrite it): the same bytes as ruamel, or a fallback."""
-    from vault_cli.holders import Holders
+    from vault_cli.model.holders import Holders
 
     raw = corpus["holders.yaml"]
     data = RUAMEL.load(raw)
@@ -755,7 +761,7 @@ def test_stored_zlib_streams_inflate_exactly_at_block_boundaries():
     """Bulk commands store pack entries as stored zlib blocks (gitstore.zlib_stored); zlib must read them back."""
     import zlib
 
-    from vault_cli.gitstore import pack_entry, zlib_stored
+    from vault_cli.adapters.gitstore import pack_entry, zlib_stored
 
     rng = random.Random(7)
     for n in (0, 1, 100, 0xFFFE, 0xFFFF, 0x10000, 2 * 0xFFFF, 2 * 0xFFFF + 1, 200_000):
@@ -770,7 +776,7 @@ def test_stored_zlib_streams_inflate_exactly_at_block_boundaries():
 
 def test_confide_written_pack_reads_in_git_and_a_bad_one_is_removed(tmp_path):
     """Git.write_pack: git reads every object back; a pack git does not read as written leaves nothing."""
-    from vault_cli.gitstore import pack_entry
+    from vault_cli.adapters.gitstore import pack_entry
 
     root = tmp_path / "repo"
     subprocess.run(["git", "init", "-q", str(root)], check=True)

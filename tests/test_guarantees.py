@@ -43,7 +43,7 @@ from pathlib import Path
 import pytest
 
 from conftest import age_binary, entries_file, head_file, recipient_of, record_doc, signing_pub
-from vault_cli import envelope
+from vault_cli.formats import envelope
 
 JOURNAL = Path(".git") / "confide-journal.json"
 
@@ -851,7 +851,7 @@ def test_two_adds_at_once_are_serialised_by_the_lock(vault):
 
 def test_writers_wait_for_the_lock_then_both_commit(vault):
     """Hold the lock while both start, so both certainly contend for it."""
-    from vault_cli.store import VaultLock
+    from vault_cli.adapters.store import VaultLock
 
     v = vault
     rid = v.add_child("Ada Queue", key_person="ben")
@@ -992,8 +992,8 @@ def test_entry_blocks_stay_byte_identical(vault):
 
 def test_an_entry_sorted_into_the_middle_keeps_every_other_block(vault):
     """Entry ids sort by recording time; one that sorts earlier (a clock step back) is inserted, not rewritten."""
-    from vault_cli import ids
-    from vault_cli.store import atomic_write
+    from vault_cli.model import ids
+    from vault_cli.adapters.store import atomic_write
 
     v = vault
     rid = v.add_child("Ada Insert")
@@ -1020,7 +1020,7 @@ def test_an_entry_sorted_into_the_middle_keeps_every_other_block(vault):
 
 
 def crypto_block(recipient: str) -> str:
-    from vault_cli import crypto
+    from vault_cli.adapters import crypto
 
     return crypto.encrypt(b"{}", recipient)
 

@@ -5,7 +5,7 @@ import json
 
 from rich.console import Console
 
-from vault_cli import render
+from vault_cli.cli import render
 
 TRICKY = "[/dim] closing tag, [bold red]not bold[/bold red] and [link=http://x]no link[/link]"
 

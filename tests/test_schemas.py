@@ -1,12 +1,12 @@
 """Every file confide writes validates against its JSON Schema in schemas/, on write and on read.
 
-confide validates at run time with ``vault_cli.schema`` (a small validator for
+confide validates at run time with ``vault_cli.formats.schema`` (a small validator for
 the subset of JSON Schema 2020-12 the schemas use) instead of the
 ``jsonschema`` package, for start-up speed. These tests hold it to the
 standard:
 
 - every schema is a valid 2020-12 schema (jsonschema's own meta-schema) and
-  uses only keywords vault_cli.schema implements;
+  uses only keywords vault_cli.formats.schema implements;
 - on a corpus of real documents made by the CLI (settings, holders, record
   envelopes, and the decrypted profile, entry and marking payloads) and of
   invalid mutations of them, both validators accept or both reject;
@@ -28,9 +28,12 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 from conftest import entries_file, head_file, recipient_of, record_doc, signing_pub
-from vault_cli import crypto, envelope, schema, yamlio
+from vault_cli.adapters import crypto
+from vault_cli.formats import envelope
+from vault_cli.formats import schema
+from vault_cli.formats import yamlio
 from vault_cli.errors import ExitCode, IntegrityError
-from vault_cli.vault import Session, Vault
+from vault_cli.services.vault import Session, Vault
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 SCHEMA_NAMES = sorted(p.name[: -len(".schema.json")] for p in SCHEMA_DIR.glob("*.schema.json"))
@@ -254,7 +257,7 @@ def test_validators_agree_on_the_corpus_and_its_mutations(corpus):
         for what, bad in mutations(doc):
             ours, theirs = pair.verdicts(bad)
             if ours != theirs:
-                disagreements.append(f"{pair.label} {label}: {what}: vault_cli.schema {'accepts' if ours else 'rejects'}, "
+                disagreements.append(f"{pair.label} {label}: {what}: vault_cli.formats.schema {'accepts' if ours else 'rejects'}, "
                                      f"jsonschema {'accepts' if theirs else 'rejects'}")
             elif ours:
                 accepted += 1
@@ -321,7 +324,7 @@ def test_validators_agree_on_keyword_edge_cases(subschema, values):
             ours = True
         except schema.SchemaViolation:
             ours = False
-        assert ours == theirs_v.is_valid(value), f"{subschema} on {value!r}: vault_cli.schema says {ours}"
+        assert ours == theirs_v.is_valid(value), f"{subschema} on {value!r}: vault_cli.formats.schema says {ours}"
 
 
 # ---------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from conftest import HOLDERS, VaultFixture, age_binary, copy_vault, entries_file, head_file, new_key_public, run_cli, signing_pub
-from vault_cli import envelope, yamlio
+from vault_cli.formats import envelope
+from vault_cli.formats import yamlio
 from vault_cli.errors import ExitCode
 
 FINDINGS = int(ExitCode.FINDINGS)
@@ -190,7 +191,7 @@ def _edit_head(v: VaultFixture, rid: str, fn) -> None:
 
 def test_a_forged_key_generation_or_swapped_recipient_is_found_and_never_used(tv):
     ada = tv.records["Ada Marker"]
-    from vault_cli import crypto
+    from vault_cli.adapters import crypto
 
     secret, recipient = crypto.generate_identity()
 
@@ -212,7 +213,7 @@ def test_a_forged_key_generation_or_swapped_recipient_is_found_and_never_used(tv
 
 def test_a_swapped_level_key_recipient_is_found(tv):
     ada = tv.records["Ada Marker"]
-    from vault_cli import crypto
+    from vault_cli.adapters import crypto
 
     _, recipient = crypto.generate_identity()
     _edit_head(tv, ada, lambda h: [k.update(recipient=recipient) for k in h["keys"] if k["level"] == "safeguarding"][:1])
@@ -248,7 +249,7 @@ def test_a_key_person_cannot_lower_a_safeguarding_entry_even_in_a_signed_mark(tv
     ada = tv.records["Ada Marker"]
     r = tv.run("mark", _entry(tv, ada, "safeguarding"), "--level", "general", "--reason", "not serious", who="ben")
     assert r.exit_code == int(ExitCode.DENIED)
-    from vault_cli import policy
+    from vault_cli.model import policy
 
     real = policy.may_level
     monkeypatch.setattr(policy, "may_level", lambda s, h, rule, lv: True if rule == "lowers" else real(s, h, rule, lv))
@@ -313,7 +314,7 @@ def test_a_removed_manager_cannot_fork_from_before_their_removal_and_merge_back(
     """eve2 (a manager) is removed on main; on a line forked before that, she adds her accomplice as a
     manager. Merging her line brings nothing she alone granted: confide's merge leaves the accomplice
     out and drops every copy of a key made for him, and a merge made by hand that keeps him is found."""
-    from vault_cli import merge
+    from vault_cli.services import merge
 
     tv.add_holder("eve2", "manager")
     fork_point = tv.head()
@@ -452,7 +453,7 @@ def test_a_forged_block_is_never_shown_as_genuine_to_a_holder_whose_key_opens_it
     """cara (a practitioner, not Ada's key person) appends a safeguarding entry that says amira wrote it.
     cara's own commands cannot open it, so the keyless checks pass for her; amira's key opens it, so her
     next command checks it, refuses it (exit 9, 'author'), and her 'confide repudiate' rejects it."""
-    from vault_cli.vault import Session, Vault
+    from vault_cli.services.vault import Session, Vault
 
     ada = tv.records["Ada Marker"]
     before = tv.head()

@@ -1,3 +1,3 @@
-from vault_cli.cli import main
+from vault_cli.cli.main import main
 
 main()

@@ -1,0 +1,439 @@
+"""Signed commits: git's own SSH signing, and checking SSH signatures in-process.
+
+Writing: every commit confide makes is signed with the acting holder's SSH key
+through git (``gpg.format=ssh``; ``ssh-keygen -Y sign`` does the signing).
+``prepare`` decides, *before* any file is written, how the commit will be
+signed, by the verified state it builds on, and refuses clearly (vault
+unchanged) when it cannot be: the key is the file named by
+``--signing-key-file`` / ``CONFIDE_SIGNING_KEY``, else the identity file itself
+when it is the holder's SSH key (what ``confide keygen`` makes), else the
+holder's declared key in ssh-agent.
+
+Checking: ``verify_commit`` checks a commit's ``gpgsig`` header (``gpgsig-sha256``
+in a SHA-256 repository: an SSHSIG armored signature over the commit without
+that header) with the ``cryptography`` package, ~0.1 ms a commit instead of one
+``ssh-keygen`` process each, so ``confide verify`` stays cheap over long
+histories. The result is the same as ``git verify-commit`` with the signers file
+confide derives from verified history (``.git/confide/allowed_signers``, written
+by ``allowed_signers_text``: one line per signing key, the principal being the
+holder's name; keys of removed holders and replaced keys carry ``valid-before``,
+so plain ``git log --show-signature`` still accepts what they signed while they
+held them). Vaults made before the signers file moved into ``.git`` keep a
+tracked ``allowed_signers`` that confide keeps in step and never trusts.
+
+Nothing here imports GitPython: ``confide add`` pays one ``ssh-keygen`` run.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import os
+import shutil
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Optional
+
+from vault_cli.errors import ExternalError, IdentityProblem, UsageError
+
+ALLOWED_SIGNERS_FILE = "allowed_signers"
+# The header of the signers file, byte for byte as vaults made before it moved into .git committed it
+# (verify compares their tracked copy with what holders.yaml gives, so it never changes).
+ALLOWED_SIGNERS_HEADER = (
+    "# confide: generated from holders.yaml; do not edit by hand.\n"
+    "# Signing keys of the vault's holders, for 'git log --show-signature' and 'confide verify'.\n"
+    "# Use it with: git config gpg.ssh.allowedSignersFile \"$PWD/allowed_signers\"\n"
+)
+KEY_FILE_ENV = "CONFIDE_SIGNING_KEY"
+NAMESPACE = b"git"
+
+
+# ---------------------------------------------------------------------------
+# SSH wire format
+
+
+def _read_string(buf: bytes, pos: int) -> tuple[bytes, int]:
+    if pos + 4 > len(buf):
+        raise ValueError("truncated")
+    (n,) = struct.unpack(">I", buf[pos : pos + 4])
+    pos += 4
+    if pos + n > len(buf):
+        raise ValueError("truncated")
+    return buf[pos : pos + n], pos + n
+
+
+def _string(b: bytes) -> bytes:
+    return struct.pack(">I", len(b)) + b
+
+
+def parse_public_key(text: str) -> bytes:
+    """The wire blob of an ``ssh-ed25519 AAAA...`` public key; ``ValueError`` if it is not one."""
+    parts = (text or "").strip().split()
+    if len(parts) < 2 or parts[0] != "ssh-ed25519":
+        raise ValueError("not an ssh-ed25519 public key")
+    try:
+        blob = base64.b64decode(parts[1], validate=True)
+    except (ValueError, TypeError):
+        raise ValueError("not base64") from None
+    kind, pos = _read_string(blob, 0)
+    key, pos = _read_string(blob, pos)
+    if kind != b"ssh-ed25519" or len(key) != 32 or pos != len(blob):
+        raise ValueError("not an ssh-ed25519 public key")
+    return blob
+
+
+def normalise_signing_key(text: str) -> str:
+    """``ssh-ed25519 AAAA...`` without its comment, or a usage error that says what to give."""
+    t = (text or "").strip()
+    if "PRIVATE KEY" in t:
+        raise UsageError(
+            "the signing key given is a private key; it was not stored or printed",
+            "give the public half: the one line in the .pub file (ssh-keygen -y -f KEYFILE prints it)",
+            "a private key pasted on a command line may be in your shell history: consider it exposed",
+        )
+    try:
+        parse_public_key(t)
+    except ValueError:
+        raise UsageError(
+            "the signing key given is not an ssh-ed25519 public key",
+            "give the one line of the .pub file, e.g. \"ssh-ed25519 AAAAC3Nza... ben@laptop\"; make a key with: ssh-keygen -t ed25519",
+        ) from None
+    return " ".join(t.split()[:2])
+
+
+def fingerprint(public_key: str) -> str:
+    blob = parse_public_key(public_key)
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+
+
+def public_key_of_private_file(data: bytes) -> str:
+    """The public key an OpenSSH private key file holds in its clear header (no passphrase needed)."""
+    text = data.decode("ascii", "replace")
+    begin, end = "-----BEGIN OPENSSH PRIVATE KEY-----", "-----END OPENSSH PRIVATE KEY-----"
+    if begin not in text or end not in text:
+        raise ValueError("not an OpenSSH private key")
+    body = text.split(begin, 1)[1].split(end, 1)[0]
+    raw = base64.b64decode("".join(body.split()))
+    magic = b"openssh-key-v1\0"
+    if not raw.startswith(magic):
+        raise ValueError("not an OpenSSH private key")
+    pos = len(magic)
+    _cipher, pos = _read_string(raw, pos)
+    _kdf, pos = _read_string(raw, pos)
+    _kdfopts, pos = _read_string(raw, pos)
+    (nkeys,) = struct.unpack(">I", raw[pos : pos + 4])
+    pos += 4
+    if nkeys != 1:
+        raise ValueError("holds more than one key")
+    pub, pos = _read_string(raw, pos)
+    kind, _ = _read_string(pub, 0)
+    if kind != b"ssh-ed25519":
+        raise ValueError("not an ed25519 key")
+    return "ssh-ed25519 " + base64.b64encode(pub).decode()
+
+
+# ---------------------------------------------------------------------------
+# Signing a commit
+
+
+@dataclass
+class SignPlan:
+    args: list  # git -c options placed before 'commit'
+    what: str  # how the key is described in messages
+
+
+def _ssh_keygen() -> str:
+    exe = shutil.which("ssh-keygen")
+    if not exe:
+        raise ExternalError(
+            "ssh-keygen is not installed or not on PATH, so the commit cannot be signed; nothing was changed",
+            "install OpenSSH's client tools (apt-get install openssh-client) and try again",
+        )
+    return exe
+
+
+def key_file_location() -> Optional[str]:
+    return os.environ.get(KEY_FILE_ENV) or None
+
+
+def _private_key_public(path: Path, what: str) -> str:
+    """The public half of an OpenSSH ed25519 private key file, checked as ssh-keygen would use it."""
+    try:
+        st = path.stat()
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise IdentityProblem(f"{what} {path} does not exist; nothing was changed",
+                              f"check --signing-key-file or {KEY_FILE_ENV}") from None
+    except (IsADirectoryError, PermissionError):
+        raise IdentityProblem(f"{what} {path} cannot be read; nothing was changed", f"check it: ls -l {path}") from None
+    if st.st_mode & 0o077:
+        raise IdentityProblem(
+            f"{what} {path} can be read by others (mode {oct(st.st_mode & 0o777)}); ssh-keygen will not use it",
+            f"restrict it: chmod 600 {path}",
+        )
+    try:
+        return public_key_of_private_file(data)
+    except (ValueError, struct.error, IndexError):
+        raise IdentityProblem(
+            f"{what} {path} is not an OpenSSH ed25519 private key that ssh-keygen can use; nothing was changed",
+            "make one with 'confide keygen', and have a manager declare its public line",
+        ) from None
+
+
+def _is_encrypted_openssh(data: bytes) -> bool:
+    try:
+        text = data.decode("ascii")
+        body = text.split("-----BEGIN OPENSSH PRIVATE KEY-----", 1)[1].split("-----END OPENSSH PRIVATE KEY-----", 1)[0]
+        raw = base64.b64decode("".join(body.split()))
+        cipher, _ = _read_string(raw, len(b"openssh-key-v1\0"))
+        return cipher != b"none"
+    except (UnicodeDecodeError, IndexError, ValueError):
+        return False
+
+
+def _file_plan(path: Path) -> SignPlan:
+    _ssh_keygen()
+    return SignPlan(
+        ["-c", "gpg.format=ssh", "-c", f"user.signingkey={path.resolve()}", "-c", "gpg.ssh.program=ssh-keygen"],
+        f"signing key file {path}",
+    )
+
+
+def prepare(settings, holders, holder_name: str, *, identity_path: Optional[Path] = None) -> Optional[SignPlan]:
+    """How to sign the commit ``holder_name`` is about to make, or None to commit unsigned.
+
+    ``settings`` and ``holders`` are the verified state the commit builds on (the keys
+    ``confide verify`` will judge it by). The private key is, in order: the file named
+    by ``--signing-key-file`` / ``CONFIDE_SIGNING_KEY``; the identity file itself when it
+    is the holder's SSH key (what ``confide keygen`` makes: one key that reads and
+    signs); the declared key in ssh-agent. Raises before anything is written when the
+    vault requires signatures and none of these can sign.
+    """
+    from vault_cli.model.policy import signatures_required
+
+    required = signatures_required(settings, holders)
+    holder = holders.find(holder_name)
+    declared = holder.signing_key if holder is not None else None
+    if not declared:
+        if required:
+            raise IdentityProblem(
+                f"this vault requires signed commits and holder '{holder_name}' has no signing key; nothing was changed",
+                f"a manager declares it with: confide holder set-signing-key {holder_name} \"ssh-ed25519 AAAA...\" "
+                "(the line 'confide keygen' printed)",
+            )
+        return None
+    key_file = key_file_location()
+    if key_file:
+        path = Path(key_file).expanduser()
+        public = _private_key_public(path, "signing key file")
+        if parse_public_key(public) != parse_public_key(declared):
+            raise IdentityProblem(
+                f"signing key file {path} is not the signing key declared for holder '{holder_name}' "
+                f"({fingerprint(declared)}); nothing was changed",
+                "use the key whose .pub line is in holders.yaml, or have a manager declare the new one: "
+                f"confide holder set-signing-key {holder_name} \"$(ssh-keygen -y -f {path})\"",
+            )
+        return _file_plan(path)
+    if identity_path is not None:
+        try:
+            data = identity_path.read_bytes()
+        except OSError:
+            data = b""
+        if b"-----BEGIN OPENSSH PRIVATE KEY-----" in data:
+            try:
+                same = parse_public_key(public_key_of_private_file(data)) == parse_public_key(declared)
+            except (ValueError, struct.error, IndexError):
+                same = False
+            if same and not _is_encrypted_openssh(data):
+                return _file_plan(identity_path)
+            if same and not os.environ.get("SSH_AUTH_SOCK"):
+                raise IdentityProblem(
+                    f"your key {identity_path} is protected by a passphrase, which git's signing cannot ask for; "
+                    "nothing was changed",
+                    f"load it into ssh-agent once per session: eval \"$(ssh-agent)\" && ssh-add {identity_path}",
+                )
+    if os.environ.get("SSH_AUTH_SOCK"):
+        _ssh_keygen()
+        return SignPlan(
+            ["-c", "gpg.format=ssh", "-c", f"user.signingkey=key::{declared}", "-c", "gpg.ssh.program=ssh-keygen"],
+            f"the key {fingerprint(declared)} in ssh-agent",
+        )
+    if required:
+        raise IdentityProblem(
+            f"this vault requires signed commits and no private signing key for '{holder_name}' was found; nothing was changed",
+            f"use the identity 'confide keygen' made, or pass --signing-key-file FILE (or set {KEY_FILE_ENV}), "
+            "or load the key into ssh-agent (ssh-add FILE)",
+        )
+    return None
+
+
+# ---------------------------------------------------------------------------
+# allowed_signers
+
+
+def _day_after(date: str) -> str:
+    return (dt.date.fromisoformat(date) + dt.timedelta(days=1)).strftime("%Y%m%d")
+
+
+def allowed_signers_text(holders) -> str:
+    lines = [ALLOWED_SIGNERS_HEADER]
+    for h in holders.all:
+        for old in getattr(h, "previous_signing_keys", []) or []:
+            lines.append(f'{h.name} namespaces="git",valid-before="{_day_after(old["until"])}Z" {old["key"]}\n')
+        if h.signing_key:
+            if h.status == "active":
+                lines.append(f'{h.name} namespaces="git" {h.signing_key}\n')
+            elif h.removed:
+                lines.append(f'{h.name} namespaces="git",valid-before="{_day_after(h.removed)}Z" {h.signing_key}\n')
+    return "".join(lines)
+
+
+def allowed_signers_for(holders_yaml: bytes) -> bytes:
+    from vault_cli.model.holders import HOLDERS_FILE, Holder, Holders
+    from vault_cli.formats import yamlio
+
+    data = yamlio.load(holders_yaml, HOLDERS_FILE)
+    return allowed_signers_text(Holders(Holder(**h) for h in data["holders"])).encode("utf-8")
+
+
+# ---------------------------------------------------------------------------
+# Checking signatures (confide verify / audit)
+
+
+def split_signed_commit(raw: bytes, header: bytes = b"gpgsig") -> tuple[bytes, Optional[bytes]]:
+    """(payload that was signed, the armored signature or None) of a raw commit object.
+
+    ``header`` is ``gpgsig`` in a SHA-1 repository and ``gpgsig-sha256`` in a SHA-256 one;
+    as git does, only that header is taken out of the payload.
+    """
+    head, sep, message = raw.partition(b"\n\n")
+    lines = head.split(b"\n")
+    kept, sig, in_sig = [], [], False
+    prefix = header + b" "
+    for line in lines:
+        if in_sig and line.startswith(b" "):
+            sig.append(line[1:])
+            continue
+        in_sig = False
+        if line.startswith(prefix) and not sig:
+            in_sig = True
+            sig.append(line[len(prefix):])
+            continue
+        kept.append(line)
+    payload = b"\n".join(kept) + sep + message
+    return payload, (b"\n".join(sig) if sig else None)
+
+
+@dataclass
+class SigInfo:
+    status: str  # "unsigned", "bad", "good"
+    key: Optional[str] = None  # "ssh-ed25519 AAAA..." of the signer, when the signature is good
+    detail: str = ""
+
+
+_ed25519 = None
+
+
+def _load_ed25519():
+    global _ed25519
+    if _ed25519 is None:
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+
+        _ed25519 = ed25519
+    return _ed25519
+
+
+def verify_commit(raw: bytes, sha256: Optional[bool] = None) -> SigInfo:
+    """Check a raw commit's SSH signature; ``sha256``: the repository's object format (None: told by the commit)."""
+    if sha256 is None:
+        tree = raw[5:raw.find(b"\n")] if raw.startswith(b"tree ") else b""
+        sha256 = len(tree) == 64
+    payload, armored = split_signed_commit(raw, b"gpgsig-sha256" if sha256 else b"gpgsig")
+    if armored is None:
+        return SigInfo("unsigned")
+    text = armored.decode("ascii", "replace")
+    if "BEGIN SSH SIGNATURE" not in text:
+        return SigInfo("bad", detail="not an SSH signature (gpg or x509 signatures are not accepted)")
+    try:
+        body = text.split("-----BEGIN SSH SIGNATURE-----", 1)[1].split("-----END SSH SIGNATURE-----", 1)[0]
+        blob = base64.b64decode("".join(body.split()))
+        if not blob.startswith(b"SSHSIG"):
+            raise ValueError
+        pos = 6
+        (version,) = struct.unpack(">I", blob[pos : pos + 4])
+        pos += 4
+        pub, pos = _read_string(blob, pos)
+        ns, pos = _read_string(blob, pos)
+        reserved, pos = _read_string(blob, pos)
+        hash_alg, pos = _read_string(blob, pos)
+        sigblob, pos = _read_string(blob, pos)
+        kind, p2 = _read_string(pub, 0)
+        keybytes, _ = _read_string(pub, p2)
+        skind, p3 = _read_string(sigblob, 0)
+        sig, _ = _read_string(sigblob, p3)
+    except (ValueError, struct.error, IndexError):
+        return SigInfo("bad", detail="the signature is malformed")
+    if version != 1 or ns != NAMESPACE:
+        return SigInfo("bad", detail="the signature is not a git commit signature")
+    if kind != b"ssh-ed25519" or skind != b"ssh-ed25519" or len(keybytes) != 32:
+        return SigInfo("bad", detail="the signature is not an ssh-ed25519 signature")
+    if hash_alg == b"sha512":
+        digest = hashlib.sha512(payload).digest()
+    elif hash_alg == b"sha256":
+        digest = hashlib.sha256(payload).digest()
+    else:
+        return SigInfo("bad", detail="the signature uses an unknown hash")
+    signed = b"SSHSIG" + _string(ns) + _string(reserved) + _string(hash_alg) + _string(digest)
+    ed = _load_ed25519()
+    try:
+        ed.Ed25519PublicKey.from_public_bytes(keybytes).verify(sig, signed)
+    except Exception:
+        return SigInfo("bad", key="ssh-ed25519 " + base64.b64encode(pub).decode(),
+                       detail="the signature does not match the commit (altered after signing)")
+    return SigInfo("good", key="ssh-ed25519 " + base64.b64encode(pub).decode())
+
+
+# ---------------------------------------------------------------------------
+# confide holder set-signing-key
+
+
+def set_signing_key(session, name: str, key: str):
+    """Declare (or replace) a holder's SSH signing key; managers only. One commit."""
+    from vault_cli.model import policy
+    from vault_cli.adapters import timeutil
+    from vault_cli.model import trail
+    from vault_cli.errors import VaultStateError
+    from vault_cli.model.holders import HOLDERS_FILE
+    from vault_cli.services.records import WriteResult, warnings_for_vault, writing
+
+    key = normalise_signing_key(key)
+    with writing(session) as (tx, actor):
+        policy.require_holder_manager(session.settings, actor)
+        holders = session.holders
+        target = holders.get(name)
+        if not target.active:
+            raise VaultStateError(f"holder '{name}' has been removed", "only active holders sign commits")
+        blob = parse_public_key(key)
+        for h in holders.all:
+            keys = [h.signing_key] + [k["key"] for k in (getattr(h, "previous_signing_keys", []) or [])]
+            if h.name != name and any(k and parse_public_key(k) == blob for k in keys):
+                raise VaultStateError(
+                    f"that signing key belongs to holder '{h.name}'",
+                    "every holder signs with their own key: have them run 'confide keygen' and send you the line it prints",
+                )
+        if target.signing_key and parse_public_key(target.signing_key) == blob:
+            raise UsageError(f"holder '{name}' already has that signing key", "nothing was changed")
+        if target.signing_key:
+            target.previous_signing_keys = list(target.previous_signing_keys or []) + [
+                {"key": target.signing_key, "until": timeutil.today().isoformat()}
+            ]
+        target.signing_key = key
+        tx.write(HOLDERS_FILE, holders.dump().encode("utf-8"))
+        commit = tx.commit(
+            trail.message(f"set signing key of {name}", "holder.signing-key", actor.name, subject_holder=name,
+                          extra={"Confide-Key": fingerprint(key)}),
+            actor.name,
+        )
+    return WriteResult(name, commit, warnings_for_vault(session))

@@ -1,0 +1,201 @@
+"""What every command module shares: the typer app, the common options, output, the one error handler.
+
+Results go to stdout (a rich table on a terminal, JSON with ``--json``, the new
+id as the last line for commands that create something); warnings, errors and
+hints go to stderr. One handler turns every ``ConfideError`` into
+``confide: error: ...`` / ``confide: hint: ...`` and its documented exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import List, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from vault_cli.errors import ConfideError, ExitCode, UsageError
+
+try:  # typer >= 0.25 vendors click
+    from typer._click import exceptions as _cx
+except ImportError:  # pragma: no cover - older typer depends on click itself
+    from click import exceptions as _cx  # type: ignore[no-redef]
+
+# ---------------------------------------------------------------------------
+# Output
+
+
+_SECRET_KEY_TEXT = None
+
+
+def _scrub(line: str) -> str:
+    """A last safety net: no age secret key ever reaches the terminal, wherever it was pasted."""
+    global _SECRET_KEY_TEXT
+    if "SECRET-KEY" not in line.upper():
+        return line
+    if _SECRET_KEY_TEXT is None:
+        import re
+
+        _SECRET_KEY_TEXT = re.compile(r"AGE-SECRET-KEY-1[0-9A-Za-z]*", re.IGNORECASE)
+    return _SECRET_KEY_TEXT.sub("[a secret key, withheld]", line)
+
+
+def _stderr(line: str) -> None:
+    sys.stderr.write(_scrub(line) + "\n")
+    sys.stderr.flush()
+
+
+def warn(message: str) -> None:
+    _stderr(f"confide: warning: {message}")
+
+
+def note(message: str) -> None:
+    _stderr(f"confide: {message}")
+
+
+def report_error(exc: ConfideError) -> None:
+    _stderr(f"confide: error: {exc.message}")
+    for hint in exc.hints:
+        _stderr(f"confide: hint: {hint}")
+
+
+def out(line: str = "") -> None:
+    sys.stdout.write(line + "\n")
+
+
+def out_json(data) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def on_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+class ConfideGroup(TyperGroup):
+    """Every error leaves through here: no traceback ever reaches a user."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        try:
+            rv = super().main(args=args, prog_name=prog_name or "confide", complete_var=complete_var,
+                              standalone_mode=False, **extra)
+        except ConfideError as exc:
+            report_error(exc)
+            code = int(exc.code)
+        except getattr(_cx, "NoArgsIsHelpError", ()) as exc:  # bare 'confide' / 'confide child': help on stderr
+            _stderr(exc.format_message())
+            code = int(ExitCode.USAGE)
+        except _cx.UsageError as exc:
+            msg = exc.format_message()
+            _stderr(f"confide: error: {msg}")
+            cmd = exc.ctx.command_path if exc.ctx is not None else "confide"
+            _stderr(f"confide: hint: see '{cmd} --help'")
+            code = int(ExitCode.USAGE)
+        except typer.Exit as exc:
+            code = exc.exit_code
+        except typer.Abort:
+            _stderr("confide: error: interrupted; nothing was changed")
+            code = 130
+        except _cx.ClickException as exc:
+            _stderr(f"confide: error: {exc.format_message()}")
+            code = exc.exit_code
+        except KeyboardInterrupt:
+            _stderr("confide: error: interrupted")
+            code = 130
+        except BrokenPipeError:
+            code = 0
+        except Exception as exc:  # a bug: say so without leaking anything
+            if os.environ.get("CONFIDE_DEBUG") == "1":
+                raise
+            _stderr(f"confide: error: internal error ({type(exc).__name__}); nothing was committed")
+            _stderr("confide: hint: this is a bug in confide; rerun with CONFIDE_DEBUG=1 to see the traceback, and report it")
+            code = int(ExitCode.FAILURE)
+        else:
+            code = rv if isinstance(rv, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+app = typer.Typer(
+    cls=ConfideGroup,
+    name="confide",
+    help="Keep an early-years setting's confidential records in an encrypted git vault.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+holder_app = typer.Typer(help="Key holders: the people who can read and write the vault.", no_args_is_help=True)
+child_app = typer.Typer(help="Children's records: create, list, change the profile.", no_args_is_help=True)
+app.add_typer(holder_app, name="holder")
+app.add_typer(child_app, name="child")
+
+VaultOpt = typer.Option(None, "--vault", metavar="PATH", help="The vault folder (else CONFIDE_VAULT, else the nearest folder above with confide.yaml).")
+IdentityOpt = typer.Option(None, "--identity", "-i", metavar="FILE", help="Your age identity (else CONFIDE_IDENTITY, else ~/.config/confide/identity.txt).")
+JsonOpt = typer.Option(False, "--json", help="Print JSON for scripts.")
+
+
+def _session(vault: Optional[str], identity: Optional[str]):
+    from vault_cli.services.vault import Session, Vault
+
+    return Session.open(vault, identity)
+
+
+def _print_warnings(result) -> None:
+    for w in getattr(result, "warnings", []):
+        warn(w)
+
+
+
+# ---------------------------------------------------------------------------
+# helpers
+
+
+def _table(columns, rows, title=None) -> None:
+    if not on_terminal():
+        # Plain, stable, tab-separated text for pipes; use --json for structure.
+        out("\t".join(columns))
+        for r in rows:
+            out("\t".join(str(c) for c in r))
+        return
+    from rich.table import Table
+
+    t = Table(title=title)
+    for c in columns:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*[str(c) for c in r])
+    console().print(t)
+
+
+class _progress:
+    """A rich progress bar on a terminal (stderr) for bulk work; nothing otherwise."""
+
+    def __init__(self, label: str, total: int) -> None:
+        self.label, self.total = label, total
+        self.bar = None
+
+    def __enter__(self):
+        if self.total < 50 or not sys.stderr.isatty():
+            return None
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self.bar = Progress(console=Console(stderr=True), transient=True)
+        self.bar.start()
+        task = self.bar.add_task(self.label, total=self.total)
+        return lambda n=1: self.bar.advance(task, n)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+

@@ -1,0 +1,270 @@
+"""The daily commands: keygen, init, whoami, holders, children, add, show, mark.
+
+Each parses its arguments, calls one library function and renders the result.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import List, Optional
+
+import typer
+
+from vault_cli.cli.common import (IdentityOpt, JsonOpt, VaultOpt, _print_warnings, _progress, _session, _table, app,
+                                  child_app, console, holder_app, note, on_terminal, out, out_json)
+from vault_cli.errors import UsageError
+
+# ---------------------------------------------------------------------------
+# keygen, init, whoami
+
+
+@app.command()
+def keygen(
+    out_file: Optional[str] = typer.Option(None, "--out", "-o", metavar="FILE", help="Where to write the key (default ~/.config/confide/identity.txt)."),
+    passphrase: bool = typer.Option(False, "--passphrase", help="Protect the key with a passphrase (asked twice on a terminal, or read from CONFIDE_PASSPHRASE_FILE)."),
+    age_only: bool = typer.Option(False, "--age", help="A native age identity that never signs, e.g. for an offline recovery key."),
+) -> None:
+    """Make your key (mode 0600): one SSH ed25519 key that reads and signs. Prints the public line to send your manager."""
+    from vault_cli.services import admin
+    from vault_cli.services.vault import passphrase_from_env_or_terminal
+
+    secret = None
+    if passphrase:
+        if os.environ.get("CONFIDE_PASSPHRASE_FILE"):
+            secret = passphrase_from_env_or_terminal("the new identity")
+        elif sys.stdin.isatty():
+            import getpass
+
+            first = getpass.getpass("New passphrase: ")
+            if first != getpass.getpass("Repeat it: "):
+                raise UsageError("the two passphrases differ", "run it again")
+            secret = first
+        else:
+            raise UsageError("--passphrase needs a terminal to ask, or CONFIDE_PASSPHRASE_FILE", "never pass a passphrase as an argument")
+        if not secret:
+            raise UsageError("the passphrase is empty", "choose a long passphrase")
+    result = admin.keygen(out_file, secret, age_only=age_only)
+    note(f"wrote a new key to {result.path} (mode 0600); keep it secret and back it up")
+    if not age_only:
+        note("send your manager the line below; it is your public key, for reading and for signing")
+    out(result.recipient)
+
+
+@app.command()
+def init(
+    directory: str = typer.Argument(".", metavar="[DIR]", help="Folder for the new vault (created if missing)."),
+    name: str = typer.Option(..., "--name", help="The setting's name."),
+    holder: str = typer.Option(..., "--holder", help="Your holder name; you become the first manager."),
+    recipient: Optional[str] = typer.Option(None, "--recipient", help="Your public key (default: your identity's)."),
+    signing_key: Optional[str] = typer.Option(None, "--signing-key", metavar="PUBKEY", help="Your SSH signing key, if your identity is not one (\"ssh-ed25519 AAAA...\")."),
+    unsigned: bool = typer.Option(False, "--unsigned", help="For experiments only: a vault that does not require signed commits (recorded in confide.yaml)."),
+    object_format: str = typer.Option("sha1", "--object-format", metavar="sha1|sha256", help="git's object format for the new repository."),
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """Create a vault: a git repository whose first commit, signed by you, is its identity. Prints the folder."""
+    from vault_cli.services import admin
+
+    result = admin.init_vault(directory, name=name, holder=holder, recipient=recipient, identity=identity,
+                              signing_key=signing_key, unsigned=unsigned, object_format=object_format)
+    _print_warnings(result)
+    note(f"created vault {result.id} with '{holder}' as its first manager")
+    note(f"the vault's identity is {result.anchor}")
+    note("write it down, keep it off site, and give it to everyone who clones the vault: confide clone URL DIR --trust IDENTITY")
+    out(result.id)
+
+
+@app.command()
+def whoami(vault: Optional[str] = VaultOpt, identity: Optional[str] = IdentityOpt, as_json: bool = JsonOpt) -> None:
+    """Show the holder, role and recipient your identity resolves to."""
+    s = _session(vault, identity)
+    if s.actor is None:
+        s.require_actor()
+    data = {"holder": s.actor.name, "role": s.actor.role, "recipient": s.actor.recipient, "identity": str(s.identity_path)}
+    if as_json:
+        out_json(data)
+    else:
+        out(f"{data['holder']} ({data['role']}) {data['recipient']}")
+
+
+# ---------------------------------------------------------------------------
+# holders
+
+
+@holder_app.command("add")
+def holder_add(
+    name: str = typer.Argument(..., help="Holder name: lower case, e.g. ben"),
+    role: str = typer.Option(..., "--role", help="manager, dsl, practitioner, student, auditor or recovery (see confide.yaml)."),
+    recipient: str = typer.Option(..., "--recipient", "--key", help="Their public key: the line their 'confide keygen' printed (ssh-ed25519 AAAA...), or an age1... recipient."),
+    signing_key: Optional[str] = typer.Option(None, "--signing-key", metavar="PUBKEY", help="Their SSH signing key, when --recipient is an age1... recipient (\"ssh-ed25519 AAAA...\")."),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """Add a key holder (managers only); a new manager or DSL is given every level of every record."""
+    from vault_cli.services import admin
+
+    s = _session(vault, identity)
+    with _progress("re-wrapping level keys", len(s.vault.record_ids())) as tick:
+        result = admin.add_holder(s, name, role=role, recipient=recipient, progress=tick, signing_key=signing_key)
+    _print_warnings(result)
+    out(result.id)
+
+
+@holder_app.command("list")
+def holder_list(vault: Optional[str] = VaultOpt, as_json: bool = JsonOpt) -> None:
+    """List key holders with role, status and recipient (needs no key)."""
+    from vault_cli.services import admin
+    from vault_cli.services.vault import Vault
+
+    rows = admin.list_holders(Vault.open(vault))
+    if as_json:
+        out_json(rows)
+        return
+    _table(["holder", "role", "status", "added", "recipient"],
+           [[r["name"], r["role"], r["status"], r["added"], r["recipient"]] for r in rows], title="Key holders")
+
+
+# ---------------------------------------------------------------------------
+# children
+
+
+@child_app.command("add")
+def child_add(
+    name: str = typer.Option(..., "--name", help="The child's name (stored encrypted, never in plaintext)."),
+    dob: Optional[str] = typer.Option(None, "--dob", metavar="YYYY-MM-DD", help="Date of birth."),
+    key_person: Optional[str] = typer.Option(None, "--key-person", metavar="HOLDER", help="The child's key person."),
+    room: Optional[str] = typer.Option(None, "--room", help="Room or group."),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """Create a child's record; prints the new record id as the last line."""
+    from vault_cli.services import records
+
+    result = records.create_child(_session(vault, identity), name=name, dob=dob, key_person=key_person, room=room)
+    _print_warnings(result)
+    out(result.id)
+
+
+@child_app.command("list")
+def child_list(vault: Optional[str] = VaultOpt, identity: Optional[str] = IdentityOpt, as_json: bool = JsonOpt) -> None:
+    """List the records, with what you can read of each profile."""
+    from vault_cli.services import records
+
+    s = _session(vault, identity)
+    with _progress("reading records", len(s.vault.record_ids())) as tick:
+        rows = records.list_children(s, progress=tick)
+    if as_json:
+        out_json(rows)
+        return
+    _table(["record", "name", "born", "room", "key person", "entries"],
+           [[r["record"], r.get("name") if r["readable"] else "sealed", r.get("dob") or "", r.get("room") or "",
+             r.get("key_person") or "", str(r["entries"])] for r in rows], title="Children")
+
+
+@child_app.command("set")
+def child_set(
+    record: str = typer.Argument(..., help="The record id, e.g. c-7f3k9m2q"),
+    assignments: List[str] = typer.Argument(..., metavar="FIELD=VALUE...", help="FIELD=VALUE (text; empty clears), FIELD:=JSON, dotted paths like parents.0.phone=..."),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """Change profile fields (for scripts)."""
+    from vault_cli.services import records
+
+    result = records.set_profile(_session(vault, identity), record, assignments)
+    _print_warnings(result)
+
+
+@child_app.command("edit")
+def child_edit(
+    record: str = typer.Argument(..., help="The record id"),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """Edit the profile as YAML in $EDITOR, from a private folder in memory (/dev/shm)."""
+    from vault_cli.cli import editor
+
+    result = editor.edit_profile(_session(vault, identity), record, interactive=sys.stdin.isatty())
+    if result is None:
+        note("no change; nothing was committed")
+        return
+    _print_warnings(result)
+
+
+# ---------------------------------------------------------------------------
+# entries
+
+
+@app.command("add")
+def add(
+    record: str = typer.Argument(..., help="The record id, e.g. c-7f3k9m2q"),
+    level: str = typer.Option(..., "--level", help="general, confidential or safeguarding."),
+    category: str = typer.Option(..., "--category", help="One of the categories in confide.yaml."),
+    text: str = typer.Option(..., "--text", help="The entry's text; '-' reads it from stdin."),
+    parent_view: str = typer.Option("not-asked", "--parent-view", help="Does the parent regard it as confidential? confidential, not-confidential or not-asked."),
+    parents_informed: Optional[str] = typer.Option(None, "--parents-informed", metavar="DATE", help="When parents were told this was recorded."),
+    parents_not_informed: Optional[str] = typer.Option(None, "--parents-not-informed", metavar="REASON", help="Why parents were not told (e.g. it would put the child at risk)."),
+    third_party: Optional[List[str]] = typer.Option(None, "--third-party", metavar="NAME", help="A third party the entry comes from or is about (repeatable)."),
+    at: Optional[str] = typer.Option(None, "--at", metavar="DATETIME", help="When it happened (default now); the recording time is kept separately."),
+    corrects: Optional[str] = typer.Option(None, "--corrects", metavar="ENTRY", help="The entry this one corrects (entries are never edited)."),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """Add an entry to a child's record; prints the new entry id as the last line."""
+    from vault_cli.services import records
+
+    if text == "-":
+        text = sys.stdin.read()
+    result = records.add_entry(
+        _session(vault, identity), record, level=level, category=category, text=text, parent_view=parent_view,
+        parents_informed=parents_informed, parents_not_informed=parents_not_informed,
+        third_parties=third_party or [], at=at, corrects=corrects,
+    )
+    _print_warnings(result)
+    out(result.id)
+
+
+@app.command()
+def show(
+    record: str = typer.Argument(..., help="The record id"),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show a record: the profile and the chronology. Entries you hold no key for show as sealed."""
+    from vault_cli.services import records
+    from vault_cli.cli import render
+
+    data = records.show_record(_session(vault, identity), record)
+    if as_json:
+        out_json(data)
+        return
+    if not on_terminal():  # plain text for pipes, as _table does; rich costs ~0.3 s for 300 entries
+        sys.stdout.write(render.record_plain(data))
+        return
+    render.record(console(), data)
+
+
+@app.command()
+def mark(
+    entry: str = typer.Argument(..., help="The entry id, e.g. e-01jd3x8k2m5q9w"),
+    level: Optional[str] = typer.Option(None, "--level", help="Move the entry to this level (needs --reason)."),
+    parent_view: Optional[str] = typer.Option(None, "--parent-view", help="confidential, not-confidential or not-asked."),
+    parents_informed: Optional[str] = typer.Option(None, "--parents-informed", metavar="DATE"),
+    parents_not_informed: Optional[str] = typer.Option(None, "--parents-not-informed", metavar="REASON"),
+    reason: Optional[str] = typer.Option(None, "--reason", help="Why (required with --level)."),
+    record: Optional[str] = typer.Option(None, "--record", help="The entry's record, if you know it (saves a search)."),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """Record what was learnt after an entry was written, or move it to another level. Prints the marking id."""
+    from vault_cli.services import records
+
+    result = records.mark_entry(
+        _session(vault, identity), entry, record_id=record, level=level, parent_view=parent_view,
+        parents_informed=parents_informed, parents_not_informed=parents_not_informed, reason=reason,
+    )
+    _print_warnings(result)
+    out(result.id)
+
+

@@ -1,0 +1,302 @@
+"""Commands for parents' requests to see their child's file, and the policy's duties.
+
+``confide request open|list|show|consent|withhold|extend|export|close``,
+``confide due``, ``confide find``, ``confide share``. Thin: parse, call one
+library function (``requests``, ``cleancopy``, ``duties``), render.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from vault_cli.cli.common import IdentityOpt, JsonOpt, VaultOpt, _print_warnings, _progress, _session, _table, app, note, out, out_json
+
+request_app = typer.Typer(help="Parents' requests to see their child's file: log, consents, clean copy, close.",
+                          no_args_is_help=True)
+app.add_typer(request_app, name="request")
+
+RequestArg = typer.Argument(..., metavar="REQUEST", help="The request id, e.g. r-01jd3x8k2m5q9w")
+
+
+@request_app.command("open")
+def request_open(
+    record: str = typer.Argument(..., help="The child's record id, e.g. c-7f3k9m2q"),
+    requester: str = typer.Option(..., "--requester", metavar="NAME", help="Who asked (a parent or person with parental responsibility)."),
+    relationship: str = typer.Option(..., "--relationship", metavar="TEXT", help="Their relationship to the child, e.g. mother."),
+    received: str = typer.Option(..., "--received", metavar="DATE", help="When the written request was received; the deadline runs from it."),
+    id_checked: Optional[str] = typer.Option(None, "--id-checked", metavar="HOW", help="How the requester's identity was checked."),
+    acknowledged: Optional[str] = typer.Option(None, "--acknowledged", metavar="DATE", help="When the request was acknowledged in writing."),
+    manager_informed: Optional[str] = typer.Option(None, "--manager-informed", metavar="DATE", help="When the manager was informed (default today when a manager opens it)."),
+    legal_advice: Optional[str] = typer.Option(None, "--legal-advice", metavar="sought|not-sought", help="Whether legal advice was sought (advised where litigation is possible)."),
+    notes: Optional[str] = typer.Option(None, "--notes", metavar="TEXT", help="Anything else about the request."),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """Log a parent's written request to see their child's file (manager or DSL); prints the request id."""
+    from vault_cli.services import requests
+
+    result = requests.open_request(
+        _session(vault, identity), record, requester=requester, relationship=relationship, received=received,
+        id_checked=id_checked, acknowledged=acknowledged, manager_informed=manager_informed,
+        legal_advice=legal_advice, notes=notes,
+    )
+    _print_warnings(result)
+    out(result.id)
+
+
+@request_app.command("list")
+def request_list(
+    all_: bool = typer.Option(False, "--all", help="Closed requests too."),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Open requests: received, deadline, days left, state."""
+    from vault_cli.services import requests
+
+    s = _session(vault, identity)
+    with _progress("reading records", len(s.vault.record_ids())) as tick:
+        rows = requests.list_requests(s, include_closed=all_, progress=tick)
+    if as_json:
+        out_json(rows)
+        return
+    _table(["request", "record", "child", "requester", "received", "deadline", "days left", "state"],
+           [[r["request"], r["record"], r["child"] or "", f"{r['requester']} ({r['relationship']})", r["received"],
+             r["deadline"], "" if r["days_left"] is None else str(r["days_left"]), r["state"]] for r in rows],
+           title="Requests to see a child's file")
+
+
+@request_app.command("show")
+def request_show(
+    request: str = RequestArg,
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """A request: its log, the third parties and their answers, what will be withheld and why, what is left to do."""
+    from vault_cli.services import requests
+
+    data = requests.show(_session(vault, identity), request)
+    if as_json:
+        out_json(data)
+        return
+    lines = [
+        f"request      {data['request']}  ({data['state']})",
+        f"record       {data['record']}  {data['child'] or ''}".rstrip(),
+        f"requester    {data['requester']} ({data['relationship']})",
+        f"received     {data['received']}",
+        f"deadline     {data['deadline']}  (statutory {data['statutory_deadline']}; setting's rule {data['deadline_rule']})"
+        + ("" if data["days_left"] is None else f"; {data['days_left']} days left"),
+        f"id checked   {data['id_checked'] or 'not recorded'}",
+        f"acknowledged {data['acknowledged'] or 'not recorded'}",
+        f"manager told {data['manager_informed'] or 'not recorded'}",
+        f"legal advice {data['legal_advice'] or 'not recorded'}",
+        f"file         {data['entries_in_file']} entries" + (f", {data['sealed_entries']} sealed to you" if data["sealed_entries"] else ""),
+    ]
+    for x in data["extensions"]:
+        lines.append(f"extended     to {x['until']} (told {x['told_on']}): {x['reasons']}")
+    lines.append("third parties:" if data["third_parties"] else "third parties: none named in the file")
+    for p in data["third_parties"]:
+        lines.append(f"  {p['third_party']}: {p['answer']}" + (f" on {p['on']}" if p["on"] else "")
+                     + f"  ({len(p['entries'])} entries)")
+    lines.append("withheld:" if data["withheld"] else "withheld: nothing")
+    for w in data["withheld"]:
+        lines.append(f"  {w['entry']}: {w['reason']} [ground shown: {w['ground']}]")
+    if data["to_review"]:
+        lines.append("entries to check before disclosure:")
+        for r in data["to_review"]:
+            lines.append(f"  {r['entry']}  {r['at'][:10]}  {r['level']:<12} {r['category']:<16} {', '.join(r['flags'])}")
+    for x in data["exports"]:
+        lines.append(f"clean copy   {x['on']} by {x['by']} ({x['format']}): {x['included']} included, sha256 {x['sha256']}")
+    if data["closed"]:
+        c = data["closed"]
+        lines.append(f"closed       {c['on']} by {c['by']}: " + (f"met on {c['met_on']}" if c["met_on"] else f"no meeting: {c['no_meeting']}")
+                     + (f"; {c['notes']}" if c["notes"] else ""))
+    if data["to_do"]:
+        lines.append("to do:")
+        lines += [f"  - {t}" for t in data["to_do"]]
+    for line in lines:
+        out(line)
+
+
+@request_app.command("consent")
+def request_consent(
+    request: str = RequestArg,
+    third_party: str = typer.Option(..., "--third-party", metavar="NAME", help="The third party, as the entries name them."),
+    given: bool = typer.Option(False, "--given", help="They consent to disclosure."),
+    refused: bool = typer.Option(False, "--refused", help="They refuse: their entries are left out of the clean copy."),
+    on: Optional[str] = typer.Option(None, "--on", metavar="DATE", help="When the answer came (default today)."),
+    notes: Optional[str] = typer.Option(None, "--notes", metavar="TEXT", help="E.g. how they were asked."),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """Record a third party's consent to disclosure, or refusal; prints the entry id."""
+    from vault_cli.services import requests
+
+    result = requests.record_consent(_session(vault, identity), request, third_party=third_party, given=given,
+                                     refused=refused, on=on, notes=notes)
+    _print_warnings(result)
+    out(result.id)
+
+
+@request_app.command("withhold")
+def request_withhold(
+    request: str = RequestArg,
+    entry: str = typer.Option(..., "--entry", metavar="ENTRY", help="The entry to leave out of the clean copy."),
+    reason: str = typer.Option(..., "--reason", metavar="TEXT", help="Why (recorded, not shown to the requester)."),
+    ground: Optional[str] = typer.Option(None, "--ground", metavar="TEXT", help="The ground counted on the copy's last page (default: an exemption under the Data Protection Act 2018)."),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """Withhold an entry from the clean copy, with the reason (manager or DSL); prints the entry id."""
+    from vault_cli.services import requests
+
+    result = requests.withhold(_session(vault, identity), request, entry_id=entry, reason=reason, ground=ground)
+    _print_warnings(result)
+    out(result.id)
+
+
+@request_app.command("extend")
+def request_extend(
+    request: str = RequestArg,
+    months: Optional[int] = typer.Option(None, "--months", metavar="1|2", help="Extend by one or two further months."),
+    until: Optional[str] = typer.Option(None, "--until", metavar="DATE", help="Or: the new deadline (at most three months from receipt)."),
+    reasons: str = typer.Option(..., "--reasons", metavar="TEXT", help="Why the request is complex."),
+    told_on: str = typer.Option(..., "--told-on", metavar="DATE", help="When the requester was told, with the reasons (within the first month)."),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """Extend a complex request's deadline by up to two months (manager or DSL); prints the entry id."""
+    from vault_cli.services import requests
+
+    result = requests.extend(_session(vault, identity), request, months=months, until=until, reasons=reasons,
+                             told_on=told_on)
+    _print_warnings(result)
+    out(result.id)
+
+
+@request_app.command("export")
+def request_export(
+    request: str = RequestArg,
+    out_file: str = typer.Option(..., "--out", "-o", metavar="FILE", help="Where to write the clean copy (outside the vault; mode 0600)."),
+    fmt: str = typer.Option("html", "--format", metavar="html|md|json", help="html (printable, self-contained), md or json."),
+    force: bool = typer.Option(False, "--force", help="Replace FILE if it exists."),
+    include_not_informed: bool = typer.Option(False, "--include-not-informed", help="Disclose entries recorded without informing the parents (else each must be withheld first)."),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """Write the clean copy of the child's file for a request (manager or DSL); the file holds plaintext."""
+    from vault_cli.services import cleancopy
+
+    result = cleancopy.export(_session(vault, identity), request, out=out_file, fmt=fmt, force=force,
+                              include_not_informed=include_not_informed)
+    _print_warnings(result)
+    d = result.details
+    note(f"wrote the clean copy to {d['path']} (mode 0600): {d['included']} entries, {d['removed_total']} left out")
+    note("the file holds the child's information in plaintext: keep it safe, and delete it once it has been given")
+    out(d["path"])
+
+
+@request_app.command("close")
+def request_close(
+    request: str = RequestArg,
+    met_on: Optional[str] = typer.Option(None, "--met-on", metavar="DATE", help="When the file was gone through with the requester."),
+    no_meeting: Optional[str] = typer.Option(None, "--no-meeting", metavar="REASON", help="Or: why there was no meeting."),
+    notes: Optional[str] = typer.Option(None, "--notes", metavar="TEXT", help="How it went, anything agreed."),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """Close a request once the file was gone through with the requester (manager or DSL); prints the entry id."""
+    from vault_cli.services import requests
+
+    result = requests.close(_session(vault, identity), request, met_on=met_on, notes=notes, no_meeting=no_meeting)
+    _print_warnings(result)
+    out(result.id)
+
+
+# ---------------------------------------------------------------------------
+# due, find, share
+
+
+@app.command("due")
+def due_cmd(
+    within: int = typer.Option(14, "--within", metavar="DAYS", help="List grants that end within DAYS days."),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Everything owed: request deadlines, parents never informed, parent views never asked, grants ending."""
+    from vault_cli.services import duties
+
+    s = _session(vault, identity)
+    with _progress("reading records", len(s.vault.record_ids())) as tick:
+        data = duties.due(s, within=within, progress=tick)
+    if as_json:
+        out_json(data)
+        return
+    _table(["kind", "record", "item", "due", "days left", "what"],
+           [[i["kind"], i["record"], i["item"], i["due"] or "", "" if i["days_left"] is None else str(i["days_left"]),
+             i["what"]] for i in data["items"]], title=f"Due on {data['today']}")
+    if data["records_with_sealed_entries"]:
+        note(f"{data['records_with_sealed_entries']} records hold entries you cannot read; they were not checked")
+
+
+@app.command("find")
+def find_cmd(
+    text: str = typer.Argument("", metavar="[TEXT]", help="Text to look for (any case), in entries and their third parties."),
+    category: Optional[str] = typer.Option(None, "--category", metavar="C", help="Only entries of this category."),
+    level: Optional[str] = typer.Option(None, "--level", metavar="L", help="Only entries at this level."),
+    record: Optional[str] = typer.Option(None, "--record", metavar="R", help="Only this record."),
+    since: Optional[str] = typer.Option(None, "--since", metavar="DATE", help="Only entries from DATE on."),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Search every entry you can read."""
+    from vault_cli.services import duties
+
+    s = _session(vault, identity)
+    with _progress("searching", len(s.vault.record_ids())) as tick:
+        rows = duties.find(s, text, category=category, level=level, record=record, since=since, progress=tick)
+    if as_json:
+        out_json(rows)
+        return
+    _table(["when", "record", "entry", "level", "category", "text"],
+           [[r["at"][:16].replace("T", " "), r["record"], r["entry"], r["level"], r["category"],
+             " ".join(r["text"].split())[:120]] for r in rows], title=f"{len(rows)} entries found")
+
+
+@app.command("share")
+def share_cmd(
+    record: str = typer.Argument(..., help="The child's record id"),
+    with_whom: str = typer.Option(..., "--with", metavar="WHO", help="Who it was shared with (or not)."),
+    what: str = typer.Option(..., "--what", metavar="TEXT", help="What information."),
+    purpose: str = typer.Option(..., "--purpose", metavar="TEXT", help="Why: the purpose of sharing."),
+    basis: Optional[str] = typer.Option(None, "--basis", metavar="TEXT", help="The lawful basis (needed when sharing)."),
+    consent: str = typer.Option(..., "--consent", metavar="given|refused|not-sought", help="Consent to share."),
+    reason: Optional[str] = typer.Option(None, "--reason", metavar="TEXT", help="Why: needed when consent was not given, and for a decision not to share."),
+    decided_not_to: bool = typer.Option(False, "--decided-not-to", help="Record a decision not to share."),
+    on: Optional[str] = typer.Option(None, "--on", metavar="DATE", help="When (default today)."),
+    how: Optional[str] = typer.Option(None, "--how", metavar="TEXT", help="How it was shared (phone, secure email...)."),
+    advice: Optional[str] = typer.Option(None, "--advice", metavar="TEXT", help="Advice taken, and from whom."),
+    level: str = typer.Option("safeguarding", "--level", help="confidential or safeguarding (default)."),
+    parents_informed: Optional[str] = typer.Option(None, "--parents-informed", metavar="DATE", help="When parents were told of it."),
+    parents_not_informed: Optional[str] = typer.Option(None, "--parents-not-informed", metavar="REASON", help="Why parents were not told."),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """Record a decision to share information about a child, or not to; prints the entry id."""
+    from vault_cli.services import duties
+
+    result = duties.share(
+        _session(vault, identity), record, with_whom=with_whom, what=what, purpose=purpose, basis=basis,
+        consent=consent, reason=reason, decided_not_to=decided_not_to, on=on, how=how, advice=advice, level=level,
+        parents_informed=parents_informed, parents_not_informed=parents_not_informed,
+    )
+    _print_warnings(result)
+    out(result.id)
+
+
+__all__ = ["request_app"]

@@ -1,0 +1,515 @@
+"""The record envelope: one child's record, plaintext structure, encrypted contents.
+
+A record is two files side by side in ``records/``:
+
+- ``<id>.yaml``, the *head*: format, record id, key person, grants, revocations,
+  the level keys (every generation, wrapped once per reader) and the profile
+  block. Access commands (grant, revoke, rotate, expire, holder changes) read
+  and rewrite only this file.
+- ``<id>.entries.yaml``, the *entries*: ``entries:``, append-only, sorted by id,
+  each entry an age block with its markings under it. Only entry commands
+  (add, mark, a recorded erasure) write it.
+
+Keeping them apart means a command that re-keys every record rewrites and
+commits ~15 KB per record instead of the whole chronology (~70 KB at 50
+entries), so git hashes, stores and later packs only what changed, and the
+entry blocks are provably untouched by access changes. Both files are validated
+against ``schemas/record.schema.json`` (the head with an empty entry list, the
+entries as its ``entry_list``).
+
+Block payloads are JSON inside age. Each names the record, block id and level it
+belongs to, and ``open_block`` checks that binding against where the block sits,
+so a block moved to another record, entry or level is detected.
+
+Wrapped level keys decrypt to an age identity file: a ``#`` comment carrying
+the binding, then the ``AGE-SECRET-KEY-1`` line. ``age -d -i`` accepts that file
+as it is, which is what keeps every record readable with plain ``age``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Callable, Optional
+
+from vault_cli.adapters import crypto
+
+from vault_cli.formats import fasthead
+
+from vault_cli.model import ids
+
+from vault_cli.formats import schema
+
+from vault_cli.formats import yamlio
+from vault_cli.errors import IntegrityError
+
+FORMAT = "confide/record/2"
+HEAD_SUFFIX = ".yaml"
+ENTRIES_SUFFIX = ".entries.yaml"
+EMPTY_TAIL = b"entries: []\n"
+_HEAD_ORDER = ("format", "record", "key_person", "grants", "revoked", "rekey", "keys", "profile")
+
+
+def record_path(root: Path, record_id: str) -> Path:
+    return root / "records" / f"{record_id}{HEAD_SUFFIX}"
+
+
+def entries_path(root: Path, record_id: str) -> Path:
+    return root / "records" / f"{record_id}{ENTRIES_SUFFIX}"
+
+
+def head_source(record_id: str) -> str:
+    """``c-x`` -> ``records/c-x.yaml``: the head's path in the vault."""
+    return f"records/{record_id}{HEAD_SUFFIX}"
+
+
+def entries_source(source: str) -> str:
+    """``records/c-x.yaml`` -> ``records/c-x.entries.yaml``."""
+    return source[: -len(HEAD_SUFFIX)] + ENTRIES_SUFFIX
+
+
+def record_of(path: str) -> Optional[tuple[str, str]]:
+    """``(record id, "head" | "entries")`` for a record file's repository path, None for any other path."""
+    if not path.startswith("records/") or "/" in path[8:]:
+        return None
+    name = path[8:]
+    for suffix, part in ((ENTRIES_SUFFIX, "entries"), (HEAD_SUFFIX, "head")):
+        if name.endswith(suffix) and ids.RECORD_RE.fullmatch(name[: -len(suffix)]):
+            return name[: -len(suffix)], part
+    return None
+
+
+def load_head(raw: bytes, source: str) -> dict:
+    """Parse and validate a head file's bytes (no entries)."""
+    head = yamlio.load(raw, source) if raw.strip() else None
+    if not isinstance(head, dict):
+        raise IntegrityError(f"{source} is not a record envelope", "git checkout -- " + source)
+    if "entries" in head:
+        raise IntegrityError(
+            f"{source} holds entries, which belong in {entries_source(source)}",
+            "the file was edited by hand or written by an older confide; restore it from git",
+        )
+    probe = dict(head)
+    probe["entries"] = []
+    schema.check("record", probe, source)
+    return head
+
+
+def load_entries(tail: bytes, source: str) -> list:
+    """Parse and validate an entries file's bytes: the sorted list of entry items."""
+    if not tail.strip():
+        raise IntegrityError(f"{source} has no 'entries' list", "git checkout -- " + source)
+    entries = parse_tail(tail)
+    if entries is None:  # not in the exact shape confide writes: let the YAML parser judge it
+        data = yamlio.load(tail, source)
+        if not isinstance(data, dict) or set(data) != {"entries"}:
+            raise IntegrityError(f"{source} holds something other than one 'entries' list", "git checkout -- " + source)
+        entries = data["entries"] or []
+    schema.check_def("record", "entry_list", entries, source)
+    seen = [e["id"] for e in entries]
+    if seen != sorted(set(seen)):
+        raise IntegrityError(f"{source} has entries out of order or repeated", "git log -p -- " + source)
+    return entries
+
+
+class Envelope:
+    """A record in memory. The entries file is read only when something needs it,
+    and stays raw bytes until entries themselves are needed."""
+
+    def __init__(self, source: str, head: dict, tail: Optional[bytes] = None, *,
+                 head_raw: Optional[bytes] = None, read: Optional[Callable[[str], bytes]] = None) -> None:
+        self.source = source  # the head's path in the vault, e.g. records/c-7f3k9m2q.yaml
+        self.head = head
+        self._tail = tail  # the entries file's bytes; None until read (with ``read``)
+        self._tail_raw: Optional[bytes] = None  # as read; None for a new record
+        self._head_raw = head_raw  # as read; None for a new record
+        self._read = read  # reads a vault path from the verified commit (Vault.read)
+        self._entries: Optional[list] = None
+
+    @property
+    def entries_source(self) -> str:
+        return entries_source(self.source)
+
+    # -- loading ----------------------------------------------------------
+    @classmethod
+    def read(cls, source: str, read: Callable[[str], bytes], *, entries: bool = True) -> "Envelope":
+        """The record whose head is at ``source``, read with ``read`` (a vault path -> bytes; FileNotFoundError)."""
+        raw = read(source)
+        head = load_head(raw, source)
+        if head["record"] + HEAD_SUFFIX != source.rsplit("/", 1)[-1]:
+            raise IntegrityError(
+                f"{source} holds record {head['record']}, not the one its file name says",
+                "a record file was renamed or copied by hand; restore it from git",
+            )
+        env = cls(source, head, head_raw=raw, read=read)
+        if entries:
+            env.entries  # read, parse and validate now
+        return env
+
+    @property
+    def record(self) -> str:
+        return self.head["record"]
+
+    @property
+    def tail(self) -> bytes:
+        if self._tail is None:
+            if self._read is None:
+                raise IntegrityError(f"{self.source} has no entries file", "git checkout -- " + self.entries_source)
+            try:
+                self._tail = self._read(self.entries_source)
+            except FileNotFoundError:
+                raise IntegrityError(
+                    f"{self.entries_source} is missing: the record's entries are not there",
+                    f"restore it with 'git checkout -- {self.entries_source}', then run 'confide verify'",
+                ) from None
+            self._tail_raw = self._tail
+        return self._tail
+
+    @tail.setter
+    def tail(self, value: bytes) -> None:
+        self.tail  # read the original first, so a change is recognised as one
+        self._tail = value
+
+    @property
+    def entries(self) -> list:
+        if self._entries is None:
+            self._entries = load_entries(self.tail, self.entries_source)
+        return self._entries
+
+    def entry_count(self) -> int:
+        """Entries in the file, counted without parsing it."""
+        if self._entries is not None:
+            return len(self._entries)
+        return self.tail.count(b"\n- id: e-")
+
+    # -- level keys -------------------------------------------------------
+    @property
+    def keys(self) -> list[dict]:
+        return self.head["keys"]
+
+    def key(self, key_id: str, *, referrer: Optional[str] = None) -> dict:
+        """A level key by id; ``referrer`` is the file that names it (the entries file, for an entry block)."""
+        for k in self.head["keys"]:
+            if k["id"] == key_id:
+                return k
+        where = referrer or self.source
+        raise IntegrityError(f"{where} refers to level key {key_id}, which {self.source} does not hold", "git log -p -- " + where)
+
+    def current_key(self, level: str) -> dict:
+        gens = [k for k in self.head["keys"] if k["level"] == level]
+        if not gens:
+            raise IntegrityError(f"{self.source} has no key for level {level}", "git log -p -- " + self.source)
+        return max(gens, key=lambda k: (k["generation"], k["id"]))  # two of one number only after a merge (then 'rekey')
+
+    def readers(self, level: str) -> set[str]:
+        """Who holds a copy of the current generation of a level key."""
+        return set(self.current_key(level)["wrapped"])
+
+    # -- writing ----------------------------------------------------------
+    def head_bytes(self) -> bytes:
+        head = dict(self.head)
+        head.pop("entries", None)
+        ordered = {k: head[k] for k in _HEAD_ORDER if k in head}
+        probe = dict(ordered)
+        probe["entries"] = []
+        schema.check("record", probe, self.source)
+        return (fasthead.dump(ordered) or yamlio.dump(ordered)).encode("utf-8")  # same bytes, ~5x faster
+
+    def tail_bytes(self) -> bytes:
+        if self._entries is not None:
+            # re-dumped entries (a marking, a merge) are checked like the head: nothing invalid is written
+            schema.check_def("record", "entry_list", self._entries, self.entries_source)
+            return dump_entries(self._entries)
+        return self.tail
+
+    def files(self) -> dict[str, bytes]:
+        """The files to write for this record: only those whose bytes changed (both for a new record)."""
+        out = {}
+        head = self.head_bytes()
+        if head != self._head_raw:
+            out[self.source] = head
+        if self._tail is not None or self._entries is not None:
+            if self._tail is None and self._read is not None:
+                self.tail  # entries set without reading the file: read it, so an unchanged file is not rewritten
+            tail = self.tail_bytes()
+            if tail != self._tail_raw:
+                out[self.entries_source] = tail
+        return out
+
+    def write_to(self, tx) -> None:
+        """Stage this record's changed files in a transaction (``store.Transaction``)."""
+        for path, data in self.files().items():
+            tx.write(path, data)
+
+    def append_entry(self, entry: dict) -> None:
+        """Add an entry block, keeping the tail sorted; old blocks stay byte-identical."""
+        schema.check_def("record", "entry", entry, self.entries_source)
+        if self._entries is None and _tail_looks_plain(self.tail):
+            last = _last_entry_id(self.tail)
+            if last is None or entry["id"] > last:
+                item = dump_entries([entry])[len(b"entries:\n") :]
+                if self.tail.strip() in (b"entries: []", b"entries:", b""):
+                    self.tail = b"entries:\n" + item
+                else:
+                    self.tail = self.tail + item
+                return
+        entries = list(self.entries)
+        if any(e["id"] == entry["id"] for e in entries):
+            raise IntegrityError(f"entry id {entry['id']} already exists in {self.entries_source}", "run the command again; run 'confide verify' if it happens twice")
+        entries.append(entry)
+        entries.sort(key=lambda e: e["id"])
+        self._entries = entries
+
+    def find_entry(self, entry_id: str) -> Optional[dict]:
+        for e in self.entries:
+            if e["id"] == entry_id:
+                return e
+        return None
+
+
+def dump_entries(entries: list) -> bytes:
+    if not entries:
+        return b"entries: []\n"
+    fast = _dump_entries_fast(entries)
+    if fast is not None:
+        return fast
+    return yamlio.dump({"entries": entries}).encode("utf-8")
+
+
+_ARMOR_LINE = re.compile(r"[A-Za-z0-9+/=-][A-Za-z0-9+/= -]*")
+
+
+def _dump_items(items: list, ind: str, out: list) -> bool:
+    for item in items:
+        if not isinstance(item, dict) or list(item)[:3] != ["id", "key", "data"]:
+            return False
+        extra = list(item)[3:]
+        if extra not in ([], ["marks"]) or (extra and (ind or not item["marks"])):
+            return False
+        item_id, key_id, data = item["id"], item["key"], item["data"]
+        if not (isinstance(item_id, str) and isinstance(key_id, str) and isinstance(data, str)
+                and _ID_VALUE.fullmatch(item_id) and _ID_VALUE.fullmatch(key_id)
+                and data.endswith("\n") and not data.endswith("\n\n")):
+            return False
+        lines = data[:-1].split("\n")
+        if not all(_ARMOR_LINE.fullmatch(line) and not line.endswith(" ") for line in lines):
+            return False
+        out.append(f"{ind}- id: {item_id}\n{ind}  key: {key_id}\n{ind}  data: |\n")
+        out.append("".join(f"{ind}    {line}\n" for line in lines))
+        if extra:
+            out.append("  marks:\n")
+            if not _dump_items(item["marks"], "  ", out):
+                return False
+    return True
+
+
+def _dump_entries_fast(entries: list) -> Optional[bytes]:
+    """What ``yamlio.dump({"entries": entries})`` writes, without ruamel, for entries of the usual shape
+    (``id``, ``key``, armored ``data``, then optionally ``marks`` of the same shape); None otherwise."""
+    out = ["entries:\n"]
+    if not _dump_items(entries, "", out):
+        return None
+    return "".join(out).encode("ascii")
+
+
+_ID_VALUE = re.compile(r"[a-z]-[0-9a-z]+")
+_TAIL_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+
+
+def parse_tail(tail: bytes) -> Optional[list]:
+    """The entries of a tail written in confide's own canonical shape, or None for anything else.
+
+    ~10x faster than the YAML parser (which costs ~2 ms for a 50-entry tail, and
+    whole-vault commands parse 1,000 of them). It accepts only the exact lines
+    ``dump_entries`` writes: ``- id: e-...`` / ``  key: k-...`` / ``  data: |`` and the
+    armored lines indented four spaces, then optionally ``  marks:`` and marks of the
+    same shape two spaces deeper. Ids are plain ``x-...`` words, which YAML reads
+    as strings too. Any other line (a comment, a tab, a blank line inside a block,
+    another key order, CRLF, a flow list) returns None, and the caller falls back to
+    the YAML parser, so both paths yield the same entries and the same errors.
+    """
+    try:
+        text = tail.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    if _TAIL_CONTROL.search(text):  # control characters: ruamel's reader rejects them (or splits at CR)
+        return None
+    if text == "entries: []\n":
+        return []
+    if not text.startswith("entries:\n") or not text.endswith("\n"):
+        return None
+    lines = text[len("entries:\n"):-1].split("\n")
+    out = []
+    i, n = 0, len(lines)
+    while i < n:
+        item, i = _tail_item(lines, i, "")
+        if item is None:
+            return None
+        out.append(item)
+    return out
+
+
+def _tail_item(lines: list, i: int, ind: str) -> tuple:
+    n = len(lines)
+    if i + 2 >= n:
+        return None, i
+    l0, l1 = lines[i], lines[i + 1]
+    if not (l0.startswith(ind + "- id: ") and l1.startswith(ind + "  key: ") and lines[i + 2] == ind + "  data: |"):
+        return None, i
+    item_id, key_id = l0[len(ind) + 6:], l1[len(ind) + 7:]
+    if not (_ID_VALUE.fullmatch(item_id) and _ID_VALUE.fullmatch(key_id)):
+        return None, i
+    pre = ind + "    "
+    cut = len(pre)
+    j = i + 3
+    block = []
+    while j < n and lines[j].startswith(pre):
+        line = lines[j][cut:]
+        if not line or line[0] in " \t":  # deeper indentation: YAML would read it differently
+            return None, i
+        block.append(line)
+        j += 1
+    if not block:
+        return None, i
+    item = {"id": item_id, "key": key_id, "data": "\n".join(block) + "\n"}
+    if not ind and j < n and lines[j] == "  marks:":
+        j += 1
+        marks = []
+        while j < n and lines[j].startswith("  - "):
+            mark, j = _tail_item(lines, j, "  ")
+            if mark is None:
+                return None, i
+            marks.append(mark)
+        if not marks:
+            return None, i
+        item["marks"] = marks
+    return item, j
+
+
+_FOREIGN_LINE = re.compile(rb"^(?!- |  |$)", re.M)
+
+
+def _tail_looks_plain(tail: bytes) -> bool:
+    """Is the unparsed tail shaped as confide writes it, so a block can be appended as bytes?
+
+    A cheap scan (no YAML parse): ``entries:`` then only list items and their
+    indented lines. Anything else (a field after ``entries``, a missing final
+    newline, no ``entries`` at all) sends the caller to the full parse, which
+    reports the damage instead of appending to it.
+    """
+    if not tail.startswith(b"entries:") or not tail.endswith(b"\n"):
+        return False
+    first, _, rest = tail.partition(b"\n")
+    first = first.strip()
+    if first == b"entries: []":
+        return not rest.strip()
+    return first == b"entries:" and _FOREIGN_LINE.search(rest) is None
+
+
+def _last_entry_id(tail: bytes) -> Optional[str]:
+    i = tail.rfind(b"\n- id: e-")
+    if i < 0:
+        return None
+    line = tail[i + len(b"\n- id: ") :].split(b"\n", 1)[0].decode("ascii", "replace").strip()
+    return line if ids.ENTRY_RE.fullmatch(line) else None
+
+
+# ---------------------------------------------------------------------------
+# Block payloads
+
+
+def seal(payload: dict, recipient: str, schema_name: str, source: str) -> str:
+    schema.check(schema_name, payload, source)
+    data = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return crypto.encrypt(data, recipient)
+
+
+def open_block(
+    armored: str,
+    identity: crypto.Identity,
+    *,
+    schema_name: str,
+    record: str,
+    block: str,
+    level: str,
+    source: str,
+) -> dict:
+    """Decrypt a block with a level identity and check it belongs where it sits."""
+    restore = f"the file was damaged or edited by hand: see 'git log -p -- {source}', restore it from git, and run 'confide verify'"
+    try:
+        raw = crypto.decrypt(armored, identity)
+    except IntegrityError as exc:
+        raise IntegrityError(f"block {block} in {source}: {exc.message}", restore) from None
+    try:
+        payload = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise IntegrityError(f"block {block} in {source} does not hold a confide payload", restore) from None
+    if not isinstance(payload, dict):
+        raise IntegrityError(f"block {block} in {source} does not hold a confide payload", restore)
+    if (payload.get("record"), payload.get("block"), payload.get("level")) != (record, block, level):
+        raise IntegrityError(
+            f"block {block} in {source} belongs elsewhere: it was written for another record, block or level",
+            "a block was moved or copied by hand; restore the file from git and run 'confide verify'",
+        )
+    schema.check(schema_name, payload, f"{source} block {block}")
+    return payload
+
+
+def wrap_level_key(level_secret: str, *, record: str, key: dict, holder_recipient: str) -> str:
+    text = (
+        f"# confide level key: record {record}, key {key['id']}, level {key['level']}, "
+        f"generation {key['generation']}\n# public key: {key['recipient']}\n{level_secret}\n"
+    )
+    return crypto.encrypt(text.encode("ascii"), holder_recipient)
+
+
+def unwrap_level_key(armored: str, holder_identity: crypto.Identity, *, record: str, key: dict, source: str) -> crypto.Identity:
+    restore = f"the file was damaged or edited by hand: see 'git log -p -- {source}', restore it from git, and run 'confide verify'"
+    try:
+        raw = crypto.decrypt(armored, holder_identity)
+    except IntegrityError as exc:
+        raise IntegrityError(f"a wrapped copy of level key {key['id']} in {source}: {exc.message}", restore) from None
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise IntegrityError(f"a wrapped copy of level key {key['id']} in {source} is not a level key", restore) from None
+    lines = text.splitlines()
+    expected = (
+        f"# confide level key: record {record}, key {key['id']}, level {key['level']}, generation {key['generation']}"
+    )
+    secrets_ = [line for line in lines if line.startswith(crypto.SECRET_PREFIX)]
+    if not lines or lines[0] != expected or len(secrets_) != 1:
+        raise IntegrityError(
+            f"a wrapped copy of level key {key['id']} in {source} belongs to another record, key or level",
+            "a wrapped key was moved or copied by hand; restore the file from git and run 'confide verify'",
+        )
+    try:
+        ident = crypto.identity_from_secret(secrets_[0])
+    except Exception:
+        raise IntegrityError(f"a wrapped copy of level key {key['id']} in {source} is damaged", restore) from None
+    if ident.recipient != key["recipient"]:
+        raise IntegrityError(
+            f"level key {key['id']} in {source} has a public recipient that does not match its secret",
+            "someone replaced the recipient: writing to it would lock readers out; run 'confide verify'",
+        )
+    return ident
+
+
+def mark_rekey(head: dict, level: str) -> None:
+    """Ask the next holder who reads ``level`` to start a new generation of its key."""
+    head["rekey"] = sorted(set(head.get("rekey") or []) | {level})
+
+
+def clear_rekey(head: dict, level: str) -> None:
+    left = [lv for lv in head.get("rekey") or [] if lv != level]
+    if left:
+        head["rekey"] = left
+    else:
+        head.pop("rekey", None)
+
+
+def new_level_key(taken: set[str], level: str, generation: int) -> tuple[dict, str]:
+    secret, recipient = crypto.generate_identity()
+    key = {"id": ids.new_key_id(taken), "level": level, "generation": generation, "recipient": recipient, "wrapped": {}}
+    return key, secret

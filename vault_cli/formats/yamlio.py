@@ -1,0 +1,153 @@
+"""YAML in and out: the one reader of every YAML file confide reads.
+
+Files confide writes (records, holders) go through ruamel.yaml's safe mode with
+its C parser and emitter: fast, and no arbitrary object construction. Multi-line
+strings (armored age blocks) are written as literal blocks so files diff well.
+
+Reading refuses, at once and with a clear error, what confide never writes and
+an attacker could use against a reader: anchors and aliases (a few hundred
+bytes of nested aliases expand to gigabytes: "billion laughs"), tags, duplicate
+keys, more than one document, nesting deeper than ``MAX_DEPTH`` and files
+larger than ``MAX_BYTES``. ``fastyaml`` reads confide's own canonical files
+without ruamel (it accepts none of those constructs); anything else is first
+scanned as a stream of parser events, which costs no more than the document's
+size, and only then built.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from vault_cli.formats import fastyaml
+from vault_cli.errors import IntegrityError
+
+# ruamel.yaml is imported on first use, not at start-up (~7 ms): the files
+# confide writes are read by ``fastyaml`` (exactly the same values, for the subset
+# confide writes), and single-record commands then never need ruamel at all.
+_ruamel: dict = {}
+
+
+def _yaml():
+    if not _ruamel:
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import YAMLError
+        from ruamel.yaml.representer import SafeRepresenter
+
+        class _Representer(SafeRepresenter):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.sort_base_mapping_type_on_output = False  # keep the order confide writes
+
+        def _str(rep: SafeRepresenter, data: str):
+            if "\n" in data:
+                return rep.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+            return rep.represent_scalar("tag:yaml.org,2002:str", data)
+
+        _Representer.add_representer(str, _str)
+        loader = YAML(typ="safe", pure=False)
+        dumper = YAML(typ="safe", pure=False)
+        dumper.Representer = _Representer
+        dumper.default_flow_style = False
+        dumper.width = 4096
+        dumper.allow_unicode = True
+        _ruamel.update(YAML=YAML, YAMLError=YAMLError, loader=loader, dumper=dumper)
+    return _ruamel
+
+
+MAX_BYTES = 64 * 1024 * 1024  # a record's entries after 25 years are a few MB; nothing confide reads comes near
+MAX_DEPTH = fastyaml.MAX_DEPTH  # 32; confide's files nest at most 6 deep
+
+
+def _refuse(source: str, what: str, where: str = "") -> IntegrityError:
+    return IntegrityError(
+        f"{source}{where} holds {what}, which confide never writes; it was not read",
+        "if it was edited by hand, restore it: git checkout -- " + source + "; then run 'confide verify'",
+    )
+
+
+def _scan(y: dict, text: Any, source: str) -> None:
+    """Refuse anchors, aliases, tags, extra documents and deep nesting before anything is built."""
+    from ruamel.yaml import events as ev
+
+    depth = documents = 0
+    for event in y["loader"].parse(text):
+        kind = type(event)
+        mark = getattr(event, "start_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        if kind is ev.AliasEvent:
+            raise _refuse(source, "a YAML alias", where)
+        if getattr(event, "anchor", None) is not None:
+            raise _refuse(source, "a YAML anchor", where)
+        if getattr(event, "tag", None) is not None:
+            raise _refuse(source, "a YAML tag", where)
+        if kind in (ev.MappingStartEvent, ev.SequenceStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _refuse(source, f"nesting deeper than {MAX_DEPTH} levels", where)
+        elif kind in (ev.MappingEndEvent, ev.SequenceEndEvent):
+            depth -= 1
+        elif kind is ev.DocumentStartEvent:
+            documents += 1
+            if documents > 1:
+                raise _refuse(source, "more than one YAML document", where)
+
+
+def load(text: str | bytes, source: str) -> Any:
+    """Parse YAML safely. A syntax error names the file and line, never the content."""
+    if len(text) > MAX_BYTES:
+        raise IntegrityError(f"{source} is larger than {MAX_BYTES // (1024 * 1024)} MB, far beyond any file confide writes; "
+                             "it was not read", "restore it from git: git checkout -- " + source)
+    value = fastyaml.load(text)
+    if value is not fastyaml.UNSUPPORTED:
+        return value
+    y = _yaml()
+    try:
+        _scan(y, text, source)
+        return y["loader"].load(text)
+    except y["YAMLError"] as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        if type(exc).__name__ == "DuplicateKeyError":
+            raise _refuse(source, "a key given twice", where) from None
+        raise IntegrityError(
+            f"{source}{where} is not valid YAML",
+            "if it was edited by hand, restore it: git checkout -- " + source,
+        ) from None
+    except (ValueError, TypeError, OverflowError):
+        # The syntax is fine but a value cannot be built: an impossible date such as
+        # 2022-02-30, or a tag like '!!int abc'. Never quote the value itself.
+        raise IntegrityError(
+            f"{source} holds a value that cannot be read: an impossible date (e.g. 2022-02-30), time or number",
+            "if it was edited by hand, restore it: git checkout -- " + source,
+        ) from None
+
+
+_MEMO: dict = {}
+_MEMO_MAX_BYTES = 65536
+
+
+def load_cached(text: bytes, source: str) -> Any:
+    """``load`` for small files a command reads several times (confide.yaml, holders.yaml).
+
+    A write parses them when the vault opens, again under the lock, and again to
+    decide how to sign; history walks meet the same versions commit after commit.
+    Parsed once per distinct content; every caller gets its own deep copy, so
+    nothing it changes leaks to the next.
+    """
+    if not isinstance(text, bytes) or len(text) > _MEMO_MAX_BYTES:
+        return load(text, source)
+    hit = _MEMO.get(text)
+    if hit is None:
+        hit = _MEMO[text] = load(text, source)
+        if len(_MEMO) > 64:
+            _MEMO.pop(next(iter(_MEMO)))
+    import copy
+
+    return copy.deepcopy(hit)
+
+
+def dump(data: Any) -> str:
+    buf = io.StringIO()
+    _yaml()["dumper"].dump(data, buf)
+    return buf.getvalue()

@@ -1,0 +1,234 @@
+"""Who may read and do what: the setting's policy as one table of rules.
+
+The rows live in ``confide.yaml`` (``roles``: what each role reads, grants and
+lowers, what else it ``may`` do, whether it may be a key person, what a grant
+*to* it needs); this module is the only code that reads them. The commands
+that act ask it before they change anything, and ``confide verify`` asks it,
+with the same arguments, of every commit in history, so a rule that a command
+enforces is a rule that verify checks. No role name appears in code: a custom
+role in ``confide.yaml`` is judged exactly like the default ones.
+
+Readers of a level of a record (DESIGN.md, "Confidentiality levels"): every
+active holder whose role reads that level of every record, the child's key
+person for the levels in ``key_person_reads``, and explicit grants, minus
+revocations recorded in the record. The envelope's wrapped copies are kept
+within this set; cryptography, not this module, enforces it on read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Optional
+
+from vault_cli.errors import Denied
+from vault_cli.model.holders import Holder, Holders
+from vault_cli.model.settings import Role, Settings
+
+# What each permission of a role's ``may`` list allows (documentation and error messages).
+PERMISSIONS = {
+    "write": "add entries, create records, change profiles, mark entries",
+    "manage-holders": "add, remove and re-key key holders, and declare their signing keys",
+    "change-settings": "change confide.yaml and the vault's git settings files",
+    "requests": "open, withhold for, extend, export and close parents' requests to see a file",
+    "repudiate": "repudiate commits that do not verify, restoring the last verified state",
+    "adopt-signing": "vouch for a vault's unsigned early history and require signatures from then on",
+    # Rows for the record's end of life (retention, destruction, transfer to the next setting): the
+    # commands that ask them come with that work; the rows are here so that settings written now
+    # already say who will be allowed to.
+    "destroy": "destroy a record whose retention review decided so (with a second person's approval)",
+    "approve-destruction": "be the second person who approves a destruction",
+    "transfer": "send a child's file to the next setting or school",
+}
+
+# Level rules: (role field, what it allows).
+LEVEL_RULES = {
+    "reads": "read this level of every record",
+    "grants": "grant this level to others and revoke it",
+    "lowers": "move an entry down from this level (sharing it more widely)",
+}
+
+
+def role_of(settings: Settings, holder: Optional[Holder]) -> Optional[Role]:
+    return settings.roles.get(holder.role) if holder is not None else None
+
+
+# ---------------------------------------------------------------------------
+# The rules
+
+
+def acts(settings: Settings, holder: Optional[Holder]) -> bool:
+    """An active holder whose role is used day to day (not an offline break-glass key)."""
+    role = role_of(settings, holder)
+    return bool(role and holder.active and role.acts)
+
+
+def may(settings: Settings, holder: Optional[Holder], permission: str) -> bool:
+    """May ``holder`` do ``permission`` (one of ``PERMISSIONS``)?"""
+    assert permission in PERMISSIONS, permission
+    role = role_of(settings, holder)
+    return bool(role and holder.active and role.acts and permission in role.may)
+
+
+def may_level(settings: Settings, holder: Optional[Holder], rule: str, level: str) -> bool:
+    """May ``holder`` read / grant / lower ``level`` by role (``rule`` in ``LEVEL_RULES``)?"""
+    assert rule in LEVEL_RULES, rule
+    role = role_of(settings, holder)
+    if not role or not holder.active:
+        return False
+    if rule == "reads":
+        return level in role.reads
+    return role.acts and level in getattr(role, rule)
+
+
+def may_grant(settings: Settings, holder: Optional[Holder], level: str) -> bool:
+    return may_level(settings, holder, "grants", level)
+
+
+def may_hand_over(settings: Settings, holder: Optional[Holder]) -> list[str]:
+    """The key-person levels ``holder`` may not grant (empty: they may hand a child to a new key person)."""
+    return [lv for lv in settings.key_person_reads if not may_grant(settings, holder, lv)]
+
+
+def may_be_key_person(settings: Settings, holder: Optional[Holder]) -> bool:
+    role = role_of(settings, holder)
+    return bool(role and holder.active and role.acts and role.key_person and "write" in role.may)
+
+
+def grant_needs(settings: Settings, holder: Holder) -> tuple[str, ...]:
+    """What a grant *to* ``holder`` must carry: 'until', 'parent-permission' (one record at a time)."""
+    role = role_of(settings, holder)
+    return role.granted_with if role else ()
+
+
+def is_recovery(settings: Settings, holder: Holder) -> bool:
+    """A break-glass key: offline, and reads every level."""
+    role = role_of(settings, holder)
+    return bool(role and role.offline and set(settings.levels) <= set(role.reads))
+
+
+def managers(settings: Settings, holders: Holders) -> list[Holder]:
+    return [h for h in holders.active() if may(settings, h, "manage-holders")]
+
+
+def grant_live(grant: dict, today: Optional[dt.date]) -> bool:
+    """Is a grant in force on ``today`` (None: ignore end dates, as merges and verify's invariants do)?"""
+    until = grant.get("until")
+    return today is None or until is None or dt.date.fromisoformat(until) >= today
+
+
+def readers_for(
+    settings: Settings,
+    holders: Holders,
+    head: dict,
+    level: str,
+    today: Optional[dt.date],
+) -> set[str]:
+    names: set[str] = set()
+    for h in holders.active():
+        if may_level(settings, h, "reads", level):
+            names.add(h.name)
+    kp = head.get("key_person")
+    if kp and level in settings.key_person_reads:
+        holder = holders.find(kp)
+        if holder is not None and holder.active:
+            names.add(kp)
+    for r in head.get("revoked", []) or []:  # role or key-person access revoked for this record
+        if r["level"] == level:
+            names.discard(r["holder"])
+    for g in head.get("grants", []) or []:
+        if g["level"] == level and grant_live(g, today):
+            holder = holders.find(g["holder"])
+            if holder is not None and holder.active:
+                names.add(g["holder"])
+    return names
+
+
+def may_make_key(settings: Settings, holders: Holders, head: dict, holder: Optional[Holder], level: str) -> bool:
+    """May ``holder`` start a new generation of a level's key? Whoever makes a key knows its secret,
+    so only a holder who reads that level of the record (end dates aside) may."""
+    return holder is not None and holder.name in readers_for(settings, holders, head, level, None)
+
+
+def reasons_for(settings: Settings, holders: Holders, head: dict, holder: Holder, level: str, today: dt.date) -> list[str]:
+    """Why a holder reads a level of a record (for ``confide access``)."""
+    out: list[str] = []
+    if may_level(settings, holder, "reads", level):
+        out.append(f"role {holder.role}")
+    if head.get("key_person") == holder.name and level in settings.key_person_reads:
+        out.append("key person")
+    if any(r["holder"] == holder.name and r["level"] == level for r in head.get("revoked", []) or []):
+        out = []  # 'confide revoke' took away the role / key-person access to this record
+    for g in head.get("grants", []) or []:
+        if g["holder"] == holder.name and g["level"] == level and grant_live(g, today):
+            out.append("grant" + (f" until {g['until']}" if g.get("until") else ""))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Refusals: the same rules as errors that name who may
+
+
+def _who_may(settings: Settings, permission: Optional[str] = None, rule: Optional[str] = None,
+             level: Optional[str] = None) -> str:
+    names = []
+    for name, role in settings.roles.items():
+        if role.offline:
+            continue
+        if permission and permission in role.may or rule and level in getattr(role, rule):
+            names.append(name)
+    return ", ".join(names) or "no role in confide.yaml"
+
+
+def require_actor_may_act(settings: Settings, actor: Holder) -> None:
+    if not acts(settings, actor):
+        raise Denied(
+            f"holder '{actor.name}' is a {actor.role} key and is never used for day-to-day commands",
+            "act with your own identity; an offline break-glass key is for recovery only",
+        )
+
+
+def require(settings: Settings, actor: Holder, permission: str, doing: str) -> None:
+    """Refuse unless ``actor`` may ``permission``; ``doing`` says what was asked, in words."""
+    require_actor_may_act(settings, actor)
+    if not may(settings, actor, permission):
+        raise Denied(
+            f"'{actor.name}' ({actor.role}) may not {doing}",
+            f"roles that may ({PERMISSIONS[permission]}): {_who_may(settings, permission=permission)}; "
+            "ask one of them to run it",
+        )
+
+
+def require_writer(settings: Settings, actor: Holder) -> None:
+    require(settings, actor, "write", "write to the vault")
+
+
+def require_holder_manager(settings: Settings, actor: Holder) -> None:
+    require(settings, actor, "manage-holders", "change key holders")
+
+
+def require_level(settings: Settings, actor: Holder, rule: str, level: str, doing: str) -> None:
+    """Refuse unless ``actor``'s role may ``rule`` (grants / lowers) ``level``."""
+    require_actor_may_act(settings, actor)
+    if not may_level(settings, actor, rule, level):
+        raise Denied(
+            f"'{actor.name}' ({actor.role}) may not {doing}",
+            f"roles that may {LEVEL_RULES[rule].replace('this level', 'the ' + level + ' level')}: "
+            f"{_who_may(settings, rule=rule, level=level)}",
+        )
+
+
+# ---------------------------------------------------------------------------
+# Signed history
+
+
+def signatures_required(settings: Settings, holders: Holders) -> bool:
+    """Must every commit be signed by its holder? ``signing`` in confide.yaml says; a vault made before
+    that setting existed required them once every holder who writes had a signing key (or when
+    ``require_signatures`` said so), and its history is judged by that rule."""
+    if settings.signing is not None:
+        return settings.signing == "required"
+    legacy = settings.data.get("require_signatures")
+    if legacy is not None:
+        return bool(legacy)
+    committers = [h for h in holders.active() if may(settings, h, "write")]
+    return bool(committers) and all(h.signing_key for h in committers)

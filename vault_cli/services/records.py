@@ -1,0 +1,636 @@
+"""Children's records: create, read, add entries, mark them, edit the profile.
+
+Each function takes a ``Session`` (the vault and who is acting), does one
+thing, and for writes makes exactly one commit. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Optional, Sequence
+
+from vault_cli.formats import envelope
+
+from vault_cli.model import ids
+
+from vault_cli.adapters import parallel
+
+from vault_cli.model import policy
+
+from vault_cli.formats import schema
+
+from vault_cli.adapters import timeutil
+
+from vault_cli.model import trail
+from vault_cli.adapters.crypto import NotForThisKey
+from vault_cli.errors import Denied, IntegrityError, NotFound, UsageError, VaultStateError
+from vault_cli.model.holders import Holder
+from vault_cli.adapters.store import Transaction
+from vault_cli.services.vault import Session
+
+PARENT_VIEWS = ("confidential", "not-confidential", "not-asked")
+PROFILE_FIELDS = (
+    "name", "known_as", "dob", "start_date", "leaving_date", "room", "key_person", "home_languages",
+    "parents", "emergency_contacts", "medical_needs", "allergies", "dietary_needs", "gp", "send",
+    "court_orders", "consents",
+)
+DATE_FIELDS = ("dob", "start_date", "leaving_date")
+LIST_FIELDS = ("home_languages", "allergies")
+
+
+@dataclass
+class WriteResult:
+    id: str
+    commit: str
+    warnings: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def writing(session: Session) -> Iterator[tuple[Transaction, Holder]]:
+    """Lock the vault, reload what may have changed while we waited, check the actor."""
+    vault = session.vault
+    with vault.transaction() as tx:  # under the lock, the vault is brought up to its verified HEAD
+        session.actor = None
+        for ident in session.identities:
+            session.actor = vault.holders.by_recipient(ident.recipient)
+            if session.actor:
+                break
+        actor = session.require_writer()
+        from vault_cli.services import upkeep  # here, not at the top: upkeep builds on this module
+
+        upkeep.keep_current(session, tx, actor)  # expired grants, pending re-keys: before any write (own commit)
+        yield tx, actor
+        upkeep.after_write(session, tx)
+
+
+def _check_input(schema_name: str, value: dict, what: str, *, definition: Optional[str] = None) -> None:
+    """Validate what the user gave before it is sealed.
+
+    A value out of bounds (a 3,000-character reason, a 200,001-character text) is a
+    usage error naming the field, not a damaged file to "restore from git".
+    """
+    try:
+        if definition is None:
+            schema.check(schema_name, value, what)
+        else:
+            schema.check_def(schema_name, definition, value, what)
+    except IntegrityError as exc:
+        problem = exc.message.split(" schema: ", 1)[-1].split("): ", 1)[-1]
+        raise UsageError(
+            f"{what} would not be valid: {problem}",
+            f"shorten or correct that value; the limits are in schemas/{schema_name}.schema.json; nothing was changed",
+        ) from None
+
+
+def warnings_for_vault(session: Session) -> list[str]:
+    out = []
+    if not any(policy.is_recovery(session.settings, h) for h in session.holders.active()):
+        out.append(
+            "this vault has no recovery holder: if every manager loses their key, the records are lost; "
+            "add an offline one with: confide holder add vault-recovery --role recovery --recipient age1..."
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Creating a record
+
+
+def _wrap_for(session: Session, key: dict, secret: str, record_id: str, names: Sequence[str]) -> None:
+    for name in sorted(names):
+        key["wrapped"][name] = envelope.wrap_level_key(
+            secret, record=record_id, key=key, holder_recipient=session.holders.get(name).recipient
+        )
+
+
+def _check_key_person(session: Session, name: Optional[str]) -> Optional[str]:
+    if name is None:
+        return None
+    holder = session.holders.find(name)
+    if holder is None or not holder.active:
+        raise NotFound(
+            f"no active holder named '{name}' to be the key person",
+            "list holders with 'confide holder list'; add one with 'confide holder add'",
+        )
+    # e.g. students see a child's records only with the parent's written permission, which a
+    # key person's standing access would bypass; auditors and recovery keys never act.
+    if not policy.may_be_key_person(session.settings, holder):
+        raise UsageError(f"holder '{name}' is a {holder.role} and cannot be a key person", "choose a member of staff")
+    return name
+
+
+def create_child(
+    session: Session,
+    *,
+    name: str,
+    dob: Optional[str] = None,
+    key_person: Optional[str] = None,
+    room: Optional[str] = None,
+) -> WriteResult:
+    if not name or not name.strip():
+        raise UsageError("the child's name is empty", "give it with --name")
+    if dob is not None:
+        dob = timeutil.parse_date(dob, "--dob")
+    _check_input("profile", {k: v for k, v in {"name": name.strip(), "room": room}.items() if v is not None},
+                 "the new child's profile", definition="profile")
+    with writing(session) as (tx, actor):
+        settings = session.settings
+        vault = session.vault
+        _check_key_person(session, key_person)
+        record_id = ids.new_record_id()
+        while vault.has_record(record_id) or vault.record_path(record_id).exists():
+            record_id = ids.new_record_id()
+        source = vault.record_source(record_id)
+        head: dict[str, Any] = {"format": envelope.FORMAT, "record": record_id, "key_person": key_person,
+                                "grants": [], "keys": []}
+        today = timeutil.today()
+        taken: set[str] = set()
+        for level in settings.levels:
+            key, secret = envelope.new_level_key(taken, level, 1)
+            taken.add(key["id"])
+            readers = policy.readers_for(settings, session.holders, head, level, today)
+            if not readers:
+                raise Denied(f"no active holder would be able to read the {level} level", "add a manager first")
+            _wrap_for(session, key, secret, record_id, readers)
+            head["keys"].append(key)
+            if not policy.may_make_key(settings, session.holders, head, actor, level):
+                # we made a key of a level we do not read, so we knew its secret: its first reader replaces it
+                envelope.mark_rekey(head, level)
+        profile = {"name": name.strip(), "dob": dob, "room": room, "key_person": key_person}
+        profile = {k: v for k, v in profile.items() if v is not None}
+        env = envelope.Envelope(source, head, envelope.EMPTY_TAIL)
+        env.head["profile"] = _seal_profile(env, profile, actor.name)
+        env.write_to(tx)
+        commit = tx.commit(
+            trail.message(f"create record {record_id}", "record.create", actor.name, record=record_id), actor.name
+        )
+    return WriteResult(record_id, commit, warnings_for_vault(session))
+
+
+def _seal_profile(env: envelope.Envelope, profile: dict, author: str) -> dict:
+    key = env.current_key("general")
+    payload = {
+        "confide": "profile/1",
+        "record": env.record,
+        "block": "profile",
+        "level": "general",
+        "updated_at": timeutil.now_iso(),
+        "updated_by": author,
+        "profile": profile,
+    }
+    return {"key": key["id"], "data": envelope.seal(payload, key["recipient"], "profile", env.source)}
+
+
+# ---------------------------------------------------------------------------
+# Reading
+
+
+def read_profile(session: Session, env: envelope.Envelope) -> Optional[dict]:
+    block = env.head["profile"]
+    key = env.key(block["key"])
+    if key["level"] != "general":
+        raise IntegrityError(f"the profile in {env.source} is not under a general-level key", "run 'confide verify'")
+    ident = session.level_identity(env, block["key"])
+    if ident is None:
+        return None
+    try:
+        payload = envelope.open_block(
+            block["data"], ident, schema_name="profile", record=env.record, block="profile", level="general",
+            source=env.source,
+        )
+    except NotForThisKey:
+        raise IntegrityError(f"the profile block in {env.source} is not encrypted to its level key", "run 'confide verify'") from None
+    profile = dict(payload["profile"])
+    profile["key_person"] = env.head.get("key_person")
+    return profile
+
+
+def _summary(session: Session, record_id: str) -> dict:
+    env = session.vault.envelope(record_id, entries=False)
+    profile = read_profile(session, env)
+    row: dict[str, Any] = {"record": record_id, "readable": profile is not None, "key_person": env.head.get("key_person"),
+                           "entries": env.entry_count()}
+    if profile is not None:
+        row.update(name=profile.get("name"), dob=profile.get("dob"), room=profile.get("room"))
+    return row
+
+
+def list_children(session: Session, progress=None) -> list[dict]:
+    session.require_reader()
+    return list(parallel.map_ordered(lambda rid: _summary(session, rid), session.vault.record_ids(), progress=progress))
+
+
+def _open_entry(session: Session, env: envelope.Envelope, item: dict) -> Optional[dict]:
+    """The entry's payload and its markings, or None when the caller holds no key for it."""
+    where = env.entries_source  # entry blocks and their markings live in the entries file
+    key = env.key(item["key"], referrer=where)
+    level = key["level"]
+    ident = session.level_identity(env, item["key"])
+    if ident is None:
+        return None
+    try:
+        payload = envelope.open_block(item["data"], ident, schema_name="entry", record=env.record, block=item["id"],
+                                      level=level, source=where)
+        marks = []
+        for m in item.get("marks", []) or []:
+            mkey = env.key(m["key"], referrer=where)
+            if mkey["level"] != level:
+                raise IntegrityError(f"a marking of {item['id']} in {where} is not at the entry's level", "run 'confide verify'")
+            mident = session.level_identity(env, m["key"])
+            if mident is None:
+                raise IntegrityError(f"a marking of {item['id']} in {where} is under a key you lack", "run 'confide verify'")
+            mp = envelope.open_block(m["data"], mident, schema_name="mark", record=env.record, block=m["id"],
+                                     level=level, source=where)
+            if mp["entry"] != item["id"]:
+                raise IntegrityError(f"marking {m['id']} in {where} belongs to another entry", "run 'confide verify'")
+            marks.append(mp)
+    except NotForThisKey:
+        raise IntegrityError(f"block {item['id']} in {where} is not encrypted to its level key", "run 'confide verify'") from None
+    return {"payload": payload, "marks": marks}
+
+
+def _current(opened: dict) -> dict:
+    p = opened["payload"]
+    state = {
+        "id": p["block"], "level": p["level"], "readable": True, "category": p["category"], "text": p["text"],
+        "at": p["at"], "recorded_at": p["recorded_at"], "author": p["author"], "parent_view": p["parent_view"],
+        "parents_informed": p["parents_informed"], "parents_not_informed": p["parents_not_informed"],
+        "third_parties": list(p["third_parties"]), "corrects": p["corrects"],
+    }
+    markings = []
+    for m in sorted(opened["marks"], key=lambda x: x["block"]):
+        for fieldname, change in m["changes"].items():
+            if fieldname != "level":
+                state[fieldname] = change["to"]
+        markings.append({"id": m["block"], "author": m["author"], "recorded_at": m["recorded_at"],
+                         "reason": m["reason"], "changes": m["changes"]})
+    state["markings"] = markings
+    return state
+
+
+def show_record(session: Session, record_id: str) -> dict:
+    session.require_reader()
+    env = session.vault.envelope(record_id)
+    profile = read_profile(session, env)
+    readable, sealed = [], []
+    for item in env.entries:
+        opened = _open_entry(session, env, item)
+        if opened is None:
+            sealed.append({"id": item["id"], "level": env.key(item["key"])["level"], "readable": False})
+        else:
+            readable.append(_current(opened))
+    # Chronology: readable entries by when they happened; sealed ones by when they were
+    # recorded (read from their id), which is all the caller may know of them.
+    merged = sorted(readable + sealed, key=lambda e: (_when(e), e["id"]))
+    return {"record": record_id, "profile": profile, "entries": merged}
+
+
+def _when(entry: dict):
+    import datetime as dt
+
+    if entry["readable"]:
+        return dt.datetime.fromisoformat(entry["at"])
+    ms = 0
+    for ch in entry["id"][2:12]:
+        ms = ms * 32 + ids.ALPHABET.index(ch)
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)
+
+
+# ---------------------------------------------------------------------------
+# Adding and marking entries
+
+
+def _check_informed(parents_informed: Optional[str], parents_not_informed: Optional[str]) -> tuple[Optional[str], Optional[str]]:
+    if parents_informed is not None and parents_not_informed is not None:
+        raise UsageError(
+            "--parents-informed and --parents-not-informed contradict each other",
+            "give the date parents were told, or the reason they were not told, not both",
+        )
+    if parents_informed is not None:
+        parents_informed = timeutil.parse_date(parents_informed, "--parents-informed")
+    if parents_not_informed is not None and not parents_not_informed.strip():
+        raise UsageError("--parents-not-informed needs the reason parents were not told", "for example: --parents-not-informed \"informing parents may place the child at risk\"")
+    return parents_informed, parents_not_informed
+
+
+def add_entry(
+    session: Session,
+    record_id: str,
+    *,
+    level: str,
+    category: str,
+    text: str,
+    parent_view: str = "not-asked",
+    parents_informed: Optional[str] = None,
+    parents_not_informed: Optional[str] = None,
+    third_parties: Sequence[str] = (),
+    at: Optional[str] = None,
+    corrects: Optional[str] = None,
+    details: Optional[dict] = None,
+) -> WriteResult:
+    settings = session.settings
+    settings.check_level(level)
+    settings.check_category(category)
+    from vault_cli.model.settings import PROCEDURE_CATEGORIES
+
+    if category in PROCEDURE_CATEGORIES and not details:
+        raise UsageError(
+            f"entries of category '{category}' are written only by confide's own procedures",
+            "use 'confide request ...' for parents' requests and 'confide share' for sharing decisions",
+        )
+    if text is None or not text.strip():
+        raise UsageError("the entry text is empty", "give the text with --text TEXT, or --text - to read it from stdin")
+    if parent_view not in PARENT_VIEWS:
+        raise UsageError(f"unknown parent view '{parent_view}'", "--parent-view takes " + ", ".join(PARENT_VIEWS))
+    parents_informed, parents_not_informed = _check_informed(parents_informed, parents_not_informed)
+    parties = []
+    for tp in third_parties:
+        if not tp or not tp.strip():
+            raise UsageError("a --third-party name is empty", "name the third party, e.g. --third-party \"Dr Who, health visitor\"")
+        if tp.strip() not in parties:
+            parties.append(tp.strip())
+    at_value = timeutil.parse_datetime(at, "--at") if at else None
+    session.vault.check_record_id(record_id)
+    if corrects is not None and not ids.ENTRY_RE.fullmatch(corrects):
+        raise NotFound(f"'{corrects}' is not an entry id", "entry ids look like e-01jd3x8k2m5q9w")
+    with writing(session) as (tx, actor):
+        env = session.vault.envelope(record_id, entries=corrects is not None)
+        if corrects is not None and env.find_entry(corrects) is None:
+            raise NotFound(f"--corrects names {corrects}, which is not an entry of {record_id}", f"see its entries with: confide show {record_id}")
+        key = env.current_key(level)
+        rekey_due = level in (env.head.get("rekey") or [])  # the writer does not read the level (else re-keyed)
+        entry_id = ids.new_entry_id()
+        now = timeutil.now_iso()
+        payload = {
+            "confide": "entry/1", "record": record_id, "block": entry_id, "level": level, "category": category,
+            "text": text, "at": at_value or now, "recorded_at": now, "author": actor.name, "parent_view": parent_view,
+            "parents_informed": parents_informed, "parents_not_informed": parents_not_informed,
+            "third_parties": parties, "corrects": corrects,
+        }
+        if details:
+            payload["details"] = details
+        _check_input("entry", payload, "the new entry")
+        block = envelope.seal(payload, key["recipient"], "entry", env.source)
+        env.append_entry({"id": entry_id, "key": key["id"], "data": block})
+        env.write_to(tx)
+        commit = tx.commit(
+            trail.message(f"add entry {entry_id} to {record_id}", "entry.add", actor.name, record=record_id, entry=entry_id),
+            actor.name,
+        )
+    warnings = warnings_for_vault(session)
+    if rekey_due:
+        warnings.append(
+            f"the {level} level of {record_id} is waiting for a new key generation, which only a holder who reads it "
+            "may make (at their next write, or with 'confide expire'): this entry is sealed under the current one, "
+            "which someone whose access ended may still hold")
+    if level != "general" and parents_informed is None and parents_not_informed is None:
+        warnings.append(
+            f"parents are not recorded as informed of this {level} entry; when they are, run: "
+            f"confide mark {entry_id} --parents-informed DATE (or --parents-not-informed REASON)"
+        )
+    return WriteResult(entry_id, commit, warnings)
+
+
+def mark_entry(
+    session: Session,
+    entry_id: str,
+    *,
+    record_id: Optional[str] = None,
+    level: Optional[str] = None,
+    parent_view: Optional[str] = None,
+    parents_informed: Optional[str] = None,
+    parents_not_informed: Optional[str] = None,
+    reason: Optional[str] = None,
+) -> WriteResult:
+    settings = session.settings
+    if level is not None:
+        settings.check_level(level)
+        if not reason or not reason.strip():
+            raise UsageError("changing an entry's level needs a reason", "add --reason \"...\" saying why")
+    if parent_view is not None and parent_view not in PARENT_VIEWS:
+        raise UsageError(f"unknown parent view '{parent_view}'", "--parent-view takes " + ", ".join(PARENT_VIEWS))
+    parents_informed, parents_not_informed = _check_informed(parents_informed, parents_not_informed)
+    if reason is not None and not reason.strip():
+        raise UsageError("--reason is empty", "say why, or leave --reason out")
+    if all(v is None for v in (level, parent_view, parents_informed, parents_not_informed)):
+        raise UsageError(
+            "nothing to mark",
+            "give --level, --parent-view, --parents-informed or --parents-not-informed",
+        )
+    if record_id is None:
+        record_id = session.vault.find_entry_record(entry_id)
+    else:
+        session.vault.check_record_id(record_id)
+    with writing(session) as (tx, actor):
+        env = session.vault.envelope(record_id)
+        item = env.find_entry(entry_id)
+        if item is None:
+            raise NotFound(f"no entry {entry_id} in {record_id}", f"see its entries with: confide show {record_id}")
+        opened = _open_entry(session, env, item)
+        if opened is None:
+            raise Denied(
+                f"you hold no key to entry {entry_id}, so you cannot mark it",
+                "ask the child's key person, the DSL or a manager to mark it",
+            )
+        state = _current(opened)
+        changes: dict[str, dict] = {}
+        if level is not None:
+            if level == state["level"]:
+                raise UsageError(f"entry {entry_id} is already at level {level}", "leave --level out, or give another level")
+            if settings.levels.index(level) < settings.levels.index(state["level"]):
+                # Moving an entry down shares it more widely: a decision the rules table reserves
+                # ('lowers' in confide.yaml; a safeguarding entry only by a manager or the DSL).
+                policy.require_level(settings, actor, "lowers", state["level"],
+                                     f"move an entry down from the {state['level']} level")
+            changes["level"] = {"from": state["level"], "to": level}
+        for name, value in (("parent_view", parent_view), ("parents_informed", parents_informed),
+                            ("parents_not_informed", parents_not_informed)):
+            if value is not None and value != state[name]:
+                changes[name] = {"from": state[name], "to": value}
+        if parents_informed is not None and state["parents_not_informed"] is not None:
+            changes["parents_not_informed"] = {"from": state["parents_not_informed"], "to": None}
+        if parents_not_informed is not None and state["parents_informed"] is not None:
+            changes["parents_informed"] = {"from": state["parents_informed"], "to": None}
+        if not changes:
+            raise UsageError(f"entry {entry_id} already says that", "nothing was changed")
+        new_level = level or state["level"]
+        key = env.current_key(new_level)
+        mark_id = ids.new_mark_id()
+        mark_payload = {
+            "confide": "mark/1", "record": record_id, "block": mark_id, "entry": entry_id, "level": new_level,
+            "author": actor.name, "recorded_at": timeutil.now_iso(), "reason": reason.strip() if reason else None,
+            "changes": changes,
+        }
+        _check_input("mark", mark_payload, "the marking")
+        new_item = dict(item)
+        marks = list(item.get("marks", []) or [])
+        if level is not None:
+            # Re-encrypt the entry and its earlier markings under the new level's key.
+            payload = dict(opened["payload"], level=new_level)
+            new_item["key"] = key["id"]
+            new_item["data"] = envelope.seal(payload, key["recipient"], "entry", env.source)
+            marks = []
+            for old_item, mp in zip(sorted(item.get("marks", []) or [], key=lambda m: m["id"]),
+                                    sorted(opened["marks"], key=lambda m: m["block"])):
+                marks.append({"id": old_item["id"], "key": key["id"],
+                              "data": envelope.seal(dict(mp, level=new_level), key["recipient"], "mark", env.source)})
+        marks.append({"id": mark_id, "key": key["id"], "data": envelope.seal(mark_payload, key["recipient"], "mark", env.source)})
+        marks.sort(key=lambda m: m["id"])
+        new_item["marks"] = marks
+        schema.check_def("record", "entry", new_item, env.entries_source)
+        env._entries = [new_item if e["id"] == entry_id else e for e in env.entries]
+        env.write_to(tx)
+        commit = tx.commit(
+            trail.message(f"mark entry {entry_id} in {record_id}", "entry.mark", actor.name, record=record_id,
+                          entry=entry_id, extra={"Confide-Mark": mark_id}),
+            actor.name,
+        )
+    return WriteResult(mark_id, commit, warnings_for_vault(session))
+
+
+# ---------------------------------------------------------------------------
+# The profile
+
+
+def _set_path(doc: dict, path: str, value: Any) -> None:
+    parts = path.split(".")
+    if parts[0] not in PROFILE_FIELDS:
+        raise UsageError(f"'{parts[0]}' is not a profile field", "profile fields: " + ", ".join(PROFILE_FIELDS))
+    node: Any = doc
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit():
+                raise UsageError(f"'{path}': '{part}' should be a list position (0, 1, ...)", "for example parents.0.phone=...")
+            idx = int(part)
+            if idx > len(node):
+                raise UsageError(f"'{path}': there is no item {idx} to set (the list has {len(node)})", "add items in order")
+            if idx == len(node):
+                node.append({} if not last else None)
+            if last:
+                node[idx] = value
+            else:
+                if node[idx] is None:
+                    node[idx] = {}
+                node = node[idx]
+        else:
+            if last:
+                if value is None:
+                    node.pop(part, None)
+                else:
+                    node[part] = value
+            else:
+                nxt = node.get(part)
+                if nxt is None:
+                    nxt = [] if parts[i + 1].isdigit() else {}
+                    node[part] = nxt
+                node = nxt
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """``FIELD=VALUE`` (a string; empty clears), ``FIELD:=JSON`` (any JSON value)."""
+    if ":=" in text and (text.index(":=") < text.index("=") + 1 if "=" in text else True):
+        path, raw = text.split(":=", 1)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            raise UsageError(f"the value for '{path}' is not valid JSON", "FIELD:=JSON takes JSON, e.g. allergies:='[\"nuts\"]'") from None
+        return path.strip(), value
+    if "=" not in text:
+        # Not echoed: without '=' the argument may well be a child's details typed in the wrong place.
+        raise UsageError("an argument is not FIELD=VALUE (it has no '=')", "for example: room=rainbow, or allergies:='[\"nuts\"]'")
+    path, raw = text.split("=", 1)
+    path = path.strip()
+    value: Any = raw if raw != "" else None
+    top = path.split(".")[0]
+    if value is not None and top in LIST_FIELDS and "." not in path:
+        value = [v.strip() for v in raw.split(",") if v.strip()]
+    if value is not None and path in DATE_FIELDS:
+        value = timeutil.parse_date(raw, path)
+    return path, value
+
+
+def _validate_profile(record_id: str, profile: dict, key_person: Optional[str]) -> None:
+    if profile.get("key_person") != key_person:
+        raise UsageError(
+            "the key person is changed with its own command, which also moves the keys",
+            f"run: confide key-person {record_id} HOLDER",
+        )
+    for f in DATE_FIELDS:
+        if profile.get(f) is not None:
+            timeutil.parse_date(str(profile[f]), f)
+    try:
+        schema.check_def("profile", "profile", profile, f"the profile of {record_id}")
+    except IntegrityError as exc:
+        # A value the user just gave, not a damaged file: a usage error, not "restore it from git".
+        message = exc.message.replace("breaks the profile schema (profile): ", "would not be valid: ")
+        if "must be of type string" in message:
+            # YAML reads 01234567890 as a number (and drops the 0): the usual cause in an editor.
+            message += "; put numbers such as phone numbers in quotes, e.g. phone: '01234 567890'"
+        raise UsageError(message, "see the fields and their forms in schemas/profile.schema.json; nothing was changed") from None
+
+
+def set_profile(session: Session, record_id: str, assignments: Sequence[str]) -> WriteResult:
+    if not assignments:
+        raise UsageError("nothing to set", "give FIELD=VALUE pairs, e.g. room=rainbow")
+    parsed = [parse_assignment(a) for a in assignments]
+    return update_profile(session, record_id, lambda p: [_set_path(p, path, value) for path, value in parsed])
+
+
+def update_profile(session: Session, record_id: str, change) -> WriteResult:
+    """Apply ``change(profile)`` (in place, or returning a new dict) and re-encrypt the profile."""
+    session.vault.check_record_id(record_id)
+    with writing(session) as (tx, actor):
+        env = session.vault.envelope(record_id, entries=False)
+        profile = read_profile(session, env)
+        if profile is None:
+            raise Denied(f"you cannot read the profile of {record_id}, so you cannot change it", "ask the key person or a manager")
+        new = json.loads(json.dumps(profile))
+        result = change(new)
+        if isinstance(result, dict):
+            new = result
+        new = {k: v for k, v in new.items() if v is not None}
+        _validate_profile(record_id, new, env.head.get("key_person"))
+        if new == {k: v for k, v in profile.items() if v is not None}:
+            raise UsageError("the profile already says that", "nothing was changed")
+        env.head["profile"] = _seal_profile(env, new, actor.name)
+        env.write_to(tx)
+        commit = tx.commit(
+            trail.message(f"update profile of {record_id}", "profile.update", actor.name, record=record_id), actor.name
+        )
+    return WriteResult(record_id, commit, warnings_for_vault(session))
+
+
+def profile_for_editing(session: Session, record_id: str) -> dict:
+    env = session.vault.envelope(record_id, entries=False)
+    profile = read_profile(session, env)
+    if profile is None:
+        raise Denied(f"you cannot read the profile of {record_id}", "ask the key person or a manager")
+    full = {f: profile.get(f) for f in PROFILE_FIELDS}
+    for f in ("parents", "emergency_contacts", "home_languages", "allergies"):
+        full[f] = full[f] or []
+    full["consents"] = full["consents"] or {}
+    return full
+
+
+def check_profile_document(record_id: str, doc: Any, key_person: Optional[str]) -> dict:
+    if not isinstance(doc, dict):
+        raise UsageError("the profile must be a YAML mapping of field: value", "see schemas/profile.schema.json")
+    cleaned = {k: v for k, v in doc.items() if v not in (None, [], {})}
+    for f in DATE_FIELDS:
+        if f in cleaned and not isinstance(cleaned[f], str):
+            cleaned[f] = str(cleaned[f])
+    try:
+        _validate_profile(record_id, cleaned, key_person)
+    except IntegrityError as exc:
+        raise UsageError(exc.message.replace("breaks the profile schema (profile): ", "is not valid: "),
+                         "see schemas/profile.schema.json") from None
+    return cleaned
+
+
+__all__ = [
+    "create_child", "list_children", "show_record", "add_entry", "mark_entry", "set_profile", "update_profile",
+    "profile_for_editing", "check_profile_document", "WriteResult", "VaultStateError",
+]

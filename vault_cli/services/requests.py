@@ -1,0 +1,644 @@
+"""Parents' requests to see their child's file: the procedure, its deadlines and its record.
+
+The procedure (the setting's "Confidentiality and client access to records"
+policy, UK GDPR's right of access):
+
+1. a written request is logged (who, relationship, received, how identity was
+   checked) and acknowledged; the deadline runs from receipt;
+2. the manager is informed; whether legal advice was sought is recorded;
+3. the file is checked, every entry naming a third party flagged;
+4. each third party is asked for consent; answers are recorded (``consent``);
+5. a clean copy is prepared from a copy of the file (``cleancopy``), without
+   what third parties who refused gave or are named in, and without entries
+   withheld with a recorded reason (``withhold``);
+6. the file is gone through with the parent in a meeting (``close``).
+
+Every step is an entry of its own category in the child's record (encrypted,
+immutable, in the chronology, in the audit trail as an ordinary ``entry.add``):
+``request``, ``request-consent``, ``request-withhold``, ``request-extend``,
+``request-export`` and ``request-close``. Their facts live in the entry's
+encrypted ``details``; the text is a readable sentence for ``confide show``.
+Nothing in plaintext says a record has a request: the commit says only that
+an entry was added, as for any other entry.
+
+A request's id is its opening entry's id with ``r-`` for ``e-``: time-ordered,
+random in its last characters, derived from nothing about the child, and
+``git grep`` finds the record that holds it in one pass (``Vault.find_entry_record``).
+
+Deadlines (ICO guidance): one calendar month from receipt, to the same day
+of the next month, or that month's last day when it has no such day
+(received 31 January: due 28 or 29 February). The setting's own deadline
+(``request_deadline`` in confide.yaml: '1 month' or 'N days') is used when it is
+earlier, never when later. A complex request may be extended by up to two
+further months, if the requester is told, with reasons, within the first
+month; anything beyond three months from receipt is refused.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from vault_cli.adapters import parallel
+
+from vault_cli.model import policy
+
+from vault_cli.services import records
+
+from vault_cli.adapters import timeutil
+from vault_cli.errors import Denied, NotFound, UsageError
+from vault_cli.model.settings import PROCEDURE_CATEGORIES, Settings
+from vault_cli.services.vault import Session
+
+REQUEST_RE = re.compile(r"^r-[0-9a-hjkmnp-tv-z]{14}$")
+REQUEST_CATEGORIES = tuple(c for c in PROCEDURE_CATEGORIES if c.startswith("request"))
+LEGAL_ADVICE = ("sought", "not-sought")
+ANSWERS = ("given", "refused")
+DEFAULT_GROUND = "an exemption under the Data Protection Act 2018"
+LEVEL_ORDER = ("general", "confidential", "safeguarding")
+
+
+# ---------------------------------------------------------------------------
+# Dates
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Calendar-month arithmetic: the same day ``months`` later, or that month's last day."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def statutory_deadline(received: dt.date) -> dt.date:
+    return add_months(received, 1)
+
+
+def latest_extension(received: dt.date) -> dt.date:
+    """The statutory limit with the full extension: two further months."""
+    return add_months(received, 3)
+
+
+def setting_deadline(settings: Settings, received: dt.date) -> tuple[dt.date, Optional[str]]:
+    """The setting's deadline for a request received on ``received``, and a note if it was capped."""
+    rule = (settings.request_deadline or "1 month").strip()
+    statutory = statutory_deadline(received)
+    if rule == "1 month":
+        return statutory, None
+    m = re.fullmatch(r"([0-9]+) days?", rule)
+    if not m:
+        raise UsageError(f"request_deadline in confide.yaml is '{rule}', which confide does not understand",
+                         "set it to '1 month' or a number of days such as '14 days', and commit the change")
+    due = received + dt.timedelta(days=int(m.group(1)))
+    if due > statutory:
+        return statutory, f"the setting's deadline of {rule} would pass the statutory month: {statutory.isoformat()} applies"
+    return due, None
+
+
+def _date(text: Optional[str], flag: str) -> Optional[dt.date]:
+    if text is None:
+        return None
+    return dt.date.fromisoformat(timeutil.parse_date(text, flag))
+
+
+def _not_future(day: dt.date, flag: str) -> None:
+    if day > timeutil.today():
+        raise UsageError(f"{flag} is in the future", f"give the date it happened, today ({timeutil.today().isoformat()}) at the latest")
+
+
+def _clean(text: Optional[str], flag: str, *, required: bool = True, limit: int = 2000) -> Optional[str]:
+    if text is None or not text.strip():
+        if required:
+            raise UsageError(f"{flag} is empty", f"give it with {flag} \"...\"")
+        return None
+    text = " ".join(text.split())
+    if len(text) > limit:
+        raise UsageError(f"{flag} is longer than {limit} characters", "shorten it; nothing was changed")
+    return text
+
+
+def party_key(name: str) -> str:
+    """Third parties are matched by name, ignoring case and spacing."""
+    return " ".join(name.split()).casefold()
+
+
+# ---------------------------------------------------------------------------
+# Ids and who may act
+
+
+def request_id_of(entry_id: str) -> str:
+    return "r-" + entry_id[2:]
+
+
+def entry_id_of(request_id: str) -> str:
+    return "e-" + request_id[2:]
+
+
+def check_request_id(request_id: str) -> str:
+    if not REQUEST_RE.fullmatch(request_id or ""):
+        raise NotFound(f"'{request_id}' is not a request id", "request ids look like r-01jd3x8k2m5q9w; list them with: confide request list")
+    return request_id
+
+
+def require_manager_or_dsl(session: Session, doing: str):
+    actor = session.require_writer()
+    policy.require(session.settings, actor, "requests", doing)
+    return actor
+
+
+def locate(session: Session, request_id: str) -> str:
+    """The record holding a request: one ``git grep`` for its opening entry's id."""
+    check_request_id(request_id)
+    try:
+        return session.vault.find_entry_record(entry_id_of(request_id))
+    except NotFound:
+        raise NotFound(f"no request {request_id} in this vault", "list the requests with: confide request list") from None
+
+
+# ---------------------------------------------------------------------------
+# Reading a record's procedure entries
+
+
+def open_entries(session: Session, env, levels: Optional[tuple] = None) -> tuple[list[dict], int]:
+    """The current state of every entry the caller can read (details included), and how many are sealed.
+
+    ``levels`` limits which entries are decrypted at all (by their key's level).
+    """
+    out, sealed = [], 0
+    for item in env.entries:
+        if levels is not None and env.key(item["key"])["level"] not in levels:
+            continue
+        opened = records._open_entry(session, env, item)
+        if opened is None:
+            sealed += 1
+            continue
+        state = records._current(opened)
+        state["details"] = opened["payload"].get("details") or {}
+        out.append(state)
+    return out, sealed
+
+
+@dataclass
+class Request:
+    id: str
+    record: str
+    opened: dict  # the opening entry
+    consents: list = field(default_factory=list)
+    withholds: list = field(default_factory=list)
+    extensions: list = field(default_factory=list)
+    exports: list = field(default_factory=list)
+    closed: Optional[dict] = None
+
+    @property
+    def details(self) -> dict:
+        return self.opened["details"]
+
+    @property
+    def received(self) -> dt.date:
+        return dt.date.fromisoformat(self.details["received"])
+
+    @property
+    def deadline(self) -> dt.date:
+        dates = [dt.date.fromisoformat(e["details"]["until"]) for e in self.extensions]
+        return max(dates) if dates else dt.date.fromisoformat(self.details["deadline"])
+
+    def answers(self) -> dict[str, dict]:
+        """The latest answer of each third party, by matching key."""
+        out: dict[str, dict] = {}
+        for c in sorted(self.consents, key=lambda e: (e["details"]["on"], e["id"])):
+            out[party_key(c["details"]["third_party"])] = c
+        return out
+
+    def withheld(self) -> dict[str, dict]:
+        return {w["details"]["entry"]: w for w in self.withholds}
+
+    def state(self, today: dt.date) -> str:
+        if self.closed:
+            closed_on = dt.date.fromisoformat(self.closed["details"]["closed_on"])
+            return "closed late" if closed_on > self.deadline else "closed"
+        return "overdue" if today > self.deadline else ("extended" if self.extensions else "open")
+
+    def summary(self, today: dt.date, child: Optional[str] = None) -> dict:
+        d = self.details
+        left = (self.deadline - today).days
+        return {
+            "request": self.id, "record": self.record, "child": child, "requester": d["requester"],
+            "relationship": d["relationship"], "received": d["received"], "deadline": self.deadline.isoformat(),
+            "statutory_deadline": d["statutory_deadline"], "days_left": None if self.closed else left,
+            "state": self.state(today), "extended": bool(self.extensions),
+            "closed_on": self.closed["details"]["closed_on"] if self.closed else None,
+        }
+
+
+# What each step's details must hold (confide writes them; anything else is not a step it made).
+_NEEDS = {
+    "request": ("request/1", ("requester", "relationship", "received", "deadline", "statutory_deadline")),
+    "request-consent": ("request-consent/1", ("request", "third_party", "answer", "on")),
+    "request-withhold": ("request-withhold/1", ("request", "entry", "reason", "ground")),
+    "request-extend": ("request-extend/1", ("request", "until", "reasons", "told_on")),
+    "request-export": ("request-export/1", ("request",)),
+    "request-close": ("request-close/1", ("request", "closed_on")),
+}
+_DATES = ("received", "deadline", "statutory_deadline", "on", "until", "told_on", "closed_on")
+
+
+def _well_formed(e: dict) -> bool:
+    need = _NEEDS.get(e["category"])
+    d = e.get("details")
+    if need is None or not isinstance(d, dict) or d.get("procedure") != need[0]:
+        return False
+    for k in need[1]:
+        if not isinstance(d.get(k), str):
+            return False
+        if k in _DATES:
+            try:
+                dt.date.fromisoformat(d[k])
+            except ValueError:
+                return False
+    return True
+
+
+def requests_in(entries: list[dict], record_id: str) -> dict[str, Request]:
+    """Every request in a record's readable entries, with its later steps attached.
+
+    Procedure entries whose details are not in the shape confide writes are ignored.
+    """
+    found: dict[str, Request] = {}
+    for e in entries:
+        if e["category"] == "request" and _well_formed(e):
+            rid = request_id_of(e["id"])
+            found[rid] = Request(rid, record_id, e)
+    for e in sorted(entries, key=lambda x: x["id"]):
+        cat = e["category"]
+        if cat not in REQUEST_CATEGORIES or cat == "request" or not _well_formed(e):
+            continue
+        req = found.get(e["details"]["request"])
+        if req is None:
+            continue  # a step whose request the caller cannot read: ignored here
+        if cat == "request-consent":
+            req.consents.append(e)
+        elif cat == "request-withhold":
+            req.withholds.append(e)
+        elif cat == "request-extend":
+            req.extensions.append(e)
+        elif cat == "request-export":
+            req.exports.append(e)
+        elif cat == "request-close" and req.closed is None:
+            req.closed = e
+    return found
+
+
+def file_entries(entries: list[dict]) -> list[dict]:
+    """The child's file proper: every entry but the request procedure's own."""
+    return [e for e in entries if e["category"] not in REQUEST_CATEGORIES]
+
+
+def third_parties(entries: list[dict]) -> dict[str, dict]:
+    """Third parties named in the file, by matching key: the name as first written, and their entries."""
+    out: dict[str, dict] = {}
+    for e in file_entries(entries):
+        for name in e["third_parties"]:
+            slot = out.setdefault(party_key(name), {"name": name, "entries": []})
+            slot["entries"].append(e["id"])
+    return out
+
+
+@dataclass
+class Loaded:
+    env: Any
+    profile: Optional[dict]
+    entries: list
+    sealed: int
+    request: Request
+
+
+def load(session: Session, request_id: str) -> Loaded:
+    """A request with its whole record, as the caller can read it."""
+    session.require_reader()
+    record_id = locate(session, request_id)
+    env = session.vault.envelope(record_id)
+    entries, sealed = open_entries(session, env)
+    req = requests_in(entries, record_id).get(request_id)
+    if req is None:
+        if env.find_entry(entry_id_of(request_id)) is not None:
+            item = env.find_entry(entry_id_of(request_id))
+            if records._open_entry(session, env, item) is None:
+                raise Denied(f"you hold no key to request {request_id}", "ask the manager or the DSL")
+        raise NotFound(f"no request {request_id} in this vault", "list the requests with: confide request list")
+    profile = records.read_profile(session, env)
+    return Loaded(env, profile, entries, sealed, req)
+
+
+# ---------------------------------------------------------------------------
+# Writing the steps
+
+
+def _add(session: Session, record_id: str, *, level: str, category: str, text: str, at: Optional[str],
+         details: dict) -> records.WriteResult:
+    result = records.add_entry(session, record_id, level=level, category=category, text=text, at=at, details=details)
+    # The parents-informed duty is about what is recorded of the child; a parent's own
+    # request and its handling are not such information (see 'confide due').
+    result.warnings = [w for w in result.warnings if "parents are not recorded as informed" not in w]
+    return result
+
+
+def open_request(
+    session: Session,
+    record_id: str,
+    *,
+    requester: str,
+    relationship: str,
+    received: str,
+    id_checked: Optional[str] = None,
+    acknowledged: Optional[str] = None,
+    manager_informed: Optional[str] = None,
+    legal_advice: Optional[str] = None,
+    notes: Optional[str] = None,
+) -> records.WriteResult:
+    requester = _clean(requester, "--requester", limit=200)
+    relationship = _clean(relationship, "--relationship", limit=200)
+    received_d = _date(received, "--received")
+    _not_future(received_d, "--received")
+    ack_d = _date(acknowledged, "--acknowledged")
+    if ack_d is not None:
+        _not_future(ack_d, "--acknowledged")
+        if ack_d < received_d:
+            raise UsageError("--acknowledged is before --received", "a request is acknowledged on or after the day it arrives")
+    informed_d = _date(manager_informed, "--manager-informed")
+    if informed_d is not None:
+        _not_future(informed_d, "--manager-informed")
+    if legal_advice is not None and legal_advice not in LEGAL_ADVICE:
+        raise UsageError(f"--legal-advice takes {' or '.join(LEGAL_ADVICE)}", "legal advice is advised where litigation is possible")
+    id_checked = _clean(id_checked, "--id-checked", required=False, limit=500)
+    notes = _clean(notes, "--notes", required=False)
+    session.vault.check_record_id(record_id)
+    actor = require_manager_or_dsl(session, "open a request to see a child's file")
+    if informed_d is None and policy.may(session.settings, actor, "manage-holders"):
+        informed_d = timeutil.today()  # the manager opens it: the manager knows
+    due, capped = setting_deadline(session.settings, received_d)
+    details = {
+        "procedure": "request/1", "requester": requester, "relationship": relationship,
+        "received": received_d.isoformat(), "id_checked": id_checked,
+        "acknowledged": ack_d.isoformat() if ack_d else None,
+        "manager_informed": informed_d.isoformat() if informed_d else None,
+        "legal_advice": legal_advice, "deadline": due.isoformat(),
+        "statutory_deadline": statutory_deadline(received_d).isoformat(),
+        "deadline_rule": session.settings.request_deadline, "notes": notes,
+    }
+    text = (f"Request to see the child's records from {requester} ({relationship}), received {received_d.isoformat()}; "
+            f"identity checked: {id_checked or 'not recorded'}; to be answered by {due.isoformat()}.")
+    result = _add(session, record_id, level="confidential", category="request", text=text,
+                  at=received_d.isoformat(), details=details)
+    result.id = request_id_of(result.id)
+    if capped:
+        result.warnings.append(capped)
+    if not id_checked:
+        result.warnings.append("how the requester's identity was checked is not recorded (--id-checked)")
+    if not ack_d:
+        result.warnings.append("the request is not recorded as acknowledged in writing (--acknowledged DATE)")
+    if informed_d is None:
+        result.warnings.append("the manager is not recorded as informed (--manager-informed DATE)")
+    if legal_advice is None:
+        result.warnings.append("whether legal advice was sought is not recorded (--legal-advice sought|not-sought)")
+    return result
+
+
+def _open_for_step(session: Session, request_id: str, doing: str) -> Loaded:
+    loaded = load(session, request_id)
+    if loaded.request.closed is not None:
+        raise UsageError(f"request {request_id} is closed, so you cannot {doing}",
+                         f"see it with: confide request show {request_id}")
+    return loaded
+
+
+def record_consent(session: Session, request_id: str, *, third_party: str, given: bool, refused: bool,
+                   on: Optional[str] = None, notes: Optional[str] = None) -> records.WriteResult:
+    if given == refused:
+        raise UsageError("say whether consent was given or refused", "add --given or --refused (one of them)")
+    name = _clean(third_party, "--third-party", limit=200)
+    on_d = _date(on, "--on") or timeutil.today()
+    _not_future(on_d, "--on")
+    notes = _clean(notes, "--notes", required=False)
+    session.require_writer()
+    loaded = _open_for_step(session, request_id, "record consents")
+    if loaded.sealed:
+        raise Denied(f"you cannot read {loaded.sealed} entries of this record, so you cannot check its third parties",
+                     "ask the manager or the DSL to record the answer")
+    parties = third_parties(loaded.entries)
+    slot = parties.get(party_key(name))
+    if slot is None:
+        raise NotFound("no entry of this record names that third party",
+                       f"see the third parties as the entries name them: confide request show {request_id}")
+    if on_d < loaded.request.received:
+        raise UsageError("--on is before the request was received", "give the date the answer came")
+    answer = "given" if given else "refused"
+    details = {"procedure": "request-consent/1", "request": request_id, "third_party": slot["name"], "answer": answer,
+               "on": on_d.isoformat(), "notes": notes}
+    text = f"Consent to disclosure {answer} by third party {slot['name']} on {on_d.isoformat()} (request {request_id})."
+    return _add(session, loaded.request.record, level="confidential", category="request-consent", text=text,
+                at=on_d.isoformat(), details=details)
+
+
+def withhold(session: Session, request_id: str, *, entry_id: str, reason: str,
+             ground: Optional[str] = None) -> records.WriteResult:
+    reason = _clean(reason, "--reason")
+    ground = _clean(ground, "--ground", required=False, limit=300) or DEFAULT_GROUND
+    require_manager_or_dsl(session, "withhold information from a clean copy")
+    loaded = _open_for_step(session, request_id, "withhold entries")
+    target = next((e for e in file_entries(loaded.entries) if e["id"] == entry_id), None)
+    if target is None:
+        raise NotFound(f"{entry_id} is not an entry of this child's file that you can read",
+                       f"see the record's entries with: confide show {loaded.request.record}")
+    if entry_id in loaded.request.withheld():
+        raise UsageError(f"entry {entry_id} is already withheld from request {request_id}", "nothing was changed")
+    # The decision sits at the withheld entry's level or above: it says what the entry is about.
+    level = max("confidential", target["level"], key=LEVEL_ORDER.index)
+    details = {"procedure": "request-withhold/1", "request": request_id, "entry": entry_id, "reason": reason,
+               "ground": ground}
+    text = f"Entry {entry_id} withheld from the clean copy for request {request_id}: {reason}."
+    return _add(session, loaded.request.record, level=level, category="request-withhold", text=text, at=None,
+                details=details)
+
+
+def extend(session: Session, request_id: str, *, months: Optional[int] = None, until: Optional[str] = None,
+           reasons: str, told_on: str) -> records.WriteResult:
+    reasons = _clean(reasons, "--reasons")
+    told_d = _date(told_on, "--told-on")
+    _not_future(told_d, "--told-on")
+    if (months is None) == (until is None):
+        raise UsageError("give the extension as --months 1|2 or as --until DATE (one of them)",
+                         "a complex request may be extended by up to two further months")
+    if months is not None and months not in (1, 2):
+        raise UsageError("--months takes 1 or 2", "the law allows up to two further months, no more")
+    until_d = _date(until, "--until")
+    require_manager_or_dsl(session, "extend a request's deadline")
+    loaded = _open_for_step(session, request_id, "extend it")
+    req = loaded.request
+    statutory = statutory_deadline(req.received)
+    limit = latest_extension(req.received)
+    if months is not None:
+        until_d = add_months(req.received, 1 + months)
+    assert until_d is not None
+    if until_d > limit:
+        raise UsageError(
+            f"{until_d.isoformat()} is beyond the statutory limit of {limit.isoformat()} "
+            "(one month from receipt and two further months)",
+            "an extension may add at most two months to the statutory month; nothing was changed",
+        )
+    if until_d <= req.deadline:
+        raise UsageError(f"{until_d.isoformat()} is not later than the current deadline {req.deadline.isoformat()}",
+                         "an extension must move the deadline later")
+    if told_d < req.received or told_d > statutory:
+        raise UsageError(
+            f"the requester must be told of an extension within the first month, by {statutory.isoformat()}",
+            "the extension cannot be used now: answer the request by its deadline",
+        )
+    details = {"procedure": "request-extend/1", "request": request_id, "until": until_d.isoformat(),
+               "reasons": reasons, "told_on": told_d.isoformat(), "previous_deadline": req.deadline.isoformat()}
+    text = (f"Deadline for request {request_id} extended from {req.deadline.isoformat()} to {until_d.isoformat()}; "
+            f"requester told on {told_d.isoformat()}; reasons: {reasons}.")
+    return _add(session, req.record, level="confidential", category="request-extend", text=text,
+                at=told_d.isoformat(), details=details)
+
+
+def close(session: Session, request_id: str, *, met_on: Optional[str] = None, notes: Optional[str] = None,
+          no_meeting: Optional[str] = None) -> records.WriteResult:
+    met_d = _date(met_on, "--met-on")
+    notes = _clean(notes, "--notes", required=False)
+    no_meeting = _clean(no_meeting, "--no-meeting", required=False)
+    if met_d is None and no_meeting is None:
+        raise UsageError("say when the file was gone through with the requester, or why it was not",
+                         "add --met-on DATE, or --no-meeting REASON")
+    if met_d is not None and no_meeting is not None:
+        raise UsageError("--met-on and --no-meeting contradict each other", "give one of them")
+    if met_d is not None:
+        _not_future(met_d, "--met-on")
+    require_manager_or_dsl(session, "close a request")
+    loaded = _open_for_step(session, request_id, "close it again")
+    req = loaded.request
+    if met_d is not None and met_d < req.received:
+        raise UsageError("--met-on is before the request was received", "give the date of the meeting")
+    today = timeutil.today()
+    details = {"procedure": "request-close/1", "request": request_id,
+               "met_on": met_d.isoformat() if met_d else None, "no_meeting": no_meeting, "notes": notes,
+               "closed_on": today.isoformat(), "deadline": req.deadline.isoformat(),
+               "exports": len(req.exports)}
+    if met_d:
+        text = f"Request {request_id} closed: the file was gone through with the requester on {met_d.isoformat()}."
+    else:
+        text = f"Request {request_id} closed without a meeting: {no_meeting}."
+    if notes:
+        text += f" {notes}"
+    result = _add(session, req.record, level="confidential", category="request-close", text=text,
+                  at=(met_d or today).isoformat(), details=details)
+    if not req.exports:
+        result.warnings.append(f"no clean copy was prepared for request {request_id}")
+    if today > req.deadline:
+        result.warnings.append(f"request {request_id} was closed after its deadline of {req.deadline.isoformat()}")
+    return result
+
+
+# ---------------------------------------------------------------------------
+# Reading: one request, every request
+
+
+def show(session: Session, request_id: str) -> dict:
+    loaded = load(session, request_id)
+    req = loaded.request
+    today = timeutil.today()
+    answers = req.answers()
+    withheld = req.withheld()
+    parties = []
+    for key, slot in sorted(third_parties(loaded.entries).items()):
+        ans = answers.get(key)
+        parties.append({
+            "third_party": slot["name"], "entries": slot["entries"],
+            "answer": ans["details"]["answer"] if ans else "awaited",
+            "on": ans["details"]["on"] if ans else None,
+        })
+    file = file_entries(loaded.entries)
+    review = []
+    for e in sorted(file, key=lambda x: (x["at"], x["id"])):
+        flags = []
+        if e["third_parties"]:
+            flags.append("names a third party")
+        if e["parents_not_informed"]:
+            flags.append("parents were not informed")
+        if e["level"] == "safeguarding":
+            flags.append("safeguarding")
+        if e["id"] in withheld:
+            flags.append("withheld")
+        if flags:
+            review.append({"entry": e["id"], "at": e["at"], "level": e["level"], "category": e["category"], "flags": flags})
+    d = req.details
+    summary = req.summary(today, (loaded.profile or {}).get("name"))
+    summary.update({
+        "id_checked": d.get("id_checked"), "acknowledged": d.get("acknowledged"),
+        "manager_informed": d.get("manager_informed"), "legal_advice": d.get("legal_advice"),
+        "deadline_rule": d.get("deadline_rule"), "notes": d.get("notes"), "opened_by": req.opened["author"],
+        "entries_in_file": len(file), "sealed_entries": loaded.sealed,
+        "third_parties": parties,
+        "withheld": [{"entry": k, "reason": w["details"]["reason"], "ground": w["details"]["ground"],
+                      "by": w["author"]} for k, w in sorted(withheld.items())],
+        "extensions": [{"until": x["details"]["until"], "told_on": x["details"]["told_on"],
+                        "reasons": x["details"]["reasons"], "by": x["author"]} for x in req.extensions],
+        "exports": [{"on": x["recorded_at"][:10], "by": x["author"], "format": x["details"].get("format"),
+                     "sha256": x["details"].get("sha256"), "included": x["details"].get("included"),
+                     "removed": x["details"].get("removed")} for x in req.exports],
+        "closed": None if not req.closed else {
+            "on": req.closed["details"]["closed_on"], "met_on": req.closed["details"].get("met_on"),
+            "no_meeting": req.closed["details"].get("no_meeting"), "notes": req.closed["details"].get("notes"),
+            "by": req.closed["author"]},
+        "to_review": review,
+    })
+    todo = []
+    if not d.get("acknowledged"):
+        todo.append("acknowledge the request in writing")
+    if not d.get("manager_informed"):
+        todo.append("inform the manager")
+    if d.get("legal_advice") is None:
+        todo.append("record whether legal advice was sought")
+    awaited = [p for p in parties if p["answer"] == "awaited"]
+    if awaited and not req.closed:
+        todo.append(f"ask {len(awaited)} third part{'y' if len(awaited) == 1 else 'ies'} for consent "
+                    "(unanswered, their entries are left out of the clean copy)")
+    if loaded.sealed:
+        todo.append(f"{loaded.sealed} entries are sealed to you: a manager or the DSL must prepare the clean copy")
+    if not req.exports and not req.closed:
+        todo.append(f"prepare the clean copy: confide request export {request_id} --out FILE")
+    if not req.closed:
+        todo.append(f"go through the file with the requester, then: confide request close {request_id} --met-on DATE")
+    summary["to_do"] = todo
+    return summary
+
+
+def _record_requests(session: Session, record_id: str) -> list[dict]:
+    env = session.vault.envelope(record_id)
+    entries, _ = open_entries(session, env, levels=("confidential",))
+    found = requests_in(entries, record_id)
+    if not found:
+        return []
+    profile = records.read_profile(session, env)
+    today = timeutil.today()
+    return [r.summary(today, (profile or {}).get("name")) for r in found.values()]
+
+
+def list_requests(session: Session, *, include_closed: bool = False, progress=None) -> list[dict]:
+    """Every request the caller can read, over the whole vault (forked over the cores)."""
+    session.require_reader()
+    rows: list[dict] = []
+    for chunk in parallel.map_ordered(lambda rid: _record_requests(session, rid), session.vault.record_ids(),
+                                      progress=progress):
+        rows.extend(chunk)
+    if not include_closed:
+        rows = [r for r in rows if r["closed_on"] is None]
+    rows.sort(key=lambda r: (r["closed_on"] is not None, r["deadline"], r["request"]))
+    return rows
+
+
+__all__ = [
+    "add_months", "statutory_deadline", "setting_deadline", "latest_extension", "open_request", "record_consent",
+    "withhold", "extend", "close", "show", "list_requests", "load",
+]

@@ -1,0 +1,418 @@
+"""Several machines and backups: sync, clone, backup, restore, and git's merge driver.
+
+``confide sync`` fetches, **verifies what it fetched before merging anything**
+(from this clone's checkpoint, keylessly; a remote whose history no longer
+contains what this clone last verified of it, rewritten or cut back, is
+refused), merges with ``vault_cli.merge`` (keyless, deterministic, the same
+function ``confide verify`` recomputes for every merge commit), commits the
+merge signed, and pushes. A conflict is never settled by choosing a side: the
+sync stops and leaves the vault as it was.
+
+``confide clone`` and ``confide restore`` take the vault's identity
+(``--trust``) and verify the whole history against it before keeping anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from vault_cli.errors import ExternalError, NotFound, UsageError, VaultStateError
+from vault_cli.adapters.gitstore import Git, git_binary, git_env
+from vault_cli.services.merge import Conflict, StateReader, merge_entries_file, merge_head_file, merge_states
+
+DRIVER_NAME = "confide"
+
+
+# ---------------------------------------------------------------------------
+# Repository configuration
+
+
+def register_repo_config(root: Path) -> None:
+    """Register the merge driver, and point git's allowed signers at the file confide derives from verified
+    history (``.git/confide/allowed_signers``, which no commit can change)."""
+    git = Git(root)
+    driver = f"{shlex.quote(sys.executable)} -m vault_cli merge-driver %O %A %B %P"
+    git.run("config", f"merge.{DRIVER_NAME}.name", "confide: the keyless merge confide sync makes")
+    git.run("config", f"merge.{DRIVER_NAME}.driver", driver)
+    git.run("config", "gpg.ssh.allowedSignersFile", str((root / ".git" / "confide" / "allowed_signers").resolve()))
+
+
+# ---------------------------------------------------------------------------
+# The merge driver (for a merge made with plain git: confide sync merges by itself)
+
+
+def merge_driver(base_file: str, ours_file: str, theirs_file: str, path: str, root: Optional[Path] = None) -> int:
+    """git's merge driver entry point: writes the result into ``ours_file``; 0 merged, 1 conflict.
+
+    During ``git merge`` the answer is ``merge.merge_states`` of HEAD, MERGE_HEAD and their
+    merge base for this path: exactly what ``confide sync`` would commit and ``confide verify``
+    recomputes. Elsewhere (a rebase, a cherry-pick) the three files alone are merged.
+    """
+    from vault_cli.errors import ConfideError
+
+    def read(p: str) -> Optional[bytes]:
+        try:
+            return Path(p).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    base, ours, theirs = read(base_file), read(ours_file), read(theirs_file)
+    root = root or Path.cwd()
+    try:
+        merged = _merged_in_context(root, path)
+        if merged is None:
+            from vault_cli.formats import envelope
+            part = envelope.record_of(path)
+            if part is not None and part[1] == "entries":
+                merged = merge_entries_file(base, ours or b"", theirs or b"", path)
+            elif part is not None:
+                merged = merge_head_file(base, ours, theirs, path)
+            else:
+                raise Conflict(f"{path} was changed on both sides")
+    except (Conflict, ConfideError) as exc:
+        reason = exc.message if isinstance(exc, (Conflict, ConfideError)) else str(exc)
+        subprocess.run(["git", "merge-file", "-L", "ours", "-L", "base", "-L", "theirs", ours_file, base_file, theirs_file],
+                       capture_output=True)
+        sys.stderr.write(
+            f"confide: error: cannot merge {path} without choosing a side: {reason}\n"
+            f"confide: hint: go back with 'git merge --abort', then merge with 'confide sync', which never "
+            "settles a conflict by choosing a side\n"
+        )
+        return 1
+    Path(ours_file).write_bytes(merged)
+    return 0
+
+
+def _merged_in_context(root: Path, path: str) -> Optional[bytes]:
+    from vault_cli.adapters import gitlog
+
+    merge_head_file_ = root / ".git" / "MERGE_HEAD"
+    if not merge_head_file_.is_file():
+        return None
+    theirs = merge_head_file_.read_text().split()[0]
+    ours = gitlog.run(root, "rev-parse", "HEAD").decode().strip()
+    base = gitlog.merge_base(root, ours, theirs)
+    if base is None:
+        return None
+    cat = gitlog.CatFile(root)
+    try:
+        reader = lambda c: StateReader(lambda p, _c=c: cat.get(f"{_c}:{p}"))  # noqa: E731
+        paths = {p for side in (ours, theirs) for p, _o, _n in gitlog.diff_paths(root, base, side)}
+        result = merge_states(reader(base), reader(ours), reader(theirs), paths)
+    finally:
+        cat.close()
+    value = result.get(path)
+    if value is None:
+        raise Conflict(f"{path} is removed by the merge")
+    return value
+
+
+# ---------------------------------------------------------------------------
+# sync
+
+
+@dataclass
+class SyncResult:
+    remote: str
+    branch: str
+    fetched: bool = True
+    merged: Optional[str] = None  # "fast-forward", "merge" or None
+    pushed: bool = False
+    commit: Optional[str] = None
+    notes: list = field(default_factory=list)
+
+
+def _first_error(proc: subprocess.CompletedProcess) -> str:
+    lines = [ln.strip() for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    for ln in lines:
+        if ln.startswith(("fatal:", "error:", "remote:", "!")):
+            return ln[:240]
+    return lines[0][:240] if lines else f"exit {proc.returncode}"
+
+
+def _current_branch(git: Git) -> str:
+    proc = git.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+    branch = proc.stdout.decode().strip()
+    if not branch:
+        raise VaultStateError("the vault is not on a branch (detached HEAD)", "check out the vault's branch: git checkout main")
+    return branch
+
+
+def _default_remote(git: Git, branch: str) -> str:
+    proc = git.run("config", f"branch.{branch}.remote", check=False)
+    name = proc.stdout.decode().strip()
+    if name:
+        return name
+    remotes = git.run("remote").stdout.decode().split()
+    if "origin" in remotes:
+        return "origin"
+    if len(remotes) == 1:
+        return remotes[0]
+    if not remotes:
+        raise UsageError("this vault has no remote to sync with", "add one: git remote add origin URL, or clone with 'confide clone URL DIR'")
+    raise UsageError(f"this vault has several remotes ({', '.join(remotes)}); say which", "confide sync REMOTE")
+
+
+def sync(session, remote: Optional[str], *, attempts: int = 3) -> SyncResult:
+    """Fetch, verify what came, merge (signed, keyless), push; retry when the push races another."""
+    from vault_cli.adapters import gitlog
+    from vault_cli.model import trail
+    from vault_cli.services import trust
+    from vault_cli.errors import ConfideError
+
+    vault = session.vault
+    root, git = vault.root, vault.git
+    if (root / ".git" / "MERGE_HEAD").exists():
+        raise VaultStateError(
+            "a merge made with plain git is in progress",
+            "abandon it with 'git merge --abort', then merge with 'confide sync'",
+        )
+    branch = _current_branch(git)
+    remote = remote or _default_remote(git, branch)
+    if remote not in git.run("remote").stdout.decode().split():
+        raise NotFound(f"no remote named '{remote}'", "see them with 'git remote -v'; add one with 'git remote add NAME URL'")
+    register_repo_config(root)
+    result = SyncResult(remote, branch)
+    key = f"{remote}/{branch}"
+    with vault.transaction() as tx:  # the vault lock, crash recovery, verified HEAD, no uncommitted changes
+        tx.require_clean()  # before anything reaches the working tree
+        actor = session.require_writer()
+        for attempt in range(attempts):
+            proc = git.run("fetch", "--quiet", remote, check=False)
+            if proc.returncode != 0:
+                raise ExternalError(
+                    f"could not fetch from '{remote}': {_first_error(proc)}; your local commits are kept",
+                    "check the network and the remote's address ('git remote -v'), then run 'confide sync' again",
+                )
+            tracking = f"refs/remotes/{remote}/{branch}"
+            theirs = git.run("rev-parse", "--verify", "-q", tracking, check=False).stdout.decode().strip() or None
+            state = trust.TrustState.load(trust.git_dir_of(root))
+            if theirs is not None:
+                seen = state.remotes.get(key)
+                if seen and not gitlog.is_ancestor(root, seen, theirs):
+                    raise VaultStateError(
+                        f"'{remote}' no longer holds the history this clone verified of it (its {branch} was at "
+                        f"{seen[:12]}): it was rewritten or cut back; nothing was merged",
+                        "ask whoever runs the shared repository what happened; 'git log " + tracking + "' shows what it "
+                        "holds now; do not push until it is explained",
+                    )
+                if not gitlog.is_ancestor(root, theirs, vault.commit):
+                    from vault_cli.services.verify import verify
+
+                    checked = verify(root, tip=theirs, exclude=(vault.commit,), repudiated=tuple(state.repudiated))
+                    if not checked.ok:
+                        raise trust.findings_error(checked, None, f"what '{remote}' holds")
+                    state.repudiated = sorted(set(state.repudiated) | set(checked.repudiated_commits))
+                state.remotes[key] = theirs
+                state.save()
+                ahead = int(git.run("rev-list", "--count", f"{theirs}..HEAD").stdout.decode().strip() or 0)
+                behind = int(git.run("rev-list", "--count", f"HEAD..{theirs}").stdout.decode().strip() or 0)
+                if behind and not ahead:
+                    git.run("merge", "--ff-only", "-q", theirs)
+                    trust.advance(root, vault.commit, theirs)
+                    trust.write_allowed_signers(root, trust.git_dir_of(root), theirs)  # their holders may differ
+                    vault._load(theirs)
+                    result.merged = "fast-forward"
+                elif behind and ahead:
+                    _merge(tx, vault, theirs, remote, branch, actor.name)
+                    result.merged = "merge"
+                if not behind and not ahead or (result.merged == "fast-forward" and not ahead):
+                    result.commit = vault.commit
+                    return result
+            pproc = git.run("push", "--quiet", "--set-upstream", remote, f"HEAD:refs/heads/{branch}", check=False)
+            if pproc.returncode == 0:
+                result.pushed = True
+                result.commit = vault.commit
+                state = trust.TrustState.load(trust.git_dir_of(root))
+                state.remotes[key] = vault.commit
+                state.save()
+                return result
+            err = _first_error(pproc)
+            rejected = "rejected" in pproc.stderr.decode("utf-8", "replace") or "fetch first" in err
+            if not rejected or attempt == attempts - 1:
+                raise ExternalError(
+                    f"could not push to '{remote}': {err}; your local commits are kept",
+                    "run 'confide sync' again later; if the remote refuses pushes, ask whoever runs it "
+                    "(its hook names what it found)",
+                )
+    result.commit = vault.commit
+    return result
+
+
+def _merge(tx, vault, theirs: str, remote: str, branch: str, holder: str) -> str:
+    """Commit the merge of HEAD and ``theirs`` that ``merge.merge_states`` gives; a conflict changes nothing."""
+    from vault_cli.adapters import gitlog
+    from vault_cli.model import trail
+
+    root = vault.root
+    ours = vault.commit
+    base = gitlog.merge_base(root, ours, theirs)
+    if base is None:
+        raise VaultStateError(f"'{remote}/{branch}' shares no history with this vault; nothing was merged",
+                              "check the remote's address: it is another vault")
+    paths = {p for side in (ours, theirs) for p, _o, _n in gitlog.diff_paths(root, base, side)}
+    cat = gitlog.CatFile(root)
+    try:
+        reader = lambda c: StateReader(lambda p, _c=c: cat.get(f"{_c}:{p}"))  # noqa: E731
+        try:
+            merged = merge_states(reader(base), reader(ours), reader(theirs), paths)
+        except Conflict as exc:
+            raise VaultStateError(
+                f"cannot merge '{remote}/{branch}' without choosing a side: {exc.message}; nothing was merged or pushed",
+                "your commits are kept; decide with the people involved whose change stands",
+                f"to take the other side here: see what your unpushed commits did ('git log {remote}/{branch}..HEAD'), "
+                f"then 'git reset --keep {remote}/{branch}' and redo what is still needed with confide; to keep yours, "
+                "the other machine does that instead; then run 'confide sync' again",
+            ) from None
+        for path, value in sorted(merged.items()):
+            now = cat.get(f"{ours}:{path}")
+            if value is None and now is not None:
+                tx.remove(path)
+            elif value is not None and value != now:
+                tx.write(path, value)
+    finally:
+        cat.close()
+    msg = trail.message(f"merge {remote}/{branch}", "vault.merge", holder)
+    return tx.commit(msg, holder, merge_head=theirs)
+
+
+# ---------------------------------------------------------------------------
+# clone
+
+
+def _take_trust(target: Path, anchor: Optional[str], confirm: Optional[Callable[[str], bool]], what: str,
+                identities: Optional[list] = None) -> str:
+    """Verify a new clone's whole history against its anchor and keep it; remove the clone if it fails."""
+    from vault_cli.adapters import gitlog
+    from vault_cli.services import trust
+    from vault_cli.services.verify import Anchor
+
+    head = Git(target).head()
+    if head is None:
+        raise VaultStateError(f"{what} holds no commits", "check the address or the file")
+    roots = gitlog.run(target, "rev-list", "--max-parents=0", head).decode().split()
+    found = trust.anchor_of(target, roots[-1]) if roots else ""
+    if anchor is None:
+        if confirm is None or not confirm(found):
+            raise VaultStateError(
+                f"{what} was not trusted: its identity is {found}, and no --trust was given to check it against",
+                "get the vault's identity from its manager (or from where it was written down when the vault was made) "
+                "and pass it: --trust ANCHOR",
+            )
+        anchor = found
+    Anchor.parse(anchor)
+    trust.pin(target, anchor, head, what=what, identities=identities)
+    return anchor
+
+
+def clone(url: str, directory: str, *, anchor: Optional[str] = None,
+          confirm: Optional[Callable[[str], bool]] = None, identities: Optional[list] = None) -> tuple[Path, str, str]:
+    """Clone a vault and trust it only once its whole history verifies against ``anchor``
+    (or ``confirm`` accepts the identity it shows, as ssh does for a host key)."""
+    target = Path(directory).expanduser()
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise VaultStateError(f"{target} already exists", "clone into a new folder")
+    created = not target.exists()
+    proc = subprocess.run([git_binary(), "clone", "-q", url, str(target)], capture_output=True, env=git_env())
+    if proc.returncode != 0:
+        if created:
+            shutil.rmtree(target, ignore_errors=True)
+        raise ExternalError(f"could not clone {url}: {_first_error(proc)}", "check the address and the network, then try again")
+    try:
+        if not (target / "confide.yaml").is_file():
+            raise VaultStateError(f"{url} is not a confide vault (no confide.yaml)", "check the address")
+        register_repo_config(target.resolve())
+        kept = _take_trust(target.resolve(), anchor, confirm, f"the vault at {url}", identities)
+        from vault_cli.services import trust
+
+        state = trust.TrustState.load(trust.git_dir_of(target.resolve()))
+        branch = _current_branch(Git(target))
+        state.remotes[f"origin/{branch}"] = Git(target).head()
+        state.save()
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True) if created else None
+        raise
+    return target.resolve(), Git(target).head() or "", kept
+
+
+# ---------------------------------------------------------------------------
+# backup and restore
+
+
+@dataclass
+class BackupResult:
+    path: str
+    size: int
+    commit: str
+    refs: int
+
+
+def backup(root: Path, file: str) -> BackupResult:
+    """A git bundle of every ref, verified before it replaces ``file``. Needs no identity."""
+    git = Git(root)
+    head = git.head()
+    if head is None:
+        raise VaultStateError("the vault has no commits to back up", "make one first: confide init")
+    out = Path(file).expanduser().resolve()
+    if out.is_dir():
+        raise UsageError(f"{out} is a folder", "give a file name, e.g. /mnt/backup/vault-2026-11-24.bundle")
+    if not out.parent.is_dir():
+        raise NotFound(f"the folder {out.parent} does not exist", "create it, or choose another place")
+    tmp = out.parent / f".{out.name}.confide-tmp-{os.getpid()}"
+    try:
+        proc = git.run("bundle", "create", "-q", str(tmp), "--all", check=False)
+        if proc.returncode != 0:
+            raise ExternalError(f"git bundle could not write {out}: {_first_error(proc)}", "check the free space and permissions there")
+        proc = git.run("bundle", "verify", "-q", str(tmp), check=False)
+        if proc.returncode != 0:
+            raise ExternalError(f"the bundle written to {out} does not verify: {_first_error(proc)}", "check the disk, then try again")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    refs = len([ln for ln in git.run("for-each-ref", "--format=%(refname)").stdout.decode().splitlines() if ln])
+    return BackupResult(str(out), out.stat().st_size, head, refs)
+
+
+def restore(file: str, directory: str, *, anchor: Optional[str] = None,
+            confirm: Optional[Callable[[str], bool]] = None, identities: Optional[list] = None) -> tuple[Path, str, str]:
+    """Clone a bundle into a new folder and trust it only once its whole history verifies against ``anchor``."""
+    src = Path(file).expanduser()
+    target = Path(directory).expanduser()
+    if target.exists() or target.is_symlink():
+        raise VaultStateError(f"{target} already exists; restore never writes into an existing folder",
+                              "choose a new folder, e.g. ./restored")
+    if not src.is_file():
+        raise NotFound(f"no bundle at {src}", "give the path of a file written by 'confide backup'")
+    with open(src, "rb") as fh:
+        first = fh.readline(64)
+    if first not in (b"# v2 git bundle\n", b"# v3 git bundle\n"):
+        raise ExternalError(f"{src} is not a git bundle", "give a file written by 'confide backup'")
+    proc = subprocess.run([git_binary(), "clone", "-q", str(src.resolve()), str(target)], capture_output=True,
+                          env=git_env())
+    if proc.returncode != 0:
+        shutil.rmtree(target, ignore_errors=True)
+        raise ExternalError(f"the bundle {src} is truncated or damaged: {_first_error(proc)}",
+                            "nothing was restored; use another backup (and check the disk it was on)")
+    try:
+        git = Git(target)
+        proc = git.run("bundle", "verify", "-q", str(src.resolve()), check=False)
+        if proc.returncode != 0 or not (target / "confide.yaml").is_file():
+            why = _first_error(proc) if proc.returncode != 0 else "it holds no confide vault"
+            raise ExternalError(f"the bundle {src} cannot be restored: {why}", "nothing was restored; use another backup")
+        git.run("remote", "remove", "origin", check=False)  # a bundle is not a remote to sync with
+        register_repo_config(target.resolve())
+        kept = _take_trust(target.resolve(), anchor, confirm, f"the backup {src}", identities)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    return target.resolve(), git.head() or "", kept

@@ -1,0 +1,289 @@
+"""What this clone trusts: the vault's anchor and the last commit it verified.
+
+Each clone keeps ``.git/confide/trust.json`` (never tracked, so no commit can
+change it):
+
+- ``anchor``: the vault's identity, its first commit and the fingerprint of the
+  key that signed it (``verify.Anchor``), pinned when the vault was made
+  (``confide init``) or first trusted (``confide clone/restore --trust``,
+  ``confide trust``);
+- ``verified``: the newest commit this clone has verified, and every commit
+  behind it is verified too;
+- ``repudiated``: commits behind it that a signed repudiation answered (what is
+  built on them alone stays untrusted);
+- ``remotes``: what this clone last verified of each remote branch; a fetch
+  that no longer contains it (history rewritten or cut back) is refused.
+
+Before a command reads or writes, ``ensure_verified`` verifies the commits
+since ``verified`` (cost in proportion to the new commits, not the history;
+nothing at all when HEAD has not moved) and refuses, exit 9, when they do not
+verify. Commands then read the vault from that commit (``gitlog.CommitTree``),
+never from the working tree. A commit confide makes itself moves the checkpoint
+(``advance``): it was built under the vault's lock from the verified state.
+
+Beside it, ``.git/confide/allowed_signers`` is derived from the verified
+holders, and git's ``gpg.ssh.allowedSignersFile`` points at it, so plain
+``git log --show-signature`` never trusts a signers file a commit could edit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from vault_cli.errors import FindingsError, VaultStateError
+
+STATE_FILE = "trust.json"
+
+
+def state_dir(git_dir: Path) -> Path:
+    return git_dir / "confide"
+
+
+@dataclass
+class TrustState:
+    git_dir: Path
+    anchor: Optional[str] = None
+    verified: Optional[str] = None
+    repudiated: list = field(default_factory=list)
+    remotes: dict = field(default_factory=dict)
+    readers: dict = field(default_factory=dict)  # holder -> newest commit whose blocks they could open were checked
+
+    @classmethod
+    def load(cls, git_dir: Path) -> "TrustState":
+        path = state_dir(git_dir) / STATE_FILE
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            return cls(git_dir)
+        except (OSError, ValueError):
+            raise VaultStateError(
+                f"{path} is damaged, so this clone does not know what it has verified",
+                "remove it and pin the vault again with: confide trust ANCHOR (the vault's identity, from a manager)",
+            ) from None
+        return cls(git_dir, data.get("anchor"), data.get("verified"), list(data.get("repudiated") or []),
+                   dict(data.get("remotes") or {}), dict(data.get("readers") or {}))
+
+    def save(self) -> None:
+        """Write the state; commits another process recorded as repudiated meanwhile are kept.
+
+        A short lock of its own (never the vault's) serialises the writes, so readers never wait
+        for a writer; what any process writes is something it verified, so the file only ever holds
+        verified commits, at worst an older one than the newest (which costs a re-verification).
+        """
+        import fcntl
+
+        folder = state_dir(self.git_dir)
+        folder.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(folder / "trust.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                current = TrustState.load(self.git_dir)
+            except VaultStateError:
+                current = TrustState(self.git_dir)
+            data = {"anchor": self.anchor, "verified": self.verified,
+                    "repudiated": sorted(set(self.repudiated) | set(current.repudiated)),
+                    "remotes": {**current.remotes, **self.remotes}, "readers": {**current.readers, **self.readers}}
+            tmp = folder / f".{STATE_FILE}.{os.getpid()}"
+            tmp.write_text(json.dumps(data, indent=1) + "\n")
+            os.replace(tmp, folder / STATE_FILE)
+        finally:
+            os.close(fd)
+
+
+def git_dir_of(root: Path) -> Path:
+    plain = root / ".git"
+    if plain.is_dir():
+        return plain
+    return root  # a bare repository (the shared one, for the server hook)
+
+
+def anchor_of(root: Path, root_commit: str) -> str:
+    """The anchor a verified history gives: its first commit and that commit's signer (if signed)."""
+    from vault_cli.adapters import gitlog
+    from vault_cli.adapters import signing
+    from vault_cli.services.verify import Anchor
+
+    raw = gitlog.run(root, "cat-file", "commit", root_commit)
+    sig = signing.verify_commit(raw)
+    return str(Anchor(root_commit, signing.fingerprint(sig.key) if sig.status == "good" else None))
+
+
+def findings_error(result, verified: Optional[str], what: str = "this vault's history") -> FindingsError:
+    first = result.findings[0]
+    where = f" {first.file}" if first.file else ""
+    since = f"{verified[:12]}..HEAD" if verified else "HEAD"
+    return FindingsError(
+        f"{what} does not verify: commit {first.commit[:12]}{where}: {first.check}: {first.message}"
+        + (f" (and {len(result.findings) - 1} more finding(s))" if len(result.findings) > 1 else "")
+        + "; nothing was read or changed",
+        f"see every finding with 'confide verify', and the commits with 'git log --show-signature {since}'",
+        (f"go back to the last verified commit on this machine with 'git reset --keep {verified[:12]}', "
+         if verified else "")
+        + "or have a manager reject the commits, restoring the last verified state: confide repudiate",
+    )
+
+
+def ensure_verified(root: Path, git, *, identities: Optional[list] = None) -> str:
+    """The verified commit the command acts on: HEAD, once the commits since the checkpoint verify.
+
+    With the caller's ``identities``, the blocks their key opens in those commits are checked
+    too (an entry's author against its commit's signer, its binding, its schema), from the
+    newest commit this holder's key last checked on this clone: no entry is shown to them as
+    genuine that their key could show to be forged.
+    """
+    head = git.head()
+    if head is None:
+        raise VaultStateError("the vault has no commits", "make one with: confide init DIR --name NAME --holder YOU")
+    state = TrustState.load(git_dir_of(root))
+    reader = _reader_name(root, state, identities)
+    if state.verified == head and (reader is None or state.readers.get(reader) == head):
+        return head
+    if state.anchor is None:
+        raise VaultStateError(
+            "this clone has no trust anchor, so confide cannot tell this vault from a forged one",
+            "pin the vault's identity (printed by 'confide init'; ask its manager) with: confide trust ANCHOR",
+        )
+    # Verifying reads only git's objects, which never change: no lock is needed, and a reader never waits
+    # for a writer. Only the state file's update is serialised (TrustState.save).
+    keep = os.access(state_dir(git_dir_of(root)).parent, os.W_OK)  # read-only media: verify, keep nothing
+    verify_and_advance(root, state, head, identities=identities, reader=reader, keep=keep)
+    return head
+
+
+def _reader_name(root: Path, state: TrustState, identities: Optional[list]) -> Optional[str]:
+    """Whose blocks the caller's identities open, by the holders of the verified checkpoint."""
+    if not identities or not state.verified:
+        return None
+    from vault_cli.adapters import gitlog
+    from vault_cli.model.holders import HOLDERS_FILE, holders_from_bytes
+    from vault_cli.errors import ConfideError
+
+    tree = gitlog.CommitTree(root, state.verified)
+    try:
+        raw = tree.read(HOLDERS_FILE)
+        holders = holders_from_bytes(raw) if raw is not None else None
+    except ConfideError:
+        holders = None
+    finally:
+        tree.close()
+    if holders is None:
+        return None
+    recips = {i.recipient for i in identities}
+    for h in holders.all:
+        if h.active and h.recipient in recips:
+            return h.name
+    return None
+
+
+def verify_and_advance(root: Path, state: TrustState, tip: str, *, what: str = "this vault's history",
+                       keep: bool = True, identities: Optional[list] = None, reader: Optional[str] = None) -> None:
+    """Verify ``tip`` from the checkpoint (or from the anchor) and make it the checkpoint; refuse on findings.
+
+    With ``reader`` (and their identities), the walk starts from the newest commit that holder's key
+    last checked when that is older, and opens what their key opens."""
+    from vault_cli.adapters import gitlog
+    from vault_cli.model.holders import HOLDERS_FILE, holders_from_bytes
+    from vault_cli.services.verify import Anchor, verify
+
+    known = state.verified if state.verified and _exists(root, state.verified) else None
+    start = known
+    keyed = bool(reader and identities)
+    if keyed:
+        seen = state.readers.get(reader)
+        # from what this holder's key last checked; a holder's first command on this clone checks the whole
+        # history with their key, once (what another holder's keyless check let through is checked too)
+        start = seen if seen and _exists(root, seen) and gitlog.is_ancestor(root, seen, tip) else None
+    exclude = (start,) if start else ()
+    holders = None
+    if keyed and known:
+        tree = gitlog.CommitTree(root, known)
+        try:
+            holders = holders_from_bytes(tree.read(HOLDERS_FILE) or b"")
+        finally:
+            tree.close()
+    result = verify(root, tip=tip, exclude=exclude, anchor=None if start else Anchor.parse(state.anchor or ""),
+                    repudiated=tuple(state.repudiated), identities=identities if keyed else None, holders=holders)
+    if not result.ok:
+        raise findings_error(result, start or result.last_clean or known, what)
+    if reader:
+        state.readers[reader] = tip
+    if known and not gitlog.is_ancestor(root, known, tip) and gitlog.is_ancestor(root, tip, known):
+        if keep and reader:
+            state.save()
+        return  # HEAD went back to a commit already verified (a local reset): keep the checkpoint
+    state.verified = tip
+    state.repudiated = sorted(set(state.repudiated) | set(result.repudiated_commits))
+    if keep:
+        state.save()
+        write_allowed_signers(root, state.git_dir, tip)
+
+
+def _exists(root: Path, commit: str) -> bool:
+    from vault_cli.adapters import gitlog
+
+    return bool(gitlog.run(root, "cat-file", "-t", commit, check=False).strip() == b"commit")
+
+
+def advance(root: Path, before: Optional[str], after: str, *, holders_changed: Optional[bool] = None) -> None:
+    """A confide command committed ``after`` on top of the verified ``before``: move the checkpoint,
+    and re-derive ``allowed_signers`` when holders.yaml changed (None: compare the two commits)."""
+    state = TrustState.load(git_dir_of(root))
+    if state.verified != before:
+        return  # not built on the checkpoint (should not happen): the next command verifies it
+    state.verified = after
+    for name, seen in list(state.readers.items()):
+        if seen == before:  # they had checked everything before it; confide made this commit from that
+            state.readers[name] = after
+    state.save()
+    if holders_changed is None:
+        from vault_cli.adapters import gitlog
+        from vault_cli.model.holders import HOLDERS_FILE
+
+        blobs = gitlog.run(root, "rev-parse", f"{before}:{HOLDERS_FILE}", f"{after}:{HOLDERS_FILE}", check=False).split()
+        holders_changed = len(blobs) != 2 or blobs[0] != blobs[1]
+    if holders_changed:
+        write_allowed_signers(root, state.git_dir, after)
+
+
+def pin(root: Path, anchor: str, tip: str, *, what: str = "the vault", identities: Optional[list] = None) -> TrustState:
+    """Trust ``anchor`` for this clone: verify the whole history from it (with the caller's key, when
+    given, also what it opens), then keep it."""
+    state = TrustState(git_dir_of(root), anchor=anchor)
+    reader = None
+    if identities:
+        state.verified = tip  # only to name the reader by the holders at the tip; the walk below is whole
+        reader = _reader_name(root, state, identities)
+        state.verified = None
+    verify_and_advance(root, state, tip, what=what, identities=identities, reader=reader)
+    return state
+
+
+def write_allowed_signers(root: Path, git_dir: Path, commit: str) -> None:
+    """``.git/confide/allowed_signers`` from the verified holders, for plain ``git log --show-signature``."""
+    from vault_cli.adapters import gitlog
+    from vault_cli.adapters import signing
+    from vault_cli.model.holders import HOLDERS_FILE, holders_from_bytes
+
+    tree = gitlog.CommitTree(root, commit)
+    try:
+        raw = tree.read(HOLDERS_FILE)
+        if raw is None:
+            return
+        text = signing.allowed_signers_text(holders_from_bytes(raw))
+    finally:
+        tree.close()
+    folder = state_dir(git_dir)
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path = folder / signing.ALLOWED_SIGNERS_FILE
+    tmp = folder / f".allowed_signers.{os.getpid()}"
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+__all__ = ["TrustState", "ensure_verified", "verify_and_advance", "advance", "pin", "anchor_of", "findings_error",
+           "write_allowed_signers", "git_dir_of"]

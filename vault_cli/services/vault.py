@@ -1,0 +1,322 @@
+"""Opening a vault and acting in it as a holder.
+
+``Vault`` is the repository with its settings and holders. ``Session`` is a
+vault plus the identity of whoever runs the command; the acting holder is the
+one whose recipient matches that identity (there is no ``--as``). A session
+unwraps each level key at most once per process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from vault_cli.adapters import crypto
+
+from vault_cli.formats import envelope
+
+from vault_cli.adapters import gitlog
+
+from vault_cli.model import ids
+
+from vault_cli.model import policy
+
+from vault_cli.services import trust
+from vault_cli.errors import IdentityProblem, IntegrityError, NotFound, VaultStateError
+from vault_cli.adapters.gitstore import Git, ensure_repository
+from vault_cli.model.holders import HOLDERS_FILE, Holder, Holders, holders_from_bytes
+from vault_cli.model.settings import SETTINGS_FILE, Settings, settings_from_bytes
+from vault_cli.adapters.store import Transaction
+
+RECORDS_DIR = "records"
+
+
+def find_root(explicit: Optional[str] = None) -> Path:
+    """The vault: ``--vault``, else ``CONFIDE_VAULT``, else walk up from the working directory."""
+    given = explicit or os.environ.get("CONFIDE_VAULT")
+    if given:
+        root = Path(given).expanduser()
+        if not (root / SETTINGS_FILE).is_file():
+            how = "--vault" if explicit else "CONFIDE_VAULT"
+            raise NotFound(
+                f"{root} is not a confide vault (no {SETTINGS_FILE}); it was given by {how}",
+                "check the path, or make a vault there with: confide init DIR --name NAME --holder YOU",
+            )
+        return root.resolve()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / SETTINGS_FILE).is_file():
+            return folder
+    raise NotFound(
+        "no vault here: neither this folder nor any above it holds confide.yaml",
+        "pass --vault PATH or set CONFIDE_VAULT, or make one with: confide init DIR --name NAME --holder YOU",
+    )
+
+
+class Vault:
+    """A vault as its verified commit holds it (``vault_cli.trust``): settings, holders, records.
+
+    Opening one verifies the commits since this clone's checkpoint first; every
+    read is from that commit's objects (``gitlog.CommitTree``), never from the
+    working tree, which writes must leave equal to it.
+    """
+
+    def __init__(self, root: Path, *, identities: Optional[list] = None) -> None:
+        self.root = root
+        self.git: Git = ensure_repository(root)
+        from vault_cli.adapters.store import recover_if_interrupted
+
+        recover_if_interrupted(root, self.git)  # a killed command's half-written files are never read
+        self.signing_identity: Optional[Path] = None  # the identity file, when it is also the signing key
+        self.identities = identities  # the caller's, when known: what they can open is checked too
+        self._load(trust.ensure_verified(root, self.git, identities=identities))
+
+    def _load(self, commit: str) -> None:
+        self.commit = commit
+        self.tree = gitlog.CommitTree(self.root, commit)
+        self._heads: dict = {}
+        self._ids: Optional[list] = None
+        try:
+            self.settings = settings_from_bytes(self.read(SETTINGS_FILE))
+            self.holders = holders_from_bytes(self.read(HOLDERS_FILE))
+        except FileNotFoundError as exc:
+            raise IntegrityError(f"the vault's verified commit {commit[:12]} has no {exc.args[0]}",
+                                 "run 'confide verify' and restore the vault from a backup") from None
+
+    def refresh(self) -> None:
+        """Under the vault's lock: if another command committed while we waited, act on its commit."""
+        if self.git.head() != self.commit:
+            self._load(trust.ensure_verified(self.root, self.git, identities=self.identities))
+
+    @classmethod
+    def open(cls, explicit: Optional[str] = None) -> "Vault":
+        return cls(find_root(explicit))
+
+    def read(self, path: str) -> bytes:
+        """A vault file as the verified commit holds it (FileNotFoundError when it has none)."""
+        if path in self._heads:
+            return self._heads[path]
+        data = self.tree.read(path)
+        if data is None:
+            raise FileNotFoundError(path)
+        return data
+
+    # -- records ---------------------------------------------------------------
+    def record_ids(self) -> list[str]:
+        if self._ids is None:
+            out = []
+            for name in self.tree.list(RECORDS_DIR):
+                if name.endswith(envelope.HEAD_SUFFIX) and not name.endswith(envelope.ENTRIES_SUFFIX) \
+                        and ids.RECORD_RE.fullmatch(name[:-5]):
+                    out.append(name[:-5])
+            self._ids = sorted(out)
+        return self._ids
+
+    def record_source(self, record_id: str) -> str:
+        return envelope.head_source(record_id)
+
+    def record_path(self, record_id: str) -> Path:
+        """The record's head file in the working tree (its entries are beside it: ``envelope.entries_path``)."""
+        return envelope.record_path(self.root, record_id)
+
+    def has_record(self, record_id: str) -> bool:
+        if self._ids is not None:
+            return record_id in self._ids
+        source = self.record_source(record_id)
+        if source not in self._heads:
+            data = self.tree.read(source)
+            if data is None:
+                return False
+            if len(self._heads) > 64:
+                self._heads.clear()
+            self._heads[source] = data
+        return True
+
+    def check_record_id(self, record_id: str) -> str:
+        if not ids.RECORD_RE.fullmatch(record_id or ""):
+            raise NotFound(
+                f"'{record_id}' is not a record id",
+                "record ids look like c-7f3k9m2q; list them with: confide child list",
+            )
+        if not self.has_record(record_id):
+            raise NotFound(f"no record {record_id} in this vault", "list the records with: confide child list")
+        return record_id
+
+    def envelope(self, record_id: str, *, entries: bool = True) -> envelope.Envelope:
+        self.check_record_id(record_id)
+        return envelope.Envelope.read(self.record_source(record_id), self.read, entries=entries)
+
+    def find_entry_record(self, entry_id: str) -> str:
+        """Which record holds an entry: ``git grep`` (C, fast) in the verified commit's entries files."""
+        if not ids.ENTRY_RE.fullmatch(entry_id or ""):
+            raise NotFound(f"'{entry_id}' is not an entry id", "entry ids look like e-01jd3x8k2m5q9w; see them with: confide show RECORD")
+        needle = f"- id: {entry_id}"
+        # The working tree (which writes keep equal to the verified commit) is only a hint, ~10x faster
+        # to search than the commit's objects; a hit is confirmed in the verified commit itself.
+        hits = [p[0] for p in map(envelope.record_of, self.git.grep_files(needle, RECORDS_DIR)) if p and p[1] == "entries"]
+        confirmed = [rid for rid in hits if needle.encode() + b"\n" in (self.tree.read(envelope.entries_source(self.record_source(rid))) or b"")]
+        if len(hits) == 1 and confirmed == hits:
+            return hits[0]
+        hits = self.git.grep_files(needle, RECORDS_DIR, commit=self.commit)
+        hits = [parsed[0] for parsed in map(envelope.record_of, hits) if parsed and parsed[1] == "entries"]
+        if len(hits) != 1:
+            if not hits:
+                raise NotFound(f"no entry {entry_id} in this vault", "see a record's entries with: confide show RECORD")
+            raise IntegrityError(f"entry {entry_id} appears in {len(hits)} records", "run 'confide verify'")
+        return hits[0]
+
+    def transaction(self) -> Transaction:
+        return Transaction(self.root, self.git, vault=self, identity_path=self.signing_identity)
+
+
+# ---------------------------------------------------------------------------
+# Identities
+
+
+def default_identity_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "confide" / "identity.txt"
+
+
+def identity_location(explicit: Optional[str]) -> tuple[Path, str]:
+    if explicit:
+        return Path(explicit).expanduser(), "--identity"
+    env = os.environ.get("CONFIDE_IDENTITY")
+    if env:
+        return Path(env).expanduser(), "CONFIDE_IDENTITY"
+    return default_identity_path(), "the default location"
+
+
+def passphrase_from_env_or_terminal(source: str) -> Optional[str]:
+    """CONFIDE_PASSPHRASE_FILE for scripts, else ask on a terminal; never an argument."""
+    pfile = os.environ.get("CONFIDE_PASSPHRASE_FILE")
+    if pfile:
+        try:
+            crypto.check_private_mode(pfile)
+            with open(pfile, encoding="utf-8") as fh:
+                return fh.read().rstrip("\r\n")
+        except FileNotFoundError:
+            raise IdentityProblem(
+                f"CONFIDE_PASSPHRASE_FILE names {pfile}, which does not exist",
+                "point CONFIDE_PASSPHRASE_FILE at a 0600 file holding the passphrase, or unset it to be asked",
+            ) from None
+    if sys.stdin is not None and sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass(f"Passphrase for {source}: ")
+    return None
+
+
+def load_identities(explicit: Optional[str], passphrase: Optional[Callable] = None) -> tuple[list[crypto.Identity], Path]:
+    path, how = identity_location(explicit)
+    if how != "the default location" and crypto.looks_like_secret(str(explicit or os.environ.get("CONFIDE_IDENTITY", ""))):
+        # The key itself was pasted where its file name belongs: say so, never print it.
+        raise IdentityProblem(
+            f"{how} was given a secret key itself, not the name of a file holding one; it was not printed",
+            "save the key in a file only you can read (chmod 600 FILE) and pass that: --identity FILE",
+            "a secret key pasted on a command line may be in your shell history: consider it exposed and make a new one",
+        )
+    if not path.exists() and how == "the default location":
+        raise IdentityProblem(
+            f"no identity given and none at {path}",
+            "pass --identity FILE or set CONFIDE_IDENTITY; or make one there with: confide keygen",
+        )
+    return crypto.load_identity_file(str(path), passphrase or passphrase_from_env_or_terminal), path
+
+
+@dataclass
+class Session:
+    vault: Vault
+    identities: list[crypto.Identity]
+    identity_path: Path
+    actor: Optional[Holder]
+    _level_keys: dict = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, vault: Optional[str], identity: Optional[str] = None, passphrase: Optional[Callable] = None) -> "Session":
+        """The vault (``--vault``, else found) and the caller: their identity is loaded first, so that the
+        verification the vault makes before anything else also checks the blocks their key opens."""
+        root = find_root(vault)
+        idents, _path = load_identities(identity, passphrase)
+        return cls.start(Vault(root, identities=idents), identity, identities=idents)
+
+    @classmethod
+    def start(cls, vault: Vault, identity: Optional[str] = None, passphrase: Optional[Callable] = None, *,
+              identities: Optional[list] = None) -> "Session":
+        if identities is not None:
+            idents, path = identities, identity_location(identity)[0]
+        else:
+            idents, path = load_identities(identity, passphrase)
+        vault.signing_identity = path
+        actor = None
+        for ident in idents:
+            actor = vault.holders.by_recipient(ident.recipient)
+            if actor:
+                break
+        return cls(vault, idents, path, actor)
+
+    @property
+    def settings(self) -> Settings:
+        return self.vault.settings
+
+    @property
+    def holders(self) -> Holders:
+        return self.vault.holders
+
+    def require_actor(self) -> Holder:
+        if self.actor is None:
+            raise IdentityProblem(
+                f"the identity in {self.identity_path} is not an active holder of this vault",
+                "use your own identity (--identity FILE), or ask a manager to add you: confide holder add NAME --role ROLE --recipient age1...",
+            )
+        policy.require_actor_may_act(self.settings, self.actor)
+        return self.actor
+
+    def require_reader(self) -> Holder:
+        """Reading needs an active holder's identity (a recovery key reads too, though it never acts).
+
+        A stranger's key opens nothing, so rather than show them a vault of 'sealed'
+        rows, say plainly that the identity is the wrong one.
+        """
+        if self.actor is None:
+            raise IdentityProblem(
+                f"the identity in {self.identity_path} is not an active holder of this vault",
+                "use your own identity (--identity FILE), or ask a manager to add you: confide holder add NAME --role ROLE --recipient age1...",
+            )
+        return self.actor
+
+    def require_writer(self) -> Holder:
+        actor = self.require_actor()
+        policy.require_writer(self.settings, actor)
+        return actor
+
+    @property
+    def reader_name(self) -> Optional[str]:
+        """Whose wrapped copies this identity opens (readers need not be able to act)."""
+        return self.actor.name if self.actor else None
+
+    def level_identity(self, env: envelope.Envelope, key_id: str) -> Optional[crypto.Identity]:
+        """The level key, if this session's holder has a copy; unwrapped once per process."""
+        cache_key = (env.record, key_id)
+        if cache_key in self._level_keys:
+            return self._level_keys[cache_key]
+        key = env.key(key_id)
+        result = None
+        name = self.reader_name
+        if name and name in key["wrapped"]:
+            for ident in self.identities:
+                try:
+                    result = envelope.unwrap_level_key(
+                        key["wrapped"][name], ident, record=env.record, key=key, source=env.source
+                    )
+                    break
+                except crypto.NotForThisKey:
+                    continue
+        self._level_keys[cache_key] = result
+        return result
+
+
+__all__ = ["Vault", "Session", "find_root", "load_identities", "default_identity_path", "VaultStateError"]

@@ -1,0 +1,766 @@
+"""``confide verify``: history judged commit by commit, from a trust anchor, by the rules of the policy.
+
+verify walks the commits (every one, or those a clone has not verified yet)
+parents first and judges each against the vault as it stood *before* it: the
+holders, their roles and signing keys in its parent (``vault_cli.policy`` is
+the only place the rules are written). Signing keys come only from verified
+history: the first commit is pinned by the vault's anchor (its id and its
+signer's fingerprint), and every later key was declared in a commit judged by
+the keys before it. A file equal to one parent's version is still judged:
+merges are recomputed (``vault_cli.merge``) and every file compared.
+
+A commit with a finding *taints* every commit built on it: nothing after it is
+trusted (commands refuse, exit 9) until a manager's signed repudiation restores
+the last verified state (``confide repudiate``); verify then reports those
+findings as repudiated, not open.
+
+Cost: one ``git rev-list``, one ``git diff-tree --stdin`` and one streaming
+``git cat-file --batch`` for the walk; signatures are checked in-process; a
+record version is parsed once, and an appended entry by parsing only the
+appended bytes, so the cost per commit stays flat as history grows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from vault_cli.adapters import crypto
+
+from vault_cli.formats import envelope
+
+from vault_cli.adapters import gitlog
+
+from vault_cli.model import policy
+
+from vault_cli.adapters import signing
+from vault_cli.errors import ConfideError, UsageError
+from vault_cli.adapters.gitlog import CommitInfo
+from vault_cli.model.holders import HOLDERS_FILE, Holder, Holders, holders_from_bytes
+from vault_cli.services.merge import Conflict, StateReader, merge_states
+from vault_cli.model.settings import SETTINGS_FILE, Settings, settings_from_bytes
+from vault_cli.services.verify_records import (Ctx, Finding, Reader, RecordChecks, RecordVersion, parse_record,
+                             parse_record_incremental)
+
+SINGLE_RECORD_ACTIONS = {"entry.add", "entry.mark", "record.create", "profile.update"}
+POLICY_FILES = {SETTINGS_FILE, HOLDERS_FILE}
+SETTINGS_FILES = {".gitattributes", ".gitignore"}
+TOP_FILES = POLICY_FILES | SETTINGS_FILES | {signing.ALLOWED_SIGNERS_FILE, "records/.gitkeep"}
+
+
+@dataclass
+class Anchor:
+    """A vault's identity: its first commit, and the fingerprint of the key that signed it
+    (or, for a vault whose early history is unsigned, the key of the manager who adopted signing)."""
+
+    root: str
+    fingerprint: Optional[str] = None
+
+    def __str__(self) -> str:
+        return self.root + (f"@{self.fingerprint}" if self.fingerprint else "")
+
+    @classmethod
+    def parse(cls, text: str) -> "Anchor":
+        t = (text or "").strip()
+        root, _, fp = t.partition("@")
+        if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", root) or (fp and not re.fullmatch(r"SHA256:[A-Za-z0-9+/]{43}", fp)):
+            raise UsageError(
+                "the trust anchor is not a vault identity",
+                "it looks like 3f9a...c1@SHA256:AbCd... (the first commit's id and the founding key's fingerprint), "
+                "as 'confide init' and 'confide trust' print it",
+            )
+        return cls(root, fp or None)
+
+
+@dataclass
+class VerifyResult:
+    commits: int
+    findings: list
+    content_checked: bool
+    reader: Optional[str]
+    head: Optional[str]
+    notes: list = field(default_factory=list)
+    repudiated: list = field(default_factory=list)  # findings a valid repudiation answered: (finding, by commit)
+    tainted: int = 0  # commits built on a commit with findings
+    last_clean: Optional[str] = None  # the newest commit on the walked line that verified clean
+    anchor: Optional[str] = None
+    repudiated_commits: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def to_dict(self) -> dict:
+        return {
+            "ok": self.ok, "commits": self.commits, "head": self.head, "anchor": self.anchor,
+            "findings": [f.to_dict() for f in self.findings],
+            "repudiated": [dict(f.to_dict(), repudiated_by=by) for f, by in self.repudiated],
+            "tainted": self.tainted, "last_verified": self.last_clean,
+            "content_checked": self.content_checked, "reader": self.reader, "notes": self.notes,
+        }
+
+
+class State:
+    """The policy files of one commit (blob ids), parsed once per distinct blob."""
+
+    def __init__(self, blobs: dict) -> None:
+        self.blobs = blobs
+
+
+def signatures_required(settings: Settings, holders: Holders) -> bool:
+    return policy.signatures_required(settings, holders)
+
+
+class Verifier(RecordChecks):
+    def __init__(self, root: Path, reader: Reader, *, anchor: Optional[Anchor] = None,
+                 repudiated: tuple = ()) -> None:
+        self.root = root
+        self.reader = reader
+        self.anchor = anchor
+        self.cat = gitlog.CatFile(root)
+        self.check = gitlog.CatFile(root, check=True)
+        self.findings: list[Finding] = []
+        self.names: dict = {}  # child's name -> record id (from profiles the reader can open)
+        self.messages: list = []
+        self.paths: set = set()
+        self.known_repudiated = set(repudiated)  # commits behind the walk that were repudiated
+        self.tainted: dict = {}  # commit -> the commit with findings it is built on
+        self.repudiated: dict = {}  # commit -> the repudiation that answered it
+        self.bad: set = set()  # commits with findings of their own
+        self.roots: list = []
+        self.unsigned = 0
+        self.vouched: Optional[tuple] = None  # (attestation commit, holder, commits vouched for)
+        self.unsigned_policy_note: Optional[str] = None
+        self.anchor_key: Optional[str] = None  # fingerprint of the first signing authority seen
+        self._top: dict = {}  # commit -> {top file: blob}
+        self._parsed: dict = {}  # blob -> Settings / Holders / None
+        self._parse_errors: dict = {}  # blob -> why it did not parse
+        self._records: dict = {}  # record id -> ((head blob, entries blob), RecordVersion)
+        self._tip_commit: Optional[str] = None
+        self._tip_blobs: dict = {}
+        self._pref: dict = {}
+        self._head_profiles: dict = {}  # record -> (path, profile block) at the tip, for names outside --since
+        self.last_clean: Optional[str] = None
+
+    # -- helpers ---------------------------------------------------------------
+    def add(self, commit: str, file: Optional[str], check: str, message: str) -> None:
+        self.findings.append(Finding(commit, file, check, message))
+        if commit:
+            self.bad.add(commit)
+
+    def blob(self, sha: Optional[str]) -> Optional[bytes]:
+        if sha is None:
+            return None
+        got = self._pref.get(sha)
+        return got if got is not None else self.cat.get(sha)
+
+    def _parse(self, blob: Optional[str], fn):
+        if blob is None:
+            return None
+        if blob not in self._parsed:
+            try:
+                self._parsed[blob] = fn(self.blob(blob) or b"")
+            except ConfideError as exc:
+                self._parsed[blob] = None
+                self._parse_errors[blob] = exc.message
+        return self._parsed[blob]
+
+    def parse_error(self, blob: Optional[str], what: str) -> str:
+        """Why a policy file did not parse (the parser's own words: file, line, field; never contents)."""
+        return self._parse_errors.get(blob or "", f"{what} is not valid (YAML or schema)")
+
+    def settings_of(self, top: dict) -> Optional[Settings]:
+        return self._parse(top.get(SETTINGS_FILE), settings_from_bytes)
+
+    def holders_of(self, top: dict) -> Optional[Holders]:
+        return self._parse(top.get(HOLDERS_FILE), holders_from_bytes)
+
+    def top(self, commit: str) -> dict:
+        if commit not in self._top:
+            self._top[commit] = {k: v for k, v in gitlog.tree_files(self.root, commit).items() if k in TOP_FILES}
+        return self._top[commit]
+
+    def is_tainted(self, commit: str) -> bool:
+        return commit in self.tainted or commit in self.bad or commit in self.known_repudiated or (
+            commit in self.repudiated)
+
+    # -- records -------------------------------------------------------------
+    def record_version(self, rid: str, blobs: tuple, commit: str, base: Optional[RecordVersion] = None) -> Optional[RecordVersion]:
+        head_blob, entries_blob = blobs
+        if head_blob is None:
+            return None
+        last = self._records.get(rid)
+        if last and last[0] == blobs:
+            return last[1]
+        path = f"records/{rid}{envelope.HEAD_SUFFIX}"
+        head_raw = self.blob(head_blob) or b""
+        tail = (self.blob(entries_blob) or b"") if entries_blob is not None else None
+        rv = parse_record_incremental(base, head_raw, tail, path, commit) if base is not None and base.error is None else None
+        if rv is None:
+            rv = parse_record(head_raw, tail, path, commit)
+        self._records[rid] = (blobs, rv)
+        return rv
+
+    def record_blobs(self, rid: str, commit: Optional[str], changed: dict) -> tuple:
+        out = []
+        for part, suffix in (("head", envelope.HEAD_SUFFIX), ("entries", envelope.ENTRIES_SUFFIX)):
+            if part in changed:
+                out.append(changed[part])
+            elif commit is None:
+                out.append(None)
+            elif commit == self._tip_commit and (rid, part) in self._tip_blobs:
+                out.append(self._tip_blobs[(rid, part)])
+            else:
+                blob = self.check.oid(f"{commit}:records/{rid}{suffix}")
+                if commit == self._tip_commit:
+                    self._tip_blobs[(rid, part)] = blob
+                out.append(blob)
+        return tuple(out)
+
+    def _advance_tip(self, c: CommitInfo, changes: list) -> None:
+        first = c.parents[0] if c.parents else None
+        if first is None or first != self._tip_commit:
+            self._tip_blobs = {}
+        for path, _old, new in changes:
+            part = envelope.record_of(path)
+            if part is not None:
+                self._tip_blobs[part] = new
+        self._tip_commit = c.sha
+
+    # -- the walk ------------------------------------------------------------
+    def run(self, tip: str, exclude: tuple = ()) -> int:
+        commits = gitlog.rev_list(self.root, tip, exclude)
+        diffs = gitlog.diff_tree(self.root, commits)
+        self._load_head_keys(tip)
+        plan = []
+        for sha, _parents in commits:
+            plan.append(sha)
+            plan.extend(new for _path, _old, new in diffs.get(sha, []) if new is not None)
+        stream = gitlog.StreamCat(self.root, plan)
+        try:
+            for sha, parents in commits:
+                raw = stream.next()
+                self._pref = {}
+                for _path, _old, new in diffs.get(sha, []):
+                    if new is not None:
+                        self._pref[new] = stream.next()
+                info = gitlog.parse_commit(sha, raw or b"")
+                self.messages.append((sha, info.message))
+                self.judge(info, diffs.get(sha, []))
+            self._pref = {}
+        finally:
+            stream.close()
+        if not exclude:
+            self.check_anchor()
+        self.check_names()
+        self.cat.close()
+        self.check.close()
+        return len(commits)
+
+    def judge(self, c: CommitInfo, changes: list) -> None:
+        if c.action == "vault.repudiate":
+            self.check_repudiation(c)
+            return
+        stem = next((p for p in c.parents if self.is_tainted(p)), None)
+        if stem is not None:
+            self.tainted[c.sha] = self.tainted.get(stem, stem)
+            self._top[c.sha] = self._after_top(c, changes)
+            return
+        if not c.parents:
+            self.check_root(c, changes)
+        elif len(c.parents) == 2:
+            self.check_merge(c, changes)
+        elif len(c.parents) > 2:
+            self._top[c.sha] = self._after_top(c, changes)
+            self.add(c.sha, None, "merge", "a merge of more than two parents (confide merges two lines at a time)")
+        else:
+            self.check_commit(c, changes)
+        if c.sha not in self.bad:
+            self.last_clean = c.sha
+
+    def _after_top(self, c: CommitInfo, changes: list) -> dict:
+        first = c.parents[0] if c.parents else None
+        after = dict(self.top(first)) if first else {}
+        for path, _old, new in changes:
+            if path in TOP_FILES:
+                if new is None:
+                    after.pop(path, None)
+                else:
+                    after[path] = new
+        return after
+
+    def _load_head_keys(self, tip: str) -> None:
+        if self.reader.name is None:
+            return
+        for path, blob in gitlog.tree_files(self.root, tip, "records").items():
+            part = envelope.record_of(path)
+            if part is None or part[1] != "head":
+                continue
+            try:
+                head = envelope.load_head(self.cat.get(blob) or b"", path)
+            except ConfideError:
+                continue
+            self.reader.head_keys[part[0]] = {k["id"]: k for k in head.get("keys", [])}
+            self._head_profiles[part[0]] = (path, head["profile"])
+
+    # -- one ordinary commit --------------------------------------------------------
+    def check_commit(self, c: CommitInfo, changes: list, *, before_top: Optional[dict] = None) -> None:
+        self._advance_tip(c, changes)
+        first = c.parents[0] if c.parents else None
+        before = before_top if before_top is not None else (dict(self.top(first)) if first else {})
+        after = self._after_top(c, changes)
+        self._top[c.sha] = after
+        settings, holders = self.settings_of(before), self.holders_of(before)
+        if settings is None or holders is None:
+            self.add(c.sha, SETTINGS_FILE, "schema", "there is no valid confide.yaml and holders.yaml before this commit, "
+                     "so who made it cannot be judged")
+            return
+        actor = self.check_signature(c, holders, settings)
+        ctx = Ctx(c, actor, settings, holders, self.settings_of(after), self.holders_of(after))
+        self.check_actor_acts(ctx)
+        records: dict = {}
+        for path, old, new in changes:
+            self.paths.add(path)
+            part = envelope.record_of(path)
+            if part is not None:
+                records.setdefault(part[0], {})[part[1]] = (old, new)
+            else:
+                self.check_change(ctx, path, old, new, before, after)
+        if records and not (ctx.may("write") or (ctx.may("manage-holders") and (c.action or "").startswith("holder."))):
+            self.add(c.sha, None, "role", f"records were changed by '{ctx.name}', whose role may not write")
+        for rid, parts in records.items():
+            self.check_record_change(ctx, rid, parts, first)
+        self.check_trailers(c, changes)
+
+    def check_actor_acts(self, ctx: Ctx) -> None:
+        if ctx.actor is not None and not policy.acts(ctx.settings, ctx.actor):
+            self.add(ctx.c.sha, None, "role", f"the commit is by '{ctx.name}', a {ctx.actor.role} key that never acts")
+
+    def check_root(self, c: CommitInfo, changes: list) -> None:
+        self.roots.append(c.sha)
+        if len(self.roots) > 1:
+            self.add(c.sha, None, "root", "a second first commit: this history joins an unrelated one (a forged start?)")
+            self._top[c.sha] = self._after_top(c, changes)
+            return
+        after = self._after_top(c, changes)
+        settings, holders = self.settings_of(after), self.holders_of(after)
+        if c.action != "vault.init":
+            self.add(c.sha, None, "root", f"the first commit is '{c.action}', not the creation of a vault")
+        if settings is None or holders is None:
+            self._top[c.sha] = after
+            self.add(c.sha, SETTINGS_FILE, "schema", "the first commit holds no valid confide.yaml and holders.yaml")
+            return
+        founders = holders.all
+        if len(founders) != 1 or not policy.may(settings, founders[0], "manage-holders") or founders[0].added_by != founders[0].name:
+            self.add(c.sha, HOLDERS_FILE, "root", "the first commit must name exactly one holder, its founding manager")
+        # the root is judged by its own state: the founder declares themselves
+        self.check_commit(c, changes, before_top=after)
+        if c.sig.status == "good":
+            self.anchor_key = signing.fingerprint(c.sig.key)
+
+    def check_anchor(self) -> None:
+        if self.anchor is None or not self.roots:
+            return
+        root = self.roots[0]
+        if root != self.anchor.root:
+            self.add(root, None, "anchor", f"this vault's first commit is {root}, not {self.anchor.root} as its trust "
+                     "anchor says: it is another vault, or a forged history")
+            return
+        if self.anchor.fingerprint and self.anchor_key != self.anchor.fingerprint:
+            self.add(root, None, "anchor", f"the vault's founding signature is by {self.anchor_key or 'no key'}, "
+                     f"not {self.anchor.fingerprint} as its trust anchor says")
+
+    # -- signatures --------------------------------------------------------------
+    def check_signature(self, c: CommitInfo, holders: Holders, settings: Settings,
+                        required: Optional[bool] = None) -> Optional[Holder]:
+        claimed = holders.find(c.claimed)
+        if c.author and c.trailers.get("Confide-Holder") and c.author != c.trailers["Confide-Holder"]:
+            self.add(c.sha, None, "author", f"the commit's author '{c.author}' is not the holder its trailer names ('{c.claimed}')")
+        if required is None:
+            required = signatures_required(settings, holders)
+        sig = c.sig
+        if sig.status == "unsigned":
+            if required:
+                self.add(c.sha, None, "unsigned", f"the commit is not signed (it claims to be by '{c.claimed}')")
+            else:
+                self.unsigned += 1
+                if self.unsigned_policy_note is None:
+                    self.unsigned_policy_note = (
+                        "this vault does not require signatures (signing: unsigned in confide.yaml)" if settings.signing == "unsigned"
+                        else "this vault's early history was made without required signatures")
+            return claimed
+        if sig.status == "bad":
+            self.add(c.sha, None, "signature", f"the commit's signature is not valid: {sig.detail}")
+            return claimed
+        blob = signing.parse_public_key(sig.key)
+        signer = next((h for h in holders.all if h.signing_key and signing.parse_public_key(h.signing_key) == blob), None)
+        if signer is None:
+            former = next((h for h in holders.all if any(signing.parse_public_key(k["key"]) == blob
+                                                         for k in (h.previous_signing_keys or []))), None)
+            if former is not None:
+                self.add(c.sha, None, "signer", f"the commit is signed with a key '{former.name}' no longer used at that point (it was replaced)")
+            else:
+                self.add(c.sha, None, "signer", f"the commit is signed by a key that was not any holder's at that point ({signing.fingerprint(sig.key)})")
+            return None
+        if not signer.active:
+            self.add(c.sha, None, "signer", f"the commit is signed by '{signer.name}', who was not an active holder at that point")
+            return None
+        if signer.name != c.claimed:
+            self.add(c.sha, None, "signer", f"the commit says it is by '{c.claimed}' but was signed by '{signer.name}'")
+        return signer
+
+    # -- files other than records ---------------------------------------------------
+    def check_change(self, ctx: Ctx, path: str, old: Optional[str], new: Optional[str], before: dict, after: dict) -> None:
+        c = ctx.c
+        if path in POLICY_FILES or path in SETTINGS_FILES:
+            need = "manage-holders" if path == HOLDERS_FILE else "change-settings"
+            if c.parents and not ctx.may(need) and not (path == SETTINGS_FILE and c.action == "vault.adopt-signing"
+                                                        and ctx.may("adopt-signing")):
+                self.add(c.sha, path, "role", f"{path} was changed by '{ctx.name}', whose role may not ({policy.PERMISSIONS[need]})")
+            if new is None:
+                self.add(c.sha, path, "removed", f"{path} was removed")
+                return
+            if path == HOLDERS_FILE:
+                new_h = self.holders_of(after)
+                if new_h is None:
+                    self.add(c.sha, path, "schema", self.parse_error(after.get(path), "holders.yaml"))
+                elif c.parents:
+                    self.check_holders_change(ctx, self.holders_of(before) or Holders([]), new_h)
+                if signing.ALLOWED_SIGNERS_FILE in after:
+                    self.check_allowed_signers(ctx, after)
+            elif path == SETTINGS_FILE:
+                new_s = self.settings_of(after)
+                if new_s is None:
+                    self.add(c.sha, path, "schema", self.parse_error(after.get(path), "confide.yaml"))
+                elif c.parents:
+                    self.check_settings_change(ctx, self.settings_of(before), new_s)
+            return
+        if path == signing.ALLOWED_SIGNERS_FILE:
+            if new is not None:
+                self.check_allowed_signers(ctx, after)
+            return
+        if path == "records/.gitkeep":
+            return
+        if new is not None:
+            self.add(c.sha, path, "file-name",
+                     f"unexpected file {path}: a vault holds only confide's files, records/<id>.yaml and records/<id>.entries.yaml")
+
+    def check_allowed_signers(self, ctx: Ctx, after: dict) -> None:
+        holders = self.holders_of(after)
+        if holders is None:
+            return
+        expected = signing.allowed_signers_text(holders).encode()
+        actual = self.blob(after.get(signing.ALLOWED_SIGNERS_FILE))
+        if actual != expected:
+            self.add(ctx.c.sha, signing.ALLOWED_SIGNERS_FILE, "allowed-signers", "allowed_signers does not match the signing keys in holders.yaml")
+
+    def check_holders_change(self, ctx: Ctx, old: Holders, new: Holders) -> None:
+        """What the holder commands may change: add a holder, remove one, rotate a key, declare a signing key."""
+        c, path = ctx.c, HOLDERS_FILE
+        if not policy.managers(ctx.after_settings, new):
+            self.add(c.sha, path, "lockout", "no active holder who may manage holders is left: the vault's owners are locked out")
+        old_by = {h.name: h for h in old.all}
+        used: dict = {}
+        for h in old.all:
+            for r in [h.recipient, *h.previous_recipients]:
+                used.setdefault(r, h.name)
+            for k in [h.signing_key, *[x["key"] for x in h.previous_signing_keys or []]]:
+                if k:
+                    used.setdefault(k, h.name)
+        if [h.name for h in new.all][:len(old.all)] != [h.name for h in old.all]:
+            self.add(c.sha, path, "holder", "a holder was deleted from or moved in holders.yaml (holders are only ever added, and kept when removed)")
+        for h in new.all:
+            was = old_by.get(h.name)
+            if was is None:
+                if h.added_by != ctx.name or not h.active:
+                    self.add(c.sha, path, "holder", f"holder '{h.name}' was added as by '{h.added_by}' in a commit by '{ctx.name}'")
+                if h.role not in ctx.after_settings.roles:
+                    self.add(c.sha, path, "holder", f"holder '{h.name}' has the role '{h.role}', which confide.yaml does not define")
+                for k in (h.recipient, h.signing_key):
+                    if k and used.get(k) not in (None, h.name):
+                        self.add(c.sha, path, "holder", f"holder '{h.name}' was given a key that belongs to '{used[k]}'")
+                continue
+            if (was.role, was.added, was.added_by) != (h.role, h.added, h.added_by):
+                self.add(c.sha, path, "holder", f"holder '{h.name}' had their role or origin changed (no command does that)")
+            if not was.active and h.active:
+                self.add(c.sha, path, "holder", f"removed holder '{h.name}' was made active again")
+            if was.active and not h.active and (h.removed_by != ctx.name or c.action != "holder.remove"):
+                self.add(c.sha, path, "holder", f"holder '{h.name}' was removed outside 'confide holder remove' by '{ctx.name}'")
+            if was.recipient != h.recipient:
+                if c.action != "holder.rotate" or h.previous_recipients != [*was.previous_recipients, was.recipient]:
+                    self.add(c.sha, path, "holder", f"the key of holder '{h.name}' was replaced outside a recorded rotation")
+                elif used.get(h.recipient) not in (None,):
+                    self.add(c.sha, path, "holder", f"holder '{h.name}' was rotated to a key used before (by '{used[h.recipient]}')")
+            elif h.previous_recipients != was.previous_recipients:
+                self.add(c.sha, path, "holder", f"the retired keys of holder '{h.name}' were changed")
+            if was.signing_key != h.signing_key:
+                if was.signing_key and h.previous_signing_keys[:-1] != was.previous_signing_keys or (
+                        was.signing_key and (h.previous_signing_keys or [{}])[-1].get("key") != was.signing_key):
+                    self.add(c.sha, path, "holder", f"the signing key of holder '{h.name}' was replaced without keeping the old one")
+                if h.signing_key and used.get(h.signing_key) not in (None, h.name):
+                    self.add(c.sha, path, "holder", f"holder '{h.name}' was given the signing key of '{used[h.signing_key]}'")
+            elif h.previous_signing_keys != was.previous_signing_keys:
+                self.add(c.sha, path, "holder", f"the replaced signing keys of holder '{h.name}' were changed")
+
+    def check_settings_change(self, ctx: Ctx, old: Optional[Settings], new: Settings) -> None:
+        c = ctx.c
+        before = old.signing if old else None
+        required_before = signatures_required(old, ctx.holders) if old else False
+        if required_before and new.signing != "required":
+            self.add(c.sha, SETTINGS_FILE, "signing", "the vault's signing policy was lowered: once signatures are required they always are")
+        if not required_before and new.signing == "required":
+            if c.action != "vault.adopt-signing" or c.sig.status != "good" or c.trailers.get("Confide-Attests") != (c.parents or [""])[0]:
+                self.add(c.sha, SETTINGS_FILE, "signing", "signatures were made required outside a signed attestation "
+                         "of the history before ('confide signing adopt')")
+            elif self.vouched is None:
+                self.vouched = (c.sha, ctx.name, self.unsigned)
+                if self.anchor_key is None:
+                    self.anchor_key = signing.fingerprint(c.sig.key)
+        elif c.action == "vault.adopt-signing":
+            self.add(c.sha, SETTINGS_FILE, "signing", f"an attestation that does not turn signing on (signing was {before})")
+
+    # -- one record ------------------------------------------------------------------
+    def check_record_change(self, ctx: Ctx, rid: str, parts: dict, parent: Optional[str]) -> None:
+        c = ctx.c
+        path = f"records/{rid}{envelope.HEAD_SUFFIX}"
+        epath = f"records/{rid}{envelope.ENTRIES_SUFFIX}"
+        new_blobs = self.record_blobs(rid, c.sha, {p: n for p, (_o, n) in parts.items()})
+        same = {p: new_blobs[i] for i, p in enumerate(("head", "entries")) if p not in parts}
+        old_blobs = self.record_blobs(rid, parent, {**same, **{p: o for p, (o, _n) in parts.items()}})
+        old_rv = self.record_version(rid, old_blobs, c.sha) if old_blobs[0] else None
+        new_rv = self.record_version(rid, new_blobs, c.sha, base=old_rv)
+        if new_rv is None:
+            if new_blobs[1] is not None:
+                self.add(c.sha, path, "removed", f"{path} is missing while {epath} is there: the record has no head")
+            elif not ctx.erasure:
+                self.add(c.sha, path, "removed", f"record {rid} was removed, and not by a recorded erasure")
+            return
+        if new_rv.error is not None:
+            self.add(new_rv.error.commit, new_rv.error.file, new_rv.error.check, new_rv.error.message)
+            return
+        if old_rv is not None and old_rv.error is not None:
+            old_rv = None
+        self.check_record(ctx, path, old_rv, new_rv)
+
+    def check_trailers(self, c: CommitInfo, changes: list) -> None:
+        """The audit trail must say what the commit did: its record and entry trailers match its changes."""
+        if c.action not in SINGLE_RECORD_ACTIONS:
+            return
+        rec = c.trailers.get("Confide-Record")
+        touched = sorted(p for p, _o, _n in changes if p.startswith("records/") and p != "records/.gitkeep")
+        own = {f"records/{rec}{envelope.HEAD_SUFFIX}", f"records/{rec}{envelope.ENTRIES_SUFFIX}"}
+        if not touched or not set(touched) <= own:
+            self.add(c.sha, None, "trailer", f"the commit says '{c.action}' on record {rec} but changes "
+                     + (", ".join(touched[:3]) if touched else "no record"))
+            return
+        eid = c.trailers.get("Confide-Entry")
+        if c.action in ("entry.add", "entry.mark"):
+            last = self._records.get(rec)
+            if last is None or last[1].head is None or eid not in last[1].entries():
+                self.add(c.sha, touched[0], "trailer", f"the commit says '{c.action}' of entry {eid}, which the record does not hold")
+
+    # -- merges ----------------------------------------------------------------------
+    def _reader_at(self, commit: Optional[str]) -> StateReader:
+        if commit is None:
+            return StateReader(lambda path: None)
+        return StateReader(lambda path, _c=commit: self.cat.get(f"{_c}:{path}"))
+
+    def check_merge(self, c: CommitInfo, changes: list) -> None:
+        """A merge may only merge: its tree must be what ``merge.merge_states`` makes of its parents."""
+        p1, p2 = c.parents
+        self._tip_blobs, self._tip_commit = {}, None
+        base = gitlog.merge_base(self.root, p1, p2)
+        sides = [gitlog.diff_paths(self.root, base, p) if base else [] for p in (p1, p2)]
+        paths = {path for side in sides for path, _o, _n in side}
+        if base is None:
+            self.add(c.sha, None, "merge", "the merge joins two lines with no common history")
+            self._top[c.sha] = self._after_top(c, changes)
+            return
+        try:
+            expected = merge_states(self._reader_at(base), self._reader_at(p1), self._reader_at(p2), paths)
+        except Conflict as exc:
+            expected = None
+            self.add(c.sha, exc.path or None, "merge", f"the two sides conflict ({exc.message}); a merge commit may "
+                     "only merge, so it cannot settle that by choosing")
+        actual_changed = {path for path, _o, _n in changes}  # against the first parent
+        if expected is not None:
+            for path in sorted(paths | actual_changed):
+                want = expected.get(path, self.cat.get(f"{p1}:{path}"))
+                got = self.cat.get(f"{c.sha}:{path}")
+                if want != got:
+                    self.add(c.sha, path, "merge", f"{path} is not what merging the two sides gives: the merge "
+                             "commit changed it (a merge may only merge)")
+        for path in actual_changed:
+            self.paths.add(path)
+        after = self._after_top(c, changes)
+        self._top[c.sha] = after
+        settings, holders = self.settings_of(after), self.holders_of(after)
+        if settings is None or holders is None:
+            return
+        actor = self.check_signature(c, holders, settings)
+        if actor is not None and not policy.may(settings, actor, "write"):
+            self.add(c.sha, None, "role", f"the merge is by '{actor.name}', who may not write to the vault on the merged line")
+        if c.action != "vault.merge":
+            self.add(c.sha, None, "trailer", f"a merge commit that says it is '{c.action}'")
+        for path in paths:
+            part = envelope.record_of(path)
+            if part is not None and part[1] == "head" and expected is not None and expected.get(path) is not None:
+                self._records.pop(part[0], None)
+
+    # -- repudiation -------------------------------------------------------------------
+    def check_repudiation(self, c: CommitInfo) -> None:
+        """A manager's signed commit that puts the vault back to its last verified state ``V`` and names
+        every commit since: their findings are answered, and history goes on from here."""
+        restores = c.trailers.get("Confide-Restores", "")
+        listed = set(c.trailer_list("Confide-Repudiates"))
+        problems = []
+        if len(c.parents) != 1:
+            problems.append("a repudiation has exactly one parent")
+        valid_v = bool(re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", restores))
+        if not valid_v or self.is_tainted(restores):
+            problems.append(f"the state it restores ({restores[:12] or 'none named'}) is not a verified commit")
+        elif c.parents and not gitlog.is_ancestor(self.root, restores, c.parents[0]):
+            problems.append("the state it restores is not in its history")
+        top_v = self.top(restores) if valid_v and not problems else {}
+        settings, holders = self.settings_of(top_v), self.holders_of(top_v)
+        if not problems:
+            since = {sha for sha, _ in gitlog.rev_list(self.root, c.parents[0], (restores,))}
+            if since != listed:
+                problems.append(f"it names {len(listed)} commit(s), but {len(since)} were made after the state it restores")
+            v_tree = gitlog.run(self.root, "rev-parse", f"{restores}^{{tree}}").decode().strip()
+            if v_tree != c.tree:
+                problems.append("its files are not those of the state it restores")
+        actor = None
+        if settings is not None and holders is not None:
+            actor = self.check_signature(c, holders, settings)
+            if not policy.may(settings, actor, "repudiate"):
+                problems.append(f"'{c.claimed}' may not repudiate commits (by the verified state it restores)")
+        else:
+            problems.append("the state it restores holds no valid policy files")
+        self._top[c.sha] = dict(top_v) if top_v else self._after_top(c, [])
+        self._tip_blobs, self._tip_commit, self._records = {}, None, {}
+        if problems or c.sha in self.bad:
+            for p in problems:
+                self.add(c.sha, None, "repudiation", p)
+            stem = next((p for p in c.parents if self.is_tainted(p)), None)
+            if stem is not None:
+                self.tainted[c.sha] = self.tainted.get(stem, stem)
+            return
+        for sha in listed:
+            self.repudiated[sha] = c.sha
+            self.tainted.pop(sha, None)
+        self.last_clean = c.sha
+
+    # -- names in plaintext ------------------------------------------------------------
+    def check_names(self) -> None:
+        """Commit messages, file and ref names holding a child's name (word-wise, so cheap at any size)."""
+        seen = set(self.names.values())
+        for rid, (path, block) in self._head_profiles.items():  # children whose profile the walk did not open
+            if rid in seen:
+                continue
+            key = self.reader.head_keys.get(rid, {}).get(block.get("key"))
+            ident = self.reader.level_identity(rid, key, path) if key else None
+            if ident is None:
+                continue
+            try:
+                payload = envelope.open_block(block["data"], ident, schema_name="profile", record=rid, block="profile",
+                                              level=key["level"], source=path)
+            except (crypto.NotForThisKey, ConfideError):
+                continue
+            for fieldname in ("name", "known_as"):
+                value = (payload.get("profile") or {}).get(fieldname)
+                if isinstance(value, str) and value.strip():
+                    self.names[value.strip()] = rid
+        if not self.names:
+            return
+        single: dict = {}
+        full: dict = {}
+        for name, rid in self.names.items():
+            words = re.findall(r"\w+", name)
+            if words:
+                full[tuple(w.lower() for w in words)] = rid
+            for w in words:
+                if len(w) >= 3 and w[0].isupper():
+                    single.setdefault(w, rid)
+        lengths = sorted({len(k) for k in full})
+
+        def hit(text: str) -> Optional[str]:
+            words = re.findall(r"\w+", text)
+            for w in words:
+                if w in single:
+                    return single[w]
+            lower = [w.lower() for w in words]
+            for n in lengths:
+                for i in range(len(lower) - n + 1):
+                    rid = full.get(tuple(lower[i:i + n]))
+                    if rid:
+                        return rid
+            return None
+
+        for sha, message in self.messages:
+            rid = hit(message)
+            if rid:
+                self.add(sha, None, "plaintext", f"the commit message holds what looks like a child's name (from the profile of {rid})")
+        for path in sorted(self.paths):
+            rid = hit(path.replace("_", " ").replace("-", " ").replace(".", " "))
+            if rid:
+                self.add("", path, "plaintext", f"a file name holds what looks like a child's name (from the profile of {rid})")
+        for ref in gitlog.run(self.root, "for-each-ref", "--format=%(refname)").decode().splitlines():
+            rid = hit(ref.replace("_", " ").replace("-", " ").replace("/", " "))
+            if rid:
+                self.add("", ref, "plaintext", f"a branch or tag name holds what looks like a child's name (from the profile of {rid})")
+
+    # -- the result --------------------------------------------------------------------
+    def result(self, n: int, tip: Optional[str]) -> VerifyResult:
+        open_findings = [f for f in self.findings if f.commit not in self.repudiated]
+        answered = [(f, self.repudiated[f.commit]) for f in self.findings if f.commit in self.repudiated]
+        notes = []
+        if self.unsigned_policy_note and self.unsigned and not self.vouched:
+            notes.append(f"{self.unsigned_policy_note}: {self.unsigned} commit(s) are unsigned, and who made them is "
+                         "taken from their own words")
+        if self.vouched:
+            notes.append(f"signatures are required from commit {self.vouched[0][:12]} on, where '{self.vouched[1]}' "
+                         f"vouched for the {self.vouched[2]} unsigned commit(s) before it")
+        live_taint = [s for s in self.tainted if s not in self.repudiated]
+        if live_taint:
+            notes.append(f"{len(live_taint)} later commit(s) are built on commits with findings and are not trusted either")
+        if self.reader.unopened and self.reader.name:
+            notes.append(f"{self.reader.unopened} block(s) could not be checked against their commit's author: "
+                         f"'{self.reader.name}' holds no key to them")
+        if answered:
+            notes.append(f"{len(answered)} finding(s) in {len({f.commit for f, _ in answered})} commit(s) were answered by a "
+                         "signed repudiation and are not open")
+        return VerifyResult(n, open_findings, self.reader.name is not None, self.reader.name, tip, notes, answered,
+                            len(live_taint), self.last_clean, str(self.anchor) if self.anchor else None,
+                            sorted(self.repudiated))
+
+
+def make_reader(identities: Optional[list], holders: Optional[Holders]) -> tuple[Reader, Optional[str]]:
+    """The caller's identities, if any, as a reader of the blocks they hold keys to."""
+    if not identities:
+        return Reader.none(), "no identity found: checks that need a key were skipped"
+    recips = {i.recipient for i in identities}
+    for h in (holders.all if holders else []):
+        if h.recipient in recips or recips & set(h.previous_recipients or []):
+            return Reader(identities, h.name), None
+    return Reader.none(), "the identity is not a holder's: checks that need a key were skipped"
+
+
+def verify(root: Path, *, tip: Optional[str] = None, exclude: tuple = (), identities: Optional[list] = None,
+           holders: Optional[Holders] = None, anchor: Optional[Anchor] = None, repudiated: tuple = ()) -> VerifyResult:
+    """Verify the commits reachable from ``tip`` (default HEAD) and not from ``exclude``."""
+    head = gitlog.run(root, "rev-parse", "--verify", "-q", tip or "HEAD", check=False).decode().strip()
+    if not head:
+        return VerifyResult(0, [], False, None, None, ["the vault has no commits"])
+    reader, note = make_reader(identities, holders)
+    v = Verifier(root, reader, anchor=anchor, repudiated=repudiated)
+    n = v.run(head, exclude)
+    result = v.result(n, head)
+    if note and identities is not None:
+        result.notes.append(note)
+    return result
+
+
+__all__ = ["verify", "Verifier", "VerifyResult", "Finding", "Anchor", "make_reader"]

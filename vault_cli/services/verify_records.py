@@ -1,0 +1,576 @@
+"""verify's rules for a record's two files: what a commit may change in a head and in the entries.
+
+The same parsers read a record here as for every command (``envelope.load_head``
+and ``envelope.load_entries``, on the one YAML reader), and the rules are
+``vault_cli.policy``'s, asked with the state before the commit (who acted, and
+what their role allowed) and after it (who may now read). Keyless checks cover
+the whole head; with a holder's identity, the blocks that holder can open are
+checked too (their binding, their author against the commit's signer).
+
+Cost: a record version is parsed once; an entry appended to a record is checked
+by parsing only the appended bytes, so the cost per commit stays flat as
+history grows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from vault_cli.adapters import crypto
+
+from vault_cli.formats import envelope
+
+from vault_cli.model import ids
+
+from vault_cli.model import policy
+from vault_cli.errors import ConfideError, IntegrityError
+from vault_cli.model.holders import Holder, Holders
+from vault_cli.model.settings import PROCEDURE_CATEGORIES, Settings
+
+ERASE_ACTIONS = {"entry.erase", "record.erase", "history.purge", "record.purge"}
+# Entry categories that only a role with 'requests' writes (consent is recorded by any writer).
+REQUEST_STEPS = {"request", "request-withhold", "request-extend", "request-export", "request-close"}
+
+
+@dataclass
+class Finding:
+    commit: str
+    file: Optional[str]
+    check: str
+    message: str
+
+    def to_dict(self) -> dict:
+        return {"commit": self.commit, "file": self.file, "check": self.check, "message": self.message}
+
+
+# ---------------------------------------------------------------------------
+# Versions of a record, parsed once
+
+
+@dataclass
+class RecordVersion:
+    """One version of a record: its head file's bytes and its entries file's bytes, parsed."""
+
+    head_raw: bytes
+    tail: bytes
+    head: Optional[dict]
+    error: Optional[Finding] = None
+    _entries: Optional[dict] = None
+    _chunks: Optional[dict] = None
+
+    def entries(self) -> dict:
+        if self._entries is None:
+            self._entries = {e["id"]: e for e in envelope.load_entries(self.tail, "entries")} if self.tail.strip() else {}
+        return self._entries
+
+    def key(self, key_id: str) -> Optional[dict]:
+        for k in (self.head or {}).get("keys", []):
+            if k["id"] == key_id:
+                return k
+        return None
+
+
+def _plaintext_in(node: Any, path: str = "") -> Optional[str]:
+    """Where an age block should be and something else is."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            where = f"{path}.{k}" if path else str(k)
+            if k == "data" or path.endswith("wrapped"):
+                if not crypto.block_is_armored(v):
+                    return where
+            else:
+                hit = _plaintext_in(v, where)
+                if hit:
+                    return hit
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            hit = _plaintext_in(v, f"{path}[{i}]")
+            if hit:
+                return hit
+    return None
+
+
+def _classify(exc: IntegrityError, raw: bytes, path: str, commit: str) -> Finding:
+    """A file the parser refused: 'plaintext' when an age block's place holds something else."""
+    from vault_cli.formats import yamlio
+
+    try:
+        doc = yamlio.load(raw, path)
+        spot = _plaintext_in(doc) if isinstance(doc, dict) else None
+    except ConfideError:
+        spot = None
+    if spot:
+        return Finding(commit, path, "plaintext", f"{path} holds unencrypted content where an age block belongs ({spot})")
+    return Finding(commit, path, "schema", exc.message)
+
+
+def parse_record(head_raw: bytes, tail: Optional[bytes], path: str, commit: str) -> RecordVersion:
+    """Parse a record's head (``path``) and entries file with the commands' own parsers;
+    damage becomes the version's ``error``."""
+    epath = envelope.entries_source(path)
+    rv = RecordVersion(head_raw, tail or b"", None)
+    try:
+        head = envelope.load_head(head_raw, path)
+    except IntegrityError as exc:  # first: a head holding the entries is why its entries file is gone
+        rv.error = _classify(exc, head_raw, path, commit)
+        return rv
+    if tail is None:
+        rv.error = Finding(commit, epath, "removed", f"{epath} is missing: the record {Path(path).stem} has no entries file")
+        return rv
+    try:
+        entries = envelope.load_entries(tail, epath)
+    except IntegrityError as exc:
+        rv.error = _classify(exc, tail, epath, commit)
+        return rv
+    if head["record"] + envelope.HEAD_SUFFIX != Path(path).name:
+        rv.error = Finding(commit, path, "binding", f"{path} holds record {head['record']}, not the one its file name says")
+        return rv
+    rv.head = head
+    rv._entries = {e["id"]: e for e in entries}
+    return rv
+
+
+def _chunks(tail: bytes) -> Optional[dict]:
+    """Entry items of a tail as written by confide, by id, as raw bytes; None if it is not in that shape."""
+    if tail in (b"entries: []\n", b"entries:\n"):
+        return {}
+    if not tail.startswith(b"entries:\n- id: e-"):
+        return None
+    parts = tail[len(b"entries:\n- id: "):].split(b"\n- id: ")
+    out = {}
+    for part in parts:
+        eid = part[:16].decode("ascii", "replace")
+        if not ids.ENTRY_RE.fullmatch(eid) or part[16:17] != b"\n" or eid in out:
+            return None
+        out[eid] = part.rstrip(b"\n")
+    return out
+
+
+def parse_record_incremental(old: RecordVersion, head_raw: bytes, tail: Optional[bytes], path: str,
+                             commit: str) -> Optional[RecordVersion]:
+    """A new version of a record parsed against the previous one: only changed parts are parsed.
+
+    Entry items are compared as bytes (confide writes them deterministically, and
+    old blocks stay byte-identical); only new or changed items are parsed, with
+    ``envelope.load_entries``. None sends the caller to the full parse (which
+    also reports any damage precisely).
+    """
+    if old.head is None or old._entries is None or tail is None:
+        return None
+    old_chunks = old._chunks if old._chunks is not None else _chunks(old.tail)
+    new_chunks = _chunks(tail)
+    if old_chunks is None or new_chunks is None:
+        return None
+    order = list(new_chunks)
+    if order != sorted(order):
+        return None
+    if head_raw == old.head_raw:
+        head = old.head
+    else:
+        try:
+            head = envelope.load_head(head_raw, path)
+        except IntegrityError:
+            return None
+        if head["record"] + envelope.HEAD_SUFFIX != Path(path).name:
+            return None
+    changed = [eid for eid, chunk in new_chunks.items() if old_chunks.get(eid) != chunk]
+    entries = {}
+    if changed:
+        try:
+            items = envelope.load_entries(b"entries:\n" + b"".join(b"- id: " + new_chunks[e] + b"\n" for e in changed),
+                                          envelope.entries_source(path))
+        except IntegrityError:
+            return None
+        if [e["id"] for e in items] != changed:
+            return None
+        entries = {e["id"]: e for e in items}
+    merged = {eid: (entries[eid] if eid in entries else old._entries[eid]) for eid in order}
+    return RecordVersion(head_raw, tail, head, None, merged, new_chunks)
+
+
+# ---------------------------------------------------------------------------
+# Whoever runs verify, and which blocks they can open
+
+
+class Reader:
+    def __init__(self, identities: list, name: Optional[str]) -> None:
+        self.identities = identities
+        self.name = name
+        self._keys: dict = {}
+        self.head_keys: dict = {}  # record -> {key id: key dict} at the tip, for copies granted later
+        self.unopened = 0  # blocks a check needed a key for and this reader could not open
+
+    @classmethod
+    def none(cls) -> "Reader":
+        return cls([], None)
+
+    def level_identity(self, record: str, key: dict, source: str) -> Optional[crypto.Identity]:
+        if self.name is None:
+            return None
+        ck = (record, key["id"])
+        if ck in self._keys:
+            return self._keys[ck]
+        result = None
+        candidates = [key]
+        later = self.head_keys.get(record, {}).get(key["id"])
+        if later is not None and later is not key:
+            candidates.append(later)
+        for k in candidates:
+            wrapped = (k.get("wrapped") or {}).get(self.name)
+            if not wrapped:
+                continue
+            for ident in self.identities:
+                try:
+                    result = envelope.unwrap_level_key(wrapped, ident, record=record, key=key, source=source)
+                    break
+                except crypto.NotForThisKey:
+                    continue
+                except IntegrityError:  # a damaged or moved copy: check_head reports it; here it opens nothing
+                    break
+            if result is not None:
+                break
+        self._keys[ck] = result
+        return result
+
+
+# ---------------------------------------------------------------------------
+# The context of one commit
+
+
+class Ctx:
+    """A commit being judged: who acted (by the state before it) and the state after it."""
+
+    def __init__(self, c, actor: Optional[Holder], settings: Settings, holders: Holders,
+                 after_settings: Optional[Settings], after_holders: Optional[Holders]) -> None:
+        self.c = c
+        self.actor = actor
+        self.settings = settings
+        self.holders = holders
+        self.after_settings = after_settings or settings
+        self.after_holders = after_holders or holders
+        self.name = actor.name if actor else c.claimed
+        self.action = c.action
+        self.today = c.when.date()
+        self.erasure = bool(self.action in ERASE_ACTIONS and self.may("manage-holders"))
+
+    def may(self, permission: str) -> bool:
+        return policy.may(self.settings, self.actor, permission)
+
+    def may_level(self, rule: str, level: str) -> bool:
+        return policy.may_level(self.settings, self.actor, rule, level)
+
+    def readers_after(self, head: dict, level: str, today=None) -> set[str]:
+        return policy.readers_for(self.after_settings, self.after_holders, head, level, today)
+
+
+def _canon_item(d: dict) -> tuple:
+    return tuple(sorted(d.items()))
+
+
+def _minus_level(payload: dict) -> dict:
+    return {k: v for k, v in payload.items() if k != "level"}
+
+
+class RecordChecks:
+    """The record rules, mixed into ``verify.Verifier`` (which provides ``add``, ``reader`` and ``names``)."""
+
+    reader: Reader
+    names: dict
+
+    def add(self, commit: str, file: Optional[str], check: str, message: str) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def check_record(self, ctx: Ctx, path: str, old: Optional[RecordVersion], new: RecordVersion) -> None:
+        c = ctx.c
+        rid = new.head["record"]
+        if new.head_raw != (old.head_raw if old else None):
+            self.check_head(ctx, path, rid, old, new)
+        path = envelope.entries_source(path)  # entry findings name the entries file
+        old_entries = old.entries() if old else {}
+        new_entries = new.entries()
+        for eid, item in old_entries.items():
+            now = new_entries.get(eid)
+            if now is None:
+                if not ctx.erasure:
+                    self.add(c.sha, path, "entry-removed", f"entry {eid} was removed, and not by a recorded erasure")
+                continue
+            if now is item or now == item:
+                continue
+            self.check_entry_change(ctx, path, rid, old, new, item, now)
+        for eid, item in new_entries.items():
+            if eid not in old_entries:
+                self.check_new_block(ctx, path, rid, new, item, "entry")
+                for m in item.get("marks") or []:
+                    self.check_new_block(ctx, path, rid, new, m, "mark", entry=eid)
+
+    # -- entries --------------------------------------------------------------
+    def check_entry_change(self, ctx: Ctx, path, rid, old, new, item, now) -> None:
+        c = ctx.c
+        eid = item["id"]
+        if not (ctx.action == "entry.mark" and c.trailers.get("Confide-Entry") == eid):
+            self.add(c.sha, path, "entry-changed", f"entry {eid} was changed after it was written, and not by a marking of it")
+            return
+        old_marks = {m["id"]: m for m in item.get("marks") or []}
+        new_marks = {m["id"]: m for m in now.get("marks") or []}
+        missing = set(old_marks) - set(new_marks)
+        if missing:
+            self.add(c.sha, path, "entry-changed", f"marking {sorted(missing)[0]} of entry {eid} was removed")
+        added = [m for mid, m in new_marks.items() if mid not in old_marks]
+        if not added:
+            self.add(c.sha, path, "entry-changed", f"entry {eid} was changed by a 'mark' commit that adds no marking")
+        moved_to = None
+        if (now["key"], now["data"]) != (item["key"], item["data"]):
+            ok_old, ok_new = old.key(item["key"]), new.key(now["key"])
+            if ok_new is None or ok_old is None or ok_old["level"] == ok_new["level"]:
+                self.add(c.sha, path, "entry-changed", f"entry {eid} was re-encrypted without moving to another level")
+            else:
+                moved_to = ok_new["level"]
+                levels = ctx.settings.levels
+                if levels.index(moved_to) < levels.index(ok_old["level"]) and not ctx.may_level("lowers", ok_old["level"]):
+                    self.add(c.sha, path, "lower",
+                             f"entry {eid} was moved down from {ok_old['level']} to {moved_to} by '{ctx.name}', "
+                             f"whose role may not lower the {ok_old['level']} level")
+                before = self.open_quietly(rid, old, item, "entry", path)
+                after = self.check_new_block(ctx, path, rid, new, now, "entry", rewrap=True)
+                if before is not None and after is not None and _minus_level(before) != _minus_level(after):
+                    self.add(c.sha, path, "entry-changed", f"entry {eid} was altered while being moved to another level")
+                for mid, m in new_marks.items():
+                    if mid in old_marks:
+                        b0 = self.open_quietly(rid, old, old_marks[mid], "mark", path)
+                        b1 = self.check_new_block(ctx, path, rid, new, m, "mark", entry=eid, rewrap=True)
+                        if b0 is not None and b1 is not None and _minus_level(b0) != _minus_level(b1):
+                            self.add(c.sha, path, "entry-changed", f"marking {mid} of entry {eid} was altered while being moved")
+        else:
+            for mid, m in old_marks.items():
+                if mid in new_marks and new_marks[mid] != m:
+                    self.add(c.sha, path, "entry-changed", f"marking {mid} of entry {eid} was changed after it was written")
+        for m in added:
+            payload = self.check_new_block(ctx, path, rid, new, m, "mark", entry=eid)
+            if moved_to and payload is not None and (payload.get("changes", {}).get("level") or {}).get("to") != moved_to:
+                self.add(c.sha, path, "entry-changed", f"entry {eid} moved to {moved_to} without a marking that says so")
+
+    def open_quietly(self, rid, rv: RecordVersion, item, kind: str, path: str) -> Optional[dict]:
+        """A block's payload if the reader can open it and it is sound; None otherwise (reported elsewhere)."""
+        key = rv.key(item["key"])
+        if key is None:
+            return None
+        ident = self.reader.level_identity(rid, key, path)
+        if ident is None:
+            return None
+        try:
+            return envelope.open_block(item["data"], ident, schema_name=kind, record=rid, block=item["id"],
+                                       level=key["level"], source=path)
+        except (crypto.NotForThisKey, IntegrityError):
+            return None
+
+    def check_new_block(self, ctx: Ctx, path, rid, rv: RecordVersion, item, kind: str, entry: Optional[str] = None,
+                        rewrap: bool = False) -> Optional[dict]:
+        key = rv.key(item["key"])
+        if key is None:
+            self.add(ctx.c.sha, path, "binding", f"{kind} {item['id']} refers to level key {item['key']}, which the record does not hold")
+            return None
+        ident = self.reader.level_identity(rid, key, path)
+        if ident is None:
+            self.reader.unopened += 1
+            return None
+        try:
+            payload = envelope.open_block(item["data"], ident, schema_name=kind, record=rid, block=item["id"],
+                                          level=key["level"], source=path)
+        except crypto.NotForThisKey:
+            self.add(ctx.c.sha, path, "binding", f"{kind} {item['id']} is not encrypted to the level key it names")
+            return None
+        except IntegrityError as exc:
+            self.add(ctx.c.sha, path, "schema" if " schema" in exc.message else "binding", exc.message)
+            return None
+        if kind == "mark" and payload.get("entry") != entry:
+            self.add(ctx.c.sha, path, "binding", f"marking {item['id']} belongs to another entry than {entry}")
+        if not rewrap and ctx.actor is not None and payload.get("author") != ctx.name:
+            self.add(ctx.c.sha, path, "author",
+                     f"{kind} {item['id']} says it was written by '{payload.get('author')}' but the commit that added it is by '{ctx.name}'")
+        if (kind == "entry" and not rewrap and payload.get("category") in REQUEST_STEPS and ctx.actor is not None
+                and not ctx.may("requests")):
+            self.add(ctx.c.sha, path, "role",
+                     f"entry {item['id']} is a step of a parents' request ({payload.get('category')}), written by "
+                     f"'{ctx.name}', whose role may not handle requests")
+        if kind == "entry" and not rewrap and payload.get("category") in PROCEDURE_CATEGORIES and not payload.get("details"):
+            self.add(ctx.c.sha, path, "entry-changed", f"entry {item['id']} claims a procedure's category without its details")
+        return payload
+
+    # -- the head ---------------------------------------------------------------
+    def check_head(self, ctx: Ctx, path: str, rid: str, old: Optional[RecordVersion], new: RecordVersion) -> None:
+        c = ctx.c
+        oh = old.head if old else {}
+        nh = new.head
+        sha = c.sha
+        removed_holders = {h.name for h in ctx.after_holders.all if not h.active}
+
+        # key person
+        kp_old, kp_new = oh.get("key_person"), nh.get("key_person")
+        if kp_old != kp_new:
+            cleared_for_leaver = kp_new is None and kp_old in removed_holders and ctx.action == "holder.remove"
+            if not cleared_for_leaver and old is not None:
+                bad = policy.may_hand_over(ctx.settings, ctx.actor)
+                if bad:
+                    self.add(sha, path, "role", f"the key person was changed by '{ctx.name}', who cannot grant the {bad[0]} level")
+            if kp_new is not None and not policy.may_be_key_person(ctx.after_settings, ctx.after_holders.find(kp_new)):
+                self.add(sha, path, "role", f"'{kp_new}' was made the key person, whose role may not be one")
+
+        # grants
+        og = {_canon_item(g): g for g in oh.get("grants") or []}
+        ng = {_canon_item(g): g for g in nh.get("grants") or []}
+        for k, g in ng.items():
+            if k in og:
+                continue
+            if not ctx.may_level("grants", g["level"]):
+                self.add(sha, path, "grant", f"a grant of {g['level']} to '{g['holder']}' was added by '{ctx.name}', who cannot grant that level")
+            elif g["holder"] == ctx.name:
+                self.add(sha, path, "self-grant", f"'{ctx.name}' granted themselves the {g['level']} level")
+            if g.get("granted_by") != ctx.name and ctx.actor is not None:
+                self.add(sha, path, "grant", f"a grant says it was given by '{g.get('granted_by')}' but the commit is by '{ctx.name}'")
+            target = ctx.after_holders.find(g["holder"])
+            needs = policy.grant_needs(ctx.after_settings, target) if target else ()
+            if "until" in needs and not g.get("until"):
+                self.add(sha, path, "grant", f"a grant to '{g['holder']}' ({target.role}) has no end date, which that role's grants need")
+            if "parent-permission" in needs and not g.get("parent_permission"):
+                self.add(sha, path, "grant", f"a grant to '{g['holder']}' ({target.role}) has no parent's permission, which that role's grants need")
+            if "parent-permission" in needs and c.trailers.get("Confide-Records", "1") != "1":
+                self.add(sha, path, "grant", f"a grant to '{g['holder']}' ({target.role}) was given for several records at once; "
+                         "that role's grants are given one child at a time")
+        for k, g in og.items():
+            if k in ng:
+                continue
+            expired = bool(g.get("until")) and g["until"] < ctx.today.isoformat()
+            leaver = g["holder"] in removed_holders and ctx.action == "holder.remove"
+            if not ctx.may_level("grants", g["level"]) and not (ctx.action == "access.expire" and expired) and not leaver:
+                self.add(sha, path, "grant", f"a grant of {g['level']} to '{g['holder']}' was removed by '{ctx.name}', who cannot change that level")
+
+        # revocations of role or key-person access
+        orv = {_canon_item(r) for r in oh.get("revoked") or []}
+        nrv = {_canon_item(r) for r in nh.get("revoked") or []}
+        for r in nh.get("revoked") or []:
+            if _canon_item(r) not in orv and not ctx.may_level("grants", r["level"]):
+                self.add(sha, path, "grant", f"a revocation of {r['level']} was recorded by '{ctx.name}', who cannot change that level")
+        for r in oh.get("revoked") or []:
+            if _canon_item(r) not in nrv and not ctx.may_level("grants", r["level"]) and not (
+                    r["holder"] in removed_holders and ctx.action == "holder.remove"):
+                self.add(sha, path, "grant", f"a revocation of {r['level']} for '{r['holder']}' was lifted by '{ctx.name}', who cannot change that level")
+
+        # level keys and their wrapped copies
+        old_keys = {k["id"]: k for k in oh.get("keys", [])}
+        new_ids = {k["id"] for k in nh["keys"]}
+        for kid, k in old_keys.items():
+            if kid not in new_ids and not ctx.erasure:
+                self.add(sha, path, "level-key", f"level key {kid} ({k['level']}) was removed")
+        rekey_old, rekey_new = set(oh.get("rekey") or []), set(nh.get("rekey") or [])
+        readers_cache: dict = {}
+
+        def readers(level: str, today=None) -> set:
+            key = (level, today)
+            if key not in readers_cache:
+                readers_cache[key] = ctx.readers_after(nh, level, today)
+            return readers_cache[key]
+
+        new_generation: set = set()
+        rotated = self._rotated(ctx)
+        for k in nh["keys"]:
+            level = k["level"]
+            ok = old_keys.get(k["id"])
+            if ok is None:
+                gens = [x["generation"] for x in old_keys.values() if x["level"] == level]
+                if gens and k["generation"] <= max(gens):
+                    self.add(sha, path, "level-key", f"a new {level} key {k['id']} reuses generation {k['generation']}")
+                new_generation.add(level)
+                if ctx.name not in readers(level) and level not in rekey_new:
+                    self.add(sha, path, "level-key",
+                             f"a new generation {k['generation']} of the {level} key was made by '{ctx.name}', who does not "
+                             "read that level: whoever makes a key knows its secret")
+                for name in sorted(readers(level, ctx.today) - set(k["wrapped"])):
+                    self.add(sha, path, "reader", f"the new generation {k['generation']} of the {level} key {k['id']} "
+                             f"leaves out '{name}', who reads that level: what is written under it is kept from them")
+                added, removed, changed = set(k["wrapped"]), set(), set()
+            else:
+                if (ok["level"], ok["generation"], ok["recipient"]) != (level, k["generation"], k["recipient"]):
+                    self.add(sha, path, "level-key", f"level key {k['id']} had its public recipient, level or generation replaced")
+                added = set(k["wrapped"]) - set(ok["wrapped"])
+                removed = set(ok["wrapped"]) - set(k["wrapped"])
+                changed = {n for n in set(k["wrapped"]) & set(ok["wrapped"]) if k["wrapped"][n] != ok["wrapped"][n]}
+            for name in sorted(added - readers(level)):
+                check = "self-grant" if name == ctx.name else "reader"
+                self.add(sha, path, check, f"'{name}' was given a copy of the {level} key {k['id']}, but does not read "
+                         "that level of this record under the policy")
+            for name in sorted(removed & readers(level, ctx.today)):
+                self.add(sha, path, "reader", f"the copy of the {level} key {k['id']} held by '{name}', who still reads "
+                         f"that level, was removed by '{ctx.name}'")
+            for name in sorted(changed - rotated):
+                self.add(sha, path, "reader", f"the copy of the {level} key {k['id']} held by '{name}' was replaced, "
+                         "and not by a key rotation of theirs")
+            self._own_copy_opens(ctx, path, rid, k)
+        for level in ctx.settings.levels:
+            for k in (k for k in nh["keys"] if k["level"] == level):
+                if not any((h := ctx.after_holders.find(n)) is not None and h.active for n in k["wrapped"]):
+                    self.add(sha, path, "lockout", f"generation {k['generation']} of the {level} key is left with no "
+                             "reader who is an active holder: what was written under it is lost")
+        for level in sorted(rekey_old - rekey_new):
+            if level not in new_generation or ctx.name not in readers(level):
+                self.add(sha, path, "level-key", f"the pending re-key of the {level} level was cleared without a new "
+                         "generation made by a holder who reads it")
+        # profile
+        if old is None or oh.get("profile") != nh.get("profile"):
+            self.check_profile(ctx, path, rid, new)
+
+    def _rotated(self, ctx: Ctx) -> set:
+        """Holders whose copies this commit may re-wrap: a rotation of theirs, by a holder manager."""
+        if ctx.action != "holder.rotate" or not ctx.may("manage-holders"):
+            return set()
+        name = ctx.c.trailers.get("Confide-Subject")
+        before, after = ctx.holders.find(name or ""), ctx.after_holders.find(name or "")
+        if before is None or after is None or before.recipient == after.recipient:
+            return set()
+        return {name}
+
+    def _own_copy_opens(self, ctx: Ctx, path: str, rid: str, k: dict) -> None:
+        """The verifier's own copy of a level key must open and match its key."""
+        if not (self.reader.name and self.reader.name in k["wrapped"]):
+            return
+        for ident in self.reader.identities:
+            try:
+                envelope.unwrap_level_key(k["wrapped"][self.reader.name], ident, record=rid, key=k, source=path)
+                return
+            except crypto.NotForThisKey:
+                continue
+            except IntegrityError as exc:
+                self.add(ctx.c.sha, path, "level-key", exc.message)
+                return
+
+    def check_profile(self, ctx: Ctx, path, rid, rv: RecordVersion) -> None:
+        block = rv.head["profile"]
+        key = rv.key(block["key"])
+        if key is None or key["level"] != ctx.settings.levels[0]:
+            self.add(ctx.c.sha, path, "binding", "the profile is not under a general-level key of the record")
+            return
+        ident = self.reader.level_identity(rid, key, path)
+        if ident is None:
+            self.reader.unopened += 1
+            return
+        try:
+            payload = envelope.open_block(block["data"], ident, schema_name="profile", record=rid, block="profile",
+                                          level=key["level"], source=path)
+        except crypto.NotForThisKey:
+            self.add(ctx.c.sha, path, "binding", "the profile is not encrypted to the level key it names")
+            return
+        except IntegrityError as exc:
+            self.add(ctx.c.sha, path, "schema" if " schema" in exc.message else "binding", exc.message)
+            return
+        if ctx.actor is not None and payload.get("updated_by") != ctx.name:
+            self.add(ctx.c.sha, path, "author", f"the profile says it was updated by '{payload.get('updated_by')}' but the commit is by '{ctx.name}'")
+        prof = payload.get("profile") or {}
+        for fieldname in ("name", "known_as"):
+            value = prof.get(fieldname)
+            if isinstance(value, str) and value.strip():
+                self.names[value.strip()] = rid
+
+
+__all__ = ["Finding", "RecordVersion", "parse_record", "parse_record_incremental", "Reader", "Ctx", "RecordChecks",
+           "ERASE_ACTIONS"]

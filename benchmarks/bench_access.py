@@ -78,9 +78,9 @@ def _setup(ctx: Context) -> None:
     ctx.reset_vault()
     # The baseline's files: one age file per record, to every current reader of the vault.
     readers = [h for h in (sv.manager, sv.dsl, *sv.practitioners, sv.recovery) if h]
-    from vault_cli.model.holders import Holders
+    from vault_cli.formats.policyfiles import holders_from_bytes
 
-    holders = Holders.load(sv.root)
+    holders = holders_from_bytes((sv.root / "holders.yaml").read_bytes())
     rcpts = {h: holders.get(h).recipient for h in readers}
     env = synth.git_env()
     os.environ.update({k: v for k, v in env.items() if k.startswith("GIT_CONFIG")})

@@ -4,8 +4,8 @@ Benchmarks need a realistic vault (DESIGN.md, "Performance": 1,000 records of
 50 entries) and building it with 50,000 ``confide add`` processes would take
 an hour. This module builds the same thing in well under a minute:
 
-- the vault itself, its settings and holders are made with ``admin.init_vault``
-  and ``admin.add_holder`` (so ``confide.yaml``, ``holders.yaml``,
+- the vault itself, its settings and holders are made with ``setup.init_vault``
+  and ``holders.add_holder`` (so ``confide.yaml``, ``holders.yaml``,
   ``allowed_signers``, ``.gitattributes`` and the repository config are exactly
   what ``confide init`` writes);
 - every record is made with the same ``envelope`` functions the commands use:
@@ -80,21 +80,15 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
-from vault_cli.services import admin
-
-from vault_cli.adapters import crypto
-
+from vault_cli.adapters import crypto, parallel, timeutil
 from vault_cli.formats import envelope
-
-from vault_cli.model import ids
-
-from vault_cli.adapters import parallel
-
-from vault_cli.model import policy
-
-from vault_cli.adapters import timeutil
-
-from vault_cli.model import trail  # noqa: E402
+from vault_cli.model import (
+    ids,
+    policy,
+    trail,  # noqa: E402
+)
+from vault_cli.services import holders as holders_svc
+from vault_cli.services import setup
 from vault_cli.services.vault import Session, Vault  # noqa: E402
 
 MANAGER = "amira"
@@ -444,10 +438,10 @@ def build_vault(
         for holder, role in people:
             keys[holder], recipients[holder] = _write_key(keys_dir, holder)
             roles[holder] = role
-        admin.init_vault(str(root), name=name, holder=MANAGER, recipient=recipients[MANAGER])
+        setup.init_vault(str(root), name=name, holder=MANAGER, recipient=recipients[MANAGER])
         session = Session.start(Vault.open(str(root)), str(keys[MANAGER]))
         for holder, role in people[1:]:
-            admin.add_holder(session, holder, role=role, recipient=recipients[holder])
+            holders_svc.add_holder(session, holder, role=role, recipient=recipients[holder])
         vault = Vault.open(str(root))
         taken: set = set()
         jobs = []

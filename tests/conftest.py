@@ -18,10 +18,8 @@ from typing import Optional
 import pytest
 from typer.testing import CliRunner
 
-from vault_cli.formats import envelope
-
-from vault_cli.formats import yamlio
 from vault_cli.cli.main import app
+from vault_cli.formats import envelope, yamlio
 
 KEYS_DIR = Path(__file__).parent / "keys"
 HOLDERS = {"amira": "manager", "ben": "practitioner", "cara": "practitioner", "dara": "dsl"}

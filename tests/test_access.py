@@ -21,12 +21,11 @@ from pathlib import Path
 
 import pyrage
 import pytest
-
 from conftest import SUITE_NOW, age_binary, entries_file, head_file, recipient_of, record_doc, run_cli, signing_pub
-from vault_cli.formats import envelope
+
 from vault_cli.adapters import timeutil
-from vault_cli.formats import yamlio
 from vault_cli.errors import ExitCode
+from vault_cli.formats import envelope, yamlio
 
 NOW = SUITE_NOW
 HISTORY_WORDS = "git history keeps old blocks"
@@ -822,9 +821,8 @@ def _many_records(v, n: int, entries: int) -> list[str]:
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from benchmarks import synth
+    from vault_cli.formats.policyfiles import holders_from_bytes, settings_from_bytes
     from vault_cli.model import ids
-    from vault_cli.model.holders import holders_from_bytes
-    from vault_cli.model.settings import settings_from_bytes
 
     settings = settings_from_bytes((v.root / "confide.yaml").read_bytes())
     holders = holders_from_bytes((v.root / "holders.yaml").read_bytes())

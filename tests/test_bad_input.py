@@ -24,13 +24,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import SUITE_NOW, VaultFixture, copy_vault, entries_file, head_file, recipient_of, record_doc, run_cli, signing_pub
+
 from vault_cli.adapters import crypto
-from vault_cli.formats import envelope
-from vault_cli.model import ids
-from vault_cli.formats import yamlio
 from vault_cli.errors import ExitCode
+from vault_cli.formats import envelope, yamlio
+from vault_cli.model import ids
 
 SECRET_OF = lambda path: [l for l in Path(path).read_text().splitlines() if l.startswith("AGE-SECRET-KEY-1")][0]  # noqa: E731
 

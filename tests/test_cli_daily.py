@@ -19,12 +19,11 @@ from pathlib import Path
 
 import pyrage
 import pytest
-
 from conftest import entries_file, head_file, new_key_public, recipient_of, record_doc, run_cli, signing_pub
+
 from vault_cli.adapters import crypto
-from vault_cli.formats import envelope
-from vault_cli.formats import yamlio
 from vault_cli.errors import ExitCode
+from vault_cli.formats import envelope, yamlio
 
 RECORD_ID = re.compile(r"^c-[0-9a-hjkmnp-tv-z]{8}$")
 ENTRY_ID = re.compile(r"^e-[0-9a-hjkmnp-tv-z]{14}$")

@@ -41,8 +41,8 @@ import zlib
 from pathlib import Path
 
 import pytest
-
 from conftest import age_binary, entries_file, head_file, recipient_of, record_doc, signing_pub
+
 from vault_cli.formats import envelope
 
 JOURNAL = Path(".git") / "confide-journal.json"
@@ -992,8 +992,8 @@ def test_entry_blocks_stay_byte_identical(vault):
 
 def test_an_entry_sorted_into_the_middle_keeps_every_other_block(vault):
     """Entry ids sort by recording time; one that sorts earlier (a clock step back) is inserted, not rewritten."""
-    from vault_cli.model import ids
     from vault_cli.adapters.store import atomic_write
+    from vault_cli.model import ids
 
     v = vault
     rid = v.add_child("Ada Insert")

@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
-
 from conftest import HOLDERS, VaultFixture, recipient_of, run_cli, signing_pub
+
 from vault_cli.adapters import crypto
-from vault_cli.formats import envelope
-from vault_cli.formats import yamlio
 from vault_cli.errors import EXIT_CODE_DOCS, ExitCode
+from vault_cli.formats import envelope, yamlio
 
 FINDINGS = int(ExitCode.FINDINGS)
 

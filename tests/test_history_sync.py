@@ -8,13 +8,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
 from test_history import SignedVault, as_signed
-from vault_cli.formats import envelope
-from vault_cli.services import merge
-from vault_cli.formats import yamlio
+
 from vault_cli.errors import ExitCode
+from vault_cli.formats import envelope, yamlio
+from vault_cli.services import merge
 
 FINDINGS = int(ExitCode.FINDINGS)
 
@@ -393,6 +392,7 @@ def test_restore_of_a_tampered_history_exits_with_findings(shared, tmp_path):
 
 def test_clone_keeps_only_a_history_that_verifies_from_the_identity_given(shared, tmp_path):
     from conftest import signing_pub
+
     from vault_cli.adapters import signing
 
     amira, ben, bare, ada = shared

@@ -186,14 +186,12 @@ def test_python_m_vault_cli_help_works():
 
 def test_example_settings_file_is_the_template_explained():
     """examples/confide.yaml is valid, and says exactly what 'confide init' writes (only the comments differ)."""
-    from vault_cli.formats import schema
-    from vault_cli.model import settings
-    from vault_cli.formats import yamlio
+    from vault_cli.formats import policyfiles, schema, yamlio
 
     example = yamlio.load((ROOT / "examples" / "confide.yaml").read_bytes(), "examples/confide.yaml")
     schema.check("settings", example, "examples/confide.yaml")
-    template = yamlio.load(settings.render_template(example["name"]).encode(), "template")
-    assert example == template, "examples/confide.yaml differs from vault_cli.model.settings.TEMPLATE; bring it in step"
+    template = yamlio.load(policyfiles.render_template(example["name"]).encode(), "template")
+    assert example == template, "examples/confide.yaml differs from vault_cli.formats.policyfiles.TEMPLATE; bring it in step"
 
 
 # ---------------------------------------------------------------------------

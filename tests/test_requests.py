@@ -15,11 +15,11 @@ import subprocess
 from html.parser import HTMLParser
 
 import pytest
-
 from conftest import entries_file, head_file
+
 from vault_cli.adapters import parallel
 from vault_cli.errors import ExitCode
-from vault_cli.services.requests import add_months
+from vault_cli.model.deadlines import add_months
 
 NOW = "2026-11-24T10:00:00+00:00"
 # Read at import: the isolated_env fixture drops every CONFIDE_* variable before each test runs.

@@ -21,18 +21,17 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
+from conftest import entries_file, head_file, recipient_of, record_doc, signing_pub
 from jsonschema import Draft202012Validator, FormatChecker
 
-from conftest import entries_file, head_file, recipient_of, record_doc, signing_pub
 from vault_cli.adapters import crypto
-from vault_cli.formats import envelope
-from vault_cli.formats import schema
-from vault_cli.formats import yamlio
 from vault_cli.errors import ExitCode, IntegrityError
+from vault_cli.formats import envelope, schema, yamlio
 from vault_cli.services.vault import Session, Vault
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"

@@ -14,11 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import VaultFixture, entries_file, head_file, new_key_public, run_cli
 
-from conftest import HOLDERS, VaultFixture, age_binary, copy_vault, entries_file, head_file, new_key_public, run_cli, signing_pub
-from vault_cli.formats import envelope
-from vault_cli.formats import yamlio
 from vault_cli.errors import ExitCode
+from vault_cli.formats import envelope, yamlio
 
 FINDINGS = int(ExitCode.FINDINGS)
 

@@ -5,7 +5,6 @@ few hundred commits made by three clones that sync with merges."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import socket
 import subprocess
@@ -13,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import VaultFixture, recipient_of, run_cli, signing_pub
 
-from conftest import VaultFixture, new_key_public, recipient_of, run_cli, signing_pub
 from vault_cli.errors import ExitCode
 
 FINDINGS = int(ExitCode.FINDINGS)

@@ -11,8 +11,9 @@ file is named by its path and line, never quoted.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 import pyrage
 
@@ -224,9 +225,9 @@ def _load_passphrase_protected(data: bytes, source: str, passphrase: Optional[Pa
 
 def _load_ssh_key(data: bytes, source: str, passphrase: Optional[PassphraseSource]) -> Identity:
     # pyrage refuses encrypted OpenSSH keys, so cryptography opens them in memory.
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
-    from cryptography.exceptions import UnsupportedAlgorithm
 
     plain = data
     try:

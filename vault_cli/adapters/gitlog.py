@@ -13,13 +13,14 @@ import datetime as dt
 import re
 import subprocess
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 from vault_cli.adapters import signing
-from vault_cli.errors import ExternalError, UsageError
 from vault_cli.adapters.gitstore import git_binary, git_env
+from vault_cli.errors import ExternalError, UsageError
 
 _TRAILER = re.compile(r"^(Confide-[A-Za-z-]+):\s*(.*)$")
 

@@ -9,7 +9,8 @@ in-process: a fork costs more than a few records' work.
 from __future__ import annotations
 
 import os
-from typing import Callable, Iterable, Iterator, Optional, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Optional, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -27,25 +27,15 @@ Nothing here imports GitPython: ``confide add`` pays one ``ssh-keygen`` run.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
-import os
 import shutil
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Optional
 
 from vault_cli.errors import ExternalError, IdentityProblem, UsageError
 
-ALLOWED_SIGNERS_FILE = "allowed_signers"
-# The header of the signers file, byte for byte as vaults made before it moved into .git committed it
-# (verify compares their tracked copy with what holders.yaml gives, so it never changes).
-ALLOWED_SIGNERS_HEADER = (
-    "# confide: generated from holders.yaml; do not edit by hand.\n"
-    "# Signing keys of the vault's holders, for 'git log --show-signature' and 'confide verify'.\n"
-    "# Use it with: git config gpg.ssh.allowedSignersFile \"$PWD/allowed_signers\"\n"
-)
 KEY_FILE_ENV = "CONFIDE_SIGNING_KEY"
 NAMESPACE = b"git"
 
@@ -154,10 +144,6 @@ def _ssh_keygen() -> str:
     return exe
 
 
-def key_file_location() -> Optional[str]:
-    return os.environ.get(KEY_FILE_ENV) or None
-
-
 def _private_key_public(path: Path, what: str) -> str:
     """The public half of an OpenSSH ed25519 private key file, checked as ssh-keygen would use it."""
     try:
@@ -201,30 +187,15 @@ def _file_plan(path: Path) -> SignPlan:
     )
 
 
-def prepare(settings, holders, holder_name: str, *, identity_path: Optional[Path] = None) -> Optional[SignPlan]:
-    """How to sign the commit ``holder_name`` is about to make, or None to commit unsigned.
+def plan_for(declared: str, *, identity_path: Optional[Path] = None, key_file: Optional[str] = None,
+             agent: Optional[str] = None, holder_name: str = "") -> Optional[SignPlan]:
+    """How git can sign with the private half of ``declared`` (an ``ssh-ed25519`` public line), or None.
 
-    ``settings`` and ``holders`` are the verified state the commit builds on (the keys
-    ``confide verify`` will judge it by). The private key is, in order: the file named
-    by ``--signing-key-file`` / ``CONFIDE_SIGNING_KEY``; the identity file itself when it
-    is the holder's SSH key (what ``confide keygen`` makes: one key that reads and
-    signs); the declared key in ssh-agent. Raises before anything is written when the
-    vault requires signatures and none of these can sign.
+    In order: ``key_file`` (the file named by ``--signing-key-file`` / ``CONFIDE_SIGNING_KEY``),
+    which must be that key; the identity file itself when it is that key (what ``confide
+    keygen`` makes: one key that reads and signs); ssh-agent (``agent``: its socket), which
+    git asks for the declared key. Raises when a key file given cannot be used as it is.
     """
-    from vault_cli.model.policy import signatures_required
-
-    required = signatures_required(settings, holders)
-    holder = holders.find(holder_name)
-    declared = holder.signing_key if holder is not None else None
-    if not declared:
-        if required:
-            raise IdentityProblem(
-                f"this vault requires signed commits and holder '{holder_name}' has no signing key; nothing was changed",
-                f"a manager declares it with: confide holder set-signing-key {holder_name} \"ssh-ed25519 AAAA...\" "
-                "(the line 'confide keygen' printed)",
-            )
-        return None
-    key_file = key_file_location()
     if key_file:
         path = Path(key_file).expanduser()
         public = _private_key_public(path, "signing key file")
@@ -248,54 +219,19 @@ def prepare(settings, holders, holder_name: str, *, identity_path: Optional[Path
                 same = False
             if same and not _is_encrypted_openssh(data):
                 return _file_plan(identity_path)
-            if same and not os.environ.get("SSH_AUTH_SOCK"):
+            if same and not agent:
                 raise IdentityProblem(
                     f"your key {identity_path} is protected by a passphrase, which git's signing cannot ask for; "
                     "nothing was changed",
                     f"load it into ssh-agent once per session: eval \"$(ssh-agent)\" && ssh-add {identity_path}",
                 )
-    if os.environ.get("SSH_AUTH_SOCK"):
+    if agent:
         _ssh_keygen()
         return SignPlan(
             ["-c", "gpg.format=ssh", "-c", f"user.signingkey=key::{declared}", "-c", "gpg.ssh.program=ssh-keygen"],
             f"the key {fingerprint(declared)} in ssh-agent",
         )
-    if required:
-        raise IdentityProblem(
-            f"this vault requires signed commits and no private signing key for '{holder_name}' was found; nothing was changed",
-            f"use the identity 'confide keygen' made, or pass --signing-key-file FILE (or set {KEY_FILE_ENV}), "
-            "or load the key into ssh-agent (ssh-add FILE)",
-        )
     return None
-
-
-# ---------------------------------------------------------------------------
-# allowed_signers
-
-
-def _day_after(date: str) -> str:
-    return (dt.date.fromisoformat(date) + dt.timedelta(days=1)).strftime("%Y%m%d")
-
-
-def allowed_signers_text(holders) -> str:
-    lines = [ALLOWED_SIGNERS_HEADER]
-    for h in holders.all:
-        for old in getattr(h, "previous_signing_keys", []) or []:
-            lines.append(f'{h.name} namespaces="git",valid-before="{_day_after(old["until"])}Z" {old["key"]}\n')
-        if h.signing_key:
-            if h.status == "active":
-                lines.append(f'{h.name} namespaces="git" {h.signing_key}\n')
-            elif h.removed:
-                lines.append(f'{h.name} namespaces="git",valid-before="{_day_after(h.removed)}Z" {h.signing_key}\n')
-    return "".join(lines)
-
-
-def allowed_signers_for(holders_yaml: bytes) -> bytes:
-    from vault_cli.model.holders import HOLDERS_FILE, Holder, Holders
-    from vault_cli.formats import yamlio
-
-    data = yamlio.load(holders_yaml, HOLDERS_FILE)
-    return allowed_signers_text(Holders(Holder(**h) for h in data["holders"])).encode("utf-8")
 
 
 # ---------------------------------------------------------------------------
@@ -393,47 +329,3 @@ def verify_commit(raw: bytes, sha256: Optional[bool] = None) -> SigInfo:
         return SigInfo("bad", key="ssh-ed25519 " + base64.b64encode(pub).decode(),
                        detail="the signature does not match the commit (altered after signing)")
     return SigInfo("good", key="ssh-ed25519 " + base64.b64encode(pub).decode())
-
-
-# ---------------------------------------------------------------------------
-# confide holder set-signing-key
-
-
-def set_signing_key(session, name: str, key: str):
-    """Declare (or replace) a holder's SSH signing key; managers only. One commit."""
-    from vault_cli.model import policy
-    from vault_cli.adapters import timeutil
-    from vault_cli.model import trail
-    from vault_cli.errors import VaultStateError
-    from vault_cli.model.holders import HOLDERS_FILE
-    from vault_cli.services.records import WriteResult, warnings_for_vault, writing
-
-    key = normalise_signing_key(key)
-    with writing(session) as (tx, actor):
-        policy.require_holder_manager(session.settings, actor)
-        holders = session.holders
-        target = holders.get(name)
-        if not target.active:
-            raise VaultStateError(f"holder '{name}' has been removed", "only active holders sign commits")
-        blob = parse_public_key(key)
-        for h in holders.all:
-            keys = [h.signing_key] + [k["key"] for k in (getattr(h, "previous_signing_keys", []) or [])]
-            if h.name != name and any(k and parse_public_key(k) == blob for k in keys):
-                raise VaultStateError(
-                    f"that signing key belongs to holder '{h.name}'",
-                    "every holder signs with their own key: have them run 'confide keygen' and send you the line it prints",
-                )
-        if target.signing_key and parse_public_key(target.signing_key) == blob:
-            raise UsageError(f"holder '{name}' already has that signing key", "nothing was changed")
-        if target.signing_key:
-            target.previous_signing_keys = list(target.previous_signing_keys or []) + [
-                {"key": target.signing_key, "until": timeutil.today().isoformat()}
-            ]
-        target.signing_key = key
-        tx.write(HOLDERS_FILE, holders.dump().encode("utf-8"))
-        commit = tx.commit(
-            trail.message(f"set signing key of {name}", "holder.signing-key", actor.name, subject_holder=name,
-                          extra={"Confide-Key": fingerprint(key)}),
-            actor.name,
-        )
-    return WriteResult(name, commit, warnings_for_vault(session))

@@ -32,8 +32,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from vault_cli.errors import ConfideError, VaultStateError
 from vault_cli.adapters.gitstore import TRACKED, Git
+from vault_cli.errors import ConfideError, VaultStateError
 
 LOCK_WAIT_SECONDS = float(os.environ.get("CONFIDE_LOCK_WAIT", "60"))
 
@@ -219,7 +219,7 @@ class VaultLock:
         self.path = root / ".git" / "confide.lock"
         self.fd: Optional[int] = None
 
-    def __enter__(self) -> "VaultLock":
+    def __enter__(self) -> VaultLock:
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         if not _flock_waiting(self.fd, fcntl.LOCK_EX):
             os.close(self.fd)
@@ -235,29 +235,34 @@ class VaultLock:
 
 
 class Transaction:
-    """One command's writes. ``vault`` (a ``vault.Vault``) is the verified state they build on: under
-    the lock it is brought up to HEAD (verifying any commit another process made meanwhile), commits
-    are signed by its rules, and each commit moves this clone's verified checkpoint. Without a vault
-    (``confide init``), the files being written are the policy."""
+    """One command's writes: the lock, the journal, the files, one git commit.
 
-    def __init__(self, root: Path, git: Git, *, vault=None, identity_path: Optional[Path] = None) -> None:
+    Knows nothing of the vault's rules: ``prepare`` (called with the message's holder, before
+    anything is written) says how the commit is signed, and may add files that follow from the
+    others; ``committed`` (called with HEAD before and after) is told about each commit.
+    ``services.vault`` and ``confide init`` give them the vault's rules.
+    """
+
+    def __init__(self, root: Path, git: Git, *, base: object = ..., prepare=None, committed=None, refresh=None) -> None:
         self.root = root
         self.git = git
-        self.vault = vault
-        self.identity_path = identity_path
+        self.base = base  # the commit HEAD must be when we commit (None: no commit yet; ...: any)
+        self._prepare = prepare
+        self._committed = committed
+        self._refresh = refresh
         self.journal = root / ".git" / "confide-journal.json"
         self.lock = VaultLock(root)
         self.files: dict[str, bytes] = {}
         self.removed: list[str] = []
 
     # -- lifecycle -----------------------------------------------------------
-    def __enter__(self) -> "Transaction":
+    def __enter__(self) -> Transaction:
         self.lock.__enter__()
         try:
             recover(self.root, self.git)
             self._dirty = self.git.dirty_paths_later()  # checked before anything is written
-            if self.vault is not None:
-                self.vault.refresh()  # another command may have committed while we waited
+            if self._refresh is not None:
+                self._refresh()  # e.g. another command committed while we waited
         except BaseException:
             try:
                 self._dirty()
@@ -300,41 +305,16 @@ class Transaction:
         if not self.files and not self.removed and merge_head is None and not allow_empty:
             raise AssertionError("empty transaction")
         self.require_clean()
-        from vault_cli.adapters import signing
-        from vault_cli.services import trust  # signing is settled before any write
-
         head = self.git.head()
-        if self.vault is not None:
-            if head != self.vault.commit:
-                raise VaultStateError(
-                    f"the vault moved to {str(head)[:12]} outside confide while this command ran; nothing was changed",
-                    "run the command again: confide verifies the new commits first",
-                )
-            # Signing follows the verified state this commit builds on, not the command's changed copies of it.
-            from vault_cli.model.holders import holders_from_bytes
-            from vault_cli.model.settings import settings_from_bytes
-
-            settings = settings_from_bytes(self.vault.read("confide.yaml"))
-            holders = holders_from_bytes(self.vault.read("holders.yaml"))
-            if "holders.yaml" in self.files and self.vault.tree.read(signing.ALLOWED_SIGNERS_FILE) is not None:
-                # a vault made before allowed_signers moved into .git keeps its tracked copy in step
-                self.files[signing.ALLOWED_SIGNERS_FILE] = signing.allowed_signers_for(self.files["holders.yaml"])
-        else:
-            if head is not None:
+        base = self.base() if callable(self.base) else self.base
+        if base is not ... and head != base:
+            if base is None:
                 raise VaultStateError("the folder already holds commits", "make the vault in a new or empty folder")
-            from vault_cli.model.holders import holders_from_bytes
-            from vault_cli.model.settings import settings_from_bytes
-
-            settings = settings_from_bytes(self.files["confide.yaml"])
-            holders = holders_from_bytes(self.files["holders.yaml"])
-        if self.vault is not None and "confide.yaml" in self.files:
-            from vault_cli.model.policy import signatures_required
-            from vault_cli.model.settings import settings_from_bytes
-
-            after = settings_from_bytes(self.files["confide.yaml"])
-            if signatures_required(after, holders):
-                settings = after  # a commit that makes signatures required is itself signed
-        sign = signing.prepare(settings, holders, holder, identity_path=self.identity_path)
+            raise VaultStateError(
+                f"the vault moved to {str(head)[:12]} outside confide while this command ran; nothing was changed",
+                "run the command again: confide verifies the new commits first",
+            )
+        sign = self._prepare(holder, self) if self._prepare is not None else None  # settled before any write
         paths = sorted(self.files)
         root = str(self.root)
         existed = {p: os.path.exists(os.path.join(root, p)) for p in paths}
@@ -370,9 +350,8 @@ class Transaction:
             self.journal.unlink(missing_ok=True)
             raise
         self.journal.unlink(missing_ok=True)
-        if self.vault is not None:
-            trust.advance(self.root, head, commit, holders_changed="holders.yaml" in self.files)
-            self.vault._load(commit)
+        if self._committed is not None:
+            self._committed(head, commit, self)
         return commit
 
 

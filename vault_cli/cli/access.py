@@ -8,12 +8,23 @@ and warnings (including what git history keeps after a revocation) to stderr.
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
 from vault_cli.cli.common import (
-    IdentityOpt, JsonOpt, VaultOpt, _progress, _session, _table, app, holder_app, note, out, out_json, warn,
+    IdentityOpt,
+    JsonOpt,
+    VaultOpt,
+    _progress,
+    _session,
+    _table,
+    app,
+    holder_app,
+    note,
+    out,
+    out_json,
+    warn,
 )
 
 HISTORY_HELP = (
@@ -35,7 +46,7 @@ def _report(result) -> None:
 @app.command()
 def grant(
     holder: str = typer.Argument(..., help="Who is given access, e.g. cara"),
-    level: Optional[List[str]] = typer.Option(None, "--level", help="general, confidential or safeguarding (repeat for several; required)."),
+    level: Optional[list[str]] = typer.Option(None, "--level", help="general, confidential or safeguarding (repeat for several; required)."),
     child: Optional[str] = typer.Option(None, "--child", metavar="RECORD", help="One record, e.g. c-7f3k9m2q."),
     all_records: bool = typer.Option(False, "--all", help="Every record in the vault (not for students)."),
     until: Optional[str] = typer.Option(None, "--until", metavar="DATE", help="Last day of access (YYYY-MM-DD; required for auditors); applied at the next write after it."),
@@ -64,7 +75,7 @@ def grant(
                   "nothing (exit 0). Prints the commit id as the last line." + HISTORY_HELP)
 def revoke(
     holder: str = typer.Argument(..., help="Whose access ends, e.g. ben"),
-    level: Optional[List[str]] = typer.Option(None, "--level", help="general, confidential or safeguarding (repeat for several; default every level)."),
+    level: Optional[list[str]] = typer.Option(None, "--level", help="general, confidential or safeguarding (repeat for several; default every level)."),
     child: Optional[str] = typer.Option(None, "--child", metavar="RECORD", help="One record, e.g. c-7f3k9m2q."),
     all_records: bool = typer.Option(False, "--all", help="Every record in the vault."),
     vault: Optional[str] = VaultOpt,
@@ -102,11 +113,11 @@ def holder_remove(
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
-    from vault_cli.services import access
+    from vault_cli.services import holders as holders_svc
 
     s = _session(vault, identity)
     with _progress("revoking everywhere", len(s.vault.record_ids())) as tick:
-        result = access.remove_holder(s, name, reason=reason, progress=tick)
+        result = holders_svc.remove_holder(s, name, reason=reason, progress=tick)
     _report(result)
 
 
@@ -121,12 +132,12 @@ def holder_rotate(
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
-    from vault_cli.services import access
+    from vault_cli.services import holders as holders_svc
 
     s = _session(vault, identity)
-    proof = access.load_new_identity(new_identity) if new_identity else None
+    proof = holders_svc.load_new_identity(new_identity) if new_identity else None
     with _progress("re-wrapping level keys", len(s.vault.record_ids())) as tick:
-        result = access.rotate_holder(s, name, recipient=recipient, new_identities=proof, progress=tick)
+        result = holders_svc.rotate_holder(s, name, recipient=recipient, new_identities=proof, progress=tick)
     _report(result)
 
 
@@ -141,15 +152,15 @@ def access_report(
 
     Reads only the plaintext structure: needs no key.
     """
-    from vault_cli.services import access
     from vault_cli.errors import UsageError
+    from vault_cli.services import reports
     from vault_cli.services.vault import Vault
 
     if (record is None) == (holder is None):
         raise UsageError("give a record id or --holder NAME", "e.g. confide access c-7f3k9m2q, or confide access --holder cara")
     v = Vault.open(vault)
     if record is not None:
-        data = access.record_access(v, record)
+        data = reports.record_access(v, record)
         if as_json:
             out_json(data)
             return
@@ -167,7 +178,7 @@ def access_report(
                title=f"Access to {record} (key person: {data['key_person'] or 'none'})")
         return
     with _progress("reading records", len(v.record_ids())) as tick:
-        data = access.holder_access(v, holder, progress=tick)
+        data = reports.holder_access(v, holder, progress=tick)
     if as_json:
         out_json(data)
         return
@@ -183,6 +194,6 @@ def expire(vault: Optional[str] = VaultOpt, identity: Optional[str] = IdentityOp
     The holder loses their copies and a new key generation is started; prints the commit id as the last
     line, or says nothing was due (exit 0).
     """
-    from vault_cli.services import upkeep
+    from vault_cli.services import access
 
-    _report(upkeep.expire(_session(vault, identity)))
+    _report(access.expire(_session(vault, identity)))

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import List, Optional
+from typing import Optional
 
 import typer
 from typer.core import TyperGroup
 
-from vault_cli.errors import ConfideError, ExitCode, UsageError
+from vault_cli.errors import ConfideError, ExitCode
 
 try:  # typer >= 0.25 vendors click
     from typer._click import exceptions as _cx
@@ -145,7 +145,7 @@ JsonOpt = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 def _session(vault: Optional[str], identity: Optional[str]):
-    from vault_cli.services.vault import Session, Vault
+    from vault_cli.services.vault import Session
 
     return Session.open(vault, identity)
 

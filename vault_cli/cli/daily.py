@@ -7,12 +7,27 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
-from vault_cli.cli.common import (IdentityOpt, JsonOpt, VaultOpt, _print_warnings, _progress, _session, _table, app,
-                                  child_app, console, holder_app, note, on_terminal, out, out_json)
+from vault_cli.cli.common import (
+    IdentityOpt,
+    JsonOpt,
+    VaultOpt,
+    _print_warnings,
+    _progress,
+    _session,
+    _table,
+    app,
+    child_app,
+    console,
+    holder_app,
+    note,
+    on_terminal,
+    out,
+    out_json,
+)
 from vault_cli.errors import UsageError
 
 # ---------------------------------------------------------------------------
@@ -26,7 +41,7 @@ def keygen(
     age_only: bool = typer.Option(False, "--age", help="A native age identity that never signs, e.g. for an offline recovery key."),
 ) -> None:
     """Make your key (mode 0600): one SSH ed25519 key that reads and signs. Prints the public line to send your manager."""
-    from vault_cli.services import admin
+    from vault_cli.services import setup
     from vault_cli.services.vault import passphrase_from_env_or_terminal
 
     secret = None
@@ -44,7 +59,7 @@ def keygen(
             raise UsageError("--passphrase needs a terminal to ask, or CONFIDE_PASSPHRASE_FILE", "never pass a passphrase as an argument")
         if not secret:
             raise UsageError("the passphrase is empty", "choose a long passphrase")
-    result = admin.keygen(out_file, secret, age_only=age_only)
+    result = setup.keygen(out_file, secret, age_only=age_only)
     note(f"wrote a new key to {result.path} (mode 0600); keep it secret and back it up")
     if not age_only:
         note("send your manager the line below; it is your public key, for reading and for signing")
@@ -63,9 +78,9 @@ def init(
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Create a vault: a git repository whose first commit, signed by you, is its identity. Prints the folder."""
-    from vault_cli.services import admin
+    from vault_cli.services import setup
 
-    result = admin.init_vault(directory, name=name, holder=holder, recipient=recipient, identity=identity,
+    result = setup.init_vault(directory, name=name, holder=holder, recipient=recipient, identity=identity,
                               signing_key=signing_key, unsigned=unsigned, object_format=object_format)
     _print_warnings(result)
     note(f"created vault {result.id} with '{holder}' as its first manager")
@@ -101,11 +116,11 @@ def holder_add(
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Add a key holder (managers only); a new manager or DSL is given every level of every record."""
-    from vault_cli.services import admin
+    from vault_cli.services import holders as holders_svc
 
     s = _session(vault, identity)
     with _progress("re-wrapping level keys", len(s.vault.record_ids())) as tick:
-        result = admin.add_holder(s, name, role=role, recipient=recipient, progress=tick, signing_key=signing_key)
+        result = holders_svc.add_holder(s, name, role=role, recipient=recipient, progress=tick, signing_key=signing_key)
     _print_warnings(result)
     out(result.id)
 
@@ -113,10 +128,10 @@ def holder_add(
 @holder_app.command("list")
 def holder_list(vault: Optional[str] = VaultOpt, as_json: bool = JsonOpt) -> None:
     """List key holders with role, status and recipient (needs no key)."""
-    from vault_cli.services import admin
+    from vault_cli.services import holders as holders_svc
     from vault_cli.services.vault import Vault
 
-    rows = admin.list_holders(Vault.open(vault))
+    rows = holders_svc.list_holders(Vault.open(vault))
     if as_json:
         out_json(rows)
         return
@@ -164,14 +179,14 @@ def child_list(vault: Optional[str] = VaultOpt, identity: Optional[str] = Identi
 @child_app.command("set")
 def child_set(
     record: str = typer.Argument(..., help="The record id, e.g. c-7f3k9m2q"),
-    assignments: List[str] = typer.Argument(..., metavar="FIELD=VALUE...", help="FIELD=VALUE (text; empty clears), FIELD:=JSON, dotted paths like parents.0.phone=..."),
+    assignments: list[str] = typer.Argument(..., metavar="FIELD=VALUE...", help="FIELD=VALUE (text; empty clears), FIELD:=JSON, dotted paths like parents.0.phone=..."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Change profile fields (for scripts)."""
-    from vault_cli.services import records
+    from vault_cli.services import profiles
 
-    result = records.set_profile(_session(vault, identity), record, assignments)
+    result = profiles.set_profile(_session(vault, identity), record, assignments)
     _print_warnings(result)
 
 
@@ -204,7 +219,7 @@ def add(
     parent_view: str = typer.Option("not-asked", "--parent-view", help="Does the parent regard it as confidential? confidential, not-confidential or not-asked."),
     parents_informed: Optional[str] = typer.Option(None, "--parents-informed", metavar="DATE", help="When parents were told this was recorded."),
     parents_not_informed: Optional[str] = typer.Option(None, "--parents-not-informed", metavar="REASON", help="Why parents were not told (e.g. it would put the child at risk)."),
-    third_party: Optional[List[str]] = typer.Option(None, "--third-party", metavar="NAME", help="A third party the entry comes from or is about (repeatable)."),
+    third_party: Optional[list[str]] = typer.Option(None, "--third-party", metavar="NAME", help="A third party the entry comes from or is about (repeatable)."),
     at: Optional[str] = typer.Option(None, "--at", metavar="DATETIME", help="When it happened (default now); the recording time is kept separately."),
     corrects: Optional[str] = typer.Option(None, "--corrects", metavar="ENTRY", help="The entry this one corrects (entries are never edited)."),
     vault: Optional[str] = VaultOpt,
@@ -232,8 +247,8 @@ def show(
     as_json: bool = JsonOpt,
 ) -> None:
     """Show a record: the profile and the chronology. Entries you hold no key for show as sealed."""
-    from vault_cli.services import records
     from vault_cli.cli import render
+    from vault_cli.services import records
 
     data = records.show_record(_session(vault, identity), record)
     if as_json:

@@ -14,14 +14,14 @@ import shutil
 import signal
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
-from vault_cli.services import records
-
-from vault_cli.formats import yamlio
 from vault_cli.errors import ExternalError, IntegrityError, UsageError, VaultStateError
+from vault_cli.formats import yamlio
+from vault_cli.services import profiles, records
 from vault_cli.services.vault import Session
 
 SHM = os.environ.get("CONFIDE_SHM", "/dev/shm")
@@ -114,7 +114,7 @@ def _editor() -> list[str]:
 
 def edit_profile(session: Session, record_id: str, *, interactive: bool) -> Optional[records.WriteResult]:
     session.vault.check_record_id(record_id)
-    doc = records.profile_for_editing(session, record_id)
+    doc = profiles.profile_for_editing(session, record_id)
     key_person = doc.get("key_person")
     original = yamlio.dump(doc)
     editor = _editor()
@@ -141,7 +141,7 @@ def edit_profile(session: Session, record_id: str, *, interactive: bool) -> Opti
                 return None
             try:
                 new = yamlio.load(text, "the edited profile")
-                cleaned = records.check_profile_document(record_id, new, key_person)
+                cleaned = profiles.check_profile_document(record_id, new, key_person)
             except (UsageError, IntegrityError) as exc:
                 if not interactive:
                     raise UsageError(exc.message.replace("the edited profile", "the edited profile"),
@@ -151,4 +151,4 @@ def edit_profile(session: Session, record_id: str, *, interactive: bool) -> Opti
                 continue
             if yamlio.dump(cleaned) == yamlio.dump({k: v for k, v in doc.items() if v not in (None, [], {})}):
                 return None
-            return records.update_profile(session, record_id, lambda _p: cleaned)
+            return profiles.update_profile(session, record_id, lambda _p: cleaned)

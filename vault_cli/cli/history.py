@@ -15,8 +15,21 @@ from typing import Optional
 
 import typer
 
-from vault_cli.cli.common import IdentityOpt, JsonOpt, VaultOpt, _print_warnings, _session, _table, app, holder_app, note, out, out_json, warn
-from vault_cli.errors import FindingsError, UsageError, VaultStateError
+from vault_cli.cli.common import (
+    IdentityOpt,
+    JsonOpt,
+    VaultOpt,
+    _print_warnings,
+    _session,
+    _table,
+    app,
+    holder_app,
+    note,
+    out,
+    out_json,
+    warn,
+)
+from vault_cli.errors import FindingsError, UsageError
 
 signing_app = typer.Typer(help="The vault's signing policy.", no_args_is_help=True)
 app.add_typer(signing_app, name="signing")
@@ -46,9 +59,9 @@ def holder_set_signing_key(
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Declare or replace a holder's SSH signing key (managers only); allowed_signers follows."""
-    from vault_cli.adapters import signing
+    from vault_cli.services import holders as holders_svc
 
-    result = signing.set_signing_key(_session(vault, identity), name, key)
+    result = holders_svc.set_signing_key(_session(vault, identity), name, key)
     _print_warnings(result)
     out(result.commit)
 
@@ -180,8 +193,7 @@ def audit(
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Who did what, when, to which record, from the commits' trailers, with each signature's status."""
-    from vault_cli.services import history
-    from vault_cli.services import recovery
+    from vault_cli.services import history, recovery
 
     if fmt not in ("table", "csv", "json"):
         raise UsageError(f"unknown --format '{fmt}'", "--format takes table, csv or json")

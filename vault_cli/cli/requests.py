@@ -11,7 +11,19 @@ from typing import Optional
 
 import typer
 
-from vault_cli.cli.common import IdentityOpt, JsonOpt, VaultOpt, _print_warnings, _progress, _session, _table, app, note, out, out_json
+from vault_cli.cli.common import (
+    IdentityOpt,
+    JsonOpt,
+    VaultOpt,
+    _print_warnings,
+    _progress,
+    _session,
+    _table,
+    app,
+    note,
+    out,
+    out_json,
+)
 
 request_app = typer.Typer(help="Parents' requests to see their child's file: log, consents, clean copy, close.",
                           no_args_is_help=True)
@@ -35,9 +47,9 @@ def request_open(
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Log a parent's written request to see their child's file (manager or DSL); prints the request id."""
-    from vault_cli.services import requests
+    from vault_cli.services import request_steps
 
-    result = requests.open_request(
+    result = request_steps.open_request(
         _session(vault, identity), record, requester=requester, relationship=relationship, received=received,
         id_checked=id_checked, acknowledged=acknowledged, manager_informed=manager_informed,
         legal_advice=legal_advice, notes=notes,
@@ -133,9 +145,9 @@ def request_consent(
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Record a third party's consent to disclosure, or refusal; prints the entry id."""
-    from vault_cli.services import requests
+    from vault_cli.services import request_steps
 
-    result = requests.record_consent(_session(vault, identity), request, third_party=third_party, given=given,
+    result = request_steps.record_consent(_session(vault, identity), request, third_party=third_party, given=given,
                                      refused=refused, on=on, notes=notes)
     _print_warnings(result)
     out(result.id)
@@ -151,9 +163,9 @@ def request_withhold(
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Withhold an entry from the clean copy, with the reason (manager or DSL); prints the entry id."""
-    from vault_cli.services import requests
+    from vault_cli.services import request_steps
 
-    result = requests.withhold(_session(vault, identity), request, entry_id=entry, reason=reason, ground=ground)
+    result = request_steps.withhold(_session(vault, identity), request, entry_id=entry, reason=reason, ground=ground)
     _print_warnings(result)
     out(result.id)
 
@@ -169,9 +181,9 @@ def request_extend(
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Extend a complex request's deadline by up to two months (manager or DSL); prints the entry id."""
-    from vault_cli.services import requests
+    from vault_cli.services import request_steps
 
-    result = requests.extend(_session(vault, identity), request, months=months, until=until, reasons=reasons,
+    result = request_steps.extend(_session(vault, identity), request, months=months, until=until, reasons=reasons,
                              told_on=told_on)
     _print_warnings(result)
     out(result.id)
@@ -209,9 +221,9 @@ def request_close(
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Close a request once the file was gone through with the requester (manager or DSL); prints the entry id."""
-    from vault_cli.services import requests
+    from vault_cli.services import request_steps
 
-    result = requests.close(_session(vault, identity), request, met_on=met_on, notes=notes, no_meeting=no_meeting)
+    result = request_steps.close(_session(vault, identity), request, met_on=met_on, notes=notes, no_meeting=no_meeting)
     _print_warnings(result)
     out(result.id)
 

@@ -30,19 +30,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from vault_cli.adapters import crypto
-
-from vault_cli.formats import fasthead
-
-from vault_cli.model import ids
-
-from vault_cli.formats import schema
-
-from vault_cli.formats import yamlio
 from vault_cli.errors import IntegrityError
+from vault_cli.formats import fasthead, schema, yamlio
+from vault_cli.model import ids
 
 FORMAT = "confide/record/2"
 HEAD_SUFFIX = ".yaml"
@@ -133,7 +128,7 @@ class Envelope:
 
     # -- loading ----------------------------------------------------------
     @classmethod
-    def read(cls, source: str, read: Callable[[str], bytes], *, entries: bool = True) -> "Envelope":
+    def read(cls, source: str, read: Callable[[str], bytes], *, entries: bool = True) -> Envelope:
         """The record whose head is at ``source``, read with ``read`` (a vault path -> bytes; FileNotFoundError)."""
         raw = read(source)
         head = load_head(raw, source)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from vault_cli.errors import IntegrityError
 
@@ -317,7 +318,7 @@ def _fail(path: str, problem: str) -> None:
     raise SchemaViolation(path, problem)
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(name: str) -> Validator:
     with open(schema_dir() / f"{name}.schema.json", encoding="utf-8") as fh:
         return Validator(json.load(fh))

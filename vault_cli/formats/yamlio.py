@@ -19,8 +19,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from vault_cli.formats import fastyaml
 from vault_cli.errors import IntegrityError
+from vault_cli.formats import fastyaml
 
 # ruamel.yaml is imported on first use, not at start-up (~7 ms): the files
 # confide writes are read by ``fastyaml`` (exactly the same values, for the subset

@@ -1,17 +1,14 @@
-"""holders.yaml: the named people who hold keys to the vault."""
+"""Key holders: the named people (and the recovery key) who hold keys to the vault.
+
+The file they are kept in, holders.yaml, is ``formats.policyfiles``'s."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Iterable, Optional
+from typing import Optional
 
-from vault_cli.formats import fasthead
-
-from vault_cli.formats import schema
-
-from vault_cli.formats import yamlio
-from vault_cli.errors import IntegrityError, NotFound
+from vault_cli.errors import NotFound
 
 HOLDERS_FILE = "holders.yaml"
 
@@ -58,15 +55,6 @@ class Holders:
     def __init__(self, holders: Iterable[Holder]) -> None:
         self.all: list[Holder] = list(holders)
 
-    @classmethod
-    def load(cls, root: Path) -> "Holders":
-        """holders.yaml in a folder (a vault being made); a vault's commands read it from the verified commit."""
-        return holders_from_bytes((root / HOLDERS_FILE).read_bytes())
-
-    def dump(self) -> str:
-        data = {"format": "confide/holders/1", "holders": [h.to_dict() for h in self.all]}
-        schema.check("holders", data, HOLDERS_FILE)
-        return fasthead.dump(data) or yamlio.dump(data)  # the same bytes; ruamel costs ~18 ms to import and run
 
     def get(self, name: str) -> Holder:
         for h in self.all:
@@ -95,13 +83,3 @@ class Holders:
             if h.active and h.recipient == recipient:
                 return h
         return None
-
-
-def holders_from_bytes(raw: bytes) -> Holders:
-    """Parse and check holders.yaml: its schema, and no name given twice."""
-    data = yamlio.load_cached(raw, HOLDERS_FILE)
-    schema.check("holders", data, HOLDERS_FILE)
-    names = [h["name"] for h in data["holders"]]
-    if len(set(names)) != len(names):
-        raise IntegrityError(f"{HOLDERS_FILE} names a holder twice", "git log -p holders.yaml")
-    return Holders(Holder(**h) for h in data["holders"])

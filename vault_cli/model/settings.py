@@ -1,13 +1,11 @@
-"""confide.yaml: the vault's settings and the policy it enforces."""
+"""A vault's settings and the roles of its rules table, as the domain knows them.
+
+The file they come from, confide.yaml (its template and its parsing), is ``formats.policyfiles``'s."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from vault_cli.formats import schema
-
-from vault_cli.formats import yamlio
 from vault_cli.errors import UsageError
 
 LEVELS = ("general", "confidential", "safeguarding")
@@ -27,91 +25,6 @@ PROCEDURE_CATEGORIES = (
     "information-sharing",
 )
 DEFAULT_CATEGORIES += list(PROCEDURE_CATEGORIES)
-
-TEMPLATE = """\
-# confide.yaml: this vault's settings and the policy confide enforces.
-# Edit with care and commit the change; 'confide verify' checks it against
-# schemas/settings.schema.json.
-format: confide/settings/1
-
-# The setting's name, as it appears on reports and clean copies.
-name: {name}
-
-# Confidentiality levels, least to most restricted. Fixed in this format.
-#   general:      profile, contacts, dietary and medical needs, routine observations
-#   confidential: what parents regard as confidential; injuries, concerns, family changes
-#   safeguarding: child protection records and agency correspondence
-levels: [general, confidential, safeguarding]
-
-# Roles: who may do what. This table is the one place the rules live: every
-# command that acts and 'confide verify' that judges history read it.
-#   reads:   levels of *every* record the role reads
-#   grants:  levels it may grant to others, and revoke
-#   lowers:  levels it may move an entry down from (sharing it more widely)
-#   may:     what else it may do (see README, "Roles and rules")
-#   key_person: false if it may never be a child's key person
-#   granted_with: what a grant *to* this role needs: until (an end date),
-#            parent-permission (the parent's written permission, one child at a time)
-#   offline: true for a break-glass key that reads but never acts
-roles:
-  manager:
-    description: setting manager
-    reads: [general, confidential, safeguarding]
-    grants: [general, confidential, safeguarding]
-    lowers: [confidential, safeguarding]
-    may: [write, manage-holders, change-settings, requests, repudiate, adopt-signing, destroy, approve-destruction, transfer]
-  dsl:
-    description: designated safeguarding lead
-    reads: [general, confidential, safeguarding]
-    grants: [safeguarding]
-    lowers: [confidential, safeguarding]
-    may: [write, requests, approve-destruction, transfer]
-  practitioner:
-    description: practitioner; reads the general level of every child
-    reads: [general]
-    lowers: [confidential]
-    may: [write]
-  student:
-    description: student; reads nothing without a grant and the parent's written permission
-    reads: []
-    lowers: [confidential]
-    may: [write]
-    key_person: false
-    granted_with: [parent-permission]
-  auditor:
-    description: auditor or inspector; reads only what is granted, for a limited time
-    reads: []
-    may: []
-    key_person: false
-    granted_with: [until]
-  recovery:
-    description: offline break-glass key; reads everything, never acts day to day
-    reads: [general, confidential, safeguarding]
-    offline: true
-
-# A child's key person reads these levels of that child's record.
-key_person_reads: [general, confidential, safeguarding]
-
-# Entry categories. 'confide add --category' accepts only these.
-categories:
-{categories}
-# How long the setting allows itself to answer a parent's request to see
-# their child's file: '1 month' (UK GDPR) or fewer days, e.g. '14 days'.
-request_deadline: 1 month
-
-# Signed history: 'required' (every commit signed by its holder's SSH key,
-# checked by every command and by 'confide verify'), or 'unsigned' for
-# experiments only (anyone who can push could then write as anyone).
-signing: {signing}
-"""
-
-
-def render_template(name: str, *, signing: str = "required") -> str:
-    import json
-
-    cats = "".join(f"  - {c}\n" for c in DEFAULT_CATEGORIES)
-    return TEMPLATE.format(name=json.dumps(name, ensure_ascii=False), categories=cats, signing=signing)
-
 
 PERMISSIONS = ("write", "manage-holders", "change-settings", "requests", "repudiate", "adopt-signing",
                "destroy", "approve-destruction", "transfer")
@@ -176,16 +89,11 @@ class Settings:
         self.key_person_reads: tuple[str, ...] = tuple(data["key_person_reads"])
         self.request_deadline: str = data["request_deadline"]
         # 'required' or 'unsigned'; None in a vault made before signing was a policy (see policy.signing).
-        self.signing: "str | None" = data.get("signing")
+        self.signing: str | None = data.get("signing")
         # confide.yaml as written before the rules table (manages_holders / writes / acts, no 'may' anywhere)
         # is still read, for the history of older vaults; once any role says 'may', every role is read the new way.
         legacy = not any(k in r for r in data["roles"].values() for k in ("may", "offline", "lowers", "key_person"))
         self.roles: dict[str, Role] = {name: _role(name, r, self.levels, legacy) for name, r in data["roles"].items()}
-
-    @classmethod
-    def load(cls, root: Path) -> "Settings":
-        """confide.yaml in a folder (a vault being made); a vault's commands read it from the verified commit."""
-        return settings_from_bytes((root / SETTINGS_FILE).read_bytes())
 
     def role(self, name: str) -> Role:
         try:
@@ -209,10 +117,3 @@ class Settings:
                 "add one to 'categories' in confide.yaml and commit it",
             )
         return category
-
-
-def settings_from_bytes(raw: bytes) -> Settings:
-    """Parse and check confide.yaml against its schema."""
-    data = yamlio.load_cached(raw, SETTINGS_FILE)
-    schema.check("settings", data, SETTINGS_FILE)
-    return Settings(data)

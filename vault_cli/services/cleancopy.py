@@ -38,10 +38,9 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from vault_cli.services import requests
-
 from vault_cli.adapters import timeutil
 from vault_cli.errors import Denied, ExternalError, UsageError
+from vault_cli.services import request_steps, requests
 from vault_cli.services.vault import Session
 
 FORMATS = ("html", "md", "json")
@@ -380,7 +379,7 @@ def export(session: Session, request_id: str, *, out: str, fmt: str = "html", fo
     text = (f"Clean copy prepared for request {request_id} ({fmt}): {len(data['entries'])} entries included, "
             f"{data['removed_total']} left out; SHA-256 {digest}.")
     try:
-        result = requests._add(session, requests.locate(session, request_id), level="confidential",
+        result = request_steps.add_step(session, requests.locate(session, request_id), level="confidential",
                                category="request-export", text=text, at=None, details=details)
     except BaseException:
         try:

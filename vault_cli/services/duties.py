@@ -24,18 +24,10 @@ import datetime as dt
 import json
 from typing import Optional
 
-from vault_cli.adapters import crypto
-
-from vault_cli.adapters import parallel
-
-from vault_cli.model import policy
-
-from vault_cli.services import records
-
-from vault_cli.services import requests
-
-from vault_cli.adapters import timeutil
+from vault_cli.adapters import crypto, parallel, timeutil
 from vault_cli.errors import IntegrityError, UsageError
+from vault_cli.model import policy
+from vault_cli.services import records, requests
 from vault_cli.services.vault import Session
 
 PARENT_SHARED = ("discussion", "family-change", "parent-comment", "medical", "dietary", "consent")
@@ -113,7 +105,7 @@ def _peek(session: Session, env, item: dict) -> Optional[dict]:
 
     The search's hot path: the schema check costs more than the decryption itself
     (~0.14 ms against ~0.1 ms a block), so it is kept for the entries a search
-    returns (``records._open_entry`` validates those, markings included). Every
+    returns (``records.open_entry`` validates those, markings included). Every
     block is still checked for its binding (record, block, level) and for the
     shape of the fields the search reads.
     """
@@ -161,8 +153,8 @@ def _record_find(session: Session, record_id: str, needle: str, category: Option
             hay = p["text"].casefold()
             if needle not in hay and not any(needle in t.casefold() for t in p["third_parties"]):
                 continue
-        opened = records._open_entry(session, env, item)  # what is returned is fully validated
-        state = records._current(opened)
+        opened = records.open_entry(session, env, item)  # what is returned is fully validated
+        state = records.current_state(opened)
         out.append({"record": record_id, "entry": state["id"], "at": state["at"], "level": state["level"],
                     "category": state["category"], "author": state["author"], "text": state["text"],
                     "third_parties": state["third_parties"]})
@@ -221,23 +213,23 @@ def share(
     parents_not_informed: Optional[str] = None,
 ) -> records.WriteResult:
     """Record a decision to share information, or not to (golden rule 7: the decision and the reasons)."""
-    with_whom = requests._clean(with_whom, "--with", limit=200)
-    what = requests._clean(what, "--what")
-    purpose = requests._clean(purpose, "--purpose")
-    basis = requests._clean(basis, "--basis", required=not decided_not_to, limit=500)
+    with_whom = requests.clean_text(with_whom, "--with", limit=200)
+    what = requests.clean_text(what, "--what")
+    purpose = requests.clean_text(purpose, "--purpose")
+    basis = requests.clean_text(basis, "--basis", required=not decided_not_to, limit=500)
     if consent not in CONSENT:
         raise UsageError(f"unknown --consent '{consent}'", "--consent takes " + ", ".join(CONSENT))
-    reason = requests._clean(reason, "--reason", required=False)
+    reason = requests.clean_text(reason, "--reason", required=False)
     if reason is None and (decided_not_to or consent != "given"):
         raise UsageError(
             "--reason is needed: " + ("why it was decided not to share" if decided_not_to else
                                      f"why information is shared with consent {consent}"),
             "record the reasons, e.g. --reason \"seeking consent would place the child at risk\"",
         )
-    on_d = requests._date(on, "--on") or timeutil.today()
-    requests._not_future(on_d, "--on")
-    how = requests._clean(how, "--how", required=False, limit=200)
-    advice = requests._clean(advice, "--advice", required=False, limit=500)
+    on_d = requests.parse_day(on, "--on") or timeutil.today()
+    requests.not_future(on_d, "--on")
+    how = requests.clean_text(how, "--how", required=False, limit=200)
+    advice = requests.clean_text(advice, "--advice", required=False, limit=500)
     session.settings.check_level(level)
     if level == "general":
         raise UsageError("a sharing decision is not general information", "use --level confidential or safeguarding")

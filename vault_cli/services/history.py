@@ -12,20 +12,13 @@ import datetime as dt
 from pathlib import Path
 from typing import Optional
 
-from vault_cli.adapters import crypto
-
-from vault_cli.formats import envelope
-
-from vault_cli.adapters import gitlog
-
-from vault_cli.model import ids
-
-from vault_cli.adapters import signing
-from vault_cli.errors import ConfideError, UsageError
+from vault_cli.adapters import crypto, gitlog, signing
 from vault_cli.adapters.gitlog import CatFile, StreamCat, parse_commit
+from vault_cli.errors import ConfideError, UsageError
+from vault_cli.formats import envelope
+from vault_cli.model import ids
 from vault_cli.model.holders import Holders
-from vault_cli.services.verify_records import Reader
-
+from vault_cli.services.verify_versions import Reader
 
 # ---------------------------------------------------------------------------
 # audit
@@ -139,4 +132,4 @@ def _fill_details(commit: str, cat: CatFile, reader: Reader, heads: dict, row: d
         return
 
 
-__all__ = ["verify", "audit", "Finding", "VerifyResult", "AUDIT_COLUMNS"]
+__all__ = ["audit", "AUDIT_COLUMNS"]

@@ -38,19 +38,16 @@ is ever settled by choosing a side silently.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional
+from typing import Optional
 
-from vault_cli.formats import envelope
-
-from vault_cli.model import policy
-
-from vault_cli.adapters import signing
-
-from vault_cli.formats import yamlio
 from vault_cli.errors import ConfideError
-from vault_cli.model.holders import HOLDERS_FILE, Holder, Holders, holders_from_bytes
-from vault_cli.model.settings import SETTINGS_FILE, Settings, settings_from_bytes
+from vault_cli.formats import envelope, policyfiles, signers
+from vault_cli.formats.policyfiles import holders_from_bytes, settings_from_bytes
+from vault_cli.model import policy
+from vault_cli.model.holders import HOLDERS_FILE, Holder, Holders
+from vault_cli.model.settings import SETTINGS_FILE, Settings
 
 
 class Conflict(Exception):
@@ -372,7 +369,7 @@ def merge_states(base: StateReader, ours: StateReader, theirs: StateReader, path
                 hs = [holders_from_bytes(x) if x is not None else Holders([]) for x in (o, a, b)]
             except ConfideError as exc:
                 raise Conflict(f"a side's holders.yaml is not valid: {exc.message}", path) from None
-            out[path] = merge_holders(hs[0], hs[1], hs[2], sides).dump().encode("utf-8")
+            out[path] = policyfiles.dump_holders(merge_holders(hs[0], hs[1], hs[2], sides)).encode("utf-8")
     try:
         msettings = settings_from_bytes(out[SETTINGS_FILE]) if out[SETTINGS_FILE] is not None else None
         mholders = holders_from_bytes(out[HOLDERS_FILE]) if out[HOLDERS_FILE] is not None else None
@@ -384,10 +381,10 @@ def merge_states(base: StateReader, ours: StateReader, theirs: StateReader, path
             continue
         o, a, b = three(path)
         part = envelope.record_of(path)
-        if path == signing.ALLOWED_SIGNERS_FILE:
+        if path == signers.ALLOWED_SIGNERS_FILE:
             # generated from holders.yaml (kept in vaults made before it moved into .git)
             out[path] = None if a is None and b is None else (
-                signing.allowed_signers_text(mholders).encode() if mholders is not None else a)
+                signers.allowed_signers_text(mholders).encode() if mholders is not None else a)
             continue
         try:
             if part is not None and part[1] == "entries" and a is not None and b is not None and a != b != o != a:

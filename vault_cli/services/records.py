@@ -6,29 +6,16 @@ thing, and for writes makes exactly one commit. Nothing here prints.
 
 from __future__ import annotations
 
-import json
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Optional
 
-from vault_cli.formats import envelope
-
-from vault_cli.model import ids
-
-from vault_cli.adapters import parallel
-
-from vault_cli.model import policy
-
-from vault_cli.formats import schema
-
-from vault_cli.adapters import timeutil
-
-from vault_cli.model import trail
+from vault_cli.adapters import parallel, timeutil
 from vault_cli.adapters.crypto import NotForThisKey
-from vault_cli.errors import Denied, IntegrityError, NotFound, UsageError, VaultStateError
-from vault_cli.model.holders import Holder
-from vault_cli.adapters.store import Transaction
+from vault_cli.errors import Denied, IntegrityError, NotFound, UsageError
+from vault_cli.formats import envelope, schema
+from vault_cli.model import ids, policy, trail
 from vault_cli.services.vault import Session
+from vault_cli.services.writing import WriteResult, check_input, warnings_for_vault, writing
 
 PARENT_VIEWS = ("confidential", "not-confidential", "not-asked")
 PROFILE_FIELDS = (
@@ -38,60 +25,6 @@ PROFILE_FIELDS = (
 )
 DATE_FIELDS = ("dob", "start_date", "leaving_date")
 LIST_FIELDS = ("home_languages", "allergies")
-
-
-@dataclass
-class WriteResult:
-    id: str
-    commit: str
-    warnings: list[str] = field(default_factory=list)
-
-
-@contextmanager
-def writing(session: Session) -> Iterator[tuple[Transaction, Holder]]:
-    """Lock the vault, reload what may have changed while we waited, check the actor."""
-    vault = session.vault
-    with vault.transaction() as tx:  # under the lock, the vault is brought up to its verified HEAD
-        session.actor = None
-        for ident in session.identities:
-            session.actor = vault.holders.by_recipient(ident.recipient)
-            if session.actor:
-                break
-        actor = session.require_writer()
-        from vault_cli.services import upkeep  # here, not at the top: upkeep builds on this module
-
-        upkeep.keep_current(session, tx, actor)  # expired grants, pending re-keys: before any write (own commit)
-        yield tx, actor
-        upkeep.after_write(session, tx)
-
-
-def _check_input(schema_name: str, value: dict, what: str, *, definition: Optional[str] = None) -> None:
-    """Validate what the user gave before it is sealed.
-
-    A value out of bounds (a 3,000-character reason, a 200,001-character text) is a
-    usage error naming the field, not a damaged file to "restore from git".
-    """
-    try:
-        if definition is None:
-            schema.check(schema_name, value, what)
-        else:
-            schema.check_def(schema_name, definition, value, what)
-    except IntegrityError as exc:
-        problem = exc.message.split(" schema: ", 1)[-1].split("): ", 1)[-1]
-        raise UsageError(
-            f"{what} would not be valid: {problem}",
-            f"shorten or correct that value; the limits are in schemas/{schema_name}.schema.json; nothing was changed",
-        ) from None
-
-
-def warnings_for_vault(session: Session) -> list[str]:
-    out = []
-    if not any(policy.is_recovery(session.settings, h) for h in session.holders.active()):
-        out.append(
-            "this vault has no recovery holder: if every manager loses their key, the records are lost; "
-            "add an offline one with: confide holder add vault-recovery --role recovery --recipient age1..."
-        )
-    return out
 
 
 # ---------------------------------------------------------------------------
@@ -105,7 +38,7 @@ def _wrap_for(session: Session, key: dict, secret: str, record_id: str, names: S
         )
 
 
-def _check_key_person(session: Session, name: Optional[str]) -> Optional[str]:
+def check_key_person(session: Session, name: Optional[str]) -> Optional[str]:
     if name is None:
         return None
     holder = session.holders.find(name)
@@ -133,12 +66,12 @@ def create_child(
         raise UsageError("the child's name is empty", "give it with --name")
     if dob is not None:
         dob = timeutil.parse_date(dob, "--dob")
-    _check_input("profile", {k: v for k, v in {"name": name.strip(), "room": room}.items() if v is not None},
+    check_input("profile", {k: v for k, v in {"name": name.strip(), "room": room}.items() if v is not None},
                  "the new child's profile", definition="profile")
     with writing(session) as (tx, actor):
         settings = session.settings
         vault = session.vault
-        _check_key_person(session, key_person)
+        check_key_person(session, key_person)
         record_id = ids.new_record_id()
         while vault.has_record(record_id) or vault.record_path(record_id).exists():
             record_id = ids.new_record_id()
@@ -161,7 +94,7 @@ def create_child(
         profile = {"name": name.strip(), "dob": dob, "room": room, "key_person": key_person}
         profile = {k: v for k, v in profile.items() if v is not None}
         env = envelope.Envelope(source, head, envelope.EMPTY_TAIL)
-        env.head["profile"] = _seal_profile(env, profile, actor.name)
+        env.head["profile"] = seal_profile(env, profile, actor.name)
         env.write_to(tx)
         commit = tx.commit(
             trail.message(f"create record {record_id}", "record.create", actor.name, record=record_id), actor.name
@@ -169,7 +102,7 @@ def create_child(
     return WriteResult(record_id, commit, warnings_for_vault(session))
 
 
-def _seal_profile(env: envelope.Envelope, profile: dict, author: str) -> dict:
+def seal_profile(env: envelope.Envelope, profile: dict, author: str) -> dict:
     key = env.current_key("general")
     payload = {
         "confide": "profile/1",
@@ -222,7 +155,7 @@ def list_children(session: Session, progress=None) -> list[dict]:
     return list(parallel.map_ordered(lambda rid: _summary(session, rid), session.vault.record_ids(), progress=progress))
 
 
-def _open_entry(session: Session, env: envelope.Envelope, item: dict) -> Optional[dict]:
+def open_entry(session: Session, env: envelope.Envelope, item: dict) -> Optional[dict]:
     """The entry's payload and its markings, or None when the caller holds no key for it."""
     where = env.entries_source  # entry blocks and their markings live in the entries file
     key = env.key(item["key"], referrer=where)
@@ -251,7 +184,7 @@ def _open_entry(session: Session, env: envelope.Envelope, item: dict) -> Optiona
     return {"payload": payload, "marks": marks}
 
 
-def _current(opened: dict) -> dict:
+def current_state(opened: dict) -> dict:
     p = opened["payload"]
     state = {
         "id": p["block"], "level": p["level"], "readable": True, "category": p["category"], "text": p["text"],
@@ -276,11 +209,11 @@ def show_record(session: Session, record_id: str) -> dict:
     profile = read_profile(session, env)
     readable, sealed = [], []
     for item in env.entries:
-        opened = _open_entry(session, env, item)
+        opened = open_entry(session, env, item)
         if opened is None:
             sealed.append({"id": item["id"], "level": env.key(item["key"])["level"], "readable": False})
         else:
-            readable.append(_current(opened))
+            readable.append(current_state(opened))
     # Chronology: readable entries by when they happened; sealed ones by when they were
     # recorded (read from their id), which is all the caller may know of them.
     merged = sorted(readable + sealed, key=lambda e: (_when(e), e["id"]))
@@ -371,7 +304,7 @@ def add_entry(
         }
         if details:
             payload["details"] = details
-        _check_input("entry", payload, "the new entry")
+        check_input("entry", payload, "the new entry")
         block = envelope.seal(payload, key["recipient"], "entry", env.source)
         env.append_entry({"id": entry_id, "key": key["id"], "data": block})
         env.write_to(tx)
@@ -428,13 +361,13 @@ def mark_entry(
         item = env.find_entry(entry_id)
         if item is None:
             raise NotFound(f"no entry {entry_id} in {record_id}", f"see its entries with: confide show {record_id}")
-        opened = _open_entry(session, env, item)
+        opened = open_entry(session, env, item)
         if opened is None:
             raise Denied(
                 f"you hold no key to entry {entry_id}, so you cannot mark it",
                 "ask the child's key person, the DSL or a manager to mark it",
             )
-        state = _current(opened)
+        state = current_state(opened)
         changes: dict[str, dict] = {}
         if level is not None:
             if level == state["level"]:
@@ -463,7 +396,7 @@ def mark_entry(
             "author": actor.name, "recorded_at": timeutil.now_iso(), "reason": reason.strip() if reason else None,
             "changes": changes,
         }
-        _check_input("mark", mark_payload, "the marking")
+        check_input("mark", mark_payload, "the marking")
         new_item = dict(item)
         marks = list(item.get("marks", []) or [])
         if level is not None:
@@ -490,147 +423,7 @@ def mark_entry(
     return WriteResult(mark_id, commit, warnings_for_vault(session))
 
 
-# ---------------------------------------------------------------------------
-# The profile
-
-
-def _set_path(doc: dict, path: str, value: Any) -> None:
-    parts = path.split(".")
-    if parts[0] not in PROFILE_FIELDS:
-        raise UsageError(f"'{parts[0]}' is not a profile field", "profile fields: " + ", ".join(PROFILE_FIELDS))
-    node: Any = doc
-    for i, part in enumerate(parts):
-        last = i == len(parts) - 1
-        if isinstance(node, list):
-            if not part.isdigit():
-                raise UsageError(f"'{path}': '{part}' should be a list position (0, 1, ...)", "for example parents.0.phone=...")
-            idx = int(part)
-            if idx > len(node):
-                raise UsageError(f"'{path}': there is no item {idx} to set (the list has {len(node)})", "add items in order")
-            if idx == len(node):
-                node.append({} if not last else None)
-            if last:
-                node[idx] = value
-            else:
-                if node[idx] is None:
-                    node[idx] = {}
-                node = node[idx]
-        else:
-            if last:
-                if value is None:
-                    node.pop(part, None)
-                else:
-                    node[part] = value
-            else:
-                nxt = node.get(part)
-                if nxt is None:
-                    nxt = [] if parts[i + 1].isdigit() else {}
-                    node[part] = nxt
-                node = nxt
-
-
-def parse_assignment(text: str) -> tuple[str, Any]:
-    """``FIELD=VALUE`` (a string; empty clears), ``FIELD:=JSON`` (any JSON value)."""
-    if ":=" in text and (text.index(":=") < text.index("=") + 1 if "=" in text else True):
-        path, raw = text.split(":=", 1)
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            raise UsageError(f"the value for '{path}' is not valid JSON", "FIELD:=JSON takes JSON, e.g. allergies:='[\"nuts\"]'") from None
-        return path.strip(), value
-    if "=" not in text:
-        # Not echoed: without '=' the argument may well be a child's details typed in the wrong place.
-        raise UsageError("an argument is not FIELD=VALUE (it has no '=')", "for example: room=rainbow, or allergies:='[\"nuts\"]'")
-    path, raw = text.split("=", 1)
-    path = path.strip()
-    value: Any = raw if raw != "" else None
-    top = path.split(".")[0]
-    if value is not None and top in LIST_FIELDS and "." not in path:
-        value = [v.strip() for v in raw.split(",") if v.strip()]
-    if value is not None and path in DATE_FIELDS:
-        value = timeutil.parse_date(raw, path)
-    return path, value
-
-
-def _validate_profile(record_id: str, profile: dict, key_person: Optional[str]) -> None:
-    if profile.get("key_person") != key_person:
-        raise UsageError(
-            "the key person is changed with its own command, which also moves the keys",
-            f"run: confide key-person {record_id} HOLDER",
-        )
-    for f in DATE_FIELDS:
-        if profile.get(f) is not None:
-            timeutil.parse_date(str(profile[f]), f)
-    try:
-        schema.check_def("profile", "profile", profile, f"the profile of {record_id}")
-    except IntegrityError as exc:
-        # A value the user just gave, not a damaged file: a usage error, not "restore it from git".
-        message = exc.message.replace("breaks the profile schema (profile): ", "would not be valid: ")
-        if "must be of type string" in message:
-            # YAML reads 01234567890 as a number (and drops the 0): the usual cause in an editor.
-            message += "; put numbers such as phone numbers in quotes, e.g. phone: '01234 567890'"
-        raise UsageError(message, "see the fields and their forms in schemas/profile.schema.json; nothing was changed") from None
-
-
-def set_profile(session: Session, record_id: str, assignments: Sequence[str]) -> WriteResult:
-    if not assignments:
-        raise UsageError("nothing to set", "give FIELD=VALUE pairs, e.g. room=rainbow")
-    parsed = [parse_assignment(a) for a in assignments]
-    return update_profile(session, record_id, lambda p: [_set_path(p, path, value) for path, value in parsed])
-
-
-def update_profile(session: Session, record_id: str, change) -> WriteResult:
-    """Apply ``change(profile)`` (in place, or returning a new dict) and re-encrypt the profile."""
-    session.vault.check_record_id(record_id)
-    with writing(session) as (tx, actor):
-        env = session.vault.envelope(record_id, entries=False)
-        profile = read_profile(session, env)
-        if profile is None:
-            raise Denied(f"you cannot read the profile of {record_id}, so you cannot change it", "ask the key person or a manager")
-        new = json.loads(json.dumps(profile))
-        result = change(new)
-        if isinstance(result, dict):
-            new = result
-        new = {k: v for k, v in new.items() if v is not None}
-        _validate_profile(record_id, new, env.head.get("key_person"))
-        if new == {k: v for k, v in profile.items() if v is not None}:
-            raise UsageError("the profile already says that", "nothing was changed")
-        env.head["profile"] = _seal_profile(env, new, actor.name)
-        env.write_to(tx)
-        commit = tx.commit(
-            trail.message(f"update profile of {record_id}", "profile.update", actor.name, record=record_id), actor.name
-        )
-    return WriteResult(record_id, commit, warnings_for_vault(session))
-
-
-def profile_for_editing(session: Session, record_id: str) -> dict:
-    env = session.vault.envelope(record_id, entries=False)
-    profile = read_profile(session, env)
-    if profile is None:
-        raise Denied(f"you cannot read the profile of {record_id}", "ask the key person or a manager")
-    full = {f: profile.get(f) for f in PROFILE_FIELDS}
-    for f in ("parents", "emergency_contacts", "home_languages", "allergies"):
-        full[f] = full[f] or []
-    full["consents"] = full["consents"] or {}
-    return full
-
-
-def check_profile_document(record_id: str, doc: Any, key_person: Optional[str]) -> dict:
-    if not isinstance(doc, dict):
-        raise UsageError("the profile must be a YAML mapping of field: value", "see schemas/profile.schema.json")
-    cleaned = {k: v for k, v in doc.items() if v not in (None, [], {})}
-    for f in DATE_FIELDS:
-        if f in cleaned and not isinstance(cleaned[f], str):
-            cleaned[f] = str(cleaned[f])
-    try:
-        _validate_profile(record_id, cleaned, key_person)
-    except IntegrityError as exc:
-        raise UsageError(exc.message.replace("breaks the profile schema (profile): ", "is not valid: "),
-                         "see schemas/profile.schema.json") from None
-    return cleaned
-
-
 __all__ = [
-    "create_child", "list_children", "show_record", "add_entry", "mark_entry", "set_profile", "update_profile",
-    "profile_for_editing", "check_profile_document", "WriteResult", "VaultStateError",
+    "create_child", "list_children", "show_record", "add_entry", "mark_entry", "read_profile", "check_key_person",
+    "open_entry", "current_state", "WriteResult", "PARENT_VIEWS",
 ]

@@ -18,22 +18,20 @@ clone's trust state (``vault_cli.trust``) and the commits themselves.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from vault_cli.adapters import gitlog
-
-from vault_cli.model import policy
-
-from vault_cli.model import trail
-
-from vault_cli.services import trust
-from vault_cli.errors import IdentityProblem, UsageError, VaultStateError
 from vault_cli.adapters.gitstore import ensure_repository
-from vault_cli.model.holders import HOLDERS_FILE, holders_from_bytes
-from vault_cli.model.settings import SETTINGS_FILE, settings_from_bytes
 from vault_cli.adapters.store import Transaction
+from vault_cli.errors import IdentityProblem, UsageError, VaultStateError
+from vault_cli.formats.policyfiles import holders_from_bytes, settings_from_bytes
+from vault_cli.model import policy, trail
+from vault_cli.model.holders import HOLDERS_FILE
+from vault_cli.model.settings import SETTINGS_FILE
+from vault_cli.services import signatures, trust
 
 
 def identities_if_any(identity: Optional[str]) -> Optional[list]:
@@ -208,7 +206,8 @@ def repudiate(root: Path, *, identity: Optional[str], reason: Optional[str] = No
                               "use a manager's identity")
     policy.require(base.settings, actor, "repudiate", "repudiate commits")
     changes = gitlog.diff_paths(root, verified, head)
-    with Transaction(root, git, vault=base, identity_path=path) as tx:
+    with Transaction(root, git, base=head, prepare=lambda holder, _tx: signatures.prepare(
+            base.settings, base.holders, holder, identity_path=path)) as tx:
         tx.require_clean()
         for p, _old, _new in changes:
             data = base.tree.read(p)
@@ -241,13 +240,13 @@ class AdoptResult:
 
 def adopt_signing(session) -> AdoptResult:
     """One signed commit by a manager that vouches for the history before it and requires signatures after."""
-    from vault_cli.services import records
     from vault_cli.adapters import signing
+    from vault_cli.services.writing import writing
 
     vault = session.vault
     if policy.signatures_required(vault.settings, vault.holders):
         raise UsageError("this vault already requires signed commits", "nothing was changed")
-    with records.writing(session) as (tx, actor):
+    with writing(session) as (tx, actor):
         policy.require(vault.settings, actor, "adopt-signing", "adopt signing for the vault")
         if not actor.signing_key:
             raise IdentityProblem(f"'{actor.name}' has no signing key declared, so cannot sign the attestation",

@@ -36,21 +36,16 @@ month; anything beyond three months from receipt is refused.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from vault_cli.adapters import parallel
-
-from vault_cli.model import policy
-
-from vault_cli.services import records
-
-from vault_cli.adapters import timeutil
+from vault_cli.adapters import parallel, timeutil
 from vault_cli.errors import Denied, NotFound, UsageError
-from vault_cli.model.settings import PROCEDURE_CATEGORIES, Settings
+from vault_cli.model import policy
+from vault_cli.model.settings import PROCEDURE_CATEGORIES
+from vault_cli.services import records
 from vault_cli.services.vault import Session
 
 REQUEST_RE = re.compile(r"^r-[0-9a-hjkmnp-tv-z]{14}$")
@@ -61,54 +56,18 @@ DEFAULT_GROUND = "an exemption under the Data Protection Act 2018"
 LEVEL_ORDER = ("general", "confidential", "safeguarding")
 
 
-# ---------------------------------------------------------------------------
-# Dates
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """Calendar-month arithmetic: the same day ``months`` later, or that month's last day."""
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def statutory_deadline(received: dt.date) -> dt.date:
-    return add_months(received, 1)
-
-
-def latest_extension(received: dt.date) -> dt.date:
-    """The statutory limit with the full extension: two further months."""
-    return add_months(received, 3)
-
-
-def setting_deadline(settings: Settings, received: dt.date) -> tuple[dt.date, Optional[str]]:
-    """The setting's deadline for a request received on ``received``, and a note if it was capped."""
-    rule = (settings.request_deadline or "1 month").strip()
-    statutory = statutory_deadline(received)
-    if rule == "1 month":
-        return statutory, None
-    m = re.fullmatch(r"([0-9]+) days?", rule)
-    if not m:
-        raise UsageError(f"request_deadline in confide.yaml is '{rule}', which confide does not understand",
-                         "set it to '1 month' or a number of days such as '14 days', and commit the change")
-    due = received + dt.timedelta(days=int(m.group(1)))
-    if due > statutory:
-        return statutory, f"the setting's deadline of {rule} would pass the statutory month: {statutory.isoformat()} applies"
-    return due, None
-
-
-def _date(text: Optional[str], flag: str) -> Optional[dt.date]:
+def parse_day(text: Optional[str], flag: str) -> Optional[dt.date]:
     if text is None:
         return None
     return dt.date.fromisoformat(timeutil.parse_date(text, flag))
 
 
-def _not_future(day: dt.date, flag: str) -> None:
+def not_future(day: dt.date, flag: str) -> None:
     if day > timeutil.today():
         raise UsageError(f"{flag} is in the future", f"give the date it happened, today ({timeutil.today().isoformat()}) at the latest")
 
 
-def _clean(text: Optional[str], flag: str, *, required: bool = True, limit: int = 2000) -> Optional[str]:
+def clean_text(text: Optional[str], flag: str, *, required: bool = True, limit: int = 2000) -> Optional[str]:
     if text is None or not text.strip():
         if required:
             raise UsageError(f"{flag} is empty", f"give it with {flag} \"...\"")
@@ -170,11 +129,11 @@ def open_entries(session: Session, env, levels: Optional[tuple] = None) -> tuple
     for item in env.entries:
         if levels is not None and env.key(item["key"])["level"] not in levels:
             continue
-        opened = records._open_entry(session, env, item)
+        opened = records.open_entry(session, env, item)
         if opened is None:
             sealed += 1
             continue
-        state = records._current(opened)
+        state = records.current_state(opened)
         state["details"] = opened["payload"].get("details") or {}
         out.append(state)
     return out, sealed
@@ -324,220 +283,11 @@ def load(session: Session, request_id: str) -> Loaded:
     if req is None:
         if env.find_entry(entry_id_of(request_id)) is not None:
             item = env.find_entry(entry_id_of(request_id))
-            if records._open_entry(session, env, item) is None:
+            if records.open_entry(session, env, item) is None:
                 raise Denied(f"you hold no key to request {request_id}", "ask the manager or the DSL")
         raise NotFound(f"no request {request_id} in this vault", "list the requests with: confide request list")
     profile = records.read_profile(session, env)
     return Loaded(env, profile, entries, sealed, req)
-
-
-# ---------------------------------------------------------------------------
-# Writing the steps
-
-
-def _add(session: Session, record_id: str, *, level: str, category: str, text: str, at: Optional[str],
-         details: dict) -> records.WriteResult:
-    result = records.add_entry(session, record_id, level=level, category=category, text=text, at=at, details=details)
-    # The parents-informed duty is about what is recorded of the child; a parent's own
-    # request and its handling are not such information (see 'confide due').
-    result.warnings = [w for w in result.warnings if "parents are not recorded as informed" not in w]
-    return result
-
-
-def open_request(
-    session: Session,
-    record_id: str,
-    *,
-    requester: str,
-    relationship: str,
-    received: str,
-    id_checked: Optional[str] = None,
-    acknowledged: Optional[str] = None,
-    manager_informed: Optional[str] = None,
-    legal_advice: Optional[str] = None,
-    notes: Optional[str] = None,
-) -> records.WriteResult:
-    requester = _clean(requester, "--requester", limit=200)
-    relationship = _clean(relationship, "--relationship", limit=200)
-    received_d = _date(received, "--received")
-    _not_future(received_d, "--received")
-    ack_d = _date(acknowledged, "--acknowledged")
-    if ack_d is not None:
-        _not_future(ack_d, "--acknowledged")
-        if ack_d < received_d:
-            raise UsageError("--acknowledged is before --received", "a request is acknowledged on or after the day it arrives")
-    informed_d = _date(manager_informed, "--manager-informed")
-    if informed_d is not None:
-        _not_future(informed_d, "--manager-informed")
-    if legal_advice is not None and legal_advice not in LEGAL_ADVICE:
-        raise UsageError(f"--legal-advice takes {' or '.join(LEGAL_ADVICE)}", "legal advice is advised where litigation is possible")
-    id_checked = _clean(id_checked, "--id-checked", required=False, limit=500)
-    notes = _clean(notes, "--notes", required=False)
-    session.vault.check_record_id(record_id)
-    actor = require_manager_or_dsl(session, "open a request to see a child's file")
-    if informed_d is None and policy.may(session.settings, actor, "manage-holders"):
-        informed_d = timeutil.today()  # the manager opens it: the manager knows
-    due, capped = setting_deadline(session.settings, received_d)
-    details = {
-        "procedure": "request/1", "requester": requester, "relationship": relationship,
-        "received": received_d.isoformat(), "id_checked": id_checked,
-        "acknowledged": ack_d.isoformat() if ack_d else None,
-        "manager_informed": informed_d.isoformat() if informed_d else None,
-        "legal_advice": legal_advice, "deadline": due.isoformat(),
-        "statutory_deadline": statutory_deadline(received_d).isoformat(),
-        "deadline_rule": session.settings.request_deadline, "notes": notes,
-    }
-    text = (f"Request to see the child's records from {requester} ({relationship}), received {received_d.isoformat()}; "
-            f"identity checked: {id_checked or 'not recorded'}; to be answered by {due.isoformat()}.")
-    result = _add(session, record_id, level="confidential", category="request", text=text,
-                  at=received_d.isoformat(), details=details)
-    result.id = request_id_of(result.id)
-    if capped:
-        result.warnings.append(capped)
-    if not id_checked:
-        result.warnings.append("how the requester's identity was checked is not recorded (--id-checked)")
-    if not ack_d:
-        result.warnings.append("the request is not recorded as acknowledged in writing (--acknowledged DATE)")
-    if informed_d is None:
-        result.warnings.append("the manager is not recorded as informed (--manager-informed DATE)")
-    if legal_advice is None:
-        result.warnings.append("whether legal advice was sought is not recorded (--legal-advice sought|not-sought)")
-    return result
-
-
-def _open_for_step(session: Session, request_id: str, doing: str) -> Loaded:
-    loaded = load(session, request_id)
-    if loaded.request.closed is not None:
-        raise UsageError(f"request {request_id} is closed, so you cannot {doing}",
-                         f"see it with: confide request show {request_id}")
-    return loaded
-
-
-def record_consent(session: Session, request_id: str, *, third_party: str, given: bool, refused: bool,
-                   on: Optional[str] = None, notes: Optional[str] = None) -> records.WriteResult:
-    if given == refused:
-        raise UsageError("say whether consent was given or refused", "add --given or --refused (one of them)")
-    name = _clean(third_party, "--third-party", limit=200)
-    on_d = _date(on, "--on") or timeutil.today()
-    _not_future(on_d, "--on")
-    notes = _clean(notes, "--notes", required=False)
-    session.require_writer()
-    loaded = _open_for_step(session, request_id, "record consents")
-    if loaded.sealed:
-        raise Denied(f"you cannot read {loaded.sealed} entries of this record, so you cannot check its third parties",
-                     "ask the manager or the DSL to record the answer")
-    parties = third_parties(loaded.entries)
-    slot = parties.get(party_key(name))
-    if slot is None:
-        raise NotFound("no entry of this record names that third party",
-                       f"see the third parties as the entries name them: confide request show {request_id}")
-    if on_d < loaded.request.received:
-        raise UsageError("--on is before the request was received", "give the date the answer came")
-    answer = "given" if given else "refused"
-    details = {"procedure": "request-consent/1", "request": request_id, "third_party": slot["name"], "answer": answer,
-               "on": on_d.isoformat(), "notes": notes}
-    text = f"Consent to disclosure {answer} by third party {slot['name']} on {on_d.isoformat()} (request {request_id})."
-    return _add(session, loaded.request.record, level="confidential", category="request-consent", text=text,
-                at=on_d.isoformat(), details=details)
-
-
-def withhold(session: Session, request_id: str, *, entry_id: str, reason: str,
-             ground: Optional[str] = None) -> records.WriteResult:
-    reason = _clean(reason, "--reason")
-    ground = _clean(ground, "--ground", required=False, limit=300) or DEFAULT_GROUND
-    require_manager_or_dsl(session, "withhold information from a clean copy")
-    loaded = _open_for_step(session, request_id, "withhold entries")
-    target = next((e for e in file_entries(loaded.entries) if e["id"] == entry_id), None)
-    if target is None:
-        raise NotFound(f"{entry_id} is not an entry of this child's file that you can read",
-                       f"see the record's entries with: confide show {loaded.request.record}")
-    if entry_id in loaded.request.withheld():
-        raise UsageError(f"entry {entry_id} is already withheld from request {request_id}", "nothing was changed")
-    # The decision sits at the withheld entry's level or above: it says what the entry is about.
-    level = max("confidential", target["level"], key=LEVEL_ORDER.index)
-    details = {"procedure": "request-withhold/1", "request": request_id, "entry": entry_id, "reason": reason,
-               "ground": ground}
-    text = f"Entry {entry_id} withheld from the clean copy for request {request_id}: {reason}."
-    return _add(session, loaded.request.record, level=level, category="request-withhold", text=text, at=None,
-                details=details)
-
-
-def extend(session: Session, request_id: str, *, months: Optional[int] = None, until: Optional[str] = None,
-           reasons: str, told_on: str) -> records.WriteResult:
-    reasons = _clean(reasons, "--reasons")
-    told_d = _date(told_on, "--told-on")
-    _not_future(told_d, "--told-on")
-    if (months is None) == (until is None):
-        raise UsageError("give the extension as --months 1|2 or as --until DATE (one of them)",
-                         "a complex request may be extended by up to two further months")
-    if months is not None and months not in (1, 2):
-        raise UsageError("--months takes 1 or 2", "the law allows up to two further months, no more")
-    until_d = _date(until, "--until")
-    require_manager_or_dsl(session, "extend a request's deadline")
-    loaded = _open_for_step(session, request_id, "extend it")
-    req = loaded.request
-    statutory = statutory_deadline(req.received)
-    limit = latest_extension(req.received)
-    if months is not None:
-        until_d = add_months(req.received, 1 + months)
-    assert until_d is not None
-    if until_d > limit:
-        raise UsageError(
-            f"{until_d.isoformat()} is beyond the statutory limit of {limit.isoformat()} "
-            "(one month from receipt and two further months)",
-            "an extension may add at most two months to the statutory month; nothing was changed",
-        )
-    if until_d <= req.deadline:
-        raise UsageError(f"{until_d.isoformat()} is not later than the current deadline {req.deadline.isoformat()}",
-                         "an extension must move the deadline later")
-    if told_d < req.received or told_d > statutory:
-        raise UsageError(
-            f"the requester must be told of an extension within the first month, by {statutory.isoformat()}",
-            "the extension cannot be used now: answer the request by its deadline",
-        )
-    details = {"procedure": "request-extend/1", "request": request_id, "until": until_d.isoformat(),
-               "reasons": reasons, "told_on": told_d.isoformat(), "previous_deadline": req.deadline.isoformat()}
-    text = (f"Deadline for request {request_id} extended from {req.deadline.isoformat()} to {until_d.isoformat()}; "
-            f"requester told on {told_d.isoformat()}; reasons: {reasons}.")
-    return _add(session, req.record, level="confidential", category="request-extend", text=text,
-                at=told_d.isoformat(), details=details)
-
-
-def close(session: Session, request_id: str, *, met_on: Optional[str] = None, notes: Optional[str] = None,
-          no_meeting: Optional[str] = None) -> records.WriteResult:
-    met_d = _date(met_on, "--met-on")
-    notes = _clean(notes, "--notes", required=False)
-    no_meeting = _clean(no_meeting, "--no-meeting", required=False)
-    if met_d is None and no_meeting is None:
-        raise UsageError("say when the file was gone through with the requester, or why it was not",
-                         "add --met-on DATE, or --no-meeting REASON")
-    if met_d is not None and no_meeting is not None:
-        raise UsageError("--met-on and --no-meeting contradict each other", "give one of them")
-    if met_d is not None:
-        _not_future(met_d, "--met-on")
-    require_manager_or_dsl(session, "close a request")
-    loaded = _open_for_step(session, request_id, "close it again")
-    req = loaded.request
-    if met_d is not None and met_d < req.received:
-        raise UsageError("--met-on is before the request was received", "give the date of the meeting")
-    today = timeutil.today()
-    details = {"procedure": "request-close/1", "request": request_id,
-               "met_on": met_d.isoformat() if met_d else None, "no_meeting": no_meeting, "notes": notes,
-               "closed_on": today.isoformat(), "deadline": req.deadline.isoformat(),
-               "exports": len(req.exports)}
-    if met_d:
-        text = f"Request {request_id} closed: the file was gone through with the requester on {met_d.isoformat()}."
-    else:
-        text = f"Request {request_id} closed without a meeting: {no_meeting}."
-    if notes:
-        text += f" {notes}"
-    result = _add(session, req.record, level="confidential", category="request-close", text=text,
-                  at=(met_d or today).isoformat(), details=details)
-    if not req.exports:
-        result.warnings.append(f"no clean copy was prepared for request {request_id}")
-    if today > req.deadline:
-        result.warnings.append(f"request {request_id} was closed after its deadline of {req.deadline.isoformat()}")
-    return result
 
 
 # ---------------------------------------------------------------------------
@@ -638,7 +388,4 @@ def list_requests(session: Session, *, include_closed: bool = False, progress=No
     return rows
 
 
-__all__ = [
-    "add_months", "statutory_deadline", "setting_deadline", "latest_extension", "open_request", "record_consent",
-    "withhold", "extend", "close", "show", "list_requests", "load",
-]
+__all__ = ["show", "list_requests", "load", "locate", "requests_in", "open_entries", "Request", "Loaded"]

@@ -27,9 +27,8 @@ from pathlib import Path
 from typing import Optional, TextIO
 
 from vault_cli.adapters import gitlog
-
+from vault_cli.errors import NotFound, VaultStateError
 from vault_cli.services import trust
-from vault_cli.errors import NotFound, UsageError, VaultStateError
 
 ZERO = {"0" * 40, "0" * 64}
 HOOK = """#!/bin/sh

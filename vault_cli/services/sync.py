@@ -14,18 +14,18 @@ sync stops and leaves the vault as it was.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
-from vault_cli.errors import ExternalError, NotFound, UsageError, VaultStateError
 from vault_cli.adapters.gitstore import Git, git_binary, git_env
+from vault_cli.errors import ExternalError, NotFound, UsageError, VaultStateError
 from vault_cli.services.merge import Conflict, StateReader, merge_entries_file, merge_head_file, merge_states
 
 DRIVER_NAME = "confide"
@@ -164,9 +164,7 @@ def _default_remote(git: Git, branch: str) -> str:
 def sync(session, remote: Optional[str], *, attempts: int = 3) -> SyncResult:
     """Fetch, verify what came, merge (signed, keyless), push; retry when the push races another."""
     from vault_cli.adapters import gitlog
-    from vault_cli.model import trail
     from vault_cli.services import trust
-    from vault_cli.errors import ConfideError
 
     vault = session.vault
     root, git = vault.root, vault.git

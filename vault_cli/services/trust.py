@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Optional
 
 from vault_cli.errors import FindingsError, VaultStateError
+from vault_cli.formats import signers
 
 STATE_FILE = "trust.json"
 
@@ -53,7 +54,7 @@ class TrustState:
     readers: dict = field(default_factory=dict)  # holder -> newest commit whose blocks they could open were checked
 
     @classmethod
-    def load(cls, git_dir: Path) -> "TrustState":
+    def load(cls, git_dir: Path) -> TrustState:
         path = state_dir(git_dir) / STATE_FILE
         try:
             data = json.loads(path.read_text())
@@ -104,8 +105,7 @@ def git_dir_of(root: Path) -> Path:
 
 def anchor_of(root: Path, root_commit: str) -> str:
     """The anchor a verified history gives: its first commit and that commit's signer (if signed)."""
-    from vault_cli.adapters import gitlog
-    from vault_cli.adapters import signing
+    from vault_cli.adapters import gitlog, signing
     from vault_cli.services.verify import Anchor
 
     raw = gitlog.run(root, "cat-file", "commit", root_commit)
@@ -160,8 +160,9 @@ def _reader_name(root: Path, state: TrustState, identities: Optional[list]) -> O
     if not identities or not state.verified:
         return None
     from vault_cli.adapters import gitlog
-    from vault_cli.model.holders import HOLDERS_FILE, holders_from_bytes
     from vault_cli.errors import ConfideError
+    from vault_cli.formats.policyfiles import holders_from_bytes
+    from vault_cli.model.holders import HOLDERS_FILE
 
     tree = gitlog.CommitTree(root, state.verified)
     try:
@@ -187,7 +188,8 @@ def verify_and_advance(root: Path, state: TrustState, tip: str, *, what: str = "
     With ``reader`` (and their identities), the walk starts from the newest commit that holder's key
     last checked when that is older, and opens what their key opens."""
     from vault_cli.adapters import gitlog
-    from vault_cli.model.holders import HOLDERS_FILE, holders_from_bytes
+    from vault_cli.formats.policyfiles import holders_from_bytes
+    from vault_cli.model.holders import HOLDERS_FILE
     from vault_cli.services.verify import Anchor, verify
 
     known = state.verified if state.verified and _exists(root, state.verified) else None
@@ -266,20 +268,20 @@ def pin(root: Path, anchor: str, tip: str, *, what: str = "the vault", identitie
 def write_allowed_signers(root: Path, git_dir: Path, commit: str) -> None:
     """``.git/confide/allowed_signers`` from the verified holders, for plain ``git log --show-signature``."""
     from vault_cli.adapters import gitlog
-    from vault_cli.adapters import signing
-    from vault_cli.model.holders import HOLDERS_FILE, holders_from_bytes
+    from vault_cli.formats.policyfiles import holders_from_bytes
+    from vault_cli.model.holders import HOLDERS_FILE
 
     tree = gitlog.CommitTree(root, commit)
     try:
         raw = tree.read(HOLDERS_FILE)
         if raw is None:
             return
-        text = signing.allowed_signers_text(holders_from_bytes(raw))
+        text = signers.allowed_signers_text(holders_from_bytes(raw))
     finally:
         tree.close()
     folder = state_dir(git_dir)
     folder.mkdir(mode=0o700, exist_ok=True)
-    path = folder / signing.ALLOWED_SIGNERS_FILE
+    path = folder / signers.ALLOWED_SIGNERS_FILE
     tmp = folder / f".allowed_signers.{os.getpid()}"
     tmp.write_text(text)
     os.replace(tmp, path)

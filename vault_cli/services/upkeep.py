@@ -1,7 +1,7 @@
 """Keeping access current before every write: grants past their end, and pending re-keys.
 
 Two things are due from time to time and are applied by the next write
-(``records.writing``, inside the lock, in a commit of their own before the
+(``writing.writing``, inside the lock, in a commit of their own before the
 command's own):
 
 - **expiry**: a grant whose ``--until`` day has passed. Its holder's copies of
@@ -35,17 +35,21 @@ import re
 from pathlib import Path
 from typing import Optional
 
-from vault_cli.formats import envelope
-
-from vault_cli.model import policy
-
 from vault_cli.adapters import timeutil
-
-from vault_cli.model import trail
-from vault_cli.services.access import (HISTORY_NOTE, AccessResult, RecordChange, _check_no_lockout, _drop_copies, _map, _new_generation,
-                     _readers, _warnings, _write_changes)
-from vault_cli.model.holders import Holder
 from vault_cli.adapters.store import Transaction
+from vault_cli.formats import envelope
+from vault_cli.model import policy, trail
+from vault_cli.model.holders import Holder
+from vault_cli.services.keys import (
+    AccessResult,
+    RecordChange,
+    check_no_lockout,
+    drop_copies,
+    map_records,
+    new_generation,
+    readers_of,
+    write_changes,
+)
 from vault_cli.services.vault import Session, Vault
 
 EXPIRY_CACHE = "confide-expiry.json"
@@ -120,7 +124,7 @@ def _scan(vault: Vault, paths: Optional[list[str]] = None) -> tuple[dict[str, li
 def keep_current(session: Session, tx: Transaction, actor: Holder) -> Optional[AccessResult]:
     """Apply expired grants and the pending re-keys this writer may make, in a commit of their own.
 
-    Called by ``records.writing`` inside the lock, before every write; cheap when nothing is due.
+    Called by ``writing.writing`` inside the lock, before every write; cheap when nothing is due.
     """
     vault = session.vault
     head = vault.commit
@@ -154,8 +158,8 @@ def keep_current(session: Session, tx: Transaction, actor: Holder) -> Optional[A
     work = sorted(set(due) | pending)
     result = AccessResult("expired grants", None)
     if work:
-        changes = _map(lambda rid: _keep_record_current(session, rid, today, rid in due), work, None, vault)
-        written = _write_changes(session, tx, changes)
+        changes = map_records(lambda rid: _keep_record_current(session, rid, today, rid in due), work, None, vault)
+        written = write_changes(session, tx, changes)
         for c in changes:
             if c.record in pending and c.data is not None and not _REKEY_RE.search(c.data):
                 pending.discard(c.record)
@@ -199,20 +203,25 @@ def _keep_record_current(session: Session, rid: str, today: dt.date, expire: boo
             head["grants"] = [g for g in grants if policy.grant_live(g, today)]
             for level in session.settings.levels:
                 gone = {g["holder"] for g in expired if g["level"] == level}
-                gone = {n for n in gone if n not in _readers(session, head, level, today)}
-                if gone and _drop_copies(env, level, gone):
-                    if _new_generation(session, env, level, _readers(session, head, level, today) - gone) is not None:
+                gone = {n for n in gone if n not in readers_of(session, head, level, today)}
+                if gone and drop_copies(env, level, gone):
+                    if new_generation(session, env, level, readers_of(session, head, level, today) - gone) is not None:
                         change.generations += 1
-                    _check_no_lockout(session, env, [level], need_grantor=False)
+                    check_no_lockout(session, env, [level], need_grantor=False)
             change.notes.extend(sorted({g["holder"] for g in expired}))
     for level in list(head.get("rekey") or []):
         if policy.may_make_key(session.settings, session.holders, head, session.actor, level):
-            _new_generation(session, env, level, _readers(session, head, level, today))
+            new_generation(session, env, level, readers_of(session, head, level, today))
             change.generations += 1
     data = env.head_bytes()
     if data != before:
         change.data = data  # access changes never touch the entries file
     return change
+
+
+def clear_cache(vault: Vault) -> None:
+    """Forget what the cache says, so the next write scans every record head (``confide expire``)."""
+    _cache_path(vault).unlink(missing_ok=True)
 
 
 def after_write(session: Session, tx: Transaction) -> None:
@@ -240,19 +249,4 @@ def after_write(session: Session, tx: Transaction) -> None:
     session._expiry_base = (head, min(dates) if dates else None, pending)  # type: ignore[attr-defined]
 
 
-def expire(session: Session) -> AccessResult:
-    """``confide expire``: apply every grant whose --until has passed and every re-key you may make, now."""
-    from vault_cli.services.records import writing
-
-    _cache_path(session.vault).unlink(missing_ok=True)
-    with writing(session) as (tx, actor):
-        result = getattr(session, "last_expiry", None)
-    if result is None or result.commit is None:
-        return AccessResult("expired grants", None, notes=["no grant has passed its end date and no re-key you may "
-                                                           "make is pending; nothing was committed"],
-                            warnings=_warnings(session))
-    result.warnings = [HISTORY_NOTE] + _warnings(session)
-    return result
-
-
-__all__ = ["keep_current", "after_write", "expire", "EXPIRY_CACHE"]
+__all__ = ["keep_current", "after_write", "clear_cache", "EXPIRY_CACHE"]

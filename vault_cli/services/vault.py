@@ -10,26 +10,21 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
-from vault_cli.adapters import crypto
-
-from vault_cli.formats import envelope
-
-from vault_cli.adapters import gitlog
-
-from vault_cli.model import ids
-
-from vault_cli.model import policy
-
-from vault_cli.services import trust
-from vault_cli.errors import IdentityProblem, IntegrityError, NotFound, VaultStateError
+from vault_cli.adapters import crypto, gitlog
 from vault_cli.adapters.gitstore import Git, ensure_repository
-from vault_cli.model.holders import HOLDERS_FILE, Holder, Holders, holders_from_bytes
-from vault_cli.model.settings import SETTINGS_FILE, Settings, settings_from_bytes
 from vault_cli.adapters.store import Transaction
+from vault_cli.errors import IdentityProblem, IntegrityError, NotFound, VaultStateError
+from vault_cli.formats import envelope, signers
+from vault_cli.formats.policyfiles import holders_from_bytes, settings_from_bytes
+from vault_cli.model import ids, policy
+from vault_cli.model.holders import HOLDERS_FILE, Holder, Holders
+from vault_cli.model.settings import SETTINGS_FILE, Settings
+from vault_cli.services import signatures, trust
 
 RECORDS_DIR = "records"
 
@@ -92,7 +87,7 @@ class Vault:
             self._load(trust.ensure_verified(self.root, self.git, identities=self.identities))
 
     @classmethod
-    def open(cls, explicit: Optional[str] = None) -> "Vault":
+    def open(cls, explicit: Optional[str] = None) -> Vault:
         return cls(find_root(explicit))
 
     def read(self, path: str) -> bytes:
@@ -169,7 +164,28 @@ class Vault:
         return hits[0]
 
     def transaction(self) -> Transaction:
-        return Transaction(self.root, self.git, vault=self, identity_path=self.signing_identity)
+        """A write built on this verified state: under the lock the vault is brought up to HEAD (verifying
+        what another process committed meanwhile), each commit is signed by the rules of the state it builds
+        on, and moves this clone's verified checkpoint."""
+        return Transaction(self.root, self.git, base=lambda: self.commit, refresh=self.refresh,
+                           prepare=self._sign_plan, committed=self._committed)
+
+    def _sign_plan(self, holder: str, tx: Transaction):
+        # Signing follows the verified state this commit builds on, not the command's changed copies of it.
+        settings = settings_from_bytes(self.read(SETTINGS_FILE))
+        holders = holders_from_bytes(self.read(HOLDERS_FILE))
+        if HOLDERS_FILE in tx.files and self.tree.read(signers.ALLOWED_SIGNERS_FILE) is not None:
+            # a vault made before allowed_signers moved into .git keeps its tracked copy in step
+            tx.files[signers.ALLOWED_SIGNERS_FILE] = signers.allowed_signers_for(tx.files[HOLDERS_FILE])
+        if SETTINGS_FILE in tx.files:
+            after = settings_from_bytes(tx.files[SETTINGS_FILE])
+            if policy.signatures_required(after, holders):
+                settings = after  # a commit that makes signatures required is itself signed
+        return signatures.prepare(settings, holders, holder, identity_path=self.signing_identity)
+
+    def _committed(self, before: Optional[str], after: str, tx: Transaction) -> None:
+        trust.advance(self.root, before, after, holders_changed=HOLDERS_FILE in tx.files)
+        self._load(after)
 
 
 # ---------------------------------------------------------------------------
@@ -236,7 +252,7 @@ class Session:
     _level_keys: dict = field(default_factory=dict)
 
     @classmethod
-    def open(cls, vault: Optional[str], identity: Optional[str] = None, passphrase: Optional[Callable] = None) -> "Session":
+    def open(cls, vault: Optional[str], identity: Optional[str] = None, passphrase: Optional[Callable] = None) -> Session:
         """The vault (``--vault``, else found) and the caller: their identity is loaded first, so that the
         verification the vault makes before anything else also checks the blocks their key opens."""
         root = find_root(vault)
@@ -245,7 +261,7 @@ class Session:
 
     @classmethod
     def start(cls, vault: Vault, identity: Optional[str] = None, passphrase: Optional[Callable] = None, *,
-              identities: Optional[list] = None) -> "Session":
+              identities: Optional[list] = None) -> Session:
         if identities is not None:
             idents, path = identities, identity_location(identity)[0]
         else:

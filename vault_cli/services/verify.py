@@ -27,27 +27,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from vault_cli.adapters import crypto
-
-from vault_cli.formats import envelope
-
-from vault_cli.adapters import gitlog
-
-from vault_cli.model import policy
-
-from vault_cli.adapters import signing
-from vault_cli.errors import ConfideError, UsageError
+from vault_cli.adapters import crypto, gitlog, signing
 from vault_cli.adapters.gitlog import CommitInfo
-from vault_cli.model.holders import HOLDERS_FILE, Holder, Holders, holders_from_bytes
-from vault_cli.services.merge import Conflict, StateReader, merge_states
-from vault_cli.model.settings import SETTINGS_FILE, Settings, settings_from_bytes
-from vault_cli.services.verify_records import (Ctx, Finding, Reader, RecordChecks, RecordVersion, parse_record,
-                             parse_record_incremental)
+from vault_cli.errors import ConfideError, UsageError
+from vault_cli.formats import envelope, signers
+from vault_cli.formats.policyfiles import holders_from_bytes, settings_from_bytes
+from vault_cli.model import policy
+from vault_cli.model.holders import HOLDERS_FILE, Holders
+from vault_cli.model.settings import SETTINGS_FILE, Settings
+from vault_cli.services.verify_merges import MergeChecks
+from vault_cli.services.verify_policy import POLICY_FILES, SETTINGS_FILES, PolicyChecks
+from vault_cli.services.verify_records import Ctx, RecordChecks
+from vault_cli.services.verify_versions import Finding, Reader, RecordVersion, parse_record, parse_record_incremental
 
 SINGLE_RECORD_ACTIONS = {"entry.add", "entry.mark", "record.create", "profile.update"}
-POLICY_FILES = {SETTINGS_FILE, HOLDERS_FILE}
-SETTINGS_FILES = {".gitattributes", ".gitignore"}
-TOP_FILES = POLICY_FILES | SETTINGS_FILES | {signing.ALLOWED_SIGNERS_FILE, "records/.gitkeep"}
+TOP_FILES = POLICY_FILES | SETTINGS_FILES | {signers.ALLOWED_SIGNERS_FILE, "records/.gitkeep"}
 
 
 @dataclass
@@ -62,7 +56,7 @@ class Anchor:
         return self.root + (f"@{self.fingerprint}" if self.fingerprint else "")
 
     @classmethod
-    def parse(cls, text: str) -> "Anchor":
+    def parse(cls, text: str) -> Anchor:
         t = (text or "").strip()
         root, _, fp = t.partition("@")
         if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", root) or (fp and not re.fullmatch(r"SHA256:[A-Za-z0-9+/]{43}", fp)):
@@ -109,11 +103,7 @@ class State:
         self.blobs = blobs
 
 
-def signatures_required(settings: Settings, holders: Holders) -> bool:
-    return policy.signatures_required(settings, holders)
-
-
-class Verifier(RecordChecks):
+class Verifier(RecordChecks, PolicyChecks, MergeChecks):
     def __init__(self, root: Path, reader: Reader, *, anchor: Optional[Anchor] = None,
                  repudiated: tuple = ()) -> None:
         self.root = root
@@ -372,155 +362,6 @@ class Verifier(RecordChecks):
             self.add(root, None, "anchor", f"the vault's founding signature is by {self.anchor_key or 'no key'}, "
                      f"not {self.anchor.fingerprint} as its trust anchor says")
 
-    # -- signatures --------------------------------------------------------------
-    def check_signature(self, c: CommitInfo, holders: Holders, settings: Settings,
-                        required: Optional[bool] = None) -> Optional[Holder]:
-        claimed = holders.find(c.claimed)
-        if c.author and c.trailers.get("Confide-Holder") and c.author != c.trailers["Confide-Holder"]:
-            self.add(c.sha, None, "author", f"the commit's author '{c.author}' is not the holder its trailer names ('{c.claimed}')")
-        if required is None:
-            required = signatures_required(settings, holders)
-        sig = c.sig
-        if sig.status == "unsigned":
-            if required:
-                self.add(c.sha, None, "unsigned", f"the commit is not signed (it claims to be by '{c.claimed}')")
-            else:
-                self.unsigned += 1
-                if self.unsigned_policy_note is None:
-                    self.unsigned_policy_note = (
-                        "this vault does not require signatures (signing: unsigned in confide.yaml)" if settings.signing == "unsigned"
-                        else "this vault's early history was made without required signatures")
-            return claimed
-        if sig.status == "bad":
-            self.add(c.sha, None, "signature", f"the commit's signature is not valid: {sig.detail}")
-            return claimed
-        blob = signing.parse_public_key(sig.key)
-        signer = next((h for h in holders.all if h.signing_key and signing.parse_public_key(h.signing_key) == blob), None)
-        if signer is None:
-            former = next((h for h in holders.all if any(signing.parse_public_key(k["key"]) == blob
-                                                         for k in (h.previous_signing_keys or []))), None)
-            if former is not None:
-                self.add(c.sha, None, "signer", f"the commit is signed with a key '{former.name}' no longer used at that point (it was replaced)")
-            else:
-                self.add(c.sha, None, "signer", f"the commit is signed by a key that was not any holder's at that point ({signing.fingerprint(sig.key)})")
-            return None
-        if not signer.active:
-            self.add(c.sha, None, "signer", f"the commit is signed by '{signer.name}', who was not an active holder at that point")
-            return None
-        if signer.name != c.claimed:
-            self.add(c.sha, None, "signer", f"the commit says it is by '{c.claimed}' but was signed by '{signer.name}'")
-        return signer
-
-    # -- files other than records ---------------------------------------------------
-    def check_change(self, ctx: Ctx, path: str, old: Optional[str], new: Optional[str], before: dict, after: dict) -> None:
-        c = ctx.c
-        if path in POLICY_FILES or path in SETTINGS_FILES:
-            need = "manage-holders" if path == HOLDERS_FILE else "change-settings"
-            if c.parents and not ctx.may(need) and not (path == SETTINGS_FILE and c.action == "vault.adopt-signing"
-                                                        and ctx.may("adopt-signing")):
-                self.add(c.sha, path, "role", f"{path} was changed by '{ctx.name}', whose role may not ({policy.PERMISSIONS[need]})")
-            if new is None:
-                self.add(c.sha, path, "removed", f"{path} was removed")
-                return
-            if path == HOLDERS_FILE:
-                new_h = self.holders_of(after)
-                if new_h is None:
-                    self.add(c.sha, path, "schema", self.parse_error(after.get(path), "holders.yaml"))
-                elif c.parents:
-                    self.check_holders_change(ctx, self.holders_of(before) or Holders([]), new_h)
-                if signing.ALLOWED_SIGNERS_FILE in after:
-                    self.check_allowed_signers(ctx, after)
-            elif path == SETTINGS_FILE:
-                new_s = self.settings_of(after)
-                if new_s is None:
-                    self.add(c.sha, path, "schema", self.parse_error(after.get(path), "confide.yaml"))
-                elif c.parents:
-                    self.check_settings_change(ctx, self.settings_of(before), new_s)
-            return
-        if path == signing.ALLOWED_SIGNERS_FILE:
-            if new is not None:
-                self.check_allowed_signers(ctx, after)
-            return
-        if path == "records/.gitkeep":
-            return
-        if new is not None:
-            self.add(c.sha, path, "file-name",
-                     f"unexpected file {path}: a vault holds only confide's files, records/<id>.yaml and records/<id>.entries.yaml")
-
-    def check_allowed_signers(self, ctx: Ctx, after: dict) -> None:
-        holders = self.holders_of(after)
-        if holders is None:
-            return
-        expected = signing.allowed_signers_text(holders).encode()
-        actual = self.blob(after.get(signing.ALLOWED_SIGNERS_FILE))
-        if actual != expected:
-            self.add(ctx.c.sha, signing.ALLOWED_SIGNERS_FILE, "allowed-signers", "allowed_signers does not match the signing keys in holders.yaml")
-
-    def check_holders_change(self, ctx: Ctx, old: Holders, new: Holders) -> None:
-        """What the holder commands may change: add a holder, remove one, rotate a key, declare a signing key."""
-        c, path = ctx.c, HOLDERS_FILE
-        if not policy.managers(ctx.after_settings, new):
-            self.add(c.sha, path, "lockout", "no active holder who may manage holders is left: the vault's owners are locked out")
-        old_by = {h.name: h for h in old.all}
-        used: dict = {}
-        for h in old.all:
-            for r in [h.recipient, *h.previous_recipients]:
-                used.setdefault(r, h.name)
-            for k in [h.signing_key, *[x["key"] for x in h.previous_signing_keys or []]]:
-                if k:
-                    used.setdefault(k, h.name)
-        if [h.name for h in new.all][:len(old.all)] != [h.name for h in old.all]:
-            self.add(c.sha, path, "holder", "a holder was deleted from or moved in holders.yaml (holders are only ever added, and kept when removed)")
-        for h in new.all:
-            was = old_by.get(h.name)
-            if was is None:
-                if h.added_by != ctx.name or not h.active:
-                    self.add(c.sha, path, "holder", f"holder '{h.name}' was added as by '{h.added_by}' in a commit by '{ctx.name}'")
-                if h.role not in ctx.after_settings.roles:
-                    self.add(c.sha, path, "holder", f"holder '{h.name}' has the role '{h.role}', which confide.yaml does not define")
-                for k in (h.recipient, h.signing_key):
-                    if k and used.get(k) not in (None, h.name):
-                        self.add(c.sha, path, "holder", f"holder '{h.name}' was given a key that belongs to '{used[k]}'")
-                continue
-            if (was.role, was.added, was.added_by) != (h.role, h.added, h.added_by):
-                self.add(c.sha, path, "holder", f"holder '{h.name}' had their role or origin changed (no command does that)")
-            if not was.active and h.active:
-                self.add(c.sha, path, "holder", f"removed holder '{h.name}' was made active again")
-            if was.active and not h.active and (h.removed_by != ctx.name or c.action != "holder.remove"):
-                self.add(c.sha, path, "holder", f"holder '{h.name}' was removed outside 'confide holder remove' by '{ctx.name}'")
-            if was.recipient != h.recipient:
-                if c.action != "holder.rotate" or h.previous_recipients != [*was.previous_recipients, was.recipient]:
-                    self.add(c.sha, path, "holder", f"the key of holder '{h.name}' was replaced outside a recorded rotation")
-                elif used.get(h.recipient) not in (None,):
-                    self.add(c.sha, path, "holder", f"holder '{h.name}' was rotated to a key used before (by '{used[h.recipient]}')")
-            elif h.previous_recipients != was.previous_recipients:
-                self.add(c.sha, path, "holder", f"the retired keys of holder '{h.name}' were changed")
-            if was.signing_key != h.signing_key:
-                if was.signing_key and h.previous_signing_keys[:-1] != was.previous_signing_keys or (
-                        was.signing_key and (h.previous_signing_keys or [{}])[-1].get("key") != was.signing_key):
-                    self.add(c.sha, path, "holder", f"the signing key of holder '{h.name}' was replaced without keeping the old one")
-                if h.signing_key and used.get(h.signing_key) not in (None, h.name):
-                    self.add(c.sha, path, "holder", f"holder '{h.name}' was given the signing key of '{used[h.signing_key]}'")
-            elif h.previous_signing_keys != was.previous_signing_keys:
-                self.add(c.sha, path, "holder", f"the replaced signing keys of holder '{h.name}' were changed")
-
-    def check_settings_change(self, ctx: Ctx, old: Optional[Settings], new: Settings) -> None:
-        c = ctx.c
-        before = old.signing if old else None
-        required_before = signatures_required(old, ctx.holders) if old else False
-        if required_before and new.signing != "required":
-            self.add(c.sha, SETTINGS_FILE, "signing", "the vault's signing policy was lowered: once signatures are required they always are")
-        if not required_before and new.signing == "required":
-            if c.action != "vault.adopt-signing" or c.sig.status != "good" or c.trailers.get("Confide-Attests") != (c.parents or [""])[0]:
-                self.add(c.sha, SETTINGS_FILE, "signing", "signatures were made required outside a signed attestation "
-                         "of the history before ('confide signing adopt')")
-            elif self.vouched is None:
-                self.vouched = (c.sha, ctx.name, self.unsigned)
-                if self.anchor_key is None:
-                    self.anchor_key = signing.fingerprint(c.sig.key)
-        elif c.action == "vault.adopt-signing":
-            self.add(c.sha, SETTINGS_FILE, "signing", f"an attestation that does not turn signing on (signing was {before})")
-
     # -- one record ------------------------------------------------------------------
     def check_record_change(self, ctx: Ctx, rid: str, parts: dict, parent: Optional[str]) -> None:
         c = ctx.c
@@ -560,98 +401,6 @@ class Verifier(RecordChecks):
             last = self._records.get(rec)
             if last is None or last[1].head is None or eid not in last[1].entries():
                 self.add(c.sha, touched[0], "trailer", f"the commit says '{c.action}' of entry {eid}, which the record does not hold")
-
-    # -- merges ----------------------------------------------------------------------
-    def _reader_at(self, commit: Optional[str]) -> StateReader:
-        if commit is None:
-            return StateReader(lambda path: None)
-        return StateReader(lambda path, _c=commit: self.cat.get(f"{_c}:{path}"))
-
-    def check_merge(self, c: CommitInfo, changes: list) -> None:
-        """A merge may only merge: its tree must be what ``merge.merge_states`` makes of its parents."""
-        p1, p2 = c.parents
-        self._tip_blobs, self._tip_commit = {}, None
-        base = gitlog.merge_base(self.root, p1, p2)
-        sides = [gitlog.diff_paths(self.root, base, p) if base else [] for p in (p1, p2)]
-        paths = {path for side in sides for path, _o, _n in side}
-        if base is None:
-            self.add(c.sha, None, "merge", "the merge joins two lines with no common history")
-            self._top[c.sha] = self._after_top(c, changes)
-            return
-        try:
-            expected = merge_states(self._reader_at(base), self._reader_at(p1), self._reader_at(p2), paths)
-        except Conflict as exc:
-            expected = None
-            self.add(c.sha, exc.path or None, "merge", f"the two sides conflict ({exc.message}); a merge commit may "
-                     "only merge, so it cannot settle that by choosing")
-        actual_changed = {path for path, _o, _n in changes}  # against the first parent
-        if expected is not None:
-            for path in sorted(paths | actual_changed):
-                want = expected.get(path, self.cat.get(f"{p1}:{path}"))
-                got = self.cat.get(f"{c.sha}:{path}")
-                if want != got:
-                    self.add(c.sha, path, "merge", f"{path} is not what merging the two sides gives: the merge "
-                             "commit changed it (a merge may only merge)")
-        for path in actual_changed:
-            self.paths.add(path)
-        after = self._after_top(c, changes)
-        self._top[c.sha] = after
-        settings, holders = self.settings_of(after), self.holders_of(after)
-        if settings is None or holders is None:
-            return
-        actor = self.check_signature(c, holders, settings)
-        if actor is not None and not policy.may(settings, actor, "write"):
-            self.add(c.sha, None, "role", f"the merge is by '{actor.name}', who may not write to the vault on the merged line")
-        if c.action != "vault.merge":
-            self.add(c.sha, None, "trailer", f"a merge commit that says it is '{c.action}'")
-        for path in paths:
-            part = envelope.record_of(path)
-            if part is not None and part[1] == "head" and expected is not None and expected.get(path) is not None:
-                self._records.pop(part[0], None)
-
-    # -- repudiation -------------------------------------------------------------------
-    def check_repudiation(self, c: CommitInfo) -> None:
-        """A manager's signed commit that puts the vault back to its last verified state ``V`` and names
-        every commit since: their findings are answered, and history goes on from here."""
-        restores = c.trailers.get("Confide-Restores", "")
-        listed = set(c.trailer_list("Confide-Repudiates"))
-        problems = []
-        if len(c.parents) != 1:
-            problems.append("a repudiation has exactly one parent")
-        valid_v = bool(re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", restores))
-        if not valid_v or self.is_tainted(restores):
-            problems.append(f"the state it restores ({restores[:12] or 'none named'}) is not a verified commit")
-        elif c.parents and not gitlog.is_ancestor(self.root, restores, c.parents[0]):
-            problems.append("the state it restores is not in its history")
-        top_v = self.top(restores) if valid_v and not problems else {}
-        settings, holders = self.settings_of(top_v), self.holders_of(top_v)
-        if not problems:
-            since = {sha for sha, _ in gitlog.rev_list(self.root, c.parents[0], (restores,))}
-            if since != listed:
-                problems.append(f"it names {len(listed)} commit(s), but {len(since)} were made after the state it restores")
-            v_tree = gitlog.run(self.root, "rev-parse", f"{restores}^{{tree}}").decode().strip()
-            if v_tree != c.tree:
-                problems.append("its files are not those of the state it restores")
-        actor = None
-        if settings is not None and holders is not None:
-            actor = self.check_signature(c, holders, settings)
-            if not policy.may(settings, actor, "repudiate"):
-                problems.append(f"'{c.claimed}' may not repudiate commits (by the verified state it restores)")
-        else:
-            problems.append("the state it restores holds no valid policy files")
-        self._top[c.sha] = dict(top_v) if top_v else self._after_top(c, [])
-        self._tip_blobs, self._tip_commit, self._records = {}, None, {}
-        if problems or c.sha in self.bad:
-            for p in problems:
-                self.add(c.sha, None, "repudiation", p)
-            stem = next((p for p in c.parents if self.is_tainted(p)), None)
-            if stem is not None:
-                self.tainted[c.sha] = self.tainted.get(stem, stem)
-            return
-        for sha in listed:
-            self.repudiated[sha] = c.sha
-            self.tainted.pop(sha, None)
-        self.last_clean = c.sha
 
     # -- names in plaintext ------------------------------------------------------------
     def check_names(self) -> None:

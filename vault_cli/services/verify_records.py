@@ -14,225 +14,19 @@ history grows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from vault_cli.adapters import crypto
-
+from vault_cli.errors import IntegrityError
 from vault_cli.formats import envelope
-
-from vault_cli.model import ids
-
 from vault_cli.model import policy
-from vault_cli.errors import ConfideError, IntegrityError
 from vault_cli.model.holders import Holder, Holders
 from vault_cli.model.settings import PROCEDURE_CATEGORIES, Settings
+from vault_cli.services.verify_versions import Reader, RecordVersion
 
 ERASE_ACTIONS = {"entry.erase", "record.erase", "history.purge", "record.purge"}
 # Entry categories that only a role with 'requests' writes (consent is recorded by any writer).
 REQUEST_STEPS = {"request", "request-withhold", "request-extend", "request-export", "request-close"}
-
-
-@dataclass
-class Finding:
-    commit: str
-    file: Optional[str]
-    check: str
-    message: str
-
-    def to_dict(self) -> dict:
-        return {"commit": self.commit, "file": self.file, "check": self.check, "message": self.message}
-
-
-# ---------------------------------------------------------------------------
-# Versions of a record, parsed once
-
-
-@dataclass
-class RecordVersion:
-    """One version of a record: its head file's bytes and its entries file's bytes, parsed."""
-
-    head_raw: bytes
-    tail: bytes
-    head: Optional[dict]
-    error: Optional[Finding] = None
-    _entries: Optional[dict] = None
-    _chunks: Optional[dict] = None
-
-    def entries(self) -> dict:
-        if self._entries is None:
-            self._entries = {e["id"]: e for e in envelope.load_entries(self.tail, "entries")} if self.tail.strip() else {}
-        return self._entries
-
-    def key(self, key_id: str) -> Optional[dict]:
-        for k in (self.head or {}).get("keys", []):
-            if k["id"] == key_id:
-                return k
-        return None
-
-
-def _plaintext_in(node: Any, path: str = "") -> Optional[str]:
-    """Where an age block should be and something else is."""
-    if isinstance(node, dict):
-        for k, v in node.items():
-            where = f"{path}.{k}" if path else str(k)
-            if k == "data" or path.endswith("wrapped"):
-                if not crypto.block_is_armored(v):
-                    return where
-            else:
-                hit = _plaintext_in(v, where)
-                if hit:
-                    return hit
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            hit = _plaintext_in(v, f"{path}[{i}]")
-            if hit:
-                return hit
-    return None
-
-
-def _classify(exc: IntegrityError, raw: bytes, path: str, commit: str) -> Finding:
-    """A file the parser refused: 'plaintext' when an age block's place holds something else."""
-    from vault_cli.formats import yamlio
-
-    try:
-        doc = yamlio.load(raw, path)
-        spot = _plaintext_in(doc) if isinstance(doc, dict) else None
-    except ConfideError:
-        spot = None
-    if spot:
-        return Finding(commit, path, "plaintext", f"{path} holds unencrypted content where an age block belongs ({spot})")
-    return Finding(commit, path, "schema", exc.message)
-
-
-def parse_record(head_raw: bytes, tail: Optional[bytes], path: str, commit: str) -> RecordVersion:
-    """Parse a record's head (``path``) and entries file with the commands' own parsers;
-    damage becomes the version's ``error``."""
-    epath = envelope.entries_source(path)
-    rv = RecordVersion(head_raw, tail or b"", None)
-    try:
-        head = envelope.load_head(head_raw, path)
-    except IntegrityError as exc:  # first: a head holding the entries is why its entries file is gone
-        rv.error = _classify(exc, head_raw, path, commit)
-        return rv
-    if tail is None:
-        rv.error = Finding(commit, epath, "removed", f"{epath} is missing: the record {Path(path).stem} has no entries file")
-        return rv
-    try:
-        entries = envelope.load_entries(tail, epath)
-    except IntegrityError as exc:
-        rv.error = _classify(exc, tail, epath, commit)
-        return rv
-    if head["record"] + envelope.HEAD_SUFFIX != Path(path).name:
-        rv.error = Finding(commit, path, "binding", f"{path} holds record {head['record']}, not the one its file name says")
-        return rv
-    rv.head = head
-    rv._entries = {e["id"]: e for e in entries}
-    return rv
-
-
-def _chunks(tail: bytes) -> Optional[dict]:
-    """Entry items of a tail as written by confide, by id, as raw bytes; None if it is not in that shape."""
-    if tail in (b"entries: []\n", b"entries:\n"):
-        return {}
-    if not tail.startswith(b"entries:\n- id: e-"):
-        return None
-    parts = tail[len(b"entries:\n- id: "):].split(b"\n- id: ")
-    out = {}
-    for part in parts:
-        eid = part[:16].decode("ascii", "replace")
-        if not ids.ENTRY_RE.fullmatch(eid) or part[16:17] != b"\n" or eid in out:
-            return None
-        out[eid] = part.rstrip(b"\n")
-    return out
-
-
-def parse_record_incremental(old: RecordVersion, head_raw: bytes, tail: Optional[bytes], path: str,
-                             commit: str) -> Optional[RecordVersion]:
-    """A new version of a record parsed against the previous one: only changed parts are parsed.
-
-    Entry items are compared as bytes (confide writes them deterministically, and
-    old blocks stay byte-identical); only new or changed items are parsed, with
-    ``envelope.load_entries``. None sends the caller to the full parse (which
-    also reports any damage precisely).
-    """
-    if old.head is None or old._entries is None or tail is None:
-        return None
-    old_chunks = old._chunks if old._chunks is not None else _chunks(old.tail)
-    new_chunks = _chunks(tail)
-    if old_chunks is None or new_chunks is None:
-        return None
-    order = list(new_chunks)
-    if order != sorted(order):
-        return None
-    if head_raw == old.head_raw:
-        head = old.head
-    else:
-        try:
-            head = envelope.load_head(head_raw, path)
-        except IntegrityError:
-            return None
-        if head["record"] + envelope.HEAD_SUFFIX != Path(path).name:
-            return None
-    changed = [eid for eid, chunk in new_chunks.items() if old_chunks.get(eid) != chunk]
-    entries = {}
-    if changed:
-        try:
-            items = envelope.load_entries(b"entries:\n" + b"".join(b"- id: " + new_chunks[e] + b"\n" for e in changed),
-                                          envelope.entries_source(path))
-        except IntegrityError:
-            return None
-        if [e["id"] for e in items] != changed:
-            return None
-        entries = {e["id"]: e for e in items}
-    merged = {eid: (entries[eid] if eid in entries else old._entries[eid]) for eid in order}
-    return RecordVersion(head_raw, tail, head, None, merged, new_chunks)
-
-
-# ---------------------------------------------------------------------------
-# Whoever runs verify, and which blocks they can open
-
-
-class Reader:
-    def __init__(self, identities: list, name: Optional[str]) -> None:
-        self.identities = identities
-        self.name = name
-        self._keys: dict = {}
-        self.head_keys: dict = {}  # record -> {key id: key dict} at the tip, for copies granted later
-        self.unopened = 0  # blocks a check needed a key for and this reader could not open
-
-    @classmethod
-    def none(cls) -> "Reader":
-        return cls([], None)
-
-    def level_identity(self, record: str, key: dict, source: str) -> Optional[crypto.Identity]:
-        if self.name is None:
-            return None
-        ck = (record, key["id"])
-        if ck in self._keys:
-            return self._keys[ck]
-        result = None
-        candidates = [key]
-        later = self.head_keys.get(record, {}).get(key["id"])
-        if later is not None and later is not key:
-            candidates.append(later)
-        for k in candidates:
-            wrapped = (k.get("wrapped") or {}).get(self.name)
-            if not wrapped:
-                continue
-            for ident in self.identities:
-                try:
-                    result = envelope.unwrap_level_key(wrapped, ident, record=record, key=key, source=source)
-                    break
-                except crypto.NotForThisKey:
-                    continue
-                except IntegrityError:  # a damaged or moved copy: check_head reports it; here it opens nothing
-                    break
-            if result is not None:
-                break
-        self._keys[ck] = result
-        return result
 
 
 # ---------------------------------------------------------------------------
@@ -572,5 +366,4 @@ class RecordChecks:
                 self.names[value.strip()] = rid
 
 
-__all__ = ["Finding", "RecordVersion", "parse_record", "parse_record_incremental", "Reader", "Ctx", "RecordChecks",
-           "ERASE_ACTIONS"]
+__all__ = ["Ctx", "RecordChecks", "ERASE_ACTIONS"]

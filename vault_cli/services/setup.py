@@ -1,31 +1,32 @@
-"""Keys, vaults and key holders: keygen, init, holder add and list."""
+"""Making keys and vaults: ``confide keygen`` and ``confide init``.
+
+A vault starts as a git repository whose first commit, signed by its founding
+manager, is its identity: this clone pins it (``services.trust``) and prints it,
+and every other clone is given it (``confide clone --trust``).
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
-from vault_cli.adapters import crypto
-
-from vault_cli.formats import envelope
-
-from vault_cli.model import ids
-
-from vault_cli.model import policy
-
-from vault_cli.adapters import timeutil
-
-from vault_cli.model import trail
-from vault_cli.errors import Denied, ExternalError, UsageError, VaultStateError
+from vault_cli.adapters import crypto, timeutil
 from vault_cli.adapters.gitstore import init_repository
-from vault_cli.model.holders import HOLDERS_FILE, Holder, Holders
-from vault_cli.services.records import WriteResult, warnings_for_vault, writing
-from vault_cli.model.settings import SETTINGS_FILE, render_template
 from vault_cli.adapters.store import Transaction
-from vault_cli.services.vault import Session, Vault, default_identity_path, load_identities
+from vault_cli.errors import UsageError, VaultStateError
+from vault_cli.formats import policyfiles
+from vault_cli.formats.policyfiles import holders_from_bytes, render_template, settings_from_bytes
+from vault_cli.model import trail
+from vault_cli.model.holders import HOLDERS_FILE, Holder, Holders
+from vault_cli.model.settings import SETTINGS_FILE
+from vault_cli.services import signatures
+from vault_cli.services.holders import check_holder_name
+from vault_cli.services.vault import default_identity_path, load_identities
+from vault_cli.services.writing import WriteResult
 
 GITATTRIBUTES = """\
 # confide: record files merge as a union of entries, with no key needed.
@@ -81,15 +82,6 @@ def keygen(out: Optional[str] = None, passphrase: Optional[str] = None, *, age_o
     return KeygenResult(path, recipient)
 
 
-def _check_holder_name(name: str) -> str:
-    if not ids.HOLDER_RE.fullmatch(name or ""):
-        raise UsageError(
-            f"'{name[:40]}' is not a valid holder name",
-            "holder names are lower case, start with a letter, and use letters, digits, '.', '_' or '-' (e.g. amira, ben.s)",
-        )
-    return name
-
-
 def init_vault(
     directory: str,
     *,
@@ -108,15 +100,14 @@ def init_vault(
     (for experiments), which confide.yaml then says. This clone pins the vault's
     anchor (``trust``) and ``WriteResult.id`` is the folder; the anchor is in ``notes``.
     """
-    _check_holder_name(holder)
+    check_holder_name(holder)
     if object_format not in ("sha1", "sha256"):
         raise UsageError(f"unknown object format '{object_format}'", "--object-format takes sha1 or sha256")
     if not name or not name.strip():
         raise UsageError("the setting's name is empty", "give it with --name")
     from vault_cli.adapters import signing
     from vault_cli.formats import yamlio
-    from vault_cli.services.records import _check_input
-    from vault_cli.model.settings import settings_from_bytes
+    from vault_cli.services.writing import check_input as _check_input
 
     template = render_template(name.strip(), signing="unsigned" if unsigned else "required")
     # Validate confide.yaml before it is written (a usage error naming the field, not a damaged file).
@@ -163,9 +154,13 @@ def init_vault(
             from vault_cli.services.vault import identity_location
 
             ident_path = identity_location(identity)[0]
-        with Transaction(root, git, identity_path=ident_path) as tx:
+        def sign_plan(holder_name: str, tx: Transaction):
+            return signatures.prepare(settings_from_bytes(tx.files[SETTINGS_FILE]),
+                                      holders_from_bytes(tx.files[HOLDERS_FILE]), holder_name, identity_path=ident_path)
+
+        with Transaction(root, git, base=None, prepare=sign_plan) as tx:
             tx.write(SETTINGS_FILE, template.encode("utf-8"))
-            tx.write(HOLDERS_FILE, holders.dump().encode("utf-8"))
+            tx.write(HOLDERS_FILE, policyfiles.dump_holders(holders).encode("utf-8"))
             tx.write(".gitattributes", GITATTRIBUTES.encode())
             tx.write(".gitignore", GITIGNORE.encode())
             tx.write("records/.gitkeep", b"")
@@ -191,73 +186,4 @@ def init_vault(
     return result
 
 
-def list_holders(vault: Vault) -> list[dict]:
-    return [h.to_dict() for h in vault.holders.all]
-
-
-def _rewrap_record(session: Session, record_id: str, new_holder: str, recipient: str, levels: tuple[str, ...]) -> Optional[bytes]:
-    env = session.vault.envelope(record_id, entries=False)
-    changed = False
-    for key in env.keys:
-        if key["level"] not in levels or new_holder in key["wrapped"]:
-            continue
-        ident = session.level_identity(env, key["id"])
-        if ident is None:
-            raise Denied(
-                f"you hold no copy of the {key['level']} key of {record_id}, so you cannot give it to '{new_holder}'",
-                "a manager who reads every level must run this command",
-            )
-        secret = str(ident._key)
-        key["wrapped"][new_holder] = envelope.wrap_level_key(secret, record=record_id, key=key, holder_recipient=recipient)
-        key["wrapped"] = dict(sorted(key["wrapped"].items()))
-        changed = True
-    return env.head_bytes() if changed else None
-
-
-def add_holder(session: Session, name: str, *, role: str, recipient: str, progress=None,
-               signing_key: Optional[str] = None) -> WriteResult:
-    _check_holder_name(name)
-    if signing_key is not None:
-        from vault_cli.adapters.signing import normalise_signing_key
-
-        signing_key = normalise_signing_key(signing_key)
-    session.settings.role(role)
-    recipient = crypto.normalise_recipient(recipient)
-    writes = "write" in session.settings.roles[role].may
-    if signing_key is None and writes and recipient.startswith(crypto.SSH_ED25519 + " "):
-        signing_key = recipient  # one key that reads and signs, as 'confide keygen' makes
-    with writing(session) as (tx, actor):
-        settings, holders = session.settings, session.holders
-        policy.require_holder_manager(settings, actor)
-        if signing_key is None and writes and policy.signatures_required(settings, holders):
-            raise UsageError(
-                f"this vault requires signed commits, and a {role} writes: '{name}' needs a signing key",
-                "give the line their 'confide keygen' printed (ssh-ed25519 AAAA...) as --recipient, "
-                "or add --signing-key \"ssh-ed25519 AAAA...\"",
-            )
-        if holders.find(name) is not None:
-            raise VaultStateError(f"a holder named '{name}' already exists", "choose another name; see them with: confide holder list")
-        owner = holders.recipient_owner(recipient)
-        if owner is not None:
-            raise VaultStateError(
-                f"that recipient already belongs to holder '{owner.name}'",
-                "every holder needs their own key: have them run 'confide keygen' and send you the line it prints",
-            )
-        for h in holders.all:
-            if signing_key and signing_key in [h.signing_key] + [k["key"] for k in h.previous_signing_keys]:
-                raise VaultStateError(f"that signing key already belongs to holder '{h.name}'",
-                                      "every holder signs with their own key: ssh-keygen -t ed25519")
-        today = timeutil.today().isoformat()
-        holders.all.append(Holder(name=name, role=role, recipient=recipient, status="active", added=today, added_by=actor.name,
-                                  signing_key=signing_key))
-        levels = tuple(lv for lv in settings.levels if policy.may_level(settings, holders.get(name), "reads", lv))
-        from vault_cli.services.access import RecordChange, rekey_every_record  # parallel, one pack for the new heads
-
-        _, _, commit = rekey_every_record(
-            session, tx, actor, lambda rid: RecordChange(rid, _rewrap_record(session, rid, name, recipient, levels)),
-            f"add holder {name} ({role})", "holder.add", name, progress, record_ids=None if levels else [],
-        )
-    return WriteResult(name, commit, warnings_for_vault(session))
-
-
-__all__ = ["keygen", "init_vault", "add_holder", "list_holders", "ExternalError"]
+__all__ = ["keygen", "init_vault", "KeygenResult", "GITATTRIBUTES", "GITIGNORE"]

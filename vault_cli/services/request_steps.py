@@ -1,0 +1,226 @@
+"""The steps of a parents' request, each an encrypted entry of the child's record, one commit each.
+
+open (logged, acknowledged, the deadline set), a third party's consent or refusal,
+an entry withheld from the clean copy with its ground, an extension for a complex
+request, and closing it after the file was gone through with the requester. The
+procedure and how a request is read back are ``services.requests``.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from vault_cli.adapters import timeutil
+from vault_cli.errors import Denied, NotFound, UsageError
+from vault_cli.model import policy
+from vault_cli.model.deadlines import add_months, latest_extension, setting_deadline, statutory_deadline
+from vault_cli.services import records, requests
+from vault_cli.services.vault import Session
+
+
+def add_step(session: Session, record_id: str, *, level: str, category: str, text: str, at: Optional[str],
+         details: dict) -> records.WriteResult:
+    result = records.add_entry(session, record_id, level=level, category=category, text=text, at=at, details=details)
+    # The parents-informed duty is about what is recorded of the child; a parent's own
+    # request and its handling are not such information (see 'confide due').
+    result.warnings = [w for w in result.warnings if "parents are not recorded as informed" not in w]
+    return result
+
+
+def open_request(
+    session: Session,
+    record_id: str,
+    *,
+    requester: str,
+    relationship: str,
+    received: str,
+    id_checked: Optional[str] = None,
+    acknowledged: Optional[str] = None,
+    manager_informed: Optional[str] = None,
+    legal_advice: Optional[str] = None,
+    notes: Optional[str] = None,
+) -> records.WriteResult:
+    requester = requests.clean_text(requester, "--requester", limit=200)
+    relationship = requests.clean_text(relationship, "--relationship", limit=200)
+    received_d = requests.parse_day(received, "--received")
+    requests.not_future(received_d, "--received")
+    ack_d = requests.parse_day(acknowledged, "--acknowledged")
+    if ack_d is not None:
+        requests.not_future(ack_d, "--acknowledged")
+        if ack_d < received_d:
+            raise UsageError("--acknowledged is before --received", "a request is acknowledged on or after the day it arrives")
+    informed_d = requests.parse_day(manager_informed, "--manager-informed")
+    if informed_d is not None:
+        requests.not_future(informed_d, "--manager-informed")
+    if legal_advice is not None and legal_advice not in requests.LEGAL_ADVICE:
+        raise UsageError(f"--legal-advice takes {' or '.join(requests.LEGAL_ADVICE)}", "legal advice is advised where litigation is possible")
+    id_checked = requests.clean_text(id_checked, "--id-checked", required=False, limit=500)
+    notes = requests.clean_text(notes, "--notes", required=False)
+    session.vault.check_record_id(record_id)
+    actor = requests.require_manager_or_dsl(session, "open a request to see a child's file")
+    if informed_d is None and policy.may(session.settings, actor, "manage-holders"):
+        informed_d = timeutil.today()  # the manager opens it: the manager knows
+    due, capped = setting_deadline(session.settings, received_d)
+    details = {
+        "procedure": "request/1", "requester": requester, "relationship": relationship,
+        "received": received_d.isoformat(), "id_checked": id_checked,
+        "acknowledged": ack_d.isoformat() if ack_d else None,
+        "manager_informed": informed_d.isoformat() if informed_d else None,
+        "legal_advice": legal_advice, "deadline": due.isoformat(),
+        "statutory_deadline": statutory_deadline(received_d).isoformat(),
+        "deadline_rule": session.settings.request_deadline, "notes": notes,
+    }
+    text = (f"Request to see the child's records from {requester} ({relationship}), received {received_d.isoformat()}; "
+            f"identity checked: {id_checked or 'not recorded'}; to be answered by {due.isoformat()}.")
+    result = add_step(session, record_id, level="confidential", category="request", text=text,
+                  at=received_d.isoformat(), details=details)
+    result.id = requests.request_id_of(result.id)
+    if capped:
+        result.warnings.append(capped)
+    if not id_checked:
+        result.warnings.append("how the requester's identity was checked is not recorded (--id-checked)")
+    if not ack_d:
+        result.warnings.append("the request is not recorded as acknowledged in writing (--acknowledged DATE)")
+    if informed_d is None:
+        result.warnings.append("the manager is not recorded as informed (--manager-informed DATE)")
+    if legal_advice is None:
+        result.warnings.append("whether legal advice was sought is not recorded (--legal-advice sought|not-sought)")
+    return result
+
+
+def _open_for_step(session: Session, request_id: str, doing: str) -> requests.Loaded:
+    loaded = requests.load(session, request_id)
+    if loaded.request.closed is not None:
+        raise UsageError(f"request {request_id} is closed, so you cannot {doing}",
+                         f"see it with: confide request show {request_id}")
+    return loaded
+
+
+def record_consent(session: Session, request_id: str, *, third_party: str, given: bool, refused: bool,
+                   on: Optional[str] = None, notes: Optional[str] = None) -> records.WriteResult:
+    if given == refused:
+        raise UsageError("say whether consent was given or refused", "add --given or --refused (one of them)")
+    name = requests.clean_text(third_party, "--third-party", limit=200)
+    on_d = requests.parse_day(on, "--on") or timeutil.today()
+    requests.not_future(on_d, "--on")
+    notes = requests.clean_text(notes, "--notes", required=False)
+    session.require_writer()
+    loaded = _open_for_step(session, request_id, "record consents")
+    if loaded.sealed:
+        raise Denied(f"you cannot read {loaded.sealed} entries of this record, so you cannot check its third parties",
+                     "ask the manager or the DSL to record the answer")
+    parties = requests.third_parties(loaded.entries)
+    slot = parties.get(requests.party_key(name))
+    if slot is None:
+        raise NotFound("no entry of this record names that third party",
+                       f"see the third parties as the entries name them: confide request show {request_id}")
+    if on_d < loaded.request.received:
+        raise UsageError("--on is before the request was received", "give the date the answer came")
+    answer = "given" if given else "refused"
+    details = {"procedure": "request-consent/1", "request": request_id, "third_party": slot["name"], "answer": answer,
+               "on": on_d.isoformat(), "notes": notes}
+    text = f"Consent to disclosure {answer} by third party {slot['name']} on {on_d.isoformat()} (request {request_id})."
+    return add_step(session, loaded.request.record, level="confidential", category="request-consent", text=text,
+                at=on_d.isoformat(), details=details)
+
+
+def withhold(session: Session, request_id: str, *, entry_id: str, reason: str,
+             ground: Optional[str] = None) -> records.WriteResult:
+    reason = requests.clean_text(reason, "--reason")
+    ground = requests.clean_text(ground, "--ground", required=False, limit=300) or requests.DEFAULT_GROUND
+    requests.require_manager_or_dsl(session, "withhold information from a clean copy")
+    loaded = _open_for_step(session, request_id, "withhold entries")
+    target = next((e for e in requests.file_entries(loaded.entries) if e["id"] == entry_id), None)
+    if target is None:
+        raise NotFound(f"{entry_id} is not an entry of this child's file that you can read",
+                       f"see the record's entries with: confide show {loaded.request.record}")
+    if entry_id in loaded.request.withheld():
+        raise UsageError(f"entry {entry_id} is already withheld from request {request_id}", "nothing was changed")
+    # The decision sits at the withheld entry's level or above: it says what the entry is about.
+    level = max("confidential", target["level"], key=requests.LEVEL_ORDER.index)
+    details = {"procedure": "request-withhold/1", "request": request_id, "entry": entry_id, "reason": reason,
+               "ground": ground}
+    text = f"Entry {entry_id} withheld from the clean copy for request {request_id}: {reason}."
+    return add_step(session, loaded.request.record, level=level, category="request-withhold", text=text, at=None,
+                details=details)
+
+
+def extend(session: Session, request_id: str, *, months: Optional[int] = None, until: Optional[str] = None,
+           reasons: str, told_on: str) -> records.WriteResult:
+    reasons = requests.clean_text(reasons, "--reasons")
+    told_d = requests.parse_day(told_on, "--told-on")
+    requests.not_future(told_d, "--told-on")
+    if (months is None) == (until is None):
+        raise UsageError("give the extension as --months 1|2 or as --until DATE (one of them)",
+                         "a complex request may be extended by up to two further months")
+    if months is not None and months not in (1, 2):
+        raise UsageError("--months takes 1 or 2", "the law allows up to two further months, no more")
+    until_d = requests.parse_day(until, "--until")
+    requests.require_manager_or_dsl(session, "extend a request's deadline")
+    loaded = _open_for_step(session, request_id, "extend it")
+    req = loaded.request
+    statutory = statutory_deadline(req.received)
+    limit = latest_extension(req.received)
+    if months is not None:
+        until_d = add_months(req.received, 1 + months)
+    assert until_d is not None
+    if until_d > limit:
+        raise UsageError(
+            f"{until_d.isoformat()} is beyond the statutory limit of {limit.isoformat()} "
+            "(one month from receipt and two further months)",
+            "an extension may add at most two months to the statutory month; nothing was changed",
+        )
+    if until_d <= req.deadline:
+        raise UsageError(f"{until_d.isoformat()} is not later than the current deadline {req.deadline.isoformat()}",
+                         "an extension must move the deadline later")
+    if told_d < req.received or told_d > statutory:
+        raise UsageError(
+            f"the requester must be told of an extension within the first month, by {statutory.isoformat()}",
+            "the extension cannot be used now: answer the request by its deadline",
+        )
+    details = {"procedure": "request-extend/1", "request": request_id, "until": until_d.isoformat(),
+               "reasons": reasons, "told_on": told_d.isoformat(), "previous_deadline": req.deadline.isoformat()}
+    text = (f"Deadline for request {request_id} extended from {req.deadline.isoformat()} to {until_d.isoformat()}; "
+            f"requester told on {told_d.isoformat()}; reasons: {reasons}.")
+    return add_step(session, req.record, level="confidential", category="request-extend", text=text,
+                at=told_d.isoformat(), details=details)
+
+
+def close(session: Session, request_id: str, *, met_on: Optional[str] = None, notes: Optional[str] = None,
+          no_meeting: Optional[str] = None) -> records.WriteResult:
+    met_d = requests.parse_day(met_on, "--met-on")
+    notes = requests.clean_text(notes, "--notes", required=False)
+    no_meeting = requests.clean_text(no_meeting, "--no-meeting", required=False)
+    if met_d is None and no_meeting is None:
+        raise UsageError("say when the file was gone through with the requester, or why it was not",
+                         "add --met-on DATE, or --no-meeting REASON")
+    if met_d is not None and no_meeting is not None:
+        raise UsageError("--met-on and --no-meeting contradict each other", "give one of them")
+    if met_d is not None:
+        requests.not_future(met_d, "--met-on")
+    requests.require_manager_or_dsl(session, "close a request")
+    loaded = _open_for_step(session, request_id, "close it again")
+    req = loaded.request
+    if met_d is not None and met_d < req.received:
+        raise UsageError("--met-on is before the request was received", "give the date of the meeting")
+    today = timeutil.today()
+    details = {"procedure": "request-close/1", "request": request_id,
+               "met_on": met_d.isoformat() if met_d else None, "no_meeting": no_meeting, "notes": notes,
+               "closed_on": today.isoformat(), "deadline": req.deadline.isoformat(),
+               "exports": len(req.exports)}
+    if met_d:
+        text = f"Request {request_id} closed: the file was gone through with the requester on {met_d.isoformat()}."
+    else:
+        text = f"Request {request_id} closed without a meeting: {no_meeting}."
+    if notes:
+        text += f" {notes}"
+    result = add_step(session, req.record, level="confidential", category="request-close", text=text,
+                  at=(met_d or today).isoformat(), details=details)
+    if not req.exports:
+        result.warnings.append(f"no clean copy was prepared for request {request_id}")
+    if today > req.deadline:
+        result.warnings.append(f"request {request_id} was closed after its deadline of {req.deadline.isoformat()}")
+    return result
+
+
+__all__ = ["open_request", "record_consent", "withhold", "extend", "close", "add_step"]

@@ -3,7 +3,13 @@
 Run by hand (never by the tests)::
 
     .venv/bin/python benchmarks/compare.py --before /work/wt/before [--runs 5] [--records 1000 --entries 50]
-        [--trees before,after-age,after-ssh] [--only NAME|GROUP] [--skip NAME]
+        [--tree LABEL=CODE@KIND ...] [--only NAME|GROUP] [--skip NAME]
+
+Trees (default: ``before=BEFORE@before after-age=.@age after-ssh=.@ssh``):
+``--tree LABEL=PATH@KIND`` runs the code at PATH (a checkout holding
+``vault_cli/``) on a vault of KIND: ``before`` (built by PATH's own
+``benchmarks/synth.py``), ``age`` or ``ssh`` (built by this tree's synth, with
+those identities). The first tree is the one the ratios are to.
 
 Issue 9 asks what the trust model costs the daily and bulk commands. This runs
 the issue-2/3/5 sections (``confide add``, ``show`` of 300 entries, ``child
@@ -69,7 +75,6 @@ DEFAULT_SECTIONS = [
     "confide revoke --all (practitioner)", "confide holder add (new DSL, every level)",
     "confide grant --all (every level)", "confide holder rotate (practitioner)",
 ]
-TREES = ("before", "after-age", "after-ssh")
 
 
 def _before_vault(before: Path, root: Path, records: int, entries: int, big: int, rebuild: bool,
@@ -156,23 +161,31 @@ def table(rows: list, trees: list) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="benchmark sections on two code trees, interleaved")
-    ap.add_argument("--before", type=Path, required=True, help="a checkout of the code to compare against")
+    ap.add_argument("--before", type=Path, default=Path("/work/wt/before"),
+                    help="a checkout of the code to compare against (the default trees' reference)")
     ap.add_argument("--records", type=int, default=1000)
     ap.add_argument("--entries", type=int, default=50)
     ap.add_argument("--big", type=int, default=300)
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--trees", default=",".join(TREES), help="which of before,after-age,after-ssh (before first)")
+    ap.add_argument("--tree", action="append", default=[], metavar="LABEL=PATH@KIND",
+                    help="a code tree and its vault kind (before|age|ssh); repeatable; the first is the reference")
     ap.add_argument("--only", action="append", default=[], help="section name, part of one, or group (repeatable)")
     ap.add_argument("--skip", action="append", default=[])
     ap.add_argument("--rebuild", action="store_true")
     ap.add_argument("--results", type=Path, default=RESULTS)
     a = ap.parse_args(argv)
     before = a.before.resolve()
-    trees = [t for t in a.trees.split(",") if t]
-    if not trees or trees[0] != "before" or any(t not in TREES for t in trees):
-        raise SystemExit(f"--trees: 'before' first, then any of {TREES[1:]}")
-    if not (before / "vault_cli").is_dir() or not (before / "benchmarks" / "synth.py").is_file():
-        raise SystemExit(f"{before} is not a confide checkout with benchmarks/synth.py")
+    specs = a.tree or [f"before={before}@before", f"after-age={REPO}@age", f"after-ssh={REPO}@ssh"]
+    codes, kinds = {}, {}
+    for spec in specs:
+        label, _, rest = spec.partition("=")
+        path, _, kind = rest.rpartition("@")
+        if not label or kind not in ("before", "age", "ssh") or not (Path(path) / "vault_cli").is_dir():
+            raise SystemExit(f"--tree {spec}: give LABEL=PATH@KIND, PATH a checkout with vault_cli/, KIND before|age|ssh")
+        if kind == "before" and not (Path(path) / "benchmarks" / "synth.py").is_file():
+            raise SystemExit(f"--tree {spec}: {path} has no benchmarks/synth.py to build its vault with")
+        codes[label], kinds[label] = Path(path).resolve(), kind
+    trees = list(codes)
 
     bench._load_plugins()
     wanted = a.only or DEFAULT_SECTIONS
@@ -197,17 +210,16 @@ def main(argv=None) -> int:
     vaults = {}
     for tree in trees:
         root = work / f"compare-{tree}-{shape}"
-        if tree == "before":
-            vaults[tree] = _before_vault(before, root, a.records, a.entries, a.big, a.rebuild)
+        if kinds[tree] == "before":
+            vaults[tree] = _before_vault(codes[tree], root, a.records, a.entries, a.big, a.rebuild)
         else:
-            vaults[tree] = _after_vault(root, a.records, a.entries, a.big, tree.split("-", 1)[1], a.rebuild)
+            vaults[tree] = _after_vault(root, a.records, a.entries, a.big, kinds[tree], a.rebuild)
     scratch = Path(tempfile.mkdtemp(prefix="compare-", dir=work))
     ctxs = {}
     for tree in trees:
         folder = scratch / tree
         folder.mkdir()
-        ctx = Context(sv=vaults[tree], work=folder, runs=a.runs, code=before if tree == "before" else REPO,
-                      label=tree)
+        ctx = Context(sv=vaults[tree], work=folder, runs=a.runs, code=codes[tree], label=tree)
         bench.start_context(ctx)
         bench.choose_records(ctx)
         ctxs[tree] = ctx
@@ -244,17 +256,17 @@ def main(argv=None) -> int:
             ctx.reset_vault()
         shutil.rmtree(scratch, ignore_errors=True)
     info_after = harness.machine_info()
-    rows = [_row(BASELINE, {"before": samples[(BASELINE, "typer")]}, ["before"])]
+    rows = [_row(BASELINE, {trees[0]: samples[(BASELINE, "typer")]}, [trees[0]])]
     rows += [_row(s.name, {tree: samples.get((s.name, tree)) for tree in trees}, trees) for s in sections]
     print()
     print(table(rows, trees))
     print()
     print(f"{time.perf_counter() - t0:.0f}s; load average before {info_before.get('loadavg')} after "
-          f"{info_after.get('loadavg')} on {info_before.get('affinity')} cores; typer start-up in the 'before' "
-          f"column is code-independent (the ratio's yardstick)")
+          f"{info_after.get('loadavg')} on {info_before.get('affinity')} cores; the typer start-up (first column) "
+          f"is code-independent: the yardstick")
     a.results.write_text(json.dumps({
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "params": {"before": str(before), "after": str(REPO), "trees": trees, "records": a.records,
+        "params": {"trees": {t: {"code": str(codes[t]), "vault": kinds[t]} for t in trees}, "records": a.records,
                    "entries": a.entries, "big": a.big, "runs": a.runs, "sections": [s.name for s in sections]},
         "machine": {"before": info_before, "after": info_after},
         "vaults": {tree: {"root": str(sv.root), "signing": sv.signing, "identities": sv.identities,

@@ -42,7 +42,7 @@ every tree, trees in a rotating order, after one untimed warm-up each; every
 section resets its vault as ``bench.py`` does (the trust state included). The
 table gives, per tree, the median wall time with min-max and the median CPU
 time (user + sys of the process and its children), and each tree's ratios to
-``before``. Results go to ``benchmarks/results-compare.json``.
+``before``. Results go to ``benchmarks/work/results-compare.json``.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ if str(REPO) not in sys.path:
 from benchmarks import bench, harness, synth  # noqa: E402
 from benchmarks.harness import BASELINE, Context  # noqa: E402
 
-RESULTS = HERE / "results-compare.json"
+RESULTS = HERE / "work" / "results-compare.json"  # benchmarks/work is not tracked
 # The issue-2/3/5 sections, by default (bench.py's names).
 DEFAULT_SECTIONS = [
     "confide add", "confide add (key person)", "confide add (300-entry record)",

@@ -27,6 +27,16 @@ How to read the figures:
   (``ctx.warm_expiry_cache()``); "confide add (fresh clone, no expiry cache)" shows the
   one-off rescan instead.
 - Only one bench run uses a vault at a time (a lock file beside it).
+
+The trust model (issue 9): the synthetic vault is signed (``signing: required``;
+every holder has an SSH key, by default one key that reads and signs, as
+``confide keygen`` makes; ``--identities age`` for age identities with separate
+SSH signing keys), its whole history is verified from its anchor once after it
+is built, and every run starts from a clone whose checkpoint is HEAD (see
+``harness.reset_vault``), so write sections pay one ``ssh-keygen -Y sign`` per
+commit and no verification; ``benchmarks/bench_trust.py`` times what verifying
+new commits costs. ``benchmarks/compare.py`` runs these sections against the
+code before the trust model, side by side.
 """
 
 from __future__ import annotations
@@ -99,7 +109,7 @@ id="e-$(date +%s%N | cut -c1-13)zzzz"
 printf '%s' "$PAYLOAD" | age -a -r "$RECIPIENT" > "$TMPBLOCK"
 { printf -- '- id: %s\n  key: %s\n  data: |\n' "$id" "$KEYID"; sed 's/^/    /' "$TMPBLOCK"; } >> "records/$RECORD.entries.yaml"
 git add -- "records/$RECORD.entries.yaml"
-git -c commit.gpgsign=false commit -q -m "confide: add entry $id to $RECORD" -m "Confide-Action: entry.add
+git $SIGN commit $SIGNFLAG -q -m "confide: add entry $id to $RECORD" -m "Confide-Action: entry.add
 Confide-Record: $RECORD
 Confide-Entry: $id
 Confide-Holder: amira"
@@ -116,7 +126,7 @@ def _setup_shell(ctx: Context) -> None:
     from vault_cli.formats import envelope
 
     rid = ctx.state["add_record"]
-    env = envelope.Envelope.read(clone / "records" / f"{rid}.yaml", f"records/{rid}.yaml", entries=False)
+    env = envelope.Envelope.read(f"records/{rid}.yaml", lambda path: (clone / path).read_bytes(), entries=False)
     key = env.current_key("general")
     payload = (
         '{"confide":"entry/1","record":"%s","block":"e-0000000000zzzz","level":"general","category":"observation",'
@@ -127,13 +137,17 @@ def _setup_shell(ctx: Context) -> None:
     e = synth.git_env()
     e.update({"VAULT": str(clone), "PAYLOAD": payload, "RECIPIENT": key["recipient"], "KEYID": key["id"],
               "RECORD": rid, "TMPBLOCK": str(ctx.work / "shell-block.age"),
+              # signed as confide signs (one ssh-keygen -Y sign) in a vault that requires it
+              "SIGN": " ".join(synth._sign_args(ctx.sv.signing_keys.get("amira") if ctx.sv.signing else None)),
+              "SIGNFLAG": "-S" if ctx.sv.signing else "",
               "GIT_AUTHOR_NAME": "amira", "GIT_AUTHOR_EMAIL": "amira@holders.confide.invalid",
               "GIT_COMMITTER_NAME": "amira", "GIT_COMMITTER_EMAIL": "amira@holders.confide.invalid"})
     ctx.state["shell_env"] = e
 
 
 @section("age + git commit (shell add)", group="baseline", setup=_setup_shell, compare=BASELINE, order=2,
-         note="bash: age -a -r LEVELKEY | indent >> record; git add; git commit (one process tree)")
+         note="bash: age -a -r LEVELKEY | indent >> record; git add; git commit -S (ssh) in a signed vault "
+              "(one process tree)")
 def shell_add(ctx: Context) -> float:
     return ctx.time_argv(["bash", "-c", SHELL_ADD], env=ctx.state["shell_env"])
 
@@ -225,21 +239,45 @@ def _select(sections: list, only: list, skip: list) -> list:
     return out
 
 
-def prepare_vault(records: int, entries: int, big: int, *, rebuild: bool, log=print) -> synth.SynthVault:
-    root = WORK / f"vault-{records}x{entries}"
+def prepare_vault(records: int, entries: int, big: int, *, rebuild: bool, identities: str = "ssh",
+                  log=print) -> synth.SynthVault:
+    root = WORK / (f"vault-{records}x{entries}" + ("" if identities == "ssh" else f"-{identities}"))
     sv = None if rebuild else synth.load(root)
-    if sv is not None and big and not sv.big_records:
+    if sv is not None and ((big and not sv.big_records) or not sv.signing or sv.identities != identities):
         sv = None
     if sv is None:
         synth.remove(root)
         log(f"building a synthetic vault: {records} records x {entries} entries (+1 of {big}) at {root}")
-        sv = synth.build_vault(root, records, entries)
+        sv = synth.build_vault(root, records, entries, identities=identities)
         if big:
             synth.add_big_record(sv, big)
-        log(f"  built in {sv.build_seconds:.1f}s; median record (head + entries) {sv.bytes_per_record / 1024:.1f} KB")
+        t = time.perf_counter()
+        synth.pin_trust(sv, verify=True)  # a vault the trust model accepts: its whole history verifies
+        log(f"  built in {sv.build_seconds:.1f}s (+ {time.perf_counter() - t:.1f}s to verify its history from "
+            f"its anchor); median record (head + entries) {sv.bytes_per_record / 1024:.1f} KB")
     else:
         log(f"reusing the synthetic vault at {root} (--rebuild to make a new one)")
     return sv
+
+
+def start_context(ctx: Context) -> None:
+    """Untimed: the vault back at its built state, and its clone's checkpoint there, as a real clone's."""
+    sv = ctx.sv
+    ctx.state["start_head"] = sv.head or ctx.git("rev-parse", "HEAD").strip()
+    ctx.reset_vault()
+    if sv.signing:
+        synth.pin_trust(sv)  # anchor and derived signers made afresh (a run stopped midway may have left others)
+    ctx.mark()
+
+
+def choose_records(ctx: Context) -> None:
+    """The records the daily sections act on: the middle record, the big one, one of ben's (key person)."""
+    sv = ctx.sv
+    mid = sv.records[len(sv.records) // 2]
+    ctx.state["add_record"] = mid if mid not in sv.big_records else sv.records[0]
+    ctx.state["big_record"] = sv.big_records[0] if sv.big_records else sv.records[0]
+    ctx.state["kp_record"] = next((r for r in sv.records if sv.key_person.get(r) == synth.KEY_PERSON
+                                   and r not in sv.big_records and r != ctx.state["add_record"]), sv.records[0])
 
 
 def main(argv=None) -> int:
@@ -251,6 +289,8 @@ def main(argv=None) -> int:
     ap.add_argument("--only", action="append", default=[], help="section name, part of one, or group (repeatable)")
     ap.add_argument("--skip", action="append", default=[])
     ap.add_argument("--rebuild", action="store_true", help="build a fresh synthetic vault even if one exists")
+    ap.add_argument("--identities", choices=("ssh", "age"), default="ssh",
+                    help="holders' keys: one SSH key reads and signs (confide keygen's), or age to read + SSH to sign")
     ap.add_argument("--results", type=Path, default=RESULTS)
     ap.add_argument("--list", action="store_true", help="list the sections and exit")
     a = ap.parse_args(argv)
@@ -273,21 +313,18 @@ def main(argv=None) -> int:
     # interleaving on one vault would measure each other.
     import fcntl
 
-    lock = open(WORK / f"vault-{a.records}x{a.entries}.lock", "w")
+    suffix = "" if a.identities == "ssh" else f"-{a.identities}"
+    lock = open(WORK / f"vault-{a.records}x{a.entries}{suffix}.lock", "w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         print("another bench run is using this vault; waiting for it to finish")
         fcntl.flock(lock, fcntl.LOCK_EX)
-    sv = prepare_vault(a.records, a.entries, a.big, rebuild=a.rebuild)
+    sv = prepare_vault(a.records, a.entries, a.big, rebuild=a.rebuild, identities=a.identities)
     scratch = Path(tempfile.mkdtemp(prefix="run-", dir=WORK))
     ctx = Context(sv=sv, work=scratch, runs=a.runs)
-    ctx.state["start_head"] = sv.head or ctx.mark()
-    ctx.reset_vault()
-    ctx.state["add_record"] = sv.records[len(sv.records) // 2] if sv.records[len(sv.records) // 2] not in sv.big_records else sv.records[0]
-    ctx.state["big_record"] = sv.big_records[0] if sv.big_records else sv.records[0]
-    ctx.state["kp_record"] = next((r for r in sv.records if sv.key_person.get(r) == synth.KEY_PERSON
-                                   and r not in sv.big_records and r != ctx.state["add_record"]), sv.records[0])
+    start_context(ctx)
+    choose_records(ctx)
     print(f"{len(sections)} sections, {a.runs} runs each, interleaved; plugins: {', '.join(plugins) or 'none'}")
     t0 = time.perf_counter()
     try:
@@ -298,15 +335,20 @@ def main(argv=None) -> int:
     after = harness.machine_info()
     print()
     print(harness.table(measures))
+    extra = harness.derived_table(harness.derive(measures))
+    if extra:
+        print()
+        print(extra)
     print()
     print(f"{time.perf_counter() - t0:.0f}s; load average before {before.get('loadavg')} after {after.get('loadavg')} "
           f"on {before.get('affinity')} cores; spread = (max - min) / median per measure in {a.results.name}")
     harness.write_results(
         a.results, measures,
         params={"records": a.records, "entries": a.entries, "big": a.big, "runs": a.runs, "only": a.only,
-                "skip": a.skip},
+                "skip": a.skip, "identities": a.identities},
         vault={"root": str(sv.root), "records": len(sv.records), "entries_per_record": sv.entries_per_record,
                "big_records": sv.big_records, "median_record_bytes": sv.bytes_per_record,
+               "signing": sv.signing, "identities": sv.identities, "anchor": sv.anchor,
                "build_seconds": round(sv.build_seconds, 2)},
         machine_before=before, machine_after=after,
     )

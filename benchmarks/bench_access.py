@@ -21,6 +21,10 @@ cara practitioners and key persons of half the records each, a recovery key):
 - ``confide holder rotate cara --recipient NEW``: cara's copies re-wrapped,
   fresh generations wherever she reads the current one.
 
+New holders' keys are of the vault's kind (``synth.holder_key``): an SSH key
+that reads and signs, or an age identity with ``--signing-key`` in a signed
+vault of age identities, or an age identity alone in an unsigned (older) vault.
+
 The peer baseline, in the same interleaved runs: the same 1,000 records kept
 the other way, one age file per child encrypted to every reader, re-encrypted
 for the new set of readers with a shell loop over the ``age`` command
@@ -66,8 +70,10 @@ def _plaintexts(root: Path, identity: Path) -> list:
     return list(parallel.map_ordered(one, session.vault.record_ids()))
 
 
-def _setup(ctx: Context) -> None:
-    if "access" in ctx.state:
+def _setup_baseline(ctx: Context) -> None:
+    """The peer's files: one age file per record, to every current reader, holding its real plaintext
+    (decrypted in-process with this tree's vault_cli, so only for a vault in this tree's format)."""
+    if "access_loop" in ctx.state:
         return
     if not shutil.which("age"):
         raise SystemExit("the 'age' command is needed for the access baseline (apt-get install age)")
@@ -76,7 +82,6 @@ def _setup(ctx: Context) -> None:
     sv = ctx.sv
     st: dict = {}
     ctx.reset_vault()
-    # The baseline's files: one age file per record, to every current reader of the vault.
     readers = [h for h in (sv.manager, sv.dsl, *sv.practitioners, sv.recovery) if h]
     from vault_cli.formats.policyfiles import holders_from_bytes
 
@@ -88,7 +93,8 @@ def _setup(ctx: Context) -> None:
     src, dst = ctx.work / "age-in", ctx.work / "age-out"
     src.mkdir(parents=True, exist_ok=True)
     dst.mkdir(parents=True, exist_ok=True)
-    parsed = [pyrage.x25519.Recipient.from_str(r) for r in rcpts.values()]
+    parsed = [pyrage.ssh.Recipient.from_str(r) if r.startswith("ssh-") else pyrage.x25519.Recipient.from_str(r)
+              for r in rcpts.values()]
     for rid, text in zip(sorted(sv.records), texts):
         (src / f"{rid}.age").write_bytes(pyrage.encrypt(text, parsed, armored=True))
     st["plaintext_bytes_median"] = sorted(len(t) for t in texts)[len(texts) // 2]
@@ -99,22 +105,33 @@ def _setup(ctx: Context) -> None:
         f"age -e -a {' '.join('-r ' + shlex.quote(r) for r in remaining)} -o {shlex.quote(str(dst))}/\"$(basename \"$f\")\"; "
         "done"
     )
-    # An auditor to grant to, added once (untimed); the grant runs start from that commit.
-    _, ivy = synth._write_key(ctx.work, "ivy")
-    ctx.confide("holder", "add", "ivy", "--role", "auditor", "--recipient", ivy)
+    ctx.state["access_loop"] = st
+
+
+def _setup(ctx: Context) -> None:
+    """What the confide sections need, through confide processes only (so it serves either code tree):
+    an auditor to grant to, added once (untimed; the grant runs start from that commit), and fresh keys
+    of the vault's kind for the new DSL and for cara's rotation."""
+    if "access" in ctx.state:
+        return
+    sv = ctx.sv
+    st: dict = {}
+    ctx.reset_vault()
+    _, ivy = synth.holder_key(sv, ctx.work, "ivy")
+    ctx.confide("holder", "add", "ivy", "--role", "auditor", *ivy)
     st["grant_head"] = ctx.mark()
     ctx.reset_vault()
-    _, st["dsl2"] = synth._write_key(ctx.work, "dsl2")
-    _, st["cara_new"] = synth._write_key(ctx.work, "cara-new")
+    _, st["dsl2"] = synth.holder_key(sv, ctx.work, "dsl2")
+    _, st["cara_new"] = synth.holder_key(sv, ctx.work, "cara-new")
     st["until"] = (dt.date.today() + dt.timedelta(days=30)).isoformat()
     ctx.state["access"] = st
 
 
-@section(BASELINE_NAME, group=GROUP, setup=_setup, compare=None, per="records", runs=RUNS, order=40,
+@section(BASELINE_NAME, group=GROUP, setup=_setup_baseline, compare=None, per="records", runs=RUNS, order=40,
          note="bash loop: age -d -i MANAGER REC.age | age -e -a -r (4 remaining readers) per record; "
               "real plaintext (profile + 50 entries)")
 def age_loop(ctx: Context) -> float:
-    return ctx.time_argv(["bash", "-c", ctx.state["access"]["loop"]], env=synth.git_env())
+    return ctx.time_argv(["bash", "-c", ctx.state["access_loop"]["loop"]], env=synth.git_env())
 
 
 @section("confide revoke --all (practitioner)", group=GROUP, setup=_setup, compare=BASELINE_NAME, target=0.3,
@@ -128,7 +145,7 @@ def revoke_all(ctx: Context) -> float:
 @section("confide holder add (new DSL, every level)", group=GROUP, setup=_setup, compare=BASELINE_NAME, target=0.3,
          per="records", runs=RUNS, order=42, note="every generation of every level of every record wrapped for the new DSL")
 def add_dsl(ctx: Context) -> float:
-    t = ctx.confide("holder", "add", "dsl2", "--role", "dsl", "--recipient", ctx.state["access"]["dsl2"])
+    t = ctx.confide("holder", "add", "dsl2", "--role", "dsl", *ctx.state["access"]["dsl2"])
     ctx.reset_vault()
     return t
 
@@ -147,7 +164,7 @@ def grant_all(ctx: Context) -> float:
 @section("confide holder rotate (practitioner)", group=GROUP, setup=_setup, compare=BASELINE_NAME, target=0.3,
          per="records", runs=RUNS, order=44, note="cara's copies re-wrapped for a new key; fresh generations where she reads")
 def rotate(ctx: Context) -> float:
-    t = ctx.confide("holder", "rotate", "cara", "--recipient", ctx.state["access"]["cara_new"])
+    t = ctx.confide("holder", "rotate", "cara", *ctx.state["access"]["cara_new"][:2])
     ctx.reset_vault()
     return t
 

@@ -6,8 +6,8 @@ an hour. This module builds the same thing in well under a minute:
 
 - the vault itself, its settings and holders are made with ``setup.init_vault``
   and ``holders.add_holder`` (so ``confide.yaml``, ``holders.yaml``,
-  ``allowed_signers``, ``.gitattributes`` and the repository config are exactly
-  what ``confide init`` writes);
+  ``.gitattributes`` and the repository config are exactly what ``confide
+  init`` writes);
 - every record is made with the same ``envelope`` functions the commands use:
   one level key per level (``envelope.new_level_key``), wrapped once per
   default reader (``policy.readers_for`` + ``envelope.wrap_level_key``), the
@@ -29,7 +29,37 @@ an hour. This module builds the same thing in well under a minute:
   record made with ``git fast-import`` (``commits="per-record"``), or a history
   grown by N more one-entry commits (``grow_history``), for history benchmarks.
 
-Commits made here are unsigned and authored by the vault's manager.
+Signed, as the trust model requires (``vault_cli/trust.py``):
+
+- every holder who writes has a fixed SSH ed25519 key, derived from ``seed`` and
+  the holder's name (benchmark keys, public by construction: never use them for
+  anything else), written as an OpenSSH private key file (mode 0600) exactly as
+  ``confide keygen`` writes one. ``identities="ssh"`` (default) uses that one key
+  to read and to sign, as ``confide keygen`` makes it; ``identities="age"``
+  gives each holder a native age identity to read with and the SSH key only to
+  sign (``CONFIDE_SIGNING_KEY``, as ``--signing-key-file`` does), so the
+  encryption work is the same as in a vault made before signing. The recovery
+  holder always has a native age key (it never signs);
+- the vault is made by ``setup.init_vault`` (``confide.yaml`` from
+  ``settings.render_template``: ``signing: required`` and the rules table) and
+  its holders by ``holders.add_holder``, which sign their commits through git;
+- commits this module makes itself are signed too: a single commit with
+  ``git commit -S`` (``gpg.format=ssh``, one ``ssh-keygen -Y sign``); a
+  fast-import history is written unsigned and then re-signed in bulk
+  (``_sign_history``): each commit object is rewritten onto its signed parent
+  with a ``gpgsig`` header made in-process with ``cryptography`` (the SSHSIG
+  format ``ssh-keygen -Y sign`` writes, namespace ``git``, SHA-512), and the new
+  commits are handed to ``git index-pack`` as one pack (~0.1 ms a commit, where
+  one ``ssh-keygen`` each would take ~5 ms). Each commit is signed by the holder
+  its ``Confide-Holder`` trailer names, who is also its author;
+- the bulk creation of records is one ``record.import`` commit by the manager
+  (``Confide-Records: N``): verify judges each record in it as a creation by
+  the manager; ``record.create`` would claim a single record;
+- after building, the clone's trust state is pinned as a real clone's would be
+  (``.git/confide/trust.json``: anchor ``trust.anchor_of`` the first commit,
+  ``verified`` = HEAD, and the derived ``allowed_signers``), so commands start
+  from a verified checkpoint. ``pin_trust(sv, verify=True)`` (``--verify``)
+  verifies the whole history from the anchor instead of trusting the build.
 
 Stable API (other benchmarks import it; add keyword arguments, do not change
 the meaning of existing ones):
@@ -45,8 +75,10 @@ the meaning of existing ones):
     remove(Path("/tmp/v"))                         # the vault, its keys folder and manifest
 
     build_vault(..., commits="per-record")         # one commit per record instead of one in all
-    build_vault(..., entry_authors="committer")    # entries name the committing manager (verify-clean
-                                                   # but for the unsigned synthetic commits)
+    build_vault(..., entry_authors="committer")    # entries name the committing manager, so a verify
+                                                   # with the manager's key finds no author mismatch
+    build_vault(..., identities="age")             # age identities to read, SSH keys only to sign
+    pin_trust(sv, verify=True)                     # verify the whole history, then pin it
 
 Holders made (names are fixed, so benchmarks can name them):
 
@@ -54,11 +86,15 @@ Holders made (names are fixed, so benchmarks can name them):
     dara      dsl
     ben       practitioner   key person of half the records (and of big records)
     cara      practitioner   key person of the other half
-    vault-recovery  recovery (only with recovery=True, the default)
+    vault-recovery  recovery (only with recovery=True, the default; a native age key, never signs)
+
+Keys are in ``<root>.keys/``: ``NAME.key`` (the identity ``env_for`` gives as
+``CONFIDE_IDENTITY``) and, with ``identities="age"``, ``NAME.sign`` (the SSH key
+``env_for`` gives as ``CONFIDE_SIGNING_KEY``); ``.pub`` files beside them.
 
 Run it directly to build one and print a summary::
 
-    .venv/bin/python benchmarks/synth.py /tmp/confide-vault --records 1000 --entries 50
+    .venv/bin/python benchmarks/synth.py /tmp/confide-vault --records 1000 --entries 50 [--verify]
 """
 
 from __future__ import annotations
@@ -80,14 +116,14 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
-from vault_cli.adapters import crypto, parallel, timeutil
+from vault_cli.adapters import crypto, gitlog, parallel, timeutil
 from vault_cli.formats import envelope
 from vault_cli.model import (
     ids,
     policy,
     trail,  # noqa: E402
 )
-from vault_cli.services import holders as holders_svc
+from vault_cli.services import holders as holders_svc  # noqa: E402
 from vault_cli.services import setup
 from vault_cli.services.vault import Session, Vault  # noqa: E402
 
@@ -134,11 +170,17 @@ class SynthVault:
     build_seconds: float = 0.0
     bytes_per_record: int = 0  # median size of a record (its head and entries files together)
     head: str = ""  # the commit the build (or the last add_big_record / grow_history) left
+    # The trust model (defaults: a manifest written before it, by an older synth: unsigned, age keys)
+    identities: str = "age"  # "ssh": one SSH key reads and signs; "age": age identity + SSH key to sign
+    signing_keys: dict = dataclasses.field(default_factory=dict)  # holder -> Path of the SSH key that signs
+    signing: str = ""  # "required" (confide.yaml's signing), or "" for a vault made before signing
+    anchor: str = ""  # the vault's identity (ROOT@SHA256:fp), pinned in .git/confide/trust.json
 
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
         d["root"] = str(self.root)
         d["keys"] = {k: str(v) for k, v in self.keys.items()}
+        d["signing_keys"] = {k: str(v) for k, v in self.signing_keys.items()}
         d["records"] = len(self.records)
         d["key_person"] = {"ben": sum(1 for v in self.key_person.values() if v == "ben"),
                            "cara": sum(1 for v in self.key_person.values() if v == "cara")}
@@ -163,9 +205,15 @@ def git_env(home: Optional[Path] = None) -> dict:
 
 
 def env_for(sv: SynthVault, holder: str, **extra: str) -> dict:
-    """``os.environ`` for running ``confide`` against ``sv`` as ``holder`` (no colour, no user git config)."""
+    """``os.environ`` for running ``confide`` against ``sv`` as ``holder`` (no colour, no user git config).
+
+    With ``identities="age"`` the holder's SSH key signs through ``CONFIDE_SIGNING_KEY``; with ``"ssh"`` the
+    identity itself signs, as a key from ``confide keygen`` does."""
     env = git_env()
     env.update({"CONFIDE_VAULT": str(sv.root), "CONFIDE_IDENTITY": str(sv.keys[holder]), "NO_COLOR": "1"})
+    sign = sv.signing_keys.get(holder)
+    if sign is not None and Path(sign) != Path(sv.keys[holder]):
+        env["CONFIDE_SIGNING_KEY"] = str(sign)
     env.update(extra)
     return env
 
@@ -332,23 +380,138 @@ def _author_env(holder: str) -> dict:
             "GIT_COMMITTER_NAME": holder, "GIT_COMMITTER_EMAIL": holder_email(holder)}
 
 
-def _commit_all(root: Path, message: str, holder: str) -> str:
+def _sign_args(key: Optional[Path]) -> list:
+    """git options to sign a commit with the SSH key file ``key`` (as confide does), or not at all."""
+    if key is None:
+        return ["-c", "commit.gpgsign=false"]
+    return ["-c", "gpg.format=ssh", "-c", f"user.signingkey={Path(key).resolve()}", "-c", "gpg.ssh.program=ssh-keygen"]
+
+
+def _commit_all(root: Path, message: str, holder: str, key: Optional[Path] = None) -> str:
     _git(root, "add", "--", "records")
-    _git(root, "-c", "commit.gpgsign=false", "commit", "-q", "--no-edit", "-F", "-", input=message.encode(),
-         env=_author_env(holder))
+    _git(root, *_sign_args(key), "commit", "-q", "--no-edit", *(["-S"] if key else []), "-F", "-",
+         input=message.encode(), env=_author_env(holder))
     return _git(root, "rev-parse", "HEAD").decode().strip()
+
+
+# ---------------------------------------------------------------------------
+# signing many commits at once
+
+
+def _ssh_string(b: bytes) -> bytes:
+    import struct
+
+    return struct.pack(">I", len(b)) + b
+
+
+def sshsig(private_key, data: bytes, namespace: bytes = b"git") -> bytes:
+    """An armored SSH signature of ``data`` (what ``ssh-keygen -Y sign -n git`` writes, SHA-512)."""
+    import base64
+    import hashlib
+
+    from cryptography.hazmat.primitives import serialization
+
+    pub = private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    pub_blob = _ssh_string(b"ssh-ed25519") + _ssh_string(pub)
+    signed = b"SSHSIG" + _ssh_string(namespace) + _ssh_string(b"") + _ssh_string(b"sha512") + \
+        _ssh_string(hashlib.sha512(data).digest())
+    sig_blob = _ssh_string(b"ssh-ed25519") + _ssh_string(private_key.sign(signed))
+    blob = b"SSHSIG" + (1).to_bytes(4, "big") + _ssh_string(pub_blob) + _ssh_string(namespace) + \
+        _ssh_string(b"") + _ssh_string(b"sha512") + _ssh_string(sig_blob)
+    b64 = base64.b64encode(blob)
+    lines = [b"-----BEGIN SSH SIGNATURE-----"] + [b64[i:i + 70] for i in range(0, len(b64), 70)] + \
+        [b"-----END SSH SIGNATURE-----"]
+    return b"\n".join(lines) + b"\n"
+
+
+def _pack_objects(root: Path, objects: list) -> None:
+    """Store ``[(type number, bytes)]`` (1 = commit) as one pack through ``git index-pack --stdin``."""
+    import hashlib
+    import struct
+    import zlib
+
+    out = [b"PACK" + struct.pack(">II", 2, len(objects))]
+    for kind, data in objects:
+        n = len(data)
+        byte = (kind << 4) | (n & 15)
+        n >>= 4
+        head = bytearray()
+        while n:
+            head.append(byte | 0x80)
+            byte = n & 0x7F
+            n >>= 7
+        head.append(byte)
+        out.append(bytes(head) + zlib.compress(data, 1))
+    pack = b"".join(out)
+    pack += hashlib.sha1(pack).digest()
+    _git(root, "index-pack", "--stdin", input=pack)
+
+
+def _load_signer(path: Path):
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.load_ssh_private_key(Path(path).read_bytes(), password=None)
+
+
+def _sign_history(root: Path, base: str, tip: str, signing_keys: dict, ref: str = "refs/heads/main") -> str:
+    """Re-make the unsigned commits ``base..tip`` (a line of one-parent commits, as fast-import wrote them)
+    as commits signed by the holder each one's ``Confide-Holder`` trailer names, each on its signed parent;
+    point ``ref`` at the new tip and return it. Trees, authors, dates and messages are kept.
+
+    Signing is in-process (``sshsig``) and the commits go to git as one pack: ~0.1 ms a commit, where
+    ``git commit -S`` runs one ``ssh-keygen`` per commit (~5 ms). The result is what git would have
+    signed: ``git verify-commit`` accepts these commits with the vault's allowed signers."""
+    import hashlib
+
+    shas = _git(root, "rev-list", "--reverse", "--topo-order", f"{base}..{tip}").decode().split()
+    if not shas:
+        return tip
+    raw_all = _git(root, "cat-file", "--batch", input="".join(x + "\n" for x in shas).encode())
+    signers: dict = {}
+    new_of: dict = {}
+    objects = []
+    pos = 0
+    for sha in shas:
+        nl = raw_all.index(b"\n", pos)
+        size = int(raw_all[pos:nl].split()[2])
+        raw = raw_all[nl + 1:nl + 1 + size]
+        pos = nl + 1 + size + 1
+        head, sep, message = raw.partition(b"\n\n")
+        lines = head.split(b"\n")
+        parents = [ln for ln in lines if ln.startswith(b"parent ")]
+        if len(parents) > 1 or any(ln.startswith(b"gpgsig") for ln in lines):
+            raise RuntimeError(f"commit {sha} is a merge or already signed: only fast-import lines are re-signed")
+        lines = [b"parent " + new_of.get(ln[7:].decode(), ln[7:].decode()).encode() if ln.startswith(b"parent ")
+                 else ln for ln in lines]
+        holder = next((ln.split(b":", 1)[1].strip().decode() for ln in message.split(b"\n")
+                       if ln.startswith(b"Confide-Holder:")), None)
+        if holder not in signing_keys:
+            raise RuntimeError(f"commit {sha} names holder {holder!r}, who has no signing key here")
+        if holder not in signers:
+            signers[holder] = _load_signer(signing_keys[holder])
+        payload = b"\n".join(lines) + sep + message
+        sig = sshsig(signers[holder], payload).rstrip(b"\n").split(b"\n")
+        lines += [b"gpgsig " + sig[0]] + [b" " + ln for ln in sig[1:]]
+        obj = b"\n".join(lines) + sep + message
+        new = hashlib.sha1(b"commit %d\0" % len(obj) + obj).hexdigest()
+        new_of[sha] = new
+        objects.append((1, obj))
+    _pack_objects(root, objects)
+    new_tip = new_of[shas[-1]]
+    _git(root, "update-ref", ref, new_tip)
+    return new_tip
 
 
 class _FastImport:
     """A ``git fast-import`` stream: many commits for the price of one process."""
 
-    def __init__(self, root: Path, branch: str = "refs/heads/main") -> None:
+    def __init__(self, root: Path, branch: str = "refs/heads/main", parent: str = "HEAD") -> None:
         self.root = root
         self.branch = branch
         self.proc = subprocess.Popen(["git", "-C", str(root), "fast-import", "--quiet", "--done"],
                                      stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      env=git_env())
-        self.parent = _git(root, "rev-parse", "HEAD").decode().strip()
+        self.parent = _git(root, "rev-parse", parent).decode().strip()
         self.first = True
         self.when = int(time.time()) - 86_400
 
@@ -373,29 +536,109 @@ class _FastImport:
         out.append(b"\n")
         w.write(b"".join(out))
 
-    def close(self) -> str:
+    def close(self, signing_keys: Optional[dict] = None) -> str:
+        """End the stream; with ``signing_keys`` (holder -> SSH key file), re-sign the new commits
+        (``_sign_history``). Returns the branch's new tip."""
         assert self.proc.stdin is not None
         self.proc.stdin.write(b"done\n")
         self.proc.stdin.close()
         err = self.proc.stderr.read() if self.proc.stderr else b""
         if self.proc.wait() != 0:
             raise RuntimeError(f"git fast-import failed: {err.decode(errors='replace')[:500]}")
-        # The files are already in the working tree as committed; bring the index up to HEAD.
-        _git(self.root, "reset", "-q")
-        return _git(self.root, "rev-parse", "HEAD").decode().strip()
+        tip = _git(self.root, "rev-parse", self.branch).decode().strip()
+        if signing_keys:
+            tip = _sign_history(self.root, self.parent, tip, signing_keys, self.branch)
+        if self.branch == "refs/heads/main":
+            # The files are already in the working tree as committed; bring the index up to HEAD.
+            _git(self.root, "reset", "-q")
+        return tip
 
 
 # ---------------------------------------------------------------------------
 # the public API
 
 
-def _write_key(folder: Path, name: str) -> tuple[Path, str]:
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def ssh_key_for(name: str, seed: int = 1):
+    """The fixed benchmark SSH ed25519 key of ``name``: its private key from a hash of the seed and the name.
+    Benchmark keys only: anyone can derive them."""
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    return ed25519.Ed25519PrivateKey.from_private_bytes(
+        hashlib.sha256(f"confide synthetic benchmark key/{seed}/{name}".encode()).digest())
+
+
+def write_ssh_key(folder: Path, name: str, *, seed: Optional[int] = 1, suffix: str = ".key") -> tuple[Path, str]:
+    """An OpenSSH private key file (0600, as ``confide keygen`` writes one) and its ``.pub``; returns
+    (path, public line). ``seed=None``: a fresh random key instead of the fixed one."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate() if seed is None else ssh_key_for(name, seed)
+    data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                             serialization.NoEncryption())
+    pub = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    path = folder / f"{name}{suffix}"
+    _write_private(path, data)
+    Path(str(path) + ".pub").write_text(f"{pub} {name}@confide-bench\n")
+    return path, pub
+
+
+def _write_key(folder: Path, name: str, kind: str = "age") -> tuple[Path, str]:
+    """A fresh key for a holder a benchmark adds: (identity file, recipient). ``kind="age"``: a native age
+    identity; ``"ssh"``: an SSH key that also signs (the recipient is then its signing key too)."""
+    if kind == "ssh":
+        return write_ssh_key(folder, name, seed=None)
     secret, recipient = crypto.generate_identity()
     path = folder / f"{name}.txt"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(f"# synthetic benchmark key for {name}\n# public key: {recipient}\n{secret}\n")
+    _write_private(path, f"# synthetic benchmark key for {name}\n# public key: {recipient}\n{secret}\n".encode())
     return path, recipient
+
+
+def holder_key(sv: SynthVault, folder: Path, name: str) -> tuple[Path, list]:
+    """A fresh key for a holder a benchmark adds to ``sv`` (``holder add``, ``holder rotate``), of the kind the
+    vault's holders have: (identity file, CLI options naming it: ``--recipient`` and, in a signed vault with
+    age identities, ``--signing-key``)."""
+    if sv.signing and sv.identities == "ssh":
+        path, pub = _write_key(folder, name, "ssh")
+        return path, ["--recipient", pub]
+    path, recipient = _write_key(folder, name, "age")
+    opts = ["--recipient", recipient]
+    if sv.signing:
+        _, sign_pub = write_ssh_key(folder, name, seed=None, suffix=".sign")
+        opts += ["--signing-key", sign_pub]
+    return path, opts
+
+
+def pin_trust(sv: SynthVault, *, verify: bool = False) -> str:
+    """Pin this clone's trust state as a real clone's: anchor = the first commit and its signer
+    (``trust.anchor_of``), verified = HEAD, and the derived ``.git/confide/allowed_signers``.
+    ``verify``: verify the whole history from that anchor first (``trust.pin``; raises on findings)."""
+    from vault_cli.services import trust
+
+    root = sv.root
+    first = _git(root, "rev-list", "--max-parents=0", "HEAD").decode().split()
+    if len(first) != 1:
+        raise RuntimeError(f"{root} has {len(first)} root commits")
+    anchor = trust.anchor_of(root, first[0])
+    head = _git(root, "rev-parse", "HEAD").decode().strip()
+    if verify:
+        state = trust.pin(root, anchor, head)
+    else:
+        state = trust.TrustState.load(trust.git_dir_of(root))
+        state.anchor, state.verified = anchor, head
+        state.save()
+        trust.write_allowed_signers(root, state.git_dir, head)
+    sv.anchor = state.anchor or anchor
+    sv.head = head
+    return sv.anchor
 
 
 def build_vault(
@@ -411,37 +654,59 @@ def build_vault(
     name: str = "Synthetic Days Nursery",
     quiet: bool = True,
     entry_authors: str = "mixed",
+    identities: str = "ssh",
+    verify: bool = False,
 ) -> SynthVault:
     """Build a vault of ``records`` children with ``entries`` entries each at ``root`` (must not exist or be empty).
 
-    ``keys_dir`` (default: ``<root>.keys`` beside the vault, never inside it) receives one 0600 age identity
-    per holder. ``commits``: ``"single"`` commits every record at once (one commit after the vault's own
-    init and holder commits); ``"per-record"`` makes one ``record.create``-style commit per record with
-    ``git fast-import`` (no extra processes per commit). Key persons alternate ben / cara. ``seed`` makes
-    texts, levels and entry times reproducible (keys and record ids are always fresh).
+    ``keys_dir`` (default: ``<root>.keys`` beside the vault, never inside it) receives the holders' keys
+    (0600; see the module docstring). ``identities``: ``"ssh"`` (default: one SSH key per holder reads and
+    signs, as ``confide keygen`` makes) or ``"age"`` (an age identity reads, a separate SSH key signs).
+    ``commits``: ``"single"`` commits every record at once (one signed ``record.import`` commit after the
+    vault's own init and holder commits); ``"per-record"`` makes one signed ``record.create`` commit per record
+    (fast-import, then ``_sign_history``). Key persons alternate ben / cara. ``seed`` makes texts, levels,
+    entry times and the holders' SSH keys reproducible (record ids and age keys are always fresh).
     ``entry_authors``: ``"mixed"`` (default: manager, DSL and the key person wrote the entries, as in a
     real record) or ``"committer"`` (every initial entry names the manager, who makes the commits, so
-    ``confide verify`` finds no author/signer mismatch; it still reports synthetic commits as unsigned).
+    ``confide verify`` with the manager's key finds no author/signer mismatch).
+    The clone's trust state is pinned at the end (``pin_trust``; ``verify``: after a full verify).
     Returns a ``SynthVault``.
     """
     t0 = time.perf_counter()
+    if identities not in ("ssh", "age"):
+        raise ValueError("identities must be 'ssh' or 'age'")
     root = Path(root).resolve()
     keys_dir = Path(keys_dir).resolve() if keys_dir else root.with_name(root.name + ".keys")
     keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    saved = {k: os.environ.get(k) for k in ("GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_GLOBAL")}
+    saved = {k: os.environ.get(k) for k in ("GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_GLOBAL", "CONFIDE_SIGNING_KEY")}
     os.environ.update({"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull})
     try:
-        keys, recipients, roles = {}, {}, {}
+        keys, recipients, roles, signing_keys, signing_pubs = {}, {}, {}, {}, {}
         people = [(MANAGER, "manager"), (DSL, "dsl")] + [(p, "practitioner") for p in PRACTITIONERS]
         if recovery:
             people.append((RECOVERY, "recovery"))
         for holder, role in people:
-            keys[holder], recipients[holder] = _write_key(keys_dir, holder)
             roles[holder] = role
-        setup.init_vault(str(root), name=name, holder=MANAGER, recipient=recipients[MANAGER])
+            if role == "recovery":  # an offline break-glass key: native age, never signs
+                keys[holder], recipients[holder] = _write_key(keys_dir, holder, "age")
+            elif identities == "ssh":
+                keys[holder], recipients[holder] = write_ssh_key(keys_dir, holder, seed=seed)
+                signing_keys[holder], signing_pubs[holder] = keys[holder], recipients[holder]
+            else:
+                keys[holder], recipients[holder] = _write_key(keys_dir, holder, "age")
+                signing_keys[holder], signing_pubs[holder] = write_ssh_key(keys_dir, holder, seed=seed, suffix=".sign")
+
+        def signing_as(holder: str) -> None:  # how admin's transactions sign: the identity, or this key file
+            if identities == "age":
+                os.environ["CONFIDE_SIGNING_KEY"] = str(signing_keys[holder])
+
+        signing_as(MANAGER)
+        setup.init_vault(str(root), name=name, holder=MANAGER, recipient=recipients[MANAGER],
+                         identity=str(keys[MANAGER]), signing_key=signing_pubs[MANAGER])
         session = Session.start(Vault.open(str(root)), str(keys[MANAGER]))
         for holder, role in people[1:]:
-            holders_svc.add_holder(session, holder, role=role, recipient=recipients[holder])
+            holders_svc.add_holder(session, holder, role=role, recipient=recipients[holder],
+                             signing_key=signing_pubs.get(holder))
         vault = Vault.open(str(root))
         taken: set = set()
         jobs = []
@@ -457,23 +722,25 @@ def build_vault(
                                [MANAGER] if entry_authors == "committer" else None)
         kp = {rid: person for rid, person, _ in jobs}
         if commits == "single":
-            _commit_all(root, trail.message(f"create {records} records (synthetic benchmark data)", "record.create",
-                                            MANAGER, extra={"Confide-Records": str(records)}), MANAGER)
+            _commit_all(root, trail.message(f"create {records} records (synthetic benchmark data)", "record.import",
+                                            MANAGER, extra={"Confide-Records": str(records)}), MANAGER,
+                        signing_keys[MANAGER])
         elif commits == "per-record":
             fi = _FastImport(root)
             for rid, _person, _ in jobs:
                 srcs = (f"records/{rid}{envelope.HEAD_SUFFIX}", f"records/{rid}{envelope.ENTRIES_SUFFIX}")
                 fi.commit(MANAGER, trail.message(f"create record {rid}", "record.create", MANAGER, record=rid),
                           {src: (root / src).read_bytes() for src in srcs})
-            fi.close()
+            fi.close(signing_keys)
         else:
             raise ValueError("commits must be 'single' or 'per-record'")
         sizes = sorted(n for _, n in built)
         sv = SynthVault(root=root, keys=keys, roles=roles, records=sorted(kp), key_person=kp,
                         entries_per_record=entries, recovery=RECOVERY if recovery else None,
-                        bytes_per_record=sizes[len(sizes) // 2] if sizes else 0)
+                        bytes_per_record=sizes[len(sizes) // 2] if sizes else 0,
+                        identities=identities, signing_keys=signing_keys, signing=vault.settings.signing or "")
+        pin_trust(sv, verify=verify)
         sv.build_seconds = time.perf_counter() - t0
-        sv.head = _git(root, "rev-parse", "HEAD").decode().strip()
         _save_manifest(sv)
         if not quiet:
             print(f"built {records} x {entries} in {sv.build_seconds:.1f}s at {root}", file=sys.stderr)
@@ -487,11 +754,11 @@ def build_vault(
 
 
 def add_big_record(sv: SynthVault, entries: int = 300, *, key_person: str = KEY_PERSON, seed: int = 7) -> str:
-    """Add one more record with ``entries`` entries (key person ``ben``) in one commit; returns its id."""
+    """Add one more record with ``entries`` entries (key person ``ben``) in one signed commit; returns its id."""
     root = sv.root
     vault = Vault.open(str(root))
     rid = ids.new_record_id()
-    while vault.record_path(rid).exists():
+    while vault.has_record(rid):
         rid = ids.new_record_id()
     now_ms = int(time.time() * 1000)
     span = 2 * 365 * 24 * 3600 * 1000
@@ -500,37 +767,46 @@ def add_big_record(sv: SynthVault, entries: int = 300, *, key_person: str = KEY_
     for path, data in files.items():
         (root / path).write_bytes(data)
     _git(root, "add", "--", *files)
-    _git(root, "-c", "commit.gpgsign=false", "commit", "-q", "--no-edit", "-F", "-",
+    key = sv.signing_keys.get(MANAGER)
+    _git(root, *_sign_args(key), "commit", "-q", "--no-edit", *(["-S"] if key else []), "-F", "-",
          input=trail.message(f"create record {rid}", "record.create", MANAGER, record=rid).encode(),
          env=_author_env(MANAGER))
     sv.records = sorted(sv.records + [rid])
     sv.key_person[rid] = key_person
     sv.big_records.append(rid)
     sv.head = _git(root, "rev-parse", "HEAD").decode().strip()
+    if sv.signing:
+        pin_trust(sv)
     _save_manifest(sv)
     return rid
 
 
-def grow_history(sv: SynthVault, commits: int, *, seed: int = 11, author: str = KEY_PERSON) -> str:
-    """Append ``commits`` one-entry commits (``entry.add`` messages) spread over the records, with fast-import.
-
-    Each commit adds one real sealed entry to one record (round-robin over a shuffled order), exactly as
-    ``confide add`` would have written it, so history benchmarks get ``records + commits`` commits of the
-    right shape without ``commits`` CLI processes. Returns the new HEAD.
-    """
+def history_commits(sv: SynthVault, commits: int, *, seed: int = 11, author: str = KEY_PERSON,
+                    ref: str = "refs/heads/main", parent: str = "HEAD") -> tuple[str, dict]:
+    """``commits`` one-entry commits (``entry.add``) by ``author`` on ``parent``, written to ``ref`` (signed in
+    a signed vault); returns (the new tip, {record id: its files at the tip}). The working tree is not touched."""
     root = sv.root
     vault = Vault.open(str(root))
     rng = random.Random(seed)
     order = list(sv.records)
     rng.shuffle(order)
     cache: dict = {}
-    fi = _FastImport(root)
+    fi = _FastImport(root, ref, parent)
+    tree = gitlog.CommitTree(root, fi.parent)  # the records as the parent commit holds them
+
+    def read(path: str) -> bytes:
+        data = tree.read(path)
+        if data is None:
+            raise FileNotFoundError(path)
+        return data
+
     now_ms = int(time.time() * 1000)
     for i in range(commits):
         rid = order[i % len(order)]
         src = vault.record_source(rid)
-        env = cache.get(rid) or envelope.Envelope.read(vault.record_path(rid), src, entries=False)
-        cache[rid] = env
+        if rid not in cache:
+            cache[rid] = envelope.Envelope.read(src, read, entries=False)
+        env = cache[rid]
         level = rng.choices([lv for lv, _ in LEVEL_WEIGHTS], [w for _, w in LEVEL_WEIGHTS])[0]
         key = env.current_key(level)
         eid = "e-" + ids._time_part(now_ms - (commits - i) * 1000) + "".join(rng.choice(ids.ALPHABET) for _ in range(4))
@@ -538,10 +814,26 @@ def grow_history(sv: SynthVault, commits: int, *, seed: int = 11, author: str = 
         env.append_entry({"id": eid, "key": key["id"], "data": envelope.seal(payload, key["recipient"], "entry", src)})
         fi.commit(author, trail.message(f"add entry {eid} to {rid}", "entry.add", author, record=rid, entry=eid),
                   env.files())  # the entries file only, as 'confide add' writes it
-    for rid, env in cache.items():
-        for path, data in env.files().items():
-            (root / path).write_bytes(data)
-    sv.head = fi.close()
+    tree.close()
+    tip = fi.close(sv.signing_keys if sv.signing else None)
+    return tip, {rid: env.files() for rid, env in cache.items()}
+
+
+def grow_history(sv: SynthVault, commits: int, *, seed: int = 11, author: str = KEY_PERSON) -> str:
+    """Append ``commits`` one-entry commits (``entry.add`` messages) spread over the records, with fast-import.
+
+    Each commit adds one real sealed entry to one record (round-robin over a shuffled order), exactly as
+    ``confide add`` would have written it, so history benchmarks get ``records + commits`` commits of the
+    right shape without ``commits`` CLI processes; signed by ``author`` in a signed vault, whose trust state
+    is then pinned at the new HEAD. Returns the new HEAD.
+    """
+    tip, files = history_commits(sv, commits, seed=seed, author=author)
+    for per_record in files.values():
+        for path, data in per_record.items():
+            (sv.root / path).write_bytes(data)
+    sv.head = tip
+    if sv.signing:
+        pin_trust(sv)
     _save_manifest(sv)
     return sv.head
 
@@ -551,11 +843,13 @@ def _save_manifest(sv: SynthVault) -> None:
     data = dataclasses.asdict(sv)
     data["root"] = str(sv.root)
     data["keys"] = {k: str(v) for k, v in sv.keys.items()}
+    data["signing_keys"] = {k: str(v) for k, v in sv.signing_keys.items()}
     sv.root.with_name(sv.root.name + ".json").write_text(json.dumps(data))
 
 
 def load(root: Path) -> Optional[SynthVault]:
-    """The ``SynthVault`` a previous ``build_vault`` left at ``root``, or None (missing, or changed since)."""
+    """The ``SynthVault`` a previous ``build_vault`` left at ``root``, or None (missing, or changed since).
+    Also reads the manifests of older synth versions (no signing fields: an unsigned vault)."""
     root = Path(root).resolve()
     manifest = root.with_name(root.name + ".json")
     try:
@@ -564,9 +858,13 @@ def load(root: Path) -> Optional[SynthVault]:
         return None
     data["root"] = Path(data["root"])
     data["keys"] = {k: Path(v) for k, v in data["keys"].items()}
+    data["signing_keys"] = {k: Path(v) for k, v in (data.get("signing_keys") or {}).items()}
     data["practitioners"] = tuple(data["practitioners"])
-    sv = SynthVault(**data)
-    if not all(p.exists() for p in sv.keys.values()) or not (root / "records").is_dir():
+    known = {f.name for f in dataclasses.fields(SynthVault)}
+    sv = SynthVault(**{k: v for k, v in data.items() if k in known})
+    if not all(p.exists() for p in [*sv.keys.values(), *sv.signing_keys.values()]) or not (root / "records").is_dir():
+        return None
+    if sv.signing and not (root / ".git" / "confide" / "trust.json").is_file():
         return None
     names = [p.name for p in (root / "records").glob("c-*.yaml")]  # a vault in the one-file format has no entries files
     if (sum(1 for n in names if (envelope.record_of("records/" + n) or ("", ""))[1] == "head") != len(sv.records)
@@ -593,17 +891,23 @@ def main(argv: Optional[list] = None) -> int:
     ap.add_argument("--big", type=int, default=0, help="also add one record with this many entries")
     ap.add_argument("--commits", choices=("single", "per-record"), default="single")
     ap.add_argument("--grow", type=int, default=0, help="then add this many one-entry commits")
+    ap.add_argument("--identities", choices=("ssh", "age"), default="ssh")
+    ap.add_argument("--verify", action="store_true", help="verify the whole history from the anchor at the end")
     ap.add_argument("--force", action="store_true", help="remove an existing vault at ROOT first")
     a = ap.parse_args(argv)
     if a.force:
         remove(a.root)
-    sv = build_vault(a.root, a.records, a.entries, commits=a.commits, quiet=False)
+    sv = build_vault(a.root, a.records, a.entries, commits=a.commits, quiet=False, identities=a.identities)
     if a.big:
         add_big_record(sv, a.big)
     if a.grow:
         t = time.perf_counter()
         grow_history(sv, a.grow)
         print(f"grew history by {a.grow} commits in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+    if a.verify:
+        t = time.perf_counter()
+        pin_trust(sv, verify=True)
+        print(f"verified the whole history from {sv.anchor} in {time.perf_counter() - t:.1f}s", file=sys.stderr)
     print(json.dumps(sv.to_json(), indent=2))
     return 0
 

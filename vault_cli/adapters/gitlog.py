@@ -257,13 +257,16 @@ def merge_base(root: Path, a: str, b: str) -> Optional[str]:
     return out or None
 
 
-def diff_tree(root: Path, commits: list[tuple[str, list]]) -> dict[str, list]:
-    """Changed files of each commit against its first parent: {sha: [(path, old blob, new blob)]}."""
+def diff_tree(root: Path, commits: list[tuple[str, list]], modes: Optional[dict] = None) -> dict[str, list]:
+    """Changed files of each commit against its first parent: {sha: [(path, old blob, new blob)]}.
+
+    With ``modes`` (a dict), also fills ``modes[sha]`` with [(path, new mode)] of every change,
+    for checks of the tree's shape (a vault holds regular files only, each path once)."""
     if not commits:
         return {}
     lines = "".join(f"{c} {ps[0]}\n" if ps else f"{c}\n" for c, ps in commits).encode()
     out = run(root, "diff-tree", "--stdin", "-r", "-z", "--raw", "--no-renames", "--always", "--root", input=lines)
-    return _parse_raw_diff(out, multi=True)
+    return _parse_raw_diff(out, multi=True, modes=modes)
 
 
 def diff_paths(root: Path, old: str, new: str) -> list[tuple[str, Optional[str], Optional[str]]]:
@@ -272,7 +275,7 @@ def diff_paths(root: Path, old: str, new: str) -> list[tuple[str, Optional[str],
     return _parse_raw_diff(out, multi=False).get("", [])
 
 
-def _parse_raw_diff(out: bytes, *, multi: bool) -> dict[str, list]:
+def _parse_raw_diff(out: bytes, *, multi: bool, modes: Optional[dict] = None) -> dict[str, list]:
     result: dict[str, list] = {}
     tokens = out.split(b"\0")
     current = "" if not multi else None
@@ -289,6 +292,8 @@ def _parse_raw_diff(out: bytes, *, multi: bool) -> dict[str, list]:
             path = tokens[i + 1].decode("utf-8", "surrogateescape")
             old, new = meta[2], meta[3]
             result[current].append((path, None if set(old) == {"0"} else old, None if set(new) == {"0"} else new))
+            if modes is not None:
+                modes.setdefault(current, []).append((path, meta[1]))
             i += 2
             continue
         current = t.decode().strip().split()[0]

@@ -88,6 +88,8 @@ def load_head(raw: bytes, source: str) -> dict:
     probe = dict(head)
     probe["entries"] = []
     schema.check("record", probe, source)
+    schema.check_real_dates(head.get("grants") or [], ("granted", "until", "parent_permission"), source)
+    schema.check_real_dates(head.get("revoked") or [], ("revoked",), source)
     return head
 
 

@@ -113,6 +113,9 @@ def holders_from_bytes(raw: bytes) -> Holders:
     names = [h["name"] for h in data["holders"]]
     if len(set(names)) != len(names):
         raise IntegrityError(f"{HOLDERS_FILE} names a holder twice", "git log -p holders.yaml")
+    schema.check_real_dates(data["holders"], ("added", "removed"), HOLDERS_FILE)
+    for h in data["holders"]:
+        schema.check_real_dates(h.get("previous_signing_keys") or [], ("until",), HOLDERS_FILE)
     return Holders(Holder(**h) for h in data["holders"])
 
 

@@ -347,3 +347,18 @@ def check_def(name: str, definition: str, value: Any, source: str) -> None:
             f"{source} breaks the {name} schema ({definition}): {exc.path} {exc.problem}",
             f"see schemas/{name}.schema.json; if the file was edited by hand, restore it from git",
         ) from None
+
+
+def check_real_dates(items: list, fields: tuple, source: str) -> None:
+    """Dates the schema's pattern lets through must also be days of the calendar (not 2026-02-30)."""
+    import datetime as dt
+
+    for item in items:
+        for name in fields:
+            value = item.get(name) if isinstance(item, dict) else None
+            if isinstance(value, str):
+                try:
+                    dt.date.fromisoformat(value)
+                except ValueError:
+                    raise IntegrityError(f"{source} holds an impossible date in '{name}'",
+                                         "if it was edited by hand, restore it: git checkout -- " + source) from None

@@ -194,7 +194,8 @@ def repudiate(root: Path, *, identity: Optional[str], reason: Optional[str] = No
         name = trust._reader_name(root, state, idents)
         seen = state.readers.get(name) if name else None
         if seen and seen != verified and gitlog.is_ancestor(root, seen, verified):
-            verified = seen
+            # their key checks what others' commands let through since: back to before what it finds forged
+            verified = trust.clean_point(root, state, verified, identities=idents, reader=name)
     if head == verified:
         raise UsageError("nothing to repudiate: the vault is at its last verified commit",
                          "to reject a verified commit that verify judged with a key, give --to the commit before it")
@@ -223,7 +224,9 @@ def repudiate(root: Path, *, identity: Optional[str], reason: Optional[str] = No
                            allow_empty=True)  # the commits may have put every file back by hand: still answer them
     state = trust.TrustState.load(trust.git_dir_of(root))
     state.verified = commit
-    state.readers = {name: commit for name in state.readers}
+    name = trust.reader_name(root, idents)
+    if name:
+        state.readers[name] = commit  # what the repudiating manager's key checked; others check it themselves
     state.repudiated = sorted(set(state.repudiated) | set(commits))
     state.save()
     trust.write_allowed_signers(root, state.git_dir, commit)

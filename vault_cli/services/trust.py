@@ -155,6 +155,11 @@ def ensure_verified(root: Path, git, *, identities: Optional[list] = None) -> st
     return head
 
 
+def reader_name(root: Path, identities: Optional[list]) -> Optional[str]:
+    """The holder whose key ``identities`` are, by the holders of this clone's verified checkpoint."""
+    return _reader_name(root, TrustState.load(git_dir_of(root)), identities)
+
+
 def _reader_name(root: Path, state: TrustState, identities: Optional[list]) -> Optional[str]:
     """Whose blocks the caller's identities open, by the holders of the verified checkpoint."""
     if not identities or not state.verified:
@@ -188,6 +193,26 @@ def verify_and_advance(root: Path, state: TrustState, tip: str, *, what: str = "
     With ``reader`` (and their identities), the walk starts from the newest commit that holder's key
     last checked when that is older, and opens what their key opens."""
     from vault_cli.adapters import gitlog
+
+    result, start, known = _walk(root, state, tip, identities=identities, reader=reader)
+    if not result.ok:
+        raise findings_error(result, start or result.last_clean or known, what)
+    if reader:
+        state.readers[reader] = tip
+    if known and not gitlog.is_ancestor(root, known, tip) and gitlog.is_ancestor(root, tip, known):
+        if keep and reader:
+            state.save()
+        return  # HEAD went back to a commit already verified (a local reset): keep the checkpoint
+    state.verified = tip
+    state.repudiated = sorted(set(state.repudiated) | set(result.repudiated_commits))
+    if keep:
+        state.save()
+        write_allowed_signers(root, state.git_dir, tip)
+
+
+def _walk(root: Path, state: TrustState, tip: str, *, identities: Optional[list], reader: Optional[str]):
+    """Verify ``tip`` from the checkpoint, or keyed from what ``reader``'s key last checked: (result, start, known)."""
+    from vault_cli.adapters import gitlog
     from vault_cli.formats.policyfiles import holders_from_bytes
     from vault_cli.model.holders import HOLDERS_FILE
     from vault_cli.services.verify import Anchor, verify
@@ -210,19 +235,24 @@ def verify_and_advance(root: Path, state: TrustState, tip: str, *, what: str = "
             tree.close()
     result = verify(root, tip=tip, exclude=exclude, anchor=None if start else Anchor.parse(state.anchor or ""),
                     repudiated=tuple(state.repudiated), identities=identities if keyed else None, holders=holders)
-    if not result.ok:
-        raise findings_error(result, start or result.last_clean or known, what)
-    if reader:
+    return result, start, known
+
+
+def clean_point(root: Path, state: TrustState, tip: str, *, identities: list, reader: str) -> str:
+    """What ``reader``'s key finds clean up to ``tip`` (an ancestor of it, or ``tip`` itself, recorded as
+    checked): the newest commit on ``tip``'s first-parent line built on no commit with findings."""
+    from vault_cli.adapters import gitlog
+
+    result, start, _known = _walk(root, state, tip, identities=identities, reader=reader)
+    if result.ok:
         state.readers[reader] = tip
-    if known and not gitlog.is_ancestor(root, known, tip) and gitlog.is_ancestor(root, tip, known):
-        if keep and reader:
-            state.save()
-        return  # HEAD went back to a commit already verified (a local reset): keep the checkpoint
-    state.verified = tip
-    state.repudiated = sorted(set(state.repudiated) | set(result.repudiated_commits))
-    if keep:
         state.save()
-        write_allowed_signers(root, state.git_dir, tip)
+        return tip
+    bad = {f.commit for f in result.findings}
+    for sha in gitlog.run(root, "rev-list", "--first-parent", tip, *((f"^{start}",) if start else ())).decode().split():
+        if not any(gitlog.is_ancestor(root, b, sha) for b in bad):
+            return sha
+    return start or tip
 
 
 def _exists(root: Path, commit: str) -> bool:
@@ -231,16 +261,18 @@ def _exists(root: Path, commit: str) -> bool:
     return bool(gitlog.run(root, "cat-file", "-t", commit, check=False).strip() == b"commit")
 
 
-def advance(root: Path, before: Optional[str], after: str, *, holders_changed: Optional[bool] = None) -> None:
-    """A confide command committed ``after`` on top of the verified ``before``: move the checkpoint,
-    and re-derive ``allowed_signers`` when holders.yaml changed (None: compare the two commits)."""
+def advance(root: Path, before: Optional[str], after: str, *, holders_changed: Optional[bool] = None,
+            reader: Optional[str] = None) -> None:
+    """``after`` was made by confide on top of the verified ``before`` (a commit of its own, or a fast-forward
+    to what it verified): move the checkpoint, and ``reader``'s, who checked what it opens; another holder's
+    key checks the new commit at their next command. Re-derive ``allowed_signers`` when holders.yaml changed
+    (None: compare the two commits)."""
     state = TrustState.load(git_dir_of(root))
     if state.verified != before:
         return  # not built on the checkpoint (should not happen): the next command verifies it
     state.verified = after
-    for name, seen in list(state.readers.items()):
-        if seen == before:  # they had checked everything before it; confide made this commit from that
-            state.readers[name] = after
+    if reader and state.readers.get(reader) == before:
+        state.readers[reader] = after
     state.save()
     if holders_changed is None:
         from vault_cli.adapters import gitlog
@@ -288,4 +320,4 @@ def write_allowed_signers(root: Path, git_dir: Path, commit: str) -> None:
 
 
 __all__ = ["TrustState", "ensure_verified", "verify_and_advance", "advance", "pin", "anchor_of", "findings_error",
-           "write_allowed_signers", "git_dir_of"]
+           "write_allowed_signers", "git_dir_of", "reader_name", "clean_point"]

@@ -68,6 +68,7 @@ class Vault:
         self.signing_identity: Optional[Path] = None  # the identity file, when it is also the signing key
         self.identities = identities  # the caller's, when known: what they can open is checked too
         self._load(trust.ensure_verified(root, self.git, identities=identities))
+        self.reader = trust.reader_name(root, identities)  # whose key checked it (None: nobody's)
 
     def _load(self, commit: str) -> None:
         self.commit = commit
@@ -184,7 +185,7 @@ class Vault:
         return signatures.prepare(settings, holders, holder, identity_path=self.signing_identity)
 
     def _committed(self, before: Optional[str], after: str, tx: Transaction) -> None:
-        trust.advance(self.root, before, after, holders_changed=HOLDERS_FILE in tx.files)
+        trust.advance(self.root, before, after, holders_changed=HOLDERS_FILE in tx.files, reader=self.reader)
         self._load(after)
 
 

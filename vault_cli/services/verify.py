@@ -133,6 +133,8 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks):
         self._pref: dict = {}
         self._head_profiles: dict = {}  # record -> (path, profile block) at the tip, for names outside --since
         self.last_clean: Optional[str] = None
+        self.expect_root = True
+        self._modes: dict = {}
 
     # -- helpers ---------------------------------------------------------------
     def add(self, commit: str, file: Optional[str], check: str, message: str) -> None:
@@ -222,7 +224,10 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks):
     # -- the walk ------------------------------------------------------------
     def run(self, tip: str, exclude: tuple = ()) -> int:
         commits = gitlog.rev_list(self.root, tip, exclude)
-        diffs = gitlog.diff_tree(self.root, commits)
+        self.expect_root = not exclude  # a walk from a checkpoint never meets a first commit: one it meets is foreign
+        modes: dict = {}
+        diffs = gitlog.diff_tree(self.root, commits, modes)
+        self._modes = modes
         self._load_head_keys(tip)
         plan = []
         for sha, _parents in commits:
@@ -250,6 +255,7 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks):
         return len(commits)
 
     def judge(self, c: CommitInfo, changes: list) -> None:
+        self.check_tree_shape(c)
         if c.action == "vault.repudiate":
             self.check_repudiation(c)
             return
@@ -269,6 +275,20 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks):
             self.check_commit(c, changes)
         if c.sha not in self.bad:
             self.last_clean = c.sha
+
+    def check_tree_shape(self, c: CommitInfo) -> None:
+        """A vault's tree holds regular files, each path once. git accepts a tree with a path twice (reading
+        ``COMMIT:PATH`` then gives one entry while a diff shows the other) or a gitlink where a record was:
+        commands would read what verify never judged."""
+        seen: set = set()
+        for path, mode in self._modes.get(c.sha, []):
+            if path in seen:
+                self.add(c.sha, path, "tree", f"the commit's tree holds {path} twice: a malformed tree, made by hand")
+            seen.add(path)
+            if mode not in ("100644", "000000"):
+                what = {"160000": "a submodule link", "120000": "a symbolic link", "100755": "an executable file",
+                        "040000": "a folder"}.get(mode, f"mode {mode}")
+                self.add(c.sha, path, "tree", f"{path} is {what}, not a regular file: a vault holds only confide's files")
 
     def _after_top(self, c: CommitInfo, changes: list) -> dict:
         first = c.parents[0] if c.parents else None
@@ -330,7 +350,7 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks):
 
     def check_root(self, c: CommitInfo, changes: list) -> None:
         self.roots.append(c.sha)
-        if len(self.roots) > 1:
+        if len(self.roots) > 1 or not self.expect_root:
             self.add(c.sha, None, "root", "a second first commit: this history joins an unrelated one (a forged start?)")
             self._top[c.sha] = self._after_top(c, changes)
             return
@@ -463,6 +483,14 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks):
 
     # -- the result --------------------------------------------------------------------
     def result(self, n: int, tip: Optional[str]) -> VerifyResult:
+        # Built on a commit a repudiation answered (or one repudiated before this walk): its own findings no
+        # longer fail the walk, so what is built on it, on a line the repudiation does not lead to, must.
+        for sha, stem in self.tainted.items():
+            if sha in self.repudiated:
+                continue
+            if stem in self.repudiated or stem in self.known_repudiated:
+                self.add(sha, None, "tainted", f"the commit is built on {stem[:12]}, which a repudiation rejected: "
+                         "what it brings is not trusted")
         open_findings = [f for f in self.findings if f.commit not in self.repudiated]
         answered = [(f, self.repudiated[f.commit]) for f in self.findings if f.commit in self.repudiated]
         notes = []

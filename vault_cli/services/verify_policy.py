@@ -97,6 +97,10 @@ class PolicyChecks:
                 self.check_allowed_signers(ctx, after)
             return
         if path == "records/.gitkeep":
+            if new is not None and (self.blob(new) or b""):
+                self.add(c.sha, path, "file-name", "records/.gitkeep holds something: it is an empty placeholder")
+            elif c.parents and not ctx.may("write"):
+                self.add(c.sha, path, "role", f"{path} was changed by '{ctx.name}', whose role may not write")
             return
         if new is not None:
             self.add(c.sha, path, "file-name",

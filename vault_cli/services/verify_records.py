@@ -276,7 +276,9 @@ class RecordChecks:
                 if gens and k["generation"] <= max(gens):
                     self.add(sha, path, "level-key", f"a new {level} key {k['id']} reuses generation {k['generation']}")
                 new_generation.add(level)
-                if ctx.name not in readers(level) and level not in rekey_new:
+                # a record's maker who does not read a level makes its first key and marks it for re-keying;
+                # a later generation is made only by a holder who reads the level
+                if ctx.name not in readers(level) and not (old is None and level in rekey_new):
                     self.add(sha, path, "level-key",
                              f"a new generation {k['generation']} of the {level} key was made by '{ctx.name}', who does not "
                              "read that level: whoever makes a key knows its secret")

@@ -99,6 +99,9 @@ def isolated_env(tmp_path_factory, monkeypatch):
     # set against this day, so the suite gives the same result on any day it runs. Tests that
     # let time pass set CONFIDE_NOW themselves.
     monkeypatch.setenv("CONFIDE_NOW", SUITE_NOW)
+    # commits a test makes with plain git carry the suite's date too (verify refuses one from the future)
+    monkeypatch.setenv("GIT_AUTHOR_DATE", SUITE_NOW)
+    monkeypatch.setenv("GIT_COMMITTER_DATE", SUITE_NOW)
     (home / ".gitconfig").write_text("[user]\n\tname = Test Runner\n\temail = runner@example.invalid\n[init]\n\tdefaultBranch = main\n")
     yield home
 

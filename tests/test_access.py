@@ -596,6 +596,7 @@ def test_every_lockout_refusal(vault, tmp_path):
     v.ok("holder", "rotate", "amira", "--recipient", new_rcpt, "--new-identity", str(new_id))
     one_commit(v, before, "holder.rotate", "amira")
     v.keys["amira"] = new_id
+    v.keys["amira.sign"] = new_id  # the new ssh key reads and signs: the rotation replaced both
     # A second manager; then no level may be left without a reader who can grant it again.
     v.ok("holder", "add", "eve", "--role", "manager", "--recipient", recipient_of(v.keys["eve"]),
          "--signing-key", signing_pub(v.keys, "eve"))

@@ -1105,7 +1105,8 @@ def test_each_command_commits_only_its_own_half_of_a_record(vault, monkeypatch):
         (("revoke", "cara", "--child", a), heads(a)),
         (("revoke", "ben", "--all"), heads(*ALL)),
         (("key-person", b, "dara"), heads(b)),
-        (("holder", "rotate", "dara", "--recipient", recipient_of(v.keys["rec"])), heads(*ALL)),
+        (("holder", "rotate", "dara", "--recipient", recipient_of(v.keys["rec"]), "--signing-key",
+          signing_pub(v.keys, "eve")), heads(*ALL)),
         (("holder", "remove", "cara", "--reason", "left"), heads(*ALL)),
     ]
     for args, expected in steps:

@@ -184,6 +184,7 @@ class CommitInfo:
     message: str
     trailers: dict
     sig: signing.SigInfo
+    committed: int = 0  # the committer's time (``time`` is the author's)
 
     @property
     def action(self) -> Optional[str]:
@@ -206,6 +207,7 @@ class CommitInfo:
 def parse_commit(sha: str, raw: bytes) -> CommitInfo:
     head, _, body = raw.partition(b"\n\n")
     tree, parents, author, email, when, tz = "", [], "", "", 0, "+0000"
+    committed = 0
     for line in head.split(b"\n"):
         if line.startswith(b"tree "):
             tree = line[5:].decode("ascii", "replace")
@@ -216,13 +218,17 @@ def parse_commit(sha: str, raw: bytes) -> CommitInfo:
             m = re.match(r"^(.*) <([^>]*)> (\d+) ([+-]\d{4})$", text)
             if m:
                 author, email, when, tz = m.group(1), m.group(2), int(m.group(3)), m.group(4)
+        elif line.startswith(b"committer "):
+            m = re.search(rb" (\d+) [+-]\d{4}$", line)
+            committed = int(m.group(1)) if m else 0
     message = body.decode("utf-8", "replace")
     trailers: dict = {}
     for line in message.splitlines():
         m = _TRAILER.match(line.strip())
         if m and m.group(1) not in trailers:
             trailers[m.group(1)] = m.group(2).strip()
-    return CommitInfo(sha, tree, parents, author, email, when, tz, message, trailers, signing.verify_commit(raw))
+    return CommitInfo(sha, tree, parents, author, email, when, tz, message, trailers, signing.verify_commit(raw),
+                      committed)
 
 
 def resolve_rev(root: Path, rev: str, flag: str = "--since") -> str:
@@ -255,6 +261,18 @@ def is_ancestor(root: Path, older: str, newer: str) -> bool:
 def merge_base(root: Path, a: str, b: str) -> Optional[str]:
     out = run(root, "merge-base", a, b, check=False).decode().strip()
     return out or None
+
+
+def merge_bases(root: Path, a: str, b: str) -> list[str]:
+    """Every best common ancestor of ``a`` and ``b`` (several after a criss-cross merge)."""
+    return run(root, "merge-base", "--all", a, b, check=False).decode().split()
+
+
+def holders_acting(root: Path, base: str, tip: str) -> set[str]:
+    """The holders (``Confide-Holder`` trailers) who made the commits in ``base..tip``."""
+    out = run(root, "log", "--format=%(trailers:key=Confide-Holder,valueonly,separator=%x2C)", f"{base}..{tip}")
+    return {name.strip() for line in out.decode("utf-8", "replace").splitlines() for name in line.split(",")
+            if name.strip()}
 
 
 def diff_tree(root: Path, commits: list[tuple[str, list]], modes: Optional[dict] = None) -> dict[str, list]:
@@ -317,4 +335,4 @@ def tree_files(root: Path, commit: str, folder: Optional[str] = None) -> dict[st
 
 
 __all__ = ["CatFile", "CommitTree", "StreamCat", "CommitInfo", "parse_commit", "resolve_rev", "rev_list", "diff_tree", "diff_paths",
-           "tree_files", "is_ancestor", "merge_base", "run"]
+           "tree_files", "is_ancestor", "merge_base", "merge_bases", "holders_acting", "run"]

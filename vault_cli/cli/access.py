@@ -123,12 +123,14 @@ def holder_remove(
 
 @holder_app.command("rotate", help="Move a holder to a new key (managers only), e.g. after a lost laptop: their copies "
                                    "are re-wrapped for the new key and fresh key generations are started, so the old "
-                                   "key reads nothing written from now on. Git history keeps the copies wrapped for "
+                                   "key reads nothing written from now on; a holder who signs gets the new signing key "
+                                   "in the same commit. Git history keeps the copies wrapped for "
                                    "the old key: if it was compromised, have the old blocks purged from history.")
 def holder_rotate(
     name: str = typer.Argument(..., help="The holder, e.g. amira"),
     recipient: Optional[str] = typer.Option(None, "--recipient", help="The new public recipient (age1... or ssh-ed25519 ...)."),
     new_identity: Optional[str] = typer.Option(None, "--new-identity", metavar="FILE", help="The new key's identity file, as proof it is held (required to rotate the last active manager)."),
+    signing_key: Optional[str] = typer.Option(None, "--signing-key", metavar="KEY", help="Their new SSH signing key (ssh-ed25519 AAAA...), when the new recipient is an age1 key: a holder who signs gets a new signing key with the new key."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
@@ -137,7 +139,8 @@ def holder_rotate(
     s = _session(vault, identity)
     proof = holders_svc.load_new_identity(new_identity) if new_identity else None
     with _progress("re-wrapping level keys", len(s.vault.record_ids())) as tick:
-        result = holders_svc.rotate_holder(s, name, recipient=recipient, new_identities=proof, progress=tick)
+        result = holders_svc.rotate_holder(s, name, recipient=recipient, new_identities=proof, signing_key=signing_key,
+                                           progress=tick)
     _report(result)
 
 

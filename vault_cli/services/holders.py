@@ -17,7 +17,7 @@ from vault_cli.adapters import crypto, timeutil
 from vault_cli.errors import Denied, IdentityProblem, NotFound, UsageError, VaultStateError
 from vault_cli.formats import envelope, policyfiles
 from vault_cli.model import ids, policy, trail
-from vault_cli.model.holders import HOLDERS_FILE, Holder
+from vault_cli.model.holders import HOLDERS_FILE, Holder, Holders
 from vault_cli.services.keys import (
     COMPROMISE_NOTE,
     HISTORY_NOTE,
@@ -126,15 +126,19 @@ def set_signing_key(session, name: str, key: str):
         if not target.active:
             raise VaultStateError(f"holder '{name}' has been removed", "only active holders sign commits")
         blob = parse_public_key(key)
-        for h in holders.all:
-            keys = [h.signing_key] + [k["key"] for k in (getattr(h, "previous_signing_keys", []) or [])]
-            if h.name != name and any(k and parse_public_key(k) == blob for k in keys):
-                raise VaultStateError(
-                    f"that signing key belongs to holder '{h.name}'",
-                    "every holder signs with their own key: have them run 'confide keygen' and send you the line it prints",
-                )
         if target.signing_key and parse_public_key(target.signing_key) == blob:
             raise UsageError(f"holder '{name}' already has that signing key", "nothing was changed")
+        for h in holders.all:
+            keys = [h.signing_key] + [k["key"] for k in (h.previous_signing_keys or [])] + [
+                r for r in [h.recipient, *h.previous_recipients] if r.startswith("ssh-")]
+            if h is target and target.recipient.startswith("ssh-") and parse_public_key(target.recipient) == blob:
+                continue  # the ssh key they read with also signs
+            if any(k and parse_public_key(k) == blob for k in keys):
+                raise VaultStateError(
+                    f"that signing key is one '{name}' used before; a key is never used again once replaced"
+                    if h is target else f"that signing key belongs to holder '{h.name}'",
+                    "every holder signs with their own key: have them run 'confide keygen' and send you the line it prints",
+                )
         if target.signing_key:
             target.previous_signing_keys = list(target.previous_signing_keys or []) + [
                 {"key": target.signing_key, "until": timeutil.today().isoformat()}
@@ -242,15 +246,22 @@ def rotate_holder(
     *,
     recipient: Optional[str] = None,
     new_identities: Optional[list[crypto.Identity]] = None,
+    signing_key: Optional[str] = None,
     progress=None,
 ) -> AccessResult:
     """Move a holder to a new key: their copies re-wrapped for it, fresh generations for what comes next.
 
     The old key can no longer act, and cannot read anything written after the
-    rotation. ``new_identities`` (from ``--new-identity FILE``) proves the new
-    key is held; it is required to rotate the last active manager, since a
-    wrong recipient there would lock every manager out for good.
+    rotation: a holder who signs gets a new signing key in the same commit (the
+    new ssh-ed25519 recipient, which both reads and signs, or ``signing_key``),
+    since a lost laptop holds both. ``new_identities`` (from ``--new-identity
+    FILE``) proves the new key is held; it is required to rotate the last active
+    manager, since a wrong recipient there would lock every manager out for good.
     """
+    if signing_key is not None:
+        from vault_cli.adapters.signing import normalise_signing_key
+
+        signing_key = normalise_signing_key(signing_key)
     if recipient is None and not new_identities:
         raise UsageError("give the new key", "--recipient age1... (or ssh-ed25519 ...), or --new-identity FILE")
     if recipient is not None:
@@ -290,9 +301,15 @@ def rotate_holder(
                 "the vault's owners out",
                 "prove the new key with --new-identity FILE (its secret half), or add another manager first",
             )
+        new_signing = _new_signing_key(settings, holders, target, recipient, signing_key)
         old = target.recipient
         target.previous_recipients = list(target.previous_recipients) + [old]
         target.recipient = recipient
+        if new_signing is not None:
+            if target.signing_key:
+                target.previous_signing_keys = list(target.previous_signing_keys or []) + [
+                    {"key": target.signing_key, "until": today.isoformat()}]
+            target.signing_key = new_signing
 
         changes, changed, commit = rekey_every_record(
             session, tx, actor, lambda rid: _rotate_record(session, rid, target, today),
@@ -308,6 +325,33 @@ def rotate_holder(
         f"'{name}' could read before the rotation; if it was compromised, have the old blocks purged from history"
     ] + warnings_for_vault(session)
     return result
+
+
+def _new_signing_key(settings, holders: Holders, target: Holder, recipient: str, given: Optional[str]) -> Optional[str]:
+    """The signing key a rotation gives ``target`` (None: they sign with nothing, and need not)."""
+    from vault_cli.adapters.signing import parse_public_key
+
+    signs = bool(target.signing_key) or (policy.may(settings, target, "write") and policy.signatures_required(settings, holders))
+    key = given or (recipient if signs and recipient.startswith(crypto.SSH_ED25519 + " ") else None)
+    if key is None:
+        if signs:
+            raise UsageError(
+                f"'{target.name}' also signs commits, and a lost or stolen key signs as them as well as reads: the "
+                "rotation replaces both",
+                "rotate to the ssh-ed25519 line their 'confide keygen' printed (it reads and signs), or add "
+                "--signing-key \"ssh-ed25519 AAAA...\"",
+            )
+        return None
+    blob = parse_public_key(key)
+    for h in holders.all:
+        for k in [h.signing_key, h.recipient, *[x["key"] for x in h.previous_signing_keys or []], *h.previous_recipients]:
+            if k and k.startswith(crypto.SSH_ED25519 + " ") and parse_public_key(k) == blob:
+                raise VaultStateError(
+                    f"that signing key is one '{h.name}' uses or used before; a key is never used again once replaced"
+                    if h is target else f"that signing key belongs to holder '{h.name}'",
+                    "make a fresh key with: confide keygen --out FILE",
+                )
+    return key
 
 
 def _rotate_record(session: Session, rid: str, target: Holder, today: dt.date) -> RecordChange:

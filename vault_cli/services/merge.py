@@ -407,5 +407,58 @@ def merge_states(base: StateReader, ours: StateReader, theirs: StateReader, path
     return out
 
 
-__all__ = ["Conflict", "merge_states", "merge_head_file", "merge_entries_file", "merge_entries", "StateReader",
+def _check_acting(base: StateReader, sides: tuple, acted: tuple) -> None:
+    then = base.holders()
+    if then is None:
+        return
+    for names, other in ((acted[0], sides[1]), (acted[1], sides[0])):
+        now = other.holders()
+        for name in sorted(names):
+            was, is_ = then.find(name), now.find(name) if now is not None else None
+            if was is None or is_ is None:
+                continue  # added on their own line: judged there
+            if not is_.active:
+                raise Conflict(f"'{name}' made commits on one line after the other line removed them; a removal "
+                               "wins, so what they did there is not merged", HOLDERS_FILE)
+            if (is_.recipient, is_.signing_key) != (was.recipient, was.signing_key):
+                raise Conflict(f"'{name}' made commits on one line with the key the other line replaced; what a "
+                               "replaced key did is not merged", HOLDERS_FILE)
+
+
+def merge_commits(bases: list, ours: str, theirs: str, reader: Callable[[str], StateReader],
+                  changed: Callable[[str, str], Iterable[str]],
+                  acting: Optional[Callable[[str, str], set]] = None) -> dict:
+    """The merge of commits ``ours`` and ``theirs``: {path: bytes or None} for every path either side changed
+    since a common ancestor (paths not named keep ``ours``'s version).
+
+    git's merge base is one of the best common ancestors; after a criss-cross there are several, and the
+    three-way answer can depend on which (a grant one line revoked looks "added on the other side" from a
+    base older than the grant). Every base is asked; answers that differ are a conflict, never a choice.
+
+    ``acting(base, side)`` names the holders who made commits on a line since the base: what a holder did on
+    one line after the other line removed them or replaced their key is a conflict (a removal wins, and a
+    lost key's commits on a line forked before the rotation are not merged in)."""
+    if not bases:
+        raise Conflict("the two lines share no history")
+    if acting is not None:
+        for base in bases:
+            _check_acting(reader(base), (reader(ours), reader(theirs)), (acting(base, ours), acting(base, theirs)))
+    first: Optional[dict] = None
+    for base in bases:
+        paths = set(changed(base, ours)) | set(changed(base, theirs))
+        answer = merge_states(reader(base), reader(ours), reader(theirs), paths)
+        if first is None:
+            first = answer
+            continue
+        mine = reader(ours)
+        for path in sorted(set(first) | set(answer)):
+            if first.get(path, mine.read(path)) != answer.get(path, mine.read(path)):
+                raise Conflict(f"{path}: the lines were merged into each other before (a criss-cross), and the "
+                               "answer depends on which earlier common state is taken", path)
+            first.setdefault(path, answer.get(path, mine.read(path)))
+    assert first is not None
+    return first
+
+
+__all__ = ["Conflict", "merge_states", "merge_commits", "merge_head_file", "merge_entries_file", "merge_entries", "StateReader",
            "hold_to_policy", "merge_holders"]

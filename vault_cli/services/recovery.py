@@ -63,8 +63,10 @@ def open_for_reading(vault: Optional[str], identity: Optional[str]):
     """A verified vault and the caller's identities (None when there are none), for audit."""
     from vault_cli.services.vault import Vault
 
-    v = Vault.open(vault)
-    return v, _identities(identity)
+    from vault_cli.services.vault import find_root
+
+    identities = _identities(identity)  # first: what their key opens is checked before anything is listed
+    return Vault(find_root(vault), identities=identities), identities
 
 
 def verify_vault(root: Path, *, since: Optional[str] = None, identity: Optional[str] = None):

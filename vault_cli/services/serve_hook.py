@@ -65,6 +65,10 @@ def install(repo: str, anchor: str) -> dict:
     state.anchor = anchor
     state.repudiated = sorted(repudiated)
     state.save()
+    # git checks every object pushed is well formed (no tree that names a path twice, no broken object)
+    gitlog.run(path, "config", "receive.fsckObjects", "true")
+    if "refs/heads/master" not in tips:  # 'git init --bare' names master; confide's branch is main
+        gitlog.run(path, "symbolic-ref", "HEAD", "refs/heads/main")
     hook = path / "hooks" / "pre-receive"
     hook.parent.mkdir(exist_ok=True)
     tmp = hook.with_name(f".pre-receive.{os.getpid()}")

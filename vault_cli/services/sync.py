@@ -26,7 +26,9 @@ from typing import Optional
 
 from vault_cli.adapters.gitstore import Git, git_binary, git_env
 from vault_cli.errors import ExternalError, NotFound, UsageError, VaultStateError
-from vault_cli.services.merge import Conflict, StateReader, merge_entries_file, merge_head_file, merge_states
+from vault_cli.model.holders import HOLDERS_FILE
+from vault_cli.model.settings import SETTINGS_FILE
+from vault_cli.services.merge import Conflict, StateReader, merge_commits, merge_entries_file, merge_head_file
 
 DRIVER_NAME = "confide"
 
@@ -42,6 +44,7 @@ def register_repo_config(root: Path) -> None:
     driver = f"{shlex.quote(sys.executable)} -m vault_cli merge-driver %O %A %B %P"
     git.run("config", f"merge.{DRIVER_NAME}.name", "confide: the keyless merge confide sync makes")
     git.run("config", f"merge.{DRIVER_NAME}.driver", driver)
+    git.run("config", "transfer.fsckObjects", "true")  # what is fetched is checked to be well formed
     git.run("config", "gpg.ssh.allowedSignersFile", str((root / ".git" / "confide" / "allowed_signers").resolve()))
 
 
@@ -99,20 +102,34 @@ def _merged_in_context(root: Path, path: str) -> Optional[bytes]:
         return None
     theirs = merge_head_file_.read_text().split()[0]
     ours = gitlog.run(root, "rev-parse", "HEAD").decode().strip()
-    base = gitlog.merge_base(root, ours, theirs)
-    if base is None:
+    bases = gitlog.merge_bases(root, ours, theirs)
+    if not bases:
         return None
     cat = gitlog.CatFile(root)
     try:
-        reader = lambda c: StateReader(lambda p, _c=c: cat.get(f"{_c}:{p}"))  # noqa: E731
-        paths = {p for side in (ours, theirs) for p, _o, _n in gitlog.diff_paths(root, base, side)}
-        result = merge_states(reader(base), reader(ours), reader(theirs), paths)
+        result = merge_commits(bases, ours, theirs, _reader(cat), _changed(root), _acting(root))
     finally:
         cat.close()
     value = result.get(path)
     if value is None:
         raise Conflict(f"{path} is removed by the merge")
     return value
+
+
+def _reader(cat) -> Callable[[str], StateReader]:
+    return lambda c: StateReader(lambda p, _c=c: cat.get(f"{_c}:{p}"))
+
+
+def _changed(root: Path) -> Callable[[str, str], list]:
+    from vault_cli.adapters import gitlog
+
+    return lambda base, side: [p for p, _o, _n in gitlog.diff_paths(root, base, side)]
+
+
+def _acting(root: Path) -> Callable[[str, str], set]:
+    from vault_cli.adapters import gitlog
+
+    return lambda base, side: gitlog.holders_acting(root, base, side)
 
 
 # ---------------------------------------------------------------------------
@@ -205,9 +222,13 @@ def sync(session, remote: Optional[str], *, attempts: int = 3) -> SyncResult:
                 if not gitlog.is_ancestor(root, theirs, vault.commit):
                     from vault_cli.services.verify import verify
 
-                    checked = verify(root, tip=theirs, exclude=(vault.commit,), repudiated=tuple(state.repudiated))
+                    # keyed, with the caller's identities: nothing they open in it is merged or shown unchecked
+                    keyed = vault.reader is not None and bool(vault.identities)
+                    checked = verify(root, tip=theirs, exclude=(vault.commit,), repudiated=tuple(state.repudiated),
+                                     identities=vault.identities if keyed else None,
+                                     holders=vault.holders if keyed else None)
                     if not checked.ok:
-                        raise trust.findings_error(checked, None, f"what '{remote}' holds")
+                        raise trust.findings_error(checked, None, f"what '{remote}' holds", fetched=f"{remote}/{branch}")
                     state.repudiated = sorted(set(state.repudiated) | set(checked.repudiated_commits))
                 state.remotes[key] = theirs
                 state.save()
@@ -215,7 +236,7 @@ def sync(session, remote: Optional[str], *, attempts: int = 3) -> SyncResult:
                 behind = int(git.run("rev-list", "--count", f"HEAD..{theirs}").stdout.decode().strip() or 0)
                 if behind and not ahead:
                     git.run("merge", "--ff-only", "-q", theirs)
-                    trust.advance(root, vault.commit, theirs)
+                    trust.advance(root, vault.commit, theirs, reader=vault.reader)
                     trust.write_allowed_signers(root, trust.git_dir_of(root), theirs)  # their holders may differ
                     vault._load(theirs)
                     result.merged = "fast-forward"
@@ -252,16 +273,14 @@ def _merge(tx, vault, theirs: str, remote: str, branch: str, holder: str) -> str
 
     root = vault.root
     ours = vault.commit
-    base = gitlog.merge_base(root, ours, theirs)
-    if base is None:
+    bases = gitlog.merge_bases(root, ours, theirs)
+    if not bases:
         raise VaultStateError(f"'{remote}/{branch}' shares no history with this vault; nothing was merged",
                               "check the remote's address: it is another vault")
-    paths = {p for side in (ours, theirs) for p, _o, _n in gitlog.diff_paths(root, base, side)}
     cat = gitlog.CatFile(root)
     try:
-        reader = lambda c: StateReader(lambda p, _c=c: cat.get(f"{_c}:{p}"))  # noqa: E731
         try:
-            merged = merge_states(reader(base), reader(ours), reader(theirs), paths)
+            merged = merge_commits(bases, ours, theirs, _reader(cat), _changed(root), _acting(root))
         except Conflict as exc:
             raise VaultStateError(
                 f"cannot merge '{remote}/{branch}' without choosing a side: {exc.message}; nothing was merged or pushed",
@@ -270,6 +289,8 @@ def _merge(tx, vault, theirs: str, remote: str, branch: str, holder: str) -> str
                 f"then 'git reset --keep {remote}/{branch}' and redo what is still needed with confide; to keep yours, "
                 "the other machine does that instead; then run 'confide sync' again",
             ) from None
+        _require_writer_after(merged, cat.get(f"{ours}:{HOLDERS_FILE}"), cat.get(f"{ours}:{SETTINGS_FILE}"), holder,
+                              remote, branch)
         for path, value in sorted(merged.items()):
             now = cat.get(f"{ours}:{path}")
             if value is None and now is not None:
@@ -280,6 +301,23 @@ def _merge(tx, vault, theirs: str, remote: str, branch: str, holder: str) -> str
         cat.close()
     msg = trail.message(f"merge {remote}/{branch}", "vault.merge", holder)
     return tx.commit(msg, holder, merge_head=theirs)
+
+
+def _require_writer_after(merged: dict, holders_now: Optional[bytes], settings_now: Optional[bytes], holder: str,
+                          remote: str, branch: str) -> None:
+    """The merge commit is signed by ``holder``; verify judges it by the merged holders and settings."""
+    from vault_cli.formats.policyfiles import holders_from_bytes, settings_from_bytes
+    from vault_cli.model import policy
+
+    holders = holders_from_bytes(merged.get(HOLDERS_FILE, holders_now) or b"")
+    settings = settings_from_bytes(merged.get(SETTINGS_FILE, settings_now) or b"")
+    me = holders.find(holder)
+    if me is None or not me.active or not policy.may(settings, me, "write"):
+        raise VaultStateError(
+            f"'{remote}/{branch}' no longer lets '{holder}' write to this vault (removed, or their role changed), so "
+            "you cannot sign the merge; nothing was merged",
+            f"your unpushed commits stay here: 'git log {remote}/{branch}..HEAD' lists them; ask a manager",
+        )
 
 
 # ---------------------------------------------------------------------------

@@ -113,8 +113,21 @@ def anchor_of(root: Path, root_commit: str) -> str:
     return str(Anchor(root_commit, signing.fingerprint(sig.key) if sig.status == "good" else None))
 
 
-def findings_error(result, verified: Optional[str], what: str = "this vault's history") -> FindingsError:
+def findings_error(result, verified: Optional[str], what: str = "this vault's history",
+                   fetched: Optional[str] = None) -> FindingsError:
+    """The error for a walk with findings; ``fetched`` names the remote-tracking branch when the commits
+    came from a remote (this clone has not taken them)."""
     first = result.findings[0]
+    if fetched:
+        return FindingsError(
+            f"{what} does not verify: commit {first.commit[:12]}{' ' + first.file if first.file else ''}: "
+            f"{first.check}: {first.message}"
+            + (f" (and {len(result.findings) - 1} more finding(s))" if len(result.findings) > 1 else "")
+            + "; nothing was merged, read or changed",
+            f"see the commits with 'git log --show-signature HEAD..{fetched}'",
+            f"a manager rejects them for everyone: 'git merge --no-edit {fetched}' (plain git, taking nothing on trust), then "
+            "'confide repudiate --reason TEXT', then 'confide sync'",
+        )
     where = f" {first.file}" if first.file else ""
     since = f"{verified[:12]}..HEAD" if verified else "HEAD"
     return FindingsError(

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from vault_cli.adapters import crypto, gitlog, signing
+from vault_cli.adapters import crypto, gitlog, signing, timeutil
 from vault_cli.adapters.gitlog import CommitInfo
 from vault_cli.errors import ConfideError, UsageError
 from vault_cli.formats import envelope, signers
@@ -40,7 +40,6 @@ from vault_cli.services.verify_policy import POLICY_FILES, SETTINGS_FILES, Polic
 from vault_cli.services.verify_records import Ctx, RecordChecks
 from vault_cli.services.verify_versions import Finding, Reader, RecordVersion, parse_record, parse_record_incremental
 
-SINGLE_RECORD_ACTIONS = {"entry.add", "entry.mark", "record.create", "profile.update"}
 TOP_FILES = POLICY_FILES | SETTINGS_FILES | {signers.ALLOWED_SIGNERS_FILE, "records/.gitkeep"}
 
 
@@ -135,6 +134,7 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks):
         self.last_clean: Optional[str] = None
         self.expect_root = True
         self._modes: dict = {}
+        self.latest = int(timeutil.now().timestamp()) + 86400  # no commit is dated after this
 
     # -- helpers ---------------------------------------------------------------
     def add(self, commit: str, file: Optional[str], check: str, message: str) -> None:
@@ -256,6 +256,11 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks):
 
     def judge(self, c: CommitInfo, changes: list) -> None:
         self.check_tree_shape(c)
+        if max(c.time, c.committed) > self.latest:
+            # the dates are the committer's word; one from the future would let a commit pass as made after
+            # a grant ended (or a retention date came) when it was made before
+            self.add(c.sha, None, "date", "the commit is dated more than a day in the future: made on a machine "
+                     "whose clock is wrong, or dated to pass a check of time")
         if c.action == "vault.repudiate":
             self.check_repudiation(c)
             return
@@ -275,20 +280,6 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks):
             self.check_commit(c, changes)
         if c.sha not in self.bad:
             self.last_clean = c.sha
-
-    def check_tree_shape(self, c: CommitInfo) -> None:
-        """A vault's tree holds regular files, each path once. git accepts a tree with a path twice (reading
-        ``COMMIT:PATH`` then gives one entry while a diff shows the other) or a gitlink where a record was:
-        commands would read what verify never judged."""
-        seen: set = set()
-        for path, mode in self._modes.get(c.sha, []):
-            if path in seen:
-                self.add(c.sha, path, "tree", f"the commit's tree holds {path} twice: a malformed tree, made by hand")
-            seen.add(path)
-            if mode not in ("100644", "000000"):
-                what = {"160000": "a submodule link", "120000": "a symbolic link", "100755": "an executable file",
-                        "040000": "a folder"}.get(mode, f"mode {mode}")
-                self.add(c.sha, path, "tree", f"{path} is {what}, not a regular file: a vault holds only confide's files")
 
     def _after_top(self, c: CommitInfo, changes: list) -> dict:
         first = c.parents[0] if c.parents else None
@@ -404,23 +395,6 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks):
         if old_rv is not None and old_rv.error is not None:
             old_rv = None
         self.check_record(ctx, path, old_rv, new_rv)
-
-    def check_trailers(self, c: CommitInfo, changes: list) -> None:
-        """The audit trail must say what the commit did: its record and entry trailers match its changes."""
-        if c.action not in SINGLE_RECORD_ACTIONS:
-            return
-        rec = c.trailers.get("Confide-Record")
-        touched = sorted(p for p, _o, _n in changes if p.startswith("records/") and p != "records/.gitkeep")
-        own = {f"records/{rec}{envelope.HEAD_SUFFIX}", f"records/{rec}{envelope.ENTRIES_SUFFIX}"}
-        if not touched or not set(touched) <= own:
-            self.add(c.sha, None, "trailer", f"the commit says '{c.action}' on record {rec} but changes "
-                     + (", ".join(touched[:3]) if touched else "no record"))
-            return
-        eid = c.trailers.get("Confide-Entry")
-        if c.action in ("entry.add", "entry.mark"):
-            last = self._records.get(rec)
-            if last is None or last[1].head is None or eid not in last[1].entries():
-                self.add(c.sha, touched[0], "trailer", f"the commit says '{c.action}' of entry {eid}, which the record does not hold")
 
     # -- names in plaintext ------------------------------------------------------------
     def check_names(self) -> None:

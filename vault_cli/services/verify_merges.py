@@ -13,11 +13,11 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from vault_cli.adapters import gitlog
+from vault_cli.adapters import gitlog, signing
 from vault_cli.adapters.gitlog import CommitInfo
 from vault_cli.formats import envelope
 from vault_cli.model import policy
-from vault_cli.services.merge import Conflict, StateReader, merge_states
+from vault_cli.services.merge import Conflict, StateReader, merge_commits
 
 
 class MergeChecks:
@@ -33,15 +33,16 @@ class MergeChecks:
         """A merge may only merge: its tree must be what ``merge.merge_states`` makes of its parents."""
         p1, p2 = c.parents
         self._tip_blobs, self._tip_commit = {}, None
-        base = gitlog.merge_base(self.root, p1, p2)
-        sides = [gitlog.diff_paths(self.root, base, p) if base else [] for p in (p1, p2)]
-        paths = {path for side in sides for path, _o, _n in side}
-        if base is None:
+        bases = gitlog.merge_bases(self.root, p1, p2)
+        if not bases:
             self.add(c.sha, None, "merge", "the merge joins two lines with no common history")
             self._top[c.sha] = self._after_top(c, changes)
             return
+        changed = {(b, side): [p for p, _o, _n in gitlog.diff_paths(self.root, b, side)] for b in bases for side in (p1, p2)}
+        paths = {path for side in changed.values() for path in side}
         try:
-            expected = merge_states(self._reader_at(base), self._reader_at(p1), self._reader_at(p2), paths)
+            expected = merge_commits(bases, p1, p2, self._reader_at, lambda b, side: changed[(b, side)],
+                                     lambda b, side: gitlog.holders_acting(self.root, b, side))
         except Conflict as exc:
             expected = None
             self.add(c.sha, exc.path or None, "merge", f"the two sides conflict ({exc.message}); a merge commit may "
@@ -72,6 +73,24 @@ class MergeChecks:
                 self._records.pop(part[0], None)
 
     # -- repudiation -------------------------------------------------------------------
+    def _still_valid(self, c: CommitInfo, restores: str) -> list:
+        """The signer must still be a manager with that key in the newest state behind the repudiation that
+        verified: a key history removed or rotated away since ``restores`` cannot restore its own past."""
+        if c.sig.status != "good":
+            return []  # unsigned: judged by the signing policy of the state it restores
+        line = gitlog.run(self.root, "rev-list", "--first-parent", c.parents[0], f"^{restores}").decode().split()
+        clean = next((sha for sha in line if not self.is_tainted(sha)), restores)
+        top = self.top(clean)
+        settings, holders = self.settings_of(top), self.holders_of(top)
+        if settings is None or holders is None:
+            return []
+        blob = signing.parse_public_key(c.sig.key)
+        now = next((h for h in holders.all if h.signing_key and signing.parse_public_key(h.signing_key) == blob), None)
+        if now is None or not now.active or now.name != c.claimed or not policy.may(settings, now, "repudiate"):
+            return [f"its signing key is not that of a manager who may repudiate in the newest verified state "
+                    f"before it ({clean[:12]}): a key removed or replaced since cannot restore the past"]
+        return []
+
     def check_repudiation(self, c: CommitInfo) -> None:
         """A manager's signed commit that puts the vault back to its last verified state ``V`` and names
         every commit since: their findings are answered, and history goes on from here."""
@@ -99,6 +118,8 @@ class MergeChecks:
             actor = self.check_signature(c, holders, settings)
             if not policy.may(settings, actor, "repudiate"):
                 problems.append(f"'{c.claimed}' may not repudiate commits (by the verified state it restores)")
+            elif not problems:
+                problems.extend(self._still_valid(c, restores))
         else:
             problems.append("the state it restores holds no valid policy files")
         self._top[c.sha] = dict(top_v) if top_v else self._after_top(c, [])

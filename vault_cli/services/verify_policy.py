@@ -25,7 +25,22 @@ SETTINGS_FILES = {".gitattributes", ".gitignore"}
 
 
 class PolicyChecks:
-    """Provided by ``verify.Verifier``: add, blob, holders_of, settings_of, parse_error, paths, state."""
+    """Provided by ``verify.Verifier``: add, blob, _modes, holders_of, settings_of, parse_error, paths, state."""
+
+    # -- the tree ------------------------------------------------------------------
+    def check_tree_shape(self, c: CommitInfo) -> None:
+        """A vault's tree holds regular files, each path once. git accepts a tree with a path twice (reading
+        ``COMMIT:PATH`` then gives one entry while a diff shows the other) or a gitlink where a record was:
+        commands would read what verify never judged."""
+        seen: set = set()
+        for path, mode in self._modes.get(c.sha, []):
+            if path in seen:
+                self.add(c.sha, path, "tree", f"the commit's tree holds {path} twice: a malformed tree, made by hand")
+            seen.add(path)
+            if mode not in ("100644", "000000"):
+                what = {"160000": "a submodule link", "120000": "a symbolic link", "100755": "an executable file",
+                        "040000": "a folder"}.get(mode, f"mode {mode}")
+                self.add(c.sha, path, "tree", f"{path} is {what}, not a regular file: a vault holds only confide's files")
 
     # -- signatures --------------------------------------------------------------
     def check_signature(self, c: CommitInfo, holders: Holders, settings: Settings,
@@ -158,8 +173,15 @@ class PolicyChecks:
                 if was.signing_key and h.previous_signing_keys[:-1] != was.previous_signing_keys or (
                         was.signing_key and (h.previous_signing_keys or [{}])[-1].get("key") != was.signing_key):
                     self.add(c.sha, path, "holder", f"the signing key of holder '{h.name}' was replaced without keeping the old one")
-                if h.signing_key and used.get(h.signing_key) not in (None, h.name):
-                    self.add(c.sha, path, "holder", f"holder '{h.name}' was given the signing key of '{used[h.signing_key]}'")
+                owner = used.get(h.signing_key) if h.signing_key else None
+                if owner not in (None, h.name):
+                    self.add(c.sha, path, "holder", f"holder '{h.name}' was given the signing key of '{owner}'")
+                elif owner == h.name and not (h.signing_key == h.recipient == was.recipient):
+                    self.add(c.sha, path, "holder", f"holder '{h.name}' was given back a key they used before (a replaced "
+                             "key is never used again)")
+            elif was.recipient != h.recipient and was.signing_key:
+                self.add(c.sha, path, "holder", f"holder '{h.name}' was rotated to a new key but kept the old signing key "
+                         "(a lost key signs as well as reads: a rotation replaces both)")
             elif h.previous_signing_keys != was.previous_signing_keys:
                 self.add(c.sha, path, "holder", f"the replaced signing keys of holder '{h.name}' were changed")
 

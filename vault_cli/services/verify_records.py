@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Optional
 
 from vault_cli.adapters import crypto
+from vault_cli.adapters.gitlog import CommitInfo
 from vault_cli.errors import IntegrityError
 from vault_cli.formats import envelope
 from vault_cli.model import policy
@@ -67,11 +68,33 @@ def _minus_level(payload: dict) -> dict:
     return {k: v for k, v in payload.items() if k != "level"}
 
 
+# the actions whose commit changes one record, named by its Confide-Record trailer
+SINGLE_RECORD_ACTIONS = {"entry.add", "entry.mark", "record.create", "profile.update"}
+
+
 class RecordChecks:
-    """The record rules, mixed into ``verify.Verifier`` (which provides ``add``, ``reader`` and ``names``)."""
+    """The record rules, mixed into ``verify.Verifier`` (which provides ``add``, ``reader``, ``names``
+    and ``_records``)."""
 
     reader: Reader
     names: dict
+
+    def check_trailers(self, c: CommitInfo, changes: list) -> None:
+        """The audit trail must say what the commit did: its record and entry trailers match its changes."""
+        if c.action not in SINGLE_RECORD_ACTIONS:
+            return
+        rec = c.trailers.get("Confide-Record")
+        touched = sorted(p for p, _o, _n in changes if p.startswith("records/") and p != "records/.gitkeep")
+        own = {f"records/{rec}{envelope.HEAD_SUFFIX}", f"records/{rec}{envelope.ENTRIES_SUFFIX}"}
+        if not touched or not set(touched) <= own:
+            self.add(c.sha, None, "trailer", f"the commit says '{c.action}' on record {rec} but changes "
+                     + (", ".join(touched[:3]) if touched else "no record"))
+            return
+        eid = c.trailers.get("Confide-Entry")
+        if c.action in ("entry.add", "entry.mark"):
+            last = self._records.get(rec)
+            if last is None or last[1].head is None or eid not in last[1].entries():
+                self.add(c.sha, touched[0], "trailer", f"the commit says '{c.action}' of entry {eid}, which the record does not hold")
 
     def add(self, commit: str, file: Optional[str], check: str, message: str) -> None:  # pragma: no cover
         raise NotImplementedError

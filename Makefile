@@ -3,6 +3,7 @@
 #   make demo   build a fictional setting's vault in ./demo-vault and show what
 #               each key holder sees, and the audit trail
 #   make test   run the test suite (extra pytest arguments: make test PYTEST_ARGS="-k readme")
+#   make docs   regenerate the README's command reference from --help (cog)
 #
 # Each creates .venv (python3 -m venv) and installs confide with its test
 # dependencies into it when that has not been done yet (or pyproject.toml has
@@ -13,7 +14,7 @@ VENV   := .venv
 VPY    := $(VENV)/bin/python
 STAMP  := $(VENV)/.confide-installed
 
-.PHONY: test demo clean-demo
+.PHONY: test demo clean-demo docs
 
 test: $(STAMP)
 	$(VPY) -m pytest -q $(PYTEST_ARGS)
@@ -30,3 +31,7 @@ $(VPY):
 $(STAMP): pyproject.toml | $(VPY)
 	$(VPY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
+
+# The README's command reference, regenerated from --help (tests/test_readme.py checks it is current).
+docs: $(STAMP)
+	$(VPY) -m cogapp -r -I docs README.md

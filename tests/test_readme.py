@@ -1,16 +1,16 @@
 """The README stays in step with the real command line.
 
-- Every command (found by walking the typer app, so new commands are picked up
-  automatically) has a ``### confide <command path>`` subsection in the README's
-  command reference, showing its usage line and naming every one of its options.
-- No subsection names a command that no longer exists.
-- The exit-code table equals ``vault_cli.errors.EXIT_CODE_DOCS``, row for row.
+- The command reference is generated from the real command line by ``docs/cli_reference.py`` through cog
+  (``make docs``); ``cog --check`` fails here when README.md is stale, and every command (found by walking the
+  typer app, so new commands are picked up automatically) must have a ``### confide <command path>``
+  subsection with its generated block.
+- No subsection names a command that no longer exists (cog itself fails on one).
+- The exit-code table is generated from ``vault_cli.errors.EXIT_CODE_DOCS``.
 - ``python -m vault_cli --help`` works without make or the console script.
 - ``examples/confide.yaml`` (the commented settings file) says what ``confide init`` writes.
 
-When a command is added, run ``python tests/test_readme.py`` to print a draft
-subsection for every command the README lacks (and ``--exit-codes`` for the
-table), then paste and polish it.
+When a command is added, run ``python tests/test_readme.py`` to print a draft subsection (a heading and its
+cog block) for every command the README lacks, paste it, and run ``make docs``.
 """
 
 from __future__ import annotations
@@ -18,87 +18,21 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-import typer
-
-from vault_cli.cli.main import app
-from vault_cli.errors import EXIT_CODE_DOCS, ExitCode
-
-try:  # typer >= 0.25 vendors click
-    from typer._click import core as click_core
-except ImportError:  # pragma: no cover
-    from click import core as click_core  # type: ignore[no-redef]
-
-
-def _is_option(p) -> bool:  # duck-typed: typer's own TyperOption, or click's Option
-    return getattr(p, "param_type_name", "") == "option"
-
-
-def _is_argument(p) -> bool:
-    return getattr(p, "param_type_name", "") == "argument"
-
-
-def _is_group(cmd) -> bool:
-    return isinstance(getattr(cmd, "commands", None), dict)
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "docs"))
+
+import cli_reference  # noqa: E402
+
+from vault_cli.errors import EXIT_CODE_DOCS, ExitCode  # noqa: E402
+
 README = ROOT / "README.md"
-PROG = "confide"
 HEADING = re.compile(r"^###\s+`?confide(?:\s+(?P<path>[a-z0-9][a-z0-9 -]*?))?`?\s*$")
 
 
-@dataclass
-class Cmd:
-    path: str  # "" for the root, else e.g. "holder add"
-    usage: str  # e.g. "confide holder add [OPTIONS] NAME"
-    options: list[str]  # every option name: --role, -i, --json ...
-    is_group: bool
-    help: str
-    params: list
-
-
-def _commands() -> list[Cmd]:
-    root = typer.main.get_command(app)
-    found: list[Cmd] = []
-
-    def walk(cmd, name: str, path: str, parent_ctx) -> None:
-        ctx = click_core.Context(cmd, info_name=name, parent=parent_ctx)
-        help_names = set(ctx.help_option_names)
-        options = []
-        for p in cmd.params:
-            if _is_option(p) and not getattr(p, "hidden", False):
-                options += [o for o in [*p.opts, *p.secondary_opts] if o not in help_names]
-        usage = _readable_usage(" ".join([ctx.command_path, *cmd.collect_usage_pieces(ctx)]))
-        is_group = _is_group(cmd)
-        found.append(Cmd(path, usage, options, is_group, (cmd.help or "").strip(), list(cmd.params)))
-        if is_group:
-            for sub_name, sub in sorted(cmd.commands.items()):
-                if getattr(sub, "hidden", False):
-                    continue
-                walk(sub, sub_name, f"{path} {sub_name}".strip(), ctx)
-
-    walk(root, PROG, "", None)
-    return found
-
-
-def _readable_usage(usage: str) -> str:
-    """typer's usage line as the README writes it: metavars upper case, without typer's braces.
-
-    'confide add [OPTIONS] {record}' -> 'confide add [OPTIONS] RECORD';
-    'confide init [OPTIONS] [[DIR]]' -> 'confide init [OPTIONS] [DIR]'. The words stay the
-    ones --help prints, so a renamed or added argument still fails the test.
-    """
-    usage = re.sub(r"\{([^{}]+)\}", lambda m: m.group(1).upper(), usage)
-    usage = re.sub(r"\[\[([^\[\]]+)\]\]", lambda m: f"[{m.group(1).upper()}]", usage)
-    usage = re.sub(r"\[([a-z][a-z0-9_-]*)\]", lambda m: f"[{m.group(1).upper()}]", usage)
-    return usage.replace("......", "...")
-
-
-def _needs_section(c: Cmd) -> bool:
-    """Leaf commands always; groups (the root included) only when they have options of their own."""
-    return not c.is_group or bool(c.options)
+def _commands():
+    return cli_reference.commands()
 
 
 def _readme_sections(text: str) -> dict[str, str]:
@@ -124,24 +58,26 @@ def _readme() -> str:
     return README.read_text(encoding="utf-8")
 
 
-def test_every_command_has_a_readme_subsection_with_its_usage_and_options():
+def test_the_command_reference_is_what_cog_generates_from_the_command_line():
+    r = subprocess.run([sys.executable, "-m", "cogapp", "--check", "--diff", "-I", "docs", "README.md"], cwd=ROOT,
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
+    assert r.returncode == 0, "README.md is out of step with --help; run 'make docs':\n" + r.stdout + r.stderr
+
+
+def test_every_command_has_a_readme_subsection_with_its_generated_block():
     sections = _readme_sections(_readme())
     problems = []
     for c in _commands():
-        if not _needs_section(c):
+        if not cli_reference.needs_section(c):
             continue
         label = f"confide {c.path}".strip()
+        block = f'ref.section("{c.path}")'
         if c.path not in sections:
             problems.append(f"no '### {label}' subsection in README.md")
-            continue
-        body = sections[c.path]
-        if c.usage not in body:
-            problems.append(f"'### {label}': the usage line '{c.usage}' is missing")
-        for opt in c.options:
-            if not re.search(rf"(?<![\w-]){re.escape(opt)}(?![\w-])", body):
-                problems.append(f"'### {label}': option {opt} is not described")
-    assert not problems, "README.md's command reference is out of step with --help " \
-        "(run 'python tests/test_readme.py' for drafts):\n  " + "\n  ".join(problems)
+        elif block not in sections[c.path]:
+            problems.append(f"'### {label}' has no generated block ({block})")
+    assert not problems, "README.md's command reference lacks commands (run 'python tests/test_readme.py' " \
+        "for drafts):\n  " + "\n  ".join(problems)
 
 
 def test_no_readme_subsection_names_a_command_that_does_not_exist():
@@ -161,17 +97,11 @@ def _readme_exit_codes(text: str) -> list[tuple[int, str, str]]:
     return rows
 
 
-def exit_code_table() -> str:
-    lines = ["| code | name | meaning |", "|---:|---|---|"]
-    lines += [f"| {int(c)} | `{c.name}` | {EXIT_CODE_DOCS[c]} |" for c in ExitCode]
-    return "\n".join(lines)
-
-
 def test_readme_exit_code_table_matches_the_code():
     assert set(EXIT_CODE_DOCS) == set(ExitCode), "every ExitCode needs its line in EXIT_CODE_DOCS"
     expected = [(int(c), c.name, EXIT_CODE_DOCS[c]) for c in ExitCode]
     assert _readme_exit_codes(_readme()) == expected, \
-        "README.md's exit-code table differs from vault_cli.errors.EXIT_CODE_DOCS; it should read:\n" + exit_code_table()
+        "README.md's exit-code table differs from vault_cli.errors.EXIT_CODE_DOCS: run 'make docs'"
 
 
 def test_python_m_vault_cli_help_works():
@@ -195,34 +125,11 @@ def test_example_settings_file_is_the_template_explained():
 
 
 # ---------------------------------------------------------------------------
-# Drafts for the README: python tests/test_readme.py [--all] [--exit-codes]
-
-
-def draft(c: Cmd) -> str:
-    label = f"confide {c.path}".strip()
-    first = c.help.split("\n\n")[0].replace("\n", " ") if c.help else ""
-    out = [f"### {label}", "", first, "", "```", c.usage, "```", ""]
-    rows = []
-    for p in c.params:
-        if _is_option(p):
-            if getattr(p, "hidden", False) or set(p.opts) & {"--help", "-h"}:
-                continue
-            names = ", ".join(f"`{o}`" for o in [*p.opts, *p.secondary_opts])
-            if p.metavar and not p.is_flag:
-                names += f" `{p.metavar}`"
-            rows.append((names.replace("|", "\\|"), (p.help or "").replace("|", "\\|")))
-        elif _is_argument(p):
-            rows.append((f"`{p.metavar or p.name.upper()}`", (getattr(p, "help", None) or "").replace("|", "\\|")))
-    if rows:
-        out += ["| argument / option | meaning |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows] + [""]
-    return "\n".join(out)
+# Drafts for the README: python tests/test_readme.py
 
 
 if __name__ == "__main__":
-    if "--exit-codes" in sys.argv:
-        print(exit_code_table())
-        sys.exit(0)
     have = _readme_sections(_readme()) if README.exists() else {}
     for c in _commands():
-        if _needs_section(c) and ("--all" in sys.argv or c.path not in have):
-            print(draft(c))
+        if cli_reference.needs_section(c) and c.path not in have:
+            print(cli_reference.draft(c))

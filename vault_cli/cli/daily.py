@@ -74,7 +74,7 @@ def init(
     recipient: Optional[str] = typer.Option(None, "--recipient", help="Your public key (default: your identity's)."),
     signing_key: Optional[str] = typer.Option(None, "--signing-key", metavar="PUBKEY", help="Your SSH signing key, if your identity is not one (\"ssh-ed25519 AAAA...\")."),
     unsigned: bool = typer.Option(False, "--unsigned", help="For experiments only: a vault that does not require signed commits (recorded in confide.yaml)."),
-    object_format: str = typer.Option("sha1", "--object-format", metavar="sha1|sha256", help="git's object format for the new repository."),
+    object_format: str = typer.Option("sha1", "--object-format", metavar="sha1|sha256", help="git's object format for the new repository (default sha1)."),
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Create a vault: a git repository whose first commit, signed by you, is its identity. Prints the folder."""
@@ -265,8 +265,8 @@ def mark(
     entry: str = typer.Argument(..., help="The entry id, e.g. e-01jd3x8k2m5q9w"),
     level: Optional[str] = typer.Option(None, "--level", help="Move the entry to this level (needs --reason)."),
     parent_view: Optional[str] = typer.Option(None, "--parent-view", help="confidential, not-confidential or not-asked."),
-    parents_informed: Optional[str] = typer.Option(None, "--parents-informed", metavar="DATE"),
-    parents_not_informed: Optional[str] = typer.Option(None, "--parents-not-informed", metavar="REASON"),
+    parents_informed: Optional[str] = typer.Option(None, "--parents-informed", metavar="DATE", help="The parents were informed on DATE (YYYY-MM-DD)."),
+    parents_not_informed: Optional[str] = typer.Option(None, "--parents-not-informed", metavar="REASON", help="Why the parents are not informed (e.g. it would put the child at risk)."),
     reason: Optional[str] = typer.Option(None, "--reason", help="Why (required with --level)."),
     record: Optional[str] = typer.Option(None, "--record", help="The entry's record, if you know it (saves a search)."),
     vault: Optional[str] = VaultOpt,

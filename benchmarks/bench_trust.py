@@ -8,7 +8,7 @@ Run by hand (never by the tests)::
 module and runs these sections with the others).
 
 Every command first verifies the commits since its clone's checkpoint
-(``vault_cli/trust.py``, ``ensure_verified``); a clone whose checkpoint is HEAD
+(``vault_cli/services/trust.py``, ``ensure_verified``); a clone whose checkpoint is HEAD
 verifies nothing. Sections:
 
 - ``confide add after pulling 100 commits``: the synthetic vault's clone has

@@ -2,7 +2,7 @@
 
 Run by hand (never by the tests)::
 
-    .venv/bin/python benchmarks/compare.py --before /work/wt/before [--runs 5] [--records 1000 --entries 50]
+    .venv/bin/python benchmarks/compare.py --before ../before [--runs 5] [--records 1000 --entries 50]
         [--tree LABEL=CODE@KIND ...] [--only NAME|GROUP] [--skip NAME]
 
 Trees (default: ``before=BEFORE@before after-age=.@age after-ssh=.@ssh``):
@@ -161,8 +161,9 @@ def table(rows: list, trees: list) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="benchmark sections on two code trees, interleaved")
-    ap.add_argument("--before", type=Path, default=Path("/work/wt/before"),
-                    help="a checkout of the code to compare against (the default trees' reference)")
+    ap.add_argument("--before", type=Path, default=None,
+                    help="a checkout of the code to compare against (the default trees' reference), "
+                         "e.g. one made with 'git worktree add ../before COMMIT'")
     ap.add_argument("--records", type=int, default=1000)
     ap.add_argument("--entries", type=int, default=50)
     ap.add_argument("--big", type=int, default=300)
@@ -174,8 +175,9 @@ def main(argv=None) -> int:
     ap.add_argument("--rebuild", action="store_true")
     ap.add_argument("--results", type=Path, default=RESULTS)
     a = ap.parse_args(argv)
-    before = a.before.resolve()
-    specs = a.tree or [f"before={before}@before", f"after-age={REPO}@age", f"after-ssh={REPO}@ssh"]
+    if a.before is None and not a.tree:
+        ap.error("give --before PATH (a checkout of the code to compare against) or --tree LABEL=PATH@KIND")
+    specs = a.tree or [f"before={a.before.resolve()}@before", f"after-age={REPO}@age", f"after-ssh={REPO}@ssh"]
     codes, kinds = {}, {}
     for spec in specs:
         label, _, rest = spec.partition("=")

@@ -1,8 +1,9 @@
 """Build a synthetic confide vault fast, through the library, in the real format.
 
-Benchmarks need a realistic vault (DESIGN.md, "Performance": 1,000 records of
-50 entries) and building it with 50,000 ``confide add`` processes would take
-an hour. This module builds the same thing in well under a minute:
+Benchmarks need a realistic vault (1,000 records of 50 entries, the size the
+project's performance figures are for), and building it with 50,000 ``confide
+add`` processes would take an hour. This module builds the same thing in well
+under a minute:
 
 - the vault itself, its settings and holders are made with ``setup.init_vault``
   and ``holders.add_holder`` (so ``confide.yaml``, ``holders.yaml``,
@@ -16,8 +17,7 @@ an hour. This module builds the same thing in well under a minute:
   ``records/<id>.yaml``, entries ``records/<id>.entries.yaml``) written by
   ``Envelope.files``: real age, one stanza per block, readable by
   ``confide`` and by the ``age`` tool;
-- record size: DESIGN.md's "~13 KB of YAML" per 50-entry record predates the
-  envelope; in the real format every entry is its own armored age block
+- record size (see docs/design.md, "Record size"): every entry is its own armored age block
   (header, X25519 stanza, age's random "grease" stanza, base64, YAML indent),
   ~1.2 KB each with a 1-2 sentence text, and the head carries 13 wrapped level
   keys, so a 50-entry record is ~70 KB and 1,000 of them ~70 MB
@@ -29,7 +29,7 @@ an hour. This module builds the same thing in well under a minute:
   record made with ``git fast-import`` (``commits="per-record"``), or a history
   grown by N more one-entry commits (``grow_history``), for history benchmarks.
 
-Signed, as the trust model requires (``vault_cli/trust.py``):
+Signed, as the trust model requires (``vault_cli/services/trust.py``):
 
 - every holder who writes has a fixed SSH ed25519 key, derived from ``seed`` and
   the holder's name (benchmark keys, public by construction: never use them for

@@ -8,7 +8,7 @@ with the same arguments, of every commit in history, so a rule that a command
 enforces is a rule that verify checks. No role name appears in code: a custom
 role in ``confide.yaml`` is judged exactly like the default ones.
 
-Readers of a level of a record (DESIGN.md, "Confidentiality levels"): every
+Readers of a level of a record (docs/design.md, "Level keys, generations and wrapped copies"): every
 active holder whose role reads that level of every record, the child's key
 person for the levels in ``key_person_reads``, and explicit grants, minus
 revocations recorded in the record. The envelope's wrapped copies are kept

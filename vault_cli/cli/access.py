@@ -1,8 +1,8 @@
 """The access commands: grant, revoke, key-person, holder remove, holder rotate, access, expire.
 
-Defined on the ``app`` and ``holder_app`` of ``vault_cli.cli`` (imported at the
-end of that module); each parses arguments, calls one function of
-``vault_cli.access`` and renders the result. A summary goes to stdout, notes
+Defined on the ``app`` and ``holder_app`` of ``cli.common`` (imported by
+``cli.main``); each parses arguments, calls one function of
+``services.access`` and renders the result. A summary goes to stdout, notes
 and warnings (including what git history keeps after a revocation) to stderr.
 """
 

@@ -1,7 +1,7 @@
 """Commands for trustworthy history: verify, audit, sync, clone, backup, restore, signing keys.
 
-Registered on the ``app`` / ``holder_app`` of ``vault_cli.cli`` (imported at the
-end of that module). Thin as the rest of the CLI: parse, call one library
+Registered on the ``app`` / ``holder_app`` of ``cli.common`` (imported by
+``cli.main``). Thin as the rest of the CLI: parse, call one library
 function, render.
 """
 

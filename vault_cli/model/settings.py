@@ -34,7 +34,7 @@ SIGNING_POLICIES = ("required", "unsigned")
 
 @dataclass(frozen=True)
 class Role:
-    """One row of the rules table (``roles`` in confide.yaml); ``vault_cli.policy`` reads it."""
+    """One row of the rules table (``roles`` in confide.yaml); ``model.policy`` reads it."""
 
     name: str
     reads: tuple[str, ...]

@@ -2,7 +2,7 @@
 
 Rows come from the commits' trailers (who, what, which record), with each
 signature's status; details (the child's name, an entry's level and category)
-only from blocks the caller's identity opens. ``confide verify`` (``vault_cli.verify``)
+only from blocks the caller's identity opens. ``confide verify`` (``services.verify``)
 judges the same history by the policy's rules.
 """
 

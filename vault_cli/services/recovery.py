@@ -2,7 +2,7 @@
 
 These are the commands that must work when history does *not* verify (every
 other command refuses then), so they do not open a ``Vault``: they read this
-clone's trust state (``vault_cli.trust``) and the commits themselves.
+clone's trust state (``services.trust``) and the commits themselves.
 
 - ``verify_vault``: the whole history from the vault's anchor (or what came
   after ``--since``); a clean result moves this clone's checkpoint.
@@ -61,9 +61,7 @@ def _policy_at(root: Path, commit: str):
 
 def open_for_reading(vault: Optional[str], identity: Optional[str]):
     """A verified vault and the caller's identities (None when there are none), for audit."""
-    from vault_cli.services.vault import Vault
-
-    from vault_cli.services.vault import find_root
+    from vault_cli.services.vault import Vault, find_root
 
     identities = _identities(identity)  # first: what their key opens is checked before anything is listed
     return Vault(find_root(vault), identities=identities), identities

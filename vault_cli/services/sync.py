@@ -3,7 +3,7 @@
 ``confide sync`` fetches, **verifies what it fetched before merging anything**
 (from this clone's checkpoint, keylessly; a remote whose history no longer
 contains what this clone last verified of it, rewritten or cut back, is
-refused), merges with ``vault_cli.merge`` (keyless, deterministic, the same
+refused), merges with ``services.merge`` (keyless, deterministic, the same
 function ``confide verify`` recomputes for every merge commit), commits the
 merge signed, and pushes. A conflict is never settled by choosing a side: the
 sync stops and leaves the vault as it was.

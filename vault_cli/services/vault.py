@@ -52,7 +52,7 @@ def find_root(explicit: Optional[str] = None) -> Path:
 
 
 class Vault:
-    """A vault as its verified commit holds it (``vault_cli.trust``): settings, holders, records.
+    """A vault as its verified commit holds it (``services.trust``): settings, holders, records.
 
     Opening one verifies the commits since this clone's checkpoint first; every
     read is from that commit's objects (``gitlog.CommitTree``), never from the

@@ -2,12 +2,12 @@
 
 verify walks the commits (every one, or those a clone has not verified yet)
 parents first and judges each against the vault as it stood *before* it: the
-holders, their roles and signing keys in its parent (``vault_cli.policy`` is
+holders, their roles and signing keys in its parent (``model.policy`` is
 the only place the rules are written). Signing keys come only from verified
 history: the first commit is pinned by the vault's anchor (its id and its
 signer's fingerprint), and every later key was declared in a commit judged by
 the keys before it. A file equal to one parent's version is still judged:
-merges are recomputed (``vault_cli.merge``) and every file compared.
+merges are recomputed (``services.merge``) and every file compared.
 
 A commit with a finding *taints* every commit built on it: nothing after it is
 trusted (commands refuse, exit 9) until a manager's signed repudiation restores

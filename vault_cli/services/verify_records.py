@@ -2,7 +2,7 @@
 
 The same parsers read a record here as for every command (``envelope.load_head``
 and ``envelope.load_entries``, on the one YAML reader), and the rules are
-``vault_cli.policy``'s, asked with the state before the commit (who acted, and
+``model.policy``'s, asked with the state before the commit (who acted, and
 what their role allowed) and after it (who may now read). Keyless checks cover
 the whole head; with a holder's identity, the blocks that holder can open are
 checked too (their binding, their author against the commit's signer).

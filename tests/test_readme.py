@@ -133,3 +133,12 @@ if __name__ == "__main__":
     for c in _commands():
         if cli_reference.needs_section(c) and c.path not in have:
             print(cli_reference.draft(c))
+
+
+def test_every_permission_of_the_rules_table_is_explained():
+    from vault_cli.model.policy import PERMISSIONS
+
+    m = re.search(r"^\*\*Roles and rules\.\*\*(?P<body>.*?)(?=^\*\*)", _readme(), re.M | re.S)
+    assert m, "README.md has no 'Roles and rules' paragraph (confide.yaml's comments point to it)"
+    missing = [p for p in PERMISSIONS if f"`{p}`" not in m.group("body")]
+    assert not missing, f"README's 'Roles and rules' does not explain: {missing}"

@@ -29,6 +29,16 @@ rotating order after one untimed warm-up each:
 
 The table gives per tree the median wall time (min-max) and the median CPU time
 (user + sys of the process and its children), and the ratios to the first tree.
+
+The trees compared for issue 10 (the figures are in the docstrings of
+``vault_cli/formats/schema.py`` and ``vault_cli/adapters/signing.py``): the code
+before it (``git archive`` of the commit before); that code with
+``benchmarks/variants/schema_jsonschema.py`` as ``vault_cli/formats/schema.py``
+(jsonschema at run time); that code with this branch's ``formats/schema.py`` and
+``formats/schema_validators/`` (generated validators), or with its
+``adapters/signing.py`` (sshsig), or with that and
+``benchmarks/variants/signing_ssh_keygen.patch`` (ssh-keygen per commit); and
+this branch.
 """
 
 from __future__ import annotations

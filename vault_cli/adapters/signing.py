@@ -15,11 +15,12 @@ that header) in-process with the ``sshsig`` package (``ssh-keygen -Y
 check-novalidate`` ported to Python over ``cryptography``), adding the checks
 ``ssh-keygen`` makes that sshsig does not (the armour's end line, a signature
 that is the one encoding of its fields, sha256/sha512 only) and confide's own
-(ssh-ed25519 keys only). Not ``ssh-keygen`` itself: one process per commit
-costs ~8-20 ms where the in-process check costs ~0.2 ms, so ``confide verify``
-over 2,006 commits took 34 s of wall time (16 s CPU) instead of 4.2 s (1.9 s
-CPU): ``benchmarks/compare_schema_sig.py``, medians of 5 interleaved runs on 2
-loaded cores. The result is the same as ``git verify-commit`` with the signers file
+(ssh-ed25519 keys only). Not ``ssh-keygen`` itself: a process per commit makes
+``confide verify`` over 2,006 commits take 45 s (16 s CPU) instead of 6.6 s
+(2.6 s CPU); the hand-written check sshsig replaced took 6.6 s (2.5 s CPU)
+(``benchmarks/compare_schema_sig.py``, medians of 5 interleaved runs on 2
+heavily loaded cores). sshsig is imported on the first signature checked:
+a command whose history is already verified does not pay for it. The result is the same as ``git verify-commit`` with the signers file
 confide derives from verified history (``.git/confide/allowed_signers``, written
 by ``allowed_signers_text``: one line per signing key, the principal being the
 holder's name; keys of removed holders and replaced keys carry ``valid-before``,

@@ -20,12 +20,16 @@ hand-written validator this replaced:
 ``confide verify`` (2,006 commits)    2,141 ms        2,991 ms (1.40x)     2,047 ms (0.96x)
 ====================================  ==============  ===================  ==================
 
-In-process, validating one record head takes ~60 us generated or hand-written and
-~0.9 ms with jsonschema (whose first use, import and schema set-up, costs ~110 ms);
-the generated modules' first use costs ~4 ms (fastjsonschema's exception class,
-``decimal``, the module). jsonschema at run time would cost every command that
-import and ``verify`` 40% more; the generated validators cost about what the
-hand-written one did, with a maintained implementation of JSON Schema behind them.
+(Wall-time medians, with load averages of 10-14 on the 2 cores: add 1,744 / 2,008 /
+1,661 ms, verify 6.2 / 8.9 / 5.0 s.) A second run of 11 (this branch, with sshsig checking signatures too, against the
+code before it) gave ``confide add`` 1.00x and ``verify`` 1.06x the CPU of the
+hand-written code, jsonschema 1.17x and 1.49x. In-process, validating one record
+head takes ~60 us generated or hand-written and ~0.9 ms with jsonschema, whose
+first use (import and schema set-up) costs ~110 ms; the generated modules' first
+use costs ~4 ms (fastjsonschema's exception class, ``decimal``, the module).
+So jsonschema at run time would cost every command its import and ``verify``
+~40% more; the generated validators cost what the hand-written one did, with a
+maintained implementation of JSON Schema behind them.
 
 The errors name the file and the field path, never the field's value.
 """

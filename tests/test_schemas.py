@@ -1,17 +1,20 @@
 """Every file confide writes validates against its JSON Schema in schemas/, on write and on read.
 
-confide validates at run time with ``vault_cli.formats.schema`` (a small validator for
-the subset of JSON Schema 2020-12 the schemas use) instead of the
-``jsonschema`` package, for start-up speed. These tests hold it to the
-standard:
+confide validates with validators that fastjsonschema generated from the schemas ahead of
+time (``scripts/gen_schema_validators.py`` -> ``vault_cli/formats/schema_validators/``, used
+by ``vault_cli.formats.schema``). These tests hold them to the standard:
 
-- every schema is a valid 2020-12 schema (jsonschema's own meta-schema) and
-  uses only keywords vault_cli.formats.schema implements;
-- on a corpus of real documents made by the CLI (settings, holders, record
-  envelopes, and the decrypted profile, entry and marking payloads) and of
-  invalid mutations of them, both validators accept or both reject;
-- they agree on the edge cases of each supported keyword;
-- a schema using anything else is refused, not silently half-applied;
+- every schema is a valid 2020-12 schema (jsonschema's own meta-schema), every pattern
+  an ECMA-262 regular expression, and every keyword one fastjsonschema applies as 2020-12
+  does (anything else is refused by the generator, not silently half-applied);
+- the checked-in validators are what the generator makes now from the schemas;
+- on a corpus of real documents made by the CLI (settings, holders, record envelopes, and
+  the decrypted profile, entry and marking payloads) and of invalid mutations of them, they
+  agree with the reference: ``jsonschema`` with an ECMA-262 regex engine (``regress``) for
+  ``pattern``/``patternProperties`` (plain jsonschema uses Python's ``re``, whose ``$``
+  matches before a final newline); they agree on the edge cases of each keyword too;
+- patterns have ECMA-262's ``$``: a name, id or date with a trailing newline ("ben\\n",
+  "c-xxxxxxxx\\n", "2026-11-24\\n") is rejected, by the validators, the loaders and the commands;
 - a file that breaks its schema is never read: committed, it is a finding of
   'confide verify' that every command refuses on; inside an encrypted block, the
   command that opens it refuses it; and nothing invalid is ever written.
@@ -20,22 +23,32 @@ standard:
 from __future__ import annotations
 
 import copy
+import importlib
+import importlib.util
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 import pytest
+import regress
 from conftest import entries_file, head_file, recipient_of, record_doc, signing_pub
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 
 from vault_cli.adapters import crypto
 from vault_cli.errors import ExitCode, IntegrityError
-from vault_cli.formats import envelope, schema, yamlio
+from vault_cli.formats import envelope, policyfiles, schema, yamlio
+from vault_cli.formats.schema_validators import ENTRY, FASTJSONSCHEMA
 from vault_cli.services.vault import Session, Vault
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+REPO = Path(__file__).resolve().parent.parent
+SCHEMA_DIR = REPO / "schemas"
 SCHEMA_NAMES = sorted(p.name[: -len(".schema.json")] for p in SCHEMA_DIR.glob("*.schema.json"))
+
+_spec = importlib.util.spec_from_file_location("gen_schema_validators", REPO / "scripts" / "gen_schema_validators.py")
+gen = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(gen)
 
 
 def load_schema(name: str) -> dict:
@@ -50,18 +63,70 @@ def sub_schema(name: str, definition: str | None) -> dict:
     return {"$schema": root["$schema"], "$defs": root["$defs"], "$ref": f"#/$defs/{definition}"}
 
 
+# ---------------------------------------------------------------------------
+# the reference: jsonschema, with ECMA-262 regular expressions
+
+
+def _ecma(pattern: str) -> regress.Regex:
+    return regress.Regex(pattern)
+
+
+def _ecma_pattern(validator, patrn, instance, schema_):
+    if validator.is_type(instance, "string") and _ecma(patrn).find(instance) is None:
+        yield ValidationError(f"does not match {patrn!r} (ECMA-262)")
+
+
+def _ecma_pattern_properties(validator, pattern_properties, instance, schema_):
+    if not validator.is_type(instance, "object"):
+        return
+    for patrn, sub in pattern_properties.items():
+        for k, v in instance.items():
+            if _ecma(patrn).find(k) is not None:
+                yield from validator.descend(v, sub, path=k, schema_path=patrn)
+
+
+def _ecma_additional_properties(validator, additional, instance, schema_):
+    if not validator.is_type(instance, "object"):
+        return
+    props, patterns = schema_.get("properties", {}), [_ecma(p) for p in schema_.get("patternProperties", {})]
+    extras = [k for k in instance if k not in props and not any(p.find(k) is not None for p in patterns)]
+    if validator.is_type(additional, "object"):
+        for k in extras:
+            yield from validator.descend(instance[k], additional, path=k)
+    elif not additional and extras:
+        yield ValidationError(f"unexpected properties {sorted(extras)!r}")
+
+
+# jsonschema's 2020-12 validator with the regex keywords on an ECMA-262 engine, as JSON Schema specifies
+Reference = validators.extend(Draft202012Validator, {
+    "pattern": _ecma_pattern, "patternProperties": _ecma_pattern_properties,
+    "additionalProperties": _ecma_additional_properties,
+})
+
+
+def test_the_reference_has_ecma_semantics():
+    """The reference itself: what plain jsonschema accepts, it rejects exactly where ECMA-262 differs."""
+    s = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+         "properties": {"n": {"pattern": "^[a-z]+$"}}, "patternProperties": {"^x-[a-z]+$": {"type": "integer"}},
+         "additionalProperties": False}
+    assert Draft202012Validator(s).is_valid({"n": "ben\n"})  # Python's re: $ before a final newline
+    assert not Reference(s).is_valid({"n": "ben\n"}) and Reference(s).is_valid({"n": "ben"})
+    assert Draft202012Validator(s).is_valid({"x-a\n": 1})
+    assert not Reference(s).is_valid({"x-a\n": 1}) and Reference(s).is_valid({"x-a": 1})
+    assert not Reference(s).is_valid({"x-a": "s"})
+
+
 class Pair:
-    """Both validators for one (sub)schema."""
+    """confide's generated validator and the reference, for one (sub)schema."""
 
     def __init__(self, name: str, definition: str | None = None) -> None:
-        s = sub_schema(name, definition)
+        self.name, self.definition = name, definition
         self.label = name + (f"#{definition}" if definition else "")
-        self.theirs = Draft202012Validator(s)
-        self.ours = schema.Validator(s)
+        self.theirs = Reference(sub_schema(name, definition))
 
     def verdicts(self, doc: Any) -> tuple[bool, bool]:
         try:
-            self.ours.validate(doc)
+            schema.validate(self.name, doc, self.definition)
             ours = True
         except schema.SchemaViolation:
             ours = False
@@ -69,7 +134,19 @@ class Pair:
 
 
 # ---------------------------------------------------------------------------
-# the schemas themselves
+# the schemas themselves, and the generated validators
+
+
+def _patterns(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("pattern"), str):
+            yield node["pattern"]
+        yield from node.get("patternProperties", {})
+        for v in node.values():
+            yield from _patterns(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _patterns(v)
 
 
 def test_the_schema_folder_covers_every_format():
@@ -82,10 +159,182 @@ def test_each_schema_is_valid_2020_12_and_in_the_supported_subset(name):
     s = load_schema(name)
     assert s["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     Draft202012Validator.check_schema(s)
-    # with format checks too: every 'pattern' is a valid regular expression
+    # with format checks too: every 'pattern' is a valid regular expression for Python...
     Draft202012Validator(Draft202012Validator.META_SCHEMA, format_checker=FormatChecker()).validate(s)
-    schema.Validator(s)  # raises on any keyword outside the implemented subset
-    assert schema.validator(name).root == s  # what confide loads at run time is this file
+    # ...and for ECMA-262, the dialect JSON Schema specifies
+    patterns = list(_patterns(s))
+    assert patterns
+    for p in patterns:
+        _ecma(p)
+    gen.check_supported(s)  # raises on anything the generated validators would not apply as 2020-12 says
+
+
+def test_the_generated_validators_are_current():
+    """What is checked in under vault_cli/formats/schema_validators/ is what the generator makes now."""
+    assert FASTJSONSCHEMA == fastjsonschema.VERSION, (
+        f"the validators were generated by fastjsonschema {FASTJSONSCHEMA}, {fastjsonschema.VERSION} is installed: "
+        "install the version pyproject.toml names, or regenerate: python scripts/gen_schema_validators.py")
+    files = gen.generate()
+    assert gen.stale(files) == [], "stale generated validators; run: python scripts/gen_schema_validators.py"
+    assert gen.main(["--check"]) == 0
+    # every schema and every one of its $defs has a validator, and it is the one the index names
+    want = {(n, None) for n in SCHEMA_NAMES} | {(n, d) for n in SCHEMA_NAMES for d in load_schema(n).get("$defs", {})}
+    assert set(ENTRY) == want
+    for (name, definition), (module, fn) in ENTRY.items():
+        assert f"\ndef {fn}(" in files[f"{module}.py"], (name, definition)
+
+
+def test_a_stale_validator_is_noticed(tmp_path, monkeypatch):
+    """The check fails on a schema changed without regenerating, and on a hand-edited or stray module."""
+    schemas = tmp_path / "schemas"
+    schemas.mkdir()
+    for p in SCHEMA_DIR.glob("*.schema.json"):
+        (schemas / p.name).write_bytes(p.read_bytes())
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setattr(gen, "OUT", out)
+    files = gen.generate(schemas)
+    for f, text in files.items():
+        (out / f).write_text(text)
+    assert gen.stale(gen.generate(schemas)) == []
+    s = json.loads((schemas / "holders.schema.json").read_text())
+    s["$defs"]["name"]["pattern"] = "^[a-z][a-z0-9._-]{0,29}$"
+    (schemas / "holders.schema.json").write_text(json.dumps(s))
+    assert gen.stale(gen.generate(schemas)) == ["holders.py"]
+    (out / "stray.py").write_text("")
+    (out / "entry.py").write_text(files["entry.py"].replace("must be", "should be", 1))
+    assert gen.stale(gen.generate(schemas)) == ["entry.py", "holders.py", "stray.py"]
+
+
+def test_every_pattern_has_ecma_semantics(corpus):
+    """Each compiled pattern in the generated modules answers as ECMA-262 does, on every string the corpus
+    holds (values and keys) and on each with a newline, CR, line separator or space added at either end."""
+    from vault_cli.formats import schema_validators
+
+    strings: set = set()
+    for _s, _d, doc, _label in corpus:
+        for _path, node in _nodes(doc):
+            if isinstance(node, str):
+                strings.add(node)
+            if isinstance(node, dict):
+                strings.update(k for k in node if isinstance(k, str))
+    probes = {t for s in strings for t in (s, s + "\n", "\n" + s, s + "\r", s + "\r\n", s + "\u2028", s + " ", s + "\n\n")}
+    checked = 0
+    for module in sorted({m for m, _ in ENTRY.values()}):
+        table = importlib.import_module(f"{schema_validators.__name__}.{module}").REGEX_PATTERNS
+        for source, compiled in table.items():
+            reference = _ecma(source)
+            for t in probes:
+                assert (compiled.search(t) is not None) == (reference.find(t) is not None), (module, source, t)
+                checked += 1
+    assert checked > 10000
+
+
+# ---------------------------------------------------------------------------
+# a trailing newline is not part of a name, an id or a date
+
+NEWLINE_CASES = [
+    ("holders", "name", "ben\n"), ("holders", "name", "ben\r\n"), ("holders", "date", "2026-11-24\n"),
+    ("record", "record_id", "c-xxxxxxxx\n"), ("record", "entry_id", "e-01jg48mjw5f3gs\n"),
+    ("record", "mark_id", "m-01jg48mjw5f3gs\n"), ("record", "key_id", "k-1jpz\n"), ("record", "holder", "ben\n"),
+    ("record", "date", "2026-11-24\n"), ("profile", "date", "2026-11-24\n"), ("profile", "holder", "ben\n"),
+    ("profile", "datetime", "2026-11-24T10:15:00+00:00\n"), ("entry", "date", "2026-11-24\n"),
+    ("entry", "datetime", "2026-11-24T10:15:00Z\n"),
+]
+
+
+@pytest.mark.parametrize("name,definition,value", NEWLINE_CASES)
+def test_a_trailing_newline_is_rejected(name, definition, value):
+    """Pinned both ways: the value without its line ending is valid, with it is not, for confide and the reference."""
+    clean = value.rstrip("\r\n")
+    pair = Pair(name, definition)
+    assert pair.verdicts(clean) == (True, True)
+    assert pair.verdicts(value) == (False, False)
+    with pytest.raises(IntegrityError, match="is not in the expected form"):
+        schema.check_def(name, definition, value, "x.yaml")
+
+
+def test_a_key_with_a_trailing_newline_is_rejected():
+    """patternProperties too: a holder's wrapped key, a consent, a role named with a trailing newline."""
+    head = {"id": "k-1jpz", "level": "general", "generation": 1, "recipient": "age1" + "q" * 58,
+            "wrapped": {"ben": "-----BEGIN AGE ENCRYPTED FILE-----\nYWJj\n-----END AGE ENCRYPTED FILE-----\n"}}
+    schema.check_def("record", "level_key", head, "x")
+    bad = dict(head, wrapped={"ben\n": head["wrapped"]["ben"]})
+    assert Pair("record", "level_key").verdicts(bad) == (False, False)
+    with pytest.raises(IntegrityError, match="has an unexpected field"):
+        schema.check_def("record", "level_key", bad, "x")
+    profile = {"name": "Ada", "consents": {"photos": True}}
+    schema.check_def("profile", "profile", profile, "x")
+    assert Pair("profile", "profile").verdicts(dict(profile, consents={"photos\n": True})) == (False, False)
+    # an armored block ends with at most one newline
+    armored = head["wrapped"]["ben"]
+    assert Pair("record", "armored").verdicts(armored) == (True, True)
+    assert Pair("record", "armored").verdicts(armored + "\n") == (False, False)
+
+
+def test_loaders_reject_a_trailing_newline(vault):
+    """The loaders of confide.yaml, holders.yaml and a record's head refuse a name, id or date with a line ending."""
+    v = vault
+    rid = v.add_child("Ada Newline", key_person="ben")
+    holders = yamlio.load((v.root / "holders.yaml").read_bytes(), "holders.yaml")
+    policyfiles.holders_from_bytes(yamlio.dump(holders).encode())
+    for field, value in (("name", "ben\n"), ("added", "2026-11-24\n"), ("added_by", "amira\n")):
+        doc = copy.deepcopy(holders)
+        who = next(h for h in doc["holders"] if h["name"] == "ben")
+        who[field] = value
+        with pytest.raises(IntegrityError, match=f"holders.yaml breaks the holders schema: holders\\[[0-9]+\\].{field} "):
+            policyfiles.holders_from_bytes(yamlio.dump(doc).encode())
+    settings = yamlio.load((v.root / "confide.yaml").read_bytes(), "confide.yaml")
+    policyfiles.settings_from_bytes(yamlio.dump(settings).encode())
+    doc = copy.deepcopy(settings)
+    doc["categories"] = list(doc["categories"]) + ["note\n"]
+    with pytest.raises(IntegrityError, match="confide.yaml breaks the settings schema: categories"):
+        policyfiles.settings_from_bytes(yamlio.dump(doc).encode())
+    head = yamlio.load(head_file(v.root, rid).read_bytes(), "head")
+    envelope.load_head(yamlio.dump(head).encode(), "head")
+    for field, value, problem in (("record", rid + "\n", "is not in the expected form"),
+                                  ("key_person", "ben\n", "matches none of the allowed forms")):  # (a name or null)
+        with pytest.raises(IntegrityError, match=f"breaks the record schema: {field} {problem}"):
+            envelope.load_head(yamlio.dump(dict(head, **{field: value})).encode(), "head")
+    grant = {"holder": "cara", "level": "general", "granted_by": "amira", "granted": "2026-11-24\n"}
+    with pytest.raises(IntegrityError, match="breaks the record schema: grants\\[0\\].granted is not in the expected form"):
+        envelope.load_head(yamlio.dump(dict(head, grants=[grant])).encode(), "head")
+
+
+def test_commands_reject_a_trailing_newline(vault):
+    """Through the commands: as arguments (refused, nothing changed), and committed by hand (a finding that
+    every command refuses on, naming the file and the schema check)."""
+    v = vault
+    rid = v.add_child("Ada Newline", key_person="ben")
+    head = v.head()
+    for args in (["show", rid + "\n"], ["child", "set", rid, "dob=2022-03-04\n"],
+                 ["add", rid, "--level", "general", "--category", "note", "--text", "x", "--parents-informed", "2026-11-24\n"],
+                 ["add", rid, "--level", "general", "--category", "note\n", "--text", "x"],
+                 ["grant", "cara", rid, "--level", "confidential", "--until", "2026-12-24\n"],
+                 ["holder", "add", "fred\n", "--role", "practitioner", "--recipient", recipient_of(v.keys["eve"])]):
+        r = v.run(*args)
+        assert r.exit_code in (ExitCode.USAGE, ExitCode.NOT_FOUND), (args, r.exit_code, r.stderr)
+        assert r.stderr.startswith("confide: error:") and "Traceback" not in r.stderr
+        assert v.head() == head and v.is_clean()
+    # hand edits, committed and signed by a manager
+    hpath = v.root / "holders.yaml"
+    good = hpath.read_bytes()
+    doc = yamlio.load(good, "holders.yaml")
+    next(h for h in doc["holders"] if h["name"] == "ben")["name"] = "ben\n"
+    hpath.write_text(yamlio.dump(doc))
+    bad = v.commit_as("amira", "holders: tidy")
+    _refused_by_history(v, ["child", "list"], bad, "holders.yaml", "schema", "holders.yaml breaks the holders schema")
+    _the_finding(v, bad, "holders.yaml", "schema")
+    v.git("reset", "-q", "--keep", head)
+    hname = f"records/{rid}.yaml"
+    path = head_file(v.root, rid)
+    doc = yamlio.load(path.read_bytes(), hname)
+    doc["record"] = rid + "\n"
+    path.write_text(yamlio.dump(doc))
+    bad = v.commit_as("amira", "record: tidy")
+    _refused_by_history(v, ["show", rid], bad, hname, "schema", f"{hname} breaks the record schema: record is not in the expected form")
+    v.git("reset", "-q", "--keep", head)
+    assert v.ok("show", rid, "--json")
 
 
 # ---------------------------------------------------------------------------
@@ -140,7 +389,7 @@ def corpus_of(v) -> list[tuple[str, str | None, Any, str]]:
             docs.append(("record", "entry", doc["entries"][0], f"{epath} entry"))
             docs.append(("record", "entry_list", doc["entries"], f"{epath} entries"))
 
-        def opened(block: dict, what: str) -> dict:
+        def opened(block: dict, what: str, env=env) -> dict:
             ident = session.level_identity(env, block["key"])
             assert ident is not None, f"amira cannot open {what}"
             return json.loads(crypto.decrypt(block["data"], ident))
@@ -241,10 +490,32 @@ def mutations(doc: Any) -> Iterator[tuple[str, Any]]:
             yield f"{where} as string", _with(doc, path, lambda n: str(n))
 
 
+def _has_pattern(root: dict, path: tuple) -> bool:
+    """Does the schema constrain the field at ``path`` (keys and indexes) with a pattern, in any of its forms?"""
+
+    def forms(node: dict) -> list:
+        if "$ref" in node:
+            node = root["$defs"][node["$ref"].rsplit("/", 1)[1]]
+        return [node] + [f for branch in node.get("anyOf", []) + node.get("oneOf", []) for f in forms(branch)]
+
+    nodes = forms(root)
+    for key in path:
+        nxt = []
+        for n in nodes:
+            if isinstance(key, int) and isinstance(n.get("items"), dict):
+                nxt += forms(n["items"])
+            elif isinstance(key, str):
+                subs = [n["properties"][key]] if key in n.get("properties", {}) else []
+                subs += [sub for p, sub in n.get("patternProperties", {}).items() if _ecma(p).find(key) is not None]
+                nxt += [f for sub in subs for f in forms(sub)]
+        nodes = nxt
+    return any("pattern" in n for n in nodes)
+
+
 def test_validators_agree_on_the_corpus_and_its_mutations(corpus):
     pairs: dict[tuple, Pair] = {}
-    disagreements = []
-    accepted = rejected = 0
+    disagreements, newline_accepted = [], []
+    accepted = rejected = newline_rejected = 0
     for name, definition, doc, label in corpus:
         pair = pairs.setdefault((name, definition), Pair(name, definition))
         # the real documents are valid to both, and to confide's own check
@@ -257,14 +528,22 @@ def test_validators_agree_on_the_corpus_and_its_mutations(corpus):
             ours, theirs = pair.verdicts(bad)
             if ours != theirs:
                 disagreements.append(f"{pair.label} {label}: {what}: vault_cli.formats.schema {'accepts' if ours else 'rejects'}, "
-                                     f"jsonschema {'accepts' if theirs else 'rejects'}")
+                                     f"the reference {'accepts' if theirs else 'rejects'}")
             elif ours:
                 accepted += 1
             else:
                 rejected += 1
+        # every name, id, date, key or block (a field with a pattern) with a newline added is refused
+        for path, node in _nodes(doc):
+            if isinstance(node, str) and _has_pattern(sub_schema(name, definition), path):
+                ours, theirs = pair.verdicts(_with(doc, path, lambda n: n + "\n"))
+                if ours or theirs:
+                    newline_accepted.append(f"{pair.label} {label}: {'/'.join(map(str, path))} = {node[:20]!r} + newline")
+                newline_rejected += 1
     assert disagreements == []
+    assert newline_accepted == []
     # the corpus really exercises both outcomes
-    assert rejected > 2000 and accepted > 50, (rejected, accepted)
+    assert rejected > 2000 and accepted > 50 and newline_rejected > 100, (rejected, accepted, newline_rejected)
 
 
 # ---------------------------------------------------------------------------
@@ -287,7 +566,10 @@ EDGE_CASES: list[tuple[dict, list[Any]]] = [
     ({"const": {"a": 1}}, [{"a": 1}, {"a": 1.0}, {"a": True}, {"a": 1, "b": 2}]),
     ({"enum": [0, "a", None, [1]]}, [0, 0.0, False, "a", None, [1], [True], [1.0], "b"]),
     ({"enum": [1, True]}, [1, True, 1.0, False]),
-    ({"pattern": "^c-[a-z]{2}$"}, ["c-ab", "c-ab\n", "xc-ab", "c-abc", 5, None]),
+    ({"pattern": "^c-[a-z]{2}$"}, ["c-ab", "c-ab\n", "c-ab\r", "c-ab\n\n", "\nc-ab", "xc-ab", "c-abc", 5, None]),
+    ({"pattern": "^a|b$"}, ["a\n", "b\n", "xb", "b"]),
+    ({"pattern": "^x\\$$"}, ["x$", "x$\n", "x", "x\\$"]),
+    ({"pattern": "^x\\\\$"}, ["x\\", "x\\\n", "x"]),
     ({"pattern": "é"}, ["café", "cafe"]),
     ({"minLength": 2, "maxLength": 3}, ["a", "ab", "abc", "abcd", "😀😀", "😀", 5]),
     ({"minimum": 1, "maximum": 2}, [0, 1, 1.5, 2, 2.0001, True, "5"]),
@@ -301,33 +583,74 @@ EDGE_CASES: list[tuple[dict, list[Any]]] = [
     ({"additionalProperties": {"type": "integer"}}, [{"a": 1}, {"a": "x"}, {}]),
     ({"patternProperties": {"^x-": {"type": "integer"}}, "additionalProperties": False},
      [{"x-a": 1}, {"x-a": "s"}, {"y": 1}, {}]),
+    ({"patternProperties": {"^x-[a-z]$": {"type": "integer"}}, "additionalProperties": False},
+     [{"x-a": 1}, {"x-a\n": 1}, {"x-a\n": "s"}]),
+    # one pattern text in both keywords (fastjsonschema compiles it once: it must mean the same in both)
+    ({"properties": {"n": {"pattern": "^[a-z]+$"}}, "patternProperties": {"^[a-z]+$": {"type": "string"}},
+      "additionalProperties": False}, [{"n": "ab"}, {"n": "ab\n"}, {"ab": "x"}, {"ab\n": "x"}, {"n": "ab", "ab\n": "x"}]),
     ({"properties": {"x-a": {"type": "integer"}}, "patternProperties": {"^x-": {"minimum": 5}}},
      [{"x-a": 6}, {"x-a": 4}, {"x-a": "s"}]),
     ({"anyOf": [{"type": "string"}, {"type": "null"}]}, ["x", None, 1]),
     ({"oneOf": [{"type": "integer"}, {"minimum": 0}]}, [-1, 1, 0.5, "x"]),
-    ({"$defs": {"d": {"type": "string", "pattern": "^a"}}, "$ref": "#/$defs/d", "maxLength": 2},
-     ["ab", "abc", "b", 1]),
+    ({"$defs": {"d": {"type": "string", "pattern": "^a", "maxLength": 2}}, "$ref": "#/$defs/d"}, ["ab", "abc", "b", 1]),
     ({"$defs": {"d": {"type": "string"}}, "properties": {"a": {"$ref": "#/$defs/d"}}}, [{"a": "x"}, {"a": 1}]),
     ({"title": "t", "description": "d", "$comment": "c", "examples": [1], "default": 1, "type": "integer"}, [1, "x"]),
+    ({"properties": {"a": {"default": 5}}}, [{}, {"a": 1}]),
 ]
+
+
+def _generated(subschema: dict):
+    s = dict(subschema, **{"$schema": "https://json-schema.org/draft/2020-12/schema"})
+    Draft202012Validator.check_schema(s)
+    return s, gen.compile_function(s)
 
 
 @pytest.mark.parametrize("subschema,values", EDGE_CASES, ids=[json.dumps(s)[:60] for s, _ in EDGE_CASES])
 def test_validators_agree_on_keyword_edge_cases(subschema, values):
-    s = dict(subschema, **{"$schema": "https://json-schema.org/draft/2020-12/schema"})
-    Draft202012Validator.check_schema(s)
-    ours_v, theirs_v = schema.Validator(s), Draft202012Validator(s)
+    s, (fn, _patterns_, error) = _generated(subschema)
+    theirs_v = Reference(s)
     for value in values:
+        before = copy.deepcopy(value)
         try:
-            ours_v.validate(value)
+            fn(value)
             ours = True
-        except schema.SchemaViolation:
+        except error:
             ours = False
-        assert ours == theirs_v.is_valid(value), f"{subschema} on {value!r}: vault_cli.formats.schema says {ours}"
+        assert ours == theirs_v.is_valid(value), f"{subschema} on {value!r}: the generated validator says {ours}"
+        assert value == before  # validating changes nothing (no defaults filled in)
+
+
+def test_error_messages_name_the_path_and_the_problem_never_the_value():
+    cases = [
+        ({"type": "object", "properties": {"a": {"type": "integer"}}}, {"a": "secret"}, "a", "must be of type integer"),
+        ({"properties": {"a": {"const": "x"}}}, {"a": "secret"}, "a", "must be 'x'"),
+        ({"properties": {"a": {"enum": ["x", "y"]}}}, {"a": "secret"}, "a", "must be one of x, y"),
+        ({"properties": {"a": {"pattern": "^x$"}}}, {"a": "secret"}, "a", "is not in the expected form"),
+        ({"properties": {"a": {"maxLength": 3}}}, {"a": "secret"}, "a", "must be at most 3 characters"),
+        ({"properties": {"a": {"minLength": 9}}}, {"a": "secret"}, "a", "must be at least 9 characters"),
+        ({"properties": {"a": {"minimum": 9}}}, {"a": 7}, "a", "must be at least 9"),
+        ({"properties": {"a": {"maximum": 1}}}, {"a": 7}, "a", "must be at most 1"),
+        ({"properties": {"a": {"items": {"minItems": 2}}}}, {"a": [["secret"]]}, "a[0]", "must have at least 2 items"),
+        ({"properties": {"a": {"uniqueItems": True}}}, {"a": ["secret", "secret"]}, "a", "must not repeat an item"),
+        ({"properties": {"a": {"minProperties": 1}}}, {"a": {}}, "a", "must have at least 1 fields"),
+        ({"properties": {"a": {"required": ["b", "c"]}}}, {"a": {"c": "secret"}}, "a", "lacks the required field 'b'"),
+        ({"properties": {"a": {"properties": {"b": {}}, "patternProperties": {"^x": {}}, "additionalProperties": False}}},
+         {"a": {"b": 1, "xy": 1, "zz": "secret"}}, "a", "has an unexpected field 'zz'"),
+        ({"properties": {"a": {"anyOf": [{"type": "null"}, {"type": "integer"}]}}}, {"a": "secret"}, "a",
+         "matches none of the allowed forms"),
+        ({"type": "array"}, {"secret": 1}, "", "must be of type array"),
+    ]
+    for subschema, doc, path, problem in cases:
+        _s, (fn, patterns, error) = _generated(subschema)
+        with pytest.raises(error) as info:
+            fn(doc)
+        got = schema.violation(info.value, patterns)
+        assert (got.path, got.problem) == (path or "(top)", problem), subschema
+        assert "secret" not in str(got)
 
 
 # ---------------------------------------------------------------------------
-# what the validator refuses
+# what the generator refuses
 
 
 @pytest.mark.parametrize("bad", [
@@ -346,23 +669,33 @@ def test_validators_agree_on_keyword_edge_cases(subschema, values):
     {"additionalProperties": {"maxProperties": 2}},
     {"type": "object", "properties": {"a": False}},
     {"type": "array", "items": True},
+    {"type": "array", "items": [{"type": "string"}]},
     {"anyOf": [True, {"type": "string"}]},
+    {"$defs": {"d": {"type": "string"}}, "$ref": "#/$defs/d", "maxLength": 2},
+    {"properties": {"a": {"$ref": "https://example.invalid/other.json"}}},
+    {"properties": {"a": {"$dynamicRef": "#x"}}},
+    {"properties": {"a": {"pattern": "^[$]x$"}}},
 ])
-def test_validator_refuses_schemas_outside_its_subset(bad):
-    with pytest.raises(ValueError, match="unsupported|boolean"):
-        schema.Validator(bad)
+def test_generator_refuses_schemas_outside_its_subset(bad):
+    with pytest.raises(gen.Unsupported, match="unsupported|boolean|only local"):
+        gen.check_supported(bad)
+    with pytest.raises(gen.Unsupported):
+        gen.compile_function(bad)
 
 
-def test_confide_never_loads_a_schema_it_cannot_fully_apply(tmp_path, monkeypatch):
-    (tmp_path / "record.schema.json").write_text("{}")  # schema_dir() recognises the folder by this file
+def test_no_validator_is_generated_for_a_schema_it_cannot_fully_apply(tmp_path):
+    for p in SCHEMA_DIR.glob("*.schema.json"):
+        (tmp_path / p.name).write_bytes(p.read_bytes())
     (tmp_path / "odd.schema.json").write_text(json.dumps({"type": "object", "dependentSchemas": {}}))
-    monkeypatch.setattr(schema, "schema_dir", lambda: tmp_path)
-    schema.validator.cache_clear()
-    try:
-        with pytest.raises(ValueError, match="dependentSchemas"):
-            schema.check("odd", {}, "odd.yaml")
-    finally:
-        schema.validator.cache_clear()
+    with pytest.raises(gen.Unsupported, match="dependentSchemas"):
+        gen.generate(tmp_path)
+
+
+def test_an_unknown_schema_or_definition_is_an_error_not_a_pass():
+    with pytest.raises(ValueError, match="no generated validator for schemas/record.schema.json \\$defs/nothing"):
+        schema.check_def("record", "nothing", {}, "x")
+    with pytest.raises(ValueError, match="no generated validator for schemas/odd.schema.json"):
+        schema.check("odd", {}, "x")
 
 
 # ---------------------------------------------------------------------------

@@ -1,10 +1,10 @@
-"""The git adapter: paths and bytes in, commits out.
+"""The git adapter for a command's one commit: paths and bytes in, commits out.
 
-The hot path (one commit per command) runs the ``git`` binary directly: it is
-what signs commits (``gpg.format=ssh``) and what a user's own git will read,
-and importing GitPython costs ~30 ms on every command. GitPython is used where
-its object model pays for that: walking history (see ``history``) and creating
-repositories.
+It runs the ``git`` binary directly: git is what signs commits
+(``gpg.format=ssh``) and what a user's own git will read, and importing
+GitPython costs ~45 ms, about a tenth of ``confide add``, on every command.
+Repository-level work (creating, cloning, configuring, remotes, bundles) goes
+through GitPython in ``gitrepo``; walks over history run the binary in ``gitlog``.
 
 Every git call runs with a fixed environment: no pager, no prompts, the
 author and committer set to the acting holder, and stdout captured so nothing
@@ -281,15 +281,6 @@ class Git:
         if commit:
             lines = [line[len(commit) + 1:] if line.startswith(commit + ":") else line for line in lines]
         return lines
-
-
-def init_repository(root: Path, object_format: str = "sha1") -> Git:
-    git = Git(root)
-    fmt = [f"--object-format={object_format}"] if object_format != "sha1" else []
-    proc = git.run("init", "-q", "-b", "main", *fmt, check=False)
-    if proc.returncode != 0:
-        proc = git.run("init", "-q", *fmt)
-    return git
 
 
 def ensure_repository(root: Path) -> Git:

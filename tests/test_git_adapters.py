@@ -4,6 +4,7 @@ binary where GitPython cannot read the repository (SHA-256)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -92,3 +93,174 @@ def test_bulk_command_stores_its_heads_in_a_pack_git_wrote(vault, monkeypatch):
     _git(v.root, "fsck", "--no-dangling")
     assert v.is_clean()
     v.ok("verify")
+
+
+@pytest.mark.parametrize("fmt", ["sha1", "sha256"])
+def test_bulk_command_in_a_sha256_vault_too(tmp_path, isolated_env, monkeypatch, fmt):
+    """The packed path of a bulk command works in either object format (the hand-written pack was SHA-1 only)."""
+    from conftest import VaultFixture, run_cli
+
+    assert run_cli(["keygen"]).exit_code == 0
+    root = tmp_path / "v"
+    r = run_cli(["init", str(root), "--name", "Pack Nursery", "--holder", "amira", "--object-format", fmt])
+    assert r.exit_code == 0, r.stderr
+    v = VaultFixture(root, {"amira": isolated_env / ".config" / "confide" / "identity.txt"})
+    for i in range(3):
+        v.ok("child", "add", "--name", f"Child {i}")
+    _, rcpt = _keygen(tmp_path, "dsl2")
+    monkeypatch.setattr(parallel, "THRESHOLD", 1)
+    v.git("config", "fastimport.unpackLimit", "0")
+    before = _packs(root)
+    v.ok("holder", "add", "dsl2", "--role", "dsl", "--recipient", rcpt)
+    assert len(_packs(root) - before) == 1
+    _git(root, "fsck", "--no-dangling")
+    assert run_cli(["verify", "--vault", str(root)]).exit_code == 0
+
+
+def _keygen(tmp_path: Path, name: str) -> tuple[Path, str]:
+    from conftest import new_key_public, run_cli
+
+    path = tmp_path / f"{name}.key"
+    assert run_cli(["keygen", "--out", str(path)]).exit_code == 0
+    return path, new_key_public(path)
+
+
+# ---------------------------------------------------------------------------
+# Repository-level work: GitPython (adapters.gitrepo), SHA-1 and SHA-256 alike
+
+
+def _commit(root: Path, name: str, text: str) -> str:
+    (root / name).write_text(text)
+    _git(root, "add", name)
+    _git(root, "-c", "commit.gpgsign=false", "commit", "-qm", f"change {name}")
+    return _git(root, "rev-parse", "HEAD").decode().strip()
+
+
+@pytest.mark.parametrize("fmt", ["sha1", "sha256"])
+def test_repository_init_clone_remotes_fetch_push_bundles(tmp_path, fmt):
+    from vault_cli.adapters.gitrepo import GitFailed, Repository
+
+    a = tmp_path / "a"
+    Repository.init(a, fmt)
+    assert _git(a, "rev-parse", "--show-object-format").decode().strip() == fmt
+    assert _git(a, "symbolic-ref", "HEAD").decode().strip() == "refs/heads/main"
+    first = _commit(a, "f", "1\n")
+    assert len(first) == (40 if fmt == "sha1" else 64)
+
+    c = Repository.clone(str(a), tmp_path / "c")
+    assert c.remotes() == ["origin"] and c.branch() == "main"
+    assert c.get_config('branch "main"', "remote") == "origin"
+    assert c.resolve("HEAD") == first and c.resolve("no-such-ref") is None
+    assert c.roots("HEAD") == [first]
+    assert {"refs/heads/main", "refs/remotes/origin/main"} <= set(c.refs())
+
+    second = _commit(a, "f", "2\n")
+    c.fetch("origin")
+    theirs = c.resolve("refs/remotes/origin/main")
+    assert theirs == second
+    assert c.is_ancestor(first, theirs) and not c.is_ancestor(theirs, first)
+    assert not c.is_ancestor("0" * len(first), first)  # a commit it does not have
+    assert c.count(f"HEAD..{theirs}") == 1 and c.count(f"{theirs}..HEAD") == 0
+    assert c.merge_bases(first, theirs) == [first]
+    c.merge_ff_only(theirs)
+    assert c.resolve("HEAD") == second
+
+    # both sides move on: the push is rejected as not a fast-forward, and says so
+    _commit(a, "g", "a's\n")
+    mine = _commit(c.root, "h", "c's\n")
+    _git(a, "checkout", "-q", "-b", "elsewhere")  # a non-bare remote refuses a push to its checked-out branch
+    with pytest.raises(GitFailed) as exc:
+        c.push("origin", "HEAD:refs/heads/main")
+    assert exc.value.rejected and "rejected" in exc.value.detail
+    c.push("origin", "HEAD:refs/heads/new", set_upstream=True)
+    assert _git(a, "rev-parse", "refs/heads/new").decode().strip() == mine
+    # a hook's refusal keeps its reason
+    hook = a / ".git" / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'pushes are closed today' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    with pytest.raises(GitFailed) as exc:
+        c.push("origin", "HEAD:refs/heads/other")
+    assert "pushes are closed today" in exc.value.stderr and exc.value.detail.startswith(("remote:", "!", "error:"))
+
+    # configuration as git reads it, whatever the value holds
+    odd = "'/opt/py thon#3;x/bin/python' -m vault_cli \"quoted\" back\\slash %O %A"
+    c.set_config('merge "confide"', "driver", odd)
+    assert _git(c.root, "config", "merge.confide.driver").decode().rstrip("\n") == odd
+    assert c.get_config('merge "confide"', "driver") == odd
+    assert c.get_config('merge "confide"', "nothing") is None
+
+    # bundles
+    bundle = tmp_path / "all.bundle"
+    c.bundle_create(bundle)
+    c.bundle_verify(bundle)
+    with pytest.raises(GitFailed):
+        c.bundle_verify(a / "f")
+    restored = Repository.clone(str(bundle), tmp_path / "r")
+    assert restored.resolve("HEAD") == mine
+    restored.remove_remote("origin")
+    restored.remove_remote("origin")  # not there: nothing to do
+    assert restored.remotes() == []
+
+    # failures carry git's own first error line
+    with pytest.raises(GitFailed) as exc:
+        Repository.clone(str(tmp_path / "nowhere"), tmp_path / "x")
+    assert exc.value.detail.startswith("fatal:") and not (tmp_path / "x").exists()
+    _git(c.root, "remote", "add", "gone", str(tmp_path / "gone"))
+    with pytest.raises(GitFailed) as exc:
+        c.fetch("gone")
+    assert exc.value.detail.startswith("fatal:") and not exc.value.rejected
+    with pytest.raises(GitFailed):
+        Repository(tmp_path / "not-a-repo")
+
+
+def test_sha256_vault_end_to_end_backup_restore_clone_sync(tmp_path, isolated_env):
+    """A SHA-256 vault through every command GitPython's object model could not serve: clone, sync
+    (fetch, fast-forward, merge, push), backup and restore."""
+    from conftest import VaultFixture, run_cli
+
+    assert run_cli(["keygen"]).exit_code == 0
+    ident = isolated_env / ".config" / "confide" / "identity.txt"
+    root = tmp_path / "v256"
+    r = run_cli(["init", str(root), "--name", "Sha Nursery", "--holder", "amira", "--object-format", "sha256"])
+    assert r.exit_code == 0, r.stderr
+    v = VaultFixture(root, {"amira": ident})
+    rid = v.ok("child", "add", "--name", "Ada").last_line
+    v.ok("add", rid, "--level", "general", "--category", "note", "--text", "first")
+    anchor = v.ok("trust").last_line
+    assert len(anchor.split("@")[0]) == 64
+
+    bare = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "--object-format=sha256", str(bare)], check=True)
+    v.git("remote", "add", "origin", str(bare))
+    assert v.run("sync").exit_code == 0
+    assert _git(bare, "rev-parse", "main").decode().strip() == v.head()
+
+    other = tmp_path / "other"
+    r = run_cli(["clone", str(bare), str(other), "--trust", anchor], identity=ident)
+    assert r.exit_code == 0, r.stderr
+    w = VaultFixture(other, {"amira": ident})
+    assert w.head() == v.head()
+
+    w.ok("add", rid, "--level", "general", "--category", "note", "--text", "from the other clone")
+    assert w.run("sync").exit_code == 0
+    r = v.run("sync")  # a fast-forward
+    assert r.exit_code == 0, r.stderr
+    assert v.head() == w.head()
+    v.ok("add", rid, "--level", "general", "--category", "note", "--text", "here")
+    w.ok("add", rid, "--level", "general", "--category", "note", "--text", "there")
+    assert v.run("sync").exit_code == 0
+    r = w.run("sync")  # both moved: a merge, signed, pushed
+    assert r.exit_code == 0 and "merged (merge)" in r.stderr, r.stderr
+    assert len(w.git("rev-parse", "HEAD^2").strip()) == 64
+    texts = {e.get("text") for e in json.loads(w.ok("show", rid, "--json").stdout)["entries"]}
+    assert {"first", "from the other clone", "here", "there"} <= texts
+
+    out = tmp_path / "v256.bundle"
+    r = run_cli(["backup", str(out), "--vault", str(other)])
+    assert r.exit_code == 0, r.stderr
+    back = tmp_path / "restored"
+    r = run_cli(["restore", str(out), str(back), "--trust", anchor], identity=ident)
+    assert r.exit_code == 0, r.stderr
+    assert _git(back, "rev-parse", "HEAD").decode().strip() == w.head()
+    assert _git(back, "remote").decode().strip() == ""
+    assert run_cli(["verify", "--vault", str(back)]).exit_code == 0

@@ -55,17 +55,14 @@ def _command_error(exc) -> GitFailed:
 
 
 def _git_module():
-    """GitPython, imported on first use (never by the daily commands), set to this process's git and
-    environment: no prompt, no pager, messages in English."""
+    """GitPython, imported on first use (never by the daily commands)."""
     import logging
-    import os
 
-    os.environ.setdefault("GIT_PYTHON_GIT_EXECUTABLE", git_binary())
+    git_binary()  # a clear error when git is missing, before GitPython's own at import
     import git
 
-    # GitPython logs git's error lines as warnings (a refused push); confide reports them itself
+    # GitPython logs some of git's error lines as warnings; confide reports failures itself
     logging.getLogger("git").addHandler(logging.NullHandler())
-    logging.getLogger("git").propagate = False
     return git
 
 

@@ -70,8 +70,7 @@ class Git:
         proc = subprocess.run(
             [self._bin, "-C", str(self.root), *args],
             input=input,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            capture_output=True,
             env=git_env(env),
         )
         if check and proc.returncode != 0:
@@ -236,10 +235,6 @@ class Git:
         tracked = [p for p in tracked if p]
         if tracked:
             self.run("checkout", "-q", "HEAD", "--", *tracked, check=False)
-
-    def object_format(self) -> Optional[str]:
-        proc = self.run("rev-parse", "--show-object-format", check=False)
-        return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
     def store_blobs_later(self, blobs: Sequence[bytes]) -> None:
         """Store ``blobs`` in one pack that git writes and indexes (``git fast-import``), on a thread

@@ -3,7 +3,7 @@ bundles, and the questions ``confide sync`` asks of history (ancestry, merge bas
 
 These run once per ``confide init``, ``clone``, ``sync``, ``backup`` or ``restore``, commands that
 spend their time on the network, on whole-history verification or on writing a bundle: there the
-~45 ms of importing GitPython (measured with ``python -X importtime``) is lost in the noise
+70-90 ms of importing GitPython (``benchmarks/bench_gitpython.py``) is lost in the noise
 (``benchmarks/bench_repo.py`` times each command before and after). The one-commit path of a daily
 command (``gitstore.Git``) and the walks over history (``gitlog``: ``verify``, ``audit``) run the
 git binary directly.

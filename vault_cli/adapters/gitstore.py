@@ -2,7 +2,8 @@
 
 It runs the ``git`` binary directly: git is what signs commits
 (``gpg.format=ssh``) and what a user's own git will read, and importing
-GitPython costs ~45 ms, about a tenth of ``confide add``, on every command.
+GitPython (70-90 ms: ``python -X importtime``, the fastest runs on 2 busy cores;
+``benchmarks/bench_gitpython.py``) would be paid by every command.
 Repository-level work (creating, cloning, configuring, remotes, bundles) goes
 through GitPython in ``gitrepo``; walks over history run the binary in ``gitlog``.
 

@@ -248,7 +248,9 @@ def prepare_vault(records: int, entries: int, big: int, *, rebuild: bool, identi
     if sv is None:
         synth.remove(root)
         log(f"building a synthetic vault: {records} records x {entries} entries (+1 of {big}) at {root}")
-        sv = synth.build_vault(root, records, entries, identities=identities)
+        # entries name the manager who commits them: the manager's keyed verify (a reader's checkpoint
+        # moves only for what their key checked) then finds no author/signer mismatch to refuse
+        sv = synth.build_vault(root, records, entries, identities=identities, entry_authors="committer")
         if big:
             synth.add_big_record(sv, big)
         t = time.perf_counter()

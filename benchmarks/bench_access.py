@@ -19,7 +19,9 @@ cara practitioners and key persons of half the records each, a recovery key):
   safeguarding --until DATE``: the same wrapping work as an explicit grant, to
   an auditor added (untimed) beforehand;
 - ``confide holder rotate cara --recipient NEW``: cara's copies re-wrapped,
-  fresh generations wherever she reads the current one.
+  fresh generations wherever she reads the current one;
+- ``confide holder remove ben``: a leaver revoked from every level of every
+  record (the same work as ``revoke --all``, and holders.yaml changes too).
 
 New holders' keys are of the vault's kind (``synth.holder_key``): an SSH key
 that reads and signs, or an age identity with ``--signing-key`` in a signed
@@ -165,6 +167,14 @@ def grant_all(ctx: Context) -> float:
          per="records", runs=RUNS, order=44, note="cara's copies re-wrapped for a new key; fresh generations where she reads")
 def rotate(ctx: Context) -> float:
     t = ctx.confide("holder", "rotate", "cara", *ctx.state["access"]["cara_new"][:2])
+    ctx.reset_vault()
+    return t
+
+
+@section("confide holder remove (practitioner)", group=GROUP, setup=_setup, compare=BASELINE_NAME, target=0.3,
+         per="records", runs=RUNS, order=45, note="ben removed: revoked from every level of every record")
+def remove(ctx: Context) -> float:
+    t = ctx.confide("holder", "remove", "ben", "--reason", "left the setting")
     ctx.reset_vault()
     return t
 

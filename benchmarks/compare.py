@@ -107,7 +107,9 @@ def _after_vault(root: Path, records: int, entries: int, big: int, identities: s
         return sv
     synth.remove(root)
     log(f"building this tree's vault ({identities} identities) at {root}")
-    sv = synth.build_vault(root, records, entries, identities=identities)
+    # entries name the manager who commits them: the manager's keyed verify (a reader's checkpoint
+    # moves only for what their key checked) then finds no author/signer mismatch to refuse
+    sv = synth.build_vault(root, records, entries, identities=identities, entry_authors="committer")
     if big:
         synth.add_big_record(sv, big)
     synth.pin_trust(sv, verify=True)

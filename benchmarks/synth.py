@@ -754,7 +754,8 @@ def build_vault(
 
 
 def add_big_record(sv: SynthVault, entries: int = 300, *, key_person: str = KEY_PERSON, seed: int = 7) -> str:
-    """Add one more record with ``entries`` entries (key person ``ben``) in one signed commit; returns its id."""
+    """Add one more record with ``entries`` entries (key person ``ben``) in one signed commit; returns its id.
+    Its entries name the manager, who commits it, so a keyed verify finds no author/signer mismatch."""
     root = sv.root
     vault = Vault.open(str(root))
     rid = ids.new_record_id()
@@ -763,7 +764,8 @@ def add_big_record(sv: SynthVault, entries: int = 300, *, key_person: str = KEY_
     now_ms = int(time.time() * 1000)
     span = 2 * 365 * 24 * 3600 * 1000
     files = make_record(root, vault.settings, vault.holders, rid, key_person=key_person, entries=entries,
-                        rng=random.Random(seed), start_ms=now_ms - span - 86_400_000, span_ms=span)
+                        rng=random.Random(seed), start_ms=now_ms - span - 86_400_000, span_ms=span,
+                        author_pool=[MANAGER])
     for path, data in files.items():
         (root / path).write_bytes(data)
     _git(root, "add", "--", *files)

@@ -24,7 +24,6 @@ import io
 import os
 import random
 import subprocess
-import zlib
 from pathlib import Path
 
 import pytest
@@ -748,44 +747,3 @@ def test_git_head_sha256_and_worktree(tmp_path):
     _git(tmp_path / "wt", "commit", "-q", "--allow-empty", "-m", "two")
     _agree(tmp_path / "wt", expect_fast=False)  # a .git file: falls back to git, still right
     _agree(main)
-
-
-def test_stored_zlib_streams_inflate_exactly_at_block_boundaries():
-    """Bulk commands store pack entries as stored zlib blocks (gitstore.zlib_stored); zlib must read them back."""
-    import zlib
-
-    from vault_cli.adapters.gitstore import pack_entry, zlib_stored
-
-    rng = random.Random(7)
-    for n in (0, 1, 100, 0xFFFE, 0xFFFF, 0x10000, 2 * 0xFFFF, 2 * 0xFFFF + 1, 200_000):
-        data = rng.randbytes(n)
-        stream = zlib_stored(data)
-        assert zlib.decompress(stream) == data, n
-        assert len(stream) == n + 6 + 5 * max(1, -(-n // 0xFFFF)), n  # header, adler32, one 5-byte header a block
-    oid, crc, entry = pack_entry(b"hello\n")
-    assert oid == "ce013625030ba8dba906f756967f9e9ca394464a"  # git hash-object of "hello\n"
-    assert crc == zlib.crc32(entry)
-
-
-def test_confide_written_pack_reads_in_git_and_a_bad_one_is_removed(tmp_path):
-    """Git.write_pack: git reads every object back; a pack git does not read as written leaves nothing."""
-    from vault_cli.adapters.gitstore import pack_entry
-
-    root = tmp_path / "repo"
-    subprocess.run(["git", "init", "-q", str(root)], check=True)
-    git = Git(root)
-    blobs = [b"", b"hello\n", os.urandom(70_000), b"x" * 200_000]
-    assert git.write_pack([pack_entry(b) for b in blobs])
-    packs = list((root / ".git" / "objects" / "pack").glob("pack-*.idx"))
-    assert len(packs) == 1
-    subprocess.run(["git", "-C", str(root), "verify-pack", str(packs[0])], check=True, capture_output=True)
-    for b in blobs:
-        oid = subprocess.run(["git", "hash-object", "--stdin"], input=b, capture_output=True, check=True).stdout.strip()
-        assert subprocess.run(["git", "-C", str(root), "cat-file", "blob", oid.decode()], capture_output=True,
-                              check=True).stdout == b
-    # an entry whose header says 'commit' where the object id is a blob's: refused, and no file is left
-    oid, _crc, entry = pack_entry(b"not a commit\n")
-    bad = bytes([(entry[0] & 0x8F) | (1 << 4)]) + entry[1:]
-    assert not git.write_pack([(oid, zlib.crc32(bad), bad)])
-    assert sorted(p.name for p in (root / ".git" / "objects" / "pack").iterdir()) == sorted(
-        [packs[0].name, packs[0].with_suffix(".pack").name] + [p.name for p in packs[0].parent.glob("*.rev")])

@@ -611,18 +611,6 @@ def test_bulk_change_writes_heads_in_place_and_renames_holders_yaml_in(vault):
     assert v.is_clean()
 
 
-def test_a_killed_pack_write_leaves_nothing_after_the_next_command(vault):
-    v = vault
-    rid = v.add_child("Pack Leftover")
-    packdir = v.root / ".git" / "objects" / "pack"
-    packdir.mkdir(parents=True, exist_ok=True)
-    for leftover in ("tmp_confide_4242.pack", "tmp_confide_4242.idx"):
-        (packdir / leftover).write_bytes(b"PACK half written")
-    v.add_entry(rid, "after", "general", "observation")
-    assert not list(packdir.glob("tmp_confide_*"))
-    assert v.is_clean()
-
-
 def test_crash_then_write_recovers_first(vault):
     v = vault
     rid = v.add_child("Ada Crash Two")

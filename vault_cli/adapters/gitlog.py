@@ -2,9 +2,16 @@
 
 Everything here runs the ``git`` binary directly: one ``git rev-list``, one
 ``git diff-tree --stdin`` and one ``git cat-file --batch`` process serve a walk
-over any number of commits, where GitPython would start a process or parse
-objects in Python for each one (measured: verify over 10,000 commits). It works
-in SHA-1 and SHA-256 repositories alike (object ids of 40 or 64 hex digits).
+over any number of commits, where GitPython makes a round trip per commit or
+starts a process per commit. Measured with ``benchmarks/bench_gitpython.py``
+(10,000 commits, on 2 busy cores, medians): every commit's raw bytes, as
+``audit`` and ``verify`` parse them, 440 ms through ``rev_list`` + ``StreamCat``
+against 690 ms through GitPython's ``iter_commits`` + ``odb.stream`` (1.6x), plus
+GitPython's import (86-350 ms); the files each commit changed, as ``verify``
+checks them, 0.5 s for 500 commits through one ``diff_tree`` against 12.5 s
+through ``Commit.diff`` (26x). GitPython 3 cannot read SHA-256 repositories at
+all; this works in SHA-1 and SHA-256 alike (object ids of 40 or 64 hex digits).
+Repository-level work goes through GitPython in ``gitrepo``.
 """
 
 from __future__ import annotations

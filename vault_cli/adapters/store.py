@@ -369,11 +369,9 @@ def _crash_point(name: str) -> None:
 def recover(root: Path, git: Git) -> bool:
     """Roll back a command that died between writing files and committing them."""
     journal = root / ".git" / "confide-journal.json"
-    # A pack a killed bulk command was writing: written before the journal, so looked for every time
-    # (a handful of files). The working tree's temporary files come after the journal: only with one
-    # is the records folder listed, so a single-record write never pays for the size of the vault.
-    for stale in git.objects_dir().glob("pack/tmp_confide_*"):
-        stale.unlink(missing_ok=True)
+    # The working tree's temporary files come after the journal: only with one is the records folder
+    # listed, so a single-record write never pays for the size of the vault. (A pack a killed bulk
+    # command's ``git fast-import`` left half written is git's own temporary file, which ``git gc`` removes.)
     if not journal.exists():
         return False
     for stale in [*root.glob("records/.confide-tmp-*"), *root.glob(".confide-tmp-*")]:

@@ -15,8 +15,8 @@ O(entries): no entry is ever re-encrypted.
 - lock-outs are refused: no generation of a touched level may be left without an
   active reader, nor without an active reader who may grant it again.
 
-Whole-vault changes run over every core (``map_records``), and store their new heads as
-one pack (see ``map_records``).
+Whole-vault changes run over every core (``map_records``), and have git store their new
+heads as one pack (see ``map_records``).
 """
 
 from __future__ import annotations
@@ -69,7 +69,6 @@ class AccessResult:
 class RecordChange:
     record: str
     data: Optional[bytes]  # new head file contents, None when unchanged
-    packed: Optional[tuple] = None  # data as a git pack entry (bulk commands): gitstore.pack_entry
     generations: int = 0
     wrapped: int = 0
     notes: list[str] = field(default_factory=list)
@@ -255,41 +254,18 @@ def rekey_every_record(session: Session, tx: Transaction, actor: Holder, one: Ca
     return changes, changed, commit
 
 
-_packing = False  # set for the duration of a bulk map; read in the forked workers
-
-
 def map_records(fn: Callable[[str], RecordChange], record_ids: Sequence[str], progress, vault: Optional[Vault] = None) -> list[RecordChange]:
-    """Run ``fn`` over records on every core; with ``vault``, store the new files in git from the workers too.
+    """Run ``fn`` over records on every core; with ``vault``, store the new files in git as one pack.
 
-    Bulk commands rewrite up to every record head. Committing them makes git
-    compress each one and write it as a loose object: ~1,000 small files, on one
-    core, and enough of them that a few bulk commands set off ``git gc --auto``.
-    Instead each worker turns its new head into a pack entry (hashed and
-    compressed in parallel), and the parent writes them as one pack with its
-    index (``Git.store_packed``); ``git commit`` then finds every blob stored. An object no commit
-    ends up using (the command failed) is ordinary garbage for ``git gc``; it
-    holds only ciphertext.
+    Bulk commands rewrite up to every record head. Rather than have ``git commit`` write
+    each as a loose object, git stores them as one pack (``Git.store_blobs``, ``git
+    fast-import``) on a thread of its own while the command writes the working tree;
+    ``git commit`` then finds every blob stored. An object no commit ends up using (the
+    command failed) is ordinary garbage for ``git gc``; it holds only ciphertext.
     """
-    global _packing
-    from vault_cli.adapters.gitstore import pack_entry
-
-    _packing = (vault is not None and len(record_ids) >= parallel.THRESHOLD and parallel.workers() > 1
-                and vault.git.object_format() == "sha1")
-
-    def job(rid: str) -> RecordChange:
-        change = fn(rid)
-        if change.data is not None and _packing:
-            change.packed = pack_entry(change.data)
-        return change
-
-    try:
-        changes = list(parallel.map_ordered(job, record_ids, progress=progress))
-    finally:
-        packing, _packing = _packing, False
-    if packing and vault is not None:
-        vault.git.store_packed([c.packed for c in changes if c.packed is not None])
-        for c in changes:
-            c.packed = None
+    changes = list(parallel.map_ordered(fn, record_ids, progress=progress))
+    if vault is not None and len(record_ids) >= parallel.THRESHOLD:
+        vault.git.store_blobs_later([c.data for c in changes if c.data is not None])
     return changes
 
 

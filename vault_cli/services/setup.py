@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Optional
 
 from vault_cli.adapters import crypto, timeutil
-from vault_cli.adapters.gitstore import init_repository
+from vault_cli.adapters.gitrepo import GitFailed, Repository
+from vault_cli.adapters.gitstore import Git
 from vault_cli.adapters.store import Transaction
-from vault_cli.errors import UsageError, VaultStateError
+from vault_cli.errors import ExternalError, UsageError, VaultStateError
 from vault_cli.formats import policyfiles
 from vault_cli.formats.policyfiles import holders_from_bytes, render_template, settings_from_bytes
 from vault_cli.model import trail
@@ -141,7 +142,12 @@ def init_vault(
         )
     try:
         root.mkdir(parents=True, exist_ok=True)
-        git = init_repository(root, object_format)
+        try:
+            Repository.init(root, object_format)
+        except GitFailed as exc:
+            raise ExternalError(f"git could not make a repository in {root}: {exc.detail}",
+                                "check the folder's permissions and the free space there") from None
+        git = Git(root)
         (root / "records").mkdir(exist_ok=True)
         today = timeutil.today().isoformat()
         holders = Holders([Holder(name=holder, role=role, recipient=recipient, status="active", added=today, added_by=holder,

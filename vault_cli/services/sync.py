@@ -1,11 +1,13 @@
 """Several machines and backups: sync, clone, backup, restore, and git's merge driver.
 
 ``confide sync`` fetches, **verifies what it fetched before merging anything**
-(from this clone's checkpoint, keylessly; a remote whose history no longer
-contains what this clone last verified of it, rewritten or cut back, is
-refused), merges with ``services.merge`` (keyless, deterministic, the same
-function ``confide verify`` recomputes for every merge commit), commits the
-merge signed, and pushes. A conflict is never settled by choosing a side: the
+(from this clone's checkpoint, with the caller's key when they have one, so what
+it opens is checked too; a remote whose history no longer contains what this
+clone last verified of it, rewritten or cut back, is refused), merges with
+``services.merge`` (keyless, deterministic, the same function ``confide verify``
+recomputes for every merge commit), commits the merge signed, and pushes.
+Fetching, pushing, cloning, bundles and the repository's configuration go
+through GitPython (``adapters.gitrepo``). A conflict is never settled by choosing a side: the
 sync stops and leaves the vault as it was.
 
 ``confide clone`` and ``confide restore`` take the vault's identity
@@ -24,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from vault_cli.adapters.gitstore import Git, git_binary, git_env
+from vault_cli.adapters.gitrepo import GitFailed, Repository
+from vault_cli.adapters.gitstore import Git
 from vault_cli.errors import ExternalError, NotFound, UsageError, VaultStateError
 from vault_cli.model.holders import HOLDERS_FILE
 from vault_cli.model.settings import SETTINGS_FILE
@@ -40,12 +43,12 @@ DRIVER_NAME = "confide"
 def register_repo_config(root: Path) -> None:
     """Register the merge driver, and point git's allowed signers at the file confide derives from verified
     history (``.git/confide/allowed_signers``, which no commit can change)."""
-    git = Git(root)
+    repo = Repository(root)
     driver = f"{shlex.quote(sys.executable)} -m vault_cli merge-driver %O %A %B %P"
-    git.run("config", f"merge.{DRIVER_NAME}.name", "confide: the keyless merge confide sync makes")
-    git.run("config", f"merge.{DRIVER_NAME}.driver", driver)
-    git.run("config", "transfer.fsckObjects", "true")  # what is fetched is checked to be well formed
-    git.run("config", "gpg.ssh.allowedSignersFile", str((root / ".git" / "confide" / "allowed_signers").resolve()))
+    repo.set_config(f'merge "{DRIVER_NAME}"', "name", "confide: the keyless merge confide sync makes")
+    repo.set_config(f'merge "{DRIVER_NAME}"', "driver", driver)
+    repo.set_config("transfer", "fsckObjects", "true")  # what is fetched is checked to be well formed
+    repo.set_config('gpg "ssh"', "allowedSignersFile", str((root / ".git" / "confide" / "allowed_signers").resolve()))
 
 
 # ---------------------------------------------------------------------------
@@ -92,6 +95,12 @@ def merge_driver(base_file: str, ours_file: str, theirs_file: str, path: str, ro
         return 1
     Path(ours_file).write_bytes(merged)
     return 0
+
+
+# The merge is computed from the same readings of history (``gitlog``: merge bases, files, changed
+# paths, acting holders) that ``confide verify`` recomputes every merge commit with
+# (``verify_merges``): one reading, never two that could disagree. The repository-level questions
+# of a sync (remotes, fetch and push, ancestry of what was fetched) go through ``gitrepo``.
 
 
 def _merged_in_context(root: Path, path: str) -> Optional[bytes]:
@@ -147,28 +156,18 @@ class SyncResult:
     notes: list = field(default_factory=list)
 
 
-def _first_error(proc: subprocess.CompletedProcess) -> str:
-    lines = [ln.strip() for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
-    for ln in lines:
-        if ln.startswith(("fatal:", "error:", "remote:", "!")):
-            return ln[:240]
-    return lines[0][:240] if lines else f"exit {proc.returncode}"
-
-
-def _current_branch(git: Git) -> str:
-    proc = git.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
-    branch = proc.stdout.decode().strip()
+def _current_branch(repo: Repository) -> str:
+    branch = repo.branch()
     if not branch:
         raise VaultStateError("the vault is not on a branch (detached HEAD)", "check out the vault's branch: git checkout main")
     return branch
 
 
-def _default_remote(git: Git, branch: str) -> str:
-    proc = git.run("config", f"branch.{branch}.remote", check=False)
-    name = proc.stdout.decode().strip()
+def _default_remote(repo: Repository, branch: str) -> str:
+    name = repo.get_config(f'branch "{branch}"', "remote")
     if name:
         return name
-    remotes = git.run("remote").stdout.decode().split()
+    remotes = repo.remotes()
     if "origin" in remotes:
         return "origin"
     if len(remotes) == 1:
@@ -180,19 +179,19 @@ def _default_remote(git: Git, branch: str) -> str:
 
 def sync(session, remote: Optional[str], *, attempts: int = 3) -> SyncResult:
     """Fetch, verify what came, merge (signed, keyless), push; retry when the push races another."""
-    from vault_cli.adapters import gitlog
     from vault_cli.services import trust
 
     vault = session.vault
-    root, git = vault.root, vault.git
+    root = vault.root
+    repo = Repository(root)
     if (root / ".git" / "MERGE_HEAD").exists():
         raise VaultStateError(
             "a merge made with plain git is in progress",
             "abandon it with 'git merge --abort', then merge with 'confide sync'",
         )
-    branch = _current_branch(git)
-    remote = remote or _default_remote(git, branch)
-    if remote not in git.run("remote").stdout.decode().split():
+    branch = _current_branch(repo)
+    remote = remote or _default_remote(repo, branch)
+    if remote not in repo.remotes():
         raise NotFound(f"no remote named '{remote}'", "see them with 'git remote -v'; add one with 'git remote add NAME URL'")
     register_repo_config(root)
     result = SyncResult(remote, branch)
@@ -201,25 +200,26 @@ def sync(session, remote: Optional[str], *, attempts: int = 3) -> SyncResult:
         tx.require_clean()  # before anything reaches the working tree
         actor = session.require_writer()
         for attempt in range(attempts):
-            proc = git.run("fetch", "--quiet", remote, check=False)
-            if proc.returncode != 0:
+            try:
+                repo.fetch(remote)
+            except GitFailed as exc:
                 raise ExternalError(
-                    f"could not fetch from '{remote}': {_first_error(proc)}; your local commits are kept",
+                    f"could not fetch from '{remote}': {exc.detail}; your local commits are kept",
                     "check the network and the remote's address ('git remote -v'), then run 'confide sync' again",
-                )
+                ) from None
             tracking = f"refs/remotes/{remote}/{branch}"
-            theirs = git.run("rev-parse", "--verify", "-q", tracking, check=False).stdout.decode().strip() or None
+            theirs = repo.resolve(tracking)
             state = trust.TrustState.load(trust.git_dir_of(root))
             if theirs is not None:
                 seen = state.remotes.get(key)
-                if seen and not gitlog.is_ancestor(root, seen, theirs):
+                if seen and not repo.is_ancestor(seen, theirs):
                     raise VaultStateError(
                         f"'{remote}' no longer holds the history this clone verified of it (its {branch} was at "
                         f"{seen[:12]}): it was rewritten or cut back; nothing was merged",
                         "ask whoever runs the shared repository what happened; 'git log " + tracking + "' shows what it "
                         "holds now; do not push until it is explained",
                     )
-                if not gitlog.is_ancestor(root, theirs, vault.commit):
+                if not repo.is_ancestor(theirs, vault.commit):
                     from vault_cli.services.verify import verify
 
                     # keyed, with the caller's identities: nothing they open in it is merged or shown unchecked
@@ -232,10 +232,14 @@ def sync(session, remote: Optional[str], *, attempts: int = 3) -> SyncResult:
                     state.repudiated = sorted(set(state.repudiated) | set(checked.repudiated_commits))
                 state.remotes[key] = theirs
                 state.save()
-                ahead = int(git.run("rev-list", "--count", f"{theirs}..HEAD").stdout.decode().strip() or 0)
-                behind = int(git.run("rev-list", "--count", f"HEAD..{theirs}").stdout.decode().strip() or 0)
+                ahead = repo.count(f"{theirs}..HEAD")
+                behind = repo.count(f"HEAD..{theirs}")
                 if behind and not ahead:
-                    git.run("merge", "--ff-only", "-q", theirs)
+                    try:
+                        repo.merge_ff_only(theirs)
+                    except GitFailed as exc:
+                        raise ExternalError(f"git merge failed: {exc.detail}",
+                                            "the vault was left as it was; check it with: git status") from None
                     trust.advance(root, vault.commit, theirs, reader=vault.reader)
                     trust.write_allowed_signers(root, trust.git_dir_of(root), theirs)  # their holders may differ
                     vault._load(theirs)
@@ -246,22 +250,22 @@ def sync(session, remote: Optional[str], *, attempts: int = 3) -> SyncResult:
                 if not behind and not ahead or (result.merged == "fast-forward" and not ahead):
                     result.commit = vault.commit
                     return result
-            pproc = git.run("push", "--quiet", "--set-upstream", remote, f"HEAD:refs/heads/{branch}", check=False)
-            if pproc.returncode == 0:
-                result.pushed = True
-                result.commit = vault.commit
-                state = trust.TrustState.load(trust.git_dir_of(root))
-                state.remotes[key] = vault.commit
-                state.save()
-                return result
-            err = _first_error(pproc)
-            rejected = "rejected" in pproc.stderr.decode("utf-8", "replace") or "fetch first" in err
-            if not rejected or attempt == attempts - 1:
+            try:
+                repo.push(remote, f"HEAD:refs/heads/{branch}", set_upstream=True)
+            except GitFailed as exc:
+                if exc.rejected and attempt < attempts - 1:
+                    continue  # someone pushed first: fetch, verify and merge theirs, then push again
                 raise ExternalError(
-                    f"could not push to '{remote}': {err}; your local commits are kept",
+                    f"could not push to '{remote}': {exc.detail}; your local commits are kept",
                     "run 'confide sync' again later; if the remote refuses pushes, ask whoever runs it "
                     "(its hook names what it found)",
-                )
+                ) from None
+            result.pushed = True
+            result.commit = vault.commit
+            state = trust.TrustState.load(trust.git_dir_of(root))
+            state.remotes[key] = vault.commit
+            state.save()
+            return result
     result.commit = vault.commit
     return result
 
@@ -327,14 +331,13 @@ def _require_writer_after(merged: dict, holders_now: Optional[bytes], settings_n
 def _take_trust(target: Path, anchor: Optional[str], confirm: Optional[Callable[[str], bool]], what: str,
                 identities: Optional[list] = None) -> str:
     """Verify a new clone's whole history against its anchor and keep it; remove the clone if it fails."""
-    from vault_cli.adapters import gitlog
     from vault_cli.services import trust
     from vault_cli.services.verify import Anchor
 
     head = Git(target).head()
     if head is None:
         raise VaultStateError(f"{what} holds no commits", "check the address or the file")
-    roots = gitlog.run(target, "rev-list", "--max-parents=0", head).decode().split()
+    roots = Repository(target).roots(head)
     found = trust.anchor_of(target, roots[-1]) if roots else ""
     if anchor is None:
         if confirm is None or not confirm(found):
@@ -357,11 +360,12 @@ def clone(url: str, directory: str, *, anchor: Optional[str] = None,
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise VaultStateError(f"{target} already exists", "clone into a new folder")
     created = not target.exists()
-    proc = subprocess.run([git_binary(), "clone", "-q", url, str(target)], capture_output=True, env=git_env())
-    if proc.returncode != 0:
+    try:
+        repo = Repository.clone(url, target)
+    except GitFailed as exc:
         if created:
             shutil.rmtree(target, ignore_errors=True)
-        raise ExternalError(f"could not clone {url}: {_first_error(proc)}", "check the address and the network, then try again")
+        raise ExternalError(f"could not clone {url}: {exc.detail}", "check the address and the network, then try again") from None
     try:
         if not (target / "confide.yaml").is_file():
             raise VaultStateError(f"{url} is not a confide vault (no confide.yaml)", "check the address")
@@ -370,7 +374,7 @@ def clone(url: str, directory: str, *, anchor: Optional[str] = None,
         from vault_cli.services import trust
 
         state = trust.TrustState.load(trust.git_dir_of(target.resolve()))
-        branch = _current_branch(Git(target))
+        branch = _current_branch(repo)
         state.remotes[f"origin/{branch}"] = Git(target).head()
         state.save()
     except BaseException:
@@ -403,19 +407,22 @@ def backup(root: Path, file: str) -> BackupResult:
     if not out.parent.is_dir():
         raise NotFound(f"the folder {out.parent} does not exist", "create it, or choose another place")
     tmp = out.parent / f".{out.name}.confide-tmp-{os.getpid()}"
+    repo = Repository(root)
     try:
-        proc = git.run("bundle", "create", "-q", str(tmp), "--all", check=False)
-        if proc.returncode != 0:
-            raise ExternalError(f"git bundle could not write {out}: {_first_error(proc)}", "check the free space and permissions there")
-        proc = git.run("bundle", "verify", "-q", str(tmp), check=False)
-        if proc.returncode != 0:
-            raise ExternalError(f"the bundle written to {out} does not verify: {_first_error(proc)}", "check the disk, then try again")
+        try:
+            repo.bundle_create(tmp)
+        except GitFailed as exc:
+            raise ExternalError(f"git bundle could not write {out}: {exc.detail}", "check the free space and permissions there") from None
+        try:
+            repo.bundle_verify(tmp)
+        except GitFailed as exc:
+            raise ExternalError(f"the bundle written to {out} does not verify: {exc.detail}", "check the disk, then try again") from None
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
-    refs = len([ln for ln in git.run("for-each-ref", "--format=%(refname)").stdout.decode().splitlines() if ln])
+    refs = len(repo.refs())
     return BackupResult(str(out), out.stat().st_size, head, refs)
 
 
@@ -433,19 +440,23 @@ def restore(file: str, directory: str, *, anchor: Optional[str] = None,
         first = fh.readline(64)
     if first not in (b"# v2 git bundle\n", b"# v3 git bundle\n"):
         raise ExternalError(f"{src} is not a git bundle", "give a file written by 'confide backup'")
-    proc = subprocess.run([git_binary(), "clone", "-q", str(src.resolve()), str(target)], capture_output=True,
-                          env=git_env())
-    if proc.returncode != 0:
+    try:
+        repo = Repository.clone(str(src.resolve()), target)
+    except GitFailed as exc:
         shutil.rmtree(target, ignore_errors=True)
-        raise ExternalError(f"the bundle {src} is truncated or damaged: {_first_error(proc)}",
-                            "nothing was restored; use another backup (and check the disk it was on)")
+        raise ExternalError(f"the bundle {src} is truncated or damaged: {exc.detail}",
+                            "nothing was restored; use another backup (and check the disk it was on)") from None
     try:
         git = Git(target)
-        proc = git.run("bundle", "verify", "-q", str(src.resolve()), check=False)
-        if proc.returncode != 0 or not (target / "confide.yaml").is_file():
-            why = _first_error(proc) if proc.returncode != 0 else "it holds no confide vault"
-            raise ExternalError(f"the bundle {src} cannot be restored: {why}", "nothing was restored; use another backup")
-        git.run("remote", "remove", "origin", check=False)  # a bundle is not a remote to sync with
+        why = None
+        try:
+            repo.bundle_verify(src.resolve())
+        except GitFailed as exc:
+            why = exc.detail
+        if why or not (target / "confide.yaml").is_file():
+            raise ExternalError(f"the bundle {src} cannot be restored: {why or 'it holds no confide vault'}",
+                                "nothing was restored; use another backup")
+        repo.remove_remote("origin")  # a bundle is not a remote to sync with
         register_repo_config(target.resolve())
         kept = _take_trust(target.resolve(), anchor, confirm, f"the backup {src}", identities)
     except BaseException:

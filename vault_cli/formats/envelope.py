@@ -29,7 +29,6 @@ as it is, which is what keeps every record readable with plain ``age``.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Optional

@@ -16,7 +16,6 @@ from typing import Any, Optional
 from vault_cli.adapters import crypto
 from vault_cli.errors import ConfideError, IntegrityError
 from vault_cli.formats import canonical, envelope
-from vault_cli.model import ids
 
 
 @dataclass

@@ -3,19 +3,22 @@
 Every YAML file confide writes (record heads, entries files, holders.yaml) is
 in one canonical form, the bytes ruamel.yaml's safe dumper writes with
 ``yamlio``'s settings for data of the shapes the schemas allow. This module
-writes and reads that form by hand, because the library costs a user time
-they notice (``benchmarks/bench_yaml.py``, 1,000 records x 50 entries, 2
-cores, medians of 5 interleaved runs against this module replaced by one
-whose every function declines, i.e. ruamel.yaml's C loader and emitter
-alone):
+writes and reads that form by hand because ruamel.yaml (its C loader and
+emitter) costs a user time they notice. ``benchmarks/bench_yaml.py`` against
+this same code with every function here declining (ruamel.yaml alone), 2
+shared cores, median CPU of 4 interleaved runs, 1,000 records x 50 entries:
 
-- ``confide verify`` over 3,000 versions: 6.2 s CPU instead of 20.1 s (3.2x),
-  most of it ``entry_items`` (only changed entries are parsed) and ``load``;
-- ``confide revoke --all`` / ``grant --all`` / ``holder rotate`` on 1,000
-  records: every head read and rewritten, 1.3 ms (read) + 1.2 ms (write) a
-  head with ruamel.yaml against 0.4 + 0.14 ms here;
-- ``confide show`` of a 300-entry record, ``confide add``: see the table in
-  the benchmark's docstring.
+- ``confide revoke --all`` 3.1 s instead of 5.6 s, ``grant --all`` 3.1 s
+  instead of 6.0 s, ``holder rotate`` 4.4 s instead of 6.9 s: every head is
+  read (0.18 ms here, 0.88 ms with ruamel.yaml) and written (0.10 ms, 0.68 ms);
+- ``confide show`` of a 300-entry record 1.2 s instead of 2.2 s, ``add`` to
+  it 1.2 s instead of 2.2 s, ``add`` after pulling 100 commits 1.7 s instead
+  of 3.8 s (an entries file: 0.8 ms to read here, 3.5 ms with ruamel.yaml, at
+  50 entries; 4.8 and 18 ms at 300);
+- ``confide verify`` over 3,006 commits (300 records): 6.2 s instead of
+  16.8 s, most of it ``entry_items`` (only new or changed entries are parsed);
+- a plain ``confide add`` gains nothing (0.36 s either way): confide.yaml is
+  the user's file, read by ruamel.yaml in every command.
 
 It never guesses. Each function returns None for anything outside the
 canonical form, and the caller (``yamlio.load`` / ``yamlio.dump``) uses

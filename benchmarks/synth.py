@@ -634,8 +634,12 @@ def pin_trust(sv: SynthVault, *, verify: bool = False) -> str:
     else:
         state = trust.TrustState.load(trust.git_dir_of(root))
         state.anchor, state.verified = anchor, head
-        state.save()
-        trust.write_allowed_signers(root, state.git_dir, head)
+    # A clone in daily use: every holder's key has already checked what it opens up to HEAD. Without this each
+    # holder's first command walks the whole history with their key, and the bulk import (one commit by the
+    # manager of entries that name other authors, "mixed") is reported as forged: every section would fail.
+    state.readers = {name: head for name in sv.roles}
+    state.save()
+    trust.write_allowed_signers(root, state.git_dir, head)
     sv.anchor = state.anchor or anchor
     sv.head = head
     return sv.anchor

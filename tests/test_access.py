@@ -885,7 +885,7 @@ def test_bulk_commands_on_many_records(vault, tmp_path, monkeypatch):
 
 
 def test_fast_head_writer_matches_yaml(vault):
-    from vault_cli.formats import fasthead
+    from vault_cli.formats import canonical
 
     v = vault
     rid = v.add_child("Hal Heads", key_person="ben")
@@ -895,12 +895,12 @@ def test_fast_head_writer_matches_yaml(vault):
     raw = head_file(v.root, rid).read_bytes()
     head = yamlio.load(raw, "h")
     assert head["revoked"] and head["grants"]
-    assert fasthead.dump(head) == yamlio.dump(head) == raw.decode()
+    assert canonical.dump(head) == yamlio.dump(head) == raw.decode()
     for odd in ({"a": "yes"}, {"a": "x\ny"}, {"a": " x\n"}, {"a": "12"}, {"a": True}, {"a": 1.5}, {"a": "a: b"},
                 {"a": [[1]]}, {"a": "x\n\n"}, {"null": 1}):
-        assert fasthead.dump(odd) is None
+        assert canonical.dump(odd) is None
     plain = {"list": [], "map": {}, "date": "2026-11-24", "nothing": None, "count": 3, "rows": [{"kid": "k-1abc"}]}
-    assert fasthead.dump(plain) == yamlio.dump(plain)
+    assert canonical.dump(plain) == yamlio.dump(plain)
 
 
 def test_grant_pulled_from_another_clone_expires_at_the_next_write(vault, monkeypatch, tmp_path):

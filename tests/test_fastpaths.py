@@ -1,20 +1,22 @@
-"""Differential tests: every hand-written fast path against the reference it replaces.
+"""Differential tests: the hand-written YAML fast path (``formats/canonical.py``) against ruamel.yaml.
 
-* ``fastyaml.load`` vs ruamel's safe loader (``YAML(typ='safe', pure=False)``, used
-  directly, not through yamlio): whatever fastyaml returns, ruamel must return too
-  (same value, same types); wherever ruamel raises, fastyaml must hand back
-  (``UNSUPPORTED``), so ``yamlio.load`` ends in ruamel's error either way.
+* ``canonical.load`` vs ruamel's safe loader (``YAML(typ='safe', pure=False)``, used
+  directly, not through yamlio): whatever canonical.load returns, ruamel must return
+  too (same value, same types), and ``canonical.dump`` of it must be the document's
+  exact text (it reads only the canonical form); everything else it declines (None),
+  so ``yamlio.load`` ends in ruamel's value or ruamel's error either way.
   ``yamlio.load`` also refuses what confide never writes and ruamel would build
   (anchors, aliases, tags, several documents, nesting deeper than ``MAX_DEPTH``,
-  found in ruamel's own parser events): fastyaml must never read such a document.
-* ``envelope.parse_tail`` vs ruamel on entries files (``records/<id>.entries.yaml``),
+  found in ruamel's own parser events): canonical must never read such a document.
+* ``envelope.load_entries`` vs ruamel on entries files (``records/<id>.entries.yaml``),
   under the same rule.
-* ``fasthead.dump``, ``envelope.dump_entries`` (its fast writer) vs ``yamlio.dump``
+* ``canonical.dump`` (heads, entries, holders.yaml) vs ``yamlio.library_dump``
   (ruamel's emitter with yamlio's representer): byte-identical, or None (fallback).
 * ``Git.head()`` vs ``git rev-parse HEAD``.
 
-Inputs: real files written by the CLI, and seeded random mutations of them (no
-hypothesis in the venv; the seed is fixed, so a failure is reproducible). No mocks.
+Inputs: real files written by the CLI, and seeded random mutations of them (the seed
+is fixed, so a failure is reproducible). ``tests/test_yaml_properties.py`` adds
+generated records and documents (hypothesis). No mocks.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from ruamel.yaml.error import YAMLError
 
 from vault_cli.adapters.gitstore import Git
 from vault_cli.errors import IntegrityError
-from vault_cli.formats import envelope, fasthead, fastyaml, yamlio
+from vault_cli.formats import canonical, envelope, yamlio
 
 RUAMEL = YAML(typ="safe", pure=False)
 SEED = int(os.environ.get("FASTPATHS_SEED", "20261124"))
@@ -132,17 +134,18 @@ def assert_plain_data(x):
 
 
 def check_load(text, label=""):
-    """fastyaml vs ruamel, and yamlio.load's combined behaviour. Returns True if fastyaml took it."""
-    fast = fastyaml.load(text)
+    """canonical vs ruamel, and yamlio.load's combined behaviour. Returns True if canonical took it."""
+    fast = canonical.load(text)
     status, ref = ruamel_load(text)
     refused = refused_construct(text) if status == "ok" else None
-    if os.environ.get("FASTPATHS_DUMP") and fast is not fastyaml.UNSUPPORTED and (
-            status != "ok" or refused or typed(fast) != typed(ref)):
+    if os.environ.get("FASTPATHS_DUMP") and fast is not None and (status != "ok" or refused or typed(fast) != typed(ref)):
         Path(os.environ["FASTPATHS_DUMP"]).write_text(repr(text))
-    if fast is not fastyaml.UNSUPPORTED:
-        assert status == "ok", f"fastyaml accepted what ruamel rejects ({ref}): {label} {text!r:.400}"
-        assert refused is None, f"fastyaml read a document holding {REFUSALS[refused]}, which yamlio refuses: {label} {text!r:.400}"
-        assert typed(fast) == typed(ref), f"fastyaml and ruamel disagree: {label} at {first_diff(fast, ref)} in {text!r:.300}"
+    if fast is not None:
+        assert status == "ok", f"canonical accepted what ruamel rejects ({ref}): {label} {text!r:.400}"
+        assert refused is None, f"canonical read a document holding {REFUSALS[refused]}, which yamlio refuses: {label} {text!r:.400}"
+        assert typed(fast) == typed(ref), f"canonical and ruamel disagree: {label} at {first_diff(fast, ref)} in {text!r:.300}"
+        raw = text if isinstance(text, str) else bytes(text).decode("ascii")
+        assert canonical.dump(fast) == raw, f"canonical read a document not in the canonical form: {label} {text!r:.300}"
     # yamlio.load: ruamel's value when ruamel reads it and it holds nothing confide refuses; otherwise
     # IntegrityError (for a refused construct, one that says which).
     try:
@@ -157,18 +160,21 @@ def check_load(text, label=""):
         assert refused is None, f"yamlio read a document holding {REFUSALS[refused]}: {label} {text!r:.400}"
         assert typed(got) == typed(ref), label
         assert_plain_data(got)
-    return fast is not fastyaml.UNSUPPORTED
+    return fast is not None
 
 
 def check_tail(tail: bytes, label=""):
-    fast = envelope.parse_tail(tail)
+    """An entries file: canonical against ruamel, and envelope.load_entries' list against ruamel's (or an error)."""
+    took = check_load(tail, label)
     status, ref = ruamel_load(tail)
-    if fast is not None:
-        assert status == "ok", f"parse_tail accepted what ruamel rejects ({ref}): {label} {tail!r:.400}"
-        assert refused_construct(tail) is None, f"parse_tail accepted what yamlio refuses: {label} {tail!r:.400}"
-        assert isinstance(ref, dict) and list(ref) == ["entries"], label
-        assert typed(fast) == typed(ref["entries"] or []), f"parse_tail and ruamel disagree: {label} {tail!r:.400}"
-    return fast is not None
+    try:
+        entries = envelope.load_entries(tail, "records/c-7f3k9m2q.entries.yaml")
+    except IntegrityError:
+        return took
+    assert status == "ok" and refused_construct(tail) is None, f"load_entries read what yamlio refuses: {label}"
+    assert isinstance(ref, dict) and list(ref) == ["entries"], label
+    assert typed(entries) == typed(ref["entries"] or []), f"load_entries and ruamel disagree: {label} {tail!r:.400}"
+    return took
 
 
 # ---------------------------------------------------------------------------
@@ -226,16 +232,18 @@ def record_files(corpus):
 
 
 # ---------------------------------------------------------------------------
-# 1. fastyaml vs ruamel
+# 1. canonical.load vs ruamel
 
 
-def test_fastyaml_reads_every_real_file_exactly_as_ruamel(corpus):
+def test_canonical_load_reads_every_real_file_exactly_as_ruamel(corpus):
     took = 0
     for name, raw in corpus.items():
         for text in (raw, raw.decode("utf-8")):
             took += check_load(text, name)
-    # the fast path is really exercised on the files confide writes (else this test proves nothing)
-    assert took >= len(corpus) * 2
+    # the fast path is really exercised on the files confide writes (else this test proves nothing); confide.yaml
+    # is the user's file, with comments and flow lists: ruamel.yaml reads it
+    assert canonical.load(corpus["confide.yaml"]) is None
+    assert took == (len(corpus) - 1) * 2
 
 
 EDGE_SCALARS = [
@@ -251,7 +259,7 @@ EDGE_SCALARS = [
 ]
 
 
-def test_fastyaml_edge_cases(tmp_path):
+def test_canonical_load_edge_cases(tmp_path):
     docs = []
     for s in EDGE_SCALARS:
         docs += [f"k: {s}\n", f"k:\n- {s}\n", f"- {s}\n", f"a:\n  k: {s}\n  z: 1\n", f"k: {s} # c\n", f"{s}: 1\n"]
@@ -275,7 +283,7 @@ def test_fastyaml_edge_cases(tmp_path):
         "a: |\n  x\ud800y\n", "a: 'x\ud800'\n", "a: |\n  x\x0cy\n", "a: |\n  x\x1by\n",
         "a: |\n  x\rz\n", "a: |\n  é\n", "a: |\n  \ufeffx\n", "a: '\u00a0'\n", "a: '\U0001F600'\n",
     ]
-    # nesting at and just past yamlio.MAX_DEPTH, in the block style fastyaml reads and in flow style
+    # nesting at and just past yamlio.MAX_DEPTH, in block style and in flow style
     deep = yamlio.MAX_DEPTH
     for n in (deep - 2, deep - 1, deep, deep + 1, deep + 8):
         mappings = "".join("  " * i + "a:\n" for i in range(n - 1))
@@ -388,14 +396,14 @@ def _small_seeds(corpus):
     return seeds
 
 
-def test_fastyaml_mutated_real_files(corpus):
+def test_canonical_load_mutated_real_files(corpus):
     rng = random.Random(SEED)
     seeds = _small_seeds(corpus)
     took = 0
     for n in range(2500 * SCALE):
         text = mutate(rng.choice(seeds), rng)
         took += check_load(text, f"mutation {n}")
-    assert took > 200  # many mutants are still in fastyaml's subset: the comparison is not vacuous
+    assert took > 200  # many mutants are still in the canonical form: the comparison is not vacuous
 
 
 def test_malicious_tags_never_construct_objects(tmp_path):
@@ -411,7 +419,7 @@ def test_malicious_tags_never_construct_objects(tmp_path):
         "a: !custom 1\n",
     ]
     for p in payloads:
-        assert fastyaml.load(p) is fastyaml.UNSUPPORTED
+        assert canonical.load(p) is None
         for load in (lambda: yamlio.load(p, "x.yaml"), lambda: yamlio.load_cached(p.encode(), "x.yaml")):
             with pytest.raises(IntegrityError) as exc:
                 load()
@@ -441,7 +449,7 @@ def test_yamlio_refuses_what_confide_never_writes(tmp_path):
         (nested, f"line {yamlio.MAX_DEPTH + 1} holds nesting deeper than {yamlio.MAX_DEPTH} levels"),
     ]
     for text, words in cases:
-        assert fastyaml.load(text) is fastyaml.UNSUPPORTED, words
+        assert canonical.load(text) is None, words
         for data in (text, text.encode()):
             with pytest.raises(IntegrityError) as exc:
                 yamlio.load(data, "records/c-7f3k9m2q.yaml")
@@ -470,10 +478,10 @@ def test_load_cached_agrees_and_copies(corpus):
 
 
 # ---------------------------------------------------------------------------
-# 2. parse_tail and the writers
+# 2. entries files and the writers
 
 
-def test_parse_tail_real_and_mutated(corpus):
+def test_entries_files_real_and_mutated(corpus):
     tails = [tail for _, tail in record_files(corpus).values()]
     assert tails and all(check_tail(t, "real") for t in tails)
     assert any(b"  marks:\n" in t for t in tails), "the corpus should hold a marked entry"
@@ -482,7 +490,7 @@ def test_parse_tail_real_and_mutated(corpus):
     rng = random.Random(SEED + 1)
     seeds = [t.decode() for t in tails]
     seeds = [_first_items(s, 3) for s in seeds] + [_first_items(s, 1) for s in seeds]
-    assert all(envelope.parse_tail(s.encode()) is not None for s in seeds)
+    assert all(canonical.load(s.encode()) is not None for s in seeds)
     took = 0
     for n in range(1500 * SCALE):
         s = rng.choice(seeds)
@@ -500,8 +508,8 @@ def test_parse_tail_real_and_mutated(corpus):
 
 
 def _ref_dump(data) -> str:
-    """The reference writer: ruamel's safe dumper with yamlio's representer (yamlio.dump)."""
-    return yamlio.dump(data)
+    """The reference writer: ruamel's safe dumper with yamlio's representer."""
+    return yamlio.library_dump(data)
 
 
 def _ref_dump_direct(data) -> str:
@@ -516,10 +524,10 @@ def test_writers_reproduce_real_files_byte_for_byte(corpus, tmp_path):
     for name, (head_raw, tail) in record_files(corpus).items():
         head = RUAMEL.load(head_raw)
         entries = RUAMEL.load(tail)["entries"] or []
-        fast_head = fasthead.dump(head)
-        assert fast_head is not None, f"fasthead falls back on a real head: {name}"
+        fast_head = canonical.dump(head)
+        assert fast_head is not None, f"canonical.dump falls back on a real head: {name}"
         assert fast_head == _ref_dump(head) == _ref_dump_direct(head) == head_raw.decode(), name
-        assert envelope._dump_entries_fast(entries) is not None or not entries
+        assert canonical.dump({"entries": entries}) is not None
         assert envelope.dump_entries(entries) == _ref_dump({"entries": entries}).encode() == tail, name
         # the round trip through the Envelope writer: a new record writes both files, as they are
         env = envelope.Envelope(name, dict(head), tail)
@@ -537,12 +545,12 @@ def test_writers_reproduce_real_files_byte_for_byte(corpus, tmp_path):
 
 
 def test_holders_writer_matches_ruamel(corpus, tmp_path):
-    """holders.yaml goes through fasthead too (bulk holder commands rewrite it): the same bytes as ruamel, or a fallback."""
+    """holders.yaml goes through canonical.dump too (bulk holder commands rewrite it): the same bytes as ruamel, or a fallback."""
     from vault_cli.formats import policyfiles
 
     raw = corpus["holders.yaml"]
     data = RUAMEL.load(raw)
-    assert fasthead.dump(data) == _ref_dump(data) == raw.decode()
+    assert canonical.dump(data) == _ref_dump(data) == raw.decode()
     (tmp_path / "holders.yaml").write_bytes(raw)
     assert policyfiles.dump_holders(policyfiles.holders_from_bytes((tmp_path / "holders.yaml").read_bytes())) == raw.decode()
     odd = [
@@ -556,7 +564,7 @@ def test_holders_writer_matches_ruamel(corpus, tmp_path):
     for label, change in odd:
         changed = RUAMEL.load(raw)
         changed["holders"][-1].update(change)
-        fast = fasthead.dump(changed)
+        fast = canonical.dump(changed)
         assert fast is None or fast == _ref_dump(changed), label
     # SSH public lines (what 'confide keygen' makes: every holder's signing key, often the recipient too) are
     # written by the fast path, byte for byte as ruamel writes them, whatever base64 characters they hold
@@ -571,7 +579,7 @@ def test_holders_writer_matches_ruamel(corpus, tmp_path):
         changed = RUAMEL.load(raw)
         changed["holders"][-1].update(recipient=line, signing_key=odd_line if n % 3 == 0 else line,
                                       previous_signing_keys=[{"key": line, "until": "2026-11-24"}])
-        fast = fasthead.dump(changed)
+        fast = canonical.dump(changed)
         if n % 3:
             assert fast is not None, line
         if fast is not None:
@@ -630,22 +638,22 @@ NESTED_HEADS = [
 ]
 
 
-def test_fasthead_nested_and_odd_keys():
+def test_canonical_dump_nested_and_odd_keys():
     for head in NESTED_HEADS:
-        fast = fasthead.dump(head)
+        fast = canonical.dump(head)
         if fast is not None:
             assert fast == _ref_dump(head), head
 
 
-def test_fasthead_matches_ruamel_on_odd_heads():
+def test_canonical_dump_matches_ruamel_on_odd_heads():
     rng = random.Random(SEED + 2)
     took = 0
     for n in range(600 * SCALE):
         head = _head(rng)
-        fast = fasthead.dump(head)
+        fast = canonical.dump(head)
         if fast is not None:
             took += 1
-            assert fast == _ref_dump(head), f"fasthead differs from yamlio.dump on {head!r:.600}"
+            assert fast == _ref_dump(head), f"canonical.dump differs from ruamel on {head!r:.600}"
             assert typed(RUAMEL.load(fast)) == typed(head)
     assert took > 100
 
@@ -674,13 +682,14 @@ def test_entry_writer_matches_ruamel():
     took = 0
     for n in range(600 * SCALE):
         entries = [_entry(rng, f"e-{i:014d}") for i in range(rng.randint(1, 5))]
-        fast = envelope._dump_entries_fast(entries)
+        fast = canonical.dump({"entries": entries})
+        fast = fast.encode("ascii") if fast is not None else None
         ref = _ref_dump({"entries": entries}).encode("utf-8")
         assert envelope.dump_entries(entries) == ref
         if fast is not None:
             took += 1
             assert fast == ref, f"fast entry writer differs on {entries!r:.600}"
-            assert envelope.parse_tail(fast) == entries  # and the fast reader reads it back
+            assert canonical.load(fast) == {"entries": entries}  # and the fast reader reads it back
     assert took > 150
 
 

@@ -29,14 +29,13 @@ as it is, which is what keeps every record readable with plain ``age``.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
 
 from vault_cli.adapters import crypto
 from vault_cli.errors import IntegrityError
-from vault_cli.formats import fasthead, schema, yamlio
+from vault_cli.formats import canonical, schema, yamlio
 from vault_cli.model import ids
 
 FORMAT = "confide/record/2"
@@ -97,12 +96,10 @@ def load_entries(tail: bytes, source: str) -> list:
     """Parse and validate an entries file's bytes: the sorted list of entry items."""
     if not tail.strip():
         raise IntegrityError(f"{source} has no 'entries' list", "git checkout -- " + source)
-    entries = parse_tail(tail)
-    if entries is None:  # not in the exact shape confide writes: let the YAML parser judge it
-        data = yamlio.load(tail, source)
-        if not isinstance(data, dict) or set(data) != {"entries"}:
-            raise IntegrityError(f"{source} holds something other than one 'entries' list", "git checkout -- " + source)
-        entries = data["entries"] or []
+    data = yamlio.load(tail, source)
+    if not isinstance(data, dict) or set(data) != {"entries"}:
+        raise IntegrityError(f"{source} holds something other than one 'entries' list", "git checkout -- " + source)
+    entries = data["entries"] or []
     schema.check_def("record", "entry_list", entries, source)
     seen = [e["id"] for e in entries]
     if seen != sorted(set(seen)):
@@ -211,7 +208,7 @@ class Envelope:
         probe = dict(ordered)
         probe["entries"] = []
         schema.check("record", probe, self.source)
-        return (fasthead.dump(ordered) or yamlio.dump(ordered)).encode("utf-8")  # same bytes, ~5x faster
+        return yamlio.dump(ordered).encode("utf-8")
 
     def tail_bytes(self) -> bytes:
         if self._entries is not None:
@@ -242,14 +239,10 @@ class Envelope:
     def append_entry(self, entry: dict) -> None:
         """Add an entry block, keeping the tail sorted; old blocks stay byte-identical."""
         schema.check_def("record", "entry", entry, self.entries_source)
-        if self._entries is None and _tail_looks_plain(self.tail):
-            last = _last_entry_id(self.tail)
-            if last is None or entry["id"] > last:
-                item = dump_entries([entry])[len(b"entries:\n") :]
-                if self.tail.strip() in (b"entries: []", b"entries:", b""):
-                    self.tail = b"entries:\n" + item
-                else:
-                    self.tail = self.tail + item
+        if self._entries is None:
+            appended = canonical.append_entry(self.tail, entry)  # the file is not parsed: its old bytes stay
+            if appended is not None:
+                self.tail = appended
                 return
         entries = list(self.entries)
         if any(e["id"] == entry["id"] for e in entries):
@@ -266,150 +259,8 @@ class Envelope:
 
 
 def dump_entries(entries: list) -> bytes:
-    if not entries:
-        return b"entries: []\n"
-    fast = _dump_entries_fast(entries)
-    if fast is not None:
-        return fast
+    """An entries file's bytes: ``entries:`` and the items, in confide's canonical form."""
     return yamlio.dump({"entries": entries}).encode("utf-8")
-
-
-_ARMOR_LINE = re.compile(r"[A-Za-z0-9+/=-][A-Za-z0-9+/= -]*")
-
-
-def _dump_items(items: list, ind: str, out: list) -> bool:
-    for item in items:
-        if not isinstance(item, dict) or list(item)[:3] != ["id", "key", "data"]:
-            return False
-        extra = list(item)[3:]
-        if extra not in ([], ["marks"]) or (extra and (ind or not item["marks"])):
-            return False
-        item_id, key_id, data = item["id"], item["key"], item["data"]
-        if not (isinstance(item_id, str) and isinstance(key_id, str) and isinstance(data, str)
-                and _ID_VALUE.fullmatch(item_id) and _ID_VALUE.fullmatch(key_id)
-                and data.endswith("\n") and not data.endswith("\n\n")):
-            return False
-        lines = data[:-1].split("\n")
-        if not all(_ARMOR_LINE.fullmatch(line) and not line.endswith(" ") for line in lines):
-            return False
-        out.append(f"{ind}- id: {item_id}\n{ind}  key: {key_id}\n{ind}  data: |\n")
-        out.append("".join(f"{ind}    {line}\n" for line in lines))
-        if extra:
-            out.append("  marks:\n")
-            if not _dump_items(item["marks"], "  ", out):
-                return False
-    return True
-
-
-def _dump_entries_fast(entries: list) -> Optional[bytes]:
-    """What ``yamlio.dump({"entries": entries})`` writes, without ruamel, for entries of the usual shape
-    (``id``, ``key``, armored ``data``, then optionally ``marks`` of the same shape); None otherwise."""
-    out = ["entries:\n"]
-    if not _dump_items(entries, "", out):
-        return None
-    return "".join(out).encode("ascii")
-
-
-_ID_VALUE = re.compile(r"[a-z]-[0-9a-z]+")
-_TAIL_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
-
-
-def parse_tail(tail: bytes) -> Optional[list]:
-    """The entries of a tail written in confide's own canonical shape, or None for anything else.
-
-    ~10x faster than the YAML parser (which costs ~2 ms for a 50-entry tail, and
-    whole-vault commands parse 1,000 of them). It accepts only the exact lines
-    ``dump_entries`` writes: ``- id: e-...`` / ``  key: k-...`` / ``  data: |`` and the
-    armored lines indented four spaces, then optionally ``  marks:`` and marks of the
-    same shape two spaces deeper. Ids are plain ``x-...`` words, which YAML reads
-    as strings too. Any other line (a comment, a tab, a blank line inside a block,
-    another key order, CRLF, a flow list) returns None, and the caller falls back to
-    the YAML parser, so both paths yield the same entries and the same errors.
-    """
-    try:
-        text = tail.decode("ascii")
-    except UnicodeDecodeError:
-        return None
-    if _TAIL_CONTROL.search(text):  # control characters: ruamel's reader rejects them (or splits at CR)
-        return None
-    if text == "entries: []\n":
-        return []
-    if not text.startswith("entries:\n") or not text.endswith("\n"):
-        return None
-    lines = text[len("entries:\n"):-1].split("\n")
-    out = []
-    i, n = 0, len(lines)
-    while i < n:
-        item, i = _tail_item(lines, i, "")
-        if item is None:
-            return None
-        out.append(item)
-    return out
-
-
-def _tail_item(lines: list, i: int, ind: str) -> tuple:
-    n = len(lines)
-    if i + 2 >= n:
-        return None, i
-    l0, l1 = lines[i], lines[i + 1]
-    if not (l0.startswith(ind + "- id: ") and l1.startswith(ind + "  key: ") and lines[i + 2] == ind + "  data: |"):
-        return None, i
-    item_id, key_id = l0[len(ind) + 6:], l1[len(ind) + 7:]
-    if not (_ID_VALUE.fullmatch(item_id) and _ID_VALUE.fullmatch(key_id)):
-        return None, i
-    pre = ind + "    "
-    cut = len(pre)
-    j = i + 3
-    block = []
-    while j < n and lines[j].startswith(pre):
-        line = lines[j][cut:]
-        if not line or line[0] in " \t":  # deeper indentation: YAML would read it differently
-            return None, i
-        block.append(line)
-        j += 1
-    if not block:
-        return None, i
-    item = {"id": item_id, "key": key_id, "data": "\n".join(block) + "\n"}
-    if not ind and j < n and lines[j] == "  marks:":
-        j += 1
-        marks = []
-        while j < n and lines[j].startswith("  - "):
-            mark, j = _tail_item(lines, j, "  ")
-            if mark is None:
-                return None, i
-            marks.append(mark)
-        if not marks:
-            return None, i
-        item["marks"] = marks
-    return item, j
-
-
-_FOREIGN_LINE = re.compile(rb"^(?!- |  |$)", re.M)
-
-
-def _tail_looks_plain(tail: bytes) -> bool:
-    """Is the unparsed tail shaped as confide writes it, so a block can be appended as bytes?
-
-    A cheap scan (no YAML parse): ``entries:`` then only list items and their
-    indented lines. Anything else (a field after ``entries``, a missing final
-    newline, no ``entries`` at all) sends the caller to the full parse, which
-    reports the damage instead of appending to it.
-    """
-    if not tail.startswith(b"entries:") or not tail.endswith(b"\n"):
-        return False
-    first, _, rest = tail.partition(b"\n")
-    first = first.strip()
-    if first == b"entries: []":
-        return not rest.strip()
-    return first == b"entries:" and _FOREIGN_LINE.search(rest) is None
-
-
-def _last_entry_id(tail: bytes) -> Optional[str]:
-    i = tail.rfind(b"\n- id: e-")
-    if i < 0:
-        return None
-    line = tail[i + len(b"\n- id: ") :].split(b"\n", 1)[0].decode("ascii", "replace").strip()
-    return line if ids.ENTRY_RE.fullmatch(line) else None
 
 
 # ---------------------------------------------------------------------------

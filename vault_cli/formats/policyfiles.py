@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from vault_cli.errors import IntegrityError
-from vault_cli.formats import fasthead, schema, yamlio
+from vault_cli.formats import schema, yamlio
 from vault_cli.model.holders import HOLDERS_FILE, Holder, Holders
 from vault_cli.model.settings import DEFAULT_CATEGORIES, SETTINGS_FILE, Settings
 
@@ -123,7 +123,7 @@ def dump_holders(holders: Holders) -> str:
     """holders.yaml's text, checked against its schema before it is written."""
     data = {"format": "confide/holders/1", "holders": [h.to_dict() for h in holders.all]}
     schema.check("holders", data, HOLDERS_FILE)
-    return fasthead.dump(data) or yamlio.dump(data)  # the same bytes; ruamel costs ~18 ms to import and run
+    return yamlio.dump(data)
 
 
 __all__ = ["TEMPLATE", "render_template", "settings_from_bytes", "holders_from_bytes", "dump_holders"]

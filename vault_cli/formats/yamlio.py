@@ -1,17 +1,23 @@
-"""YAML in and out: the one reader of every YAML file confide reads.
+"""YAML in and out: the one reader and writer of every YAML file confide reads or writes.
 
-Files confide writes (records, holders) go through ruamel.yaml's safe mode with
-its C parser and emitter: fast, and no arbitrary object construction. Multi-line
-strings (armored age blocks) are written as literal blocks so files diff well.
+ruamel.yaml is the YAML implementation: its safe mode with the C parser and
+emitter (no arbitrary object construction). Multi-line strings (armored age
+blocks) are written as literal blocks so files diff well.
+
+``load`` and ``dump`` first ask ``canonical``, the hand-written reader and
+writer for confide's own files in their canonical form (it says why it exists
+and what it saves); it answers only where its answer is exactly ruamel.yaml's,
+and declines everything else, which ruamel.yaml then reads or writes.
+``library_load`` and ``library_dump`` are ruamel.yaml alone (the tests'
+reference and the benchmarks' peer).
 
 Reading refuses, at once and with a clear error, what confide never writes and
 an attacker could use against a reader: anchors and aliases (a few hundred
 bytes of nested aliases expand to gigabytes: "billion laughs"), tags, duplicate
 keys, more than one document, nesting deeper than ``MAX_DEPTH`` and files
-larger than ``MAX_BYTES``. ``fastyaml`` reads confide's own canonical files
-without ruamel (it accepts none of those constructs); anything else is first
-scanned as a stream of parser events, which costs no more than the document's
-size, and only then built.
+larger than ``MAX_BYTES`` (``canonical`` reads none of these constructs).
+ruamel.yaml first scans a document as a stream of parser events, which costs
+no more than the document's size, and only then builds it.
 """
 
 from __future__ import annotations
@@ -20,11 +26,10 @@ import io
 from typing import Any
 
 from vault_cli.errors import IntegrityError
-from vault_cli.formats import fastyaml
+from vault_cli.formats import canonical
 
-# ruamel.yaml is imported on first use, not at start-up (~7 ms): the files
-# confide writes are read by ``fastyaml`` (exactly the same values, for the subset
-# confide writes), and single-record commands then never need ruamel at all.
+# ruamel.yaml is imported on first use, not at start-up (~15 ms): a command that reads only confide's own
+# files (heads, entries, holders.yaml) through ``canonical`` never needs it.
 _ruamel: dict = {}
 
 
@@ -56,7 +61,7 @@ def _yaml():
 
 
 MAX_BYTES = 64 * 1024 * 1024  # a record's entries after 25 years are a few MB; nothing confide reads comes near
-MAX_DEPTH = fastyaml.MAX_DEPTH  # 32; confide's files nest at most 6 deep
+MAX_DEPTH = 32  # confide's files nest at most 4 deep (canonical reads at most canonical.MAX_DEPTH)
 
 
 def _refuse(source: str, what: str, where: str = "") -> IntegrityError:
@@ -98,9 +103,14 @@ def load(text: str | bytes, source: str) -> Any:
     if len(text) > MAX_BYTES:
         raise IntegrityError(f"{source} is larger than {MAX_BYTES // (1024 * 1024)} MB, far beyond any file confide writes; "
                              "it was not read", "restore it from git: git checkout -- " + source)
-    value = fastyaml.load(text)
-    if value is not fastyaml.UNSUPPORTED:
+    value = canonical.load(text)
+    if value is not None:
         return value
+    return library_load(text, source)
+
+
+def library_load(text: str | bytes, source: str) -> Any:
+    """``load`` by ruamel.yaml alone (no ``canonical``, no size limit)."""
     y = _yaml()
     try:
         _scan(y, text, source)
@@ -148,6 +158,13 @@ def load_cached(text: bytes, source: str) -> Any:
 
 
 def dump(data: Any) -> str:
+    """YAML text for ``data``: confide's canonical form for its own files, the same bytes ruamel.yaml writes."""
+    text = canonical.dump(data)
+    return text if text is not None else library_dump(data)
+
+
+def library_dump(data: Any) -> str:
+    """``dump`` by ruamel.yaml alone."""
     buf = io.StringIO()
     _yaml()["dumper"].dump(data, buf)
     return buf.getvalue()

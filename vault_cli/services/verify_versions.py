@@ -15,8 +15,7 @@ from typing import Any, Optional
 
 from vault_cli.adapters import crypto
 from vault_cli.errors import ConfideError, IntegrityError
-from vault_cli.formats import envelope
-from vault_cli.model import ids
+from vault_cli.formats import canonical, envelope
 
 
 @dataclass
@@ -117,22 +116,6 @@ def parse_record(head_raw: bytes, tail: Optional[bytes], path: str, commit: str)
     return rv
 
 
-def _chunks(tail: bytes) -> Optional[dict]:
-    """Entry items of a tail as written by confide, by id, as raw bytes; None if it is not in that shape."""
-    if tail in (b"entries: []\n", b"entries:\n"):
-        return {}
-    if not tail.startswith(b"entries:\n- id: e-"):
-        return None
-    parts = tail[len(b"entries:\n- id: "):].split(b"\n- id: ")
-    out = {}
-    for part in parts:
-        eid = part[:16].decode("ascii", "replace")
-        if not ids.ENTRY_RE.fullmatch(eid) or part[16:17] != b"\n" or eid in out:
-            return None
-        out[eid] = part.rstrip(b"\n")
-    return out
-
-
 def parse_record_incremental(old: RecordVersion, head_raw: bytes, tail: Optional[bytes], path: str,
                              commit: str) -> Optional[RecordVersion]:
     """A new version of a record parsed against the previous one: only changed parts are parsed.
@@ -144,8 +127,8 @@ def parse_record_incremental(old: RecordVersion, head_raw: bytes, tail: Optional
     """
     if old.head is None or old._entries is None or tail is None:
         return None
-    old_chunks = old._chunks if old._chunks is not None else _chunks(old.tail)
-    new_chunks = _chunks(tail)
+    old_chunks = old._chunks if old._chunks is not None else canonical.entry_items(old.tail)
+    new_chunks = canonical.entry_items(tail)
     if old_chunks is None or new_chunks is None:
         return None
     order = list(new_chunks)
@@ -164,7 +147,7 @@ def parse_record_incremental(old: RecordVersion, head_raw: bytes, tail: Optional
     entries = {}
     if changed:
         try:
-            items = envelope.load_entries(b"entries:\n" + b"".join(b"- id: " + new_chunks[e] + b"\n" for e in changed),
+            items = envelope.load_entries(canonical.entries_document([new_chunks[e] for e in changed]),
                                           envelope.entries_source(path))
         except IntegrityError:
             return None

@@ -1,15 +1,54 @@
-"""Dates and times, parsed strictly, written as ISO 8601."""
+"""The clock, and dates and times parsed strictly, written as ISO 8601.
+
+Nothing here reads the environment: the command line builds one ``Clock`` per
+command (``CONFIDE_NOW`` pins it, for tests and demos; see ``adapters.config``)
+and the use cases ask it the time.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
+from dataclasses import dataclass
+from typing import Optional
 
 from vault_cli.errors import UsageError
 
 
+@dataclass(frozen=True)
+class Clock:
+    """What time it is for this command: the system's, or ``fixed`` (an aware time) when pinned."""
+
+    fixed: Optional[dt.datetime] = None
+
+    @classmethod
+    def at(cls, text: str) -> Clock:
+        """A clock pinned at ``text``, an ISO date-time (a naive one is taken in the local zone)."""
+        return cls(dt.datetime.fromisoformat(text).astimezone())
+
+    def now(self) -> dt.datetime:
+        """The current time, local zone, to the second."""
+        if self.fixed is not None:
+            return self.fixed
+        return dt.datetime.now().astimezone().replace(microsecond=0)
+
+    def now_iso(self) -> str:
+        return self.now().isoformat()
+
+    def today(self) -> dt.date:
+        return self.now().date()
+
+    def commit_date(self) -> Optional[str]:
+        """The date a pinned clock gives git for the commits it makes (so verify sees one time); None: git's own."""
+        return self.fixed.isoformat() if self.fixed is not None else None
+
+
+SYSTEM = Clock()
+
+
 def now() -> dt.datetime:
     """The current time, local zone, to the second. CONFIDE_NOW fixes it (tests, demos)."""
+    import os
+
     fixed = os.environ.get("CONFIDE_NOW")
     if fixed:
         return dt.datetime.fromisoformat(fixed).astimezone()

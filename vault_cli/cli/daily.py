@@ -15,6 +15,7 @@ from vault_cli.cli.common import (
     IdentityOpt,
     JsonOpt,
     VaultOpt,
+    _config,
     _print_warnings,
     _progress,
     _session,
@@ -59,7 +60,7 @@ def keygen(
             raise UsageError("--passphrase needs a terminal to ask, or CONFIDE_PASSPHRASE_FILE", "never pass a passphrase as an argument")
         if not secret:
             raise UsageError("the passphrase is empty", "choose a long passphrase")
-    result = setup.keygen(out_file, secret, age_only=age_only)
+    result = setup.keygen(_config(), out_file, secret, age_only=age_only)
     note(f"wrote a new key to {result.path} (mode 0600); keep it secret and back it up")
     if not age_only:
         note("send your manager the line below; it is your public key, for reading and for signing")
@@ -80,7 +81,7 @@ def init(
     """Create a vault: a git repository whose first commit, signed by you, is its identity. Prints the folder."""
     from vault_cli.services import setup
 
-    result = setup.init_vault(directory, name=name, holder=holder, recipient=recipient, identity=identity,
+    result = setup.init_vault(directory, _config(identity=identity), name=name, holder=holder, recipient=recipient,
                               signing_key=signing_key, unsigned=unsigned, object_format=object_format)
     _print_warnings(result)
     note(f"created vault {result.id} with '{holder}' as its first manager")
@@ -131,7 +132,7 @@ def holder_list(vault: Optional[str] = VaultOpt, as_json: bool = JsonOpt) -> Non
     from vault_cli.services import holders as holders_svc
     from vault_cli.services.vault import Vault
 
-    rows = holders_svc.list_holders(Vault.open(vault))
+    rows = holders_svc.list_holders(Vault.open(_config(vault)))
     if as_json:
         out_json(rows)
         return

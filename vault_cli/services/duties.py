@@ -88,7 +88,7 @@ def due(session: Session, *, within: int = DEFAULT_WITHIN, progress=None) -> dic
     items: list[dict] = []
     sealed_records = 0
     for res in parallel.map_ordered(lambda rid: _record_due(session, rid, today, within), session.vault.record_ids(),
-                                    progress=progress):
+                                    progress=progress, processes=session.config.workers):
         items.extend(res["items"])
         sealed_records += bool(res["sealed"])
     order = {"request": 0, "rekey": 1, "grant-ends": 2, "parents-not-informed": 3, "parent-view-not-asked": 4}
@@ -184,7 +184,7 @@ def find(session: Session, text: str, *, category: Optional[str] = None, level: 
         ids = session.vault.record_ids()
     rows: list[dict] = []
     for chunk in parallel.map_ordered(lambda rid: _record_find(session, rid, needle, category, levels, since), ids,
-                                      progress=progress):
+                                      progress=progress, processes=session.config.workers):
         rows.extend(chunk)
     rows.sort(key=lambda r: (r["at"], r["record"], r["entry"]))
     return rows

@@ -273,7 +273,8 @@ def map_records(fn: Callable[[str], RecordChange], record_ids: Sequence[str], pr
     global _packing
     from vault_cli.adapters.gitstore import pack_entry
 
-    _packing = (vault is not None and len(record_ids) >= parallel.THRESHOLD and parallel.workers() > 1
+    processes = vault.config.workers if vault is not None else None
+    _packing = (vault is not None and len(record_ids) >= parallel.THRESHOLD and parallel.workers(processes) > 1
                 and vault.git.object_format() == "sha1")
 
     def job(rid: str) -> RecordChange:
@@ -283,7 +284,7 @@ def map_records(fn: Callable[[str], RecordChange], record_ids: Sequence[str], pr
         return change
 
     try:
-        changes = list(parallel.map_ordered(job, record_ids, progress=progress))
+        changes = list(parallel.map_ordered(job, record_ids, progress=progress, processes=processes))
     finally:
         packing, _packing = _packing, False
     if packing and vault is not None:

@@ -152,7 +152,8 @@ def _summary(session: Session, record_id: str) -> dict:
 
 def list_children(session: Session, progress=None) -> list[dict]:
     session.require_reader()
-    return list(parallel.map_ordered(lambda rid: _summary(session, rid), session.vault.record_ids(), progress=progress))
+    return list(parallel.map_ordered(lambda rid: _summary(session, rid), session.vault.record_ids(), progress=progress,
+                                     processes=session.config.workers))
 
 
 def open_entry(session: Session, env: envelope.Envelope, item: dict) -> Optional[dict]:

@@ -83,7 +83,8 @@ def holder_access(vault: Vault, name: str, progress=None) -> dict:
             return None
         return {"record": rid, "key_person": env.head.get("key_person") == name, "levels": levels}
 
-    rows = [r for r in parallel.map_ordered(one, vault.record_ids(), progress=progress) if r is not None]
+    rows = [r for r in parallel.map_ordered(one, vault.record_ids(), progress=progress,
+                                                      processes=vault.config.workers) if r is not None]
     return {"holder": name, "role": holder.role, "status": holder.status, "records": rows}
 
 

@@ -380,7 +380,7 @@ def list_requests(session: Session, *, include_closed: bool = False, progress=No
     session.require_reader()
     rows: list[dict] = []
     for chunk in parallel.map_ordered(lambda rid: _record_requests(session, rid), session.vault.record_ids(),
-                                      progress=progress):
+                                      progress=progress, processes=session.config.workers):
         rows.extend(chunk)
     if not include_closed:
         rows = [r for r in rows if r["closed_on"] is None]

@@ -24,7 +24,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Optional, TextIO
+from typing import TextIO
 
 from vault_cli.adapters import gitlog
 from vault_cli.errors import NotFound, VaultStateError
@@ -83,11 +83,12 @@ def _tips(path: Path) -> dict:
     return {line.split()[0]: line.split()[1] for line in out if line.strip()}
 
 
-def run(stdin: TextIO, stderr: TextIO, repo: Optional[Path] = None) -> int:
-    """The hook itself: read git's ``OLD NEW REF`` lines, verify, answer 0 (accept) or 1 (refuse)."""
+def run(stdin: TextIO, stderr: TextIO, repo: Path) -> int:
+    """The hook itself: read git's ``OLD NEW REF`` lines (``stdin``) for the bare repository ``repo``, verify,
+    answer 0 (accept) or 1 (refuse), saying why on ``stderr`` (git shows it to the pusher)."""
     from vault_cli.services.verify import Anchor, verify
 
-    path = repo or Path(os.environ.get("GIT_DIR", ".")).resolve()
+    path = repo
     state = trust.TrustState.load(path)
 
     def refuse(message: str) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 from vault_cli.adapters import crypto, timeutil
+from vault_cli.adapters.config import Config
 from vault_cli.adapters.gitstore import init_repository
 from vault_cli.adapters.store import Transaction
 from vault_cli.errors import UsageError, VaultStateError
@@ -46,7 +47,8 @@ class KeygenResult:
     recipient: str
 
 
-def keygen(out: Optional[str] = None, passphrase: Optional[str] = None, *, age_only: bool = False) -> KeygenResult:
+def keygen(config: Config, out: Optional[str] = None, passphrase: Optional[str] = None, *,
+           age_only: bool = False) -> KeygenResult:
     """A new key for a holder, written with mode 0600 (never over an existing file).
 
     By default one SSH ed25519 key that both reads and signs: it is the holder's age
@@ -55,7 +57,7 @@ def keygen(out: Optional[str] = None, passphrase: Optional[str] = None, *, age_o
     line to send. ``age_only`` makes a native age identity instead, for a key that
     never signs (an offline recovery key). The recipient returned is the public line.
     """
-    path = Path(out).expanduser() if out else default_identity_path()
+    path = Path(out).expanduser() if out else default_identity_path(config)
     if path.exists() or path.is_symlink():
         raise VaultStateError(
             f"{path} already exists; confide never overwrites a key",
@@ -84,11 +86,11 @@ def keygen(out: Optional[str] = None, passphrase: Optional[str] = None, *, age_o
 
 def init_vault(
     directory: str,
+    config: Config,
     *,
     name: str,
     holder: str,
     recipient: Optional[str] = None,
-    identity: Optional[str] = None,
     passphrase: Optional[Callable] = None,
     signing_key: Optional[str] = None,
     unsigned: bool = False,
@@ -117,7 +119,7 @@ def init_vault(
     if role is None:  # pragma: no cover - the template always has one
         raise UsageError("confide.yaml has no role that may manage holders", "the vault needs a founding manager")
     if recipient is None:
-        idents, _ = load_identities(identity, passphrase)
+        idents, _ = load_identities(config, passphrase)
         recipient = idents[0].recipient
     recipient = crypto.normalise_recipient(recipient)
     if signing_key is not None:
@@ -149,16 +151,16 @@ def init_vault(
         from vault_cli.services.sync import register_repo_config
 
         register_repo_config(root)  # the merge driver, and allowed_signers for plain git
-        ident_path = None
-        if identity is not None or recipient is not None:
-            from vault_cli.services.vault import identity_location
+        from vault_cli.services.vault import identity_location
 
-            ident_path = identity_location(identity)[0]
+        ident_path = identity_location(config)[0]
+
         def sign_plan(holder_name: str, tx: Transaction):
             return signatures.prepare(settings_from_bytes(tx.files[SETTINGS_FILE]),
-                                      holders_from_bytes(tx.files[HOLDERS_FILE]), holder_name, identity_path=ident_path)
+                                      holders_from_bytes(tx.files[HOLDERS_FILE]), holder_name, config,
+                                      identity_path=ident_path)
 
-        with Transaction(root, git, base=None, prepare=sign_plan) as tx:
+        with Transaction(root, git, config, base=None, prepare=sign_plan) as tx:
             tx.write(SETTINGS_FILE, template.encode("utf-8"))
             tx.write(HOLDERS_FILE, policyfiles.dump_holders(holders).encode("utf-8"))
             tx.write(".gitattributes", GITATTRIBUTES.encode())

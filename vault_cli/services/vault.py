@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 from vault_cli.adapters import crypto, gitlog
+from vault_cli.adapters.config import Config
 from vault_cli.adapters.gitstore import Git, ensure_repository
 from vault_cli.adapters.store import Transaction
 from vault_cli.errors import IdentityProblem, IntegrityError, NotFound, VaultStateError
@@ -29,15 +30,14 @@ from vault_cli.services import signatures, trust
 RECORDS_DIR = "records"
 
 
-def find_root(explicit: Optional[str] = None) -> Path:
-    """The vault: ``--vault``, else ``CONFIDE_VAULT``, else walk up from the working directory."""
-    given = explicit or os.environ.get("CONFIDE_VAULT")
-    if given:
-        root = Path(given).expanduser()
+def find_root(config: Config) -> Path:
+    """The vault: the one the configuration names (``--vault``, else ``CONFIDE_VAULT``), else walk up from the
+    working directory."""
+    if config.vault is not None:
+        root = Path(config.vault.value).expanduser()
         if not (root / SETTINGS_FILE).is_file():
-            how = "--vault" if explicit else "CONFIDE_VAULT"
             raise NotFound(
-                f"{root} is not a confide vault (no {SETTINGS_FILE}); it was given by {how}",
+                f"{root} is not a confide vault (no {SETTINGS_FILE}); it was given by {config.vault.source}",
                 "check the path, or make a vault there with: confide init DIR --name NAME --holder YOU",
             )
         return root.resolve()
@@ -59,8 +59,9 @@ class Vault:
     working tree, which writes must leave equal to it.
     """
 
-    def __init__(self, root: Path, *, identities: Optional[list] = None) -> None:
+    def __init__(self, root: Path, *, identities: Optional[list] = None, config: Config = Config()) -> None:
         self.root = root
+        self.config = config  # the command's flags and environment (adapters.config)
         self.git: Git = ensure_repository(root)
         from vault_cli.adapters.store import recover_if_interrupted
 
@@ -88,8 +89,8 @@ class Vault:
             self._load(trust.ensure_verified(self.root, self.git, identities=self.identities))
 
     @classmethod
-    def open(cls, explicit: Optional[str] = None) -> Vault:
-        return cls(find_root(explicit))
+    def open(cls, config: Config) -> Vault:
+        return cls(find_root(config), config=config)
 
     def read(self, path: str) -> bytes:
         """A vault file as the verified commit holds it (FileNotFoundError when it has none)."""
@@ -168,7 +169,7 @@ class Vault:
         """A write built on this verified state: under the lock the vault is brought up to HEAD (verifying
         what another process committed meanwhile), each commit is signed by the rules of the state it builds
         on, and moves this clone's verified checkpoint."""
-        return Transaction(self.root, self.git, base=lambda: self.commit, refresh=self.refresh,
+        return Transaction(self.root, self.git, self.config, base=lambda: self.commit, refresh=self.refresh,
                            prepare=self._sign_plan, committed=self._committed)
 
     def _sign_plan(self, holder: str, tx: Transaction):
@@ -182,7 +183,7 @@ class Vault:
             after = settings_from_bytes(tx.files[SETTINGS_FILE])
             if policy.signatures_required(after, holders):
                 settings = after  # a commit that makes signatures required is itself signed
-        return signatures.prepare(settings, holders, holder, identity_path=self.signing_identity)
+        return signatures.prepare(settings, holders, holder, self.config, identity_path=self.signing_identity)
 
     def _committed(self, before: Optional[str], after: str, tx: Transaction) -> None:
         trust.advance(self.root, before, after, holders_changed=HOLDERS_FILE in tx.files, reader=self.reader)
@@ -193,18 +194,15 @@ class Vault:
 # Identities
 
 
-def default_identity_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "confide" / "identity.txt"
+def default_identity_path(config: Config) -> Path:
+    return (config.config_home or Path.home() / ".config") / "confide" / "identity.txt"
 
 
-def identity_location(explicit: Optional[str]) -> tuple[Path, str]:
-    if explicit:
-        return Path(explicit).expanduser(), "--identity"
-    env = os.environ.get("CONFIDE_IDENTITY")
-    if env:
-        return Path(env).expanduser(), "CONFIDE_IDENTITY"
-    return default_identity_path(), "the default location"
+def identity_location(config: Config) -> tuple[Path, str]:
+    """The identity file, and how it was given (``--identity``, ``CONFIDE_IDENTITY``, "the default location")."""
+    if config.identity is not None:
+        return Path(config.identity.value).expanduser(), config.identity.source
+    return default_identity_path(config), "the default location"
 
 
 def passphrase_from_env_or_terminal(source: str) -> Optional[str]:
@@ -227,9 +225,9 @@ def passphrase_from_env_or_terminal(source: str) -> Optional[str]:
     return None
 
 
-def load_identities(explicit: Optional[str], passphrase: Optional[Callable] = None) -> tuple[list[crypto.Identity], Path]:
-    path, how = identity_location(explicit)
-    if how != "the default location" and crypto.looks_like_secret(str(explicit or os.environ.get("CONFIDE_IDENTITY", ""))):
+def load_identities(config: Config, passphrase: Optional[Callable] = None) -> tuple[list[crypto.Identity], Path]:
+    path, how = identity_location(config)
+    if config.identity is not None and crypto.looks_like_secret(config.identity.value):
         # The key itself was pasted where its file name belongs: say so, never print it.
         raise IdentityProblem(
             f"{how} was given a secret key itself, not the name of a file holding one; it was not printed",
@@ -253,20 +251,21 @@ class Session:
     _level_keys: dict = field(default_factory=dict)
 
     @classmethod
-    def open(cls, vault: Optional[str], identity: Optional[str] = None, passphrase: Optional[Callable] = None) -> Session:
+    def open(cls, config: Config, passphrase: Optional[Callable] = None) -> Session:
         """The vault (``--vault``, else found) and the caller: their identity is loaded first, so that the
         verification the vault makes before anything else also checks the blocks their key opens."""
-        root = find_root(vault)
-        idents, _path = load_identities(identity, passphrase)
-        return cls.start(Vault(root, identities=idents), identity, identities=idents)
+        root = find_root(config)
+        idents, _path = load_identities(config, passphrase)
+        return cls.start(Vault(root, identities=idents, config=config), identities=idents)
 
     @classmethod
-    def start(cls, vault: Vault, identity: Optional[str] = None, passphrase: Optional[Callable] = None, *,
+    def start(cls, vault: Vault, passphrase: Optional[Callable] = None, *,
               identities: Optional[list] = None) -> Session:
+        """The caller of ``vault``, by the identity its configuration names (``identities``: already loaded)."""
         if identities is not None:
-            idents, path = identities, identity_location(identity)[0]
+            idents, path = identities, identity_location(vault.config)[0]
         else:
-            idents, path = load_identities(identity, passphrase)
+            idents, path = load_identities(vault.config, passphrase)
         vault.signing_identity = path
         actor = None
         for ident in idents:
@@ -274,6 +273,10 @@ class Session:
             if actor:
                 break
         return cls(vault, idents, path, actor)
+
+    @property
+    def config(self) -> Config:
+        return self.vault.config
 
     @property
     def settings(self) -> Settings:

@@ -116,7 +116,7 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
-from vault_cli.adapters import crypto, gitlog, parallel, timeutil
+from vault_cli.adapters import crypto, gitlog, parallel
 from vault_cli.adapters.config import Config, Given
 from vault_cli.formats import envelope
 from vault_cli.model import (
@@ -304,7 +304,7 @@ def make_record(root: Path, settings, holders, record_id: str, *, key_person: Op
     ``create_child`` + ``add_entry`` make them."""
     source = f"records/{record_id}.yaml"
     head = {"format": envelope.FORMAT, "record": record_id, "key_person": key_person, "grants": [], "keys": []}
-    today = timeutil.today()
+    today = Config.from_environment(os.environ).clock.today()  # as the command line's clock (CONFIDE_NOW)
     taken: set = set()
     for level in settings.levels:
         key, secret = envelope.new_level_key(taken, level, 1)
@@ -639,7 +639,7 @@ def pin_trust(sv: SynthVault, *, verify: bool = False) -> str:
     anchor = trust.anchor_of(root, first[0])
     head = _git(root, "rev-parse", "HEAD").decode().strip()
     if verify:
-        state = trust.pin(root, anchor, head)
+        state = trust.pin(root, anchor, head, clock=Config.from_environment(os.environ).clock)
     else:
         state = trust.TrustState.load(trust.git_dir_of(root))
         state.anchor, state.verified = anchor, head

@@ -16,6 +16,7 @@ variable                   field                                       used by
 ``CONFIDE_WORKERS``        ``workers``                                  adapters.parallel
 ``CONFIDE_LOCK_WAIT``      ``lock_wait``                                adapters.store
 ``CONFIDE_TEST_CRASH``     ``crash_at`` (the atomicity tests only)      adapters.store
+``CONFIDE_NOW``            ``clock`` (pinned; else the system's)        every use case that dates anything
 =========================  ==========================================  =====================
 
 The command line's own variables (the editor, ``CONFIDE_SHM``, ``CONFIDE_DEBUG``,
@@ -26,11 +27,12 @@ is (``adapters.gitstore.git_env``): that is git's configuration, not confide's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
+from vault_cli.adapters.timeutil import SYSTEM, Clock
 from vault_cli.errors import UsageError
 
 VAULT = "CONFIDE_VAULT"
@@ -39,6 +41,7 @@ SIGNING_KEY = "CONFIDE_SIGNING_KEY"
 WORKERS = "CONFIDE_WORKERS"
 LOCK_WAIT = "CONFIDE_LOCK_WAIT"
 TEST_CRASH = "CONFIDE_TEST_CRASH"
+NOW = "CONFIDE_NOW"
 DEFAULT_LOCK_WAIT = 60.0
 
 
@@ -62,6 +65,10 @@ class Config:
     workers: Optional[int] = None  # None: one per core
     lock_wait: float = DEFAULT_LOCK_WAIT
     crash_at: Optional[str] = None  # fault injection: die at this point of a write, as a power cut would
+    clock: Clock = SYSTEM  # what time it is: the system's, or pinned by CONFIDE_NOW (tests, demos)
+    # asks for the passphrase of the identity file it is given (the command line's prompt, which reads
+    # CONFIDE_PASSPHRASE_FILE for scripts); None: there is nobody to ask
+    passphrase: Optional[Callable[[str], Optional[str]]] = field(default=None, compare=False)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str], **flags) -> Config:
@@ -78,12 +85,24 @@ class Config:
             workers=None if workers is None else max(1, workers),
             lock_wait=DEFAULT_LOCK_WAIT if lock_wait is None else lock_wait,
             crash_at=environ.get(TEST_CRASH) or None,
+            clock=_clock(environ),
         )
         return replace(config, **{k: v for k, v in flags.items() if v is not None})
 
 
 def _given(environ: Mapping[str, str], variable: str) -> Optional[Given]:
     return Given(environ[variable], variable) if environ.get(variable) else None
+
+
+def _clock(environ: Mapping[str, str]) -> Clock:
+    text = environ.get(NOW)
+    if not text:
+        return SYSTEM
+    try:
+        return Clock.at(text)
+    except ValueError:
+        raise UsageError(f"{NOW} is not a date and time", f"set {NOW} to an ISO date-time, e.g. 2026-11-24T10:00:00+00:00, "
+                         "or unset it") from None
 
 
 def _number(environ: Mapping[str, str], variable: str, kind):

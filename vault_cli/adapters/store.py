@@ -340,7 +340,8 @@ class Transaction:
                 (self.root / p).unlink(missing_ok=True)
             _crash_point("after-write", self.config.crash_at)
             commit = self.git.commit(paths, message, holder, removed=self.removed, sign=sign, tracked=tracked,
-                                     merge_head=merge_head, allow_empty=allow_empty)
+                                     merge_head=merge_head, allow_empty=allow_empty,
+                                     date=self.config.clock.commit_date())
         except BaseException:
             # Put everything back as it was.
             self.git.restore(paths + self.removed)  # tracked files: back to HEAD, as they were

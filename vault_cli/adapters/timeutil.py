@@ -45,24 +45,6 @@ class Clock:
 SYSTEM = Clock()
 
 
-def now() -> dt.datetime:
-    """The current time, local zone, to the second. CONFIDE_NOW fixes it (tests, demos)."""
-    import os
-
-    fixed = os.environ.get("CONFIDE_NOW")
-    if fixed:
-        return dt.datetime.fromisoformat(fixed).astimezone()
-    return dt.datetime.now().astimezone().replace(microsecond=0)
-
-
-def now_iso() -> str:
-    return now().isoformat()
-
-
-def today() -> dt.date:
-    return now().date()
-
-
 def parse_date(text: str, flag: str) -> str:
     """A calendar date as YYYY-MM-DD; anything else is a usage error naming the flag."""
     try:

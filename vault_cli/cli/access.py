@@ -138,7 +138,7 @@ def holder_rotate(
     from vault_cli.services import holders as holders_svc
 
     s = _session(vault, identity)
-    proof = holders_svc.load_new_identity(new_identity) if new_identity else None
+    proof = holders_svc.load_new_identity(new_identity, s.config.passphrase) if new_identity else None
     with _progress("re-wrapping level keys", len(s.vault.record_ids())) as tick:
         result = holders_svc.rotate_holder(s, name, recipient=recipient, new_identities=proof, signing_key=signing_key,
                                            progress=tick)

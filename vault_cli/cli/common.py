@@ -147,8 +147,11 @@ JsonOpt = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 def _config(vault: Optional[str] = None, identity: Optional[str] = None):
-    """This command's configuration: its flags, else the environment (read once, in ``cli.environment``)."""
-    return environment.config(vault=vault, identity=identity)
+    """This command's configuration: its flags, else the environment (read once, in ``cli.environment``),
+    and the prompt that asks for a passphrase."""
+    from vault_cli.cli import prompts
+
+    return environment.config(vault=vault, identity=identity, passphrase=prompts.passphrase)
 
 
 def _session(vault: Optional[str], identity: Optional[str]):

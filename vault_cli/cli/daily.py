@@ -5,7 +5,6 @@ Each parses its arguments, calls one library function and renders the result.
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Optional
 
@@ -29,7 +28,6 @@ from vault_cli.cli.common import (
     out,
     out_json,
 )
-from vault_cli.errors import UsageError
 
 # ---------------------------------------------------------------------------
 # keygen, init, whoami
@@ -42,24 +40,10 @@ def keygen(
     age_only: bool = typer.Option(False, "--age", help="A native age identity that never signs, e.g. for an offline recovery key."),
 ) -> None:
     """Make your key (mode 0600): one SSH ed25519 key that reads and signs. Prints the public line to send your manager."""
+    from vault_cli.cli import prompts
     from vault_cli.services import setup
-    from vault_cli.services.vault import passphrase_from_env_or_terminal
 
-    secret = None
-    if passphrase:
-        if os.environ.get("CONFIDE_PASSPHRASE_FILE"):
-            secret = passphrase_from_env_or_terminal("the new identity")
-        elif sys.stdin.isatty():
-            import getpass
-
-            first = getpass.getpass("New passphrase: ")
-            if first != getpass.getpass("Repeat it: "):
-                raise UsageError("the two passphrases differ", "run it again")
-            secret = first
-        else:
-            raise UsageError("--passphrase needs a terminal to ask, or CONFIDE_PASSPHRASE_FILE", "never pass a passphrase as an argument")
-        if not secret:
-            raise UsageError("the passphrase is empty", "choose a long passphrase")
+    secret = prompts.new_passphrase() if passphrase else None
     result = setup.keygen(_config(), out_file, secret, age_only=age_only)
     note(f"wrote a new key to {result.path} (mode 0600); keep it secret and back it up")
     if not age_only:

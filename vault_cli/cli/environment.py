@@ -3,12 +3,13 @@
 Each command builds one ``Config`` (``adapters.config``) from its flags and
 the ``CONFIDE_*`` variables, here, and hands it to the use cases; below the
 command line nothing reads the environment. The command line's own variables
-(the editor, ``CONFIDE_SHM``, ``CONFIDE_DEBUG``) are read here too.
+(the editor, ``CONFIDE_SHM``, ``CONFIDE_DEBUG``, ``CONFIDE_PASSPHRASE_FILE``) are read here too.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
 
@@ -28,14 +29,22 @@ def clear_global_flags() -> None:
     _global_flags.clear()
 
 
-def config(*, vault: Optional[str] = None, identity: Optional[str] = None) -> Config:
-    """The command's configuration: its ``--vault`` / ``--identity`` (and the global flags), else the variables."""
+def config(*, vault: Optional[str] = None, identity: Optional[str] = None,
+           passphrase: Optional[Callable[[str], Optional[str]]] = None) -> Config:
+    """The command's configuration: its ``--vault`` / ``--identity`` (and the global flags), else the variables;
+    ``passphrase`` asks for an identity's passphrase (``cli.prompts.passphrase``)."""
     return Config.from_environment(
         os.environ,
         vault=Given(vault, "--vault") if vault else None,
         identity=Given(identity, "--identity") if identity else None,
         signing_key_file=_global_flags.get("signing_key_file"),
+        passphrase=passphrase,
     )
+
+
+def passphrase_file() -> Optional[str]:
+    """``CONFIDE_PASSPHRASE_FILE``: where a script keeps an identity's passphrase (``cli.prompts`` reads it)."""
+    return os.environ.get("CONFIDE_PASSPHRASE_FILE") or None
 
 
 def hook_repository() -> Path:

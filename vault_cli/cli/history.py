@@ -27,6 +27,7 @@ from vault_cli.cli.common import (
     note,
     out,
     out_json,
+    report_error,
     warn,
 )
 from vault_cli.errors import FindingsError, UsageError
@@ -253,8 +254,9 @@ def clone(
     from vault_cli.services import recovery
     from vault_cli.services import sync as syncmod
 
-    path, head, anchor = syncmod.clone(url, directory, anchor=trust, confirm=_confirm_identity,
-                                       identities=recovery.identities_if_any(_config(identity=identity)))
+    config = _config(identity=identity)
+    path, head, anchor = syncmod.clone(url, directory, clock=config.clock, anchor=trust, confirm=_confirm_identity,
+                                       identities=recovery.identities_if_any(config))
     note(f"cloned into {path}; its history verifies from the vault's identity {anchor}")
     out(str(path))
 
@@ -269,8 +271,10 @@ def merge_driver(
     """git's merge driver for records/*.yaml (git runs it: python -m vault_cli merge-driver %O %A %B %P)."""
     from vault_cli.services import sync as syncmod
 
-    code = syncmod.merge_driver(base, ours, theirs, path)
-    raise typer.Exit(code)
+    problem = syncmod.merge_driver(base, ours, theirs, path)
+    if problem is not None:
+        report_error(problem)
+        raise typer.Exit(1)
 
 
 # ---------------------------------------------------------------------------
@@ -309,8 +313,9 @@ def restore(
     from vault_cli.services import recovery
     from vault_cli.services import sync as syncmod
 
-    path, head, anchor = syncmod.restore(file, directory, anchor=trust, confirm=_confirm_identity,
-                                         identities=recovery.identities_if_any(_config(identity=identity)))
+    config = _config(identity=identity)
+    path, head, anchor = syncmod.restore(file, directory, clock=config.clock, anchor=trust, confirm=_confirm_identity,
+                                         identities=recovery.identities_if_any(config))
     if as_json:
         out_json({"path": str(path), "commit": head, "identity": anchor, "ok": True})
     elif not quiet:
@@ -334,7 +339,7 @@ def serve_hook_install(
     """Install a pre-receive hook that verifies every push (keylessly) and refuses what does not verify."""
     from vault_cli.services import serve_hook
 
-    data = serve_hook.install(repo, trust)
+    data = serve_hook.install(repo, trust, _config().clock)
     if as_json:
         out_json(data)
         return
@@ -348,4 +353,4 @@ def serve_hook_run() -> None:
     from vault_cli.cli import environment
     from vault_cli.services import serve_hook
 
-    raise typer.Exit(serve_hook.run(sys.stdin, sys.stderr, environment.hook_repository()))
+    raise typer.Exit(serve_hook.run(sys.stdin, sys.stderr, environment.hook_repository(), _config().clock))

@@ -73,7 +73,7 @@ def grant(
     """Let a holder read levels of one record or every record, the past included."""
     settings = session.settings
     levels = levels_given(settings, levels, default_all=False)
-    today = timeutil.today()
+    today = session.clock.today()
     if until is not None:
         until = timeutil.parse_date(until, "--until")
         if dt.date.fromisoformat(until) < today:
@@ -202,7 +202,7 @@ def revoke(
     settings = session.settings
     levels = levels_given(settings, levels, default_all=True)
     record_ids = scope(session.vault, record, all_records)
-    today = timeutil.today()
+    today = session.clock.today()
 
     with writing(session) as (tx, actor):
         settings, holders = session.settings, session.holders
@@ -295,7 +295,7 @@ def hand_over(session: Session, record_id: str, new_key_person: str) -> AccessRe
     """Make ``new_key_person`` the child's key person: they read the key person's levels (past included);
     the previous key person loses what they read only as key person."""
     session.vault.check_record_id(record_id)
-    today = timeutil.today()
+    today = session.clock.today()
 
     with writing(session) as (tx, actor):
         settings, holders = session.settings, session.holders

@@ -38,7 +38,6 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from vault_cli.adapters import timeutil
 from vault_cli.errors import Denied, ExternalError, UsageError
 from vault_cli.services import request_steps, requests
 from vault_cli.services.vault import Session
@@ -120,7 +119,7 @@ def build(session: Session, request_id: str, *, include_not_informed: bool = Fal
         "setting": session.settings.name,
         "request": request_id,
         "requester": d["requester"], "relationship": d["relationship"], "received": d["received"],
-        "prepared_on": timeutil.today().isoformat(), "prepared_by": actor.name,
+        "prepared_on": session.clock.today().isoformat(), "prepared_by": actor.name,
         "child": [{"field": label, "value": value} for label, value in child],
         "child_name": profile.get("name", ""),
         "from": min(dates) if dates else None, "to": max(dates) if dates else None,

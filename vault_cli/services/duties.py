@@ -84,7 +84,7 @@ def due(session: Session, *, within: int = DEFAULT_WITHIN, progress=None) -> dic
     session.require_reader()
     if within < 0:
         raise UsageError("--within cannot be negative", "give a number of days, e.g. --within 14")
-    today = timeutil.today()
+    today = session.clock.today()
     items: list[dict] = []
     sealed_records = 0
     for res in parallel.map_ordered(lambda rid: _record_due(session, rid, today, within), session.vault.record_ids(),
@@ -226,8 +226,8 @@ def share(
                                      f"why information is shared with consent {consent}"),
             "record the reasons, e.g. --reason \"seeking consent would place the child at risk\"",
         )
-    on_d = requests.parse_day(on, "--on") or timeutil.today()
-    requests.not_future(on_d, "--on")
+    on_d = requests.parse_day(on, "--on") or session.clock.today()
+    requests.not_future(on_d, "--on", session.clock.today())
     how = requests.clean_text(how, "--how", required=False, limit=200)
     advice = requests.clean_text(advice, "--advice", required=False, limit=500)
     session.settings.check_level(level)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from typing import Optional
 
-from vault_cli.adapters import crypto, timeutil
+from vault_cli.adapters import crypto
 from vault_cli.errors import Denied, IdentityProblem, NotFound, UsageError, VaultStateError
 from vault_cli.formats import envelope, policyfiles
 from vault_cli.model import ids, policy, trail
@@ -102,7 +103,7 @@ def add_holder(session: Session, name: str, *, role: str, recipient: str, progre
             if signing_key and signing_key in [h.signing_key] + [k["key"] for k in h.previous_signing_keys]:
                 raise VaultStateError(f"that signing key already belongs to holder '{h.name}'",
                                       "every holder signs with their own key: ssh-keygen -t ed25519")
-        today = timeutil.today().isoformat()
+        today = session.clock.today().isoformat()
         holders.all.append(Holder(name=name, role=role, recipient=recipient, status="active", added=today, added_by=actor.name,
                                   signing_key=signing_key))
         levels = tuple(lv for lv in settings.levels if policy.may_level(settings, holders.get(name), "reads", lv))
@@ -141,7 +142,7 @@ def set_signing_key(session, name: str, key: str):
                 )
         if target.signing_key:
             target.previous_signing_keys = list(target.previous_signing_keys or []) + [
-                {"key": target.signing_key, "until": timeutil.today().isoformat()}
+                {"key": target.signing_key, "until": session.clock.today().isoformat()}
             ]
         target.signing_key = key
         tx.write(HOLDERS_FILE, policyfiles.dump_holders(holders).encode("utf-8"))
@@ -164,7 +165,7 @@ def remove_holder(session: Session, name: str, *, reason: str, progress=None) ->
     reason = reason.strip()
     if len(reason) > 500 or "\n" in reason:
         raise UsageError("--reason must be one line of at most 500 characters", "keep it short; never name a child")
-    today = timeutil.today()
+    today = session.clock.today()
 
     with writing(session) as (tx, actor):
         settings, holders = session.settings, session.holders
@@ -273,7 +274,7 @@ def rotate_holder(
         elif recipient not in recipients:
             raise UsageError("--new-identity is not the secret half of --recipient", "give the identity file that goes with the recipient")
     assert recipient is not None
-    today = timeutil.today()
+    today = session.clock.today()
 
     with writing(session) as (tx, actor):
         settings, holders = session.settings, session.holders
@@ -379,12 +380,10 @@ def _rotate_record(session: Session, rid: str, target: Holder, today: dt.date) -
     return change
 
 
-def load_new_identity(path: str) -> list[crypto.Identity]:
-    """The identity file behind ``--new-identity`` (passphrase from CONFIDE_PASSPHRASE_FILE or the terminal)."""
-    from vault_cli.services.vault import passphrase_from_env_or_terminal
-
+def load_new_identity(path: str, passphrase: Optional[Callable[[str], Optional[str]]] = None) -> list[crypto.Identity]:
+    """The identity file behind ``--new-identity`` (``passphrase`` asks for its passphrase, if it has one)."""
     try:
-        return crypto.load_identity_file(os.path.expanduser(path), passphrase_from_env_or_terminal)
+        return crypto.load_identity_file(os.path.expanduser(path), passphrase)
     except IdentityProblem as exc:
         raise IdentityProblem("--new-identity: " + exc.message, *exc.hints) from None
 

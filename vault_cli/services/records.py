@@ -78,7 +78,7 @@ def create_child(
         source = vault.record_source(record_id)
         head: dict[str, Any] = {"format": envelope.FORMAT, "record": record_id, "key_person": key_person,
                                 "grants": [], "keys": []}
-        today = timeutil.today()
+        today = session.clock.today()
         taken: set[str] = set()
         for level in settings.levels:
             key, secret = envelope.new_level_key(taken, level, 1)
@@ -94,7 +94,7 @@ def create_child(
         profile = {"name": name.strip(), "dob": dob, "room": room, "key_person": key_person}
         profile = {k: v for k, v in profile.items() if v is not None}
         env = envelope.Envelope(source, head, envelope.EMPTY_TAIL)
-        env.head["profile"] = seal_profile(env, profile, actor.name)
+        env.head["profile"] = seal_profile(env, profile, actor.name, session.clock.now_iso())
         env.write_to(tx)
         commit = tx.commit(
             trail.message(f"create record {record_id}", "record.create", actor.name, record=record_id), actor.name
@@ -102,14 +102,14 @@ def create_child(
     return WriteResult(record_id, commit, warnings_for_vault(session))
 
 
-def seal_profile(env: envelope.Envelope, profile: dict, author: str) -> dict:
+def seal_profile(env: envelope.Envelope, profile: dict, author: str, updated_at: str) -> dict:
     key = env.current_key("general")
     payload = {
         "confide": "profile/1",
         "record": env.record,
         "block": "profile",
         "level": "general",
-        "updated_at": timeutil.now_iso(),
+        "updated_at": updated_at,
         "updated_by": author,
         "profile": profile,
     }
@@ -296,7 +296,7 @@ def add_entry(
         key = env.current_key(level)
         rekey_due = level in (env.head.get("rekey") or [])  # the writer does not read the level (else re-keyed)
         entry_id = ids.new_entry_id()
-        now = timeutil.now_iso()
+        now = session.clock.now_iso()
         payload = {
             "confide": "entry/1", "record": record_id, "block": entry_id, "level": level, "category": category,
             "text": text, "at": at_value or now, "recorded_at": now, "author": actor.name, "parent_view": parent_view,
@@ -394,7 +394,7 @@ def mark_entry(
         mark_id = ids.new_mark_id()
         mark_payload = {
             "confide": "mark/1", "record": record_id, "block": mark_id, "entry": entry_id, "level": new_level,
-            "author": actor.name, "recorded_at": timeutil.now_iso(), "reason": reason.strip() if reason else None,
+            "author": actor.name, "recorded_at": session.clock.now_iso(), "reason": reason.strip() if reason else None,
             "changes": changes,
         }
         check_input("mark", mark_payload, "the marking")

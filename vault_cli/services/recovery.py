@@ -83,7 +83,7 @@ def verify_vault(root: Path, config: Config, *, since: Optional[str] = None):
         holders = None
     exclude = (gitlog.resolve_rev(root, since),) if since else ()
     anchor = Anchor.parse(state.anchor) if state.anchor and not since else None
-    result = verify(root, exclude=exclude, identities=identities, holders=holders, anchor=anchor,
+    result = verify(root, clock=config.clock, exclude=exclude, identities=identities, holders=holders, anchor=anchor,
                     repudiated=tuple(state.repudiated) if since else ())
     if not since and state.anchor is None and head:
         result.notes.append("this clone has no trust anchor: the history was checked from its own first commit, "
@@ -127,7 +127,7 @@ def trust_vault(root: Path, anchor: Optional[str], config: Config, *,
             f"this clone already trusts the vault identity {state.anchor}, not the one given",
             "a vault's identity never changes; check which vault this is ('git remote -v')",
         )
-    kept = trust.pin(root, anchor, head, identities=_identities(config))
+    kept = trust.pin(root, anchor, head, clock=config.clock, identities=_identities(config))
     return {"anchor": kept.anchor, "verified": kept.verified}
 
 
@@ -196,7 +196,7 @@ def repudiate(root: Path, config: Config, *, reason: Optional[str] = None,
         seen = state.readers.get(name) if name else None
         if seen and seen != verified and gitlog.is_ancestor(root, seen, verified):
             # their key checks what others' commands let through since: back to before what it finds forged
-            verified = trust.clean_point(root, state, verified, identities=idents, reader=name)
+            verified = trust.clean_point(root, state, verified, clock=config.clock, identities=idents, reader=name)
     if head == verified:
         raise UsageError("nothing to repudiate: the vault is at its last verified commit",
                          "to reject a verified commit that verify judged with a key, give --to the commit before it")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Optional
 
-from vault_cli.adapters import parallel, timeutil
+from vault_cli.adapters import parallel
 from vault_cli.formats import envelope
 from vault_cli.model import policy
 from vault_cli.services.keys import generations
@@ -47,7 +47,7 @@ def _level_report(vault: Vault, env: envelope.Envelope, level: str, today: dt.da
 def record_access(vault: Vault, record_id: str) -> dict:
     """Who can read which level of a record, and why (role, key person, grant, until)."""
     env = vault.envelope(record_id, entries=False)
-    today = timeutil.today()
+    today = vault.config.clock.today()
     return {"record": record_id, "key_person": env.head.get("key_person"),
             "levels": [_level_report(vault, env, lv, today) for lv in vault.settings.levels]}
 
@@ -55,7 +55,7 @@ def record_access(vault: Vault, record_id: str) -> dict:
 def holder_access(vault: Vault, name: str, progress=None) -> dict:
     """What a holder can read: every record and level they hold a copy of the current generation of."""
     holder = vault.holders.get(name)
-    today = timeutil.today()
+    today = vault.config.clock.today()
     settings, holders = vault.settings, vault.holders
 
     def one(rid: str) -> Optional[dict]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-from vault_cli.adapters import timeutil
 from vault_cli.errors import Denied, NotFound, UsageError
 from vault_cli.model import policy
 from vault_cli.model.deadlines import add_months, latest_extension, setting_deadline, statutory_deadline
@@ -43,15 +42,15 @@ def open_request(
     requester = requests.clean_text(requester, "--requester", limit=200)
     relationship = requests.clean_text(relationship, "--relationship", limit=200)
     received_d = requests.parse_day(received, "--received")
-    requests.not_future(received_d, "--received")
+    requests.not_future(received_d, "--received", session.clock.today())
     ack_d = requests.parse_day(acknowledged, "--acknowledged")
     if ack_d is not None:
-        requests.not_future(ack_d, "--acknowledged")
+        requests.not_future(ack_d, "--acknowledged", session.clock.today())
         if ack_d < received_d:
             raise UsageError("--acknowledged is before --received", "a request is acknowledged on or after the day it arrives")
     informed_d = requests.parse_day(manager_informed, "--manager-informed")
     if informed_d is not None:
-        requests.not_future(informed_d, "--manager-informed")
+        requests.not_future(informed_d, "--manager-informed", session.clock.today())
     if legal_advice is not None and legal_advice not in requests.LEGAL_ADVICE:
         raise UsageError(f"--legal-advice takes {' or '.join(requests.LEGAL_ADVICE)}", "legal advice is advised where litigation is possible")
     id_checked = requests.clean_text(id_checked, "--id-checked", required=False, limit=500)
@@ -59,7 +58,7 @@ def open_request(
     session.vault.check_record_id(record_id)
     actor = requests.require_manager_or_dsl(session, "open a request to see a child's file")
     if informed_d is None and policy.may(session.settings, actor, "manage-holders"):
-        informed_d = timeutil.today()  # the manager opens it: the manager knows
+        informed_d = session.clock.today()  # the manager opens it: the manager knows
     due, capped = setting_deadline(session.settings, received_d)
     details = {
         "procedure": "request/1", "requester": requester, "relationship": relationship,
@@ -101,8 +100,8 @@ def record_consent(session: Session, request_id: str, *, third_party: str, given
     if given == refused:
         raise UsageError("say whether consent was given or refused", "add --given or --refused (one of them)")
     name = requests.clean_text(third_party, "--third-party", limit=200)
-    on_d = requests.parse_day(on, "--on") or timeutil.today()
-    requests.not_future(on_d, "--on")
+    on_d = requests.parse_day(on, "--on") or session.clock.today()
+    requests.not_future(on_d, "--on", session.clock.today())
     notes = requests.clean_text(notes, "--notes", required=False)
     session.require_writer()
     loaded = _open_for_step(session, request_id, "record consents")
@@ -149,7 +148,7 @@ def extend(session: Session, request_id: str, *, months: Optional[int] = None, u
            reasons: str, told_on: str) -> records.WriteResult:
     reasons = requests.clean_text(reasons, "--reasons")
     told_d = requests.parse_day(told_on, "--told-on")
-    requests.not_future(told_d, "--told-on")
+    requests.not_future(told_d, "--told-on", session.clock.today())
     if (months is None) == (until is None):
         raise UsageError("give the extension as --months 1|2 or as --until DATE (one of them)",
                          "a complex request may be extended by up to two further months")
@@ -197,13 +196,13 @@ def close(session: Session, request_id: str, *, met_on: Optional[str] = None, no
     if met_d is not None and no_meeting is not None:
         raise UsageError("--met-on and --no-meeting contradict each other", "give one of them")
     if met_d is not None:
-        requests.not_future(met_d, "--met-on")
+        requests.not_future(met_d, "--met-on", session.clock.today())
     requests.require_manager_or_dsl(session, "close a request")
     loaded = _open_for_step(session, request_id, "close it again")
     req = loaded.request
     if met_d is not None and met_d < req.received:
         raise UsageError("--met-on is before the request was received", "give the date of the meeting")
-    today = timeutil.today()
+    today = session.clock.today()
     details = {"procedure": "request-close/1", "request": request_id,
                "met_on": met_d.isoformat() if met_d else None, "no_meeting": no_meeting, "notes": notes,
                "closed_on": today.isoformat(), "deadline": req.deadline.isoformat(),

@@ -62,9 +62,9 @@ def parse_day(text: Optional[str], flag: str) -> Optional[dt.date]:
     return dt.date.fromisoformat(timeutil.parse_date(text, flag))
 
 
-def not_future(day: dt.date, flag: str) -> None:
-    if day > timeutil.today():
-        raise UsageError(f"{flag} is in the future", f"give the date it happened, today ({timeutil.today().isoformat()}) at the latest")
+def not_future(day: dt.date, flag: str, today: dt.date) -> None:
+    if day > today:
+        raise UsageError(f"{flag} is in the future", f"give the date it happened, today ({today.isoformat()}) at the latest")
 
 
 def clean_text(text: Optional[str], flag: str, *, required: bool = True, limit: int = 2000) -> Optional[str]:
@@ -297,7 +297,7 @@ def load(session: Session, request_id: str) -> Loaded:
 def show(session: Session, request_id: str) -> dict:
     loaded = load(session, request_id)
     req = loaded.request
-    today = timeutil.today()
+    today = session.clock.today()
     answers = req.answers()
     withheld = req.withheld()
     parties = []
@@ -371,7 +371,7 @@ def _record_requests(session: Session, record_id: str) -> list[dict]:
     if not found:
         return []
     profile = records.read_profile(session, env)
-    today = timeutil.today()
+    today = session.clock.today()
     return [r.summary(today, (profile or {}).get("name")) for r in found.values()]
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from vault_cli.adapters import crypto, timeutil
+from vault_cli.adapters import crypto
 from vault_cli.adapters.config import Config
 from vault_cli.adapters.gitstore import init_repository
 from vault_cli.adapters.store import Transaction
@@ -69,7 +69,7 @@ def keygen(config: Config, out: Optional[str] = None, passphrase: Optional[str] 
         raise UsageError(f"the folder {path.parent} does not exist", "create it first, or choose another --out")
     if age_only:
         secret, recipient = crypto.generate_identity()
-        text = f"# created: {timeutil.now_iso()}\n# public key: {recipient}\n{secret}\n"
+        text = f"# created: {config.clock.now_iso()}\n# public key: {recipient}\n{secret}\n"
         data = crypto.protect_identity(text, passphrase) if passphrase else text.encode("ascii")
     else:
         data, recipient = crypto.generate_ssh_identity(passphrase)
@@ -145,7 +145,7 @@ def init_vault(
         root.mkdir(parents=True, exist_ok=True)
         git = init_repository(root, object_format)
         (root / "records").mkdir(exist_ok=True)
-        today = timeutil.today().isoformat()
+        today = config.clock.today().isoformat()
         holders = Holders([Holder(name=holder, role=role, recipient=recipient, status="active", added=today, added_by=holder,
                                   signing_key=signing_key)])
         from vault_cli.services.sync import register_repo_config

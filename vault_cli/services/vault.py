@@ -8,8 +8,6 @@ unwraps each level key at most once per process.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,7 @@ from vault_cli.adapters import crypto, gitlog
 from vault_cli.adapters.config import Config
 from vault_cli.adapters.gitstore import Git, ensure_repository
 from vault_cli.adapters.store import Transaction
+from vault_cli.adapters.timeutil import Clock
 from vault_cli.errors import IdentityProblem, IntegrityError, NotFound, VaultStateError
 from vault_cli.formats import envelope, signers
 from vault_cli.formats.policyfiles import holders_from_bytes, settings_from_bytes
@@ -68,7 +67,7 @@ class Vault:
         recover_if_interrupted(root, self.git)  # a killed command's half-written files are never read
         self.signing_identity: Optional[Path] = None  # the identity file, when it is also the signing key
         self.identities = identities  # the caller's, when known: what they can open is checked too
-        self._load(trust.ensure_verified(root, self.git, identities=identities))
+        self._load(trust.ensure_verified(root, self.git, clock=config.clock, identities=identities))
         self.reader = trust.reader_name(root, identities)  # whose key checked it (None: nobody's)
 
     def _load(self, commit: str) -> None:
@@ -86,7 +85,7 @@ class Vault:
     def refresh(self) -> None:
         """Under the vault's lock: if another command committed while we waited, act on its commit."""
         if self.git.head() != self.commit:
-            self._load(trust.ensure_verified(self.root, self.git, identities=self.identities))
+            self._load(trust.ensure_verified(self.root, self.git, clock=self.config.clock, identities=self.identities))
 
     @classmethod
     def open(cls, config: Config) -> Vault:
@@ -205,27 +204,9 @@ def identity_location(config: Config) -> tuple[Path, str]:
     return default_identity_path(config), "the default location"
 
 
-def passphrase_from_env_or_terminal(source: str) -> Optional[str]:
-    """CONFIDE_PASSPHRASE_FILE for scripts, else ask on a terminal; never an argument."""
-    pfile = os.environ.get("CONFIDE_PASSPHRASE_FILE")
-    if pfile:
-        try:
-            crypto.check_private_mode(pfile)
-            with open(pfile, encoding="utf-8") as fh:
-                return fh.read().rstrip("\r\n")
-        except FileNotFoundError:
-            raise IdentityProblem(
-                f"CONFIDE_PASSPHRASE_FILE names {pfile}, which does not exist",
-                "point CONFIDE_PASSPHRASE_FILE at a 0600 file holding the passphrase, or unset it to be asked",
-            ) from None
-    if sys.stdin is not None and sys.stdin.isatty():
-        import getpass
-
-        return getpass.getpass(f"Passphrase for {source}: ")
-    return None
-
-
 def load_identities(config: Config, passphrase: Optional[Callable] = None) -> tuple[list[crypto.Identity], Path]:
+    """The identities in the configured identity file; a protected one asks ``passphrase`` (else the
+    configuration's ``passphrase``) for its passphrase."""
     path, how = identity_location(config)
     if config.identity is not None and crypto.looks_like_secret(config.identity.value):
         # The key itself was pasted where its file name belongs: say so, never print it.
@@ -239,7 +220,7 @@ def load_identities(config: Config, passphrase: Optional[Callable] = None) -> tu
             f"no identity given and none at {path}",
             "pass --identity FILE or set CONFIDE_IDENTITY; or make one there with: confide keygen",
         )
-    return crypto.load_identity_file(str(path), passphrase or passphrase_from_env_or_terminal), path
+    return crypto.load_identity_file(str(path), passphrase or config.passphrase), path
 
 
 @dataclass
@@ -277,6 +258,10 @@ class Session:
     @property
     def config(self) -> Config:
         return self.vault.config
+
+    @property
+    def clock(self) -> Clock:
+        return self.vault.config.clock
 
     @property
     def settings(self) -> Settings:

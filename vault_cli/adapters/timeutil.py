@@ -45,17 +45,19 @@ class Clock:
 SYSTEM = Clock()
 
 
-def parse_date(text: str, flag: str) -> str:
-    """A calendar date as YYYY-MM-DD; anything else is a usage error naming the flag."""
+def parse_date(text: str, field: str) -> str:
+    """A calendar date as YYYY-MM-DD; anything else is a usage error naming the ``field`` ("date of birth"),
+    which the command line shows as its flag (``--dob``)."""
     try:
         if len(text) != 10:
             raise ValueError
         return dt.date.fromisoformat(text).isoformat()
     except (ValueError, TypeError):
-        raise UsageError(f"{flag} needs a date as YYYY-MM-DD, which this is not", f"for example: {flag} 2026-11-24") from None
+        raise UsageError("{0} needs a date as YYYY-MM-DD, which this is not", "for example: {0} 2026-11-24",
+                         fields=(field,)) from None
 
 
-def parse_datetime(text: str, flag: str) -> str:
+def parse_datetime(text: str, field: str) -> str:
     """A date or date and time; a naive time is taken in the local zone."""
     try:
         if len(text) == 10:
@@ -64,8 +66,9 @@ def parse_datetime(text: str, flag: str) -> str:
             value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except (ValueError, TypeError):
         raise UsageError(
-            f"{flag} needs a date or date and time, which this is not",
-            f"for example: {flag} 2026-11-24T09:30 or {flag} 2026-11-24",
+            "{0} needs a date or date and time, which this is not",
+            "for example: {0} 2026-11-24T09:30 or {0} 2026-11-24",
+            fields=(field,),
         ) from None
     if value.tzinfo is None:
         value = value.astimezone()

@@ -56,8 +56,12 @@ def note(message: str) -> None:
 
 
 def report_error(exc: ConfideError) -> None:
-    _stderr(f"confide: error: {exc.message}")
-    for hint in exc.hints:
+    """``confide: error: ...`` and its hints, each field the library names called by its flag."""
+    from vault_cli.cli.flags import FLAGS
+
+    message, hints = exc.render(FLAGS)
+    _stderr(f"confide: error: {message}")
+    for hint in hints:
         _stderr(f"confide: hint: {hint}")
 
 

@@ -83,7 +83,8 @@ def levels_given(settings: Settings, given: Optional[Sequence[str]], *, default_
     if not given:
         if default_all:
             return list(settings.levels)
-        raise UsageError("which level?", "give --level general, confidential or safeguarding (repeat it for several)")
+        raise UsageError("which level?", "give {0} general, confidential or safeguarding (repeat it for several)",
+                         fields=("level",))
     out: list[str] = []
     for lv in given:
         settings.check_level(lv)
@@ -94,7 +95,8 @@ def levels_given(settings: Settings, given: Optional[Sequence[str]], *, default_
 
 def scope(vault: Vault, record: Optional[str], all_records: bool) -> list[str]:
     if (record is None) == (not all_records):
-        raise UsageError("say which records: --child RECORD or --all", "one of them, not both")
+        raise UsageError("say which records: {0} RECORD or {1}", "one of them, not both",
+                         fields=("child's record", "every record"))
     if record is not None:
         vault.check_record_id(record)
         return [record]

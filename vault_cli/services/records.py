@@ -18,6 +18,7 @@ from vault_cli.services.vault import Session
 from vault_cli.services.writing import WriteResult, check_input, warnings_for_vault, writing
 
 PARENT_VIEWS = ("confidential", "not-confidential", "not-asked")
+INFORMED, NOT_INFORMED = "date parents were informed", "why parents were not informed"  # fields, as errors name them
 PROFILE_FIELDS = (
     "name", "known_as", "dob", "start_date", "leaving_date", "room", "key_person", "home_languages",
     "parents", "emergency_contacts", "medical_needs", "allergies", "dietary_needs", "gp", "send",
@@ -63,9 +64,9 @@ def create_child(
     room: Optional[str] = None,
 ) -> WriteResult:
     if not name or not name.strip():
-        raise UsageError("the child's name is empty", "give it with --name")
+        raise UsageError("the child's name is empty", "give it with {0}", fields=("child's name",))
     if dob is not None:
-        dob = timeutil.parse_date(dob, "--dob")
+        dob = timeutil.parse_date(dob, "date of birth")
     check_input("profile", {k: v for k, v in {"name": name.strip(), "room": room}.items() if v is not None},
                  "the new child's profile", definition="profile")
     with writing(session) as (tx, actor):
@@ -239,13 +240,15 @@ def _when(entry: dict):
 def _check_informed(parents_informed: Optional[str], parents_not_informed: Optional[str]) -> tuple[Optional[str], Optional[str]]:
     if parents_informed is not None and parents_not_informed is not None:
         raise UsageError(
-            "--parents-informed and --parents-not-informed contradict each other",
+            "{0} and {1} contradict each other",
             "give the date parents were told, or the reason they were not told, not both",
+            fields=(INFORMED, NOT_INFORMED),
         )
     if parents_informed is not None:
-        parents_informed = timeutil.parse_date(parents_informed, "--parents-informed")
+        parents_informed = timeutil.parse_date(parents_informed, INFORMED)
     if parents_not_informed is not None and not parents_not_informed.strip():
-        raise UsageError("--parents-not-informed needs the reason parents were not told", "for example: --parents-not-informed \"informing parents may place the child at risk\"")
+        raise UsageError("{0} needs the reason parents were not told",
+                         "for example: {0} \"informing parents may place the child at risk\"", fields=(NOT_INFORMED,))
     return parents_informed, parents_not_informed
 
 
@@ -275,24 +278,28 @@ def add_entry(
             "use 'confide request ...' for parents' requests and 'confide share' for sharing decisions",
         )
     if text is None or not text.strip():
-        raise UsageError("the entry text is empty", "give the text with --text TEXT, or --text - to read it from stdin")
+        raise UsageError("the entry text is empty", "give the text with {0} TEXT, or {0} - to read it from stdin",
+                         fields=("entry text",))
     if parent_view not in PARENT_VIEWS:
-        raise UsageError(f"unknown parent view '{parent_view}'", "--parent-view takes " + ", ".join(PARENT_VIEWS))
+        raise UsageError(f"unknown parent view '{parent_view}'", "{0} takes " + ", ".join(PARENT_VIEWS),
+                         fields=("parent view",))
     parents_informed, parents_not_informed = _check_informed(parents_informed, parents_not_informed)
     parties = []
     for tp in third_parties:
         if not tp or not tp.strip():
-            raise UsageError("a --third-party name is empty", "name the third party, e.g. --third-party \"Dr Who, health visitor\"")
+            raise UsageError("a {0} name is empty", "name the third party, e.g. {0} \"Dr Who, health visitor\"",
+                             fields=("third party",))
         if tp.strip() not in parties:
             parties.append(tp.strip())
-    at_value = timeutil.parse_datetime(at, "--at") if at else None
+    at_value = timeutil.parse_datetime(at, "time it happened") if at else None
     session.vault.check_record_id(record_id)
     if corrects is not None and not ids.ENTRY_RE.fullmatch(corrects):
         raise NotFound(f"'{corrects}' is not an entry id", "entry ids look like e-01jd3x8k2m5q9w")
     with writing(session) as (tx, actor):
         env = session.vault.envelope(record_id, entries=corrects is not None)
         if corrects is not None and env.find_entry(corrects) is None:
-            raise NotFound(f"--corrects names {corrects}, which is not an entry of {record_id}", f"see its entries with: confide show {record_id}")
+            raise NotFound("{0} names %s, which is not an entry of %s" % (corrects, record_id),
+                           f"see its entries with: confide show {record_id}", fields=("corrected entry",))
         key = env.current_key(level)
         rekey_due = level in (env.head.get("rekey") or [])  # the writer does not read the level (else re-keyed)
         entry_id = ids.new_entry_id()
@@ -342,16 +349,18 @@ def mark_entry(
     if level is not None:
         settings.check_level(level)
         if not reason or not reason.strip():
-            raise UsageError("changing an entry's level needs a reason", "add --reason \"...\" saying why")
+            raise UsageError("changing an entry's level needs a reason", "add {0} \"...\" saying why", fields=("reason",))
     if parent_view is not None and parent_view not in PARENT_VIEWS:
-        raise UsageError(f"unknown parent view '{parent_view}'", "--parent-view takes " + ", ".join(PARENT_VIEWS))
+        raise UsageError(f"unknown parent view '{parent_view}'", "{0} takes " + ", ".join(PARENT_VIEWS),
+                         fields=("parent view",))
     parents_informed, parents_not_informed = _check_informed(parents_informed, parents_not_informed)
     if reason is not None and not reason.strip():
-        raise UsageError("--reason is empty", "say why, or leave --reason out")
+        raise UsageError("{0} is empty", "say why, or leave {0} out", fields=("reason",))
     if all(v is None for v in (level, parent_view, parents_informed, parents_not_informed)):
         raise UsageError(
             "nothing to mark",
-            "give --level, --parent-view, --parents-informed or --parents-not-informed",
+            "give {0}, {1}, {2} or {3}",
+            fields=("level", "parent view", INFORMED, NOT_INFORMED),
         )
     if record_id is None:
         record_id = session.vault.find_entry_record(entry_id)
@@ -372,7 +381,8 @@ def mark_entry(
         changes: dict[str, dict] = {}
         if level is not None:
             if level == state["level"]:
-                raise UsageError(f"entry {entry_id} is already at level {level}", "leave --level out, or give another level")
+                raise UsageError(f"entry {entry_id} is already at level {level}", "leave {0} out, or give another level",
+                                 fields=("level",))
             if settings.levels.index(level) < settings.levels.index(state["level"]):
                 # Moving an entry down shares it more widely: a decision the rules table reserves
                 # ('lowers' in confide.yaml; a safeguarding entry only by a manager or the DSL).

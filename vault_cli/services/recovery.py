@@ -81,7 +81,7 @@ def verify_vault(root: Path, config: Config, *, since: Optional[str] = None):
         holders = _policy_at(root, state.verified or head)[1] if head else None
     except Exception:  # an unreadable holders.yaml: verify reports it; the reader is just unnamed
         holders = None
-    exclude = (gitlog.resolve_rev(root, since),) if since else ()
+    exclude = (gitlog.resolve_rev(root, since, "start commit"),) if since else ()
     anchor = Anchor.parse(state.anchor) if state.anchor and not since else None
     result = verify(root, clock=config.clock, exclude=exclude, identities=identities, holders=holders, anchor=anchor,
                     repudiated=tuple(state.repudiated) if since else ())
@@ -176,10 +176,11 @@ def repudiate(root: Path, config: Config, *, reason: Optional[str] = None,
         raise VaultStateError("this clone has never verified this vault, so it has no verified state to restore",
                               "pin the vault's identity first: confide trust IDENTITY")
     if to is not None:
-        target = gitlog.resolve_rev(root, to, "--to")
+        target = gitlog.resolve_rev(root, to, "commit to restore")
         if not gitlog.is_ancestor(root, target, verified):
-            raise UsageError(f"--to {to[:60]} is not a commit this clone has verified",
-                             "give a commit of the verified history, e.g. the one before the commit to reject")
+            raise UsageError("{0} %s is not a commit this clone has verified" % to[:60],
+                             "give a commit of the verified history, e.g. the one before the commit to reject",
+                             fields=("commit to restore",))
         verified = target
     if head == verified and to is not None:
         raise UsageError("nothing to repudiate: the vault is at that commit", "nothing was changed")
@@ -187,7 +188,8 @@ def repudiate(root: Path, config: Config, *, reason: Optional[str] = None,
         raise VaultStateError(f"the last verified commit {verified[:12]} is not in the vault's current history",
                               f"go back to it with 'git reset --keep {verified[:12]}'")
     if reason is not None and (len(reason) > 300 or "\n" in reason):
-        raise UsageError("--reason must be one line of at most 300 characters", "keep it short; never name a child")
+        raise UsageError("{0} must be one line of at most 300 characters", "keep it short; never name a child",
+                         fields=("reason",))
     idents, path = load_identities(config)
     if to is None:
         # what this manager's own key last checked, when that is older (a commit their key shows to be
@@ -199,7 +201,8 @@ def repudiate(root: Path, config: Config, *, reason: Optional[str] = None,
             verified = trust.clean_point(root, state, verified, clock=config.clock, identities=idents, reader=name)
     if head == verified:
         raise UsageError("nothing to repudiate: the vault is at its last verified commit",
-                         "to reject a verified commit that verify judged with a key, give --to the commit before it")
+                         "to reject a verified commit that verify judged with a key, give {0} the commit before it",
+                         fields=("commit to restore",))
     commits = [sha for sha, _ in gitlog.rev_list(root, head, (verified,))]
     base = _AtVerified(root, head, verified)
     actor = next((base.holders.by_recipient(i.recipient) for i in idents if base.holders.by_recipient(i.recipient)), None)

@@ -61,12 +61,14 @@ def keygen(config: Config, out: Optional[str] = None, passphrase: Optional[str] 
     if path.exists() or path.is_symlink():
         raise VaultStateError(
             f"{path} already exists; confide never overwrites a key",
-            "choose another file with --out FILE, or move the old key away first if you really mean to replace it",
+            "choose another file with {0} FILE, or move the old key away first if you really mean to replace it",
+            fields=("key file",),
         )
     if not out:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     elif not path.parent.is_dir():
-        raise UsageError(f"the folder {path.parent} does not exist", "create it first, or choose another --out")
+        raise UsageError(f"the folder {path.parent} does not exist", "create it first, or choose another {0}",
+                         fields=("key file",))
     if age_only:
         secret, recipient = crypto.generate_identity()
         text = f"# created: {config.clock.now_iso()}\n# public key: {recipient}\n{secret}\n"
@@ -76,7 +78,8 @@ def keygen(config: Config, out: Optional[str] = None, passphrase: Optional[str] 
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise VaultStateError(f"{path} already exists; confide never overwrites a key", "choose another file with --out FILE") from None
+        raise VaultStateError(f"{path} already exists; confide never overwrites a key", "choose another file with {0} FILE",
+                              fields=("key file",)) from None
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
         fh.flush()
@@ -104,16 +107,16 @@ def init_vault(
     """
     check_holder_name(holder)
     if object_format not in ("sha1", "sha256"):
-        raise UsageError(f"unknown object format '{object_format}'", "--object-format takes sha1 or sha256")
+        raise UsageError(f"unknown object format '{object_format}'", "{0} takes sha1 or sha256", fields=("object format",))
     if not name or not name.strip():
-        raise UsageError("the setting's name is empty", "give it with --name")
+        raise UsageError("the setting's name is empty", "give it with {0}", fields=("setting's name",))
     from vault_cli.adapters import signing
     from vault_cli.formats import yamlio
     from vault_cli.services.writing import check_input as _check_input
 
     template = render_template(name.strip(), signing="unsigned" if unsigned else "required")
     # Validate confide.yaml before it is written (a usage error naming the field, not a damaged file).
-    _check_input("settings", yamlio.load(template, SETTINGS_FILE), "--name (confide.yaml)")
+    _check_input("settings", yamlio.load(template, SETTINGS_FILE), "{0} (confide.yaml)", fields=("setting's name",))
     settings = settings_from_bytes(template.encode("utf-8"))
     role = next((r.name for r in settings.roles.values() if "manage-holders" in r.may), None)
     if role is None:  # pragma: no cover - the template always has one
@@ -139,7 +142,8 @@ def init_vault(
         raise UsageError(
             "a vault requires signed commits from its first one, and no signing key was given",
             "make your key with 'confide keygen' (one SSH key that reads and signs) and use it as your identity, "
-            "or give --signing-key \"ssh-ed25519 AAAA...\"; --unsigned makes an experimental vault without signatures",
+            "or give {0} \"ssh-ed25519 AAAA...\"; {1} makes an experimental vault without signatures",
+            fields=("signing key", "no signatures"),
         )
     try:
         root.mkdir(parents=True, exist_ok=True)

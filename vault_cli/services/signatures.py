@@ -43,8 +43,9 @@ def prepare(settings: Settings, holders: Holders, holder_name: str, config: Conf
     if plan is None and required:
         raise IdentityProblem(
             f"this vault requires signed commits and no private signing key for '{holder_name}' was found; nothing was changed",
-            f"use the identity 'confide keygen' made, or pass --signing-key-file FILE (or set {SIGNING_KEY}), "
+            f"use the identity 'confide keygen' made, or pass {{0}} FILE (or set {SIGNING_KEY}), "
             "or load the key into ssh-agent (ssh-add FILE)",
+            fields=("signing key file",),
         )
     return plan
 

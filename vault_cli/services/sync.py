@@ -340,9 +340,10 @@ def _take_trust(target: Path, anchor: Optional[str], confirm: Optional[Callable[
     if anchor is None:
         if confirm is None or not confirm(found):
             raise VaultStateError(
-                f"{what} was not trusted: its identity is {found}, and no --trust was given to check it against",
+                f"{what} was not trusted: its identity is {found}, and no {{0}} was given to check it against",
                 "get the vault's identity from its manager (or from where it was written down when the vault was made) "
-                "and pass it: --trust ANCHOR",
+                "and pass it: {0} ANCHOR",
+                fields=("vault's identity",),
             )
         anchor = found
     Anchor.parse(anchor)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from vault_cli.adapters import config as config_vars
 from vault_cli.adapters import crypto, gitlog
 from vault_cli.adapters.config import Config
 from vault_cli.adapters.gitstore import Git, ensure_repository
@@ -46,7 +47,8 @@ def find_root(config: Config) -> Path:
             return folder
     raise NotFound(
         "no vault here: neither this folder nor any above it holds confide.yaml",
-        "pass --vault PATH or set CONFIDE_VAULT, or make one with: confide init DIR --name NAME --holder YOU",
+        f"pass {{0}} PATH or set {config_vars.VAULT}, or make one with: confide init DIR --name NAME --holder YOU",
+        fields=("vault folder",),
     )
 
 
@@ -212,13 +214,15 @@ def load_identities(config: Config, passphrase: Optional[Callable] = None) -> tu
         # The key itself was pasted where its file name belongs: say so, never print it.
         raise IdentityProblem(
             f"{how} was given a secret key itself, not the name of a file holding one; it was not printed",
-            "save the key in a file only you can read (chmod 600 FILE) and pass that: --identity FILE",
+            "save the key in a file only you can read (chmod 600 FILE) and pass that: {0} FILE",
             "a secret key pasted on a command line may be in your shell history: consider it exposed and make a new one",
+            fields=("identity file",),
         )
     if not path.exists() and how == "the default location":
         raise IdentityProblem(
             f"no identity given and none at {path}",
-            "pass --identity FILE or set CONFIDE_IDENTITY; or make one there with: confide keygen",
+            f"pass {{0}} FILE or set {config_vars.IDENTITY}; or make one there with: confide keygen",
+            fields=("identity file",),
         )
     return crypto.load_identity_file(str(path), passphrase or config.passphrase), path
 
@@ -275,7 +279,8 @@ class Session:
         if self.actor is None:
             raise IdentityProblem(
                 f"the identity in {self.identity_path} is not an active holder of this vault",
-                "use your own identity (--identity FILE), or ask a manager to add you: confide holder add NAME --role ROLE --recipient age1...",
+                "use your own identity ({0} FILE), or ask a manager to add you: confide holder add NAME --role ROLE --recipient age1...",
+                fields=("identity file",),
             )
         policy.require_actor_may_act(self.settings, self.actor)
         return self.actor
@@ -289,7 +294,8 @@ class Session:
         if self.actor is None:
             raise IdentityProblem(
                 f"the identity in {self.identity_path} is not an active holder of this vault",
-                "use your own identity (--identity FILE), or ask a manager to add you: confide holder add NAME --role ROLE --recipient age1...",
+                "use your own identity ({0} FILE), or ask a manager to add you: confide holder add NAME --role ROLE --recipient age1...",
+                fields=("identity file",),
             )
         return self.actor
 

@@ -117,7 +117,7 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
 from vault_cli.adapters import crypto, gitlog, parallel
-from vault_cli.adapters.config import Config, Given
+from vault_cli.adapters.config import Config, Given  # noqa: E402
 from vault_cli.formats import envelope
 from vault_cli.model import (
     ids,

@@ -205,13 +205,13 @@ def _core_fields() -> set:
         for node in tree.body:  # module-level names for fields: X = "..." and X, Y = "...", "..."
             if isinstance(node, ast.Assign) and len(node.targets) == 1:
                 targets, values = node.targets[0], node.value
-                pairs = zip(targets.elts, values.elts) if isinstance(targets, ast.Tuple) and isinstance(values, ast.Tuple) \
-                    else [(targets, values)]
+                pairs = zip(targets.elts, values.elts, strict=False) \
+                    if isinstance(targets, ast.Tuple) and isinstance(values, ast.Tuple) else [(targets, values)]
                 for t, v in pairs:
                     if isinstance(t, ast.Name) and isinstance(v, ast.Constant) and isinstance(v.value, str):
                         consts[t.id] = v.value
 
-        def value(node):
+        def value(node, consts=consts):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 return node.value
             return consts.get(node.id) if isinstance(node, ast.Name) else None

@@ -62,7 +62,7 @@ class ConfideError(Exception):
 
     def _fill(self, text: str, names: Mapping[str, str]) -> str:
         for i, f in enumerate(self.fields):
-            text = text.replace("{%d}" % i, names.get(f, f))
+            text = text.replace("{" + str(i) + "}", names.get(f, f))
         return text
 
     def __reduce__(self):  # survive the trip back from a worker process

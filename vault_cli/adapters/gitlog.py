@@ -236,7 +236,7 @@ def resolve_rev(root: Path, rev: str, field: str) -> str:
     proc = subprocess.run([git_binary(), "-C", str(root), "rev-parse", "--verify", "-q", rev + "^{commit}"],
                           capture_output=True, env=git_env())
     if proc.returncode != 0:
-        raise UsageError("{0} %s is not a commit of this vault" % rev[:60], "give a commit id, tag or branch, e.g. {0} HEAD~10",
+        raise UsageError(f"{{0}} {rev[:60]} is not a commit of this vault", "give a commit id, tag or branch, e.g. {0} HEAD~10",
                          fields=(field,))
     return proc.stdout.decode().strip()
 

@@ -80,13 +80,13 @@ def grant(
     if until is not None:
         until = timeutil.parse_date(until, "end date")
         if dt.date.fromisoformat(until) < today:
-            raise UsageError("{0} %s is in the past" % until, f"give today ({today.isoformat()}) or a later date",
+            raise UsageError(f"{{0}} {until} is in the past", f"give today ({today.isoformat()}) or a later date",
                              fields=("end date",))
     if parent_permission is not None:
         parent_permission = timeutil.parse_date(parent_permission, PERMISSION)
         if dt.date.fromisoformat(parent_permission) > today:
             raise UsageError(
-                "{0} %s is in the future" % parent_permission,
+                f"{{0}} {parent_permission} is in the future",
                 "give the date the parent's written permission was received",
                 fields=(PERMISSION,),
             )
@@ -114,7 +114,7 @@ def grant(
                     fields=("child's record", PERMISSION),
                 )
         elif parent_permission is not None:
-            raise UsageError("{0} is only for grants to a role that needs it; '%s' is a %s" % (target.name, target.role),
+            raise UsageError(f"{{0}} is only for grants to a role that needs it; '{target.name}' is a {target.role}",
                              "leave it out", fields=(PERMISSION,))
         if "until" in needs and until is None:
             raise UsageError(

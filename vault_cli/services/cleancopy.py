@@ -331,7 +331,7 @@ def _check_out(session: Session, out: str, force: bool) -> Path:
     path = Path(out).expanduser()
     parent = path.parent.resolve()
     if not parent.is_dir():
-        raise UsageError("the folder for {0}, %s, does not exist" % path.parent, "create it first, or choose another",
+        raise UsageError(f"the folder for {{0}}, {path.parent}, does not exist", "create it first, or choose another",
                          fields=(OUT, FORCE))
     target = parent / path.name
     root = session.vault.root.resolve()
@@ -339,7 +339,7 @@ def _check_out(session: Session, out: str, force: bool) -> Path:
         raise UsageError("{0} is inside the vault's folder, where plaintext must never be",
                          "write the clean copy outside the vault, e.g. {0} ~/clean-copy.html", fields=(OUT, FORCE))
     if target.is_dir():
-        raise UsageError("{0} names a folder, %s" % path, "give a file name", fields=(OUT, FORCE))
+        raise UsageError(f"{{0}} names a folder, {path}", "give a file name", fields=(OUT, FORCE))
     if target.exists() and not force:
         raise UsageError(f"{path} already exists", "choose another {0}, or replace it with {1}", fields=(OUT, FORCE))
     return target

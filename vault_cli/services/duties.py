@@ -218,7 +218,7 @@ def share(
     purpose = requests.clean_text(purpose, "purpose")
     basis = requests.clean_text(basis, "lawful basis", required=not decided_not_to, limit=500)
     if consent not in CONSENT:
-        raise UsageError("unknown {0} '%s'" % consent, "{0} takes " + ", ".join(CONSENT), fields=("consent",))
+        raise UsageError(f"unknown {{0}} '{consent}'", "{0} takes " + ", ".join(CONSENT), fields=("consent",))
     reason = requests.clean_text(reason, "reason", required=False)
     if reason is None and (decided_not_to or consent != "given"):
         raise UsageError(

@@ -394,8 +394,8 @@ def load_new_identity(path: str, passphrase: Optional[Callable[[str], Optional[s
     try:
         return crypto.load_identity_file(os.path.expanduser(path), passphrase)
     except IdentityProblem as exc:
-        n = len(exc.fields)
-        raise IdentityProblem("{%d}: " % n + exc.template, *exc.hint_templates, fields=exc.fields + (NEW_IDENTITY,)) from None
+        slot = "{" + str(len(exc.fields)) + "}"  # the next field's place
+        raise IdentityProblem(slot + ": " + exc.template, *exc.hint_templates, fields=exc.fields + (NEW_IDENTITY,)) from None
 
 
 __all__ = ["check_holder_name", "list_holders", "add_holder", "set_signing_key", "remove_holder", "rotate_holder",

@@ -298,7 +298,7 @@ def add_entry(
     with writing(session) as (tx, actor):
         env = session.vault.envelope(record_id, entries=corrects is not None)
         if corrects is not None and env.find_entry(corrects) is None:
-            raise NotFound("{0} names %s, which is not an entry of %s" % (corrects, record_id),
+            raise NotFound(f"{{0}} names {corrects}, which is not an entry of {record_id}",
                            f"see its entries with: confide show {record_id}", fields=("corrected entry",))
         key = env.current_key(level)
         rekey_due = level in (env.head.get("rekey") or [])  # the writer does not read the level (else re-keyed)

@@ -178,7 +178,7 @@ def repudiate(root: Path, config: Config, *, reason: Optional[str] = None,
     if to is not None:
         target = gitlog.resolve_rev(root, to, "commit to restore")
         if not gitlog.is_ancestor(root, target, verified):
-            raise UsageError("{0} %s is not a commit this clone has verified" % to[:60],
+            raise UsageError(f"{{0}} {to[:60]} is not a commit this clone has verified",
                              "give a commit of the verified history, e.g. the one before the commit to reject",
                              fields=("commit to restore",))
         verified = target

@@ -77,7 +77,7 @@ def clean_text(text: Optional[str], field: str, *, required: bool = True, limit:
         return None
     text = " ".join(text.split())
     if len(text) > limit:
-        raise UsageError("{0} is longer than %d characters" % limit, "shorten it; nothing was changed", fields=(field,))
+        raise UsageError(f"{{0}} is longer than {limit} characters", "shorten it; nothing was changed", fields=(field,))
     return text
 
 

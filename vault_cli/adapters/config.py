@@ -5,19 +5,19 @@ its flags, then the process environment, read once) and hands it to the use
 cases; nothing below the command line reads the environment. Each variable is
 documented in the README's "Environment variables" table:
 
-=========================  ==========================================  =====================
-variable                   field                                       used by
-=========================  ==========================================  =====================
-``CONFIDE_VAULT``          ``vault`` (``--vault`` wins)                 services.vault
-``CONFIDE_IDENTITY``       ``identity`` (``--identity`` wins)           services.vault
-``XDG_CONFIG_HOME``        ``config_home`` (else ``~/.config``)         services.vault
-``CONFIDE_SIGNING_KEY``    ``signing_key_file`` (``--signing-key-file``)  services.signatures
-``SSH_AUTH_SOCK``          ``ssh_agent``                                services.signatures
-``CONFIDE_WORKERS``        ``workers``                                  adapters.parallel
-``CONFIDE_LOCK_WAIT``      ``lock_wait``                                adapters.store
-``CONFIDE_TEST_CRASH``     ``crash_at`` (the atomicity tests only)      adapters.store
-``CONFIDE_NOW``            ``clock`` (pinned; else the system's)        every use case that dates anything
-=========================  ==========================================  =====================
+=======================  ==================================================  ==================================
+variable                 field                                               used by
+=======================  ==================================================  ==================================
+``CONFIDE_VAULT``        ``vault`` (``--vault`` wins)                        services.vault
+``CONFIDE_IDENTITY``     ``identity`` (``--identity`` wins)                  services.vault
+``XDG_CONFIG_HOME``      ``config_home`` (else ``~/.config``)                services.vault
+``CONFIDE_SIGNING_KEY``  ``signing_key_file`` (``--signing-key-file`` wins)  services.signatures
+``SSH_AUTH_SOCK``        ``ssh_agent``                                       services.signatures
+``CONFIDE_WORKERS``      ``workers``                                         adapters.parallel
+``CONFIDE_LOCK_WAIT``    ``lock_wait``                                       adapters.store
+``CONFIDE_TEST_CRASH``   ``crash_at`` (the atomicity tests only)             adapters.store
+``CONFIDE_NOW``          ``clock`` (pinned; else the system's)               every use case that dates anything
+=======================  ==================================================  ==================================
 
 The command line's own variables (the editor, ``CONFIDE_SHM``, ``CONFIDE_DEBUG``,
 ``CONFIDE_PASSPHRASE_FILE``, which its passphrase prompt reads) stay in

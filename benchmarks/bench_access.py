@@ -61,15 +61,16 @@ GROUP = "access"
 def _plaintexts(root: Path, identity: Path) -> list:
     """Every record's profile and entries, decrypted in-process (the content a one-file design would hold)."""
     from vault_cli.adapters import parallel
+    from vault_cli.cli import environment
     from vault_cli.services import records
     from vault_cli.services.vault import Session, Vault
 
-    session = Session.start(Vault.open(str(root)), str(identity))
+    session = Session.start(Vault.open(environment.config(vault=str(root), identity=str(identity))))
 
     def one(rid: str) -> bytes:
         return json.dumps(records.show_record(session, rid), ensure_ascii=False, sort_keys=True).encode("utf-8")
 
-    return list(parallel.map_ordered(one, session.vault.record_ids()))
+    return list(parallel.map_ordered(one, session.vault.record_ids(), processes=session.config.workers))
 
 
 def _setup_baseline(ctx: Context) -> None:

@@ -71,7 +71,9 @@ def _setup(ctx: Context) -> None:
         raise SystemExit("the 'age' command is needed for the find baseline (apt-get install age)")
     sv = ctx.sv
     ctx.reset_vault()
-    session = Session.start(Vault.open(str(sv.root)), str(sv.keys[sv.manager]))
+    from vault_cli.cli import environment
+
+    session = Session.start(Vault.open(environment.config(vault=str(sv.root), identity=str(sv.keys[sv.manager]))))
     blocks = []
     files = ctx.work / "find-age-files"
     if files.exists():

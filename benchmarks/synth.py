@@ -116,7 +116,8 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
-from vault_cli.adapters import crypto, gitlog, parallel, timeutil
+from vault_cli.adapters import crypto, gitlog, parallel
+from vault_cli.adapters.config import Config, Given  # noqa: E402
 from vault_cli.formats import envelope
 from vault_cli.model import (
     ids,
@@ -126,6 +127,14 @@ from vault_cli.model import (
 from vault_cli.services import holders as holders_svc  # noqa: E402
 from vault_cli.services import setup
 from vault_cli.services.vault import Session, Vault  # noqa: E402
+
+
+def _config(root: Path, identity: Optional[Path] = None, signing_key: Optional[Path] = None) -> Config:
+    """What the command line would build for ``--vault root --identity identity --signing-key-file signing_key``,
+    with the rest from this process's environment."""
+    return Config.from_environment(os.environ, vault=Given(str(root), "--vault"),
+                                   identity=Given(str(identity), "--identity") if identity else None,
+                                   signing_key_file=str(signing_key) if signing_key else None)
 
 MANAGER = "amira"
 DSL = "dara"
@@ -295,7 +304,7 @@ def make_record(root: Path, settings, holders, record_id: str, *, key_person: Op
     ``create_child`` + ``add_entry`` make them."""
     source = f"records/{record_id}.yaml"
     head = {"format": envelope.FORMAT, "record": record_id, "key_person": key_person, "grants": [], "keys": []}
-    today = timeutil.today()
+    today = Config.from_environment(os.environ).clock.today()  # as the command line's clock (CONFIDE_NOW)
     taken: set = set()
     for level in settings.levels:
         key, secret = envelope.new_level_key(taken, level, 1)
@@ -347,7 +356,7 @@ def _build_records(root: Path, vault: Vault, jobs: list, entries: int, seed: int
     now_ms = int(time.time() * 1000)
     span = 2 * 365 * 24 * 3600 * 1000  # two years of history
     _plan = _Plan(root, vault.settings, vault.holders, entries, seed, now_ms - span - 86_400_000, span, author_pool)
-    n = workers or parallel.workers()
+    n = workers or parallel.workers(vault.config.workers)
     try:
         if n <= 1 or len(jobs) < 8:
             return [_build_one(j) for j in jobs]
@@ -630,7 +639,7 @@ def pin_trust(sv: SynthVault, *, verify: bool = False) -> str:
     anchor = trust.anchor_of(root, first[0])
     head = _git(root, "rev-parse", "HEAD").decode().strip()
     if verify:
-        state = trust.pin(root, anchor, head)
+        state = trust.pin(root, anchor, head, clock=Config.from_environment(os.environ).clock)
     else:
         state = trust.TrustState.load(trust.git_dir_of(root))
         state.anchor, state.verified = anchor, head
@@ -682,7 +691,7 @@ def build_vault(
     root = Path(root).resolve()
     keys_dir = Path(keys_dir).resolve() if keys_dir else root.with_name(root.name + ".keys")
     keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    saved = {k: os.environ.get(k) for k in ("GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_GLOBAL", "CONFIDE_SIGNING_KEY")}
+    saved = {k: os.environ.get(k) for k in ("GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_GLOBAL")}
     os.environ.update({"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull})
     try:
         keys, recipients, roles, signing_keys, signing_pubs = {}, {}, {}, {}, {}
@@ -700,18 +709,15 @@ def build_vault(
                 keys[holder], recipients[holder] = _write_key(keys_dir, holder, "age")
                 signing_keys[holder], signing_pubs[holder] = write_ssh_key(keys_dir, holder, seed=seed, suffix=".sign")
 
-        def signing_as(holder: str) -> None:  # how admin's transactions sign: the identity, or this key file
-            if identities == "age":
-                os.environ["CONFIDE_SIGNING_KEY"] = str(signing_keys[holder])
-
-        signing_as(MANAGER)
-        setup.init_vault(str(root), name=name, holder=MANAGER, recipient=recipients[MANAGER],
-                         identity=str(keys[MANAGER]), signing_key=signing_pubs[MANAGER])
-        session = Session.start(Vault.open(str(root)), str(keys[MANAGER]))
+        # how admin's transactions sign: the identity, or (age identities) this key file, as --signing-key-file does
+        config = _config(root, keys[MANAGER], signing_keys[MANAGER] if identities == "age" else None)
+        setup.init_vault(str(root), config, name=name, holder=MANAGER, recipient=recipients[MANAGER],
+                         signing_key=signing_pubs[MANAGER])
+        session = Session.start(Vault.open(config))
         for holder, role in people[1:]:
             holders_svc.add_holder(session, holder, role=role, recipient=recipients[holder],
                              signing_key=signing_pubs.get(holder))
-        vault = Vault.open(str(root))
+        vault = Vault.open(config)
         taken: set = set()
         jobs = []
         for i in range(records):
@@ -761,7 +767,7 @@ def add_big_record(sv: SynthVault, entries: int = 300, *, key_person: str = KEY_
     """Add one more record with ``entries`` entries (key person ``ben``) in one signed commit; returns its id.
     Its entries name the manager, who commits it, so a keyed verify finds no author/signer mismatch."""
     root = sv.root
-    vault = Vault.open(str(root))
+    vault = Vault.open(_config(root))
     rid = ids.new_record_id()
     while vault.has_record(rid):
         rid = ids.new_record_id()
@@ -792,7 +798,7 @@ def history_commits(sv: SynthVault, commits: int, *, seed: int = 11, author: str
     """``commits`` one-entry commits (``entry.add``) by ``author`` on ``parent``, written to ``ref`` (signed in
     a signed vault); returns (the new tip, {record id: its files at the tip}). The working tree is not touched."""
     root = sv.root
-    vault = Vault.open(str(root))
+    vault = Vault.open(_config(root))
     rng = random.Random(seed)
     order = list(sv.records)
     rng.shuffle(order)

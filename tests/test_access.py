@@ -23,7 +23,7 @@ import pyrage
 import pytest
 from conftest import SUITE_NOW, age_binary, entries_file, head_file, recipient_of, record_doc, run_cli, signing_pub
 
-from vault_cli.adapters import timeutil
+from vault_cli.cli import environment
 from vault_cli.errors import ExitCode
 from vault_cli.formats import envelope, yamlio
 
@@ -856,7 +856,7 @@ def test_bulk_commands_on_many_records(vault, tmp_path, monkeypatch):
     assert not ok("show", rid, "--json", who="ben").stdout.count('"readable": true')
     ivy, ivy_rcpt = new_key(tmp_path, "ivy")
     ok("holder", "add", "ivy", "--role", "auditor", "--recipient", ivy_rcpt)
-    until = (timeutil.today() + datetime.timedelta(days=40)).isoformat()  # the suite's calendar (CONFIDE_NOW)
+    until = (environment.config().clock.today() + datetime.timedelta(days=40)).isoformat()  # the suite's calendar (CONFIDE_NOW)
     ok("grant", "ivy", "--all", "--level", "confidential", "--until", until)
     new_cara, new_rcpt = new_key(tmp_path, "cara2")
     ok("holder", "rotate", "cara", "--recipient", new_rcpt)

@@ -147,3 +147,92 @@ def test_no_module_is_over_about_500_lines_without_saying_why():
             if "one module:" not in doc.lower():
                 long.append(f"{name} ({lines} lines)")
     assert long == [], "long modules without a reason in their docstring: " + ", ".join(long)
+
+
+# Below the command line nothing reads the environment, asks the user or prints: configuration (adapters.config),
+# the clock and the passphrase prompt are built at the edge (vault_cli/cli/environment.py, prompts.py) and passed in.
+# The one exception: git's child processes inherit the process environment as it is (GIT_* is git's own setting).
+CORE = ("model", "formats", "adapters", "services")
+PASS_THROUGH = {("vault_cli.adapters.gitstore", "git_env"), ("vault_cli.adapters.gitstore", "objects_dir")}
+
+
+def _edge_uses(tree: ast.AST):
+    """(function, what) for each read of the environment, prompt or print in ``tree``."""
+    def visit(node, func):
+        for child in ast.iter_child_nodes(node):
+            inner = child.name if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) else func
+            what = None
+            if isinstance(child, ast.Attribute) and isinstance(child.value, ast.Name):
+                if child.value.id == "os" and child.attr in ("environ", "environb", "getenv", "putenv", "unsetenv"):
+                    what = f"os.{child.attr}"
+                elif child.value.id == "sys" and child.attr in ("stdin", "stdout", "stderr"):
+                    what = f"sys.{child.attr}"
+            elif isinstance(child, ast.Call) and isinstance(child.func, ast.Name) and child.func.id in ("print", "input"):
+                what = f"{child.func.id}()"
+            elif isinstance(child, ast.Import) and any(a.name == "getpass" for a in child.names):
+                what = "import getpass"
+            elif isinstance(child, ast.ImportFrom) and child.module in ("os", "sys", "getpass") and (
+                    child.module == "getpass" or {a.name for a in child.names} & {"environ", "getenv", "stdin", "stdout", "stderr"}):
+                what = f"from {child.module} import ..."
+            if what:
+                yield func, what
+            yield from visit(child, inner)
+
+    yield from visit(tree, None)
+
+
+def test_only_the_edge_reads_the_environment_asks_or_prints():
+    wrong = []
+    for name, path in _modules().items():
+        if _layer(name) not in CORE:
+            continue
+        for func, what in _edge_uses(ast.parse(path.read_text(), str(path))):
+            if (name, func) not in PASS_THROUGH:
+                wrong.append(f"{name}{'.' + func if func else ''}: {what}")
+    assert wrong == [], "the core reads the environment, prompts or prints (take it as an argument from vault_cli/cli):\n" \
+        + "\n".join(wrong)
+
+
+def _core_fields() -> set:
+    """The fields the core's errors name: ``fields=(...)`` and the field argument of the parsers that raise them."""
+    named = {"parse_date": 1, "parse_datetime": 1, "parse_day": 1, "not_future": 1, "clean_text": 1, "resolve_rev": 2}
+    found = set()
+    for name, path in _modules().items():
+        if _layer(name) not in CORE:
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        consts = {}
+        for node in tree.body:  # module-level names for fields: X = "..." and X, Y = "...", "..."
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                targets, values = node.targets[0], node.value
+                pairs = zip(targets.elts, values.elts, strict=False) \
+                    if isinstance(targets, ast.Tuple) and isinstance(values, ast.Tuple) else [(targets, values)]
+                for t, v in pairs:
+                    if isinstance(t, ast.Name) and isinstance(v, ast.Constant) and isinstance(v.value, str):
+                        consts[t.id] = v.value
+
+        def value(node, consts=consts):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                return node.value
+            return consts.get(node.id) if isinstance(node, ast.Name) else None
+
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            for kw in node.keywords:
+                if kw.arg == "fields" and isinstance(kw.value, ast.Tuple):
+                    found |= {v for v in map(value, kw.value.elts) if v}
+            fn = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+            if fn in named and len(node.args) > named[fn] and value(node.args[named[fn]]):
+                found.add(value(node.args[named[fn]]))
+    return found
+
+
+def test_every_field_the_core_names_has_its_flag():
+    """Errors carry the field ("date of birth"); the command line names its flag (--dob): none is left unnamed."""
+    from vault_cli.cli.flags import FLAGS
+
+    fields = _core_fields()
+    assert "date of birth" in fields and "end date" in fields  # the scan sees them
+    assert sorted(fields - set(FLAGS)) == []
+    assert sorted(set(FLAGS) - fields) == [], "flags for fields no error names any more"

@@ -947,6 +947,7 @@ def test_child_edit_without_an_editor_is_a_usage_error(vault):
 def test_child_edit_on_a_terminal_reopens_the_editor_with_the_error(vault, editor, monkeypatch):
     """The terminal path, through the library (the test runner's stdin is never a terminal)."""
     from vault_cli.cli import editor as editor_mod
+    from vault_cli.cli import environment
     from vault_cli.services.vault import Session, Vault
 
     rid = vault.add_child("Ada Marker", room="rainbow")
@@ -967,7 +968,7 @@ def test_child_edit_on_a_terminal_reopens_the_editor_with_the_error(vault, edito
         monkeypatch.setenv(k, val)
     monkeypatch.setenv("CONFIDE_SIGNING_KEY", str(vault.keys["amira.sign"]))  # the age identity cannot sign
     n = commit_count(vault)
-    session = Session.start(Vault.open(str(vault.root)), str(vault.keys["amira"]))
+    session = Session.start(Vault.open(environment.config(vault=str(vault.root), identity=str(vault.keys["amira"]))))
     result = editor_mod.edit_profile(session, rid, interactive=True)
     assert result is not None and result.id == rid
     first, second = editor.calls()

@@ -37,6 +37,7 @@ from conftest import entries_file, head_file, recipient_of, record_doc, signing_
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 
 from vault_cli.adapters import crypto
+from vault_cli.cli import environment
 from vault_cli.errors import ExitCode, IntegrityError
 from vault_cli.formats import envelope, policyfiles, schema, yamlio
 from vault_cli.formats.schema_validators import ENTRY, FASTJSONSCHEMA
@@ -374,7 +375,7 @@ def corpus_of(v) -> list[tuple[str, str | None, Any, str]]:
     docs: list[tuple[str, str | None, Any, str]] = []
     docs.append(("settings", None, yamlio.load((root / "confide.yaml").read_bytes(), "confide.yaml"), "confide.yaml"))
     docs.append(("holders", None, yamlio.load((root / "holders.yaml").read_bytes(), "holders.yaml"), "holders.yaml"))
-    session = Session.start(Vault.open(str(root)), str(v.keys["amira"]))
+    session = Session.start(Vault.open(environment.config(vault=str(root), identity=str(v.keys["amira"]))))
     rids = sorted(p.name[: -len(envelope.ENTRIES_SUFFIX)] for p in (root / "records").glob("c-*" + envelope.ENTRIES_SUFFIX))
     assert rids and sorted(p.name for p in (root / "records").glob("c-*")) == sorted(
         f"{rid}{suffix}" for rid in rids for suffix in (envelope.HEAD_SUFFIX, envelope.ENTRIES_SUFFIX))
@@ -858,7 +859,7 @@ def test_record_envelope_and_payloads_are_checked_on_read(vault):
     assert v.ok("show", rid, "--json").stdout == shown
 
     # a payload that is genuine age, correctly bound, but breaks the entry schema
-    session = Session.start(Vault.open(str(v.root)), str(v.keys["amira"]))
+    session = Session.start(Vault.open(environment.config(vault=str(v.root), identity=str(v.keys["amira"]))))
     env = envelope.Envelope.read(hname, session.vault.read)
     item = env.find_entry(eid)
     ident = session.level_identity(env, item["key"])
@@ -942,7 +943,7 @@ def test_nothing_invalid_is_written(vault, keys):
     assert not (v.root.parent / "v2").exists()
 
     # the library's own writers check before anything reaches disk
-    env = envelope.Envelope.read(f"records/{rid}.yaml", Vault.open(str(v.root)).read)
+    env = envelope.Envelope.read(f"records/{rid}.yaml", Vault.open(environment.config(vault=str(v.root))).read)
     env.head["keys"][0]["generation"] = 0
     with pytest.raises(IntegrityError, match="breaks the record schema"):
         env.head_bytes()

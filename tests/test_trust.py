@@ -453,11 +453,12 @@ def test_a_forged_block_is_never_shown_as_genuine_to_a_holder_whose_key_opens_it
     """cara (a practitioner, not Ada's key person) appends a safeguarding entry that says amira wrote it.
     cara's own commands cannot open it, so the keyless checks pass for her; amira's key opens it, so her
     next command checks it, refuses it (exit 9, 'author'), and her 'confide repudiate' rejects it."""
+    from vault_cli.cli import environment
     from vault_cli.services.vault import Session, Vault
 
     ada = tv.records["Ada Marker"]
     before = tv.head()
-    session = Session.start(Vault(tv.root), str(tv.keys["cara"]))
+    session = Session.start(Vault(tv.root, config=environment.config(identity=str(tv.keys["cara"]))))
     env = session.vault.envelope(ada)
     key = env.current_key("safeguarding")
     eid = "e-01m8p2cgzd20p9"

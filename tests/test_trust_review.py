@@ -309,9 +309,10 @@ def test_a_criss_cross_merge_whose_answer_depends_on_the_base_is_a_conflict(tv):
 def _forge_safeguarding_entry(v: VaultFixture, clone: Path, rid: str, as_author: str, who: str) -> str:
     """In ``clone``, ``who`` appends a safeguarding entry that says ``as_author`` wrote it (a practitioner
     who is not the key person cannot open the level, but can seal for its recipient)."""
+    from vault_cli.cli import environment
     from vault_cli.services.vault import Session, Vault
 
-    session = Session.start(Vault(clone), str(v.keys[who]))
+    session = Session.start(Vault(clone, config=environment.config(identity=str(v.keys[who]))))
     env = session.vault.envelope(rid)
     key = env.current_key("safeguarding")
     eid = "e-01m8p2cgzd20p9"

@@ -1,10 +1,18 @@
 """Typed domain errors and the exit codes that never move.
 
 Every failure the library can foresee is a ``ConfideError`` carrying a message,
-hints that name the command or flag that fixes it, and an ``ExitCode``. The CLI
-has one handler that prints them as ``confide: error: ...`` and
-``confide: hint: ...`` on stderr. Messages must never contain a secret or any
-of a child's data: they name files, lines, ids and flags, never contents.
+hints that say what fixes it, and an ``ExitCode``. The CLI has one handler that
+prints them as ``confide: error: ...`` and ``confide: hint: ...`` on stderr.
+Messages must never contain a secret or any of a child's data: they name files,
+lines, ids and fields, never contents.
+
+The library does not know the command line's flags. Where a message is about a
+value the user gave, it names that value as ``{0}``, ``{1}``... and the error
+carries ``fields``: what each one is, in the setting's words ("date of birth").
+``message`` and ``hints`` read with those words; the command line renders the
+same sentences with the flag that gives each field (``vault_cli/cli/flags.py``),
+so ``{0} needs a date as YYYY-MM-DD`` reaches a user as ``--dob needs a date as
+YYYY-MM-DD``.
 
 The numbers in ``ExitCode`` are a public contract documented in the README.
 Add new codes at the end; never renumber or reuse one.
@@ -13,6 +21,7 @@ Add new codes at the end; never renumber or reuse one.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
 
 
 class ExitCode(enum.IntEnum):
@@ -29,17 +38,41 @@ class ExitCode(enum.IntEnum):
 
 
 class ConfideError(Exception):
-    """Base of every foreseen failure. ``str(e)`` is the one-line message."""
+    """Base of every foreseen failure. ``str(e)`` is the one-line message.
+
+    ``fields``: what the message's ``{0}``, ``{1}``... name (see the module's docstring).
+    """
 
     code: ExitCode = ExitCode.FAILURE
 
-    def __init__(self, message: str, *hints: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hints = [h for h in hints if h]
+    def __init__(self, message: str, *hints: str, fields: Sequence[str] = ()) -> None:
+        self.template = message
+        self.hint_templates = [h for h in hints if h]
+        self.fields = tuple(fields)
+        self.message = self._fill(message, {})
+        self.hints = [self._fill(h, {}) for h in self.hint_templates]
+        super().__init__(self.message)
+
+    def render(self, names: Mapping[str, str]) -> tuple[str, list[str]]:
+        """The message and hints with each field called what ``names`` calls it (field -> name; the command
+        line's flags), else by its own words."""
+        if not self.fields:
+            return self.message, list(self.hints)
+        return self._fill(self.template, names), [self._fill(h, names) for h in self.hint_templates]
+
+    def _fill(self, text: str, names: Mapping[str, str]) -> str:
+        for i, f in enumerate(self.fields):
+            text = text.replace("{" + str(i) + "}", names.get(f, f))
+        return text
 
     def __reduce__(self):  # survive the trip back from a worker process
-        return (self.__class__, (self.message, *self.hints))
+        if not self.fields:
+            return (_rebuild, (self.__class__, self.message, tuple(self.hints), ()))
+        return (_rebuild, (self.__class__, self.template, tuple(self.hint_templates), self.fields))
+
+
+def _rebuild(cls, template: str, hints: tuple, fields: tuple) -> ConfideError:
+    return cls(template, *hints, fields=fields)
 
 
 class UsageError(ConfideError):

@@ -157,10 +157,12 @@ def load_identity_file(path: str, passphrase: Optional[PassphraseSource] = None)
     except FileNotFoundError:
         raise IdentityProblem(
             f"identity file {path} does not exist",
-            "make one with 'confide keygen --out FILE', or point --identity / CONFIDE_IDENTITY at yours",
+            "make one with 'confide keygen --out FILE', or point {0} / CONFIDE_IDENTITY at yours",
+            fields=("identity file",),
         ) from None
     except IsADirectoryError:
-        raise IdentityProblem(f"identity file {path} is a folder, not a file", "pass the key file itself with --identity FILE") from None
+        raise IdentityProblem(f"identity file {path} is a folder, not a file", "pass the key file itself with {0} FILE",
+                              fields=("identity file",)) from None
     except PermissionError:
         raise IdentityProblem(f"identity file {path} cannot be read (permission denied)", f"check its owner and mode: ls -l {path}") from None
     return parse_identity_bytes(data, path, passphrase)
@@ -177,7 +179,8 @@ def parse_identity_bytes(data: bytes, source: str, passphrase: Optional[Passphra
     except UnicodeDecodeError:
         raise IdentityProblem(
             f"identity file {source} is not text, an age-encrypted identity, or an SSH key",
-            "point --identity / CONFIDE_IDENTITY at your age identity ('AGE-SECRET-KEY-1...'), or make one with 'confide keygen'",
+            "point {0} / CONFIDE_IDENTITY at your age identity ('AGE-SECRET-KEY-1...'), or make one with 'confide keygen'",
+            fields=("identity file",),
         ) from None
     idents: list[Identity] = []
     for lineno, line in enumerate(text.splitlines(), start=1):

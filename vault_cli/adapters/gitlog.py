@@ -238,11 +238,13 @@ def parse_commit(sha: str, raw: bytes) -> CommitInfo:
                       committed)
 
 
-def resolve_rev(root: Path, rev: str, flag: str = "--since") -> str:
+def resolve_rev(root: Path, rev: str, field: str) -> str:
+    """The commit ``rev`` names; a usage error naming ``field`` (what the user gave it as) when none."""
     proc = subprocess.run([git_binary(), "-C", str(root), "rev-parse", "--verify", "-q", rev + "^{commit}"],
                           capture_output=True, env=git_env())
     if proc.returncode != 0:
-        raise UsageError(f"{flag} {rev[:60]} is not a commit of this vault", f"give a commit id, tag or branch, e.g. {flag} HEAD~10")
+        raise UsageError(f"{{0}} {rev[:60]} is not a commit of this vault", "give a commit id, tag or branch, e.g. {0} HEAD~10",
+                         fields=(field,))
     return proc.stdout.decode().strip()
 
 

@@ -160,7 +160,8 @@ class Git:
         return result
 
     def commit(self, paths: Sequence[str], message: str, holder: str, *, removed: Sequence[str] = (), sign=None,
-               tracked: bool = False, merge_head: Optional[str] = None, allow_empty: bool = False) -> str:
+               tracked: bool = False, merge_head: Optional[str] = None, allow_empty: bool = False,
+               date: Optional[str] = None) -> str:
         """Stage and commit; ``sign`` is a ``signing.SignPlan`` (signed with ``-S``) or None (unsigned).
 
         ``tracked``: every path is already tracked and nothing is removed, so one
@@ -169,13 +170,14 @@ class Git:
         falls back to ``git add`` + ``git commit``. ``merge_head``: the commit is a merge
         of HEAD and that commit (as git records one, through ``.git/MERGE_HEAD``). ``allow_empty``:
         commit even when the tree does not change (a repudiation of commits that changed nothing in sum).
+        ``date``: the author and committer date (a pinned clock's, so verify sees one time); None: now.
         """
         self.wait_background()  # the pack of this commit's blobs may still be being written
         if merge_head is not None:
             tracked = False
             (self.root / ".git" / "MERGE_HEAD").write_text(merge_head + "\n")
             try:
-                return self.commit(paths, message, holder, removed=removed, sign=sign)
+                return self.commit(paths, message, holder, removed=removed, sign=sign, date=date)
             finally:
                 for name in ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE"):
                     (self.root / ".git" / name).unlink(missing_ok=True)
@@ -185,10 +187,8 @@ class Git:
             "GIT_COMMITTER_NAME": holder,
             "GIT_COMMITTER_EMAIL": holder_email(holder),
         }
-        if os.environ.get("CONFIDE_NOW"):  # a fixed clock (tests, demos) dates the commit too, so verify sees one time
-            from vault_cli.adapters.timeutil import now_iso
-
-            env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = now_iso()
+        if date is not None:
+            env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = date
         empty = ["--allow-empty"] if allow_empty else []
         only: list = []
         if tracked and paths and not removed:
@@ -209,12 +209,12 @@ class Git:
             if only and proc.returncode != 0:
                 if not _untracked_refusal(proc):
                     self._raise(proc, "commit")
-                return self.commit(paths, message, holder, removed=removed, sign=sign)
+                return self.commit(paths, message, holder, removed=removed, sign=sign, date=date)
         else:
             proc = self.run(*sign.args, "commit", "-q", "--no-edit", *empty, "-S", "-F", "-", *only,
                             input=message.encode("utf-8"), env=env, check=False)
             if only and proc.returncode != 0 and _untracked_refusal(proc):
-                return self.commit(paths, message, holder, removed=removed, sign=sign)
+                return self.commit(paths, message, holder, removed=removed, sign=sign, date=date)
             if proc.returncode != 0:
                 lines = [ln.strip() for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
                 detail = next((ln for ln in lines if not ln.startswith("fatal:")), lines[0] if lines else "")

@@ -24,21 +24,22 @@ def _call(item):
     return _job(item)
 
 
-def workers() -> int:
-    env = os.environ.get("CONFIDE_WORKERS")
-    if env:
-        return max(1, int(env))
+def workers(configured: Optional[int] = None) -> int:
+    """How many processes whole-vault work may use: ``configured`` (``CONFIDE_WORKERS``), else one per core."""
+    if configured:
+        return max(1, configured)
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         return os.cpu_count() or 1
 
 
-def map_ordered(fn: Callable[[T], R], items: Iterable[T], *, progress: Optional[Callable[[int], None]] = None) -> Iterator[R]:
-    """``map(fn, items)`` in order, forked over the cores when it pays."""
+def map_ordered(fn: Callable[[T], R], items: Iterable[T], *, progress: Optional[Callable[[int], None]] = None,
+                processes: Optional[int] = None) -> Iterator[R]:
+    """``map(fn, items)`` in order, forked over the cores (at most ``processes``, the configured cap) when it pays."""
     global _job
     items = list(items)
-    n = workers()
+    n = workers(processes)
     if n <= 1 or len(items) < THRESHOLD:
         for item in items:
             yield fn(item)

@@ -171,7 +171,7 @@ def _private_key_public(path: Path, what: str) -> str:
         data = path.read_bytes()
     except FileNotFoundError:
         raise IdentityProblem(f"{what} {path} does not exist; nothing was changed",
-                              f"check --signing-key-file or {KEY_FILE_ENV}") from None
+                              f"check {{0}} or {KEY_FILE_ENV}", fields=("signing key file",)) from None
     except (IsADirectoryError, PermissionError):
         raise IdentityProblem(f"{what} {path} cannot be read; nothing was changed", f"check it: ls -l {path}") from None
     if st.st_mode & 0o077:

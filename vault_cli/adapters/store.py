@@ -32,10 +32,9 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from vault_cli.adapters.config import DEFAULT_LOCK_WAIT, LOCK_WAIT, Config
 from vault_cli.adapters.gitstore import TRACKED, Git
 from vault_cli.errors import ConfideError, VaultStateError
-
-LOCK_WAIT_SECONDS = float(os.environ.get("CONFIDE_LOCK_WAIT", "60"))
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -121,7 +120,7 @@ def atomic_write_many(files: dict, mode: int = 0o644) -> None:
             os.close(dfd)
 
 
-def overwrite_many(files: dict) -> None:
+def overwrite_many(files: dict, *, crash_at: Optional[str] = None) -> None:
     """Write tracked files ({Path: bytes}) over themselves in place, then flush them to disk.
 
     Only inside a ``Transaction`` (the journal restores them from HEAD after a
@@ -132,7 +131,7 @@ def overwrite_many(files: dict) -> None:
     elsewhere = {}  # files that are not this vault's alone: written the careful way
     for n, (path, data) in enumerate(files.items()):
         if n == len(files) // 2:
-            _crash_point("mid-bulk-write")  # half the files new, half old (and this one about to change)
+            _crash_point("mid-bulk-write", crash_at)  # half the files new, half old (and this one about to change)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
         except OSError as exc:
@@ -191,9 +190,9 @@ def _syncfs(fd: int) -> bool:
     return bool(_libc) and _libc.syncfs(fd) == 0
 
 
-def _flock_waiting(fd: int, how: int) -> bool:
-    """flock with the vault's patience; False when the wait ran out."""
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+def _flock_waiting(fd: int, how: int, wait: float) -> bool:
+    """flock with the vault's patience (``wait`` seconds); False when the wait ran out."""
+    deadline = time.monotonic() + wait
     while True:
         try:
             fcntl.flock(fd, how | fcntl.LOCK_NB)
@@ -206,25 +205,26 @@ def _flock_waiting(fd: int, how: int) -> bool:
             time.sleep(0.02)
 
 
-def _busy() -> VaultStateError:
+def _busy(wait: float) -> VaultStateError:
     return VaultStateError(
-        f"the vault is busy: another confide command has held its lock for {LOCK_WAIT_SECONDS:.0f}s",
-        "wait for it to finish and try again; CONFIDE_LOCK_WAIT sets how long to wait",
+        f"the vault is busy: another confide command has held its lock for {wait:.0f}s",
+        f"wait for it to finish and try again; {LOCK_WAIT} sets how long to wait",
     )
 
 
 
 class VaultLock:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, wait: float = DEFAULT_LOCK_WAIT) -> None:
         self.path = root / ".git" / "confide.lock"
+        self.wait = wait  # seconds to wait for another command's lock (CONFIDE_LOCK_WAIT)
         self.fd: Optional[int] = None
 
     def __enter__(self) -> VaultLock:
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        if not _flock_waiting(self.fd, fcntl.LOCK_EX):
+        if not _flock_waiting(self.fd, fcntl.LOCK_EX, self.wait):
             os.close(self.fd)
             self.fd = None
-            raise _busy()
+            raise _busy(self.wait)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -243,15 +243,17 @@ class Transaction:
     ``services.vault`` and ``confide init`` give them the vault's rules.
     """
 
-    def __init__(self, root: Path, git: Git, *, base: object = ..., prepare=None, committed=None, refresh=None) -> None:
+    def __init__(self, root: Path, git: Git, config: Config, *, base: object = ..., prepare=None, committed=None,
+                 refresh=None) -> None:
         self.root = root
         self.git = git
+        self.config = config
         self.base = base  # the commit HEAD must be when we commit (None: no commit yet; ...: any)
         self._prepare = prepare
         self._committed = committed
         self._refresh = refresh
         self.journal = root / ".git" / "confide-journal.json"
-        self.lock = VaultLock(root)
+        self.lock = VaultLock(root, config.lock_wait)
         self.files: dict[str, bytes] = {}
         self.removed: list[str] = []
 
@@ -332,13 +334,14 @@ class Transaction:
             # lock); anything else (holders.yaml, read by every command as it starts) is renamed in.
             in_place = {p for p in paths if p.startswith("records/")} if tracked and len(paths) >= 8 else set()
             if in_place:
-                overwrite_many({self.root / p: self.files[p] for p in paths if p in in_place})
+                overwrite_many({self.root / p: self.files[p] for p in paths if p in in_place}, crash_at=self.config.crash_at)
             atomic_write_many({self.root / p: self.files[p] for p in paths if p not in in_place})
             for p in self.removed:
                 (self.root / p).unlink(missing_ok=True)
-            _crash_point("after-write")
+            _crash_point("after-write", self.config.crash_at)
             commit = self.git.commit(paths, message, holder, removed=self.removed, sign=sign, tracked=tracked,
-                                     merge_head=merge_head, allow_empty=allow_empty)
+                                     merge_head=merge_head, allow_empty=allow_empty,
+                                     date=self.config.clock.commit_date())
         except BaseException:
             # Put everything back as it was.
             self.git.restore(paths + self.removed)  # tracked files: back to HEAD, as they were
@@ -360,9 +363,9 @@ def _write_journal(path: Path, head: Optional[str], paths: list[str], new: list[
     atomic_write(path, data, 0o600)
 
 
-def _crash_point(name: str) -> None:
-    """Fault injection for the atomicity tests: die like a power cut would."""
-    if os.environ.get("CONFIDE_TEST_CRASH") == name:
+def _crash_point(name: str, crash_at: Optional[str]) -> None:
+    """Fault injection for the atomicity tests (``CONFIDE_TEST_CRASH``): die like a power cut would."""
+    if crash_at == name:
         os._exit(137)
 
 

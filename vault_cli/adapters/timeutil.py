@@ -1,40 +1,63 @@
-"""Dates and times, parsed strictly, written as ISO 8601."""
+"""The clock, and dates and times parsed strictly, written as ISO 8601.
+
+Nothing here reads the environment: the command line builds one ``Clock`` per
+command (``CONFIDE_NOW`` pins it, for tests and demos; see ``adapters.config``)
+and the use cases ask it the time.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
+from dataclasses import dataclass
+from typing import Optional
 
 from vault_cli.errors import UsageError
 
 
-def now() -> dt.datetime:
-    """The current time, local zone, to the second. CONFIDE_NOW fixes it (tests, demos)."""
-    fixed = os.environ.get("CONFIDE_NOW")
-    if fixed:
-        return dt.datetime.fromisoformat(fixed).astimezone()
-    return dt.datetime.now().astimezone().replace(microsecond=0)
+@dataclass(frozen=True)
+class Clock:
+    """What time it is for this command: the system's, or ``fixed`` (an aware time) when pinned."""
+
+    fixed: Optional[dt.datetime] = None
+
+    @classmethod
+    def at(cls, text: str) -> Clock:
+        """A clock pinned at ``text``, an ISO date-time (a naive one is taken in the local zone)."""
+        return cls(dt.datetime.fromisoformat(text).astimezone())
+
+    def now(self) -> dt.datetime:
+        """The current time, local zone, to the second."""
+        if self.fixed is not None:
+            return self.fixed
+        return dt.datetime.now().astimezone().replace(microsecond=0)
+
+    def now_iso(self) -> str:
+        return self.now().isoformat()
+
+    def today(self) -> dt.date:
+        return self.now().date()
+
+    def commit_date(self) -> Optional[str]:
+        """The date a pinned clock gives git for the commits it makes (so verify sees one time); None: git's own."""
+        return self.fixed.isoformat() if self.fixed is not None else None
 
 
-def now_iso() -> str:
-    return now().isoformat()
+SYSTEM = Clock()
 
 
-def today() -> dt.date:
-    return now().date()
-
-
-def parse_date(text: str, flag: str) -> str:
-    """A calendar date as YYYY-MM-DD; anything else is a usage error naming the flag."""
+def parse_date(text: str, field: str) -> str:
+    """A calendar date as YYYY-MM-DD; anything else is a usage error naming the ``field`` ("date of birth"),
+    which the command line shows as its flag (``--dob``)."""
     try:
         if len(text) != 10:
             raise ValueError
         return dt.date.fromisoformat(text).isoformat()
     except (ValueError, TypeError):
-        raise UsageError(f"{flag} needs a date as YYYY-MM-DD, which this is not", f"for example: {flag} 2026-11-24") from None
+        raise UsageError("{0} needs a date as YYYY-MM-DD, which this is not", "for example: {0} 2026-11-24",
+                         fields=(field,)) from None
 
 
-def parse_datetime(text: str, flag: str) -> str:
+def parse_datetime(text: str, field: str) -> str:
     """A date or date and time; a naive time is taken in the local zone."""
     try:
         if len(text) == 10:
@@ -43,8 +66,9 @@ def parse_datetime(text: str, flag: str) -> str:
             value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except (ValueError, TypeError):
         raise UsageError(
-            f"{flag} needs a date or date and time, which this is not",
-            f"for example: {flag} 2026-11-24T09:30 or {flag} 2026-11-24",
+            "{0} needs a date or date and time, which this is not",
+            "for example: {0} 2026-11-24T09:30 or {0} 2026-11-24",
+            fields=(field,),
         ) from None
     if value.tzinfo is None:
         value = value.astimezone()

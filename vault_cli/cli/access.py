@@ -16,6 +16,7 @@ from vault_cli.cli.common import (
     IdentityOpt,
     JsonOpt,
     VaultOpt,
+    _config,
     _progress,
     _session,
     _table,
@@ -137,7 +138,7 @@ def holder_rotate(
     from vault_cli.services import holders as holders_svc
 
     s = _session(vault, identity)
-    proof = holders_svc.load_new_identity(new_identity) if new_identity else None
+    proof = holders_svc.load_new_identity(new_identity, s.config.passphrase) if new_identity else None
     with _progress("re-wrapping level keys", len(s.vault.record_ids())) as tick:
         result = holders_svc.rotate_holder(s, name, recipient=recipient, new_identities=proof, signing_key=signing_key,
                                            progress=tick)
@@ -161,7 +162,7 @@ def access_report(
 
     if (record is None) == (holder is None):
         raise UsageError("give a record id or --holder NAME", "e.g. confide access c-7f3k9m2q, or confide access --holder cara")
-    v = Vault.open(vault)
+    v = Vault.open(_config(vault))
     if record is not None:
         data = reports.record_access(v, record)
         if as_json:

@@ -9,13 +9,13 @@ hints go to stderr. One handler turns every ``ConfideError`` into
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Optional
 
 import typer
 from typer.core import TyperGroup
 
+from vault_cli.cli import environment
 from vault_cli.errors import ConfideError, ExitCode
 
 try:  # typer >= 0.25 vendors click
@@ -56,8 +56,12 @@ def note(message: str) -> None:
 
 
 def report_error(exc: ConfideError) -> None:
-    _stderr(f"confide: error: {exc.message}")
-    for hint in exc.hints:
+    """``confide: error: ...`` and its hints, each field the library names called by its flag."""
+    from vault_cli.cli.flags import FLAGS
+
+    message, hints = exc.render(FLAGS)
+    _stderr(f"confide: error: {message}")
+    for hint in hints:
         _stderr(f"confide: hint: {hint}")
 
 
@@ -112,13 +116,15 @@ class ConfideGroup(TyperGroup):
         except BrokenPipeError:
             code = 0
         except Exception as exc:  # a bug: say so without leaking anything
-            if os.environ.get("CONFIDE_DEBUG") == "1":
+            if environment.debug():
                 raise
             _stderr(f"confide: error: internal error ({type(exc).__name__}); nothing was committed")
             _stderr("confide: hint: this is a bug in confide; rerun with CONFIDE_DEBUG=1 to see the traceback, and report it")
             code = int(ExitCode.FAILURE)
         else:
             code = rv if isinstance(rv, int) else 0
+        finally:
+            environment.clear_global_flags()
         if standalone_mode:
             sys.exit(code)
         return code
@@ -144,10 +150,18 @@ IdentityOpt = typer.Option(None, "--identity", "-i", metavar="FILE", help="Your 
 JsonOpt = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
+def _config(vault: Optional[str] = None, identity: Optional[str] = None):
+    """This command's configuration: its flags, else the environment (read once, in ``cli.environment``),
+    and the prompt that asks for a passphrase."""
+    from vault_cli.cli import prompts
+
+    return environment.config(vault=vault, identity=identity, passphrase=prompts.passphrase)
+
+
 def _session(vault: Optional[str], identity: Optional[str]):
     from vault_cli.services.vault import Session
 
-    return Session.open(vault, identity)
+    return Session.open(_config(vault, identity))
 
 
 def _print_warnings(result) -> None:

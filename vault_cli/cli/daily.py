@@ -5,7 +5,6 @@ Each parses its arguments, calls one library function and renders the result.
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Optional
 
@@ -15,6 +14,7 @@ from vault_cli.cli.common import (
     IdentityOpt,
     JsonOpt,
     VaultOpt,
+    _config,
     _print_warnings,
     _progress,
     _session,
@@ -28,7 +28,6 @@ from vault_cli.cli.common import (
     out,
     out_json,
 )
-from vault_cli.errors import UsageError
 
 # ---------------------------------------------------------------------------
 # keygen, init, whoami
@@ -41,25 +40,11 @@ def keygen(
     age_only: bool = typer.Option(False, "--age", help="A native age identity that never signs, e.g. for an offline recovery key."),
 ) -> None:
     """Make your key (mode 0600): one SSH ed25519 key that reads and signs. Prints the public line to send your manager."""
+    from vault_cli.cli import prompts
     from vault_cli.services import setup
-    from vault_cli.services.vault import passphrase_from_env_or_terminal
 
-    secret = None
-    if passphrase:
-        if os.environ.get("CONFIDE_PASSPHRASE_FILE"):
-            secret = passphrase_from_env_or_terminal("the new identity")
-        elif sys.stdin.isatty():
-            import getpass
-
-            first = getpass.getpass("New passphrase: ")
-            if first != getpass.getpass("Repeat it: "):
-                raise UsageError("the two passphrases differ", "run it again")
-            secret = first
-        else:
-            raise UsageError("--passphrase needs a terminal to ask, or CONFIDE_PASSPHRASE_FILE", "never pass a passphrase as an argument")
-        if not secret:
-            raise UsageError("the passphrase is empty", "choose a long passphrase")
-    result = setup.keygen(out_file, secret, age_only=age_only)
+    secret = prompts.new_passphrase() if passphrase else None
+    result = setup.keygen(_config(), out_file, secret, age_only=age_only)
     note(f"wrote a new key to {result.path} (mode 0600); keep it secret and back it up")
     if not age_only:
         note("send your manager the line below; it is your public key, for reading and for signing")
@@ -80,7 +65,7 @@ def init(
     """Create a vault: a git repository whose first commit, signed by you, is its identity. Prints the folder."""
     from vault_cli.services import setup
 
-    result = setup.init_vault(directory, name=name, holder=holder, recipient=recipient, identity=identity,
+    result = setup.init_vault(directory, _config(identity=identity), name=name, holder=holder, recipient=recipient,
                               signing_key=signing_key, unsigned=unsigned, object_format=object_format)
     _print_warnings(result)
     note(f"created vault {result.id} with '{holder}' as its first manager")
@@ -131,7 +116,7 @@ def holder_list(vault: Optional[str] = VaultOpt, as_json: bool = JsonOpt) -> Non
     from vault_cli.services import holders as holders_svc
     from vault_cli.services.vault import Vault
 
-    rows = holders_svc.list_holders(Vault.open(vault))
+    rows = holders_svc.list_holders(Vault.open(_config(vault)))
     if as_json:
         out_json(rows)
         return

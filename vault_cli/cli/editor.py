@@ -19,12 +19,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
+from vault_cli.cli import environment
 from vault_cli.errors import ExternalError, IntegrityError, UsageError, VaultStateError
 from vault_cli.formats import yamlio
 from vault_cli.services import profiles, records
 from vault_cli.services.vault import Session
-
-SHM = os.environ.get("CONFIDE_SHM", "/dev/shm")
 
 HEADER = """\
 # Profile of {record}. Save and close to re-encrypt it; an empty file or an
@@ -35,14 +34,15 @@ HEADER = """\
 
 @contextmanager
 def private_folder() -> Iterator[Path]:
-    if not os.path.isdir(SHM) or not _memory_backed(SHM):
+    shm = environment.shm()
+    if not os.path.isdir(shm) or not _memory_backed(shm):
         raise VaultStateError(
-            f"there is no memory-backed folder at {SHM}, so the profile cannot be edited without writing it to disk",
+            f"there is no memory-backed folder at {shm}, so the profile cannot be edited without writing it to disk",
             "use 'confide child set RECORD FIELD=VALUE' instead",
         )
-    _sweep_stale(SHM)
+    _sweep_stale(shm)
     # The pid in the name lets a later edit remove what a SIGKILLed confide could not.
-    folder = Path(tempfile.mkdtemp(prefix=f"confide-{os.getpid()}-", dir=SHM))
+    folder = Path(tempfile.mkdtemp(prefix=f"confide-{os.getpid()}-", dir=shm))
     os.chmod(folder, 0o700)
     # A closed terminal (SIGHUP) or a plain 'kill' (SIGTERM) would end Python without
     # running 'finally', leaving the plaintext profile in /dev/shm: turn them into an
@@ -106,7 +106,7 @@ def _sweep_stale(shm: str) -> None:
 
 
 def _editor() -> list[str]:
-    cmd = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    cmd = environment.editor()
     if not cmd:
         raise UsageError("no editor: set $EDITOR (or $VISUAL)", "for example: EDITOR=nano confide child edit RECORD")
     return shlex.split(cmd)

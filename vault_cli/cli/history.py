@@ -8,7 +8,6 @@ function, render.
 from __future__ import annotations
 
 import csv
-import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -19,6 +18,7 @@ from vault_cli.cli.common import (
     IdentityOpt,
     JsonOpt,
     VaultOpt,
+    _config,
     _print_warnings,
     _session,
     _table,
@@ -27,6 +27,7 @@ from vault_cli.cli.common import (
     note,
     out,
     out_json,
+    report_error,
     warn,
 )
 from vault_cli.errors import FindingsError, UsageError
@@ -43,8 +44,9 @@ def _global(
     ),
 ) -> None:
     """Keep an early-years setting's confidential records in an encrypted git vault."""
-    if signing_key_file:
-        os.environ["CONFIDE_SIGNING_KEY"] = signing_key_file
+    from vault_cli.cli import environment
+
+    environment.set_global_flags(signing_key_file=signing_key_file)
 
 
 # ---------------------------------------------------------------------------
@@ -70,10 +72,10 @@ def holder_set_signing_key(
 # verify
 
 
-def _open_root(vault: Optional[str]) -> Path:
+def _open_root(config) -> Path:
     from vault_cli.services.vault import find_root
 
-    return find_root(vault)
+    return find_root(config)
 
 
 def _report_verify(result, as_json: bool, quiet: bool = False) -> None:
@@ -112,7 +114,8 @@ def verify(
     """Check the history from the vault's identity: signatures, role rules, merges, entries, keys, schemas. Exit 9 on findings."""
     from vault_cli.services import recovery
 
-    result = recovery.verify_vault(_open_root(vault), since=since, identity=identity)
+    config = _config(vault, identity)
+    result = recovery.verify_vault(_open_root(config), config, since=since)
     _report_verify(result, as_json)
 
 
@@ -126,8 +129,8 @@ def trust_cmd(
     """Show this clone's trust anchor and last verified commit, or pin the vault's identity after verifying its history."""
     from vault_cli.services import recovery
 
-    root = _open_root(vault)
-    data = recovery.trust_vault(root, anchor, confirm=_confirm_identity, identity=identity)
+    config = _config(vault, identity)
+    data = recovery.trust_vault(_open_root(config), anchor, config, confirm=_confirm_identity)
     if as_json:
         out_json(data)
         return
@@ -159,7 +162,8 @@ def repudiate(
     """
     from vault_cli.services import recovery
 
-    result = recovery.repudiate(_open_root(vault), identity=identity, reason=reason, to=to)
+    config = _config(vault, identity)
+    result = recovery.repudiate(_open_root(config), config, reason=reason, to=to)
     note(f"repudiated {len(result.commits)} commit(s); restored the verified state {result.restored[:12]}")
     out(result.commit)
 
@@ -197,7 +201,7 @@ def audit(
 
     if fmt not in ("table", "csv", "json"):
         raise UsageError(f"unknown --format '{fmt}'", "--format takes table, csv or json")
-    v, identities = recovery.open_for_reading(vault, identity)
+    v, identities = recovery.open_for_reading(_config(vault, identity))
     rows, n = history.audit(v.root, v.commit, holders=v.holders, identities=identities, record=record, holder=holder,
                             action=action, since=since)
     if n:
@@ -250,8 +254,9 @@ def clone(
     from vault_cli.services import recovery
     from vault_cli.services import sync as syncmod
 
-    path, head, anchor = syncmod.clone(url, directory, anchor=trust, confirm=_confirm_identity,
-                                       identities=recovery.identities_if_any(identity))
+    config = _config(identity=identity)
+    path, head, anchor = syncmod.clone(url, directory, clock=config.clock, anchor=trust, confirm=_confirm_identity,
+                                       identities=recovery.identities_if_any(config))
     note(f"cloned into {path}; its history verifies from the vault's identity {anchor}")
     out(str(path))
 
@@ -266,8 +271,10 @@ def merge_driver(
     """git's merge driver for records/*.yaml (git runs it: python -m vault_cli merge-driver %O %A %B %P)."""
     from vault_cli.services import sync as syncmod
 
-    code = syncmod.merge_driver(base, ours, theirs, path)
-    raise typer.Exit(code)
+    problem = syncmod.merge_driver(base, ours, theirs, path)
+    if problem is not None:
+        report_error(problem)
+        raise typer.Exit(1)
 
 
 # ---------------------------------------------------------------------------
@@ -284,7 +291,7 @@ def backup(
     """Write a git bundle of every ref and verify it; needs no identity."""
     from vault_cli.services import sync as syncmod
 
-    result = syncmod.backup(_open_root(vault), file)
+    result = syncmod.backup(_open_root(_config(vault)), file)
     if quiet:
         return
     if as_json:
@@ -306,8 +313,9 @@ def restore(
     from vault_cli.services import recovery
     from vault_cli.services import sync as syncmod
 
-    path, head, anchor = syncmod.restore(file, directory, anchor=trust, confirm=_confirm_identity,
-                                         identities=recovery.identities_if_any(identity))
+    config = _config(identity=identity)
+    path, head, anchor = syncmod.restore(file, directory, clock=config.clock, anchor=trust, confirm=_confirm_identity,
+                                         identities=recovery.identities_if_any(config))
     if as_json:
         out_json({"path": str(path), "commit": head, "identity": anchor, "ok": True})
     elif not quiet:
@@ -331,7 +339,7 @@ def serve_hook_install(
     """Install a pre-receive hook that verifies every push (keylessly) and refuses what does not verify."""
     from vault_cli.services import serve_hook
 
-    data = serve_hook.install(repo, trust)
+    data = serve_hook.install(repo, trust, _config().clock)
     if as_json:
         out_json(data)
         return
@@ -342,6 +350,7 @@ def serve_hook_install(
 @serve_app.command("run", hidden=True)
 def serve_hook_run() -> None:
     """git runs this from the pre-receive hook, with the pushed refs on stdin."""
+    from vault_cli.cli import environment
     from vault_cli.services import serve_hook
 
-    raise typer.Exit(serve_hook.run(sys.stdin, sys.stderr))
+    raise typer.Exit(serve_hook.run(sys.stdin, sys.stderr, environment.hook_repository(), _config().clock))

@@ -7,12 +7,12 @@ here decides policy or touches files.
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Optional
 
 from vault_cli.cli import access as cli_access  # noqa: F401  (grant, revoke, key-person, holder remove/rotate, access, expire)
 from vault_cli.cli import daily as cli_daily  # noqa: F401  (keygen, init, whoami, holders, children, add, show, mark)
+from vault_cli.cli import environment
 from vault_cli.cli import history as cli_history  # noqa: F401  (verify, audit, sync, clone, backup, restore, trust, ...)
 from vault_cli.cli import requests as cli_requests  # noqa: F401  (request ..., due, find, share)
 from vault_cli.cli.common import app
@@ -49,7 +49,7 @@ def _only_the_command_run(args: list[str]) -> None:
     exactly, and never for help or shell completion: those see the full app.
     The test-suite's CliRunner calls ``app`` directly and is never pruned.
     """
-    if any(k.endswith("_COMPLETE") for k in os.environ) or any(a in ("--help", "-h") for a in args):
+    if environment.completing() or any(a in ("--help", "-h") for a in args):
         return
     value_opts = _group_value_options()
     if value_opts is None:

@@ -59,6 +59,9 @@ from vault_cli.services.writing import warnings_for_vault, writing
 # grant
 
 
+PERMISSION = "date of the parent's permission"  # a field, as errors name it (the command line: --parent-permission)
+
+
 def grant(
     session: Session,
     holder_name: str,
@@ -73,17 +76,19 @@ def grant(
     """Let a holder read levels of one record or every record, the past included."""
     settings = session.settings
     levels = levels_given(settings, levels, default_all=False)
-    today = timeutil.today()
+    today = session.clock.today()
     if until is not None:
-        until = timeutil.parse_date(until, "--until")
+        until = timeutil.parse_date(until, "end date")
         if dt.date.fromisoformat(until) < today:
-            raise UsageError(f"--until {until} is in the past", f"give today ({today.isoformat()}) or a later date")
+            raise UsageError(f"{{0}} {until} is in the past", f"give today ({today.isoformat()}) or a later date",
+                             fields=("end date",))
     if parent_permission is not None:
-        parent_permission = timeutil.parse_date(parent_permission, "--parent-permission")
+        parent_permission = timeutil.parse_date(parent_permission, PERMISSION)
         if dt.date.fromisoformat(parent_permission) > today:
             raise UsageError(
-                f"--parent-permission {parent_permission} is in the future",
+                f"{{0}} {parent_permission} is in the future",
                 "give the date the parent's written permission was received",
+                fields=(PERMISSION,),
             )
     record_ids = scope(session.vault, record, all_records)
 
@@ -99,20 +104,23 @@ def grant(
             if parent_permission is None:
                 raise UsageError(
                     f"'{target.name}' is a {target.role}: a grant needs the parent's written permission",
-                    "give the date it was received with --parent-permission YYYY-MM-DD",
+                    "give the date it was received with {0} YYYY-MM-DD",
+                    fields=(PERMISSION,),
                 )
             if all_records:
                 raise UsageError(
                     f"a grant to a {target.role} needs each child's parent's permission, so it is given one record at a time",
-                    "use --child RECORD --parent-permission DATE for each child",
+                    "use {0} RECORD {1} DATE for each child",
+                    fields=("child's record", PERMISSION),
                 )
         elif parent_permission is not None:
-            raise UsageError(f"--parent-permission is only for grants to a role that needs it; '{target.name}' is a {target.role}",
-                             "leave it out")
+            raise UsageError(f"{{0}} is only for grants to a role that needs it; '{target.name}' is a {target.role}",
+                             "leave it out", fields=(PERMISSION,))
         if "until" in needs and until is None:
             raise UsageError(
                 f"'{target.name}' is a {target.role}: every grant to a {target.role} ends on a date",
-                "give it with --until YYYY-MM-DD",
+                "give it with {0} YYYY-MM-DD",
+                fields=("end date",),
             )
         fields = {"holder": target.name, "granted_by": actor.name, "granted": today.isoformat()}
         if until is not None:
@@ -202,7 +210,7 @@ def revoke(
     settings = session.settings
     levels = levels_given(settings, levels, default_all=True)
     record_ids = scope(session.vault, record, all_records)
-    today = timeutil.today()
+    today = session.clock.today()
 
     with writing(session) as (tx, actor):
         settings, holders = session.settings, session.holders
@@ -295,7 +303,7 @@ def hand_over(session: Session, record_id: str, new_key_person: str) -> AccessRe
     """Make ``new_key_person`` the child's key person: they read the key person's levels (past included);
     the previous key person loses what they read only as key person."""
     session.vault.check_record_id(record_id)
-    today = timeutil.today()
+    today = session.clock.today()
 
     with writing(session) as (tx, actor):
         settings, holders = session.settings, session.holders

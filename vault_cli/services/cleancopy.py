@@ -38,7 +38,6 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from vault_cli.adapters import timeutil
 from vault_cli.errors import Denied, ExternalError, UsageError
 from vault_cli.services import request_steps, requests
 from vault_cli.services.vault import Session
@@ -99,7 +98,8 @@ def build(session: Session, request_id: str, *, include_not_informed: bool = Fal
             f"{len(not_informed)} entries of this file were recorded without informing the parents "
             f"({', '.join(not_informed[:5])}{', ...' if len(not_informed) > 5 else ''})",
             f"decide for each: withhold it with 'confide request withhold {request_id} --entry ENTRY --reason ...', "
-            "or disclose it by exporting with --include-not-informed; nothing was written",
+            "or disclose it by exporting with {0}; nothing was written",
+            fields=("entries parents were not told of",),
         )
     at_of = {e["id"]: e["at"] for e in loaded.entries}
     profile = loaded.profile or {}
@@ -120,7 +120,7 @@ def build(session: Session, request_id: str, *, include_not_informed: bool = Fal
         "setting": session.settings.name,
         "request": request_id,
         "requester": d["requester"], "relationship": d["relationship"], "received": d["received"],
-        "prepared_on": timeutil.today().isoformat(), "prepared_by": actor.name,
+        "prepared_on": session.clock.today().isoformat(), "prepared_by": actor.name,
         "child": [{"field": label, "value": value} for label, value in child],
         "child_name": profile.get("name", ""),
         "from": min(dates) if dates else None, "to": max(dates) if dates else None,
@@ -322,22 +322,26 @@ def render(data: dict, fmt: str) -> bytes:
 # Writing it out
 
 
+OUT, FORCE = "clean copy file", "replace it"  # fields, as errors name them (the command line: --out, --force)
+
+
 def _check_out(session: Session, out: str, force: bool) -> Path:
     if not out or not out.strip():
-        raise UsageError("--out is empty", "name the file to write, e.g. --out clean-copy.html")
+        raise UsageError("{0} is empty", "name the file to write, e.g. {0} clean-copy.html", fields=(OUT, FORCE))
     path = Path(out).expanduser()
     parent = path.parent.resolve()
     if not parent.is_dir():
-        raise UsageError(f"the folder for --out, {path.parent}, does not exist", "create it first, or choose another")
+        raise UsageError(f"the folder for {{0}}, {path.parent}, does not exist", "create it first, or choose another",
+                         fields=(OUT, FORCE))
     target = parent / path.name
     root = session.vault.root.resolve()
     if target == root or root in target.parents:
-        raise UsageError("--out is inside the vault's folder, where plaintext must never be",
-                         "write the clean copy outside the vault, e.g. --out ~/clean-copy.html")
+        raise UsageError("{0} is inside the vault's folder, where plaintext must never be",
+                         "write the clean copy outside the vault, e.g. {0} ~/clean-copy.html", fields=(OUT, FORCE))
     if target.is_dir():
-        raise UsageError(f"--out names a folder, {path}", "give a file name")
+        raise UsageError(f"{{0}} names a folder, {path}", "give a file name", fields=(OUT, FORCE))
     if target.exists() and not force:
-        raise UsageError(f"{path} already exists", "choose another --out, or replace it with --force")
+        raise UsageError(f"{path} already exists", "choose another {0}, or replace it with {1}", fields=(OUT, FORCE))
     return target
 
 

@@ -83,12 +83,12 @@ def _record_due(session: Session, record_id: str, today: dt.date, within: int) -
 def due(session: Session, *, within: int = DEFAULT_WITHIN, progress=None) -> dict:
     session.require_reader()
     if within < 0:
-        raise UsageError("--within cannot be negative", "give a number of days, e.g. --within 14")
-    today = timeutil.today()
+        raise UsageError("{0} cannot be negative", "give a number of days, e.g. {0} 14", fields=("days ahead",))
+    today = session.clock.today()
     items: list[dict] = []
     sealed_records = 0
     for res in parallel.map_ordered(lambda rid: _record_due(session, rid, today, within), session.vault.record_ids(),
-                                    progress=progress):
+                                    progress=progress, processes=session.config.workers):
         items.extend(res["items"])
         sealed_records += bool(res["sealed"])
     order = {"request": 0, "rekey": 1, "grant-ends": 2, "parents-not-informed": 3, "parent-view-not-asked": 4}
@@ -174,9 +174,9 @@ def find(session: Session, text: str, *, category: Optional[str] = None, level: 
         session.settings.check_level(level)
         levels = (level,)
     if since is not None:
-        since = timeutil.parse_date(since, "--since")
+        since = timeutil.parse_date(since, "start date")
     if not needle and category is None and level is None and since is None and record is None:
-        raise UsageError("nothing to search for", "give TEXT, or a filter such as --category or --since")
+        raise UsageError("nothing to search for", "give TEXT, or a filter such as {0} or {1}", fields=("category", "start date"))
     if record is not None:
         session.vault.check_record_id(record)
         ids = [record]
@@ -184,7 +184,7 @@ def find(session: Session, text: str, *, category: Optional[str] = None, level: 
         ids = session.vault.record_ids()
     rows: list[dict] = []
     for chunk in parallel.map_ordered(lambda rid: _record_find(session, rid, needle, category, levels, since), ids,
-                                      progress=progress):
+                                      progress=progress, processes=session.config.workers):
         rows.extend(chunk)
     rows.sort(key=lambda r: (r["at"], r["record"], r["entry"]))
     return rows
@@ -213,26 +213,27 @@ def share(
     parents_not_informed: Optional[str] = None,
 ) -> records.WriteResult:
     """Record a decision to share information, or not to (golden rule 7: the decision and the reasons)."""
-    with_whom = requests.clean_text(with_whom, "--with", limit=200)
-    what = requests.clean_text(what, "--what")
-    purpose = requests.clean_text(purpose, "--purpose")
-    basis = requests.clean_text(basis, "--basis", required=not decided_not_to, limit=500)
+    with_whom = requests.clean_text(with_whom, "who it was shared with", limit=200)
+    what = requests.clean_text(what, "what was shared")
+    purpose = requests.clean_text(purpose, "purpose")
+    basis = requests.clean_text(basis, "lawful basis", required=not decided_not_to, limit=500)
     if consent not in CONSENT:
-        raise UsageError(f"unknown --consent '{consent}'", "--consent takes " + ", ".join(CONSENT))
-    reason = requests.clean_text(reason, "--reason", required=False)
+        raise UsageError(f"unknown {{0}} '{consent}'", "{0} takes " + ", ".join(CONSENT), fields=("consent",))
+    reason = requests.clean_text(reason, "reason", required=False)
     if reason is None and (decided_not_to or consent != "given"):
         raise UsageError(
-            "--reason is needed: " + ("why it was decided not to share" if decided_not_to else
-                                     f"why information is shared with consent {consent}"),
-            "record the reasons, e.g. --reason \"seeking consent would place the child at risk\"",
+            "{0} is needed: " + ("why it was decided not to share" if decided_not_to else
+                                 f"why information is shared with consent {consent}"),
+            "record the reasons, e.g. {0} \"seeking consent would place the child at risk\"",
+            fields=("reason",),
         )
-    on_d = requests.parse_day(on, "--on") or timeutil.today()
-    requests.not_future(on_d, "--on")
-    how = requests.clean_text(how, "--how", required=False, limit=200)
-    advice = requests.clean_text(advice, "--advice", required=False, limit=500)
+    on_d = requests.parse_day(on, "date of the decision") or session.clock.today()
+    requests.not_future(on_d, "date of the decision", session.clock.today())
+    how = requests.clean_text(how, "how it was shared", required=False, limit=200)
+    advice = requests.clean_text(advice, "advice", required=False, limit=500)
     session.settings.check_level(level)
     if level == "general":
-        raise UsageError("a sharing decision is not general information", "use --level confidential or safeguarding")
+        raise UsageError("a sharing decision is not general information", "use {0} confidential or safeguarding", fields=("level",))
     session.vault.check_record_id(record_id)
     details = {"procedure": "information-sharing/1", "decision": "not-shared" if decided_not_to else "shared",
                "with": with_whom, "what": what, "purpose": purpose, "basis": basis, "consent": consent,

@@ -31,7 +31,8 @@ def _parse_since_date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise UsageError("--since needs a date as YYYY-MM-DD, which this is not", "for example: --since 2026-09-01") from None
+        raise UsageError("{0} needs a date as YYYY-MM-DD, which this is not", "for example: {0} 2026-09-01",
+                         fields=("start date",)) from None
 
 
 def audit(root: Path, commit: str, *, holders: Holders, identities: Optional[list] = None, record: Optional[str] = None,

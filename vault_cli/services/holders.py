@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from typing import Optional
 
-from vault_cli.adapters import crypto, timeutil
+from vault_cli.adapters import crypto
 from vault_cli.errors import Denied, IdentityProblem, NotFound, UsageError, VaultStateError
 from vault_cli.formats import envelope, policyfiles
 from vault_cli.model import ids, policy, trail
@@ -35,6 +36,8 @@ from vault_cli.services.keys import (
 )
 from vault_cli.services.vault import Session, Vault
 from vault_cli.services.writing import WriteResult, warnings_for_vault, writing
+
+NEW_IDENTITY = "new identity file"  # a field, as errors name it (the command line: --new-identity)
 
 
 def check_holder_name(name: str) -> str:
@@ -87,8 +90,9 @@ def add_holder(session: Session, name: str, *, role: str, recipient: str, progre
         if signing_key is None and writes and policy.signatures_required(settings, holders):
             raise UsageError(
                 f"this vault requires signed commits, and a {role} writes: '{name}' needs a signing key",
-                "give the line their 'confide keygen' printed (ssh-ed25519 AAAA...) as --recipient, "
-                "or add --signing-key \"ssh-ed25519 AAAA...\"",
+                "give the line their 'confide keygen' printed (ssh-ed25519 AAAA...) as {0}, "
+                "or add {1} \"ssh-ed25519 AAAA...\"",
+                fields=("recipient", "signing key"),
             )
         if holders.find(name) is not None:
             raise VaultStateError(f"a holder named '{name}' already exists", "choose another name; see them with: confide holder list")
@@ -102,7 +106,7 @@ def add_holder(session: Session, name: str, *, role: str, recipient: str, progre
             if signing_key and signing_key in [h.signing_key] + [k["key"] for k in h.previous_signing_keys]:
                 raise VaultStateError(f"that signing key already belongs to holder '{h.name}'",
                                       "every holder signs with their own key: ssh-keygen -t ed25519")
-        today = timeutil.today().isoformat()
+        today = session.clock.today().isoformat()
         holders.all.append(Holder(name=name, role=role, recipient=recipient, status="active", added=today, added_by=actor.name,
                                   signing_key=signing_key))
         levels = tuple(lv for lv in settings.levels if policy.may_level(settings, holders.get(name), "reads", lv))
@@ -141,7 +145,7 @@ def set_signing_key(session, name: str, key: str):
                 )
         if target.signing_key:
             target.previous_signing_keys = list(target.previous_signing_keys or []) + [
-                {"key": target.signing_key, "until": timeutil.today().isoformat()}
+                {"key": target.signing_key, "until": session.clock.today().isoformat()}
             ]
         target.signing_key = key
         tx.write(HOLDERS_FILE, policyfiles.dump_holders(holders).encode("utf-8"))
@@ -160,11 +164,13 @@ def set_signing_key(session, name: str, key: str):
 def remove_holder(session: Session, name: str, *, reason: str, progress=None) -> AccessResult:
     """A leaver: revoked from every level of every record, kept in holders.yaml as removed."""
     if reason is None or not reason.strip():
-        raise UsageError("removing a holder needs a reason", "for example: --reason \"left the setting 2026-11-30\"")
+        raise UsageError("removing a holder needs a reason", "for example: {0} \"left the setting 2026-11-30\"",
+                         fields=("reason",))
     reason = reason.strip()
     if len(reason) > 500 or "\n" in reason:
-        raise UsageError("--reason must be one line of at most 500 characters", "keep it short; never name a child")
-    today = timeutil.today()
+        raise UsageError("{0} must be one line of at most 500 characters", "keep it short; never name a child",
+                         fields=("reason",))
+    today = session.clock.today()
 
     with writing(session) as (tx, actor):
         settings, holders = session.settings, session.holders
@@ -263,7 +269,8 @@ def rotate_holder(
 
         signing_key = normalise_signing_key(signing_key)
     if recipient is None and not new_identities:
-        raise UsageError("give the new key", "--recipient age1... (or ssh-ed25519 ...), or --new-identity FILE")
+        raise UsageError("give the new key", "{0} age1... (or ssh-ed25519 ...), or {1} FILE",
+                         fields=("recipient", NEW_IDENTITY))
     if recipient is not None:
         recipient = crypto.normalise_recipient(recipient)
     if new_identities:
@@ -271,9 +278,10 @@ def rotate_holder(
         if recipient is None:
             recipient = recipients[0]
         elif recipient not in recipients:
-            raise UsageError("--new-identity is not the secret half of --recipient", "give the identity file that goes with the recipient")
+            raise UsageError("{0} is not the secret half of {1}", "give the identity file that goes with the recipient",
+                             fields=(NEW_IDENTITY, "recipient"))
     assert recipient is not None
-    today = timeutil.today()
+    today = session.clock.today()
 
     with writing(session) as (tx, actor):
         settings, holders = session.settings, session.holders
@@ -299,7 +307,8 @@ def rotate_holder(
             raise Denied(
                 f"'{name}' is the last active manager: rotating to a key nobody has shown they hold could lock "
                 "the vault's owners out",
-                "prove the new key with --new-identity FILE (its secret half), or add another manager first",
+                "prove the new key with {0} FILE (its secret half), or add another manager first",
+                fields=(NEW_IDENTITY,),
             )
         new_signing = _new_signing_key(settings, holders, target, recipient, signing_key)
         old = target.recipient
@@ -339,7 +348,8 @@ def _new_signing_key(settings, holders: Holders, target: Holder, recipient: str,
                 f"'{target.name}' also signs commits, and a lost or stolen key signs as them as well as reads: the "
                 "rotation replaces both",
                 "rotate to the ssh-ed25519 line their 'confide keygen' printed (it reads and signs), or add "
-                "--signing-key \"ssh-ed25519 AAAA...\"",
+                "{0} \"ssh-ed25519 AAAA...\"",
+                fields=("signing key",),
             )
         return None
     blob = parse_public_key(key)
@@ -379,14 +389,13 @@ def _rotate_record(session: Session, rid: str, target: Holder, today: dt.date) -
     return change
 
 
-def load_new_identity(path: str) -> list[crypto.Identity]:
-    """The identity file behind ``--new-identity`` (passphrase from CONFIDE_PASSPHRASE_FILE or the terminal)."""
-    from vault_cli.services.vault import passphrase_from_env_or_terminal
-
+def load_new_identity(path: str, passphrase: Optional[Callable[[str], Optional[str]]] = None) -> list[crypto.Identity]:
+    """The identity file behind ``--new-identity`` (``passphrase`` asks for its passphrase, if it has one)."""
     try:
-        return crypto.load_identity_file(os.path.expanduser(path), passphrase_from_env_or_terminal)
+        return crypto.load_identity_file(os.path.expanduser(path), passphrase)
     except IdentityProblem as exc:
-        raise IdentityProblem("--new-identity: " + exc.message, *exc.hints) from None
+        slot = "{" + str(len(exc.fields)) + "}"  # the next field's place
+        raise IdentityProblem(slot + ": " + exc.template, *exc.hint_templates, fields=exc.fields + (NEW_IDENTITY,)) from None
 
 
 __all__ = ["check_holder_name", "list_holders", "add_holder", "set_signing_key", "remove_holder", "rotate_holder",

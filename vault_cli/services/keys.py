@@ -82,7 +82,8 @@ def levels_given(settings: Settings, given: Optional[Sequence[str]], *, default_
     if not given:
         if default_all:
             return list(settings.levels)
-        raise UsageError("which level?", "give --level general, confidential or safeguarding (repeat it for several)")
+        raise UsageError("which level?", "give {0} general, confidential or safeguarding (repeat it for several)",
+                         fields=("level",))
     out: list[str] = []
     for lv in given:
         settings.check_level(lv)
@@ -93,7 +94,8 @@ def levels_given(settings: Settings, given: Optional[Sequence[str]], *, default_
 
 def scope(vault: Vault, record: Optional[str], all_records: bool) -> list[str]:
     if (record is None) == (not all_records):
-        raise UsageError("say which records: --child RECORD or --all", "one of them, not both")
+        raise UsageError("say which records: {0} RECORD or {1}", "one of them, not both",
+                         fields=("child's record", "every record"))
     if record is not None:
         vault.check_record_id(record)
         return [record]
@@ -263,7 +265,8 @@ def map_records(fn: Callable[[str], RecordChange], record_ids: Sequence[str], pr
     ``git commit`` then finds every blob stored. An object no commit ends up using (the
     command failed) is ordinary garbage for ``git gc``; it holds only ciphertext.
     """
-    changes = list(parallel.map_ordered(fn, record_ids, progress=progress))
+    processes = vault.config.workers if vault is not None else None
+    changes = list(parallel.map_ordered(fn, record_ids, progress=progress, processes=processes))
     if vault is not None and len(record_ids) >= parallel.THRESHOLD:
         vault.git.store_blobs_later([c.data for c in changes if c.data is not None])
     return changes

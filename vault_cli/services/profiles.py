@@ -131,7 +131,7 @@ def update_profile(session: Session, record_id: str, change) -> WriteResult:
         _validate_profile(record_id, new, env.head.get("key_person"))
         if new == {k: v for k, v in profile.items() if v is not None}:
             raise UsageError("the profile already says that", "nothing was changed")
-        env.head["profile"] = records.seal_profile(env, new, actor.name)
+        env.head["profile"] = records.seal_profile(env, new, actor.name, session.clock.now_iso())
         env.write_to(tx)
         commit = tx.commit(
             trail.message(f"update profile of {record_id}", "profile.update", actor.name, record=record_id), actor.name

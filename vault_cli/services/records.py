@@ -18,6 +18,7 @@ from vault_cli.services.vault import Session
 from vault_cli.services.writing import WriteResult, check_input, warnings_for_vault, writing
 
 PARENT_VIEWS = ("confidential", "not-confidential", "not-asked")
+INFORMED, NOT_INFORMED = "date parents were informed", "why parents were not informed"  # fields, as errors name them
 PROFILE_FIELDS = (
     "name", "known_as", "dob", "start_date", "leaving_date", "room", "key_person", "home_languages",
     "parents", "emergency_contacts", "medical_needs", "allergies", "dietary_needs", "gp", "send",
@@ -63,9 +64,9 @@ def create_child(
     room: Optional[str] = None,
 ) -> WriteResult:
     if not name or not name.strip():
-        raise UsageError("the child's name is empty", "give it with --name")
+        raise UsageError("the child's name is empty", "give it with {0}", fields=("child's name",))
     if dob is not None:
-        dob = timeutil.parse_date(dob, "--dob")
+        dob = timeutil.parse_date(dob, "date of birth")
     check_input("profile", {k: v for k, v in {"name": name.strip(), "room": room}.items() if v is not None},
                  "the new child's profile", definition="profile")
     with writing(session) as (tx, actor):
@@ -78,7 +79,7 @@ def create_child(
         source = vault.record_source(record_id)
         head: dict[str, Any] = {"format": envelope.FORMAT, "record": record_id, "key_person": key_person,
                                 "grants": [], "keys": []}
-        today = timeutil.today()
+        today = session.clock.today()
         taken: set[str] = set()
         for level in settings.levels:
             key, secret = envelope.new_level_key(taken, level, 1)
@@ -94,7 +95,7 @@ def create_child(
         profile = {"name": name.strip(), "dob": dob, "room": room, "key_person": key_person}
         profile = {k: v for k, v in profile.items() if v is not None}
         env = envelope.Envelope(source, head, envelope.EMPTY_TAIL)
-        env.head["profile"] = seal_profile(env, profile, actor.name)
+        env.head["profile"] = seal_profile(env, profile, actor.name, session.clock.now_iso())
         env.write_to(tx)
         commit = tx.commit(
             trail.message(f"create record {record_id}", "record.create", actor.name, record=record_id), actor.name
@@ -102,14 +103,14 @@ def create_child(
     return WriteResult(record_id, commit, warnings_for_vault(session))
 
 
-def seal_profile(env: envelope.Envelope, profile: dict, author: str) -> dict:
+def seal_profile(env: envelope.Envelope, profile: dict, author: str, updated_at: str) -> dict:
     key = env.current_key("general")
     payload = {
         "confide": "profile/1",
         "record": env.record,
         "block": "profile",
         "level": "general",
-        "updated_at": timeutil.now_iso(),
+        "updated_at": updated_at,
         "updated_by": author,
         "profile": profile,
     }
@@ -152,7 +153,8 @@ def _summary(session: Session, record_id: str) -> dict:
 
 def list_children(session: Session, progress=None) -> list[dict]:
     session.require_reader()
-    return list(parallel.map_ordered(lambda rid: _summary(session, rid), session.vault.record_ids(), progress=progress))
+    return list(parallel.map_ordered(lambda rid: _summary(session, rid), session.vault.record_ids(), progress=progress,
+                                     processes=session.config.workers))
 
 
 def open_entry(session: Session, env: envelope.Envelope, item: dict) -> Optional[dict]:
@@ -238,13 +240,15 @@ def _when(entry: dict):
 def _check_informed(parents_informed: Optional[str], parents_not_informed: Optional[str]) -> tuple[Optional[str], Optional[str]]:
     if parents_informed is not None and parents_not_informed is not None:
         raise UsageError(
-            "--parents-informed and --parents-not-informed contradict each other",
+            "{0} and {1} contradict each other",
             "give the date parents were told, or the reason they were not told, not both",
+            fields=(INFORMED, NOT_INFORMED),
         )
     if parents_informed is not None:
-        parents_informed = timeutil.parse_date(parents_informed, "--parents-informed")
+        parents_informed = timeutil.parse_date(parents_informed, INFORMED)
     if parents_not_informed is not None and not parents_not_informed.strip():
-        raise UsageError("--parents-not-informed needs the reason parents were not told", "for example: --parents-not-informed \"informing parents may place the child at risk\"")
+        raise UsageError("{0} needs the reason parents were not told",
+                         "for example: {0} \"informing parents may place the child at risk\"", fields=(NOT_INFORMED,))
     return parents_informed, parents_not_informed
 
 
@@ -274,28 +278,32 @@ def add_entry(
             "use 'confide request ...' for parents' requests and 'confide share' for sharing decisions",
         )
     if text is None or not text.strip():
-        raise UsageError("the entry text is empty", "give the text with --text TEXT, or --text - to read it from stdin")
+        raise UsageError("the entry text is empty", "give the text with {0} TEXT, or {0} - to read it from stdin",
+                         fields=("entry text",))
     if parent_view not in PARENT_VIEWS:
-        raise UsageError(f"unknown parent view '{parent_view}'", "--parent-view takes " + ", ".join(PARENT_VIEWS))
+        raise UsageError(f"unknown parent view '{parent_view}'", "{0} takes " + ", ".join(PARENT_VIEWS),
+                         fields=("parent view",))
     parents_informed, parents_not_informed = _check_informed(parents_informed, parents_not_informed)
     parties = []
     for tp in third_parties:
         if not tp or not tp.strip():
-            raise UsageError("a --third-party name is empty", "name the third party, e.g. --third-party \"Dr Who, health visitor\"")
+            raise UsageError("a {0} name is empty", "name the third party, e.g. {0} \"Dr Who, health visitor\"",
+                             fields=("third party",))
         if tp.strip() not in parties:
             parties.append(tp.strip())
-    at_value = timeutil.parse_datetime(at, "--at") if at else None
+    at_value = timeutil.parse_datetime(at, "time it happened") if at else None
     session.vault.check_record_id(record_id)
     if corrects is not None and not ids.ENTRY_RE.fullmatch(corrects):
         raise NotFound(f"'{corrects}' is not an entry id", "entry ids look like e-01jd3x8k2m5q9w")
     with writing(session) as (tx, actor):
         env = session.vault.envelope(record_id, entries=corrects is not None)
         if corrects is not None and env.find_entry(corrects) is None:
-            raise NotFound(f"--corrects names {corrects}, which is not an entry of {record_id}", f"see its entries with: confide show {record_id}")
+            raise NotFound(f"{{0}} names {corrects}, which is not an entry of {record_id}",
+                           f"see its entries with: confide show {record_id}", fields=("corrected entry",))
         key = env.current_key(level)
         rekey_due = level in (env.head.get("rekey") or [])  # the writer does not read the level (else re-keyed)
         entry_id = ids.new_entry_id()
-        now = timeutil.now_iso()
+        now = session.clock.now_iso()
         payload = {
             "confide": "entry/1", "record": record_id, "block": entry_id, "level": level, "category": category,
             "text": text, "at": at_value or now, "recorded_at": now, "author": actor.name, "parent_view": parent_view,
@@ -341,16 +349,18 @@ def mark_entry(
     if level is not None:
         settings.check_level(level)
         if not reason or not reason.strip():
-            raise UsageError("changing an entry's level needs a reason", "add --reason \"...\" saying why")
+            raise UsageError("changing an entry's level needs a reason", "add {0} \"...\" saying why", fields=("reason",))
     if parent_view is not None and parent_view not in PARENT_VIEWS:
-        raise UsageError(f"unknown parent view '{parent_view}'", "--parent-view takes " + ", ".join(PARENT_VIEWS))
+        raise UsageError(f"unknown parent view '{parent_view}'", "{0} takes " + ", ".join(PARENT_VIEWS),
+                         fields=("parent view",))
     parents_informed, parents_not_informed = _check_informed(parents_informed, parents_not_informed)
     if reason is not None and not reason.strip():
-        raise UsageError("--reason is empty", "say why, or leave --reason out")
+        raise UsageError("{0} is empty", "say why, or leave {0} out", fields=("reason",))
     if all(v is None for v in (level, parent_view, parents_informed, parents_not_informed)):
         raise UsageError(
             "nothing to mark",
-            "give --level, --parent-view, --parents-informed or --parents-not-informed",
+            "give {0}, {1}, {2} or {3}",
+            fields=("level", "parent view", INFORMED, NOT_INFORMED),
         )
     if record_id is None:
         record_id = session.vault.find_entry_record(entry_id)
@@ -371,7 +381,8 @@ def mark_entry(
         changes: dict[str, dict] = {}
         if level is not None:
             if level == state["level"]:
-                raise UsageError(f"entry {entry_id} is already at level {level}", "leave --level out, or give another level")
+                raise UsageError(f"entry {entry_id} is already at level {level}", "leave {0} out, or give another level",
+                                 fields=("level",))
             if settings.levels.index(level) < settings.levels.index(state["level"]):
                 # Moving an entry down shares it more widely: a decision the rules table reserves
                 # ('lowers' in confide.yaml; a safeguarding entry only by a manager or the DSL).
@@ -393,7 +404,7 @@ def mark_entry(
         mark_id = ids.new_mark_id()
         mark_payload = {
             "confide": "mark/1", "record": record_id, "block": mark_id, "entry": entry_id, "level": new_level,
-            "author": actor.name, "recorded_at": timeutil.now_iso(), "reason": reason.strip() if reason else None,
+            "author": actor.name, "recorded_at": session.clock.now_iso(), "reason": reason.strip() if reason else None,
             "changes": changes,
         }
         check_input("mark", mark_payload, "the marking")

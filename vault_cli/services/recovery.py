@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Optional
 
 from vault_cli.adapters import gitlog
+from vault_cli.adapters.config import Config
 from vault_cli.adapters.gitstore import ensure_repository
 from vault_cli.adapters.store import Transaction
 from vault_cli.errors import IdentityProblem, UsageError, VaultStateError
@@ -34,18 +35,18 @@ from vault_cli.model.settings import SETTINGS_FILE
 from vault_cli.services import signatures, trust
 
 
-def identities_if_any(identity: Optional[str]) -> Optional[list]:
-    return _identities(identity)
+def identities_if_any(config: Config) -> Optional[list]:
+    return _identities(config)
 
 
-def _identities(identity: Optional[str]) -> Optional[list]:
+def _identities(config: Config) -> Optional[list]:
     """The caller's identities if any can be found (verify and audit work without one)."""
     from vault_cli.services.vault import identity_location, load_identities
 
-    path, how = identity_location(identity)
+    path, how = identity_location(config)
     if not path.exists() and how == "the default location":
         return None
-    return load_identities(identity)[0]
+    return load_identities(config)[0]
 
 
 def _policy_at(root: Path, commit: str):
@@ -59,30 +60,30 @@ def _policy_at(root: Path, commit: str):
     return settings_from_bytes(raw_s), holders_from_bytes(raw_h)
 
 
-def open_for_reading(vault: Optional[str], identity: Optional[str]):
+def open_for_reading(config: Config):
     """A verified vault and the caller's identities (None when there are none), for audit."""
     from vault_cli.services.vault import Vault, find_root
 
-    identities = _identities(identity)  # first: what their key opens is checked before anything is listed
-    return Vault(find_root(vault), identities=identities), identities
+    identities = _identities(config)  # first: what their key opens is checked before anything is listed
+    return Vault(find_root(config), identities=identities, config=config), identities
 
 
-def verify_vault(root: Path, *, since: Optional[str] = None, identity: Optional[str] = None):
+def verify_vault(root: Path, config: Config, *, since: Optional[str] = None):
     """``confide verify``: judge the history; a clean full walk moves this clone's checkpoint to HEAD."""
     from vault_cli.services.verify import Anchor, verify
 
     git = ensure_repository(root)
     head = git.head()
     state = trust.TrustState.load(trust.git_dir_of(root))
-    identities = _identities(identity)
+    identities = _identities(config)
     holders = None
     try:
         holders = _policy_at(root, state.verified or head)[1] if head else None
     except Exception:  # an unreadable holders.yaml: verify reports it; the reader is just unnamed
         holders = None
-    exclude = (gitlog.resolve_rev(root, since),) if since else ()
+    exclude = (gitlog.resolve_rev(root, since, "start commit"),) if since else ()
     anchor = Anchor.parse(state.anchor) if state.anchor and not since else None
-    result = verify(root, exclude=exclude, identities=identities, holders=holders, anchor=anchor,
+    result = verify(root, clock=config.clock, exclude=exclude, identities=identities, holders=holders, anchor=anchor,
                     repudiated=tuple(state.repudiated) if since else ())
     if not since and state.anchor is None and head:
         result.notes.append("this clone has no trust anchor: the history was checked from its own first commit, "
@@ -99,8 +100,8 @@ def verify_vault(root: Path, *, since: Optional[str] = None, identity: Optional[
     return result
 
 
-def trust_vault(root: Path, anchor: Optional[str], *, confirm: Optional[Callable[[str], bool]] = None,
-                identity: Optional[str] = None) -> dict:
+def trust_vault(root: Path, anchor: Optional[str], config: Config, *,
+                confirm: Optional[Callable[[str], bool]] = None) -> dict:
     """Show this clone's anchor, or pin ``anchor`` once the whole history verifies from it."""
     from vault_cli.services.verify import Anchor
 
@@ -126,7 +127,7 @@ def trust_vault(root: Path, anchor: Optional[str], *, confirm: Optional[Callable
             f"this clone already trusts the vault identity {state.anchor}, not the one given",
             "a vault's identity never changes; check which vault this is ('git remote -v')",
         )
-    kept = trust.pin(root, anchor, head, identities=_identities(identity))
+    kept = trust.pin(root, anchor, head, clock=config.clock, identities=_identities(config))
     return {"anchor": kept.anchor, "verified": kept.verified}
 
 
@@ -159,7 +160,7 @@ class _AtVerified:
         self.commit = commit
 
 
-def repudiate(root: Path, *, identity: Optional[str], reason: Optional[str] = None,
+def repudiate(root: Path, config: Config, *, reason: Optional[str] = None,
               to: Optional[str] = None) -> RepudiationResult:
     """Restore the last verified state (or ``to``, an earlier commit of the verified history) in one signed
     commit that names every commit since."""
@@ -175,10 +176,11 @@ def repudiate(root: Path, *, identity: Optional[str], reason: Optional[str] = No
         raise VaultStateError("this clone has never verified this vault, so it has no verified state to restore",
                               "pin the vault's identity first: confide trust IDENTITY")
     if to is not None:
-        target = gitlog.resolve_rev(root, to, "--to")
+        target = gitlog.resolve_rev(root, to, "commit to restore")
         if not gitlog.is_ancestor(root, target, verified):
-            raise UsageError(f"--to {to[:60]} is not a commit this clone has verified",
-                             "give a commit of the verified history, e.g. the one before the commit to reject")
+            raise UsageError(f"{{0}} {to[:60]} is not a commit this clone has verified",
+                             "give a commit of the verified history, e.g. the one before the commit to reject",
+                             fields=("commit to restore",))
         verified = target
     if head == verified and to is not None:
         raise UsageError("nothing to repudiate: the vault is at that commit", "nothing was changed")
@@ -186,8 +188,9 @@ def repudiate(root: Path, *, identity: Optional[str], reason: Optional[str] = No
         raise VaultStateError(f"the last verified commit {verified[:12]} is not in the vault's current history",
                               f"go back to it with 'git reset --keep {verified[:12]}'")
     if reason is not None and (len(reason) > 300 or "\n" in reason):
-        raise UsageError("--reason must be one line of at most 300 characters", "keep it short; never name a child")
-    idents, path = load_identities(identity)
+        raise UsageError("{0} must be one line of at most 300 characters", "keep it short; never name a child",
+                         fields=("reason",))
+    idents, path = load_identities(config)
     if to is None:
         # what this manager's own key last checked, when that is older (a commit their key shows to be
         # forged passed the keyless check another holder's command made)
@@ -195,10 +198,11 @@ def repudiate(root: Path, *, identity: Optional[str], reason: Optional[str] = No
         seen = state.readers.get(name) if name else None
         if seen and seen != verified and gitlog.is_ancestor(root, seen, verified):
             # their key checks what others' commands let through since: back to before what it finds forged
-            verified = trust.clean_point(root, state, verified, identities=idents, reader=name)
+            verified = trust.clean_point(root, state, verified, clock=config.clock, identities=idents, reader=name)
     if head == verified:
         raise UsageError("nothing to repudiate: the vault is at its last verified commit",
-                         "to reject a verified commit that verify judged with a key, give --to the commit before it")
+                         "to reject a verified commit that verify judged with a key, give {0} the commit before it",
+                         fields=("commit to restore",))
     commits = [sha for sha, _ in gitlog.rev_list(root, head, (verified,))]
     base = _AtVerified(root, head, verified)
     actor = next((base.holders.by_recipient(i.recipient) for i in idents if base.holders.by_recipient(i.recipient)), None)
@@ -207,8 +211,8 @@ def repudiate(root: Path, *, identity: Optional[str], reason: Optional[str] = No
                               "use a manager's identity")
     policy.require(base.settings, actor, "repudiate", "repudiate commits")
     changes = gitlog.diff_paths(root, verified, head)
-    with Transaction(root, git, base=head, prepare=lambda holder, _tx: signatures.prepare(
-            base.settings, base.holders, holder, identity_path=path)) as tx:
+    with Transaction(root, git, config, base=head, prepare=lambda holder, _tx: signatures.prepare(
+            base.settings, base.holders, holder, config, identity_path=path)) as tx:
         tx.require_clean()
         for p, _old, _new in changes:
             data = base.tree.read(p)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Optional
 
-from vault_cli.adapters import parallel, timeutil
+from vault_cli.adapters import parallel
 from vault_cli.formats import envelope
 from vault_cli.model import policy
 from vault_cli.services.keys import generations
@@ -47,7 +47,7 @@ def _level_report(vault: Vault, env: envelope.Envelope, level: str, today: dt.da
 def record_access(vault: Vault, record_id: str) -> dict:
     """Who can read which level of a record, and why (role, key person, grant, until)."""
     env = vault.envelope(record_id, entries=False)
-    today = timeutil.today()
+    today = vault.config.clock.today()
     return {"record": record_id, "key_person": env.head.get("key_person"),
             "levels": [_level_report(vault, env, lv, today) for lv in vault.settings.levels]}
 
@@ -55,7 +55,7 @@ def record_access(vault: Vault, record_id: str) -> dict:
 def holder_access(vault: Vault, name: str, progress=None) -> dict:
     """What a holder can read: every record and level they hold a copy of the current generation of."""
     holder = vault.holders.get(name)
-    today = timeutil.today()
+    today = vault.config.clock.today()
     settings, holders = vault.settings, vault.holders
 
     def one(rid: str) -> Optional[dict]:
@@ -83,7 +83,8 @@ def holder_access(vault: Vault, name: str, progress=None) -> dict:
             return None
         return {"record": rid, "key_person": env.head.get("key_person") == name, "levels": levels}
 
-    rows = [r for r in parallel.map_ordered(one, vault.record_ids(), progress=progress) if r is not None]
+    rows = [r for r in parallel.map_ordered(one, vault.record_ids(), progress=progress,
+                                                      processes=vault.config.workers) if r is not None]
     return {"holder": name, "role": holder.role, "status": holder.status, "records": rows}
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-from vault_cli.adapters import timeutil
 from vault_cli.errors import Denied, NotFound, UsageError
 from vault_cli.model import policy
 from vault_cli.model.deadlines import add_months, latest_extension, setting_deadline, statutory_deadline
@@ -40,26 +39,28 @@ def open_request(
     legal_advice: Optional[str] = None,
     notes: Optional[str] = None,
 ) -> records.WriteResult:
-    requester = requests.clean_text(requester, "--requester", limit=200)
-    relationship = requests.clean_text(relationship, "--relationship", limit=200)
-    received_d = requests.parse_day(received, "--received")
-    requests.not_future(received_d, "--received")
-    ack_d = requests.parse_day(acknowledged, "--acknowledged")
+    requester = requests.clean_text(requester, "requester", limit=200)
+    relationship = requests.clean_text(relationship, "relationship", limit=200)
+    received_d = requests.parse_day(received, "date received")
+    requests.not_future(received_d, "date received", session.clock.today())
+    ack_d = requests.parse_day(acknowledged, "date acknowledged")
     if ack_d is not None:
-        requests.not_future(ack_d, "--acknowledged")
+        requests.not_future(ack_d, "date acknowledged", session.clock.today())
         if ack_d < received_d:
-            raise UsageError("--acknowledged is before --received", "a request is acknowledged on or after the day it arrives")
-    informed_d = requests.parse_day(manager_informed, "--manager-informed")
+            raise UsageError("{0} is before {1}", "a request is acknowledged on or after the day it arrives",
+                             fields=("date acknowledged", "date received"))
+    informed_d = requests.parse_day(manager_informed, "date the manager was informed")
     if informed_d is not None:
-        requests.not_future(informed_d, "--manager-informed")
+        requests.not_future(informed_d, "date the manager was informed", session.clock.today())
     if legal_advice is not None and legal_advice not in requests.LEGAL_ADVICE:
-        raise UsageError(f"--legal-advice takes {' or '.join(requests.LEGAL_ADVICE)}", "legal advice is advised where litigation is possible")
-    id_checked = requests.clean_text(id_checked, "--id-checked", required=False, limit=500)
-    notes = requests.clean_text(notes, "--notes", required=False)
+        raise UsageError("{0} takes " + " or ".join(requests.LEGAL_ADVICE), "legal advice is advised where litigation is possible",
+                         fields=("legal advice",))
+    id_checked = requests.clean_text(id_checked, "how the identity was checked", required=False, limit=500)
+    notes = requests.clean_text(notes, "notes", required=False)
     session.vault.check_record_id(record_id)
     actor = requests.require_manager_or_dsl(session, "open a request to see a child's file")
     if informed_d is None and policy.may(session.settings, actor, "manage-holders"):
-        informed_d = timeutil.today()  # the manager opens it: the manager knows
+        informed_d = session.clock.today()  # the manager opens it: the manager knows
     due, capped = setting_deadline(session.settings, received_d)
     details = {
         "procedure": "request/1", "requester": requester, "relationship": relationship,
@@ -99,11 +100,12 @@ def _open_for_step(session: Session, request_id: str, doing: str) -> requests.Lo
 def record_consent(session: Session, request_id: str, *, third_party: str, given: bool, refused: bool,
                    on: Optional[str] = None, notes: Optional[str] = None) -> records.WriteResult:
     if given == refused:
-        raise UsageError("say whether consent was given or refused", "add --given or --refused (one of them)")
-    name = requests.clean_text(third_party, "--third-party", limit=200)
-    on_d = requests.parse_day(on, "--on") or timeutil.today()
-    requests.not_future(on_d, "--on")
-    notes = requests.clean_text(notes, "--notes", required=False)
+        raise UsageError("say whether consent was given or refused", "add {0} or {1} (one of them)",
+                         fields=("consent given", "consent refused"))
+    name = requests.clean_text(third_party, "third party", limit=200)
+    on_d = requests.parse_day(on, "date of the answer") or session.clock.today()
+    requests.not_future(on_d, "date of the answer", session.clock.today())
+    notes = requests.clean_text(notes, "notes", required=False)
     session.require_writer()
     loaded = _open_for_step(session, request_id, "record consents")
     if loaded.sealed:
@@ -115,7 +117,8 @@ def record_consent(session: Session, request_id: str, *, third_party: str, given
         raise NotFound("no entry of this record names that third party",
                        f"see the third parties as the entries name them: confide request show {request_id}")
     if on_d < loaded.request.received:
-        raise UsageError("--on is before the request was received", "give the date the answer came")
+        raise UsageError("{0} is before the request was received", "give the date the answer came",
+                         fields=("date of the answer",))
     answer = "given" if given else "refused"
     details = {"procedure": "request-consent/1", "request": request_id, "third_party": slot["name"], "answer": answer,
                "on": on_d.isoformat(), "notes": notes}
@@ -126,8 +129,8 @@ def record_consent(session: Session, request_id: str, *, third_party: str, given
 
 def withhold(session: Session, request_id: str, *, entry_id: str, reason: str,
              ground: Optional[str] = None) -> records.WriteResult:
-    reason = requests.clean_text(reason, "--reason")
-    ground = requests.clean_text(ground, "--ground", required=False, limit=300) or requests.DEFAULT_GROUND
+    reason = requests.clean_text(reason, "reason")
+    ground = requests.clean_text(ground, "ground", required=False, limit=300) or requests.DEFAULT_GROUND
     requests.require_manager_or_dsl(session, "withhold information from a clean copy")
     loaded = _open_for_step(session, request_id, "withhold entries")
     target = next((e for e in requests.file_entries(loaded.entries) if e["id"] == entry_id), None)
@@ -147,15 +150,17 @@ def withhold(session: Session, request_id: str, *, entry_id: str, reason: str,
 
 def extend(session: Session, request_id: str, *, months: Optional[int] = None, until: Optional[str] = None,
            reasons: str, told_on: str) -> records.WriteResult:
-    reasons = requests.clean_text(reasons, "--reasons")
-    told_d = requests.parse_day(told_on, "--told-on")
-    requests.not_future(told_d, "--told-on")
+    reasons = requests.clean_text(reasons, "reasons for the extension")
+    told_d = requests.parse_day(told_on, "date the requester was told")
+    requests.not_future(told_d, "date the requester was told", session.clock.today())
     if (months is None) == (until is None):
-        raise UsageError("give the extension as --months 1|2 or as --until DATE (one of them)",
-                         "a complex request may be extended by up to two further months")
+        raise UsageError("give the extension as {0} 1|2 or as {1} DATE (one of them)",
+                         "a complex request may be extended by up to two further months",
+                         fields=("months of extension", "end date"))
     if months is not None and months not in (1, 2):
-        raise UsageError("--months takes 1 or 2", "the law allows up to two further months, no more")
-    until_d = requests.parse_day(until, "--until")
+        raise UsageError("{0} takes 1 or 2", "the law allows up to two further months, no more",
+                         fields=("months of extension",))
+    until_d = requests.parse_day(until, "end date")
     requests.require_manager_or_dsl(session, "extend a request's deadline")
     loaded = _open_for_step(session, request_id, "extend it")
     req = loaded.request
@@ -188,22 +193,24 @@ def extend(session: Session, request_id: str, *, months: Optional[int] = None, u
 
 def close(session: Session, request_id: str, *, met_on: Optional[str] = None, notes: Optional[str] = None,
           no_meeting: Optional[str] = None) -> records.WriteResult:
-    met_d = requests.parse_day(met_on, "--met-on")
-    notes = requests.clean_text(notes, "--notes", required=False)
-    no_meeting = requests.clean_text(no_meeting, "--no-meeting", required=False)
+    met_d = requests.parse_day(met_on, "date of the meeting")
+    notes = requests.clean_text(notes, "notes", required=False)
+    no_meeting = requests.clean_text(no_meeting, "why there was no meeting", required=False)
     if met_d is None and no_meeting is None:
         raise UsageError("say when the file was gone through with the requester, or why it was not",
-                         "add --met-on DATE, or --no-meeting REASON")
+                         "add {0} DATE, or {1} REASON", fields=("date of the meeting", "why there was no meeting"))
     if met_d is not None and no_meeting is not None:
-        raise UsageError("--met-on and --no-meeting contradict each other", "give one of them")
+        raise UsageError("{0} and {1} contradict each other", "give one of them",
+                         fields=("date of the meeting", "why there was no meeting"))
     if met_d is not None:
-        requests.not_future(met_d, "--met-on")
+        requests.not_future(met_d, "date of the meeting", session.clock.today())
     requests.require_manager_or_dsl(session, "close a request")
     loaded = _open_for_step(session, request_id, "close it again")
     req = loaded.request
     if met_d is not None and met_d < req.received:
-        raise UsageError("--met-on is before the request was received", "give the date of the meeting")
-    today = timeutil.today()
+        raise UsageError("{0} is before the request was received", "give the date of the meeting",
+                         fields=("date of the meeting",))
+    today = session.clock.today()
     details = {"procedure": "request-close/1", "request": request_id,
                "met_on": met_d.isoformat() if met_d else None, "no_meeting": no_meeting, "notes": notes,
                "closed_on": today.isoformat(), "deadline": req.deadline.isoformat(),

@@ -56,25 +56,28 @@ DEFAULT_GROUND = "an exemption under the Data Protection Act 2018"
 LEVEL_ORDER = ("general", "confidential", "safeguarding")
 
 
-def parse_day(text: Optional[str], flag: str) -> Optional[dt.date]:
+def parse_day(text: Optional[str], field: str) -> Optional[dt.date]:
+    """The date given for ``field`` (e.g. "date received"), or None when none was."""
     if text is None:
         return None
-    return dt.date.fromisoformat(timeutil.parse_date(text, flag))
+    return dt.date.fromisoformat(timeutil.parse_date(text, field))
 
 
-def not_future(day: dt.date, flag: str) -> None:
-    if day > timeutil.today():
-        raise UsageError(f"{flag} is in the future", f"give the date it happened, today ({timeutil.today().isoformat()}) at the latest")
+def not_future(day: dt.date, field: str, today: dt.date) -> None:
+    if day > today:
+        raise UsageError("{0} is in the future", f"give the date it happened, today ({today.isoformat()}) at the latest",
+                         fields=(field,))
 
 
-def clean_text(text: Optional[str], flag: str, *, required: bool = True, limit: int = 2000) -> Optional[str]:
+def clean_text(text: Optional[str], field: str, *, required: bool = True, limit: int = 2000) -> Optional[str]:
+    """The text given for ``field`` on one line (None when none was and none is ``required``)."""
     if text is None or not text.strip():
         if required:
-            raise UsageError(f"{flag} is empty", f"give it with {flag} \"...\"")
+            raise UsageError("{0} is empty", "give it with {0} \"...\"", fields=(field,))
         return None
     text = " ".join(text.split())
     if len(text) > limit:
-        raise UsageError(f"{flag} is longer than {limit} characters", "shorten it; nothing was changed")
+        raise UsageError(f"{{0}} is longer than {limit} characters", "shorten it; nothing was changed", fields=(field,))
     return text
 
 
@@ -297,7 +300,7 @@ def load(session: Session, request_id: str) -> Loaded:
 def show(session: Session, request_id: str) -> dict:
     loaded = load(session, request_id)
     req = loaded.request
-    today = timeutil.today()
+    today = session.clock.today()
     answers = req.answers()
     withheld = req.withheld()
     parties = []
@@ -371,7 +374,7 @@ def _record_requests(session: Session, record_id: str) -> list[dict]:
     if not found:
         return []
     profile = records.read_profile(session, env)
-    today = timeutil.today()
+    today = session.clock.today()
     return [r.summary(today, (profile or {}).get("name")) for r in found.values()]
 
 
@@ -380,7 +383,7 @@ def list_requests(session: Session, *, include_closed: bool = False, progress=No
     session.require_reader()
     rows: list[dict] = []
     for chunk in parallel.map_ordered(lambda rid: _record_requests(session, rid), session.vault.record_ids(),
-                                      progress=progress):
+                                      progress=progress, processes=session.config.workers):
         rows.extend(chunk)
     if not include_closed:
         rows = [r for r in rows if r["closed_on"] is None]

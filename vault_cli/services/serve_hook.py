@@ -24,9 +24,10 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Optional, TextIO
+from typing import TextIO
 
 from vault_cli.adapters import gitlog
+from vault_cli.adapters.timeutil import Clock
 from vault_cli.errors import NotFound, VaultStateError
 from vault_cli.services import trust
 
@@ -45,8 +46,8 @@ def _bare(repo: str) -> Path:
     return path
 
 
-def install(repo: str, anchor: str) -> dict:
-    """Pin ``anchor`` in the bare repository, verify what it holds, and install the hook."""
+def install(repo: str, anchor: str, clock: Clock) -> dict:
+    """Pin ``anchor`` in the bare repository, verify what it holds (by ``clock``'s time), and install the hook."""
     from vault_cli.services.verify import Anchor, verify
 
     path = _bare(repo)
@@ -58,7 +59,7 @@ def install(repo: str, anchor: str) -> dict:
     tips = _tips(path)
     repudiated: set = set()
     for ref, tip in sorted(tips.items()):
-        result = verify(path, tip=tip, anchor=Anchor.parse(anchor))
+        result = verify(path, clock=clock, tip=tip, anchor=Anchor.parse(anchor))
         if not result.ok:
             raise trust.findings_error(result, None, f"{ref} in {path}")
         repudiated |= set(result.repudiated_commits)
@@ -83,11 +84,12 @@ def _tips(path: Path) -> dict:
     return {line.split()[0]: line.split()[1] for line in out if line.strip()}
 
 
-def run(stdin: TextIO, stderr: TextIO, repo: Optional[Path] = None) -> int:
-    """The hook itself: read git's ``OLD NEW REF`` lines, verify, answer 0 (accept) or 1 (refuse)."""
+def run(stdin: TextIO, stderr: TextIO, repo: Path, clock: Clock) -> int:
+    """The hook itself: read git's ``OLD NEW REF`` lines (``stdin``) for the bare repository ``repo``, verify,
+    answer 0 (accept) or 1 (refuse), saying why on ``stderr`` (git shows it to the pusher)."""
     from vault_cli.services.verify import Anchor, verify
 
-    path = repo or Path(os.environ.get("GIT_DIR", ".")).resolve()
+    path = repo
     state = trust.TrustState.load(path)
 
     def refuse(message: str) -> int:
@@ -109,7 +111,7 @@ def run(stdin: TextIO, stderr: TextIO, repo: Optional[Path] = None) -> int:
         if old not in ZERO and not gitlog.is_ancestor(path, old, new):
             return refuse(f"{ref}: the push rewrites or cuts back history that is already shared "
                           f"({old[:12]} is not in the new history)")
-        result = verify(path, tip=new, exclude=tuple(tips), anchor=None if tips else Anchor.parse(state.anchor),
+        result = verify(path, clock=clock, tip=new, exclude=tuple(tips), anchor=None if tips else Anchor.parse(state.anchor),
                         repudiated=tuple(repudiated))
         if not result.ok:
             for f in result.findings[:20]:

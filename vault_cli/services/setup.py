@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from vault_cli.adapters import crypto, timeutil
+from vault_cli.adapters import crypto
+from vault_cli.adapters.config import Config
 from vault_cli.adapters.gitrepo import GitFailed, Repository
 from vault_cli.adapters.gitstore import Git
 from vault_cli.adapters.store import Transaction
@@ -47,7 +48,8 @@ class KeygenResult:
     recipient: str
 
 
-def keygen(out: Optional[str] = None, passphrase: Optional[str] = None, *, age_only: bool = False) -> KeygenResult:
+def keygen(config: Config, out: Optional[str] = None, passphrase: Optional[str] = None, *,
+           age_only: bool = False) -> KeygenResult:
     """A new key for a holder, written with mode 0600 (never over an existing file).
 
     By default one SSH ed25519 key that both reads and signs: it is the holder's age
@@ -56,26 +58,29 @@ def keygen(out: Optional[str] = None, passphrase: Optional[str] = None, *, age_o
     line to send. ``age_only`` makes a native age identity instead, for a key that
     never signs (an offline recovery key). The recipient returned is the public line.
     """
-    path = Path(out).expanduser() if out else default_identity_path()
+    path = Path(out).expanduser() if out else default_identity_path(config)
     if path.exists() or path.is_symlink():
         raise VaultStateError(
             f"{path} already exists; confide never overwrites a key",
-            "choose another file with --out FILE, or move the old key away first if you really mean to replace it",
+            "choose another file with {0} FILE, or move the old key away first if you really mean to replace it",
+            fields=("key file",),
         )
     if not out:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     elif not path.parent.is_dir():
-        raise UsageError(f"the folder {path.parent} does not exist", "create it first, or choose another --out")
+        raise UsageError(f"the folder {path.parent} does not exist", "create it first, or choose another {0}",
+                         fields=("key file",))
     if age_only:
         secret, recipient = crypto.generate_identity()
-        text = f"# created: {timeutil.now_iso()}\n# public key: {recipient}\n{secret}\n"
+        text = f"# created: {config.clock.now_iso()}\n# public key: {recipient}\n{secret}\n"
         data = crypto.protect_identity(text, passphrase) if passphrase else text.encode("ascii")
     else:
         data, recipient = crypto.generate_ssh_identity(passphrase)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise VaultStateError(f"{path} already exists; confide never overwrites a key", "choose another file with --out FILE") from None
+        raise VaultStateError(f"{path} already exists; confide never overwrites a key", "choose another file with {0} FILE",
+                              fields=("key file",)) from None
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
         fh.flush()
@@ -85,11 +90,11 @@ def keygen(out: Optional[str] = None, passphrase: Optional[str] = None, *, age_o
 
 def init_vault(
     directory: str,
+    config: Config,
     *,
     name: str,
     holder: str,
     recipient: Optional[str] = None,
-    identity: Optional[str] = None,
     passphrase: Optional[Callable] = None,
     signing_key: Optional[str] = None,
     unsigned: bool = False,
@@ -103,22 +108,22 @@ def init_vault(
     """
     check_holder_name(holder)
     if object_format not in ("sha1", "sha256"):
-        raise UsageError(f"unknown object format '{object_format}'", "--object-format takes sha1 or sha256")
+        raise UsageError(f"unknown object format '{object_format}'", "{0} takes sha1 or sha256", fields=("object format",))
     if not name or not name.strip():
-        raise UsageError("the setting's name is empty", "give it with --name")
+        raise UsageError("the setting's name is empty", "give it with {0}", fields=("setting's name",))
     from vault_cli.adapters import signing
     from vault_cli.formats import yamlio
     from vault_cli.services.writing import check_input as _check_input
 
     template = render_template(name.strip(), signing="unsigned" if unsigned else "required")
     # Validate confide.yaml before it is written (a usage error naming the field, not a damaged file).
-    _check_input("settings", yamlio.load(template, SETTINGS_FILE), "--name (confide.yaml)")
+    _check_input("settings", yamlio.load(template, SETTINGS_FILE), "{0} (confide.yaml)", fields=("setting's name",))
     settings = settings_from_bytes(template.encode("utf-8"))
     role = next((r.name for r in settings.roles.values() if "manage-holders" in r.may), None)
     if role is None:  # pragma: no cover - the template always has one
         raise UsageError("confide.yaml has no role that may manage holders", "the vault needs a founding manager")
     if recipient is None:
-        idents, _ = load_identities(identity, passphrase)
+        idents, _ = load_identities(config, passphrase)
         recipient = idents[0].recipient
     recipient = crypto.normalise_recipient(recipient)
     if signing_key is not None:
@@ -138,7 +143,8 @@ def init_vault(
         raise UsageError(
             "a vault requires signed commits from its first one, and no signing key was given",
             "make your key with 'confide keygen' (one SSH key that reads and signs) and use it as your identity, "
-            "or give --signing-key \"ssh-ed25519 AAAA...\"; --unsigned makes an experimental vault without signatures",
+            "or give {0} \"ssh-ed25519 AAAA...\"; {1} makes an experimental vault without signatures",
+            fields=("signing key", "no signatures"),
         )
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -149,22 +155,22 @@ def init_vault(
                                 "check the folder's permissions and the free space there") from None
         git = Git(root)
         (root / "records").mkdir(exist_ok=True)
-        today = timeutil.today().isoformat()
+        today = config.clock.today().isoformat()
         holders = Holders([Holder(name=holder, role=role, recipient=recipient, status="active", added=today, added_by=holder,
                                   signing_key=signing_key)])
         from vault_cli.services.sync import register_repo_config
 
         register_repo_config(root)  # the merge driver, and allowed_signers for plain git
-        ident_path = None
-        if identity is not None or recipient is not None:
-            from vault_cli.services.vault import identity_location
+        from vault_cli.services.vault import identity_location
 
-            ident_path = identity_location(identity)[0]
+        ident_path = identity_location(config)[0]
+
         def sign_plan(holder_name: str, tx: Transaction):
             return signatures.prepare(settings_from_bytes(tx.files[SETTINGS_FILE]),
-                                      holders_from_bytes(tx.files[HOLDERS_FILE]), holder_name, identity_path=ident_path)
+                                      holders_from_bytes(tx.files[HOLDERS_FILE]), holder_name, config,
+                                      identity_path=ident_path)
 
-        with Transaction(root, git, base=None, prepare=sign_plan) as tx:
+        with Transaction(root, git, config, base=None, prepare=sign_plan) as tx:
             tx.write(SETTINGS_FILE, template.encode("utf-8"))
             tx.write(HOLDERS_FILE, policyfiles.dump_holders(holders).encode("utf-8"))
             tx.write(".gitattributes", GITATTRIBUTES.encode())

@@ -10,18 +10,18 @@ Everything here is decided before any file is written.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Optional
 
-from vault_cli.adapters.signing import KEY_FILE_ENV, SignPlan, plan_for
+from vault_cli.adapters.config import SIGNING_KEY, Config
+from vault_cli.adapters.signing import SignPlan, plan_for
 from vault_cli.errors import IdentityProblem
 from vault_cli.model.holders import Holders
 from vault_cli.model.policy import signatures_required
 from vault_cli.model.settings import Settings
 
 
-def prepare(settings: Settings, holders: Holders, holder_name: str, *,
+def prepare(settings: Settings, holders: Holders, holder_name: str, config: Config, *,
             identity_path: Optional[Path] = None) -> Optional[SignPlan]:
     """How to sign the commit ``holder_name`` is about to make, or None to commit unsigned.
 
@@ -38,13 +38,14 @@ def prepare(settings: Settings, holders: Holders, holder_name: str, *,
                 "(the line 'confide keygen' printed)",
             )
         return None
-    plan = plan_for(declared, identity_path=identity_path, key_file=os.environ.get(KEY_FILE_ENV) or None,
-                    agent=os.environ.get("SSH_AUTH_SOCK") or None, holder_name=holder_name)
+    plan = plan_for(declared, identity_path=identity_path, key_file=config.signing_key_file,
+                    agent=config.ssh_agent, holder_name=holder_name)
     if plan is None and required:
         raise IdentityProblem(
             f"this vault requires signed commits and no private signing key for '{holder_name}' was found; nothing was changed",
-            f"use the identity 'confide keygen' made, or pass --signing-key-file FILE (or set {KEY_FILE_ENV}), "
+            f"use the identity 'confide keygen' made, or pass {{0}} FILE (or set {SIGNING_KEY}), "
             "or load the key into ssh-agent (ssh-add FILE)",
+            fields=("signing key file",),
         )
     return plan
 

@@ -28,7 +28,8 @@ from typing import Optional
 
 from vault_cli.adapters.gitrepo import GitFailed, Repository
 from vault_cli.adapters.gitstore import Git
-from vault_cli.errors import ExternalError, NotFound, UsageError, VaultStateError
+from vault_cli.adapters.timeutil import Clock
+from vault_cli.errors import ConfideError, ExternalError, NotFound, UsageError, VaultStateError
 from vault_cli.model.holders import HOLDERS_FILE
 from vault_cli.model.settings import SETTINGS_FILE
 from vault_cli.services.merge import Conflict, StateReader, merge_commits, merge_entries_file, merge_head_file
@@ -55,15 +56,15 @@ def register_repo_config(root: Path) -> None:
 # The merge driver (for a merge made with plain git: confide sync merges by itself)
 
 
-def merge_driver(base_file: str, ours_file: str, theirs_file: str, path: str, root: Optional[Path] = None) -> int:
-    """git's merge driver entry point: writes the result into ``ours_file``; 0 merged, 1 conflict.
+def merge_driver(base_file: str, ours_file: str, theirs_file: str, path: str,
+                 root: Optional[Path] = None) -> Optional[ConfideError]:
+    """git's merge driver: writes the result into ``ours_file`` and returns None, or returns why the file cannot
+    be merged without choosing a side (the command says so, and exits 1: git stops the merge).
 
     During ``git merge`` the answer is ``merge.merge_states`` of HEAD, MERGE_HEAD and their
     merge base for this path: exactly what ``confide sync`` would commit and ``confide verify``
     recomputes. Elsewhere (a rebase, a cherry-pick) the three files alone are merged.
     """
-    from vault_cli.errors import ConfideError
-
     def read(p: str) -> Optional[bytes]:
         try:
             return Path(p).read_bytes()
@@ -87,14 +88,13 @@ def merge_driver(base_file: str, ours_file: str, theirs_file: str, path: str, ro
         reason = exc.message if isinstance(exc, (Conflict, ConfideError)) else str(exc)
         subprocess.run(["git", "merge-file", "-L", "ours", "-L", "base", "-L", "theirs", ours_file, base_file, theirs_file],
                        capture_output=True)
-        sys.stderr.write(
-            f"confide: error: cannot merge {path} without choosing a side: {reason}\n"
-            f"confide: hint: go back with 'git merge --abort', then merge with 'confide sync', which never "
-            "settles a conflict by choosing a side\n"
+        return VaultStateError(
+            f"cannot merge {path} without choosing a side: {reason}",
+            "go back with 'git merge --abort', then merge with 'confide sync', which never "
+            "settles a conflict by choosing a side",
         )
-        return 1
     Path(ours_file).write_bytes(merged)
-    return 0
+    return None
 
 
 # The merge is computed from the same readings of history (``gitlog``: merge bases, files, changed
@@ -224,7 +224,8 @@ def sync(session, remote: Optional[str], *, attempts: int = 3) -> SyncResult:
 
                     # keyed, with the caller's identities: nothing they open in it is merged or shown unchecked
                     keyed = vault.reader is not None and bool(vault.identities)
-                    checked = verify(root, tip=theirs, exclude=(vault.commit,), repudiated=tuple(state.repudiated),
+                    checked = verify(root, clock=vault.config.clock, tip=theirs, exclude=(vault.commit,),
+                                     repudiated=tuple(state.repudiated),
                                      identities=vault.identities if keyed else None,
                                      holders=vault.holders if keyed else None)
                     if not checked.ok:
@@ -329,7 +330,7 @@ def _require_writer_after(merged: dict, holders_now: Optional[bytes], settings_n
 
 
 def _take_trust(target: Path, anchor: Optional[str], confirm: Optional[Callable[[str], bool]], what: str,
-                identities: Optional[list] = None) -> str:
+                identities: Optional[list] = None, *, clock: Clock) -> str:
     """Verify a new clone's whole history against its anchor and keep it; remove the clone if it fails."""
     from vault_cli.services import trust
     from vault_cli.services.verify import Anchor
@@ -342,17 +343,18 @@ def _take_trust(target: Path, anchor: Optional[str], confirm: Optional[Callable[
     if anchor is None:
         if confirm is None or not confirm(found):
             raise VaultStateError(
-                f"{what} was not trusted: its identity is {found}, and no --trust was given to check it against",
+                f"{what} was not trusted: its identity is {found}, and no {{0}} was given to check it against",
                 "get the vault's identity from its manager (or from where it was written down when the vault was made) "
-                "and pass it: --trust ANCHOR",
+                "and pass it: {0} ANCHOR",
+                fields=("vault's identity",),
             )
         anchor = found
     Anchor.parse(anchor)
-    trust.pin(target, anchor, head, what=what, identities=identities)
+    trust.pin(target, anchor, head, clock=clock, what=what, identities=identities)
     return anchor
 
 
-def clone(url: str, directory: str, *, anchor: Optional[str] = None,
+def clone(url: str, directory: str, *, clock: Clock, anchor: Optional[str] = None,
           confirm: Optional[Callable[[str], bool]] = None, identities: Optional[list] = None) -> tuple[Path, str, str]:
     """Clone a vault and trust it only once its whole history verifies against ``anchor``
     (or ``confirm`` accepts the identity it shows, as ssh does for a host key)."""
@@ -370,7 +372,7 @@ def clone(url: str, directory: str, *, anchor: Optional[str] = None,
         if not (target / "confide.yaml").is_file():
             raise VaultStateError(f"{url} is not a confide vault (no confide.yaml)", "check the address")
         register_repo_config(target.resolve())
-        kept = _take_trust(target.resolve(), anchor, confirm, f"the vault at {url}", identities)
+        kept = _take_trust(target.resolve(), anchor, confirm, f"the vault at {url}", identities, clock=clock)
         from vault_cli.services import trust
 
         state = trust.TrustState.load(trust.git_dir_of(target.resolve()))
@@ -426,7 +428,7 @@ def backup(root: Path, file: str) -> BackupResult:
     return BackupResult(str(out), out.stat().st_size, head, refs)
 
 
-def restore(file: str, directory: str, *, anchor: Optional[str] = None,
+def restore(file: str, directory: str, *, clock: Clock, anchor: Optional[str] = None,
             confirm: Optional[Callable[[str], bool]] = None, identities: Optional[list] = None) -> tuple[Path, str, str]:
     """Clone a bundle into a new folder and trust it only once its whole history verifies against ``anchor``."""
     src = Path(file).expanduser()
@@ -458,7 +460,7 @@ def restore(file: str, directory: str, *, anchor: Optional[str] = None,
                                 "nothing was restored; use another backup")
         repo.remove_remote("origin")  # a bundle is not a remote to sync with
         register_repo_config(target.resolve())
-        kept = _take_trust(target.resolve(), anchor, confirm, f"the backup {src}", identities)
+        kept = _take_trust(target.resolve(), anchor, confirm, f"the backup {src}", identities, clock=clock)
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise

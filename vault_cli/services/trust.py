@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from vault_cli.adapters.timeutil import Clock
 from vault_cli.errors import FindingsError, VaultStateError
 from vault_cli.formats import signers
 
@@ -141,7 +142,7 @@ def findings_error(result, verified: Optional[str], what: str = "this vault's hi
     )
 
 
-def ensure_verified(root: Path, git, *, identities: Optional[list] = None) -> str:
+def ensure_verified(root: Path, git, *, clock: Clock, identities: Optional[list] = None) -> str:
     """The verified commit the command acts on: HEAD, once the commits since the checkpoint verify.
 
     With the caller's ``identities``, the blocks their key opens in those commits are checked
@@ -164,7 +165,7 @@ def ensure_verified(root: Path, git, *, identities: Optional[list] = None) -> st
     # Verifying reads only git's objects, which never change: no lock is needed, and a reader never waits
     # for a writer. Only the state file's update is serialised (TrustState.save).
     keep = os.access(state_dir(git_dir_of(root)).parent, os.W_OK)  # read-only media: verify, keep nothing
-    verify_and_advance(root, state, head, identities=identities, reader=reader, keep=keep)
+    verify_and_advance(root, state, head, clock=clock, identities=identities, reader=reader, keep=keep)
     return head
 
 
@@ -199,7 +200,7 @@ def _reader_name(root: Path, state: TrustState, identities: Optional[list]) -> O
     return None
 
 
-def verify_and_advance(root: Path, state: TrustState, tip: str, *, what: str = "this vault's history",
+def verify_and_advance(root: Path, state: TrustState, tip: str, *, clock: Clock, what: str = "this vault's history",
                        keep: bool = True, identities: Optional[list] = None, reader: Optional[str] = None) -> None:
     """Verify ``tip`` from the checkpoint (or from the anchor) and make it the checkpoint; refuse on findings.
 
@@ -207,7 +208,7 @@ def verify_and_advance(root: Path, state: TrustState, tip: str, *, what: str = "
     last checked when that is older, and opens what their key opens."""
     from vault_cli.adapters import gitlog
 
-    result, start, known = _walk(root, state, tip, identities=identities, reader=reader)
+    result, start, known = _walk(root, state, tip, clock=clock, identities=identities, reader=reader)
     if not result.ok:
         raise findings_error(result, start or result.last_clean or known, what)
     if reader:
@@ -223,7 +224,7 @@ def verify_and_advance(root: Path, state: TrustState, tip: str, *, what: str = "
         write_allowed_signers(root, state.git_dir, tip)
 
 
-def _walk(root: Path, state: TrustState, tip: str, *, identities: Optional[list], reader: Optional[str]):
+def _walk(root: Path, state: TrustState, tip: str, *, clock: Clock, identities: Optional[list], reader: Optional[str]):
     """Verify ``tip`` from the checkpoint, or keyed from what ``reader``'s key last checked: (result, start, known)."""
     from vault_cli.adapters import gitlog
     from vault_cli.formats.policyfiles import holders_from_bytes
@@ -246,17 +247,17 @@ def _walk(root: Path, state: TrustState, tip: str, *, identities: Optional[list]
             holders = holders_from_bytes(tree.read(HOLDERS_FILE) or b"")
         finally:
             tree.close()
-    result = verify(root, tip=tip, exclude=exclude, anchor=None if start else Anchor.parse(state.anchor or ""),
+    result = verify(root, clock=clock, tip=tip, exclude=exclude, anchor=None if start else Anchor.parse(state.anchor or ""),
                     repudiated=tuple(state.repudiated), identities=identities if keyed else None, holders=holders)
     return result, start, known
 
 
-def clean_point(root: Path, state: TrustState, tip: str, *, identities: list, reader: str) -> str:
+def clean_point(root: Path, state: TrustState, tip: str, *, clock: Clock, identities: list, reader: str) -> str:
     """What ``reader``'s key finds clean up to ``tip`` (an ancestor of it, or ``tip`` itself, recorded as
     checked): the newest commit on ``tip``'s first-parent line built on no commit with findings."""
     from vault_cli.adapters import gitlog
 
-    result, start, _known = _walk(root, state, tip, identities=identities, reader=reader)
+    result, start, _known = _walk(root, state, tip, clock=clock, identities=identities, reader=reader)
     if result.ok:
         state.readers[reader] = tip
         state.save()
@@ -297,7 +298,8 @@ def advance(root: Path, before: Optional[str], after: str, *, holders_changed: O
         write_allowed_signers(root, state.git_dir, after)
 
 
-def pin(root: Path, anchor: str, tip: str, *, what: str = "the vault", identities: Optional[list] = None) -> TrustState:
+def pin(root: Path, anchor: str, tip: str, *, clock: Clock, what: str = "the vault",
+        identities: Optional[list] = None) -> TrustState:
     """Trust ``anchor`` for this clone: verify the whole history from it (with the caller's key, when
     given, also what it opens), then keep it."""
     state = TrustState(git_dir_of(root), anchor=anchor)
@@ -306,7 +308,7 @@ def pin(root: Path, anchor: str, tip: str, *, what: str = "the vault", identitie
         state.verified = tip  # only to name the reader by the holders at the tip; the walk below is whole
         reader = _reader_name(root, state, identities)
         state.verified = None
-    verify_and_advance(root, state, tip, what=what, identities=identities, reader=reader)
+    verify_and_advance(root, state, tip, clock=clock, what=what, identities=identities, reader=reader)
     return state
 
 

@@ -35,7 +35,6 @@ import re
 from pathlib import Path
 from typing import Optional
 
-from vault_cli.adapters import timeutil
 from vault_cli.adapters.store import Transaction
 from vault_cli.formats import envelope
 from vault_cli.model import policy, trail
@@ -128,7 +127,7 @@ def keep_current(session: Session, tx: Transaction, actor: Holder) -> Optional[A
     """
     vault = session.vault
     head = vault.commit
-    today = timeutil.today()
+    today = session.clock.today()
     cache = _read_cache(vault)
     untils: Optional[dict[str, list[str]]] = None
     changed = None if cache is None or cache["head"] == head else _changed_heads(vault, cache["head"], head)

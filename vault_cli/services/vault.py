@@ -8,16 +8,17 @@ unwraps each level key at most once per process.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from vault_cli.adapters import config as config_vars
 from vault_cli.adapters import crypto, gitlog
+from vault_cli.adapters.config import Config
 from vault_cli.adapters.gitstore import Git, ensure_repository
 from vault_cli.adapters.store import Transaction
+from vault_cli.adapters.timeutil import Clock
 from vault_cli.errors import IdentityProblem, IntegrityError, NotFound, VaultStateError
 from vault_cli.formats import envelope, signers
 from vault_cli.formats.policyfiles import holders_from_bytes, settings_from_bytes
@@ -29,15 +30,14 @@ from vault_cli.services import signatures, trust
 RECORDS_DIR = "records"
 
 
-def find_root(explicit: Optional[str] = None) -> Path:
-    """The vault: ``--vault``, else ``CONFIDE_VAULT``, else walk up from the working directory."""
-    given = explicit or os.environ.get("CONFIDE_VAULT")
-    if given:
-        root = Path(given).expanduser()
+def find_root(config: Config) -> Path:
+    """The vault: the one the configuration names (``--vault``, else ``CONFIDE_VAULT``), else walk up from the
+    working directory."""
+    if config.vault is not None:
+        root = Path(config.vault.value).expanduser()
         if not (root / SETTINGS_FILE).is_file():
-            how = "--vault" if explicit else "CONFIDE_VAULT"
             raise NotFound(
-                f"{root} is not a confide vault (no {SETTINGS_FILE}); it was given by {how}",
+                f"{root} is not a confide vault (no {SETTINGS_FILE}); it was given by {config.vault.source}",
                 "check the path, or make a vault there with: confide init DIR --name NAME --holder YOU",
             )
         return root.resolve()
@@ -47,7 +47,8 @@ def find_root(explicit: Optional[str] = None) -> Path:
             return folder
     raise NotFound(
         "no vault here: neither this folder nor any above it holds confide.yaml",
-        "pass --vault PATH or set CONFIDE_VAULT, or make one with: confide init DIR --name NAME --holder YOU",
+        f"pass {{0}} PATH or set {config_vars.VAULT}, or make one with: confide init DIR --name NAME --holder YOU",
+        fields=("vault folder",),
     )
 
 
@@ -59,15 +60,16 @@ class Vault:
     working tree, which writes must leave equal to it.
     """
 
-    def __init__(self, root: Path, *, identities: Optional[list] = None) -> None:
+    def __init__(self, root: Path, *, identities: Optional[list] = None, config: Config = Config()) -> None:
         self.root = root
+        self.config = config  # the command's flags and environment (adapters.config)
         self.git: Git = ensure_repository(root)
         from vault_cli.adapters.store import recover_if_interrupted
 
         recover_if_interrupted(root, self.git)  # a killed command's half-written files are never read
         self.signing_identity: Optional[Path] = None  # the identity file, when it is also the signing key
         self.identities = identities  # the caller's, when known: what they can open is checked too
-        self._load(trust.ensure_verified(root, self.git, identities=identities))
+        self._load(trust.ensure_verified(root, self.git, clock=config.clock, identities=identities))
         self.reader = trust.reader_name(root, identities)  # whose key checked it (None: nobody's)
 
     def _load(self, commit: str) -> None:
@@ -85,11 +87,11 @@ class Vault:
     def refresh(self) -> None:
         """Under the vault's lock: if another command committed while we waited, act on its commit."""
         if self.git.head() != self.commit:
-            self._load(trust.ensure_verified(self.root, self.git, identities=self.identities))
+            self._load(trust.ensure_verified(self.root, self.git, clock=self.config.clock, identities=self.identities))
 
     @classmethod
-    def open(cls, explicit: Optional[str] = None) -> Vault:
-        return cls(find_root(explicit))
+    def open(cls, config: Config) -> Vault:
+        return cls(find_root(config), config=config)
 
     def read(self, path: str) -> bytes:
         """A vault file as the verified commit holds it (FileNotFoundError when it has none)."""
@@ -168,7 +170,7 @@ class Vault:
         """A write built on this verified state: under the lock the vault is brought up to HEAD (verifying
         what another process committed meanwhile), each commit is signed by the rules of the state it builds
         on, and moves this clone's verified checkpoint."""
-        return Transaction(self.root, self.git, base=lambda: self.commit, refresh=self.refresh,
+        return Transaction(self.root, self.git, self.config, base=lambda: self.commit, refresh=self.refresh,
                            prepare=self._sign_plan, committed=self._committed)
 
     def _sign_plan(self, holder: str, tx: Transaction):
@@ -182,7 +184,7 @@ class Vault:
             after = settings_from_bytes(tx.files[SETTINGS_FILE])
             if policy.signatures_required(after, holders):
                 settings = after  # a commit that makes signatures required is itself signed
-        return signatures.prepare(settings, holders, holder, identity_path=self.signing_identity)
+        return signatures.prepare(settings, holders, holder, self.config, identity_path=self.signing_identity)
 
     def _committed(self, before: Optional[str], after: str, tx: Transaction) -> None:
         trust.advance(self.root, before, after, holders_changed=HOLDERS_FILE in tx.files, reader=self.reader)
@@ -193,55 +195,36 @@ class Vault:
 # Identities
 
 
-def default_identity_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "confide" / "identity.txt"
+def default_identity_path(config: Config) -> Path:
+    return (config.config_home or Path.home() / ".config") / "confide" / "identity.txt"
 
 
-def identity_location(explicit: Optional[str]) -> tuple[Path, str]:
-    if explicit:
-        return Path(explicit).expanduser(), "--identity"
-    env = os.environ.get("CONFIDE_IDENTITY")
-    if env:
-        return Path(env).expanduser(), "CONFIDE_IDENTITY"
-    return default_identity_path(), "the default location"
+def identity_location(config: Config) -> tuple[Path, str]:
+    """The identity file, and how it was given (``--identity``, ``CONFIDE_IDENTITY``, "the default location")."""
+    if config.identity is not None:
+        return Path(config.identity.value).expanduser(), config.identity.source
+    return default_identity_path(config), "the default location"
 
 
-def passphrase_from_env_or_terminal(source: str) -> Optional[str]:
-    """CONFIDE_PASSPHRASE_FILE for scripts, else ask on a terminal; never an argument."""
-    pfile = os.environ.get("CONFIDE_PASSPHRASE_FILE")
-    if pfile:
-        try:
-            crypto.check_private_mode(pfile)
-            with open(pfile, encoding="utf-8") as fh:
-                return fh.read().rstrip("\r\n")
-        except FileNotFoundError:
-            raise IdentityProblem(
-                f"CONFIDE_PASSPHRASE_FILE names {pfile}, which does not exist",
-                "point CONFIDE_PASSPHRASE_FILE at a 0600 file holding the passphrase, or unset it to be asked",
-            ) from None
-    if sys.stdin is not None and sys.stdin.isatty():
-        import getpass
-
-        return getpass.getpass(f"Passphrase for {source}: ")
-    return None
-
-
-def load_identities(explicit: Optional[str], passphrase: Optional[Callable] = None) -> tuple[list[crypto.Identity], Path]:
-    path, how = identity_location(explicit)
-    if how != "the default location" and crypto.looks_like_secret(str(explicit or os.environ.get("CONFIDE_IDENTITY", ""))):
+def load_identities(config: Config, passphrase: Optional[Callable] = None) -> tuple[list[crypto.Identity], Path]:
+    """The identities in the configured identity file; a protected one asks ``passphrase`` (else the
+    configuration's ``passphrase``) for its passphrase."""
+    path, how = identity_location(config)
+    if config.identity is not None and crypto.looks_like_secret(config.identity.value):
         # The key itself was pasted where its file name belongs: say so, never print it.
         raise IdentityProblem(
             f"{how} was given a secret key itself, not the name of a file holding one; it was not printed",
-            "save the key in a file only you can read (chmod 600 FILE) and pass that: --identity FILE",
+            "save the key in a file only you can read (chmod 600 FILE) and pass that: {0} FILE",
             "a secret key pasted on a command line may be in your shell history: consider it exposed and make a new one",
+            fields=("identity file",),
         )
     if not path.exists() and how == "the default location":
         raise IdentityProblem(
             f"no identity given and none at {path}",
-            "pass --identity FILE or set CONFIDE_IDENTITY; or make one there with: confide keygen",
+            f"pass {{0}} FILE or set {config_vars.IDENTITY}; or make one there with: confide keygen",
+            fields=("identity file",),
         )
-    return crypto.load_identity_file(str(path), passphrase or passphrase_from_env_or_terminal), path
+    return crypto.load_identity_file(str(path), passphrase or config.passphrase), path
 
 
 @dataclass
@@ -253,20 +236,21 @@ class Session:
     _level_keys: dict = field(default_factory=dict)
 
     @classmethod
-    def open(cls, vault: Optional[str], identity: Optional[str] = None, passphrase: Optional[Callable] = None) -> Session:
+    def open(cls, config: Config, passphrase: Optional[Callable] = None) -> Session:
         """The vault (``--vault``, else found) and the caller: their identity is loaded first, so that the
         verification the vault makes before anything else also checks the blocks their key opens."""
-        root = find_root(vault)
-        idents, _path = load_identities(identity, passphrase)
-        return cls.start(Vault(root, identities=idents), identity, identities=idents)
+        root = find_root(config)
+        idents, _path = load_identities(config, passphrase)
+        return cls.start(Vault(root, identities=idents, config=config), identities=idents)
 
     @classmethod
-    def start(cls, vault: Vault, identity: Optional[str] = None, passphrase: Optional[Callable] = None, *,
+    def start(cls, vault: Vault, passphrase: Optional[Callable] = None, *,
               identities: Optional[list] = None) -> Session:
+        """The caller of ``vault``, by the identity its configuration names (``identities``: already loaded)."""
         if identities is not None:
-            idents, path = identities, identity_location(identity)[0]
+            idents, path = identities, identity_location(vault.config)[0]
         else:
-            idents, path = load_identities(identity, passphrase)
+            idents, path = load_identities(vault.config, passphrase)
         vault.signing_identity = path
         actor = None
         for ident in idents:
@@ -274,6 +258,14 @@ class Session:
             if actor:
                 break
         return cls(vault, idents, path, actor)
+
+    @property
+    def config(self) -> Config:
+        return self.vault.config
+
+    @property
+    def clock(self) -> Clock:
+        return self.vault.config.clock
 
     @property
     def settings(self) -> Settings:
@@ -287,7 +279,8 @@ class Session:
         if self.actor is None:
             raise IdentityProblem(
                 f"the identity in {self.identity_path} is not an active holder of this vault",
-                "use your own identity (--identity FILE), or ask a manager to add you: confide holder add NAME --role ROLE --recipient age1...",
+                "use your own identity ({0} FILE), or ask a manager to add you: confide holder add NAME --role ROLE --recipient age1...",
+                fields=("identity file",),
             )
         policy.require_actor_may_act(self.settings, self.actor)
         return self.actor
@@ -301,7 +294,8 @@ class Session:
         if self.actor is None:
             raise IdentityProblem(
                 f"the identity in {self.identity_path} is not an active holder of this vault",
-                "use your own identity (--identity FILE), or ask a manager to add you: confide holder add NAME --role ROLE --recipient age1...",
+                "use your own identity ({0} FILE), or ask a manager to add you: confide holder add NAME --role ROLE --recipient age1...",
+                fields=("identity file",),
             )
         return self.actor
 

@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from vault_cli.adapters import crypto, gitlog, signing, timeutil
+from vault_cli.adapters import crypto, gitlog, signing
 from vault_cli.adapters.gitlog import CommitInfo
+from vault_cli.adapters.timeutil import Clock
 from vault_cli.errors import ConfideError, UsageError
 from vault_cli.formats import envelope, signers
 from vault_cli.formats.policyfiles import holders_from_bytes, settings_from_bytes
@@ -103,7 +104,7 @@ class State:
 
 
 class Verifier(RecordChecks, PolicyChecks, MergeChecks):
-    def __init__(self, root: Path, reader: Reader, *, anchor: Optional[Anchor] = None,
+    def __init__(self, root: Path, reader: Reader, *, clock: Clock, anchor: Optional[Anchor] = None,
                  repudiated: tuple = ()) -> None:
         self.root = root
         self.reader = reader
@@ -134,7 +135,7 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks):
         self.last_clean: Optional[str] = None
         self.expect_root = True
         self._modes: dict = {}
-        self.latest = int(timeutil.now().timestamp()) + 86400  # no commit is dated after this
+        self.latest = int(clock.now().timestamp()) + 86400  # no commit is dated after this
 
     # -- helpers ---------------------------------------------------------------
     def add(self, commit: str, file: Optional[str], check: str, message: str) -> None:
@@ -499,14 +500,15 @@ def make_reader(identities: Optional[list], holders: Optional[Holders]) -> tuple
     return Reader.none(), "the identity is not a holder's: checks that need a key were skipped"
 
 
-def verify(root: Path, *, tip: Optional[str] = None, exclude: tuple = (), identities: Optional[list] = None,
+def verify(root: Path, *, clock: Clock, tip: Optional[str] = None, exclude: tuple = (), identities: Optional[list] = None,
            holders: Optional[Holders] = None, anchor: Optional[Anchor] = None, repudiated: tuple = ()) -> VerifyResult:
-    """Verify the commits reachable from ``tip`` (default HEAD) and not from ``exclude``."""
+    """Verify the commits reachable from ``tip`` (default HEAD) and not from ``exclude``; no commit may be dated
+    more than a day after ``clock``'s now."""
     head = gitlog.run(root, "rev-parse", "--verify", "-q", tip or "HEAD", check=False).decode().strip()
     if not head:
         return VerifyResult(0, [], False, None, None, ["the vault has no commits"])
     reader, note = make_reader(identities, holders)
-    v = Verifier(root, reader, anchor=anchor, repudiated=repudiated)
+    v = Verifier(root, reader, clock=clock, anchor=anchor, repudiated=repudiated)
     n = v.run(head, exclude)
     result = v.result(n, head)
     if note and identities is not None:

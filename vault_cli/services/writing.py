@@ -46,11 +46,13 @@ def writing(session: Session) -> Iterator[tuple[Transaction, Holder]]:
         upkeep.after_write(session, tx)
 
 
-def check_input(schema_name: str, value: dict, what: str, *, definition: Optional[str] = None) -> None:
+def check_input(schema_name: str, value: dict, what: str, *, definition: Optional[str] = None,
+                fields: tuple = ()) -> None:
     """Validate what the user gave before it is sealed.
 
     A value out of bounds (a 3,000-character reason, a 200,001-character text) is a
-    usage error naming the field, not a damaged file to "restore from git".
+    usage error naming the field, not a damaged file to "restore from git". ``what`` may name
+    ``fields`` as ``{0}``... (``errors.ConfideError``).
     """
     try:
         if definition is None:
@@ -62,6 +64,7 @@ def check_input(schema_name: str, value: dict, what: str, *, definition: Optiona
         raise UsageError(
             f"{what} would not be valid: {problem}",
             f"shorten or correct that value; the limits are in schemas/{schema_name}.schema.json; nothing was changed",
+            fields=fields,
         ) from None
 
 

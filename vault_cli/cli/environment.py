@@ -1,0 +1,71 @@
+"""The edge: the one module that reads the process environment.
+
+Each command builds one ``Config`` (``adapters.config``) from its flags and
+the ``CONFIDE_*`` variables, here, and hands it to the use cases; below the
+command line nothing reads the environment. The command line's own variables
+(the editor, ``CONFIDE_SHM``, ``CONFIDE_DEBUG``, ``CONFIDE_PASSPHRASE_FILE``) are read here too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Optional
+
+from vault_cli.adapters.config import Config, Given
+
+_global_flags: dict = {}  # what the app's callback was given (--signing-key-file), while one command runs
+
+
+def set_global_flags(*, signing_key_file: Optional[str]) -> None:
+    """The options every command takes before its name (the app's callback calls this, once per command)."""
+    _global_flags.clear()
+    _global_flags["signing_key_file"] = signing_key_file or None
+
+
+def clear_global_flags() -> None:
+    """The command is over (``ConfideGroup.main``): the next one, or a library caller, starts from none."""
+    _global_flags.clear()
+
+
+def config(*, vault: Optional[str] = None, identity: Optional[str] = None,
+           passphrase: Optional[Callable[[str], Optional[str]]] = None) -> Config:
+    """The command's configuration: its ``--vault`` / ``--identity`` (and the global flags), else the variables;
+    ``passphrase`` asks for an identity's passphrase (``cli.prompts.passphrase``)."""
+    return Config.from_environment(
+        os.environ,
+        vault=Given(vault, "--vault") if vault else None,
+        identity=Given(identity, "--identity") if identity else None,
+        signing_key_file=_global_flags.get("signing_key_file"),
+        passphrase=passphrase,
+    )
+
+
+def passphrase_file() -> Optional[str]:
+    """``CONFIDE_PASSPHRASE_FILE``: where a script keeps an identity's passphrase (``cli.prompts`` reads it)."""
+    return os.environ.get("CONFIDE_PASSPHRASE_FILE") or None
+
+
+def hook_repository() -> Path:
+    """The repository git runs a hook in (``GIT_DIR``; the working directory when git does not say)."""
+    return Path(os.environ.get("GIT_DIR", ".")).resolve()
+
+
+def debug() -> bool:
+    """``CONFIDE_DEBUG=1``: show an internal error's traceback."""
+    return os.environ.get("CONFIDE_DEBUG") == "1"
+
+
+def editor() -> Optional[str]:
+    return os.environ.get("VISUAL") or os.environ.get("EDITOR") or None
+
+
+def shm() -> str:
+    """The memory-backed folder ``child edit`` works in."""
+    return os.environ.get("CONFIDE_SHM", "/dev/shm")
+
+
+def completing() -> bool:
+    """Is the shell asking for completions (click's ``_CONFIDE_COMPLETE`` and kin)?"""
+    return any(k.endswith("_COMPLETE") for k in os.environ)

@@ -35,13 +35,15 @@ order a terminal shows it, and how it must exit::
     The command must exit with N (without this line: 0).
 ``> LINE`` / ``2> LINE``
     A line the command prints on stdout / stderr (``>`` alone: an empty line). Every line is compared exactly,
-    with nothing left out and nothing extra.
+    with nothing left out and nothing extra, trailing white space included (a table whose last column is
+    empty ends in a tab; tests/cli/.editorconfig tells editors to keep it).
 
 Variables. ``$NAME`` (upper case) in a command is replaced by its value. In an expected line a bound
 ``$NAME`` must appear as its value; an unbound one *captures* what is printed there and binds it, but only
 something random by design: a record id (c-...), an entry, marking or request id (e-, m-, r-...), a level
 key id (k-...), a commit id (40 or 64 hex digits, or an abbreviated 12), an SSH ed25519 public key, an age
-recipient or a key fingerprint (SHA256:...). So ``> $ADA`` binds the record id a command printed, and
+recipient, a key fingerprint (SHA256:...), or a size in bytes (a number followed by " bytes": a backup of
+encrypted blocks has no fixed size). So ``> $ADA`` binds the record id a command printed, and
 ``${C:0:12}`` is the first 12 characters of a bound ``$C``. ``$$`` is a literal ``$``. Predefined:
 ``$WORK`` (the transcript's temporary folder, where it starts), ``$KEYS`` (``$WORK/keys``: private copies,
 mode 0600, of tests/keys), ``$HOME`` (``$WORK/home``) and, for each fixed test key NAME, ``$NAME_AGE`` (its
@@ -91,6 +93,7 @@ SHAPES = {
     "SSHKEY": r"ssh-ed25519 AAAA[A-Za-z0-9+/]{64,}={0,2}",
     "AGEKEY": r"age1[0-9a-z]{58}",
     "FINGERPRINT": r"SHA256:[A-Za-z0-9+/]{43}",
+    "BYTES": r"[0-9]+(?= bytes)",  # the size of a file of encrypted, compressed blocks
 }
 _EDGE_BEFORE, _EDGE_AFTER = r"(?<![0-9A-Za-z])", r"(?![0-9A-Za-z])"
 _ANY_SHAPE = "|".join(f"(?:{s})" for s in SHAPES.values())
@@ -213,14 +216,18 @@ def match_line(template: str, actual: str, env: dict) -> Optional[dict]:
     return {name: found.group(g) for name, g in groups.items()}
 
 
+def _prefix_of_unbound(template: str, env: dict) -> bool:
+    return any(m.group(2) and m.group(1) not in env for m in _TOKEN.finditer(template))
+
+
 def name_values(actual: str, env: dict, counters: dict) -> str:
     """``actual`` written as a template: ``$`` escaped, bound values by name, new random values given names."""
     text = actual.replace("$", "$$")
     # longest first, so $KEYS wins over $WORK and a whole commit id over its prefix
     pairs = sorted(((v, f"${k}") for k, v in env.items() if len(v) >= 6), key=lambda p: -len(p[0]))
     pairs += [(v[:12], f"${{{k}:0:12}}") for k, v in env.items() if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", v)]
-    for value, name in pairs:
-        text = text.replace(value.replace("$", "$$"), name)
+    for value, name in pairs:  # whole tokens only: a commit's first 12 characters are not the commit
+        text = re.sub(_EDGE_BEFORE + re.escape(value.replace("$", "$$")) + _EDGE_AFTER, lambda _m, n=name: n, text)
 
     def fresh(m: re.Match) -> str:
         value = m.group(0)
@@ -406,14 +413,26 @@ def run_step(step: Step, state: State, where: str) -> tuple[int, list]:
 def check_step(step: Step, code: int, actual: list, state: State) -> tuple[bool, list]:
     """Whether the step printed what it says (binding its captures), and its expected lines as they should read."""
     env = state.vars
-    if code == step.exit and len(actual) == len(step.expected):
-        trial = dict(env)
-        for (s, t), (a_s, a) in zip(step.expected, actual):
-            got = match_line(t, a, trial) if s == a_s else None
-            if got is None:
-                break
-            trial.update(got)
-        else:
+    if code == step.exit and len(actual) == len(step.expected) and all(
+            s == a_s for (s, _), (a_s, _) in zip(step.expected, actual)):
+        # line by line; a line that uses ${X:0:12} of an X bound by a later line waits for it
+        trial, todo = dict(env), list(zip([t for _, t in step.expected], [a for _, a in actual]))
+        while todo:
+            waiting = []
+            for t, a in todo:
+                got = match_line(t, a, trial)
+                if got is None and _prefix_of_unbound(t, trial):
+                    waiting.append((t, a))
+                elif got is None:
+                    break
+                else:
+                    trial.update(got)
+            else:
+                if len(waiting) < len(todo):
+                    todo = waiting
+                    continue
+            break
+        if not todo:
             env.update(trial)
             return True, step.expected
     # A mismatch: keep each expected line that still matches, in order; write the rest from the output.

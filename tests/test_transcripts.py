@@ -414,9 +414,9 @@ def check_step(step: Step, code: int, actual: list, state: State) -> tuple[bool,
     """Whether the step printed what it says (binding its captures), and its expected lines as they should read."""
     env = state.vars
     if code == step.exit and len(actual) == len(step.expected) and all(
-            s == a_s for (s, _), (a_s, _) in zip(step.expected, actual)):
+            s == a_s for (s, _), (a_s, _) in zip(step.expected, actual, strict=True)):
         # line by line; a line that uses ${X:0:12} of an X bound by a later line waits for it
-        trial, todo = dict(env), list(zip([t for _, t in step.expected], [a for _, a in actual]))
+        trial, todo = dict(env), list(zip([t for _, t in step.expected], [a for _, a in actual], strict=True))
         while todo:
             waiting = []
             for t, a in todo:
@@ -514,3 +514,52 @@ def _result(name: str, tmp_path_factory) -> tuple[State, Optional[str]]:
 def test_transcript(path: Path, tmp_path_factory) -> None:
     _, problem = _result(path.stem, tmp_path_factory)
     assert problem is None, f"the CLI does not print what {path.name} says:\n{problem}"
+
+
+# ---------------------------------------------------------------------------
+# the runner itself: it must be able to fail, and say why
+
+
+def _run_text(text: str, tmp_path: Path) -> Optional[str]:
+    path = tmp_path / "case.txt"
+    path.write_text(text)
+    work = tmp_path / "work"
+    work.mkdir()
+    return run_transcript(path, work, {})[1]
+
+
+USAGE = "$ confide frobnicate\n! exit 2\n2> confide: error: No such command 'frobnicate'.\n2> confide: hint: see 'confide --help'\n"
+
+
+def test_a_transcript_that_matches_passes(tmp_path):
+    assert _run_text(USAGE, tmp_path) is None
+
+
+@pytest.mark.parametrize("wrong, shown", [
+    (USAGE.replace("! exit 2\n", ""), "+! exit 2"),  # the exit code
+    (USAGE.replace("frobnicate'.", "frobnicate'"), "+2> confide: error: No such command 'frobnicate'."),  # one character
+    (USAGE.replace("2> confide: hint: see 'confide --help'\n", ""), "+2> confide: hint: see 'confide --help'"),  # a line missing
+    (USAGE + "2> confide: hint: one more\n", "-2> confide: hint: one more"),  # a line too many
+    (USAGE.replace("2> confide: error", "> confide: error"), "+2> confide: error: No such command 'frobnicate'."),  # the wrong stream
+])
+def test_a_transcript_that_does_not_match_fails_with_a_diff(tmp_path, wrong, shown):
+    problem = _run_text(wrong, tmp_path)
+    assert problem is not None and problem.startswith("case.txt:1: $ confide frobnicate\n--- expected\n+++ printed")
+    assert shown in problem.splitlines()
+
+
+def test_a_capture_takes_only_what_is_random_by_design():
+    assert match_line("> $ID", "> c-7f3k9m2q", {}) == {"ID": "c-7f3k9m2q"}
+    assert match_line("made $C at $ID", "made 0123456789ab at c-7f3k9m2q", {}) == {"C": "0123456789ab", "ID": "c-7f3k9m2q"}
+    for printed in ("> ben", "> 2026-11-24", "> c-7f3k9m2qx", "> 42", "> c-7F3K9M2Q", ""):
+        assert match_line("> $ID", printed, {}) is None, printed
+    assert match_line("$A and $A", "c-7f3k9m2q and c-00000000", {}) is None  # one name, one value
+    assert match_line("$SIZE bytes", "25158 bytes", {}) == {"SIZE": "25158"}
+    assert match_line("${C:0:12}", "0123456789ab", {"C": "0123456789ab" + "c" * 28}) == {}
+    assert match_line("costs $$5", "costs $5", {}) == {}
+
+
+def test_every_transcript_is_written_back_as_it_was_read():
+    for path in _transcripts():
+        text = path.read_text()
+        assert render(parse(text, path.name)[1]) == text, path.name

@@ -251,6 +251,10 @@ class Envelope:
         entries.sort(key=lambda e: e["id"])
         self._entries = entries
 
+    def replace_entry(self, item: dict) -> None:
+        """Put ``item`` in place of the entry with its id (as ``mark`` does when it re-seals one)."""
+        self._entries = [item if e["id"] == item["id"] else e for e in self.entries]
+
     def find_entry(self, entry_id: str) -> Optional[dict]:
         for e in self.entries:
             if e["id"] == entry_id:

@@ -424,7 +424,7 @@ def mark_entry(
         marks.sort(key=lambda m: m["id"])
         new_item["marks"] = marks
         schema.check_def("record", "entry", new_item, env.entries_source)
-        env._entries = [new_item if e["id"] == entry_id else e for e in env.entries]
+        env.replace_entry(new_item)
         env.write_to(tx)
         commit = tx.commit(
             trail.message(f"mark entry {entry_id} in {record_id}", "entry.mark", actor.name, record=record_id,

@@ -194,7 +194,7 @@ def repudiate(root: Path, config: Config, *, reason: Optional[str] = None,
     if to is None:
         # what this manager's own key last checked, when that is older (a commit their key shows to be
         # forged passed the keyless check another holder's command made)
-        name = trust._reader_name(root, state, idents)
+        name = trust.reader_at(root, state, idents)
         seen = state.readers.get(name) if name else None
         if seen and seen != verified and gitlog.is_ancestor(root, seen, verified):
             # their key checks what others' commands let through since: back to before what it finds forged

@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from vault_cli.cli import environment
-from vault_cli.errors import ConfideError, ExitCode
+from vault_cli.errors import ConfideError, ExitCode, UsageError
 
 try:  # typer >= 0.25 vendors click
     from typer._click import exceptions as _cx
@@ -63,6 +63,16 @@ def report_error(exc: ConfideError) -> None:
     _stderr(f"confide: error: {message}")
     for hint in hints:
         _stderr(f"confide: hint: {hint}")
+
+
+def read_stdin_text(what: str = "the text") -> str:
+    """All of stdin as UTF-8 text; anything else is a usage error that says so (never echoing the bytes)."""
+    data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{what} on stdin is not UTF-8 text (byte {exc.start + 1} of {len(data)} is not valid)",
+                         "save it as UTF-8 (for example: iconv -f LATIN1 -t UTF-8 FILE) and try again") from None
 
 
 def out(line: str = "") -> None:
@@ -115,6 +125,12 @@ class ConfideGroup(TyperGroup):
             code = 130
         except BrokenPipeError:
             code = 0
+        except OSError as exc:  # the file system refused (read-only, permissions, full): say what to do
+            from vault_cli.adapters.store import storage_failure
+
+            failure = storage_failure(exc, "read or write a file", unchanged=False)
+            report_error(failure)
+            code = int(failure.code)
         except Exception as exc:  # a bug: say so without leaking anything
             if environment.debug():
                 raise

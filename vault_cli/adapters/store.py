@@ -103,7 +103,7 @@ def atomic_write_many(files: dict, mode: int = 0o644) -> None:
                     errors.append(exc)
             if errors:
                 raise errors[0]
-        for (path, _), tmp in zip(items, tmps):
+        for (path, _), tmp in zip(items, tmps, strict=True):  # a failed write raised above: one tmp per item
             os.replace(tmp, path)
     except BaseException:
         for path, _ in items:

@@ -417,7 +417,7 @@ def mark_entry(
             new_item["data"] = envelope.seal(payload, key["recipient"], "entry", env.source)
             marks = []
             for old_item, mp in zip(sorted(item.get("marks", []) or [], key=lambda m: m["id"]),
-                                    sorted(opened["marks"], key=lambda m: m["block"])):
+                                    sorted(opened["marks"], key=lambda m: m["block"]), strict=True):  # open_entry opened every marking (block == id)
                 marks.append({"id": old_item["id"], "key": key["id"],
                               "data": envelope.seal(dict(mp, level=new_level), key["recipient"], "mark", env.source)})
         marks.append({"id": mark_id, "key": key["id"], "data": envelope.seal(mark_payload, key["recipient"], "mark", env.source)})

@@ -236,7 +236,7 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks):
             plan.extend(new for _path, _old, new in diffs.get(sha, []) if new is not None)
         stream = gitlog.StreamCat(self.root, plan)
         try:
-            for sha, parents in commits:
+            for sha, _parents in commits:
                 raw = stream.next()
                 self._pref = {}
                 for _path, _old, new in diffs.get(sha, []):

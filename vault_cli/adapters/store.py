@@ -187,7 +187,7 @@ def _syncfs(fd: int) -> bool:
             _libc = lib if hasattr(lib, "syncfs") else False
         except OSError:
             _libc = False
-    return bool(_libc) and _libc.syncfs(fd) == 0
+    return not isinstance(_libc, bool) and _libc.syncfs(fd) == 0  # False: syncfs is not there
 
 
 def _flock_waiting(fd: int, how: int, wait: float) -> bool:

@@ -162,7 +162,7 @@ def table(rows: list, trees: list) -> str:
                          f"{d['cpu_ratio']:.2f}x" if d.get("cpu_ratio") else ""]
         lines.append(line)
     widths = [max(len(x[i]) for x in lines) for i in range(len(head))]
-    text = ["  ".join(c.ljust(w) for c, w in zip(x, widths)).rstrip() for x in lines]
+    text = ["  ".join(c.ljust(w) for c, w in zip(x, widths, strict=True)).rstrip() for x in lines]
     text.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(text)
 

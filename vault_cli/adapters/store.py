@@ -103,7 +103,7 @@ def atomic_write_many(files: dict, mode: int = 0o644) -> None:
                     errors.append(exc)
             if errors:
                 raise errors[0]
-        for (path, _), tmp in zip(items, tmps):
+        for (path, _), tmp in zip(items, tmps, strict=True):  # a failed write raised above: one tmp per item
             os.replace(tmp, path)
     except BaseException:
         for path, _ in items:
@@ -187,7 +187,7 @@ def _syncfs(fd: int) -> bool:
             _libc = lib if hasattr(lib, "syncfs") else False
         except OSError:
             _libc = False
-    return bool(_libc) and _libc.syncfs(fd) == 0
+    return not isinstance(_libc, bool) and _libc.syncfs(fd) == 0  # False: syncfs is not there
 
 
 def _flock_waiting(fd: int, how: int, wait: float) -> bool:

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from typer.core import TyperGroup
 
 from vault_cli.cli import environment
 from vault_cli.errors import ConfideError, ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 try:  # typer >= 0.25 vendors click
     from typer._click import exceptions as _cx
@@ -212,7 +215,7 @@ class _progress:
 
     def __init__(self, label: str, total: int) -> None:
         self.label, self.total = label, total
-        self.bar = None
+        self.bar: Optional[Progress] = None
 
     def __enter__(self):
         if self.total < 50 or not sys.stderr.isatty():
@@ -220,10 +223,10 @@ class _progress:
         from rich.console import Console
         from rich.progress import Progress
 
-        self.bar = Progress(console=Console(stderr=True), transient=True)
-        self.bar.start()
-        task = self.bar.add_task(self.label, total=self.total)
-        return lambda n=1: self.bar.advance(task, n)
+        bar = self.bar = Progress(console=Console(stderr=True), transient=True)
+        bar.start()
+        task = bar.add_task(self.label, total=self.total)
+        return lambda n=1: bar.advance(task, n)
 
     def __exit__(self, *exc):
         if self.bar is not None:

@@ -126,7 +126,10 @@ def _merged_in_context(root: Path, path: str) -> Optional[bytes]:
 
 
 def _reader(cat) -> Callable[[str], StateReader]:
-    return lambda c: StateReader(lambda p, _c=c: cat.get(f"{_c}:{p}"))
+    def at(commit: str) -> StateReader:
+        return StateReader(lambda path: cat.get(f"{commit}:{path}"))
+
+    return at
 
 
 def _changed(root: Path) -> Callable[[str, str], list]:

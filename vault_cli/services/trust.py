@@ -111,7 +111,7 @@ def anchor_of(root: Path, root_commit: str) -> str:
 
     raw = gitlog.run(root, "cat-file", "commit", root_commit)
     sig = signing.verify_commit(raw)
-    return str(Anchor(root_commit, signing.fingerprint(sig.key) if sig.status == "good" else None))
+    return str(Anchor(root_commit, signing.fingerprint(sig.key) if sig.status == "good" and sig.key is not None else None))
 
 
 def findings_error(result, verified: Optional[str], what: str = "this vault's history",

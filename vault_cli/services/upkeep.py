@@ -139,7 +139,7 @@ def keep_current(session: Session, tx: Transaction, actor: Holder) -> Optional[A
         new_untils, new_rekey = _scan(vault, changed)
         dates = ([cache["earliest"]] if cache.get("earliest") else []) + [d for ds in new_untils.values() for d in ds]
         earliest = min(dates) if dates else None
-        touched = {envelope.record_of(p)[0] for p in changed}
+        touched = {part[0] for p in changed if (part := envelope.record_of(p)) is not None}  # all are heads
         pending = (set(cache["rekey"]) - touched) | new_rekey
     else:
         untils, pending = _scan(vault)

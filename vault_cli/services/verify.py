@@ -236,7 +236,7 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks):
             plan.extend(new for _path, _old, new in diffs.get(sha, []) if new is not None)
         stream = gitlog.StreamCat(self.root, plan)
         try:
-            for sha, parents in commits:
+            for sha, _parents in commits:
                 raw = stream.next()
                 self._pref = {}
                 for _path, _old, new in diffs.get(sha, []):
@@ -359,7 +359,7 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks):
             self.add(c.sha, HOLDERS_FILE, "root", "the first commit must name exactly one holder, its founding manager")
         # the root is judged by its own state: the founder declares themselves
         self.check_commit(c, changes, before_top=after)
-        if c.sig.status == "good":
+        if c.sig.status == "good" and c.sig.key is not None:  # a good signature always names its key
             self.anchor_key = signing.fingerprint(c.sig.key)
 
     def check_anchor(self) -> None:

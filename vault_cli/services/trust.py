@@ -248,7 +248,8 @@ def _walk(root: Path, state: TrustState, tip: str, *, clock: Clock, identities: 
         finally:
             tree.close()
     result = verify(root, clock=clock, tip=tip, exclude=exclude, anchor=None if start else Anchor.parse(state.anchor or ""),
-                    repudiated=tuple(state.repudiated), identities=identities if keyed else None, holders=holders)
+                    repudiated=tuple(state.repudiated), identities=identities if keyed else None, holders=holders,
+                    names_cache_dir=state.git_dir if keyed else None)
     return result, start, known
 
 

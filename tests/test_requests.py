@@ -40,6 +40,11 @@ def _entry(v, record, text, level="general", category="observation", at=None, *e
     return v.ok(*args, *extra, who=who).last_line
 
 
+def _decide(v, rq, entry, *flags, reason, who="amira"):
+    """A disclosure decision, its reason on stdin (never an argument)."""
+    return v.ok("request", "decide", rq, entry, *flags, input=reason, who=who).last_line
+
+
 def _refused(v, args, code, who="amira"):
     """A command that must fail with ``code`` and leave the vault exactly as it was."""
     before = v.head()
@@ -102,15 +107,17 @@ def test_clean_copy_holds_only_this_childs_disclosable_entries_in_date_order(fam
 
     v.ok("request", "consent", rq, "--third-party", "dr who, HEALTH visitor", "--refused", "--on", "2026-11-22")
     v.ok("request", "consent", rq, "--third-party", "Aunt May", "--given", "--on", "2026-11-23")
-    v.ok("request", "withhold", rq, "--entry", m["withheld"], "--reason", "INTERNAL-REASON strategy discussion",
-         "--ground", "disclosure would not be in the child's best interests", who="dara")
+    _decide(v, rq, m["withheld"], "--withhold", "--ground", "child-abuse", reason="INTERNAL-REASON strategy discussion",
+            who="dara")
 
     # An entry recorded without informing the parents stops the export until a decision is made.
     out = tmp_path / "out"
     out.mkdir()
     r = _refused(v, ["request", "export", rq, "--out", str(out / "copy.html")], ExitCode.USAGE)
-    assert m["notinf"] in r.stderr and "MARKER" not in r.stderr
+    assert m["notinf"] in r.stderr and "MARKER" not in r.stderr and "2026-05-01, injury" in r.stderr
+    assert f"confide request decide {rq} ENTRY" in r.stderr
     assert not (out / "copy.html").exists()
+    _decide(v, rq, m["notinf"], "--disclose", reason="INTERNAL-REASON the mother has since been told")
 
     head_before = head_file(v.root, a).read_bytes()
     before = entries_file(v.root, a).read_bytes()
@@ -119,7 +126,7 @@ def test_clean_copy_holds_only_this_childs_disclosable_entries_in_date_order(fam
     copies = {}
     for fmt in ("html", "md", "json"):
         path = out / f"copy.{fmt}"
-        res = v.ok("request", "export", rq, "--out", str(path), "--format", fmt, "--include-not-informed")
+        res = v.ok("request", "export", rq, "--out", str(path), "--format", fmt)
         assert res.last_line == str(path.resolve())
         assert "plaintext" in res.stderr
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -151,7 +158,7 @@ def test_clean_copy_holds_only_this_childs_disclosable_entries_in_date_order(fam
     assert [e["date"] for e in data["entries"]] == ["2026-01-02", "2026-03-05", "2026-04-01", "2026-05-01"]
     assert data["removed_total"] == 3
     assert {r["ground"]: r["count"] for r in data["removed"]} == {
-        "disclosure would not be in the child's best interests": 1,
+        "information withheld under an exemption in the Data Protection Act 2018": 1,
         "information from or about a third party who refused consent to its disclosure": 2,
     }
     html_text = copies["html"]
@@ -309,7 +316,8 @@ def test_only_a_manager_or_dsl_opens_exports_and_closes(family, tmp_path):
     rq = _open_request(v, a, who="dara")  # the DSL may
     copy = tmp_path / "copy.html"
     _refused(v, ["request", "export", rq, "--out", str(copy)], ExitCode.DENIED, who="ben")
-    _refused(v, ["request", "withhold", rq, "--entry", m["obs1"], "--reason", "x"], ExitCode.DENIED, who="ben")
+    _refused(v, ["request", "decide", rq, m["obs1"], "--withhold", "--ground", "serious-harm"], ExitCode.DENIED,
+             who="ben")
     _refused(v, ["request", "close", rq, "--met-on", "2026-11-24"], ExitCode.DENIED, who="ben")
     _refused(v, ["request", "extend", rq, "--months", "1", "--reasons", "x", "--told-on", "2026-11-21"],
              ExitCode.DENIED, who="cara")
@@ -340,14 +348,22 @@ def test_bad_input_fails_with_its_exit_code_and_changes_nothing(family, tmp_path
     _refused(v, ["request", "consent", rq, "--third-party", "Aunt May", "--given", "--refused"], ExitCode.USAGE)
     r = _refused(v, ["request", "consent", rq, "--third-party", "Uncle Secretname", "--given"], ExitCode.NOT_FOUND)
     assert "Secretname" not in r.stderr
-    _refused(v, ["request", "withhold", rq, "--entry", "e-0000000000aaaa", "--reason", "x"], ExitCode.NOT_FOUND)
-    _refused(v, ["request", "withhold", rq, "--entry", m["obs1"], "--reason", "  "], ExitCode.USAGE)
+    _refused(v, ["request", "decide", rq, "e-0000000000aaaa", "--disclose"], ExitCode.NOT_FOUND)
+    _refused(v, ["request", "decide", rq, m["obs1"], "--disclose"], ExitCode.USAGE)  # no reason on stdin
+    _refused(v, ["request", "decide", rq, m["obs1"], "--withhold"], ExitCode.USAGE)  # no ground
+    _refused(v, ["request", "decide", rq, m["obs1"], "--withhold", "--ground", "it is sensitive"], ExitCode.USAGE)
+    _refused(v, ["request", "decide", rq, m["obs1"], "--withhold", "--disclose", "--ground", "crime"], ExitCode.USAGE)
+    _refused(v, ["request", "decide", rq, m["obs1"], "--disclose", "--ground", "crime"], ExitCode.USAGE)
+    r = _refused(v, ["request", "withhold", rq, "--entry", m["obs1"], "--reason", "x"], ExitCode.USAGE)
+    assert "confide request decide" in r.stderr
     _refused(v, ["request", "export", rq, "--out", str(tmp_path / "x.pdf"), "--format", "pdf"], ExitCode.USAGE)
     _refused(v, ["request", "export", rq, "--out", str(v.root / "copy.html")], ExitCode.USAGE)
     _refused(v, ["request", "export", rq, "--out", str(tmp_path / "no" / "such" / "copy.html")], ExitCode.USAGE)
     existing = tmp_path / "existing.html"
     existing.write_text("keep me")
-    _refused(v, ["request", "export", rq, "--out", str(existing), "--include-not-informed"], ExitCode.USAGE)
+    r = _refused(v, ["request", "export", rq, "--out", str(existing), "--include-not-informed"], ExitCode.USAGE)
+    assert "confide request decide" in r.stderr
+    _refused(v, ["request", "export", rq, "--out", str(existing)], ExitCode.USAGE)
     assert existing.read_text() == "keep me"
     _refused(v, ["request", "close", rq], ExitCode.USAGE)
     _refused(v, ["request", "close", rq, "--met-on", "2026-11-24", "--no-meeting", "declined"], ExitCode.USAGE)
@@ -452,8 +468,8 @@ def test_clean_copy_renders_in_headless_chromium(family, tmp_path):
     rq = _open_request(v, a)
     v.ok("request", "consent", rq, "--third-party", "Dr Who, health visitor", "--refused")
     v.ok("request", "consent", rq, "--third-party", "Aunt May", "--given")
-    v.ok("request", "withhold", rq, "--entry", m["withheld"], "--reason", "best interests")
-    v.ok("request", "withhold", rq, "--entry", m["notinf"], "--reason", "risk")
+    _decide(v, rq, m["withheld"], "--withhold", "--ground", "child-abuse", reason="best interests")
+    _decide(v, rq, m["notinf"], "--withhold", "--ground", "serious-harm", reason="risk")
     page = tmp_path / "clean copy.html"
     v.ok("request", "export", rq, "--out", str(page))
     profile = tmp_path / "chromium-profile"

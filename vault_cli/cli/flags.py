@@ -65,7 +65,9 @@ FLAGS = {
     "why there was no meeting": "--no-meeting",
     "clean copy file": "--out",
     "replace it": "--force",
-    "entries parents were not told of": "--include-not-informed",
+    "withhold it": "--withhold",
+    "disclose it": "--disclose",
+    "reason for the decision": "the reason",
     # sharing decisions
     "who it was shared with": "--with",
     "what was shared": "--what",

@@ -19,11 +19,14 @@ Left out:
   *is* part of the file and is included, subject to the same rules (the
   party shared with is a third party of its entry).
 
-The last page says how many entries were left out under which grounds, never
-which entries or whose. Entries recorded without informing parents (the
-reason recorded instead) stop the export until each is withheld or the
-manager confirms with ``--include-not-informed``: the reason was usually that
-telling the parents could put the child at risk.
+The last page says how many entries were left out and, in general terms, why
+(an exemption in the Data Protection Act 2018; third parties' consent), never
+which entries, whose, or which exemption. Nothing is written while an entry
+that needs a disclosure decision for the request has none (``model.disclosure``:
+entries recorded without informing the parents, safeguarding entries; decided
+with ``confide request decide``), or while the child's profile stops a copy for
+the requester (no parental responsibility, a court order) without a manager's
+override (``confide request override``).
 
 The export is plaintext by nature. It is written only where ``--out`` says,
 mode 0600, never inside the vault's folder, and the command says so.
@@ -39,6 +42,7 @@ from collections import Counter
 from pathlib import Path
 
 from vault_cli.errors import Denied, ExternalError, UsageError
+from vault_cli.model import disclosure
 from vault_cli.services import request_steps, requests
 from vault_cli.services.vault import Session
 
@@ -65,7 +69,35 @@ def _plain(value) -> str:
     return str(value)
 
 
-def build(session: Session, request_id: str, *, include_not_informed: bool = False) -> dict:
+def _undecided_error(request_id: str, pending: list, earlier: dict) -> UsageError:
+    def one(e: dict) -> str:
+        before = ", ".join(f"{'withheld' if x.decision == 'withhold' else 'disclosed'} for {x.request}"
+                           for x in earlier.get(e["id"], []))
+        return f"{e['id']} ({e['at'][:10]}, {e['category']}{'; ' + before if before else ''})"
+
+    shown = "; ".join(one(e) for e in pending[:10]) + ("; ..." if len(pending) > 10 else "")
+    return UsageError(
+        f"{len(pending)} {'entry needs' if len(pending) == 1 else 'entries need'} a decision before a clean copy "
+        f"can be made: {shown}",
+        f"decide each: confide request decide {request_id} ENTRY --withhold --ground GROUND, or --disclose "
+        f"(the reason is asked for); see why with: confide request show {request_id}; nothing was written",
+    )
+
+
+def check_refusals(loaded: requests.Loaded) -> None:
+    """Refuse where the child's profile says the requester may not have a copy, unless a manager overrode it."""
+    req = loaded.request
+    refused = disclosure.refusals(loaded.profile, req.details["requester"])
+    pending = [r for r in refused if r not in disclosure.overridden(req.overrides, req.id)]
+    if pending:
+        raise Denied(
+            "no clean copy for this request: " + "; and ".join(disclosure.REFUSALS[r] for r in pending),
+            "check the profile (confide show) and the order; where the copy may still be given, a manager "
+            f"records why with: confide request override {req.id}; nothing was written",
+        )
+
+
+def build(session: Session, request_id: str) -> dict:
     """The clean copy's content, or an error saying why it cannot be made yet."""
     actor = requests.require_manager_or_dsl(session, "prepare a clean copy")
     loaded = requests.load(session, request_id)
@@ -75,32 +107,28 @@ def build(session: Session, request_id: str, *, include_not_informed: bool = Fal
             f"you cannot read {loaded.sealed} entries of {req.record}, so a clean copy would be incomplete",
             "a manager or the DSL who reads every level of the record must prepare it",
         )
+    check_refusals(loaded)
+    file = requests.file_entries(loaded.entries)
+    decided = req.decided()
+    pending = disclosure.undecided(file, decided)
+    if pending:
+        raise _undecided_error(request_id, pending, requests.earlier_decisions(loaded.entries, req))
     answers = req.answers()
     given = {k for k, a in answers.items() if a["details"]["answer"] == "given"}
     refused = {k for k, a in answers.items() if a["details"]["answer"] == "refused"}
-    withheld = req.withheld()
     removed: Counter = Counter()
-    kept, not_informed = [], []
-    for e in sorted(requests.file_entries(loaded.entries), key=lambda x: (x["at"], x["id"])):
+    kept = []
+    for e in sorted(file, key=lambda x: (x["at"], x["id"])):
         parties = {requests.party_key(n) for n in e["third_parties"]}
-        if e["id"] in withheld:
-            removed[withheld[e["id"]]["details"]["ground"]] += 1
+        dec = decided.get(e["id"])
+        if dec is not None and dec.decision == "withhold":
+            removed[disclosure.TOLD] += 1
         elif parties & refused:
             removed[GROUND_REFUSED] += 1
         elif parties - given:
             removed[GROUND_AWAITED] += 1
         else:
-            if e["parents_not_informed"] and not include_not_informed:
-                not_informed.append(e["id"])
             kept.append(e)
-    if not_informed:
-        raise UsageError(
-            f"{len(not_informed)} entries of this file were recorded without informing the parents "
-            f"({', '.join(not_informed[:5])}{', ...' if len(not_informed) > 5 else ''})",
-            f"decide for each: withhold it with 'confide request withhold {request_id} --entry ENTRY --reason ...', "
-            "or disclose it by exporting with {0}; nothing was written",
-            fields=("entries parents were not told of",),
-        )
     at_of = {e["id"]: e["at"] for e in loaded.entries}
     profile = loaded.profile or {}
     child = [(label, _plain(profile[k])) for k, label in CHILD_FIELDS if profile.get(k) not in (None, "", [], {})]
@@ -127,6 +155,10 @@ def build(session: Session, request_id: str, *, include_not_informed: bool = Fal
         "entries": out_entries,
         "removed": [{"ground": g, "count": n} for g, n in sorted(removed.items())],
         "removed_total": sum(removed.values()),
+        "decisions": {k: x.id for k, x in sorted(decided.items())},
+        "overrides": [o["id"] for o in req.overrides],
+        "requester_listed": (disclosure.requester_listed(loaded.profile, d["requester"])
+                             if profile.get("parents") else None),
     }
 
 
@@ -364,8 +396,7 @@ def write_private(path: Path, data: bytes) -> None:
         raise ExternalError(f"could not write {path}: {exc.strerror}", "check the folder and the disk; nothing was written") from None
 
 
-def export(session: Session, request_id: str, *, out: str, fmt: str = "html", force: bool = False,
-           include_not_informed: bool = False):
+def export(session: Session, request_id: str, *, out: str, fmt: str = "html", force: bool = False):
     """Write the clean copy to ``out`` (0600) and record that it was prepared. Returns the export entry's result."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown format '{fmt}'", "--format takes " + ", ".join(FORMATS))
@@ -373,13 +404,15 @@ def export(session: Session, request_id: str, *, out: str, fmt: str = "html", fo
     session.require_reader()
     requests.require_manager_or_dsl(session, "prepare a clean copy")
     path = _check_out(session, out, force)
-    data = build(session, request_id, include_not_informed=include_not_informed)
+    data = build(session, request_id)
+    decisions, overrides = data.pop("decisions"), data.pop("overrides")
+    listed = data.pop("requester_listed")
     body = render(data, fmt)
     digest = hashlib.sha256(body).hexdigest()
     write_private(path, body)
-    details = {"procedure": "request-export/1", "request": request_id, "format": fmt, "sha256": digest,
+    details = {"procedure": disclosure.EXPORT_DECIDED, "request": request_id, "format": fmt, "sha256": digest,
                "included": len(data["entries"]), "removed": {r["ground"]: r["count"] for r in data["removed"]},
-               "from": data["from"], "to": data["to"]}
+               "from": data["from"], "to": data["to"], "decisions": decisions, "overrides": overrides}
     text = (f"Clean copy prepared for request {request_id} ({fmt}): {len(data['entries'])} entries included, "
             f"{data['removed_total']} left out; SHA-256 {digest}.")
     try:
@@ -391,6 +424,12 @@ def export(session: Session, request_id: str, *, out: str, fmt: str = "html", fo
         except OSError:
             pass
         raise
+    if listed is None:
+        result.warnings.append("the child's profile lists no parents: check that the requester has parental "
+                               "responsibility (confide show)")
+    elif not listed:
+        result.warnings.append("the requester is not among the parents the child's profile lists: check that they "
+                               "have parental responsibility (confide show)")
     result.details = {"path": str(path), "sha256": digest, "included": len(data["entries"]),
                       "removed": data["removed"], "removed_total": data["removed_total"], "format": fmt}
     return result

@@ -83,6 +83,21 @@ def test_every_entry_needing_one_is_decided_per_request_and_a_second_request_see
     v.ok("request", "export", rq2, "--out", str(tmp_path / "c2.md"), "--format", "md")
     assert "MARKER-A-notinf" not in (tmp_path / "c2.md").read_text()
 
+    # Where telling the requester would itself cause the harm, a withholding may be left out of the count; the
+    # copy then says neither how many nor that nothing was removed.
+    _refused(v, ["request", "decide", rq2, m["notinf"], "--withhold", "--ground", "third-party", "--not-told"],
+             ExitCode.USAGE)
+    _decide(v, rq2, m["withheld"], "--withhold", "--ground", "child-abuse", "--not-told", reason="REASON-MARKER-6")
+    _decide(v, rq2, m["notinf"], "--withhold", "--ground", "serious-harm", "--not-told", reason="REASON-MARKER-7")
+    v.ok("request", "consent", rq2, "--third-party", "Dr Who, health visitor", "--given")
+    v.ok("request", "consent", rq2, "--third-party", "Aunt May", "--given")
+    r = v.ok("request", "export", rq2, "--out", str(tmp_path / "c3.md"), "--format", "md")
+    assert "2 left out (2 without the copy saying so)" in r.stderr
+    quiet = (tmp_path / "c3.md").read_text()
+    assert "MARKER-A-notinf" not in quiet and "MARKER-A-withheld" not in quiet and "MARKER-A-refused" in quiet
+    assert "Nothing was removed" not in quiet and "not included in this copy" not in quiet
+    assert "not told" in v.ok("request", "show", rq2).stdout
+
     # Reasons and decisions are encrypted: nothing in the commits or the files in the clear.
     log = v.git("log", "--format=%B")
     assert "REASON-MARKER" not in log and "child-abuse" not in log

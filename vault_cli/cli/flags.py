@@ -67,6 +67,7 @@ FLAGS = {
     "replace it": "--force",
     "withhold it": "--withhold",
     "disclose it": "--disclose",
+    "without telling the requester": "--not-told",
     "reason for the decision": "the reason",
     # sharing decisions
     "who it was shared with": "--with",

@@ -118,7 +118,7 @@ def request_show(
                      + f"  ({len(p['entries'])} entries)")
     lines.append("decisions:" if data["decisions"] else "decisions: none yet")
     for w in data["decisions"]:
-        what = f"withhold ({w['ground']})" if w["decision"] == "withhold" else "disclose"
+        what = f"withhold ({w['ground']}{'; not told' if w['told'] is False else ''})" if w["decision"] == "withhold" else "disclose"
         lines.append(f"  {w['entry']}: {what}, by {w['by']} on {w['on']}: {w['reason']}")
     if data["earlier_decisions"]:
         lines.append("earlier requests' decisions (for information; this request needs its own):")
@@ -186,15 +186,17 @@ def request_decide(
     withhold: bool = typer.Option(False, "--withhold", help="Leave the entry out of the clean copy (with --ground)."),
     disclose: bool = typer.Option(False, "--disclose", help="Give the entry in the clean copy."),
     ground: Optional[str] = typer.Option(None, "--ground", metavar="GROUND", help="Why it is withheld (DPA 2018 exemptions): " + GROUND_HELP + "."),
+    not_told: bool = typer.Option(False, "--not-told", help="Withhold it without the copy saying that anything was withheld: only where telling the requester would itself cause the harm (serious-harm, child-abuse, crime)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Decide for a request whether an entry is withheld from the clean copy or disclosed (manager or DSL); the reason is asked for, or read from stdin; prints the decision's entry id."""
     from vault_cli.services import request_steps
 
-    request_steps.check_decision(withhold=withhold, disclose=disclose, ground=ground)
+    request_steps.check_decision(withhold=withhold, disclose=disclose, ground=ground, tell=not not_told)
     session = _session(vault, identity)
     result = request_steps.decide(session, request, entry_id=entry, withhold=withhold, disclose=disclose, ground=ground,
+                                  tell=not not_told,
                                   reason=lambda: _read_reason("Why (recorded with the decision, never shown to the requester)"))
     _print_warnings(result)
     out(result.id)
@@ -263,7 +265,8 @@ def request_export(
     result = cleancopy.export(_session(vault, identity), request, out=out_file, fmt=fmt, force=force)
     _print_warnings(result)
     d = result.details
-    note(f"wrote the clean copy to {d['path']} (mode 0600): {d['included']} entries, {d['removed_total']} left out")
+    note(f"wrote the clean copy to {d['path']} (mode 0600): {d['included']} entries, {d['removed_total']} left out"
+         + (f" ({d['not_told']} without the copy saying so)" if d["not_told"] else ""))
     note("the file holds the child's information in plaintext: keep it safe, and delete it once it has been given")
     out(d["path"])
 

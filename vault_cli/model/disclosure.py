@@ -23,7 +23,9 @@ recorded for the request.
 of access and on information about other individuals). The parent's copy names none
 of them: it says in general terms that information was withheld under an exemption
 in the Act (telling the requester which exemption may itself reveal what was
-withheld).
+withheld). Where even that would cause the harm the exemption prevents, a
+withholding on ``UNTOLD_GROUNDS`` may be recorded as not told: the copy then
+neither counts it nor says that nothing was removed.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ GROUNDS = {
 }
 # What the parent's copy says of every entry withheld under any of them, in general terms.
 TOLD = "information withheld under an exemption in the Data Protection Act 2018"
+# Grounds under which even saying that something was withheld may be left out, where telling the requester
+# would itself cause the harm the exemption prevents (ICO: "neither confirm nor deny").
+UNTOLD_GROUNDS = ("serious-harm", "child-abuse", "crime")
 DECISIONS = ("withhold", "disclose")
 
 # Why an entry needs a decision (shown to staff, never on the copy).
@@ -108,6 +113,7 @@ class Decision:
     on: str  # recorded_at
     id: str  # the decision's own entry id
     request: str
+    tell: bool = True  # False: withheld without telling the requester (telling them would itself cause harm)
 
 
 def decision_of(e: dict) -> Optional[Decision]:
@@ -119,7 +125,7 @@ def decision_of(e: dict) -> Optional[Decision]:
         if d["decision"] == "withhold" and d.get("ground") not in GROUNDS:
             return None
         return Decision(d["entry"], d["decision"], d.get("ground"), d.get("reason") or "", e["author"],
-                        e["recorded_at"], e["id"], d.get("request") or "")
+                        e["recorded_at"], e["id"], d.get("request") or "", d.get("tell") is not False)
     if e.get("category") == "request-withhold" and d.get("procedure") == LEGACY_WITHHOLD:
         return Decision(d.get("entry") or "", "withhold", d.get("ground"), d.get("reason") or "", e["author"],
                         e["recorded_at"], e["id"], d.get("request") or "")

@@ -117,12 +117,15 @@ def build(session: Session, request_id: str) -> dict:
     given = {k for k, a in answers.items() if a["details"]["answer"] == "given"}
     refused = {k for k, a in answers.items() if a["details"]["answer"] == "refused"}
     removed: Counter = Counter()
-    kept = []
+    kept, not_told = [], 0
     for e in sorted(file, key=lambda x: (x["at"], x["id"])):
         parties = {requests.party_key(n) for n in e["third_parties"]}
         dec = decided.get(e["id"])
         if dec is not None and dec.decision == "withhold":
-            removed[disclosure.TOLD] += 1
+            if dec.tell:
+                removed[disclosure.TOLD] += 1
+            else:
+                not_told += 1
         elif parties & refused:
             removed[GROUND_REFUSED] += 1
         elif parties - given:
@@ -156,6 +159,7 @@ def build(session: Session, request_id: str) -> dict:
         "removed": [{"ground": g, "count": n} for g, n in sorted(removed.items())],
         "removed_total": sum(removed.values()),
         "decisions": {k: x.id for k, x in sorted(decided.items())},
+        "not_told": not_told,
         "overrides": [o["id"] for o in req.overrides],
         "requester_listed": (disclosure.requester_listed(loaded.profile, d["requester"])
                              if profile.get("parents") else None),
@@ -235,7 +239,7 @@ footer { margin-top: 2rem; color: #555; font-size: .85rem; }
 """
 
 
-def render_html(data: dict) -> str:
+def render_html(data: dict, quiet: bool = False) -> str:
     title = f"Records of {data['child_name']}: clean copy"
     rng = f"{data['from']} to {data['to']}" if data["from"] else "no entries"
     out = [
@@ -284,7 +288,7 @@ def render_html(data: dict) -> str:
         for r in data["removed"]:
             out.append(f'<tr><td>{_e(r["ground"])}</td><td class="n">{r["count"]}</td></tr>')
         out.append("</tbody></table>")
-    else:
+    elif not quiet:
         out.append("<p>Nothing was removed from this copy.</p>")
     out += [
         "<p>Records of how the setting handled requests to see this file are not part of this copy.</p>",
@@ -306,7 +310,7 @@ def _md(text: str) -> str:
     return "".join(out)
 
 
-def render_md(data: dict) -> str:
+def render_md(data: dict, quiet: bool = False) -> str:
     rng = f"{data['from']} to {data['to']}" if data["from"] else "no entries"
     out = [
         f"# Records of {_md(data['child_name'])}: clean copy",
@@ -334,7 +338,7 @@ def render_md(data: dict) -> str:
         out += [f"{data['removed_total']} {'entry was' if data['removed_total'] == 1 else 'entries were'} "
                 "not included in this copy:", "", "| ground | entries |", "|---|---:|"]
         out += [f"| {_md(r['ground'])} | {r['count']} |" for r in data["removed"]]
-    else:
+    elif not quiet:
         out.append("Nothing was removed from this copy.")
     out += ["", "Records of how the setting handled requests to see this file are not part of this copy.", "",
             f"Prepared by {_md(data['prepared_by'])} on {data['prepared_on']} (request {data['request']}). "
@@ -342,11 +346,13 @@ def render_md(data: dict) -> str:
     return "\n".join(out)
 
 
-def render(data: dict, fmt: str) -> bytes:
+def render(data: dict, fmt: str, quiet: bool = False) -> bytes:
+    """``quiet``: say nothing about removals where none are told (an entry was withheld without telling the
+    requester, so "nothing was removed" would be untrue)."""
     if fmt == "html":
-        return render_html(data).encode("utf-8")
+        return render_html(data, quiet).encode("utf-8")
     if fmt == "md":
-        return render_md(data).encode("utf-8")
+        return render_md(data, quiet).encode("utf-8")
     return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
@@ -406,13 +412,14 @@ def export(session: Session, request_id: str, *, out: str, fmt: str = "html", fo
     path = _check_out(session, out, force)
     data = build(session, request_id)
     decisions, overrides = data.pop("decisions"), data.pop("overrides")
-    listed = data.pop("requester_listed")
-    body = render(data, fmt)
+    listed, not_told = data.pop("requester_listed"), data.pop("not_told")
+    body = render(data, fmt, quiet=bool(not_told))
     digest = hashlib.sha256(body).hexdigest()
     write_private(path, body)
     details = {"procedure": disclosure.EXPORT_DECIDED, "request": request_id, "format": fmt, "sha256": digest,
                "included": len(data["entries"]), "removed": {r["ground"]: r["count"] for r in data["removed"]},
-               "from": data["from"], "to": data["to"], "decisions": decisions, "overrides": overrides}
+               "from": data["from"], "to": data["to"], "decisions": decisions, "overrides": overrides,
+               "withheld_without_telling": not_told}
     text = (f"Clean copy prepared for request {request_id} ({fmt}): {len(data['entries'])} entries included, "
             f"{data['removed_total']} left out; SHA-256 {digest}.")
     try:
@@ -431,7 +438,8 @@ def export(session: Session, request_id: str, *, out: str, fmt: str = "html", fo
         result.warnings.append("the requester is not among the parents the child's profile lists: check that they "
                                "have parental responsibility (confide show)")
     result.details = {"path": str(path), "sha256": digest, "included": len(data["entries"]),
-                      "removed": data["removed"], "removed_total": data["removed_total"], "format": fmt}
+                      "removed": data["removed"], "removed_total": data["removed_total"] + not_told,
+                      "not_told": not_told, "format": fmt}
     return result
 
 

@@ -129,6 +129,7 @@ def record_consent(session: Session, request_id: str, *, third_party: str, given
 
 
 DECIDE, DISCLOSE, GROUND, REASON = "withhold it", "disclose it", "ground", "reason for the decision"  # fields
+NOT_TOLD = "without telling the requester"
 
 
 def _reason(text) -> str:
@@ -142,7 +143,7 @@ def _reason(text) -> str:
     return requests.clean_text(text, REASON) or ""
 
 
-def check_decision(*, withhold: bool, disclose: bool, ground: Optional[str]) -> None:
+def check_decision(*, withhold: bool, disclose: bool, ground: Optional[str], tell: bool = True) -> None:
     """The decision's flags, checked before anyone is asked for a reason."""
     if withhold == disclose:
         raise UsageError("say whether the entry is withheld or disclosed", "add {0} --ground GROUND, or {1}",
@@ -154,12 +155,17 @@ def check_decision(*, withhold: bool, disclose: bool, ground: Optional[str]) -> 
     if disclose and ground:
         raise UsageError("{0} is for withholding, not disclosing", "leave it out, or withhold with {1}",
                          fields=(GROUND, DECIDE))
+    if not tell and ground not in disclosure.UNTOLD_GROUNDS:
+        raise UsageError("{0} is only for withholding on " + ", ".join(disclosure.UNTOLD_GROUNDS),
+                         "where telling the requester would itself cause that harm; nothing was changed",
+                         fields=(NOT_TOLD,))
 
 
 def decide(session: Session, request_id: str, *, entry_id: str, withhold: bool, disclose: bool,
-           ground: Optional[str] = None, reason=None) -> records.WriteResult:
-    """Record for one request whether an entry is withheld from the clean copy (with its ground) or disclosed."""
-    check_decision(withhold=withhold, disclose=disclose, ground=ground)
+           ground: Optional[str] = None, reason=None, tell: bool = True) -> records.WriteResult:
+    """Record for one request whether an entry is withheld from the clean copy (with its ground) or disclosed;
+    ``tell=False``: withheld without the copy saying so (see ``model.disclosure``)."""
+    check_decision(withhold=withhold, disclose=disclose, ground=ground, tell=tell)
     requests.require_manager_or_dsl(session, "decide what a clean copy discloses")
     loaded = _open_for_step(session, request_id, "record decisions for it")
     target = next((e for e in requests.file_entries(loaded.entries) if e["id"] == entry_id), None)
@@ -173,10 +179,12 @@ def decide(session: Session, request_id: str, *, entry_id: str, withhold: bool, 
     level = max("confidential", target["level"], key=requests.LEVEL_ORDER.index)
     details = {"procedure": disclosure.DECISION_PROCEDURE, "request": request_id, "entry": entry_id,
                "decision": decision, "ground": ground if withhold else None, "reason": reason,
-               "needed_because": disclosure.needs_decision(target), "replaces": earlier.id if earlier else None}
+               "needed_because": disclosure.needs_decision(target), "replaces": earlier.id if earlier else None,
+               "tell": tell}
     if withhold:
         text = (f"Entry {entry_id} withheld from the clean copy for request {request_id} "
-                f"(ground: {disclosure.GROUNDS[ground]}): {reason}")
+                f"(ground: {disclosure.GROUNDS[ground]}"
+                f"{'; the requester is not told' if not tell else ''}): {reason}")
     else:
         text = f"Entry {entry_id} to be disclosed in the clean copy for request {request_id}: {reason}"
     result = add_step(session, loaded.request.record, level=level, category="request-decision", text=text, at=None,

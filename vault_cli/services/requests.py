@@ -403,7 +403,7 @@ def show(session: Session, request_id: str) -> dict:
 
 def _decision_json(x: disclosure.Decision) -> dict:
     return {"entry": x.entry, "decision": x.decision, "ground": x.ground, "reason": x.reason, "by": x.by,
-            "on": x.on[:10], "request": x.request, "id": x.id}
+            "on": x.on[:10], "request": x.request, "id": x.id, "told": x.tell if x.decision == "withhold" else None}
 
 
 def earlier_decisions(entries: list[dict], req: Request) -> dict[str, list[disclosure.Decision]]:

@@ -26,7 +26,6 @@ from vault_cli.cli.common import (
     out_json,
 )
 from vault_cli.errors import UsageError
-from vault_cli.model import disclosure
 
 request_app = typer.Typer(help="Parents' requests to see their child's file: log, consents, clean copy, close.",
                           no_args_is_help=True)

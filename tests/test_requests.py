@@ -63,6 +63,7 @@ def _refused(v, args, code, who="amira"):
 def family(vault, now):
     """Three children; child A's file has every kind of entry the clean copy must handle."""
     v = vault
+    v.ok("holder", "set-display-name", "ben", "Ben  Bright")  # how a parent's copy names him
     a = v.add_child("Alice Amber", key_person="ben", dob="2022-05-06", room="rainbow")
     b = v.add_child("Bruno Beryl", key_person="cara", dob="2021-07-08")
     c = v.add_child("Cleo Coral", dob="2022-09-10")
@@ -74,7 +75,7 @@ def family(vault, now):
                "--third-party", "Dr Who, health visitor", "--parents-informed", "2026-03-02")
         _entry(v, rid, f"MARKER-{tag}-sg concern", "safeguarding", "concern", "2026-03-03", "--parents-informed", "2026-03-03")
     # Child A, recorded out of date order on purpose.
-    m["obs2"] = _entry(v, a, "MARKER-A-obs2 built a tall tower", "general", "observation", "2026-03-05T09:30")
+    m["obs2"] = _entry(v, a, "MARKER-A-obs2 built a tall tower", "general", "observation", "2026-03-05T09:30", who="ben")
     m["refused"] = _entry(v, a, "MARKER-A-refused the health visitor reported worries", "confidential", "discussion",
                           "2026-02-10", "--third-party", "Dr Who, health visitor", "--parents-informed", "2026-02-10")
     m["withheld"] = _entry(v, a, "MARKER-A-withheld strategy meeting notes", "safeguarding", "concern", "2026-01-15",
@@ -153,7 +154,14 @@ def test_clean_copy_holds_only_this_childs_disclosable_entries_in_date_order(fam
         assert "Consent to disclosure" not in text and "withheld from the clean copy" not in text
         positions = [text.index(k) for k in kept]
         assert positions == sorted(positions), f"{fmt}: entries not in date order"
-        assert "Alice Amber" in text and "Test Nursery" in text and "2022-05-06" in text
+        assert "Alice Amber" in text and "Test Nursery" in text and "6 May 2022" in text
+        # Written for a parent: staff by display name and role, never a login; no level names; dates written out;
+        # the parent's view not asked said once, not under each entry.
+        assert not re.search(r"\b(amira|ben|dara)\b", text), fmt
+        assert "Ben Bright (practitioner)" in text and "a manager" in text
+        assert "held as" not in text and "safeguarding" not in text and '"level"' not in text
+        if fmt != "json":
+            assert "2026-" not in text and "24 November 2026" in text and text.count("not asked") == 1
     data = json.loads(copies["json"])
     assert [e["date"] for e in data["entries"]] == ["2026-01-02", "2026-03-05", "2026-04-01", "2026-05-01"]
     assert data["removed_total"] == 3
@@ -165,7 +173,7 @@ def test_clean_copy_holds_only_this_childs_disclosable_entries_in_date_order(fam
     assert "3 entries were not included" in html_text
     assert "&lt;b&gt;&amp;amp; happy&lt;/b&gt;" in html_text  # entry text is escaped, never markup
     assert not re.search(r"(src|href)\s*=|@import|url\(|<script", html_text, re.I)
-    assert "Parents informed on 2026-04-01." in html_text and "Parent regards this as confidential." in html_text
+    assert "Parents informed on 1 April 2026." in html_text and "The parent regards this as confidential." in html_text
     assert "Aunt May" in html_text  # consented: named
     assert html_text.index("Information not included") > html_text.index("MARKER-A-notinf")
 
@@ -483,11 +491,12 @@ def test_clean_copy_renders_in_headless_chromium(family, tmp_path):
     parser.feed(dom.stdout)
     visible = " ".join(" ".join(parser.parts).split())
     for want in ("Test Nursery", "Records of Alice Amber: clean copy", "Chronology (3 entries)",
-                 "MARKER-A-obs1 settled in well <b>&amp; happy</b>", "MARKER-A-consented", "2026-03-05 09:30",
-                 "Parents informed on 2026-04-01.", "Information not included", "4 entries were not included",
+                 "MARKER-A-obs1 settled in well <b>&amp; happy</b>", "MARKER-A-consented", "5 March 2026, 09:30",
+                 "Parents informed on 1 April 2026.", "Key person Ben Bright (practitioner)",
+                 "Recorded by Ben Bright (practitioner) on 24 November 2026.", "Information not included", "4 entries were not included",
                  "information from or about a third party who refused consent to its disclosure"):
         assert want in visible, want
-    for never in ("MARKER-A-withheld", "MARKER-A-refused", "MARKER-B", "Bruno", "Dr Who"):
+    for never in ("MARKER-A-withheld", "MARKER-A-refused", "MARKER-B", "Bruno", "Dr Who", "held as", "amira"):
         assert never not in visible
     shot = tmp_path / "clean-copy.png"
     r = subprocess.run([*flags, f"--screenshot={shot}", url], capture_output=True, text=True, timeout=300)

@@ -32,6 +32,7 @@ FLAGS = {
     "start date": "--since",
     # holders and keys
     "recipient": "--recipient",
+    "display name": "--display-name",
     "signing key": "--signing-key",
     "new identity file": "--new-identity",
     "identity file": "--identity",

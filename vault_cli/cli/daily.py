@@ -98,6 +98,7 @@ def holder_add(
     role: str = typer.Option(..., "--role", help="manager, dsl, practitioner, student, auditor or recovery (see confide.yaml)."),
     recipient: str = typer.Option(..., "--recipient", "--key", help="Their public key: the line their 'confide keygen' printed (ssh-ed25519 AAAA...), or an age1... recipient."),
     signing_key: Optional[str] = typer.Option(None, "--signing-key", metavar="PUBKEY", help="Their SSH signing key, when --recipient is an age1... recipient (\"ssh-ed25519 AAAA...\")."),
+    display_name: Optional[str] = typer.Option(None, "--display-name", metavar="TEXT", help="How a parent's copy names them, e.g. \"Sam Taylor\" (plain text in holders.yaml, like the holder name)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
@@ -106,7 +107,8 @@ def holder_add(
 
     s = _session(vault, identity)
     with _progress("re-wrapping level keys", len(s.vault.record_ids())) as tick:
-        result = holders_svc.add_holder(s, name, role=role, recipient=recipient, progress=tick, signing_key=signing_key)
+        result = holders_svc.add_holder(s, name, role=role, recipient=recipient, progress=tick, signing_key=signing_key,
+                                        display_name=display_name)
     _print_warnings(result)
     out(result.id)
 

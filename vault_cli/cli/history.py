@@ -68,6 +68,21 @@ def holder_set_signing_key(
     out(result.commit)
 
 
+@holder_app.command("set-display-name")
+def holder_set_display_name(
+    name: str = typer.Argument(..., help="The holder, e.g. sam"),
+    display_name: str = typer.Argument(..., metavar="TEXT", help="How a parent's copy names them, e.g. \"Sam Taylor\"; \"\" clears it."),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """Set how a parent's clean copy names a holder (managers only); the copy never shows logins."""
+    from vault_cli.services import holders as holders_svc
+
+    result = holders_svc.set_display_name(_session(vault, identity), name, display_name)
+    _print_warnings(result)
+    out(result.commit)
+
+
 # ---------------------------------------------------------------------------
 # verify
 

@@ -27,6 +27,7 @@ class Holder:
     removed_reason: Optional[str] = None
     previous_recipients: list[str] = field(default_factory=list)
     previous_signing_keys: list[dict[str, str]] = field(default_factory=list)  # [{key, until}]: replaced signing keys
+    display_name: Optional[str] = None  # how a parent's copy names them ("Sam Taylor"); the login never appears there
 
     @property
     def active(self) -> bool:
@@ -36,6 +37,7 @@ class Holder:
         d: dict[str, Any] = {
             "name": self.name,
             "role": self.role,
+            **({"display_name": self.display_name} if self.display_name else {}),
             "recipient": self.recipient,
             "signing_key": self.signing_key,
             "status": self.status,

@@ -29,7 +29,7 @@ PERMISSIONS = {
     "write": "add entries, create records, change profiles, mark entries",
     "manage-holders": "add, remove and re-key key holders, and declare their signing keys",
     "change-settings": "change confide.yaml and the vault's git settings files",
-    "requests": "open, withhold for, extend, export and close parents' requests to see a file",
+    "requests": "open, extend, export and close parents' requests to see a file, and decide what each copy discloses",
     "repudiate": "repudiate commits that do not verify, restoring the last verified state",
     "adopt-signing": "vouch for a vault's unsigned early history and require signatures from then on",
     # Rows for the record's end of life (retention, destruction, transfer to the next setting): the
@@ -87,6 +87,12 @@ def may_grant(settings: Settings, holder: Optional[Holder], level: str) -> bool:
 def may_hand_over(settings: Settings, holder: Optional[Holder]) -> list[str]:
     """The key-person levels ``holder`` may not grant (empty: they may hand a child to a new key person)."""
     return [lv for lv in settings.key_person_reads if not may_grant(settings, holder, lv)]
+
+
+def may_override_refusal(settings: Settings, holder: Optional[Holder]) -> bool:
+    """May ``holder`` let a clean copy go to a requester whom the child's profile says it must not (no parental
+    responsibility, a court order)? Only a manager: one who handles requests and manages the key holders."""
+    return may(settings, holder, "requests") and may(settings, holder, "manage-holders")
 
 
 def may_be_key_person(settings: Settings, holder: Optional[Holder]) -> bool:

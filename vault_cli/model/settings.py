@@ -23,7 +23,7 @@ DEFAULT_CATEGORIES = [
 # also in a vault whose confide.yaml predates them, and only those commands write them.
 PROCEDURE_CATEGORIES = (
     "request", "request-consent", "request-withhold", "request-extend", "request-export", "request-close",
-    "information-sharing",
+    "information-sharing", "request-decision", "request-override",
 )
 DEFAULT_CATEGORIES += list(PROCEDURE_CATEGORIES)
 

@@ -20,14 +20,16 @@ from vault_cli.adapters import crypto
 from vault_cli.adapters.gitlog import CommitInfo
 from vault_cli.errors import IntegrityError
 from vault_cli.formats import envelope
-from vault_cli.model import policy
+from vault_cli.model import disclosure, policy
 from vault_cli.model.holders import Holder, Holders
 from vault_cli.model.settings import PROCEDURE_CATEGORIES, Settings
+from vault_cli.services import verify_disclosure
 from vault_cli.services.verify_versions import RecordVersion, VerifierState
 
 ERASE_ACTIONS = {"entry.erase", "record.erase", "history.purge", "record.purge"}
 # Entry categories that only a role with 'requests' writes (consent is recorded by any writer).
-REQUEST_STEPS = {"request", "request-withhold", "request-extend", "request-export", "request-close"}
+REQUEST_STEPS = {"request", "request-withhold", "request-extend", "request-export", "request-close", "request-decision",
+                 "request-override"}
 
 
 # ---------------------------------------------------------------------------
@@ -208,7 +210,18 @@ class RecordChecks(VerifierState):
                      f"'{ctx.name}', whose role may not handle requests")
         if kind == "entry" and not rewrap and payload.get("category") in PROCEDURE_CATEGORIES and not payload.get("details"):
             self.add(ctx.c.sha, path, "entry-changed", f"entry {item['id']} claims a procedure's category without its details")
+        if kind == "entry" and not rewrap:
+            self._check_disclosure(ctx, path, rid, rv, payload)
         return payload
+
+    def _check_disclosure(self, ctx: Ctx, path, rid, rv: RecordVersion, payload: dict) -> None:
+        category, details = payload.get("category"), payload.get("details") or {}
+        if (category == "request-override" and ctx.actor is not None
+                and not policy.may_override_refusal(ctx.settings, ctx.actor)):
+            self.add(ctx.c.sha, path, "role", f"entry {payload.get('block')} overrides what a child's profile says about "
+                     f"access, written by '{ctx.name}', whose role may not (a manager's)")
+        if category == "request-export" and details.get("procedure") == disclosure.EXPORT_DECIDED:
+            verify_disclosure.check_export(self, ctx, path, rid, rv, payload)
 
     # -- the head ---------------------------------------------------------------
     def check_head(self, ctx: Ctx, path: str, rid: str, old: Optional[RecordVersion], new: RecordVersion) -> None:

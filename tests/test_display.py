@@ -294,3 +294,25 @@ def test_share_how_is_kept_in_the_record_and_shown(vault):
     ordinary = vault.add_entry(rid, "Built a tower")
     entry = next(x for x in json.loads(vault.ok("show", rid, "--json").stdout)["entries"] if x["id"] == ordinary)
     assert entry["details"] is None
+
+
+def test_the_push_hook_tells_the_pusher_safely(vault, tmp_path):
+    """A pushed file's name may hold escapes; the hook's refusal, which git relays to the pusher's
+    terminal, shows them visibly."""
+    from conftest import run_cli
+    from test_trust_sync import identity_of
+
+    bare = tmp_path / "srv.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    vault.git("push", "-q", str(bare), "HEAD:refs/heads/main")
+    assert run_cli(["serve-hook", "install", str(bare), "--trust", identity_of(vault)]).exit_code == 0
+    old = vault.head()
+    (vault.root / ("evil" + OSC + RLO)).write_text("x\n")
+    vault.commit_as("amira", "tidy")
+    push = subprocess.run(["git", "-C", str(vault.root), "push", str(bare), "HEAD:refs/heads/main"],
+                          capture_output=True, text=True)
+    assert push.returncode != 0 and "confide: refused" in push.stderr, push.stderr
+    assert "evil\\x1b]0;PWNED-TITLE\\x07<U+202E>ZQXTXT<U+202C>" in push.stderr, push.stderr
+    _assert_safe(push.stderr, where="serve-hook")
+    assert subprocess.run(["git", "-C", str(bare), "rev-parse", "main"], capture_output=True,
+                          text=True).stdout.strip() == old

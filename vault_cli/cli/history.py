@@ -363,4 +363,20 @@ def serve_hook_run() -> None:
     from vault_cli.cli import environment
     from vault_cli.services import serve_hook
 
-    raise typer.Exit(serve_hook.run(sys.stdin, sys.stderr, environment.hook_repository(), _config().clock))
+    raise typer.Exit(serve_hook.run(sys.stdin, _SafeStream(sys.stderr), environment.hook_repository(), _config().clock))
+
+
+class _SafeStream:
+    """The pusher's terminal (git relays the hook's stderr): what the hook says is made safe, as all output is
+    (a pushed file's name may hold escapes)."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        from vault_cli.cli.safe_text import safe
+
+        return self.stream.write(safe(text, lines=True))
+
+    def flush(self) -> None:
+        self.stream.flush()

@@ -30,7 +30,7 @@ ENTRY_ID = re.compile(r"^e-[0-9a-hjkmnp-tv-z]{14}$")
 MARK_ID = re.compile(r"^m-[0-9a-hjkmnp-tv-z]{14}$")
 READABLE_KEYS = {
     "id", "level", "readable", "category", "text", "at", "recorded_at", "author", "parent_view",
-    "parents_informed", "parents_not_informed", "third_parties", "corrects", "markings",
+    "parents_informed", "parents_not_informed", "third_parties", "corrects", "details", "markings",
 }
 SEALED_KEYS = {"id", "level", "readable"}
 
@@ -578,6 +578,7 @@ def test_add_with_every_flag_and_show_json_exact_shape(vault):
     assert e["parents_not_informed"] is None
     assert e["third_parties"] == ["Dr Who, GP", "Health visitor"]
     assert e["corrects"] is None
+    assert e["details"] is None  # a plain entry; a procedure's entry (share, request) gives its fields
     assert e["markings"] == []
     # the chronology is ordered by when things happened
     assert [x["id"] for x in data["entries"]] == [eid, first]

@@ -302,9 +302,11 @@ def test_due_lists_exactly_the_confidential_and_safeguarding_entries_parents_wer
     kinds = [i["kind"] for i in data["items"]]
     assert kinds.count("request") == 1
     grants = [i for i in data["items"] if i["kind"] == "grant-ends"]
-    assert [(g["record"], g["item"], g["days_left"]) for g in grants] == [(a, "cara:confidential", 6)]
+    assert [(g["record"], g["records"], g["holder"], g["levels"], g["days_left"]) for g in grants] == \
+        [(a, [a], "cara", ["confidential"], 6)]
     asked = {i["item"] for i in data["items"] if i["kind"] == "parent-view-not-asked"}
     assert expected <= asked and flip in asked
+    assert later2 not in asked  # parents not told, to keep the child safe: their view is not asked either
     # A practitioner sees only what they can read: cara holds a grant to A's confidential level only.
     r = json.loads(v.ok("due", "--json", who="cara").stdout)
     assert {i["item"] for i in r["items"] if i["kind"] == "parents-not-informed"} == {conf_a}

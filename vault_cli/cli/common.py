@@ -16,6 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from vault_cli.cli import environment
+from vault_cli.cli.safe_text import json_text, safe
 from vault_cli.errors import ConfideError, ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def _scrub(line: str) -> str:
 
 
 def _stderr(line: str) -> None:
-    sys.stderr.write(_scrub(line) + "\n")
+    sys.stderr.write(_scrub(safe(line, lines=True)) + "\n")
     sys.stderr.flush()
 
 
@@ -79,11 +80,11 @@ def read_stdin_text(what: str = "the text") -> str:
 
 
 def out(line: str = "") -> None:
-    sys.stdout.write(line + "\n")
+    sys.stdout.write(safe(line, lines=True) + "\n")
 
 
 def out_json(data) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.write(json_text(json.dumps(data, ensure_ascii=False, indent=2)) + "\n")
 
 
 def console():
@@ -167,6 +168,7 @@ app.add_typer(child_app, name="child")
 VaultOpt = typer.Option(None, "--vault", metavar="PATH", help="The vault folder (else CONFIDE_VAULT, else the nearest folder above with confide.yaml).")
 IdentityOpt = typer.Option(None, "--identity", "-i", metavar="FILE", help="Your age identity (else CONFIDE_IDENTITY, else ~/.config/confide/identity.txt).")
 JsonOpt = typer.Option(False, "--json", help="Print JSON for scripts.")
+NoPagerOpt = typer.Option(False, "--no-pager", help="On a terminal, print long output directly instead of through the pager (CONFIDE_PAGER, else PAGER, else less).")
 
 
 def _config(vault: Optional[str] = None, identity: Optional[str] = None):
@@ -193,21 +195,14 @@ def _print_warnings(result) -> None:
 # helpers
 
 
-def _table(columns, rows, title=None) -> None:
-    if not on_terminal():
-        # Plain, stable, tab-separated text for pipes; use --json for structure.
-        out("\t".join(columns))
-        for r in rows:
-            out("\t".join(str(c) for c in r))
-        return
-    from rich.table import Table
+def _table(columns, rows, title=None, lead: int = 0) -> None:
+    """Tab-separated lines for pipes (use --json for structure); on a terminal a table if it fits, else cards."""
+    from vault_cli.cli import tables
 
-    t = Table(title=title)
-    for c in columns:
-        t.add_column(c)
-    for r in rows:
-        t.add_row(*[str(c) for c in r])
-    console().print(t)
+    if not on_terminal():
+        tables.plain(columns, rows)
+    else:
+        tables.show(console(), columns, rows, title=title, lead=lead)
 
 
 class _progress:

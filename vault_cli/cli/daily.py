@@ -13,6 +13,7 @@ import typer
 from vault_cli.cli.common import (
     IdentityOpt,
     JsonOpt,
+    NoPagerOpt,
     VaultOpt,
     _config,
     _print_warnings,
@@ -233,19 +234,22 @@ def show(
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
     as_json: bool = JsonOpt,
+    no_pager: bool = NoPagerOpt,
 ) -> None:
-    """Show a record: the profile and the chronology. Entries you hold no key for show as sealed."""
+    """Show a record as a case file: the profile, then one block per entry. Entries you hold no key for show as sealed."""
     from vault_cli.cli import render
+    from vault_cli.cli.pager import paged
     from vault_cli.services import records
 
     data = records.show_record(_session(vault, identity), record)
     if as_json:
         out_json(data)
         return
-    if not on_terminal():  # plain text for pipes, as _table does; rich costs ~0.3 s for 300 entries
+    if not on_terminal():  # plain text for pipes, unwrapped, as _table does
         sys.stdout.write(render.record_plain(data))
         return
-    render.record(console(), data)
+    with paged(not no_pager):
+        render.record(console(), data)
 
 
 @app.command()

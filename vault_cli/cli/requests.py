@@ -15,6 +15,7 @@ import typer
 from vault_cli.cli.common import (
     IdentityOpt,
     JsonOpt,
+    NoPagerOpt,
     VaultOpt,
     _print_warnings,
     _progress,
@@ -297,8 +298,10 @@ def due_cmd(
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
     as_json: bool = JsonOpt,
+    no_pager: bool = NoPagerOpt,
 ) -> None:
     """Everything owed: request deadlines, parents never informed, parent views never asked, grants ending."""
+    from vault_cli.cli.pager import paged
     from vault_cli.services import duties
 
     s = _session(vault, identity)
@@ -307,9 +310,11 @@ def due_cmd(
     if as_json:
         out_json(data)
         return
-    _table(["kind", "record", "item", "due", "days left", "what"],
-           [[i["kind"], i["record"], i["item"], i["due"] or "", "" if i["days_left"] is None else str(i["days_left"]),
-             i["what"]] for i in data["items"]], title=f"Due on {data['today']}")
+    with paged(not no_pager):
+        _table(["kind", "record", "item", "due", "days left", "what"],
+               [[i["kind"], i["record"] or ", ".join(i.get("records") or []), i["item"], i["due"] or "",
+                 "" if i["days_left"] is None else str(i["days_left"]), i["what"]] for i in data["items"]],
+               title=f"Due on {data['today']}", lead=5)
     if data["records_with_sealed_entries"]:
         note(f"{data['records_with_sealed_entries']} records hold entries you cannot read; they were not checked")
 
@@ -324,8 +329,10 @@ def find_cmd(
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
     as_json: bool = JsonOpt,
+    no_pager: bool = NoPagerOpt,
 ) -> None:
     """Search every entry you can read."""
+    from vault_cli.cli.pager import paged
     from vault_cli.services import duties
 
     s = _session(vault, identity)
@@ -334,9 +341,10 @@ def find_cmd(
     if as_json:
         out_json(rows)
         return
-    _table(["when", "record", "entry", "level", "category", "text"],
-           [[r["at"][:16].replace("T", " "), r["record"], r["entry"], r["level"], r["category"],
-             " ".join(r["text"].split())[:120]] for r in rows], title=f"{len(rows)} entries found")
+    with paged(not no_pager):
+        _table(["when", "record", "entry", "level", "category", "text"],
+               [[r["at"][:16].replace("T", " "), r["record"], r["entry"], r["level"], r["category"],
+                 " ".join(r["text"].split())[:120]] for r in rows], title=f"{len(rows)} entries found", lead=5)
 
 
 @app.command("share")

@@ -193,6 +193,8 @@ def current_state(opened: dict) -> dict:
         "at": p["at"], "recorded_at": p["recorded_at"], "author": p["author"], "parent_view": p["parent_view"],
         "parents_informed": p["parents_informed"], "parents_not_informed": p["parents_not_informed"],
         "third_parties": list(p["third_parties"]), "corrects": p["corrects"],
+        # what a procedure recorded besides the text (a sharing decision's 'how', a request's dates), or None
+        "details": p.get("details"),
     }
     markings = []
     for m in sorted(opened["marks"], key=lambda x: x["block"]):

@@ -240,6 +240,10 @@ def show(
     if as_json:
         out_json(data)
         return
+    if data.get("conflict"):  # a sync kept two versions of the profile: say so first, in plain words
+        from vault_cli.cli.conflicts import conflict_text
+
+        sys.stdout.write(conflict_text(data))
     if not on_terminal():  # plain text for pipes, as _table does; rich costs ~0.3 s for 300 entries
         sys.stdout.write(render.record_plain(data))
         return

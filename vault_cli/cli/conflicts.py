@@ -56,9 +56,9 @@ def conflict_text(data: dict) -> str:
     for v in versions:
         lines.append(f"  version {v['version']}, saved by {_safe(v['updated_by'])} at {_safe(v['updated_at'][:16].replace('T', ' '))}:")
         lines.extend(f"    {f.replace('_', ' ')}: {_say(v['profile'].get(f))}" for f in differ)
-    numbers = " or ".join(str(v["version"]) for v in versions)
-    lines.append(f"Choose one with 'confide resolve {rid} --take {numbers}', or write the profile anew with "
-                 f"'confide resolve {rid} --edit'.")
+    numbers = ", ".join(str(v["version"]) for v in versions[:-1]) + f" or {versions[-1]['version']}"
+    lines.append(f"Choose one with 'confide resolve {rid} --take N' (N is {numbers}), or write the profile anew "
+                 f"with 'confide resolve {rid} --edit'.")
     return "\n".join(lines) + "\n\n"
 
 
@@ -117,6 +117,10 @@ def resolve(
         return
     if from_file is not None:
         text: Optional[str] = read_stdin_text("the profile") if from_file == "-" else _read(from_file)
+        if not "\n".join(ln for ln in (text or "").splitlines() if not ln.lstrip().startswith("#")).strip():
+            raise UsageError(f"the profile {'on stdin' if from_file == '-' else 'in ' + from_file} is empty; nothing "
+                             "was changed", "give the whole profile as YAML or JSON (the fields 'confide show --json' "
+                             "shows; schemas/profile.schema.json)")
     else:
         text = _edit(conflicts.versions_for_editing(session, record, start), record, start)
     if text is None:

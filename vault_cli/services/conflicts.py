@@ -29,7 +29,8 @@ ACTION, TRAILER = trail.RESOLVE, trail.RESOLUTION
 
 def resolve(session: Session, record_id: str, *, take: Optional[int] = None,
             edited: Optional[dict] = None) -> WriteResult:
-    """End the record's profile conflict: ``take`` (1, 2, ... as ``show`` numbers them) or ``edited`` (a profile)."""
+    """End the record's profile conflict: ``take`` (1, 2, ... as ``show`` numbers them: by when they were saved)
+    or ``edited`` (a profile)."""
     if (take is None) == (edited is None):
         raise UsageError("say how to resolve: --take N (a version as 'confide show' numbers them) or --edit",
                          f"see the versions with 'confide show {record_id}'")
@@ -39,14 +40,15 @@ def resolve(session: Session, record_id: str, *, take: Optional[int] = None,
         versions = profile_versions(env.head)
         if not versions:
             raise UsageError(f"record {record_id} has no conflict to resolve", "nothing was changed")
-        if records.read_profile(session, env) is None or records.conflict_of(session, env)["versions"] is None:
+        numbered = records.conflict_versions(session, env)
+        if records.read_profile(session, env) is None or not numbered:
             raise Denied(f"you cannot read the profile of {record_id}, so you cannot choose between its versions",
                          "ask the key person or a manager")
         if take is not None:
-            if not 1 <= take <= len(versions):
-                raise UsageError(f"record {record_id} has versions 1 to {len(versions)}, not {take}",
+            if not 1 <= take <= len(numbered):
+                raise UsageError(f"record {record_id} has versions 1 to {len(numbered)}, not {take}",
                                  f"see them with 'confide show {record_id}'")
-            env.head["profile"] = dict(versions[take - 1])
+            env.head["profile"] = dict(numbered[take - 1][1])
             how = "take"
         else:
             assert edited is not None

@@ -143,22 +143,31 @@ def read_profile(session: Session, env: envelope.Envelope) -> Optional[dict]:
 
 def conflict_of(session: Session, env: envelope.Envelope) -> Optional[dict]:
     """A sync's unresolved conflict in the record (``merge.profile_versions``), or None: its part, and every
-    version decrypted (who updated it, when, the profile) for a caller who reads the profile, else None."""
+    version decrypted (who saved it, when, the profile) for a caller who reads the profile, else None."""
+    versions = conflict_versions(session, env)
+    if versions is None:
+        return None
+    return {"part": "profile", "versions": [v for v, _block in versions] if versions else None}
+
+
+def conflict_versions(session: Session, env: envelope.Envelope) -> Optional[list]:
+    """[(version, block)] numbered 1, 2... by when they were saved (then by whom): the head keeps them in an
+    order only their ciphertext decides, which a person cannot see. [] when the caller cannot read them;
+    None when the record holds no conflict."""
     blocks = list((env.head.get("conflict") or {}).get("profile") or [])
     if not blocks:
         return None
-    versions: Optional[list] = []
-    for n, block in enumerate(blocks, 1):
+    opened = []
+    for i, block in enumerate(blocks):
         payload = _open_profile(session, env, block)
         if payload is None:
-            versions = None
-            break
+            return []
         profile = dict(payload["profile"])
         profile["key_person"] = env.head.get("key_person")
-        assert versions is not None
-        versions.append({"version": n, "updated_by": payload["updated_by"], "updated_at": payload["updated_at"],
-                         "profile": profile})
-    return {"part": "profile", "versions": versions}
+        opened.append(((payload["updated_at"], payload["updated_by"], i), payload, profile, block))
+    opened.sort(key=lambda x: x[0])
+    return [({"version": n, "updated_by": p["updated_by"], "updated_at": p["updated_at"], "profile": prof}, block)
+            for n, (_k, p, prof, block) in enumerate(opened, 1)]
 
 
 def _open_profile(session: Session, env: envelope.Envelope, block: dict) -> Optional[dict]:
@@ -473,6 +482,6 @@ def mark_entry(
 
 
 __all__ = [
-    "create_child", "list_children", "show_record", "conflict_of", "add_entry", "mark_entry", "read_profile", "check_key_person",
+    "create_child", "list_children", "show_record", "conflict_of", "conflict_versions", "add_entry", "mark_entry", "read_profile", "check_key_person",
     "open_entry", "current_state", "WriteResult", "PARENT_VIEWS",
 ]

@@ -9,7 +9,10 @@ by them; nothing of the profile reaches a commit message, stderr or a git object
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from test_history import as_signed
@@ -204,3 +207,42 @@ def test_a_merge_that_settles_the_conflict_by_choosing_is_found(pair):
     assert code == FINDINGS
     assert any(f["commit"] == merge and f["check"] == "merge" and f["file"] == f"records/{ada}.yaml"
                for f in data["findings"]), data["findings"]
+
+
+FAKE_EDITOR = """\
+import json, os, sys
+path = sys.argv[1]
+text = open(path).read()
+with open(os.environ["EDIT_LOG"], "w") as fh:
+    json.dump({"path": path, "text": text, "mode": os.stat(path).st_mode & 0o777}, fh)
+lines = [l if not l.startswith("room:") else "room: " + os.environ["EDIT_ROOM"] for l in text.splitlines()]
+open(path, "w").write("\\n".join(lines) + "\\n")
+"""
+
+
+def test_resolve_edit_on_a_terminal_runs_the_editor_from_memory(pair, tmp_path):
+    """--edit opens a version in the editor (a private folder in memory) and seals what is saved, by the caller;
+    on a terminal only (a pty here), since an editor needs one."""
+    amira, ben, bare, ada = pair
+    _conflicted(pair, [])
+    _, rooms = _versions(ben, ada, "ben")
+    script, log = tmp_path / "editor.py", tmp_path / "edit.log"
+    script.write_text(FAKE_EDITOR)
+    env = dict(os.environ, CONFIDE_VAULT=str(ben.root), CONFIDE_IDENTITY=str(ben.keys["ben"]),
+               CONFIDE_SIGNING_KEY=str(ben.keys["ben.sign"]), EDITOR=f"{sys.executable} {script}",
+               EDIT_LOG=str(log), EDIT_ROOM=THIRD, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "vault_cli", "resolve", ada, "--edit", "--start", str(rooms[SUN])],
+                              stdin=slave, stdout=slave, stderr=subprocess.PIPE, env=env, text=True)
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert proc.returncode == 0, proc.stderr
+    call = json.loads(log.read_text())
+    assert call["path"].startswith("/dev/shm/") and call["mode"] == 0o600 and not os.path.exists(call["path"])
+    assert f"room: {SUN}" in call["text"] and f"this is version {rooms[SUN]}" in call["text"]
+    assert THIRD not in proc.stderr and "Confide-Resolution: edit" in ben.git("log", "-1", "--format=%B")
+    assert json.loads(ben.ok("show", ada, "--json", who="ben").stdout)["profile"]["room"] == THIRD
+    code, data = ben.verify("amira")
+    assert code == 0, data["findings"]

@@ -18,9 +18,10 @@ from __future__ import annotations
 from typing import Optional
 
 from vault_cli.errors import Denied, UsageError
+from vault_cli.formats import envelope
 from vault_cli.model import trail
 from vault_cli.services import profiles, records
-from vault_cli.services.merge import profile_versions
+from vault_cli.services.merge import Conflict, profile_versions
 from vault_cli.services.vault import Session
 from vault_cli.services.writing import WriteResult, warnings_for_vault, writing
 
@@ -52,6 +53,8 @@ def resolve(session: Session, record_id: str, *, take: Optional[int] = None,
             how = "take"
         else:
             assert edited is not None
+            if isinstance(edited, dict) and env.head.get("key_person") and "key_person" not in edited:
+                edited = dict(edited, key_person=env.head["key_person"])  # changed only by 'confide key-person'
             cleaned = profiles.check_profile_document(record_id, edited, env.head.get("key_person"))
             env.head["profile"] = records.seal_profile(env, cleaned, actor.name, session.clock.now_iso())
             how = "edit"
@@ -60,6 +63,40 @@ def resolve(session: Session, record_id: str, *, take: Optional[int] = None,
         commit = tx.commit(trail.message(f"resolve the profile conflict of {record_id}", ACTION, actor.name,
                                          record=record_id, extra={TRAILER: how}), actor.name)
     return WriteResult(record_id, commit, warnings_for_vault(session))
+
+
+def record_of(path: str) -> str:
+    part = envelope.record_of(path)
+    assert part is not None, path
+    return part[0]
+
+
+def newly_conflicted(path: str, before: Optional[bytes], after: Optional[bytes]) -> bool:
+    """Does ``after`` (a record head's bytes) hold a profile conflict ``before`` did not (or other versions)?"""
+    part = envelope.record_of(path)
+    if part is None or part[1] != "head" or after is None or b"\nconflict:" not in after:
+        return False
+    if before is None or b"\nconflict:" not in before:
+        return True
+    return profile_versions(envelope.load_head(before, path)) != profile_versions(envelope.load_head(after, path))
+
+
+def conflict_note(record_id: str) -> str:
+    """What a sync says of a record whose profile it kept in both versions."""
+    return (f"record {record_id}: the profile was changed on both machines; both versions are kept and nothing is "
+            f"lost. See them with 'confide show {record_id}', then choose with 'confide resolve {record_id} --take N' "
+            "(or --edit)")
+
+
+def plain(exc: Conflict) -> str:
+    """A conflict that stops a sync, in words: 'record c-x: ...' rather than the record file's path."""
+    part = envelope.record_of(exc.path or "")
+    message = exc.message
+    if part is not None:
+        for prefix in (f"{exc.path}: ", f"{envelope.entries_source(exc.path)}: "):
+            message = message.removeprefix(prefix)
+        return f"record {part[0]}: {message}"
+    return message
 
 
 def versions_for_editing(session: Session, record_id: str, start: int) -> dict:
@@ -83,4 +120,4 @@ def versions_for_editing(session: Session, record_id: str, start: int) -> dict:
     return full
 
 
-__all__ = ["resolve", "versions_for_editing", "ACTION", "TRAILER"]
+__all__ = ["resolve", "versions_for_editing", "newly_conflicted", "conflict_note", "plain", "ACTION", "TRAILER"]

@@ -35,14 +35,8 @@ from vault_cli.errors import ConfideError, ExternalError, NotFound, UsageError, 
 from vault_cli.formats import envelope
 from vault_cli.model.holders import HOLDERS_FILE
 from vault_cli.model.settings import SETTINGS_FILE
-from vault_cli.services.merge import (
-    Conflict,
-    StateReader,
-    merge_commits,
-    merge_entries_file,
-    merge_head_file,
-    profile_versions,
-)
+from vault_cli.services import conflicts
+from vault_cli.services.merge import Conflict, StateReader, merge_commits, merge_entries_file, merge_head_file
 
 DRIVER_NAME = "confide"
 
@@ -250,6 +244,7 @@ def sync(session, remote: Optional[str], *, attempts: int = 3) -> SyncResult:
                     except GitFailed as exc:
                         raise ExternalError(f"git merge failed: {exc.detail}",
                                             "the vault was left as it was; check it with: git status") from None
+                    result.notes = [conflicts.conflict_note(rid) for rid in _came_in(root, vault.commit, theirs)]
                     trust.advance(root, vault.commit, theirs, reader=vault.reader)
                     trust.write_allowed_signers(root, trust.git_dir_of(root), theirs)  # their holders may differ
                     vault.load(theirs)
@@ -257,7 +252,7 @@ def sync(session, remote: Optional[str], *, attempts: int = 3) -> SyncResult:
                 elif behind and ahead:
                     kept = _merge(tx, vault, theirs, remote, branch, actor.name)
                     result.merged = "merge"
-                    result.notes = [conflict_note(rid) for rid in kept]
+                    result.notes = [conflicts.conflict_note(rid) for rid in kept]
                 if not behind and not ahead or (result.merged == "fast-forward" and not ahead):
                     result.commit = vault.commit
                     return result
@@ -281,12 +276,6 @@ def sync(session, remote: Optional[str], *, attempts: int = 3) -> SyncResult:
     return result
 
 
-def conflict_note(record_id: str) -> str:
-    return (f"record {record_id}: the profile was changed on both machines; both versions are kept and nothing is "
-            f"lost. See them with 'confide show {record_id}', then choose with 'confide resolve {record_id} --take N' "
-            "(or --edit)")
-
-
 def _merge(tx, vault, theirs: str, remote: str, branch: str, holder: str) -> list:
     """Commit the merge of HEAD and ``theirs`` that ``merge.merge_states`` gives; a conflict changes nothing.
     Returns the records whose profile conflict the merge kept for a person to resolve (new ones only)."""
@@ -305,7 +294,7 @@ def _merge(tx, vault, theirs: str, remote: str, branch: str, holder: str) -> lis
             merged = merge_commits(bases, ours, theirs, _reader(cat), _changed(root), _acting(root))
         except Conflict as exc:
             raise VaultStateError(
-                f"cannot merge '{remote}/{branch}' without choosing a side: {plain(exc)}; nothing was merged or pushed",
+                f"cannot merge '{remote}/{branch}' without choosing a side: {conflicts.plain(exc)}; nothing was merged or pushed",
                 "your commits are kept; decide with the people involved whose change stands",
                 f"to take the other side here: see what your unpushed commits did ('git log {remote}/{branch}..HEAD'), "
                 f"then 'git reset --keep {remote}/{branch}' and redo what is still needed with confide; to keep yours, "
@@ -316,10 +305,8 @@ def _merge(tx, vault, theirs: str, remote: str, branch: str, holder: str) -> lis
         kept = []
         for path, value in sorted(merged.items()):
             now = cat.get(f"{ours}:{path}")
-            part = envelope.record_of(path)
-            if part is not None and part[1] == "head" and value is not None and b"\nconflict:" in value:
-                if now is None or b"\nconflict:" not in now or _versions(now, path) != _versions(value, path):
-                    kept.append(part[0])
+            if conflicts.newly_conflicted(path, now, value):
+                kept.append(conflicts.record_of(path))
             if value is None and now is not None:
                 tx.remove(path)
             elif value is not None and value != now:
@@ -331,19 +318,17 @@ def _merge(tx, vault, theirs: str, remote: str, branch: str, holder: str) -> lis
     return kept
 
 
-def _versions(raw: bytes, path: str) -> list:
-    return profile_versions(envelope.load_head(raw, path))
 
+def _came_in(root: Path, old: str, new: str) -> list:
+    """The records a fast-forward from ``old`` to ``new`` brings a new profile conflict into."""
+    from vault_cli.adapters import gitlog
 
-def plain(exc: Conflict) -> str:
-    """A conflict in words: 'record c-x: ...' rather than the record file's path."""
-    part = envelope.record_of(exc.path or "")
-    message = exc.message
-    if part is not None:
-        for prefix in (f"{exc.path}: ", f"{envelope.entries_source(exc.path)}: "):
-            message = message.removeprefix(prefix)
-        return f"record {part[0]}: {message}"
-    return message
+    cat = gitlog.CatFile(root)
+    try:
+        return [conflicts.record_of(path) for path, _o, _n in gitlog.diff_paths(root, old, new)
+                if conflicts.newly_conflicted(path, cat.get(f"{old}:{path}"), cat.get(f"{new}:{path}"))]
+    finally:
+        cat.close()
 
 
 def _require_writer_after(merged: dict, holders_now: Optional[bytes], settings_now: Optional[bytes], holder: str,

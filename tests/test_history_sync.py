@@ -150,24 +150,26 @@ def test_sync_refuses_a_vault_with_uncommitted_changes(shared):
 
 
 def test_true_conflict_stops_the_sync_and_changes_nothing(shared):
-    """Both sides changed the profile: confide never settles that by choosing a side. The sync stops, says what
-    clashed, and leaves the clone as it was: no merge in progress, no conflict markers, nothing pushed."""
+    """Both sides handed the child to a different key person: that decides who reads, so confide never keeps it
+    in two versions for later (as it does a profile: tests/test_sync_conflicts.py), nor settles it by choosing a
+    side. The sync stops, says what clashed, and leaves the clone as it was: no merge in progress, no conflict
+    markers, nothing pushed."""
     amira, ben, bare, ada = shared
-    amira.ok("child", "set", ada, "room=rainbow")
-    ben.ok("child", "set", ada, "room=sunshine", who="ben")
+    amira.ok("key-person", ada, "cara")
+    ben.ok("key-person", ada, "dara", who="amira")
     assert amira.run("sync").exit_code == 0
     remote = git("rev-parse", "main", cwd=bare).strip()
     head, files = ben.head(), _files(ben, ada)
     for _ in range(2):  # and the same again: nothing was left half-done
         r = ben.run("sync", who="ben")
         assert r.exit_code == int(ExitCode.VAULT_STATE), r.stderr
-        assert "without choosing a side" in r.stderr and f"records/{ada}.yaml: the profile was changed on both sides" in r.stderr
+        assert "without choosing a side" in r.stderr and f"record {ada}: the key person was changed differently on both sides" in r.stderr
         assert "nothing was merged or pushed" in r.stderr
         assert ben.head() == head and ben.is_clean() and _files(ben, ada) == files
         assert not (ben.root / ".git" / "MERGE_HEAD").exists() and b"<<<<<<<" not in files[0]
         assert git("rev-parse", "main", cwd=bare).strip() == remote
     shown = json.loads(ben.ok("show", ada, "--json", who="ben").stdout)  # ben's clone works on, as it was
-    assert shown["profile"]["room"] == "sunshine"
+    assert shown["profile"]["key_person"] == "dara"
     # a merge begun with plain git: git's merge driver will not choose a side either, and confide sync
     # does not go on over the merge git left in progress
     proc = subprocess.run(["git", "-C", str(ben.root), "merge", "--no-edit", "origin/main"], capture_output=True, text=True)

@@ -245,6 +245,10 @@ def show(
     if as_json:
         out_json(data)
         return
+    if data.get("conflict"):  # a sync kept two versions of the profile: say so first, in plain words
+        from vault_cli.cli.conflicts import conflict_text
+
+        sys.stdout.write(conflict_text(data))
     if not on_terminal():  # plain text for pipes, unwrapped, as _table does
         sys.stdout.write(render.record_plain(data))
         return

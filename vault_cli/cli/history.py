@@ -265,6 +265,8 @@ def sync(
         parts.append(f"merged ({result.merged})")
     parts.append("pushed" if result.pushed else "nothing to push")
     note(", ".join(parts))
+    for n in result.notes:  # profiles changed on both machines: kept in both versions until 'confide resolve'
+        note(n)
     out(result.commit or "")
 
 

@@ -11,6 +11,7 @@ import sys
 from typing import Optional
 
 from vault_cli.cli import access as cli_access  # noqa: F401  (grant, revoke, key-person, holder remove/rotate, access, expire)
+from vault_cli.cli import conflicts as cli_conflicts  # noqa: F401  (resolve)
 from vault_cli.cli import daily as cli_daily  # noqa: F401  (keygen, init, whoami, holders, children, add, show, mark)
 from vault_cli.cli import environment
 from vault_cli.cli import history as cli_history  # noqa: F401  (verify, audit, sync, clone, backup, restore, trust, ...)

@@ -42,7 +42,7 @@ FORMAT = "confide/record/2"
 HEAD_SUFFIX = ".yaml"
 ENTRIES_SUFFIX = ".entries.yaml"
 EMPTY_TAIL = b"entries: []\n"
-_HEAD_ORDER = ("format", "record", "key_person", "grants", "revoked", "rekey", "keys", "profile")
+_HEAD_ORDER = ("format", "record", "key_person", "grants", "revoked", "rekey", "keys", "profile", "conflict")
 
 
 def record_path(root: Path, record_id: str) -> Path:

@@ -14,6 +14,7 @@ ACTIONS = {
     "holder.add": "add holder",
     "record.create": "create record",
     "profile.update": "update profile of",
+    "profile.resolve": "resolve the profile conflict of",
     "entry.add": "add entry",
     "entry.mark": "mark entry",
     "access.grant": "grant",
@@ -23,6 +24,11 @@ ACTIONS = {
     "holder.remove": "remove holder",
     "holder.rotate": "rotate key of",
 }
+
+
+# 'confide resolve' (services.conflicts): its action, and the trailer saying how it chose ("take" or "edit")
+RESOLVE = "profile.resolve"
+RESOLUTION = "Confide-Resolution"
 
 
 def message(

@@ -16,8 +16,13 @@ The rules:
   the same number: both are kept and the level is marked for re-keying); for
   each key, the union of wrapped copies minus those one side removed;
 - grants, revocations, pending re-keys: the union, minus those one side removed;
-- profile, key person, confide.yaml, other files: the side that changed them;
-  a change on both sides is a conflict;
+- key person, confide.yaml, other files: the side that changed them; a change
+  on both sides is a conflict;
+- profile: the side that changed it; changed on both sides, the merged head
+  keeps every version (``conflict: {profile: [...]}``, sorted, so the answer
+  does not depend on which side merges) and, in ``profile``, the version both
+  sides last agreed on, until a signed ``confide resolve`` chooses
+  (``services.conflicts``);
 - holders.yaml: per holder; a removal on either side wins over any other change.
 
 **A removal or revocation on one side wins over access that only the other
@@ -32,7 +37,10 @@ generation (whose secret they may have seen) the level is marked ``rekey``: the
 next holder who reads it starts a new generation (``access.rekey``).
 
 A true conflict raises ``Conflict`` naming the file and what clashed; nothing
-is ever settled by choosing a side silently.
+is ever settled by choosing a side silently. Only the profile (the child's
+general details, which decide no one's access) is kept in both versions for a
+person to choose; whatever touches keys, grants, revocations, the key person or
+holders stays a conflict that stops the sync.
 """
 
 from __future__ import annotations
@@ -203,10 +211,16 @@ def merge_head(o: Optional[dict], a: dict, b: dict, *, merged: Optional[Side] = 
         if name in a or name in b or name in o:
             merged_list = _merge_list(o.get(name) or [], a.get(name) or [], b.get(name) or [])
             head[name] = sorted(merged_list, key=_canon)
-    for extra in sorted((set(a) | set(b)) - {"format", "record", "key_person", "grants", "revoked", "rekey", "keys", "profile"}):
+    for extra in sorted((set(a) | set(b)) - {"format", "record", "key_person", "grants", "revoked", "rekey", "keys", "profile",
+                                             "conflict"}):
         head[extra] = _pick(o.get(extra), a.get(extra), b.get(extra), f"'{extra}' was changed differently on both sides")
     head["keys"] = _merge_keys(o.get("keys") or [], a["keys"], b["keys"])
-    head["profile"] = _pick(o.get("profile"), a.get("profile"), b.get("profile"), "the profile was changed on both sides")
+    head["profile"], versions = _merge_profile(o, a, b)
+    if versions:
+        held = {k["id"] for k in head["keys"]}
+        if any(v["key"] not in held for v in [head["profile"], *versions]):
+            raise Conflict("the profile was changed on both sides, under level keys the merge does not keep")
+        head["conflict"] = {"profile": versions}
     if merged is not None and merged.settings is not None and merged.holders is not None:
         hold_to_policy(head, merged.settings, merged.holders)
     if head.get("key_person") is None and "key_person" not in a and "key_person" not in b:
@@ -215,6 +229,28 @@ def merge_head(o: Optional[dict], a: dict, b: dict, *, merged: Optional[Side] = 
         if name in head and not head[name]:
             del head[name]
     return head
+
+
+def profile_versions(head: dict) -> list:
+    """The profile blocks a head holds in conflict (empty when there is none)."""
+    return list((head.get("conflict") or {}).get("profile") or [])
+
+
+def _merge_profile(o: dict, a: dict, b: dict) -> tuple:
+    """(profile, versions in conflict or None). A side's state is its profile and its conflict, if any;
+    both sides changed it: every version either side holds, sorted, and the base's profile meanwhile."""
+    def state(h: dict) -> tuple:
+        return h.get("profile"), profile_versions(h) or None
+
+    sa, sb, so = state(a), state(b), state(o)
+    if _canon(sa) == _canon(sb) or _canon(sa) == _canon(so):
+        return sb
+    if _canon(sb) == _canon(so):
+        return sa
+    if o.get("profile") is None:
+        raise Conflict("the profile was changed on both sides of a record both sides made")
+    found = {_canon(v): v for h in (a, b) for v in (profile_versions(h) or [h["profile"]])}
+    return o["profile"], [found[k] for k in sorted(found)]
 
 
 def _grant_stands(g: dict, o: dict, a: dict, b: dict, sides: tuple, present: tuple) -> bool:
@@ -465,5 +501,5 @@ def merge_commits(bases: list, ours: str, theirs: str, reader: Callable[[str], S
     return first
 
 
-__all__ = ["Conflict", "merge_states", "merge_commits", "merge_head_file", "merge_entries_file", "merge_entries", "StateReader",
+__all__ = ["Conflict", "profile_versions", "merge_states", "merge_commits", "merge_head_file", "merge_entries_file", "merge_entries", "StateReader",
            "hold_to_policy", "merge_holders"]

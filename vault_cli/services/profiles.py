@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 from vault_cli.adapters import timeutil
-from vault_cli.errors import Denied, IntegrityError, UsageError
+from vault_cli.errors import Denied, IntegrityError, UsageError, VaultStateError
 from vault_cli.formats import schema
 from vault_cli.model import trail
 from vault_cli.services import records
@@ -125,6 +125,11 @@ def update_profile(session: Session, record_id: str, change) -> WriteResult:
     session.vault.check_record_id(record_id)
     with writing(session) as (tx, actor):
         env = session.vault.envelope(record_id, entries=False)
+        if env.head.get("conflict"):
+            raise VaultStateError(
+                f"the profile of {record_id} was changed on two machines and a sync kept both versions; it is changed "
+                "again only once someone chooses", f"see both with 'confide show {record_id}', then choose with "
+                f"'confide resolve {record_id} --take N' or write the profile anew with 'confide resolve {record_id} --edit'")
         profile = records.read_profile(session, env)
         if profile is None:
             raise Denied(f"you cannot read the profile of {record_id}, so you cannot change it", "ask the key person or a manager")

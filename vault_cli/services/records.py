@@ -141,6 +141,49 @@ def read_profile(session: Session, env: envelope.Envelope) -> Optional[dict]:
     return profile
 
 
+def conflict_of(session: Session, env: envelope.Envelope) -> Optional[dict]:
+    """A sync's unresolved conflict in the record (``merge.profile_versions``), or None: its part, and every
+    version decrypted (who saved it, when, the profile) for a caller who reads the profile, else None."""
+    versions = conflict_versions(session, env)
+    if versions is None:
+        return None
+    return {"part": "profile", "versions": [v for v, _block in versions] if versions else None}
+
+
+def conflict_versions(session: Session, env: envelope.Envelope) -> Optional[list]:
+    """[(version, block)] numbered 1, 2... by when they were saved (then by whom): the head keeps them in an
+    order only their ciphertext decides, which a person cannot see. [] when the caller cannot read them;
+    None when the record holds no conflict."""
+    blocks = list((env.head.get("conflict") or {}).get("profile") or [])
+    if not blocks:
+        return None
+    opened = []
+    for i, block in enumerate(blocks):
+        payload = _open_profile(session, env, block)
+        if payload is None:
+            return []
+        profile = dict(payload["profile"])
+        profile["key_person"] = env.head.get("key_person")
+        opened.append(((payload["updated_at"], payload["updated_by"], i), payload, profile, block))
+    opened.sort(key=lambda x: x[0])
+    return [({"version": n, "updated_by": p["updated_by"], "updated_at": p["updated_at"], "profile": prof}, block)
+            for n, (_k, p, prof, block) in enumerate(opened, 1)]
+
+
+def _open_profile(session: Session, env: envelope.Envelope, block: dict) -> Optional[dict]:
+    key = env.key(block["key"])
+    if key["level"] != "general":
+        raise IntegrityError(f"a profile in {env.source} is not under a general-level key", "run 'confide verify'")
+    ident = session.level_identity(env, block["key"])
+    if ident is None:
+        return None
+    try:
+        return envelope.open_block(block["data"], ident, schema_name="profile", record=env.record, block="profile",
+                                   level="general", source=env.source)
+    except NotForThisKey:
+        raise IntegrityError(f"a profile block in {env.source} is not encrypted to its level key", "run 'confide verify'") from None
+
+
 def _summary(session: Session, record_id: str) -> dict:
     env = session.vault.envelope(record_id, entries=False)
     profile = read_profile(session, env)
@@ -221,7 +264,11 @@ def show_record(session: Session, record_id: str) -> dict:
     # Chronology: readable entries by when they happened; sealed ones by when they were
     # recorded (read from their id), which is all the caller may know of them.
     merged = sorted(readable + sealed, key=lambda e: (_when(e), e["id"]))
-    return {"record": record_id, "profile": profile, "entries": merged}
+    data = {"record": record_id, "profile": profile, "entries": merged}
+    conflict = conflict_of(session, env)
+    if conflict is not None:  # only while a sync's conflict waits for 'confide resolve'
+        data["conflict"] = conflict
+    return data
 
 
 def _when(entry: dict):
@@ -437,6 +484,6 @@ def mark_entry(
 
 
 __all__ = [
-    "create_child", "list_children", "show_record", "add_entry", "mark_entry", "read_profile", "check_key_person",
+    "create_child", "list_children", "show_record", "conflict_of", "conflict_versions", "add_entry", "mark_entry", "read_profile", "check_key_person",
     "open_entry", "current_state", "WriteResult", "PARENT_VIEWS",
 ]

@@ -5,7 +5,9 @@
 it opens is checked too; a remote whose history no longer contains what this
 clone last verified of it, rewritten or cut back, is refused), merges with
 ``services.merge`` (keyless, deterministic, the same function ``confide verify``
-recomputes for every merge commit), commits the merge signed, and pushes.
+recomputes for every merge commit), commits the merge signed, and pushes. A
+profile changed on both machines is merged into both versions, kept until
+``confide resolve`` chooses (``services.conflicts``); the sync names those records.
 Fetching, pushing, cloning, bundles and the repository's configuration go
 through GitPython (``adapters.gitrepo``). A conflict is never settled by choosing a side: the
 sync stops and leaves the vault as it was.
@@ -30,8 +32,10 @@ from vault_cli.adapters.gitrepo import GitFailed, Repository
 from vault_cli.adapters.gitstore import Git
 from vault_cli.adapters.timeutil import Clock
 from vault_cli.errors import ConfideError, ExternalError, NotFound, UsageError, VaultStateError
+from vault_cli.formats import envelope
 from vault_cli.model.holders import HOLDERS_FILE
 from vault_cli.model.settings import SETTINGS_FILE
+from vault_cli.services import conflicts
 from vault_cli.services.merge import Conflict, StateReader, merge_commits, merge_entries_file, merge_head_file
 
 DRIVER_NAME = "confide"
@@ -76,7 +80,6 @@ def merge_driver(base_file: str, ours_file: str, theirs_file: str, path: str,
     try:
         merged = _merged_in_context(root, path)
         if merged is None:
-            from vault_cli.formats import envelope
             part = envelope.record_of(path)
             if part is not None and part[1] == "entries":
                 merged = merge_entries_file(base, ours or b"", theirs or b"", path)
@@ -244,13 +247,15 @@ def sync(session, remote: Optional[str], *, attempts: int = 3) -> SyncResult:
                     except GitFailed as exc:
                         raise ExternalError(f"git merge failed: {exc.detail}",
                                             "the vault was left as it was; check it with: git status") from None
+                    result.notes = [conflicts.conflict_note(rid) for rid in _came_in(root, vault.commit, theirs)]
                     trust.advance(root, vault.commit, theirs, reader=vault.reader)
                     trust.write_allowed_signers(root, trust.git_dir_of(root), theirs)  # their holders may differ
                     vault.load(theirs)
                     result.merged = "fast-forward"
                 elif behind and ahead:
-                    _merge(tx, vault, theirs, remote, branch, actor.name)
+                    kept = _merge(tx, vault, theirs, remote, branch, actor.name)
                     result.merged = "merge"
+                    result.notes = [conflicts.conflict_note(rid) for rid in kept]
                 if not behind and not ahead or (result.merged == "fast-forward" and not ahead):
                     result.commit = vault.commit
                     return result
@@ -274,8 +279,9 @@ def sync(session, remote: Optional[str], *, attempts: int = 3) -> SyncResult:
     return result
 
 
-def _merge(tx, vault, theirs: str, remote: str, branch: str, holder: str) -> str:
-    """Commit the merge of HEAD and ``theirs`` that ``merge.merge_states`` gives; a conflict changes nothing."""
+def _merge(tx, vault, theirs: str, remote: str, branch: str, holder: str) -> list:
+    """Commit the merge of HEAD and ``theirs`` that ``merge.merge_states`` gives; a conflict changes nothing.
+    Returns the records whose profile conflict the merge kept for a person to resolve (new ones only)."""
     from vault_cli.adapters import gitlog
     from vault_cli.model import trail
 
@@ -291,7 +297,7 @@ def _merge(tx, vault, theirs: str, remote: str, branch: str, holder: str) -> str
             merged = merge_commits(bases, ours, theirs, _reader(cat), _changed(root), _acting(root))
         except Conflict as exc:
             raise VaultStateError(
-                f"cannot merge '{remote}/{branch}' without choosing a side: {exc.message}; nothing was merged or pushed",
+                f"cannot merge '{remote}/{branch}' without choosing a side: {conflicts.plain(exc)}; nothing was merged or pushed",
                 "your commits are kept; decide with the people involved whose change stands",
                 f"to take the other side here: see what your unpushed commits did ('git log {remote}/{branch}..HEAD'), "
                 f"then 'git reset --keep {remote}/{branch}' and redo what is still needed with confide; to keep yours, "
@@ -299,8 +305,11 @@ def _merge(tx, vault, theirs: str, remote: str, branch: str, holder: str) -> str
             ) from None
         _require_writer_after(merged, cat.get(f"{ours}:{HOLDERS_FILE}"), cat.get(f"{ours}:{SETTINGS_FILE}"), holder,
                               remote, branch)
+        kept = []
         for path, value in sorted(merged.items()):
             now = cat.get(f"{ours}:{path}")
+            if conflicts.newly_conflicted(path, now, value):
+                kept.append(conflicts.record_of(path))
             if value is None and now is not None:
                 tx.remove(path)
             elif value is not None and value != now:
@@ -308,7 +317,21 @@ def _merge(tx, vault, theirs: str, remote: str, branch: str, holder: str) -> str
     finally:
         cat.close()
     msg = trail.message(f"merge {remote}/{branch}", "vault.merge", holder)
-    return tx.commit(msg, holder, merge_head=theirs)
+    tx.commit(msg, holder, merge_head=theirs)
+    return kept
+
+
+
+def _came_in(root: Path, old: str, new: str) -> list:
+    """The records a fast-forward from ``old`` to ``new`` brings a new profile conflict into."""
+    from vault_cli.adapters import gitlog
+
+    cat = gitlog.CatFile(root)
+    try:
+        return [conflicts.record_of(path) for path, _o, _n in gitlog.diff_paths(root, old, new)
+                if conflicts.newly_conflicted(path, cat.get(f"{old}:{path}"), cat.get(f"{new}:{path}"))]
+    finally:
+        cat.close()
 
 
 def _require_writer_after(merged: dict, holders_now: Optional[bytes], settings_now: Optional[bytes], holder: str,

@@ -20,10 +20,11 @@ from vault_cli.adapters import crypto
 from vault_cli.adapters.gitlog import CommitInfo
 from vault_cli.errors import IntegrityError
 from vault_cli.formats import envelope
-from vault_cli.model import disclosure, policy
+from vault_cli.model import disclosure, policy, trail
 from vault_cli.model.holders import Holder, Holders
 from vault_cli.model.settings import PROCEDURE_CATEGORIES, Settings
 from vault_cli.services import verify_disclosure
+from vault_cli.services.merge import profile_versions
 from vault_cli.services.verify_versions import RecordVersion, VerifierState
 
 ERASE_ACTIONS = {"entry.erase", "record.erase", "history.purge", "record.purge"}
@@ -71,7 +72,7 @@ def _minus_level(payload: dict) -> dict:
 
 
 # the actions whose commit changes one record, named by its Confide-Record trailer
-SINGLE_RECORD_ACTIONS = {"entry.add", "entry.mark", "record.create", "profile.update"}
+SINGLE_RECORD_ACTIONS = {"entry.add", "entry.mark", "record.create", "profile.update", trail.RESOLVE}
 
 
 class RecordChecks(VerifierState):
@@ -345,9 +346,46 @@ class RecordChecks(VerifierState):
             if level not in new_generation or ctx.name not in readers(level):
                 self.add(sha, path, "level-key", f"the pending re-key of the {level} level was cleared without a new "
                          "generation made by a holder who reads it")
-        # profile
-        if old is None or oh.get("profile") != nh.get("profile"):
+        # profile, and a sync's conflict in it (only a merge keeps versions; only 'confide resolve' chooses)
+        taken = self.check_conflict(ctx, path, rid, oh, nh) if (oh.get("conflict") or nh.get("conflict")) else False
+        if ctx.action == trail.RESOLVE and not oh.get("conflict"):
+            self.add(c.sha, path, "conflict", "the commit says it resolves a conflict, but the record held none")
+        if (old is None or oh.get("profile") != nh.get("profile")) and not taken:
             self.check_profile(ctx, path, rid, new)
+
+    def check_conflict(self, ctx: Ctx, path: str, rid: str, oh: dict, nh: dict) -> bool:
+        """A commit on a record whose head holds a conflict, or gets one. True: the profile is a version taken
+        as it was (sealed and checked on its own line), so it is not judged as this commit's writing."""
+        sha, before, after = ctx.c.sha, profile_versions(oh), profile_versions(nh)
+        if after and after != before:
+            self.add(sha, path, "conflict", "a conflict was written into the record by a commit that is not a merge: "
+                     "only a sync's merge keeps both versions of a profile")
+            return False
+        if not before:
+            return False
+        if after == before and oh.get("profile") == nh.get("profile"):
+            return False  # the conflict stands; this commit changed something else (entries, access)
+        if ctx.action != trail.RESOLVE:
+            self.add(sha, path, "conflict", f"the profile of a record with an unresolved conflict was changed by a "
+                     f"'{ctx.action}' commit: only 'confide resolve' chooses between the versions")
+            return False
+        if after:
+            self.add(sha, path, "conflict", "a resolution that leaves the conflict in place")
+            return False
+        general = ctx.settings.levels[0]
+        if ctx.actor is not None and ctx.name not in policy.readers_for(ctx.settings, ctx.holders, oh, general, ctx.today):
+            self.add(sha, path, "role", f"the conflict was resolved by '{ctx.name}', who does not read the profile "
+                     "(only whoever may change it may choose)")
+        how = ctx.c.trailers.get(trail.RESOLUTION)
+        if how == "take":
+            if nh.get("profile") not in before:
+                self.add(sha, path, "conflict", "the resolution says it takes one of the versions, but the profile "
+                         "it leaves is none of them (an edit is sealed anew by whoever resolves, with --edit)")
+                return False
+            return True
+        if how != "edit":
+            self.add(sha, path, "trailer", f"a resolution must say how it chose ({trail.RESOLUTION}: take or edit)")
+        return False
 
     def _rotated(self, ctx: Ctx) -> set:
         """Holders whose copies this commit may re-wrap: a rotation of theirs, by a holder manager."""

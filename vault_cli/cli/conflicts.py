@@ -1,0 +1,143 @@
+"""A sync's conflict at the command line: the notice ``show`` gives, and ``confide resolve``.
+
+When a sync kept both versions of a profile (``services.merge``), ``show`` says
+so in plain words and, to whoever reads the profile, shows how the versions
+differ; ``confide resolve RECORD`` chooses one (``--take N``) or writes the
+profile anew (``--edit`` in the editor, ``--from FILE`` for scripts), in one
+signed commit (``services.conflicts``). Nothing personal is taken from argv:
+an edited profile comes from the editor's private folder in memory or a file.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from vault_cli.cli import environment
+from vault_cli.cli.common import IdentityOpt, VaultOpt, _print_warnings, _session, app, note, read_stdin_text
+from vault_cli.errors import ExternalError, IntegrityError, UsageError
+from vault_cli.formats import yamlio
+
+
+def _safe(text: str) -> str:
+    """Control characters, escapes and bidi overrides from a record shown visibly, never acted on by a terminal."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def _say(value) -> str:
+    if value in (None, [], {}):
+        return "(empty)"
+    if isinstance(value, (list, dict)):
+        return _safe(yamlio.dump(value).strip().replace("\n", "; "))
+    return _safe(str(value))
+
+
+def conflict_text(data: dict) -> str:
+    """The notice ``show`` prints for a record with an unresolved conflict (plain text; nothing for others)."""
+    conflict = data.get("conflict")
+    if not conflict:
+        return ""
+    rid = data["record"]
+    lines = [f"CONFLICT: the profile of {rid} was changed on two machines, and a sync kept both versions.",
+             "Until someone chooses, the profile shown is the one both machines last agreed on."]
+    versions = conflict["versions"]
+    if versions is None:
+        lines.append("You cannot read the profile, so the versions are not shown: the key person or a manager chooses.")
+        return "\n".join(lines) + "\n\n"
+    fields = sorted({f for v in versions for f in v["profile"]})
+    differ = [f for f in fields if len({repr(v["profile"].get(f)) for v in versions}) > 1]
+    lines.append("The versions differ in: " + (", ".join(f.replace("_", " ") for f in differ) or "nothing but who saved them"))
+    for v in versions:
+        lines.append(f"  version {v['version']}, saved by {_safe(v['updated_by'])} at {_safe(v['updated_at'][:16].replace('T', ' '))}:")
+        lines.extend(f"    {f.replace('_', ' ')}: {_say(v['profile'].get(f))}" for f in differ)
+    numbers = ", ".join(str(v["version"]) for v in versions[:-1]) + f" or {versions[-1]['version']}"
+    lines.append(f"Choose one with 'confide resolve {rid} --take N' (N is {numbers}), or write the profile anew "
+                 f"with 'confide resolve {rid} --edit'.")
+    return "\n".join(lines) + "\n\n"
+
+
+HEADER = """\
+# Resolving the profile conflict of {record}: this is version {start}, to edit
+# into the profile that stands. Save and close to seal it and end the conflict;
+# an empty file changes nothing. The other versions: confide show {record}
+"""
+
+
+def _edit(doc: dict, record_id: str, start: int) -> Optional[str]:
+    """The editor on ``doc`` in a private folder in memory (``editor.private_folder``); the text saved, or None."""
+    from vault_cli.cli import editor
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("there is no terminal to run an editor on", f"for scripts: confide resolve {record_id} --from FILE")
+    command = environment.editor()
+    if not command:
+        raise UsageError("no editor: set $EDITOR (or $VISUAL)", f"for example: EDITOR=nano confide resolve {record_id} --edit")
+    with editor.private_folder() as folder:
+        path = folder / "profile.yaml"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(HEADER.format(record=record_id, start=start) + yamlio.dump(doc))
+        try:
+            proc = subprocess.run([*shlex.split(command), str(path)])
+        except FileNotFoundError:
+            raise ExternalError("the editor was not found", "set $EDITOR to an installed editor") from None
+        if proc.returncode != 0:
+            raise ExternalError(f"the editor exited with status {proc.returncode}; nothing was changed", "run it again")
+        text = path.read_text(encoding="utf-8")
+    return text if "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("#")).strip() else None
+
+
+@app.command()
+def resolve(
+    record: str = typer.Argument(..., metavar="RECORD", help="The record id, e.g. c-7f3k9m2q"),
+    take: Optional[int] = typer.Option(None, "--take", metavar="N", help="Keep version N of the profile, as 'confide show' numbers them."),
+    edit: bool = typer.Option(False, "--edit", help="Write the profile anew in $EDITOR, starting from version --start."),
+    start: int = typer.Option(1, "--start", metavar="N", help="The version --edit starts from (default 1)."),
+    from_file: Optional[str] = typer.Option(None, "--from", metavar="FILE", help="The resolved profile as YAML or JSON, from FILE ('-': stdin), for scripts."),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """End a sync's conflict in a profile: keep one version, or write it anew; one signed commit."""
+    from vault_cli.services import conflicts
+
+    if sum((take is not None, edit, from_file is not None)) != 1:
+        raise UsageError("say how to resolve: one of --take N, --edit or --from FILE",
+                         f"see the versions with 'confide show {record}'")
+    session = _session(vault, identity)
+    if take is not None:
+        result = conflicts.resolve(session, record, take=take)
+        note(f"the profile of {record} is version {take} now; the conflict is resolved")
+        _print_warnings(result)
+        return
+    if from_file is not None:
+        text: Optional[str] = read_stdin_text("the profile") if from_file == "-" else _read(from_file)
+        if not "\n".join(ln for ln in (text or "").splitlines() if not ln.lstrip().startswith("#")).strip():
+            raise UsageError(f"the profile {'on stdin' if from_file == '-' else 'in ' + from_file} is empty; nothing "
+                             "was changed", "give the whole profile as YAML or JSON (the fields 'confide show --json' "
+                             "shows; schemas/profile.schema.json)")
+    else:
+        text = _edit(conflicts.versions_for_editing(session, record, start), record, start)
+    if text is None:
+        note("the file was empty; nothing was changed, and the conflict stands")
+        return
+    try:
+        doc = yamlio.load(text, "the resolved profile")
+    except IntegrityError as exc:
+        raise UsageError(exc.message, "nothing was changed; fix it and run 'confide resolve' again") from None
+    result = conflicts.resolve(session, record, edited=doc)
+    note(f"the profile of {record} is the one you wrote now; the conflict is resolved")
+    _print_warnings(result)
+
+
+def _read(source: str) -> str:
+    try:
+        return Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {source}: {getattr(exc, 'strerror', None) or 'not UTF-8 text'}",
+                         "give a readable YAML or JSON file, or - for stdin") from None

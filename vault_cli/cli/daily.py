@@ -205,7 +205,7 @@ def add(
     parents_informed: Optional[str] = typer.Option(None, "--parents-informed", metavar="DATE", help="When parents were told this was recorded."),
     parents_not_informed: Optional[str] = typer.Option(None, "--parents-not-informed", metavar="REASON", help="Why parents were not told (e.g. it would put the child at risk)."),
     third_party: Optional[list[str]] = typer.Option(None, "--third-party", metavar="NAME", help="A third party the entry comes from or is about (repeatable)."),
-    at: Optional[str] = typer.Option(None, "--at", metavar="DATETIME", help="When it happened (default now); the recording time is kept separately."),
+    at: Optional[str] = typer.Option(None, "--at", metavar="DATETIME", help="When it happened: a date and time, or a date alone (kept as a date); default now. Not in the future; the recording time is kept separately."),
     corrects: Optional[str] = typer.Option(None, "--corrects", metavar="ENTRY", help="The entry this one corrects (entries are never edited)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
@@ -214,7 +214,7 @@ def add(
     from vault_cli.services import records
 
     if text == "-":
-        text = sys.stdin.read()
+        text = _one_newline_less(sys.stdin.read())
     result = records.add_entry(
         _session(vault, identity), record, level=level, category=category, text=text, parent_view=parent_view,
         parents_informed=parents_informed, parents_not_informed=parents_not_informed,
@@ -222,6 +222,15 @@ def add(
     )
     _print_warnings(result)
     out(result.id)
+
+
+def _one_newline_less(text: str) -> str:
+    """Text from stdin without the one line ending that ends a file or an echo ("\\n" or "\\r\\n"):
+    other blank lines at its end were meant."""
+    for ending in ("\r\n", "\n"):
+        if text.endswith(ending):
+            return text[: -len(ending)]
+    return text
 
 
 @app.command()

@@ -14,6 +14,7 @@ history grows.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Optional
 
 from vault_cli.adapters import crypto
@@ -163,8 +164,15 @@ class RecordChecks:
             for mid, m in old_marks.items():
                 if mid in new_marks and new_marks[mid] != m:
                     self.add(c.sha, path, "entry-changed", f"marking {mid} of entry {eid} was changed after it was written")
+        entry_at = None
         for m in added:
             payload = self.check_new_block(ctx, path, rid, new, m, "mark", entry=eid)
+            informed = ((payload or {}).get("changes") or {}).get("parents_informed") or {}
+            if informed.get("to"):
+                if entry_at is None:
+                    entry_at = (self.open_quietly(rid, new, now, "entry", path) or {}).get("at")
+                self.check_dates(ctx, path, f"marking {m['id']} of entry {eid}", entry_at, informed["to"],
+                                 only=policy.INFORMED)
             if moved_to and payload is not None and (payload.get("changes", {}).get("level") or {}).get("to") != moved_to:
                 self.add(c.sha, path, "entry-changed", f"entry {eid} moved to {moved_to} without a marking that says so")
 
@@ -213,7 +221,19 @@ class RecordChecks:
                      f"'{ctx.name}', whose role may not handle requests")
         if kind == "entry" and not rewrap and payload.get("category") in PROCEDURE_CATEGORIES and not payload.get("details"):
             self.add(ctx.c.sha, path, "entry-changed", f"entry {item['id']} claims a procedure's category without its details")
+        if kind == "entry" and not rewrap:
+            self.check_dates(ctx, path, f"entry {item['id']}", payload.get("at"), payload.get("parents_informed"))
         return payload
+
+    def check_dates(self, ctx: Ctx, path, what: str, at, parents_informed, only: Optional[str] = None) -> None:
+        """The dates 'add', 'mark' and 'import' refuse (``policy.date_problems``), judged at the commit's time."""
+        c = ctx.c
+        made = dt.datetime.fromtimestamp(max(c.time, c.committed), c.when.tzinfo)
+        for fieldname, problem in policy.date_problems(at, parents_informed, made):
+            if only is None or fieldname == only:
+                words = "the time it happened" if fieldname == policy.WHEN else "the date parents were informed"
+                self.add(c.sha, path, "date", f"{what}: " + problem.replace("{0}", words)
+                         + " (by the commit's date)")
 
     # -- the head ---------------------------------------------------------------
     def check_head(self, ctx: Ctx, path: str, rid: str, old: Optional[RecordVersion], new: RecordVersion) -> None:

@@ -259,7 +259,7 @@ def mark(
     entry: str = typer.Argument(..., help="The entry id, e.g. e-01jd3x8k2m5q9w"),
     level: Optional[str] = typer.Option(None, "--level", help="Move the entry to this level (needs --reason)."),
     parent_view: Optional[str] = typer.Option(None, "--parent-view", help="confidential, not-confidential or not-asked."),
-    parents_informed: Optional[str] = typer.Option(None, "--parents-informed", metavar="DATE", help="The parents were informed on DATE (YYYY-MM-DD)."),
+    parents_informed: Optional[str] = typer.Option(None, "--parents-informed", metavar="DATE", help="The parents were informed on DATE (YYYY-MM-DD): on or after the entry's date, not in the future."),
     parents_not_informed: Optional[str] = typer.Option(None, "--parents-not-informed", metavar="REASON", help="Why the parents are not informed (e.g. it would put the child at risk)."),
     reason: Optional[str] = typer.Option(None, "--reason", help="Why (required with --level)."),
     record: Optional[str] = typer.Option(None, "--record", help="The entry's record, if you know it (saves a search)."),

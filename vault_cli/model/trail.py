@@ -13,6 +13,7 @@ ACTIONS = {
     "vault.init": "create vault",
     "holder.add": "add holder",
     "record.create": "create record",
+    "record.import": "import records",
     "profile.update": "update profile of",
     "entry.add": "add entry",
     "entry.mark": "mark entry",

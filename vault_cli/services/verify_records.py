@@ -71,6 +71,7 @@ def _minus_level(payload: dict) -> dict:
 
 # the actions whose commit changes one record, named by its Confide-Record trailer
 SINGLE_RECORD_ACTIONS = {"entry.add", "entry.mark", "record.create", "profile.update"}
+IMPORT_ACTION = "record.import"  # many new records, with their entries (confide import)
 
 
 class RecordChecks:
@@ -82,6 +83,8 @@ class RecordChecks:
 
     def check_trailers(self, c: CommitInfo, changes: list) -> None:
         """The audit trail must say what the commit did: its record and entry trailers match its changes."""
+        if c.action == IMPORT_ACTION:
+            self.check_import(c, changes)
         if c.action not in SINGLE_RECORD_ACTIONS:
             return
         rec = c.trailers.get("Confide-Record")
@@ -96,6 +99,21 @@ class RecordChecks:
             last = self._records.get(rec)
             if last is None or last[1].head is None or eid not in last[1].entries():
                 self.add(c.sha, touched[0], "trailer", f"the commit says '{c.action}' of entry {eid}, which the record does not hold")
+
+    def check_import(self, c: CommitInfo, changes: list) -> None:
+        """An import only brings in new records: it changes no record that was there, and says how many."""
+        made = set()
+        for path, old, _new in changes:
+            part = envelope.record_of(path)
+            if part is None:
+                continue
+            if old is not None:
+                self.add(c.sha, path, "trailer", f"the commit says '{IMPORT_ACTION}' but changes a record that was "
+                         "already there")
+            made.add(part[0])
+        if c.trailers.get("Confide-Records") != str(len(made)):
+            self.add(c.sha, None, "trailer", f"the commit says '{IMPORT_ACTION}' of "
+                     f"{c.trailers.get('Confide-Records') or 'no number of'} records but brings in {len(made)}")
 
     def add(self, commit: str, file: Optional[str], check: str, message: str) -> None:  # pragma: no cover
         raise NotImplementedError

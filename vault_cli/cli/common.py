@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from typer.core import TyperGroup
 
 from vault_cli.cli import environment
-from vault_cli.errors import ConfideError, ExitCode
+from vault_cli.errors import ConfideError, ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 try:  # typer >= 0.25 vendors click
     from typer._click import exceptions as _cx
@@ -63,6 +66,16 @@ def report_error(exc: ConfideError) -> None:
     _stderr(f"confide: error: {message}")
     for hint in hints:
         _stderr(f"confide: hint: {hint}")
+
+
+def read_stdin_text(what: str = "the text") -> str:
+    """All of stdin as UTF-8 text; anything else is a usage error that says so (never echoing the bytes)."""
+    data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{what} on stdin is not UTF-8 text (byte {exc.start + 1} of {len(data)} is not valid)",
+                         "save it as UTF-8 (for example: iconv -f LATIN1 -t UTF-8 FILE) and try again") from None
 
 
 def out(line: str = "") -> None:
@@ -115,6 +128,12 @@ class ConfideGroup(TyperGroup):
             code = 130
         except BrokenPipeError:
             code = 0
+        except OSError as exc:  # the file system refused (read-only, permissions, full): say what to do
+            from vault_cli.adapters.store import storage_failure
+
+            failure = storage_failure(exc, "read or write a file", unchanged=False)
+            report_error(failure)
+            code = int(failure.code)
         except Exception as exc:  # a bug: say so without leaking anything
             if environment.debug():
                 raise
@@ -196,7 +215,7 @@ class _progress:
 
     def __init__(self, label: str, total: int) -> None:
         self.label, self.total = label, total
-        self.bar = None
+        self.bar: Optional[Progress] = None
 
     def __enter__(self):
         if self.total < 50 or not sys.stderr.isatty():
@@ -204,10 +223,10 @@ class _progress:
         from rich.console import Console
         from rich.progress import Progress
 
-        self.bar = Progress(console=Console(stderr=True), transient=True)
-        self.bar.start()
-        task = self.bar.add_task(self.label, total=self.total)
-        return lambda n=1: self.bar.advance(task, n)
+        bar = self.bar = Progress(console=Console(stderr=True), transient=True)
+        bar.start()
+        task = bar.add_task(self.label, total=self.total)
+        return lambda n=1: bar.advance(task, n)
 
     def __exit__(self, *exc):
         if self.bar is not None:

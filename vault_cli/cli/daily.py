@@ -27,6 +27,7 @@ from vault_cli.cli.common import (
     on_terminal,
     out,
     out_json,
+    read_stdin_text,
 )
 
 # ---------------------------------------------------------------------------
@@ -214,7 +215,7 @@ def add(
     from vault_cli.services import records
 
     if text == "-":
-        text = _one_newline_less(sys.stdin.read())
+        text = _one_newline_less(read_stdin_text("the entry's text"))
     result = records.add_entry(
         _session(vault, identity), record, level=level, category=category, text=text, parent_view=parent_view,
         parents_informed=parents_informed, parents_not_informed=parents_not_informed,

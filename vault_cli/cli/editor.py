@@ -151,4 +151,4 @@ def edit_profile(session: Session, record_id: str, *, interactive: bool) -> Opti
                 continue
             if yamlio.dump(cleaned) == yamlio.dump({k: v for k, v in doc.items() if v not in (None, [], {})}):
                 return None
-            return profiles.update_profile(session, record_id, lambda _p: cleaned)
+            return profiles.update_profile(session, record_id, lambda _p, new=cleaned: new)

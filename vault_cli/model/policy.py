@@ -18,7 +18,7 @@ within this set; cryptography, not this module, enforces it on read.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
+from typing import Any, Optional
 
 from vault_cli.errors import Denied
 from vault_cli.model.holders import Holder, Holders
@@ -59,21 +59,21 @@ def role_of(settings: Settings, holder: Optional[Holder]) -> Optional[Role]:
 def acts(settings: Settings, holder: Optional[Holder]) -> bool:
     """An active holder whose role is used day to day (not an offline break-glass key)."""
     role = role_of(settings, holder)
-    return bool(role and holder.active and role.acts)
+    return bool(role and holder is not None and holder.active and role.acts)
 
 
 def may(settings: Settings, holder: Optional[Holder], permission: str) -> bool:
     """May ``holder`` do ``permission`` (one of ``PERMISSIONS``)?"""
     assert permission in PERMISSIONS, permission
     role = role_of(settings, holder)
-    return bool(role and holder.active and role.acts and permission in role.may)
+    return bool(role and holder is not None and holder.active and role.acts and permission in role.may)
 
 
 def may_level(settings: Settings, holder: Optional[Holder], rule: str, level: str) -> bool:
     """May ``holder`` read / grant / lower ``level`` by role (``rule`` in ``LEVEL_RULES``)?"""
     assert rule in LEVEL_RULES, rule
     role = role_of(settings, holder)
-    if not role or not holder.active:
+    if not role or holder is None or not holder.active:
         return False
     if rule == "reads":
         return level in role.reads
@@ -91,7 +91,7 @@ def may_hand_over(settings: Settings, holder: Optional[Holder]) -> list[str]:
 
 def may_be_key_person(settings: Settings, holder: Optional[Holder]) -> bool:
     role = role_of(settings, holder)
-    return bool(role and holder.active and role.acts and role.key_person and "write" in role.may)
+    return bool(role and holder is not None and holder.active and role.acts and role.key_person and "write" in role.may)
 
 
 def grant_needs(settings: Settings, holder: Holder) -> tuple[str, ...]:
@@ -110,7 +110,7 @@ def managers(settings: Settings, holders: Holders) -> list[Holder]:
     return [h for h in holders.active() if may(settings, h, "manage-holders")]
 
 
-def grant_live(grant: dict, today: Optional[dt.date]) -> bool:
+def grant_live(grant: dict[str, Any], today: Optional[dt.date]) -> bool:
     """Is a grant in force on ``today`` (None: ignore end dates, as merges and verify's invariants do)?"""
     until = grant.get("until")
     return today is None or until is None or dt.date.fromisoformat(until) >= today
@@ -119,7 +119,7 @@ def grant_live(grant: dict, today: Optional[dt.date]) -> bool:
 def readers_for(
     settings: Settings,
     holders: Holders,
-    head: dict,
+    head: dict[str, Any],
     level: str,
     today: Optional[dt.date],
 ) -> set[str]:
@@ -143,13 +143,13 @@ def readers_for(
     return names
 
 
-def may_make_key(settings: Settings, holders: Holders, head: dict, holder: Optional[Holder], level: str) -> bool:
+def may_make_key(settings: Settings, holders: Holders, head: dict[str, Any], holder: Optional[Holder], level: str) -> bool:
     """May ``holder`` start a new generation of a level's key? Whoever makes a key knows its secret,
     so only a holder who reads that level of the record (end dates aside) may."""
     return holder is not None and holder.name in readers_for(settings, holders, head, level, None)
 
 
-def reasons_for(settings: Settings, holders: Holders, head: dict, holder: Holder, level: str, today: dt.date) -> list[str]:
+def reasons_for(settings: Settings, holders: Holders, head: dict[str, Any], holder: Holder, level: str, today: dt.date) -> list[str]:
     """Why a holder reads a level of a record (for ``confide access``)."""
     out: list[str] = []
     if may_level(settings, holder, "reads", level):
@@ -241,7 +241,7 @@ CLOCK_ALLOWANCE = dt.timedelta(minutes=5)  # clocks on two machines rarely agree
 WHEN, INFORMED = "time it happened", "date parents were informed"  # fields, as errors name them
 
 
-def _start(value: str, tz) -> dt.datetime:
+def _start(value: str, tz: Optional[dt.tzinfo]) -> dt.datetime:
     """An entry's time as an aware instant: a date alone (YYYY-MM-DD) is the start of that day."""
     if len(value) == 10:
         return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(0, 0), tzinfo=tz)

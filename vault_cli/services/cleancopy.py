@@ -36,13 +36,22 @@ import html
 import json
 import os
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from vault_cli.errors import Denied, ExternalError, UsageError
 from vault_cli.services import request_steps, requests
 from vault_cli.services.vault import Session
+from vault_cli.services.writing import WriteResult
 
 FORMATS = ("html", "md", "json")
+
+
+@dataclass
+class ExportResult(WriteResult):
+    details: dict[str, Any] = field(default_factory=dict)  # the file written: path, sha256, what it includes
+
 GROUND_REFUSED = "information from or about a third party who refused consent to its disclosure"
 GROUND_AWAITED = "information from or about a third party who has not given consent to its disclosure"
 CHILD_FIELDS = (
@@ -365,7 +374,7 @@ def write_private(path: Path, data: bytes) -> None:
 
 
 def export(session: Session, request_id: str, *, out: str, fmt: str = "html", force: bool = False,
-           include_not_informed: bool = False):
+           include_not_informed: bool = False) -> ExportResult:
     """Write the clean copy to ``out`` (0600) and record that it was prepared. Returns the export entry's result."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown format '{fmt}'", "--format takes " + ", ".join(FORMATS))
@@ -391,9 +400,9 @@ def export(session: Session, request_id: str, *, out: str, fmt: str = "html", fo
         except OSError:
             pass
         raise
-    result.details = {"path": str(path), "sha256": digest, "included": len(data["entries"]),
-                      "removed": data["removed"], "removed_total": data["removed_total"], "format": fmt}
-    return result
+    details = {"path": str(path), "sha256": digest, "included": len(data["entries"]),
+               "removed": data["removed"], "removed_total": data["removed_total"], "format": fmt}
+    return ExportResult(result.id, result.commit, result.warnings, details=details)
 
 
 __all__ = ["build", "render", "render_html", "render_md", "export", "write_private", "FORMATS"]

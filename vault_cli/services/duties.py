@@ -154,6 +154,7 @@ def _record_find(session: Session, record_id: str, needle: str, category: Option
             if needle not in hay and not any(needle in t.casefold() for t in p["third_parties"]):
                 continue
         opened = records.open_entry(session, env, item)  # what is returned is fully validated
+        assert opened is not None  # _peek opened it with the same key
         state = records.current_state(opened)
         out.append({"record": record_id, "entry": state["id"], "at": state["at"], "level": state["level"],
                     "category": state["category"], "author": state["author"], "text": state["text"],

@@ -65,7 +65,7 @@ def _rewrap_record(session: Session, record_id: str, new_holder: str, recipient:
                 f"you hold no copy of the {key['level']} key of {record_id}, so you cannot give it to '{new_holder}'",
                 "a manager who reads every level must run this command",
             )
-        secret = str(ident._key)
+        secret = ident.secret()
         key["wrapped"][new_holder] = envelope.wrap_level_key(secret, record=record_id, key=key, holder_recipient=recipient)
         key["wrapped"] = dict(sorted(key["wrapped"].items()))
         changed = True

@@ -149,9 +149,10 @@ def csv_rows(text: str, problems: Problems) -> list:
             if len(cells) != len(columns):
                 problems.add(line, f"has {len(cells)} values where the header has {len(columns)} columns")
                 continue
-            row = {col: _cell(c) for col, c in zip(columns, cells, strict=True)}
-            if row.get("third_parties") is not None:
-                row["third_parties"] = row["third_parties"].split(SEPARATOR)
+            row: dict[str, Any] = {col: _cell(c) for col, c in zip(columns, cells, strict=True)}
+            parties = row.get("third_parties")
+            if parties is not None:
+                row["third_parties"] = parties.split(SEPARATOR)
             rows.append((line, row))
     except csv.Error:
         problems.add(reader.line_num or 1, "is not well-formed CSV (a quote left open?)")

@@ -39,7 +39,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Literal, Optional, overload
 
 from vault_cli.adapters import parallel, timeutil
 from vault_cli.errors import Denied, NotFound, UsageError
@@ -56,6 +56,12 @@ DEFAULT_GROUND = "an exemption under the Data Protection Act 2018"
 LEVEL_ORDER = ("general", "confidential", "safeguarding")
 
 
+@overload
+def parse_day(text: str, field: str) -> dt.date: ...
+@overload
+def parse_day(text: Optional[str], field: str) -> Optional[dt.date]: ...
+
+
 def parse_day(text: Optional[str], field: str) -> Optional[dt.date]:
     """The date given for ``field`` (e.g. "date received"), or None when none was."""
     if text is None:
@@ -67,6 +73,12 @@ def not_future(day: dt.date, field: str, today: dt.date) -> None:
     if day > today:
         raise UsageError("{0} is in the future", f"give the date it happened, today ({today.isoformat()}) at the latest",
                          fields=(field,))
+
+
+@overload
+def clean_text(text: Optional[str], field: str, *, required: Literal[True] = True, limit: int = 2000) -> str: ...
+@overload
+def clean_text(text: Optional[str], field: str, *, required: bool, limit: int = 2000) -> Optional[str]: ...
 
 
 def clean_text(text: Optional[str], field: str, *, required: bool = True, limit: int = 2000) -> Optional[str]:
@@ -284,8 +296,8 @@ def load(session: Session, request_id: str) -> Loaded:
     entries, sealed = open_entries(session, env)
     req = requests_in(entries, record_id).get(request_id)
     if req is None:
-        if env.find_entry(entry_id_of(request_id)) is not None:
-            item = env.find_entry(entry_id_of(request_id))
+        item = env.find_entry(entry_id_of(request_id))
+        if item is not None:
             if records.open_entry(session, env, item) is None:
                 raise Denied(f"you hold no key to request {request_id}", "ask the manager or the DSL")
         raise NotFound(f"no request {request_id} in this vault", "list the requests with: confide request list")

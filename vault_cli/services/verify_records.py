@@ -24,7 +24,7 @@ from vault_cli.formats import envelope
 from vault_cli.model import policy
 from vault_cli.model.holders import Holder, Holders
 from vault_cli.model.settings import PROCEDURE_CATEGORIES, Settings
-from vault_cli.services.verify_versions import Reader, RecordVersion
+from vault_cli.services.verify_versions import RecordVersion, VerifierState
 
 ERASE_ACTIONS = {"entry.erase", "record.erase", "history.purge", "record.purge"}
 # Entry categories that only a role with 'requests' writes (consent is recorded by any writer).
@@ -74,12 +74,9 @@ SINGLE_RECORD_ACTIONS = {"entry.add", "entry.mark", "record.create", "profile.up
 IMPORT_ACTION = "record.import"  # many new records, with their entries (confide import)
 
 
-class RecordChecks:
+class RecordChecks(VerifierState):
     """The record rules, mixed into ``verify.Verifier`` (which provides ``add``, ``reader``, ``names``
-    and ``_records``)."""
-
-    reader: Reader
-    names: dict
+    and ``_records``: see ``VerifierState``)."""
 
     def check_trailers(self, c: CommitInfo, changes: list) -> None:
         """The audit trail must say what the commit did: its record and entry trailers match its changes."""
@@ -96,7 +93,7 @@ class RecordChecks:
             return
         eid = c.trailers.get("Confide-Entry")
         if c.action in ("entry.add", "entry.mark"):
-            last = self._records.get(rec)
+            last = self._records.get(rec) if rec is not None else None
             if last is None or last[1].head is None or eid not in last[1].entries():
                 self.add(c.sha, touched[0], "trailer", f"the commit says '{c.action}' of entry {eid}, which the record does not hold")
 
@@ -115,11 +112,9 @@ class RecordChecks:
             self.add(c.sha, None, "trailer", f"the commit says '{IMPORT_ACTION}' of "
                      f"{c.trailers.get('Confide-Records') or 'no number of'} records but brings in {len(made)}")
 
-    def add(self, commit: str, file: Optional[str], check: str, message: str) -> None:  # pragma: no cover
-        raise NotImplementedError
-
     def check_record(self, ctx: Ctx, path: str, old: Optional[RecordVersion], new: RecordVersion) -> None:
         c = ctx.c
+        assert new.head is not None  # only a version that parsed is judged (verify.check_record_change)
         rid = new.head["record"]
         if new.head_raw != (old.head_raw if old else None):
             self.check_head(ctx, path, rid, old, new)
@@ -258,6 +253,7 @@ class RecordChecks:
         c = ctx.c
         oh = old.head if old else {}
         nh = new.head
+        assert oh is not None and nh is not None  # only versions that parsed are judged (verify.check_record_change)
         sha = c.sha
         removed_holders = {h.name for h in ctx.after_holders.all if not h.active}
 
@@ -286,12 +282,13 @@ class RecordChecks:
                 self.add(sha, path, "grant", f"a grant says it was given by '{g.get('granted_by')}' but the commit is by '{ctx.name}'")
             target = ctx.after_holders.find(g["holder"])
             needs = policy.grant_needs(ctx.after_settings, target) if target else ()
+            role = target.role if target else None  # 'needs' is empty without a target holder
             if "until" in needs and not g.get("until"):
-                self.add(sha, path, "grant", f"a grant to '{g['holder']}' ({target.role}) has no end date, which that role's grants need")
+                self.add(sha, path, "grant", f"a grant to '{g['holder']}' ({role}) has no end date, which that role's grants need")
             if "parent-permission" in needs and not g.get("parent_permission"):
-                self.add(sha, path, "grant", f"a grant to '{g['holder']}' ({target.role}) has no parent's permission, which that role's grants need")
+                self.add(sha, path, "grant", f"a grant to '{g['holder']}' ({role}) has no parent's permission, which that role's grants need")
             if "parent-permission" in needs and c.trailers.get("Confide-Records", "1") != "1":
-                self.add(sha, path, "grant", f"a grant to '{g['holder']}' ({target.role}) was given for several records at once; "
+                self.add(sha, path, "grant", f"a grant to '{g['holder']}' ({role}) was given for several records at once; "
                          "that role's grants are given one child at a time")
         for k, g in og.items():
             if k in ng:
@@ -402,6 +399,7 @@ class RecordChecks:
                 return
 
     def check_profile(self, ctx: Ctx, path, rid, rv: RecordVersion) -> None:
+        assert rv.head is not None  # called from check_head, on a version that parsed
         block = rv.head["profile"]
         key = rv.key(block["key"])
         if key is None or key["level"] != ctx.settings.levels[0]:

@@ -204,7 +204,7 @@ def corpus(request, tmp_path_factory):
                 who = "dara" if level == "safeguarding" else "amira"
                 ids[(rid, level)] = v.add_entry(rid, f"{level} note: it's fine # not a comment", level, "observation", who)
         v.ok("mark", ids[(r1, "general")], "--parent-view", "not-confidential")
-        v.ok("mark", ids[(r1, "general")], "--parents-informed", "2026-11-20")
+        v.ok("mark", ids[(r1, "general")], "--parents-informed", "2026-11-24")
         v.ok("grant", "cara", "--child", r1, "--level", "confidential")
         v.ok("grant", "jo.smith-2", "--child", r2, "--level", "general", "--until", "2026-12-31")
         v.ok("grant", "sam", "--child", r1, "--level", "general", "--parent-permission", "2026-11-20")

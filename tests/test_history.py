@@ -113,7 +113,7 @@ def assert_refused(v: VaultFixture, commit: str, who: str = "amira") -> None:
 def test_clean_signed_vault_verifies_and_plain_git_checks_signatures(sv):
     ada = sv.records["Ada Marker"]
     eid = sv.add_entry(ada, "bumped head", "confidential", "injury", "dara")
-    sv.ok("mark", eid, "--parents-informed", "2026-11-20", who="dara")
+    sv.ok("mark", eid, "--parents-informed", "2026-11-24", who="dara")
     sv.ok("mark", eid, "--level", "safeguarding", "--reason", "agency involved", who="dara")
     sv.ok("child", "set", ada, "room=rainbow")
     # issue 3's access changes, by the roles allowed to make them

@@ -213,7 +213,7 @@ def test_merge_driver_unions_keys_grants_and_marks_without_keys(shared, tmp_path
     base_h, base_e = _files(amira, ada)
     # amira's clone: a grant (head), a marking of the first entry and a new entry (entries)
     amira.ok("grant", "cara", "--child", ada, "--level", "confidential")
-    m_a = amira.ok("mark", first, "--parents-informed", "2026-11-20").last_line
+    m_a = amira.ok("mark", first, "--parents-informed", "2026-11-24").last_line
     a1 = amira.add_entry(ada, "from amira", "general", "note")
     ours_h, ours_e = _files(amira, ada)
     # ben's clone: another grant, by the DSL (head), another marking of the same entry and a new entry (entries)

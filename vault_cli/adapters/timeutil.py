@@ -58,12 +58,12 @@ def parse_date(text: str, field: str) -> str:
 
 
 def parse_datetime(text: str, field: str) -> str:
-    """A date or date and time; a naive time is taken in the local zone."""
+    """A date and time, or a date alone; a naive time is taken in the local zone. A date alone stays a
+    date (``YYYY-MM-DD``): "it happened on the 24th" is not "it happened at midnight on the 24th"."""
     try:
         if len(text) == 10:
-            value = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(0, 0))
-        else:
-            value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return dt.date.fromisoformat(text).isoformat()
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except (ValueError, TypeError):
         raise UsageError(
             "{0} needs a date or date and time, which this is not",
@@ -73,3 +73,15 @@ def parse_datetime(text: str, field: str) -> str:
     if value.tzinfo is None:
         value = value.astimezone()
     return value.replace(microsecond=0).isoformat()
+
+
+def is_date_only(value: str) -> bool:
+    """Is an entry's time a date alone (``YYYY-MM-DD``), as ``parse_datetime`` keeps one?"""
+    return len(value) == 10
+
+
+def instant(value: str) -> dt.datetime:
+    """An aware time to sort and compare by: a date alone is the start of that day in the local zone."""
+    if is_date_only(value):
+        return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(0, 0)).astimezone()
+    return dt.datetime.fromisoformat(value)

@@ -209,7 +209,7 @@ def add(
     parents_informed: Optional[str] = typer.Option(None, "--parents-informed", metavar="DATE", help="When parents were told this was recorded."),
     parents_not_informed: Optional[str] = typer.Option(None, "--parents-not-informed", metavar="REASON", help="Why parents were not told (e.g. it would put the child at risk)."),
     third_party: Optional[list[str]] = typer.Option(None, "--third-party", metavar="NAME", help="A third party the entry comes from or is about (repeatable)."),
-    at: Optional[str] = typer.Option(None, "--at", metavar="DATETIME", help="When it happened (default now); the recording time is kept separately."),
+    at: Optional[str] = typer.Option(None, "--at", metavar="DATETIME", help="When it happened: a date and time, or a date alone (kept as a date); default now. Not in the future; the recording time is kept separately."),
     corrects: Optional[str] = typer.Option(None, "--corrects", metavar="ENTRY", help="The entry this one corrects (entries are never edited)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
@@ -218,7 +218,7 @@ def add(
     from vault_cli.services import records
 
     if text == "-":
-        text = read_stdin_text("the entry's text")
+        text = _one_newline_less(read_stdin_text("the entry's text"))
     result = records.add_entry(
         _session(vault, identity), record, level=level, category=category, text=text, parent_view=parent_view,
         parents_informed=parents_informed, parents_not_informed=parents_not_informed,
@@ -226,6 +226,15 @@ def add(
     )
     _print_warnings(result)
     out(result.id)
+
+
+def _one_newline_less(text: str) -> str:
+    """Text from stdin without the one line ending that ends a file or an echo ("\\n" or "\\r\\n"):
+    other blank lines at its end were meant."""
+    for ending in ("\r\n", "\n"):
+        if text.endswith(ending):
+            return text[: -len(ending)]
+    return text
 
 
 @app.command()
@@ -261,7 +270,7 @@ def mark(
     entry: str = typer.Argument(..., help="The entry id, e.g. e-01jd3x8k2m5q9w"),
     level: Optional[str] = typer.Option(None, "--level", help="Move the entry to this level (needs --reason)."),
     parent_view: Optional[str] = typer.Option(None, "--parent-view", help="confidential, not-confidential or not-asked."),
-    parents_informed: Optional[str] = typer.Option(None, "--parents-informed", metavar="DATE", help="The parents were informed on DATE (YYYY-MM-DD)."),
+    parents_informed: Optional[str] = typer.Option(None, "--parents-informed", metavar="DATE", help="The parents were informed on DATE (YYYY-MM-DD): on or after the entry's date, not in the future."),
     parents_not_informed: Optional[str] = typer.Option(None, "--parents-not-informed", metavar="REASON", help="Why the parents are not informed (e.g. it would put the child at risk)."),
     reason: Optional[str] = typer.Option(None, "--reason", help="Why (required with --level)."),
     record: Optional[str] = typer.Option(None, "--record", help="The entry's record, if you know it (saves a search)."),

@@ -79,4 +79,6 @@ FLAGS = {
     "date of the decision": "--on",
     "how it was shared": "--how",
     "advice": "--advice",
+    # import
+    "file format": "--format",
 }

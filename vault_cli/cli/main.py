@@ -1,6 +1,6 @@
 """The command line's entry point: ``confide`` (``vault_cli.cli.main:main``).
 
-The commands live in ``daily``, ``access``, ``history`` and ``requests``; each
+The commands live in ``daily``, ``access``, ``history``, ``requests`` and ``bringing``; each
 parses arguments, calls one library function and renders the result. Nothing
 here decides policy or touches files.
 """
@@ -11,6 +11,7 @@ import sys
 from typing import Optional
 
 from vault_cli.cli import access as cli_access  # noqa: F401  (grant, revoke, key-person, holder remove/rotate, access, expire)
+from vault_cli.cli import bringing as cli_bringing  # noqa: F401  (import)
 from vault_cli.cli import conflicts as cli_conflicts  # noqa: F401  (resolve)
 from vault_cli.cli import daily as cli_daily  # noqa: F401  (keygen, init, whoami, holders, children, add, show, mark)
 from vault_cli.cli import environment

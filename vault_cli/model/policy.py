@@ -238,3 +238,39 @@ def signatures_required(settings: Settings, holders: Holders) -> bool:
         return bool(legacy)
     committers = [h for h in holders.active() if may(settings, h, "write")]
     return bool(committers) and all(h.signing_key for h in committers)
+
+
+# ---------------------------------------------------------------------------
+# Dates an entry may carry: what 'add', 'mark' and 'import' refuse, and verify reports from history
+
+CLOCK_ALLOWANCE = dt.timedelta(minutes=5)  # clocks on two machines rarely agree to the second
+WHEN, INFORMED = "time it happened", "date parents were informed"  # fields, as errors name them
+
+
+def _start(value: str, tz: Optional[dt.tzinfo]) -> dt.datetime:
+    """An entry's time as an aware instant: a date alone (YYYY-MM-DD) is the start of that day."""
+    if len(value) == 10:
+        return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(0, 0), tzinfo=tz)
+    return dt.datetime.fromisoformat(value)
+
+
+def date_problems(at: Optional[str], parents_informed: Optional[str], now: dt.datetime) -> list[tuple[str, str]]:
+    """What cannot be right about an entry's dates when it is written at ``now`` (an aware time): its time
+    after now (beyond ``CLOCK_ALLOWANCE``), parents informed after now or before it happened.
+
+    Returns (field, sentence) pairs; each sentence names its field as ``{0}`` and no value, so
+    neither a command's refusal nor a verify finding repeats what was written.
+    """
+    out: list[tuple[str, str]] = []
+    latest = now + CLOCK_ALLOWANCE
+    if at is not None:
+        when = _start(at, now.tzinfo)
+        if when > latest:
+            out.append((WHEN, "{0} is in the future"))
+    if parents_informed is not None:
+        told = dt.date.fromisoformat(parents_informed)
+        if told > latest.date():
+            out.append((INFORMED, "{0} is in the future"))
+        elif at is not None and told < _start(at, now.tzinfo).date():
+            out.append((INFORMED, "{0} is before the entry's date: parents cannot be told of something before it happened"))
+    return out

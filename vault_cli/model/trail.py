@@ -13,6 +13,7 @@ ACTIONS = {
     "vault.init": "create vault",
     "holder.add": "add holder",
     "record.create": "create record",
+    "record.import": "import records",
     "profile.update": "update profile of",
     "profile.resolve": "resolve the profile conflict of",
     "entry.add": "add entry",

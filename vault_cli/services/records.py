@@ -70,37 +70,54 @@ def create_child(
     check_input("profile", {k: v for k, v in {"name": name.strip(), "room": room}.items() if v is not None},
                  "the new child's profile", definition="profile")
     with writing(session) as (tx, actor):
-        settings = session.settings
-        vault = session.vault
         check_key_person(session, key_person)
-        record_id = ids.new_record_id()
-        while vault.has_record(record_id) or vault.record_path(record_id).exists():
-            record_id = ids.new_record_id()
-        source = vault.record_source(record_id)
-        head: dict[str, Any] = {"format": envelope.FORMAT, "record": record_id, "key_person": key_person,
-                                "grants": [], "keys": []}
-        today = session.clock.today()
-        taken: set[str] = set()
-        for level in settings.levels:
-            key, secret = envelope.new_level_key(taken, level, 1)
-            taken.add(key["id"])
-            readers = policy.readers_for(settings, session.holders, head, level, today)
-            if not readers:
-                raise Denied(f"no active holder would be able to read the {level} level", "add a manager first")
-            _wrap_for(session, key, secret, record_id, readers)
-            head["keys"].append(key)
-            if not policy.may_make_key(settings, session.holders, head, actor, level):
-                # we made a key of a level we do not read, so we knew its secret: its first reader replaces it
-                envelope.mark_rekey(head, level)
-        profile = {"name": name.strip(), "dob": dob, "room": room, "key_person": key_person}
-        profile = {k: v for k, v in profile.items() if v is not None}
-        env = envelope.Envelope(source, head, envelope.EMPTY_TAIL)
-        env.head["profile"] = seal_profile(env, profile, actor.name, session.clock.now_iso())
+        record_id = new_record_ids(session, 1)[0]
+        profile = {"name": name.strip(), "dob": dob, "room": room}
+        env = new_record(session, actor, record_id, profile, key_person)
         env.write_to(tx)
         commit = tx.commit(
             trail.message(f"create record {record_id}", "record.create", actor.name, record=record_id), actor.name
         )
     return WriteResult(record_id, commit, warnings_for_vault(session))
+
+
+def new_record_ids(session: Session, n: int) -> list[str]:
+    """``n`` fresh record ids, none already in the vault (or its folder)."""
+    vault = session.vault
+    out: list[str] = []
+    while len(out) < n:
+        record_id = ids.new_record_id()
+        if record_id not in out and not vault.has_record(record_id) and not vault.record_path(record_id).exists():
+            out.append(record_id)
+    return out
+
+
+def new_record(session: Session, actor, record_id: str, profile: dict, key_person: Optional[str]) -> envelope.Envelope:
+    """A new record in memory: a level key per level wrapped for its readers, the sealed profile, no entries.
+
+    A level the actor does not read is marked for re-keying (they made its key, so they knew its secret:
+    its first reader replaces it)."""
+    settings = session.settings
+    source = session.vault.record_source(record_id)
+    head: dict[str, Any] = {"format": envelope.FORMAT, "record": record_id, "key_person": key_person,
+                            "grants": [], "keys": []}
+    today = session.clock.today()
+    taken: set[str] = set()
+    for level in settings.levels:
+        key, secret = envelope.new_level_key(taken, level, 1)
+        taken.add(key["id"])
+        readers = policy.readers_for(settings, session.holders, head, level, today)
+        if not readers:
+            raise Denied(f"no active holder would be able to read the {level} level", "add a manager first")
+        _wrap_for(session, key, secret, record_id, readers)
+        head["keys"].append(key)
+        if not policy.may_make_key(settings, session.holders, head, actor, level):
+            envelope.mark_rekey(head, level)
+    profile = dict(profile, key_person=key_person)
+    profile = {k: v for k, v in profile.items() if v is not None}
+    env = envelope.Envelope(source, head, envelope.EMPTY_TAIL)
+    env.head["profile"] = seal_profile(env, profile, actor.name, session.clock.now_iso())
+    return env
 
 
 def seal_profile(env: envelope.Envelope, profile: dict, author: str, updated_at: str) -> dict:
@@ -275,7 +292,7 @@ def _when(entry: dict):
     import datetime as dt
 
     if entry["readable"]:
-        return dt.datetime.fromisoformat(entry["at"])
+        return timeutil.instant(entry["at"])
     ms = 0
     for ch in entry["id"][2:12]:
         ms = ms * 32 + ids.ALPHABET.index(ch)
@@ -301,6 +318,77 @@ def _check_informed(parents_informed: Optional[str], parents_not_informed: Optio
     return parents_informed, parents_not_informed
 
 
+DATE_HINTS = {
+    policy.WHEN: "give when it happened, e.g. {0} 2026-11-24T09:30 or {0} 2026-11-24; a date in the future is "
+                 "usually a typo, and an entry is recorded after what it records",
+    policy.INFORMED: "give the date parents were told (YYYY-MM-DD), on or after the entry's date and not after today",
+}
+
+
+def check_dates(at: Optional[str], parents_informed: Optional[str], now, *, only: Optional[str] = None) -> None:
+    """Refuse an entry's dates that cannot be right (``policy.date_problems``, which verify asks too)."""
+    for fieldname, problem in policy.date_problems(at, parents_informed, now):
+        if only is not None and fieldname != only:
+            continue
+        raise UsageError(problem, DATE_HINTS[fieldname], fields=(fieldname,))
+
+
+def check_entry(settings, *, level: str, category: str, text: str, parent_view: str = "not-asked",
+                parents_informed: Optional[str] = None, parents_not_informed: Optional[str] = None,
+                third_parties: Sequence[str] = (), at: Optional[str] = None, now=None,
+                procedure: bool = False) -> dict:
+    """An entry's fields as the user gave them, checked and normalised: what 'add' and 'import' both accept.
+
+    ``at`` None is now (``now``, an aware time: the clock's). ``procedure``: written by one of confide's own
+    procedures (a request step, a sharing decision), which alone use those categories."""
+    settings.check_level(level)
+    settings.check_category(category)
+    from vault_cli.model.settings import PROCEDURE_CATEGORIES
+
+    if category in PROCEDURE_CATEGORIES and not procedure:
+        raise UsageError(
+            f"entries of category '{category}' are written only by confide's own procedures",
+            "use 'confide request ...' for parents' requests and 'confide share' for sharing decisions",
+        )
+    if text is None or not text.strip():
+        raise UsageError("the entry text is empty", "give the text with {0} TEXT, or {0} - to read it from stdin",
+                         fields=("entry text",))
+    if parent_view not in PARENT_VIEWS:
+        raise UsageError(f"unknown parent view '{parent_view}'", "{0} takes " + ", ".join(PARENT_VIEWS),
+                         fields=("parent view",))
+    parents_informed, parents_not_informed = _check_informed(parents_informed, parents_not_informed)
+    parties: list[str] = []
+    for tp in third_parties:
+        if not tp or not tp.strip():
+            raise UsageError("a {0} name is empty", "name the third party, e.g. {0} \"Dr Who, health visitor\"",
+                             fields=("third party",))
+        if tp.strip() not in parties:
+            parties.append(tp.strip())
+    at_value = timeutil.parse_datetime(at, "time it happened") if at else None  # policy.WHEN
+    check_dates(at_value or now.isoformat(), parents_informed, now)
+    return {"level": level, "category": category, "text": text, "parent_view": parent_view, "at": at_value,
+            "parents_informed": parents_informed, "parents_not_informed": parents_not_informed,
+            "third_parties": parties}
+
+
+def seal_entry(env: envelope.Envelope, entry_id: str, fields: dict, *, author: str, now: str,
+               corrects: Optional[str] = None, details: Optional[dict] = None) -> None:
+    """Seal an entry (``check_entry``'s fields) under its level's current key and append it to the record."""
+    key = env.current_key(fields["level"])
+    payload = {
+        "confide": "entry/1", "record": env.record, "block": entry_id, "level": fields["level"],
+        "category": fields["category"], "text": fields["text"], "at": fields["at"] or now, "recorded_at": now,
+        "author": author, "parent_view": fields["parent_view"], "parents_informed": fields["parents_informed"],
+        "parents_not_informed": fields["parents_not_informed"], "third_parties": fields["third_parties"],
+        "corrects": corrects,
+    }
+    if details:
+        payload["details"] = details
+    check_input("entry", payload, "the new entry")
+    block = envelope.seal(payload, key["recipient"], "entry", env.source)
+    env.append_entry({"id": entry_id, "key": key["id"], "data": block})
+
+
 def add_entry(
     session: Session,
     record_id: str,
@@ -316,31 +404,10 @@ def add_entry(
     corrects: Optional[str] = None,
     details: Optional[dict] = None,
 ) -> WriteResult:
-    settings = session.settings
-    settings.check_level(level)
-    settings.check_category(category)
-    from vault_cli.model.settings import PROCEDURE_CATEGORIES
-
-    if category in PROCEDURE_CATEGORIES and not details:
-        raise UsageError(
-            f"entries of category '{category}' are written only by confide's own procedures",
-            "use 'confide request ...' for parents' requests and 'confide share' for sharing decisions",
-        )
-    if text is None or not text.strip():
-        raise UsageError("the entry text is empty", "give the text with {0} TEXT, or {0} - to read it from stdin",
-                         fields=("entry text",))
-    if parent_view not in PARENT_VIEWS:
-        raise UsageError(f"unknown parent view '{parent_view}'", "{0} takes " + ", ".join(PARENT_VIEWS),
-                         fields=("parent view",))
-    parents_informed, parents_not_informed = _check_informed(parents_informed, parents_not_informed)
-    parties = []
-    for tp in third_parties:
-        if not tp or not tp.strip():
-            raise UsageError("a {0} name is empty", "name the third party, e.g. {0} \"Dr Who, health visitor\"",
-                             fields=("third party",))
-        if tp.strip() not in parties:
-            parties.append(tp.strip())
-    at_value = timeutil.parse_datetime(at, "time it happened") if at else None
+    fields = check_entry(session.settings, level=level, category=category, text=text, parent_view=parent_view,
+                         parents_informed=parents_informed, parents_not_informed=parents_not_informed,
+                         third_parties=third_parties, at=at, now=session.clock.now(), procedure=bool(details))
+    parents_informed, parents_not_informed = fields["parents_informed"], fields["parents_not_informed"]
     session.vault.check_record_id(record_id)
     if corrects is not None and not ids.ENTRY_RE.fullmatch(corrects):
         raise NotFound(f"'{corrects}' is not an entry id", "entry ids look like e-01jd3x8k2m5q9w")
@@ -349,21 +416,10 @@ def add_entry(
         if corrects is not None and env.find_entry(corrects) is None:
             raise NotFound(f"{{0}} names {corrects}, which is not an entry of {record_id}",
                            f"see its entries with: confide show {record_id}", fields=("corrected entry",))
-        key = env.current_key(level)
         rekey_due = level in (env.head.get("rekey") or [])  # the writer does not read the level (else re-keyed)
         entry_id = ids.new_entry_id()
-        now = session.clock.now_iso()
-        payload: dict[str, Any] = {
-            "confide": "entry/1", "record": record_id, "block": entry_id, "level": level, "category": category,
-            "text": text, "at": at_value or now, "recorded_at": now, "author": actor.name, "parent_view": parent_view,
-            "parents_informed": parents_informed, "parents_not_informed": parents_not_informed,
-            "third_parties": parties, "corrects": corrects,
-        }
-        if details:
-            payload["details"] = details
-        check_input("entry", payload, "the new entry")
-        block = envelope.seal(payload, key["recipient"], "entry", env.source)
-        env.append_entry({"id": entry_id, "key": key["id"], "data": block})
+        seal_entry(env, entry_id, fields, author=actor.name, now=session.clock.now_iso(), corrects=corrects,
+                   details=details)
         env.write_to(tx)
         commit = tx.commit(
             trail.message(f"add entry {entry_id} to {record_id}", "entry.add", actor.name, record=record_id, entry=entry_id),
@@ -427,6 +483,8 @@ def mark_entry(
                 "ask the child's key person, the DSL or a manager to mark it",
             )
         state = current_state(opened)
+        if parents_informed is not None:
+            check_dates(state["at"], parents_informed, session.clock.now(), only=policy.INFORMED)
         changes: dict[str, dict] = {}
         if level is not None:
             if level == state["level"]:

@@ -14,6 +14,7 @@ history grows.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Optional
 
 from vault_cli.adapters import crypto
@@ -73,6 +74,7 @@ def _minus_level(payload: dict) -> dict:
 
 # the actions whose commit changes one record, named by its Confide-Record trailer
 SINGLE_RECORD_ACTIONS = {"entry.add", "entry.mark", "record.create", "profile.update", trail.RESOLVE}
+IMPORT_ACTION = "record.import"  # many new records, with their entries (confide import)
 
 
 class RecordChecks(VerifierState):
@@ -81,6 +83,8 @@ class RecordChecks(VerifierState):
 
     def check_trailers(self, c: CommitInfo, changes: list) -> None:
         """The audit trail must say what the commit did: its record and entry trailers match its changes."""
+        if c.action == IMPORT_ACTION:
+            self.check_import(c, changes)
         if c.action not in SINGLE_RECORD_ACTIONS:
             return
         rec = c.trailers.get("Confide-Record")
@@ -95,6 +99,21 @@ class RecordChecks(VerifierState):
             last = self._records.get(rec) if rec is not None else None
             if last is None or last[1].head is None or eid not in last[1].entries():
                 self.add(c.sha, touched[0], "trailer", f"the commit says '{c.action}' of entry {eid}, which the record does not hold")
+
+    def check_import(self, c: CommitInfo, changes: list) -> None:
+        """An import only brings in new records: it changes no record that was there, and says how many."""
+        made = set()
+        for path, old, _new in changes:
+            part = envelope.record_of(path)
+            if part is None:
+                continue
+            if old is not None:
+                self.add(c.sha, path, "trailer", f"the commit says '{IMPORT_ACTION}' but changes a record that was "
+                         "already there")
+            made.add(part[0])
+        if c.trailers.get("Confide-Records") != str(len(made)):
+            self.add(c.sha, None, "trailer", f"the commit says '{IMPORT_ACTION}' of "
+                     f"{c.trailers.get('Confide-Records') or 'no number of'} records but brings in {len(made)}")
 
     def check_record(self, ctx: Ctx, path: str, old: Optional[RecordVersion], new: RecordVersion) -> None:
         c = ctx.c
@@ -161,8 +180,15 @@ class RecordChecks(VerifierState):
             for mid, m in old_marks.items():
                 if mid in new_marks and new_marks[mid] != m:
                     self.add(c.sha, path, "entry-changed", f"marking {mid} of entry {eid} was changed after it was written")
+        entry_at = None
         for m in added:
             payload = self.check_new_block(ctx, path, rid, new, m, "mark", entry=eid)
+            informed = ((payload or {}).get("changes") or {}).get("parents_informed") or {}
+            if informed.get("to"):
+                if entry_at is None:
+                    entry_at = (self.open_quietly(rid, new, now, "entry", path) or {}).get("at")
+                self.check_dates(ctx, path, f"marking {m['id']} of entry {eid}", entry_at, informed["to"],
+                                 only=policy.INFORMED)
             if moved_to and payload is not None and (payload.get("changes", {}).get("level") or {}).get("to") != moved_to:
                 self.add(c.sha, path, "entry-changed", f"entry {eid} moved to {moved_to} without a marking that says so")
 
@@ -213,6 +239,7 @@ class RecordChecks(VerifierState):
             self.add(ctx.c.sha, path, "entry-changed", f"entry {item['id']} claims a procedure's category without its details")
         if kind == "entry" and not rewrap:
             self._check_disclosure(ctx, path, rid, rv, payload)
+            self.check_dates(ctx, path, f"entry {item['id']}", payload.get("at"), payload.get("parents_informed"))
         return payload
 
     def _check_disclosure(self, ctx: Ctx, path, rid, rv: RecordVersion, payload: dict) -> None:
@@ -223,6 +250,17 @@ class RecordChecks(VerifierState):
                      f"access, written by '{ctx.name}', whose role may not (a manager's)")
         if category == "request-export" and details.get("procedure") == disclosure.EXPORT_DECIDED:
             verify_disclosure.check_export(self, ctx, path, rid, rv, payload)
+
+
+    def check_dates(self, ctx: Ctx, path, what: str, at, parents_informed, only: Optional[str] = None) -> None:
+        """The dates 'add', 'mark' and 'import' refuse (``policy.date_problems``), judged at the commit's time."""
+        c = ctx.c
+        made = dt.datetime.fromtimestamp(max(c.time, c.committed), c.when.tzinfo)
+        for fieldname, problem in policy.date_problems(at, parents_informed, made):
+            if only is None or fieldname == only:
+                words = "the time it happened" if fieldname == policy.WHEN else "the date parents were informed"
+                self.add(c.sha, path, "date", f"{what}: " + problem.replace("{0}", words)
+                         + " (by the commit's date)")
 
     # -- the head ---------------------------------------------------------------
     def check_head(self, ctx: Ctx, path: str, rid: str, old: Optional[RecordVersion], new: RecordVersion) -> None:

@@ -147,7 +147,8 @@ def _summary(session: Session, record_id: str) -> dict:
     row: dict[str, Any] = {"record": record_id, "readable": profile is not None, "key_person": env.head.get("key_person"),
                            "entries": env.entry_count()}
     if profile is not None:
-        row.update(name=profile.get("name"), dob=profile.get("dob"), room=profile.get("room"))
+        row.update(name=profile.get("name"), dob=profile.get("dob"), room=profile.get("room"),
+                   known_as=profile.get("known_as"), leaving_date=profile.get("leaving_date"))
     return row
 
 

@@ -29,11 +29,16 @@ def require(record: Optional[str], param: str = "record") -> None:
     """Before any work: a missing record is a usage error unless there is a terminal to ask on."""
     if record is not None or interactive():
         return
-    import click
+    try:  # typer >= 0.25 vendors click
+        from typer._click.exceptions import MissingParameter
+        from typer._click.globals import get_current_context
+    except ImportError:  # pragma: no cover - older typer depends on click itself
+        from click.exceptions import MissingParameter  # type: ignore[no-redef]
+        from click.globals import get_current_context  # type: ignore[no-redef]
 
-    ctx = click.get_current_context()
+    ctx = get_current_context()
     found = [p for p in ctx.command.params if p.name == param]
-    raise click.MissingParameter(ctx=ctx, param=found[0] if found else None, param_type="argument")
+    raise MissingParameter(ctx=ctx, param=found[0] if found else None, param_type="argument")
 
 
 def visible(text: str) -> str:
@@ -85,10 +90,12 @@ def choose(session, record: Optional[str]) -> str:
         if len(found) > LIST_MAX:
             sys.stderr.write(f"  ... and {len(found) - LIST_MAX} more: type more of the name\n")
         shown = min(len(found), LIST_MAX)
-        answer = _ask(f"Choose 1-{shown} (Enter to search again): " if shown > 1 else "Choose 1 (Enter to search again): ")
-        if answer.isdigit() and 1 <= int(answer) <= shown:
-            chosen = found[int(answer) - 1]["record"]
-            sys.stderr.write(f"confide: record {chosen}\n")
-            return chosen
-        if answer:
+        while True:
+            answer = _ask(f"Choose 1-{shown} (Enter to search again): " if shown > 1 else "Choose 1 (Enter to search again): ")
+            if not answer:
+                break
+            if answer.isdigit() and 1 <= int(answer) <= shown:
+                chosen = found[int(answer) - 1]["record"]
+                sys.stderr.write(f"confide: record {chosen}\n")
+                return chosen
             sys.stderr.write(f"Not one of 1-{shown}.\n")

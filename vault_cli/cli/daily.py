@@ -139,7 +139,7 @@ def child_add(
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Create a child's record; prints the new record id as the last line. Refuses a second child with the same
-    name and date of birth (or none on either side) without --force."""
+    name and date of birth without --force."""
     from vault_cli.services import children
 
     s = _session(vault, identity)

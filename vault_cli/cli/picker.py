@@ -71,10 +71,10 @@ def choose(session, record: Optional[str]) -> str:
     if record is not None:
         return record
     from vault_cli.cli.common import _progress
-    from vault_cli.services import children, records
+    from vault_cli.services import children
 
     with _progress("reading names", len(session.vault.record_ids())) as tick:
-        rows = records.list_children(session, progress=tick)
+        rows = children.names_and_births(session, progress=tick)
     if not any(r["readable"] for r in rows):
         raise NotFound("there is no child whose name you can read", "give the record id; see the records with 'confide child list'")
     while True:

@@ -33,12 +33,12 @@ def require(record: Optional[str], param: str = "record") -> None:
         from typer._click.exceptions import MissingParameter
         from typer._click.globals import get_current_context
     except ImportError:  # pragma: no cover - older typer depends on click itself
-        from click.exceptions import MissingParameter  # type: ignore[no-redef]
-        from click.globals import get_current_context  # type: ignore[no-redef]
+        from click.exceptions import MissingParameter  # type: ignore[no-redef,import-not-found]
+        from click.globals import get_current_context  # type: ignore[no-redef,import-not-found]
 
     ctx = get_current_context()
     found = [p for p in ctx.command.params if p.name == param]
-    raise MissingParameter(ctx=ctx, param=found[0] if found else None, param_type="argument")
+    raise MissingParameter(ctx=ctx, param=found[0] if found else None, param_type="argument")  # type: ignore[arg-type]
 
 
 def visible(text: str) -> str:

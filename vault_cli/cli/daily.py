@@ -138,31 +138,88 @@ def child_add(
     dob: Optional[str] = typer.Option(None, "--dob", metavar="YYYY-MM-DD", help="Date of birth."),
     key_person: Optional[str] = typer.Option(None, "--key-person", metavar="HOLDER", help="The child's key person."),
     room: Optional[str] = typer.Option(None, "--room", help="Room or group."),
+    force: bool = typer.Option(False, "--force", help="Add the child even though a child with the same name and date of birth is recorded (only records whose profile you can read are compared)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
-    """Create a child's record; prints the new record id as the last line."""
-    from vault_cli.services import records
+    """Create a child's record; prints the new record id as the last line. Refuses a second child with the same
+    name and date of birth without --force."""
+    from vault_cli.services import children
 
-    result = records.create_child(_session(vault, identity), name=name, dob=dob, key_person=key_person, room=room)
+    s = _session(vault, identity)
+    with _progress("checking for the same child", len(s.vault.record_ids())) as tick:
+        result = children.add_child(s, name=name, dob=dob, key_person=key_person, room=room, force=force, progress=tick)
     _print_warnings(result)
     out(result.id)
 
 
 @child_app.command("list")
-def child_list(vault: Optional[str] = VaultOpt, identity: Optional[str] = IdentityOpt, as_json: bool = JsonOpt) -> None:
-    """List the records, with what you can read of each profile."""
-    from vault_cli.services import records
+def child_list(
+    room: Optional[str] = typer.Option(None, "--room", help="Only children in this room (any case)."),
+    key_person: Optional[str] = typer.Option(None, "--key-person", metavar="HOLDER", help="Only children with this key person."),
+    leaving_before: Optional[str] = typer.Option(None, "--leaving-before", metavar="DATE", help="Only children whose leaving date is before DATE."),
+    leaving_after: Optional[str] = typer.Option(None, "--leaving-after", metavar="DATE", help="Only children whose leaving date is DATE or later."),
+    sort: str = typer.Option("record", "--sort", metavar="record|name|dob|room", help="Order: by record id (default), name, date of birth or room; sealed records last."),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """List the records, with what you can read of each profile. Room and leaving date filters pass only
+    records whose profile you can read."""
+    from vault_cli.services import children
 
     s = _session(vault, identity)
     with _progress("reading records", len(s.vault.record_ids())) as tick:
-        rows = records.list_children(s, progress=tick)
+        rows = children.list_children(s, room=room, key_person=key_person, leaving_before=leaving_before,
+                                      leaving_after=leaving_after, sort=sort, progress=tick)
     if as_json:
         out_json(rows)
         return
     _table(["record", "name", "born", "room", "key person", "entries"],
            [[r["record"], r.get("name") if r["readable"] else "sealed", r.get("dob") or "", r.get("room") or "",
              r.get("key_person") or "", str(r["entries"])] for r in rows], title="Children")
+
+
+def _name_from_stdin() -> str:
+    """One name (or part of one) from stdin: asked for on a terminal, one line from a script."""
+    from vault_cli.errors import UsageError
+
+    if sys.stdin.isatty():
+        sys.stderr.write("Name (or part of one): ")
+        sys.stderr.flush()
+    raw = sys.stdin.buffer.read() if not sys.stdin.isatty() else sys.stdin.readline().encode("utf-8")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError("the name on stdin is not UTF-8 text", "give the name as UTF-8, one line") from None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise UsageError("no name on stdin", "give (part of) the child's name on stdin, e.g. confide child find < name.txt")
+    if len(lines) > 1:
+        raise UsageError(f"stdin holds {len(lines)} lines; give one name", "run 'confide child find' once for each name")
+    return lines[0]
+
+
+@child_app.command("find")
+def child_find(vault: Optional[str] = VaultOpt, identity: Optional[str] = IdentityOpt, as_json: bool = JsonOpt) -> None:
+    """Find children by name: reads a name, or part of one, from stdin (never an argument, so it stays out of
+    shell history) and prints the record id of each child you can read whose name or known-as name holds every
+    word of it, in any case, accents ignored; one per line. Exits 3 when none does."""
+    from vault_cli.errors import NotFound
+    from vault_cli.services import children
+
+    query = _name_from_stdin()
+    s = _session(vault, identity)
+    with _progress("reading names", len(s.vault.record_ids())) as tick:
+        found = children.find_children(s, query, progress=tick)
+    if not found:
+        raise NotFound("no child you can read has a name like that",
+                       "type less of the name, or check its spelling; records whose profile you cannot read are not searched")
+    if as_json:
+        out_json([{"record": r["record"], "name": r["name"]} for r in found])
+        return
+    for r in found:
+        out(r["record"])
 
 
 @child_app.command("set")
@@ -181,14 +238,16 @@ def child_set(
 
 @child_app.command("edit")
 def child_edit(
-    record: str = typer.Argument(..., help="The record id"),
+    record: Optional[str] = typer.Argument(None, help="The record id (on a terminal, left out: you are asked which child)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Edit the profile as YAML in $EDITOR, from a private folder in memory (/dev/shm)."""
-    from vault_cli.cli import editor
+    from vault_cli.cli import editor, picker
 
-    result = editor.edit_profile(_session(vault, identity), record, interactive=sys.stdin.isatty())
+    picker.require(record)
+    s = _session(vault, identity)
+    result = editor.edit_profile(s, picker.choose(s, record), interactive=sys.stdin.isatty())
     if result is None:
         note("no change; nothing was committed")
         return
@@ -201,7 +260,7 @@ def child_edit(
 
 @app.command("add")
 def add(
-    record: str = typer.Argument(..., help="The record id, e.g. c-7f3k9m2q"),
+    record: Optional[str] = typer.Argument(None, help="The record id, e.g. c-7f3k9m2q (on a terminal, left out: you are asked which child)."),
     level: str = typer.Option(..., "--level", help="general, confidential or safeguarding."),
     category: str = typer.Option(..., "--category", help="One of the categories in confide.yaml."),
     text: str = typer.Option(..., "--text", help="The entry's text; '-' reads it from stdin."),
@@ -215,12 +274,16 @@ def add(
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Add an entry to a child's record; prints the new entry id as the last line."""
+    from vault_cli.cli import picker
     from vault_cli.services import records
 
+    picker.require(record)
+    s = _session(vault, identity)
+    record = picker.choose(s, record)
     if text == "-":
         text = _one_newline_less(read_stdin_text("the entry's text"))
     result = records.add_entry(
-        _session(vault, identity), record, level=level, category=category, text=text, parent_view=parent_view,
+        s, record, level=level, category=category, text=text, parent_view=parent_view,
         parents_informed=parents_informed, parents_not_informed=parents_not_informed,
         third_parties=third_party or [], at=at, corrects=corrects,
     )
@@ -239,18 +302,20 @@ def _one_newline_less(text: str) -> str:
 
 @app.command()
 def show(
-    record: str = typer.Argument(..., help="The record id"),
+    record: Optional[str] = typer.Argument(None, help="The record id (on a terminal, left out: you are asked which child)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
     as_json: bool = JsonOpt,
     no_pager: bool = NoPagerOpt,
 ) -> None:
     """Show a record as a case file: the profile, then one block per entry. Entries you hold no key for show as sealed."""
-    from vault_cli.cli import render
+    from vault_cli.cli import picker, render
     from vault_cli.cli.pager import paged
     from vault_cli.services import records
 
-    data = records.show_record(_session(vault, identity), record)
+    picker.require(record)
+    s = _session(vault, identity)
+    data = records.show_record(s, picker.choose(s, record))
     if as_json:
         out_json(data)
         return
@@ -278,9 +343,9 @@ def mark(
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Record what was learnt after an entry was written, or move it to another level. Prints the marking id."""
-    from vault_cli.services import records
+    from vault_cli.services import marking
 
-    result = records.mark_entry(
+    result = marking.mark_entry(
         _session(vault, identity), entry, record_id=record, level=level, parent_view=parent_view,
         parents_informed=parents_informed, parents_not_informed=parents_not_informed, reason=reason,
     )

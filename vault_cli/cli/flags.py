@@ -30,6 +30,11 @@ FLAGS = {
     "date of the parent's permission": "--parent-permission",
     "days ahead": "--within",
     "start date": "--since",
+    # children by name
+    "add a second child": "--force",
+    "sort order": "--sort",
+    "leaving before": "--leaving-before",
+    "leaving after": "--leaving-after",
     # holders and keys
     "recipient": "--recipient",
     "display name": "--display-name",

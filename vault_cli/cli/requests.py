@@ -37,7 +37,7 @@ RequestArg = typer.Argument(..., metavar="REQUEST", help="The request id, e.g. r
 
 @request_app.command("open")
 def request_open(
-    record: str = typer.Argument(..., help="The child's record id, e.g. c-7f3k9m2q"),
+    record: Optional[str] = typer.Argument(None, help="The child's record id, e.g. c-7f3k9m2q (on a terminal, left out: you are asked which child)."),
     requester: str = typer.Option(..., "--requester", metavar="NAME", help="Who asked (a parent or person with parental responsibility)."),
     relationship: str = typer.Option(..., "--relationship", metavar="TEXT", help="Their relationship to the child, e.g. mother."),
     received: str = typer.Option(..., "--received", metavar="DATE", help="When the written request was received; the deadline runs from it."),
@@ -50,10 +50,13 @@ def request_open(
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Log a parent's written request to see their child's file (manager or DSL); prints the request id."""
+    from vault_cli.cli import picker
     from vault_cli.services import request_steps
 
+    picker.require(record)
+    s = _session(vault, identity)
     result = request_steps.open_request(
-        _session(vault, identity), record, requester=requester, relationship=relationship, received=received,
+        s, picker.choose(s, record), requester=requester, relationship=relationship, received=received,
         id_checked=id_checked, acknowledged=acknowledged, manager_informed=manager_informed,
         legal_advice=legal_advice, notes=notes,
     )
@@ -321,7 +324,7 @@ def due_cmd(
 
 @app.command("find")
 def find_cmd(
-    text: str = typer.Argument("", metavar="[TEXT]", help="Text to look for (any case), in entries and their third parties."),
+    text: str = typer.Argument("", metavar="[TEXT]", help="Text to look for (any case), in entries and their third parties, and in the names of children whose profile you can read (all of a child's entries)."),
     category: Optional[str] = typer.Option(None, "--category", metavar="C", help="Only entries of this category."),
     level: Optional[str] = typer.Option(None, "--level", metavar="L", help="Only entries at this level."),
     record: Optional[str] = typer.Option(None, "--record", metavar="R", help="Only this record."),
@@ -331,7 +334,8 @@ def find_cmd(
     as_json: bool = JsonOpt,
     no_pager: bool = NoPagerOpt,
 ) -> None:
-    """Search every entry you can read."""
+    """Search every entry you can read, and children's names: a child whose name holds every word of TEXT
+    (any case, accents ignored) has all their entries found."""
     from vault_cli.cli.pager import paged
     from vault_cli.services import duties
 
@@ -342,14 +346,14 @@ def find_cmd(
         out_json(rows)
         return
     with paged(not no_pager):
-        _table(["when", "record", "entry", "level", "category", "text"],
+        _table(["when", "record", "entry", "level", "category", "text", "child"],  # child last: earlier columns keep their place
                [[r["at"][:16].replace("T", " "), r["record"], r["entry"], r["level"], r["category"],
-                 " ".join(r["text"].split())[:120]] for r in rows], title=f"{len(rows)} entries found", lead=5)
+                 " ".join(r["text"].split())[:120], r["name"] or ""] for r in rows], title=f"{len(rows)} entries found", lead=5)
 
 
 @app.command("share")
 def share_cmd(
-    record: str = typer.Argument(..., help="The child's record id"),
+    record: Optional[str] = typer.Argument(None, help="The child's record id (on a terminal, left out: you are asked which child)."),
     with_whom: str = typer.Option(..., "--with", metavar="WHO", help="Who it was shared with (or not)."),
     what: str = typer.Option(..., "--what", metavar="TEXT", help="What information."),
     purpose: str = typer.Option(..., "--purpose", metavar="TEXT", help="Why: the purpose of sharing."),
@@ -367,10 +371,13 @@ def share_cmd(
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Record a decision to share information about a child, or not to; prints the entry id."""
+    from vault_cli.cli import picker
     from vault_cli.services import duties
 
+    picker.require(record)
+    s = _session(vault, identity)
     result = duties.share(
-        _session(vault, identity), record, with_whom=with_whom, what=what, purpose=purpose, basis=basis,
+        s, picker.choose(s, record), with_whom=with_whom, what=what, purpose=purpose, basis=basis,
         consent=consent, reason=reason, decided_not_to=decided_not_to, on=on, how=how, advice=advice, level=level,
         parents_informed=parents_informed, parents_not_informed=parents_not_informed,
     )

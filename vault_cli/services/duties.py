@@ -16,7 +16,11 @@
   the grant covered; and new key generations due, one item per level.
 
 ``find`` searches the text (and third parties) of every entry the caller can
-read. Whole-vault work is forked over the cores (``parallel.map_ordered``);
+read, and the names of the children whose profile the caller can read: a
+search that matches a child's name (every word of it, any case, accents
+ignored: ``model.names``) finds all of that child's entries the filters let
+through. Each row carries the child's name, or None where the profile is sealed
+to the caller. Whole-vault work is forked over the cores (``parallel.map_ordered``);
 each worker unwraps a record's level keys once (``Session.level_identity``
 caches them) and decrypts only the blocks the filters can match.
 """
@@ -29,7 +33,7 @@ from typing import Optional
 
 from vault_cli.adapters import crypto, parallel, timeutil
 from vault_cli.errors import IntegrityError, UsageError
-from vault_cli.model import policy
+from vault_cli.model import names, policy
 from vault_cli.services import records, requests
 from vault_cli.services.vault import Session
 
@@ -176,6 +180,11 @@ def _record_find(session: Session, record_id: str, needle: str, category: Option
                  since: Optional[str]) -> list[dict]:
     env = session.vault.envelope(record_id)
     out = []
+    # The profile (None when the caller may not read it): read for a search, else for the first row found.
+    profile = records.read_profile(session, env) if needle else None
+    read = bool(needle)
+    # A search for the child's name finds every entry of theirs the filters let through.
+    named = profile is not None and names.matches(needle, (profile.get("name"), profile.get("known_as")))
     for item in env.entries:
         if levels is not None and env.key(item["key"])["level"] not in levels:
             continue
@@ -186,16 +195,19 @@ def _record_find(session: Session, record_id: str, needle: str, category: Option
             continue
         if since is not None and p["at"][:10] < since:
             continue
-        if needle:
+        if needle and not named:
             hay = p["text"].casefold()
             if needle not in hay and not any(needle in t.casefold() for t in p["third_parties"]):
                 continue
         opened = records.open_entry(session, env, item)  # what is returned is fully validated
         assert opened is not None  # _peek opened it with the same key
         state = records.current_state(opened)
+        if not read:
+            profile, read = records.read_profile(session, env), True
+        name = profile.get("name") if profile else None
         out.append({"record": record_id, "entry": state["id"], "at": state["at"], "level": state["level"],
                     "category": state["category"], "author": state["author"], "text": state["text"],
-                    "third_parties": state["third_parties"]})
+                    "third_parties": state["third_parties"], "name": name})
     return out
 
 

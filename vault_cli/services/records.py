@@ -12,7 +12,7 @@ from typing import Any, Optional
 from vault_cli.adapters import parallel, timeutil
 from vault_cli.adapters.crypto import NotForThisKey
 from vault_cli.errors import Denied, IntegrityError, NotFound, UsageError
-from vault_cli.formats import envelope, schema
+from vault_cli.formats import envelope
 from vault_cli.model import ids, policy, trail
 from vault_cli.services.vault import Session
 from vault_cli.services.writing import WriteResult, check_input, warnings_for_vault, writing
@@ -207,7 +207,8 @@ def _summary(session: Session, record_id: str) -> dict:
     row: dict[str, Any] = {"record": record_id, "readable": profile is not None, "key_person": env.head.get("key_person"),
                            "entries": env.entry_count()}
     if profile is not None:
-        row.update(name=profile.get("name"), dob=profile.get("dob"), room=profile.get("room"))
+        row.update(name=profile.get("name"), dob=profile.get("dob"), room=profile.get("room"),
+                   known_as=profile.get("known_as"), leaving_date=profile.get("leaving_date"))
     return row
 
 
@@ -303,7 +304,7 @@ def _when(entry: dict):
 # Adding and marking entries
 
 
-def _check_informed(parents_informed: Optional[str], parents_not_informed: Optional[str]) -> tuple[Optional[str], Optional[str]]:
+def check_informed(parents_informed: Optional[str], parents_not_informed: Optional[str]) -> tuple[Optional[str], Optional[str]]:
     if parents_informed is not None and parents_not_informed is not None:
         raise UsageError(
             "{0} and {1} contradict each other",
@@ -356,7 +357,7 @@ def check_entry(settings, *, level: str, category: str, text: str, parent_view: 
     if parent_view not in PARENT_VIEWS:
         raise UsageError(f"unknown parent view '{parent_view}'", "{0} takes " + ", ".join(PARENT_VIEWS),
                          fields=("parent view",))
-    parents_informed, parents_not_informed = _check_informed(parents_informed, parents_not_informed)
+    parents_informed, parents_not_informed = check_informed(parents_informed, parents_not_informed)
     parties: list[str] = []
     for tp in third_parties:
         if not tp or not tp.strip():
@@ -439,109 +440,7 @@ def add_entry(
     return WriteResult(entry_id, commit, warnings)
 
 
-def mark_entry(
-    session: Session,
-    entry_id: str,
-    *,
-    record_id: Optional[str] = None,
-    level: Optional[str] = None,
-    parent_view: Optional[str] = None,
-    parents_informed: Optional[str] = None,
-    parents_not_informed: Optional[str] = None,
-    reason: Optional[str] = None,
-) -> WriteResult:
-    settings = session.settings
-    if level is not None:
-        settings.check_level(level)
-        if not reason or not reason.strip():
-            raise UsageError("changing an entry's level needs a reason", "add {0} \"...\" saying why", fields=("reason",))
-    if parent_view is not None and parent_view not in PARENT_VIEWS:
-        raise UsageError(f"unknown parent view '{parent_view}'", "{0} takes " + ", ".join(PARENT_VIEWS),
-                         fields=("parent view",))
-    parents_informed, parents_not_informed = _check_informed(parents_informed, parents_not_informed)
-    if reason is not None and not reason.strip():
-        raise UsageError("{0} is empty", "say why, or leave {0} out", fields=("reason",))
-    if all(v is None for v in (level, parent_view, parents_informed, parents_not_informed)):
-        raise UsageError(
-            "nothing to mark",
-            "give {0}, {1}, {2} or {3}",
-            fields=("level", "parent view", INFORMED, NOT_INFORMED),
-        )
-    if record_id is None:
-        record_id = session.vault.find_entry_record(entry_id)
-    else:
-        session.vault.check_record_id(record_id)
-    with writing(session) as (tx, actor):
-        env = session.vault.envelope(record_id)
-        item = env.find_entry(entry_id)
-        if item is None:
-            raise NotFound(f"no entry {entry_id} in {record_id}", f"see its entries with: confide show {record_id}")
-        opened = open_entry(session, env, item)
-        if opened is None:
-            raise Denied(
-                f"you hold no key to entry {entry_id}, so you cannot mark it",
-                "ask the child's key person, the DSL or a manager to mark it",
-            )
-        state = current_state(opened)
-        if parents_informed is not None:
-            check_dates(state["at"], parents_informed, session.clock.now(), only=policy.INFORMED)
-        changes: dict[str, dict] = {}
-        if level is not None:
-            if level == state["level"]:
-                raise UsageError(f"entry {entry_id} is already at level {level}", "leave {0} out, or give another level",
-                                 fields=("level",))
-            if settings.levels.index(level) < settings.levels.index(state["level"]):
-                # Moving an entry down shares it more widely: a decision the rules table reserves
-                # ('lowers' in confide.yaml; a safeguarding entry only by a manager or the DSL).
-                policy.require_level(settings, actor, "lowers", state["level"],
-                                     f"move an entry down from the {state['level']} level")
-            changes["level"] = {"from": state["level"], "to": level}
-        for name, value in (("parent_view", parent_view), ("parents_informed", parents_informed),
-                            ("parents_not_informed", parents_not_informed)):
-            if value is not None and value != state[name]:
-                changes[name] = {"from": state[name], "to": value}
-        if parents_informed is not None and state["parents_not_informed"] is not None:
-            changes["parents_not_informed"] = {"from": state["parents_not_informed"], "to": None}
-        if parents_not_informed is not None and state["parents_informed"] is not None:
-            changes["parents_informed"] = {"from": state["parents_informed"], "to": None}
-        if not changes:
-            raise UsageError(f"entry {entry_id} already says that", "nothing was changed")
-        new_level = level or state["level"]
-        key = env.current_key(new_level)
-        mark_id = ids.new_mark_id()
-        mark_payload = {
-            "confide": "mark/1", "record": record_id, "block": mark_id, "entry": entry_id, "level": new_level,
-            "author": actor.name, "recorded_at": session.clock.now_iso(), "reason": reason.strip() if reason else None,
-            "changes": changes,
-        }
-        check_input("mark", mark_payload, "the marking")
-        new_item = dict(item)
-        marks = list(item.get("marks", []) or [])
-        if level is not None:
-            # Re-encrypt the entry and its earlier markings under the new level's key.
-            payload = dict(opened["payload"], level=new_level)
-            new_item["key"] = key["id"]
-            new_item["data"] = envelope.seal(payload, key["recipient"], "entry", env.source)
-            marks = []
-            for old_item, mp in zip(sorted(item.get("marks", []) or [], key=lambda m: m["id"]),
-                                    sorted(opened["marks"], key=lambda m: m["block"]), strict=True):  # open_entry opened every marking (block == id)
-                marks.append({"id": old_item["id"], "key": key["id"],
-                              "data": envelope.seal(dict(mp, level=new_level), key["recipient"], "mark", env.source)})
-        marks.append({"id": mark_id, "key": key["id"], "data": envelope.seal(mark_payload, key["recipient"], "mark", env.source)})
-        marks.sort(key=lambda m: m["id"])
-        new_item["marks"] = marks
-        schema.check_def("record", "entry", new_item, env.entries_source)
-        env.replace_entry(new_item)
-        env.write_to(tx)
-        commit = tx.commit(
-            trail.message(f"mark entry {entry_id} in {record_id}", "entry.mark", actor.name, record=record_id,
-                          entry=entry_id, extra={"Confide-Mark": mark_id}),
-            actor.name,
-        )
-    return WriteResult(mark_id, commit, warnings_for_vault(session))
-
-
 __all__ = [
-    "create_child", "list_children", "show_record", "conflict_of", "conflict_versions", "add_entry", "mark_entry", "read_profile", "check_key_person",
+    "create_child", "list_children", "show_record", "conflict_of", "conflict_versions", "add_entry", "read_profile", "check_key_person",
     "open_entry", "current_state", "WriteResult", "PARENT_VIEWS",
 ]

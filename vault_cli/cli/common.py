@@ -83,10 +83,21 @@ def on_terminal() -> bool:
     return sys.stdout.isatty()
 
 
+def _sweep_private_folders() -> None:
+    """Every command first removes the private folders of edits whose confide was killed (``cli.private``)."""
+    try:
+        from vault_cli.cli import private
+
+        private.sweep_stale(environment.shm(), environment.temp_dir())
+    except Exception:  # never let housekeeping stop a command
+        pass
+
+
 class ConfideGroup(TyperGroup):
     """Every error leaves through here: no traceback ever reaches a user."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        _sweep_private_folders()
         try:
             rv = super().main(args=args, prog_name=prog_name or "confide", complete_var=complete_var,
                               standalone_mode=False, **extra)

@@ -177,14 +177,20 @@ def child_set(
 
 @child_app.command("edit")
 def child_edit(
-    record: str = typer.Argument(..., help="The record id"),
+    record: str = typer.Argument(..., metavar="RECORD", help="The record id, e.g. c-7f3k9m2q"),
+    from_file: Optional[str] = typer.Option(None, "--from", metavar="FILE", help="For scripts: the whole profile as YAML or JSON from FILE ('-': stdin), instead of an editor."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
-    """Edit the profile as YAML in $EDITOR, from a private folder in memory (/dev/shm)."""
+    """Edit the profile as YAML in $EDITOR (on a terminal), from a private folder in memory (/dev/shm)."""
     from vault_cli.cli import editor
 
-    result = editor.edit_profile(_session(vault, identity), record, interactive=sys.stdin.isatty())
+    if from_file is not None:
+        result = editor.profile_from(_session(vault, identity), record, from_file)
+    else:
+        editor.require_terminal("give the profile with --from FILE (or --from - for stdin), "
+                                "or change fields with 'confide child set RECORD FIELD=VALUE'")
+        result = editor.edit_profile(_session(vault, identity), record, interactive=True)
     if result is None:
         note("no change; nothing was committed")
         return

@@ -99,6 +99,15 @@ class ConfideGroup(TyperGroup):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         _finish(self)
+        from vault_cli.cli import completion
+
+        completion.install()
+
+    def _main_shell_completion(self, ctx_args, prog_name, complete_var=None) -> None:
+        from vault_cli.cli import completion
+
+        completion.accept_click_style(complete_var or f"_{prog_name}_COMPLETE".replace("-", "_").upper())
+        super()._main_shell_completion(ctx_args, prog_name, complete_var)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
         _sweep_private_folders()
@@ -178,7 +187,7 @@ SIGNING_KEY_FILE_HELP = ("The SSH private key that signs the commits this comman
 
 
 def _global_option_after(ctx: typer.Context, param: typer.CallbackParam, value: Optional[str]) -> Optional[str]:
-    if value is not None:
+    if value is not None:  # also while completing: completion (cli.completion) reads them too
         environment.set_global_flags(**{param.name: value})
     return value
 
@@ -211,7 +220,10 @@ def _global_options_after() -> dict:
 
 def _finish(group) -> None:
     """Every command: arguments shown in the README's style; the global options accepted after the name of every
-    command that works on a vault, as well as before it (the app's callback)."""
+    command that works on a vault, as well as before it (the app's callback); each argument and option completed
+    by what its metavar names (``cli.completion``)."""
+    from vault_cli.cli import completion
+
     for cmd in getattr(group, "commands", {}).values():
         if isinstance(getattr(cmd, "commands", None), dict):
             _finish(cmd)
@@ -223,6 +235,8 @@ def _finish(group) -> None:
             opts.update(getattr(p, "opts", []))
         if opts & {"--vault", "--identity"}:  # a command that works on a vault (not keygen, not serve-hook install)
             cmd.params += [p for name, p in _global_options_after().items() if name not in opts]
+        for p in cmd.params:
+            completion.attach(p)
 
 
 app = typer.Typer(

@@ -153,7 +153,7 @@ def run_on_terminal(args: list[str], *, env: dict, cwd: Optional[Path] = None, i
     as when a person types it; stderr stays a pipe. ``input`` is typed on the terminal. Its stdout is what the
     terminal showed, with the terminal's CRLF line ends turned back into LF."""
     import pty
-    import select
+    import selectors
     import sys
 
     master, slave = pty.openpty()
@@ -163,20 +163,23 @@ def run_on_terminal(args: list[str], *, env: dict, cwd: Optional[Path] = None, i
     if input:
         os.write(master, input.encode())
     shown, err = b"", b""
-    streams = [master, p.stderr.fileno()]
-    while streams:
-        ready, _, _ = select.select(streams, [], [])
-        for fd in ready:
+    sel = selectors.DefaultSelector()  # not select(): a long test run may hold descriptors beyond its limit
+    sel.register(master, selectors.EVENT_READ)
+    sel.register(p.stderr.fileno(), selectors.EVENT_READ)
+    while sel.get_map():
+        for key, _ in sel.select():
+            fd = key.fd
             try:
                 chunk = os.read(fd, 65536)
             except OSError:  # EIO: every holder of the terminal's other end has closed it
                 chunk = b""
             if not chunk:
-                streams.remove(fd)
+                sel.unregister(fd)
             elif fd == master:
                 shown += chunk
             else:
                 err += chunk
+    sel.close()
     os.close(master)
     p.stderr.close()
     code = p.wait()

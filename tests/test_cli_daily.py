@@ -228,7 +228,8 @@ def test_init_creates_a_vault_in_one_commit(tmp_path, keys):
         assert (root / f).is_file(), f
     assert (root / "records").is_dir()
     assert (root / ".git").is_dir()
-    git = lambda *a: subprocess.run(["git", "-C", str(root), *a], check=True, capture_output=True, text=True).stdout
+    def git(*a):
+        return subprocess.run(["git", "-C", str(root), *a], check=True, capture_output=True, text=True).stdout
     assert git("rev-list", "--count", "HEAD").strip() == "1"
     assert git("status", "--porcelain", "--untracked-files=all") == ""
     # allowed_signers is not tracked: each clone derives it from the verified holders
@@ -301,7 +302,8 @@ def test_init_with_the_sha256_object_format(tmp_path, keys):
     r = run_cli(["init", str(root), "--name", "N", "--holder", "amira", "--object-format", "sha256", *signed(keys, "amira")],
                 identity=keys["amira"], env=signing_env(keys, "amira"))
     assert r.exit_code == 0, r.stderr
-    git = lambda *a: subprocess.run(["git", "-C", str(root), *a], check=True, capture_output=True, text=True).stdout.strip()
+    def git(*a):
+        return subprocess.run(["git", "-C", str(root), *a], check=True, capture_output=True, text=True).stdout.strip()
     assert git("rev-parse", "--show-object-format") == "sha256"
     head = git("rev-parse", "HEAD")
     assert len(head) == 64

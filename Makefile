@@ -2,7 +2,8 @@
 #
 #   make demo   build a fictional setting's vault in ./demo-vault and show what
 #               each key holder sees, and the audit trail
-#   make test   run the test suite (extra pytest arguments: make test PYTEST_ARGS="-k readme")
+#   make test   lint (ruff), type-check (mypy), then run the test suite
+#               (extra pytest arguments: make test PYTEST_ARGS="-k readme")
 #   make docs   regenerate the README's command reference from --help (cog)
 #
 # Each creates .venv (python3 -m venv) and installs confide with its test
@@ -17,6 +18,8 @@ STAMP  := $(VENV)/.confide-installed
 .PHONY: test demo clean-demo docs
 
 test: $(STAMP)
+	$(VPY) -m ruff check vault_cli tests benchmarks scripts
+	$(VPY) -m mypy
 	$(VPY) -m pytest -q $(PYTEST_ARGS)
 
 demo: $(STAMP)

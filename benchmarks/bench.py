@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import shutil
 import subprocess
@@ -128,12 +129,12 @@ def _setup_shell(ctx: Context) -> None:
     rid = ctx.state["add_record"]
     env = envelope.Envelope.read(f"records/{rid}.yaml", lambda path: (clone / path).read_bytes(), entries=False)
     key = env.current_key("general")
-    payload = (
-        '{"confide":"entry/1","record":"%s","block":"e-0000000000zzzz","level":"general","category":"observation",'
-        '"text":"%s","at":"2026-11-24T09:30:00+00:00","recorded_at":"2026-11-24T09:30:00+00:00","author":"amira",'
-        '"parent_view":"not-asked","parents_informed":null,"parents_not_informed":null,"third_parties":[],'
-        '"corrects":null}' % (rid, ENTRY_TEXT)
-    )
+    payload = json.dumps(
+        {"confide": "entry/1", "record": rid, "block": "e-0000000000zzzz", "level": "general", "category": "observation",
+         "text": ENTRY_TEXT, "at": "2026-11-24T09:30:00+00:00", "recorded_at": "2026-11-24T09:30:00+00:00", "author": "amira",
+         "parent_view": "not-asked", "parents_informed": None, "parents_not_informed": None, "third_parties": [],
+         "corrects": None},
+        separators=(",", ":"))
     e = synth.git_env()
     e.update({"VAULT": str(clone), "PAYLOAD": payload, "RECIPIENT": key["recipient"], "KEYID": key["id"],
               "RECORD": rid, "TMPBLOCK": str(ctx.work / "shell-block.age"),

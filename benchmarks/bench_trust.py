@@ -48,6 +48,7 @@ These sections act on vaults in this tree's format only (they call
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -269,7 +270,7 @@ def _marginal(measures: dict) -> list:
     out = []
     sizes = _sizes()
     for kind in ("manager", "no key"):
-        for a, b in zip(sizes, sizes[1:]):
+        for a, b in itertools.pairwise(sizes):
             ma = measures[f"confide verify @{_fmt(a)} commits ({kind})"]
             mb = measures[f"confide verify @{_fmt(b)} commits ({kind})"]
             na, nb = ma.per, mb.per

@@ -8,8 +8,12 @@ Run by hand (never by the tests)::
 Trees (default: ``before=BEFORE@before after-age=.@age after-ssh=.@ssh``):
 ``--tree LABEL=PATH@KIND`` runs the code at PATH (a checkout holding
 ``vault_cli/``) on a vault of KIND: ``before`` (built by PATH's own
-``benchmarks/synth.py``), ``age`` or ``ssh`` (built by this tree's synth, with
-those identities). The first tree is the one the ratios are to.
+``benchmarks/synth.py``, unsigned: a tree from before the trust model), ``own``
+(built by PATH's own synth, as it builds by default: any later tree, e.g. issue 10's
+``--tree before=../before@own --tree after=.@own``), ``age`` or ``ssh`` (built
+by this tree's synth, with those identities). The first tree is the one the
+ratios are to. Every tree runs through the same launcher (``python -m
+vault_cli`` with PATH first on ``PYTHONPATH``).
 
 Issue 9 asks what the trust model costs the daily and bulk commands. This runs
 the issue-2/3/5 sections (``confide add``, ``show`` of 300 entries, ``child
@@ -78,10 +82,12 @@ DEFAULT_SECTIONS = [
 
 
 def _before_vault(before: Path, root: Path, records: int, entries: int, big: int, rebuild: bool,
-                  log=print) -> synth.SynthVault:
-    """The ``before`` tree's own synthetic vault, built by its synth.py in a process of its own."""
+                  log=print, *, own: bool = False) -> synth.SynthVault:
+    """The ``before`` tree's own synthetic vault, built by its synth.py in a process of its own.
+
+    ``own``: whatever that synth makes by default (a tree after the trust model); else it must be unsigned."""
     sv = None if rebuild else synth.load(root)
-    if sv is not None and not sv.signing and sv.big_records:
+    if sv is not None and (own or not sv.signing) and sv.big_records:
         log(f"reusing {root}")
         return sv
     synth.remove(root)
@@ -94,7 +100,7 @@ def _before_vault(before: Path, root: Path, records: int, entries: int, big: int
                    stdout=subprocess.DEVNULL)
     log(f"  built in {time.perf_counter() - t:.1f}s")
     sv = synth.load(root)
-    if sv is None or sv.signing:
+    if sv is None or (sv.signing and not own):
         raise SystemExit(f"the before tree's synth did not leave a vault this script can read at {root}")
     return sv
 
@@ -156,7 +162,7 @@ def table(rows: list, trees: list) -> str:
                          f"{d['cpu_ratio']:.2f}x" if d.get("cpu_ratio") else ""]
         lines.append(line)
     widths = [max(len(x[i]) for x in lines) for i in range(len(head))]
-    text = ["  ".join(c.ljust(w) for c, w in zip(x, widths)).rstrip() for x in lines]
+    text = ["  ".join(c.ljust(w) for c, w in zip(x, widths, strict=True)).rstrip() for x in lines]
     text.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(text)
 
@@ -184,9 +190,9 @@ def main(argv=None) -> int:
     for spec in specs:
         label, _, rest = spec.partition("=")
         path, _, kind = rest.rpartition("@")
-        if not label or kind not in ("before", "age", "ssh") or not (Path(path) / "vault_cli").is_dir():
+        if not label or kind not in ("before", "own", "age", "ssh") or not (Path(path) / "vault_cli").is_dir():
             raise SystemExit(f"--tree {spec}: give LABEL=PATH@KIND, PATH a checkout with vault_cli/, KIND before|age|ssh")
-        if kind == "before" and not (Path(path) / "benchmarks" / "synth.py").is_file():
+        if kind in ("before", "own") and not (Path(path) / "benchmarks" / "synth.py").is_file():
             raise SystemExit(f"--tree {spec}: {path} has no benchmarks/synth.py to build its vault with")
         codes[label], kinds[label] = Path(path).resolve(), kind
     trees = list(codes)
@@ -214,8 +220,9 @@ def main(argv=None) -> int:
     vaults = {}
     for tree in trees:
         root = work / f"compare-{tree}-{shape}"
-        if kinds[tree] == "before":
-            vaults[tree] = _before_vault(codes[tree], root, a.records, a.entries, a.big, a.rebuild)
+        if kinds[tree] in ("before", "own"):
+            vaults[tree] = _before_vault(codes[tree], root, a.records, a.entries, a.big, a.rebuild,
+                                         own=kinds[tree] == "own")
         else:
             vaults[tree] = _after_vault(root, a.records, a.entries, a.big, kinds[tree], a.rebuild)
     scratch = Path(tempfile.mkdtemp(prefix="compare-", dir=work))
@@ -223,7 +230,12 @@ def main(argv=None) -> int:
     for tree in trees:
         folder = scratch / tree
         folder.mkdir()
-        ctx = Context(sv=vaults[tree], work=folder, runs=a.runs, code=codes[tree], label=tree)
+        # Each tree runs through the same launcher, as 'python -m vault_cli' does: the installed
+        # 'confide' script names one tree's entry point, which another tree may not have.
+        launcher = folder / "confide"
+        launcher.write_text(f"#!{sys.executable}\nimport runpy\nrunpy.run_module('vault_cli', run_name='__main__')\n")
+        launcher.chmod(0o755)
+        ctx = Context(sv=vaults[tree], work=folder, runs=a.runs, code=codes[tree], label=tree, confide_bin=str(launcher))
         bench.start_context(ctx)
         bench.choose_records(ctx)
         ctxs[tree] = ctx

@@ -516,7 +516,7 @@ def table(measures: dict) -> str:
         rows.append((m.name, f"{1000 * m.median:.0f} ms", f"{1000 * min(m.runs_s):.0f}", f"{1000 * max(m.runs_s):.0f}",
                      cpu, per, ratio, cpu_ratio, target, ok))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 

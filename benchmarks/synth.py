@@ -116,16 +116,12 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
-from vault_cli.adapters import crypto, gitlog, parallel
+from vault_cli.adapters import crypto, gitlog, parallel  # noqa: E402
 from vault_cli.adapters.config import Config, Given  # noqa: E402
-from vault_cli.formats import envelope
-from vault_cli.model import (
-    ids,
-    policy,
-    trail,  # noqa: E402
-)
+from vault_cli.formats import envelope  # noqa: E402
+from vault_cli.model import ids, policy, trail  # noqa: E402
 from vault_cli.services import holders as holders_svc  # noqa: E402
-from vault_cli.services import setup
+from vault_cli.services import setup  # noqa: E402
 from vault_cli.services.vault import Session, Vault  # noqa: E402
 
 
@@ -375,8 +371,7 @@ def _git(root: Path, *args: str, input: Optional[bytes] = None, env: Optional[di
     e = git_env()
     if env:
         e.update(env)
-    proc = subprocess.run(["git", "-C", str(root), *args], input=input, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, env=e)
+    proc = subprocess.run(["git", "-C", str(root), *args], input=input, capture_output=True, env=e)
     if proc.returncode != 0:
         raise RuntimeError(f"git {' '.join(args[:2])} failed: {proc.stderr.decode(errors='replace')[:500]}")
     return proc.stdout

@@ -236,3 +236,40 @@ def test_every_field_the_core_names_has_its_flag():
     assert "date of birth" in fields and "end date" in fields  # the scan sees them
     assert sorted(fields - set(FLAGS)) == []
     assert sorted(set(FLAGS) - fields) == [], "flags for fields no error names any more"
+
+
+# Private names of the standard library's that confide uses on purpose.
+_STDLIB_PRIVATE = {"_exit"}  # os._exit: a crash test's child dies without cleanup
+
+
+def _private_names_defined(tree: ast.AST) -> set:
+    """The ``_name`` attributes a module's own code defines (``self._x = ...``, ``_x: T`` in a class body)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) and node.attr.startswith("_"):
+            names.add(node.attr)
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                target = item.target if isinstance(item, ast.AnnAssign) else None
+                if isinstance(target, ast.Name) and target.id.startswith("_"):
+                    names.add(target.id)
+                if isinstance(item, ast.FunctionDef) and item.name.startswith("_"):
+                    names.add(item.name)
+    return names
+
+
+def test_no_module_reaches_into_another_modules_private_attributes():
+    """``obj._x`` only where this module defines ``_x`` itself: other modules' objects are used through what
+    they make public (the newcomer reading a class sees every way it is used)."""
+    bad = []
+    for name, path in _modules().items():
+        tree = ast.parse(path.read_text(), str(path))
+        own = _private_names_defined(tree) | _STDLIB_PRIVATE
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")):
+                continue
+            if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+                continue
+            if node.attr not in own:
+                bad.append(f"{name}:{node.lineno}: .{node.attr}")
+    assert not bad, "private attributes of another module's objects:\n" + "\n".join(bad)

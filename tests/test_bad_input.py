@@ -31,7 +31,7 @@ from vault_cli.errors import ExitCode
 from vault_cli.formats import envelope, yamlio
 from vault_cli.model import ids
 
-SECRET_OF = lambda path: [l for l in Path(path).read_text().splitlines() if l.startswith("AGE-SECRET-KEY-1")][0]  # noqa: E731
+SECRET_OF = lambda path: [line for line in Path(path).read_text().splitlines() if line.startswith("AGE-SECRET-KEY-1")][0]  # noqa: E731
 
 
 def assert_refused(v, r, code: ExitCode, head: str | None, *, secrets: tuple[str, ...] = (), words: str | None = None) -> None:
@@ -279,7 +279,7 @@ def test_identity_malformed(filled, tmp_path, content, words, args):
     path = _write_identity(tmp_path / "bad.txt", content)
     secrets = ()
     if isinstance(content, str):
-        secrets = tuple(l for l in content.splitlines() if l and not l.startswith("#"))
+        secrets = tuple(line for line in content.splitlines() if line and not line.startswith("#"))
     r = _cli(v, args, path, rid)
     assert_refused(v, r, ExitCode.IDENTITY, head, secrets=secrets, words=words)
     assert str(path) in r.stderr

@@ -30,7 +30,7 @@ ENTRY_ID = re.compile(r"^e-[0-9a-hjkmnp-tv-z]{14}$")
 MARK_ID = re.compile(r"^m-[0-9a-hjkmnp-tv-z]{14}$")
 READABLE_KEYS = {
     "id", "level", "readable", "category", "text", "at", "recorded_at", "author", "parent_view",
-    "parents_informed", "parents_not_informed", "third_parties", "corrects", "markings",
+    "parents_informed", "parents_not_informed", "third_parties", "corrects", "details", "markings",
 }
 SEALED_KEYS = {"id", "level", "readable"}
 
@@ -228,8 +228,10 @@ def test_init_creates_a_vault_in_one_commit(tmp_path, keys):
         assert (root / f).is_file(), f
     assert (root / "records").is_dir()
     assert (root / ".git").is_dir()
+
     def git(*a):
         return subprocess.run(["git", "-C", str(root), *a], check=True, capture_output=True, text=True).stdout
+
     assert git("rev-list", "--count", "HEAD").strip() == "1"
     assert git("status", "--porcelain", "--untracked-files=all") == ""
     # allowed_signers is not tracked: each clone derives it from the verified holders
@@ -302,8 +304,10 @@ def test_init_with_the_sha256_object_format(tmp_path, keys):
     r = run_cli(["init", str(root), "--name", "N", "--holder", "amira", "--object-format", "sha256", *signed(keys, "amira")],
                 identity=keys["amira"], env=signing_env(keys, "amira"))
     assert r.exit_code == 0, r.stderr
+
     def git(*a):
         return subprocess.run(["git", "-C", str(root), *a], check=True, capture_output=True, text=True).stdout.strip()
+
     assert git("rev-parse", "--show-object-format") == "sha256"
     head = git("rev-parse", "HEAD")
     assert len(head) == 64
@@ -574,6 +578,7 @@ def test_add_with_every_flag_and_show_json_exact_shape(vault):
     assert e["parents_not_informed"] is None
     assert e["third_parties"] == ["Dr Who, GP", "Health visitor"]
     assert e["corrects"] is None
+    assert e["details"] is None  # a plain entry; a procedure's entry (share, request) gives its fields
     assert e["markings"] == []
     # the chronology is ordered by when things happened
     assert [x["id"] for x in data["entries"]] == [eid, first]

@@ -22,6 +22,7 @@ generated records and documents (hypothesis). No mocks.
 from __future__ import annotations
 
 import datetime
+import functools
 import io
 import os
 import random
@@ -113,7 +114,7 @@ def first_diff(a, b, path="$"):
     if isinstance(a, list):
         if len(a) != len(b):
             return f"{path} length {len(a)} != {len(b)}"
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
             d = first_diff(x, y, f"{path}[{i}]")
             if d:
                 return d
@@ -420,7 +421,7 @@ def test_malicious_tags_never_construct_objects(tmp_path):
     ]
     for p in payloads:
         assert canonical.load(p) is None
-        for load in (lambda: yamlio.load(p, "x.yaml"), lambda: yamlio.load_cached(p.encode(), "x.yaml")):
+        for load in (functools.partial(yamlio.load, p, "x.yaml"), functools.partial(yamlio.load_cached, p.encode(), "x.yaml")):
             with pytest.raises(IntegrityError) as exc:
                 load()
             # refused for the tag itself, before anything is built; the message never quotes the content
@@ -613,7 +614,7 @@ def _head(rng):
     keys = []
     for g in range(rng.randint(1, 3)):
         wrapped = {n: _armor(rng) for n in (names if rng.random() < 0.8 else GOOD_NAMES * 1 + ODD_NAMES)}  # many wrapped copies
-        keys.append({"id": "k-ab%02d" % g, "level": "general", "generation": g + 1, "recipient": "age1" + "q" * 58,
+        keys.append({"id": f"k-ab{g:02d}", "level": "general", "generation": g + 1, "recipient": "age1" + "q" * 58,
                      "wrapped": wrapped})
     head = {"format": envelope.FORMAT, "record": "c-7f3k9m2q", "key_person": rng.choice(GOOD_NAMES),
             "grants": grants, "keys": keys, "profile": {"key": "k-ab00", "data": _armor(rng)}}
@@ -648,7 +649,7 @@ def test_canonical_dump_nested_and_odd_keys():
 def test_canonical_dump_matches_ruamel_on_odd_heads():
     rng = random.Random(SEED + 2)
     took = 0
-    for n in range(600 * SCALE):
+    for _ in range(600 * SCALE):
         head = _head(rng)
         fast = canonical.dump(head)
         if fast is not None:
@@ -680,7 +681,7 @@ def _entry(rng, eid, marks=True):
 def test_entry_writer_matches_ruamel():
     rng = random.Random(SEED + 3)
     took = 0
-    for n in range(600 * SCALE):
+    for _ in range(600 * SCALE):
         entries = [_entry(rng, f"e-{i:014d}") for i in range(rng.randint(1, 5))]
         fast = canonical.dump({"entries": entries})
         fast = fast.encode("ascii") if fast is not None else None

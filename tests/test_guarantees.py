@@ -887,7 +887,7 @@ def test_two_adds_at_once_are_serialised_by_the_lock(vault):
     procs = [confide_proc(v, "add", rid, "--level", lv, "--category", "note", "--text", f"from {who}", who=who)
              for who, lv in (("amira", "confidential"), ("dara", "safeguarding"))]
     results = [p.communicate() for p in procs]
-    for p, (_out, err) in zip(procs, results, strict=False):
+    for p, (_out, err) in zip(procs, results, strict=True):
         assert p.returncode == 0, err.decode()
     ids = {out.decode().strip().splitlines()[-1] for out, _ in results}
     assert commit_count(v) == before + 2
@@ -913,7 +913,7 @@ def test_writers_wait_for_the_lock_then_both_commit(vault):
             time.sleep(0.01)
         assert commit_count(v) == before  # nobody got past the lock
     results = [p.communicate() for p in procs]
-    for p, (_out, err) in zip(procs, results, strict=False):
+    for p, (_out, err) in zip(procs, results, strict=True):
         assert p.returncode == 0, err.decode()
     assert commit_count(v) == before + 2
     assert sorted(e["text"] for e in show(v, rid)["entries"]) == ["queued 0", "queued 1"]
@@ -1182,6 +1182,6 @@ def test_each_command_commits_only_its_own_half_of_a_record(vault, monkeypatch):
     assert set(v.changed()) == heads(*ALL)
     assert {rid: entries_file(v.root, rid).read_bytes() for rid in rids} == tails
     # every record still reads in full, and exactly as many entries as were written
-    for rid, n in zip(rids, (2, 1, 1), strict=False):
+    for rid, n in zip(rids, (2, 1, 1), strict=True):
         data = show(v, rid)
         assert len(data["entries"]) == n and all(e["readable"] for e in data["entries"])

@@ -40,6 +40,11 @@ def _entry(v, record, text, level="general", category="observation", at=None, *e
     return v.ok(*args, *extra, who=who).last_line
 
 
+def _decide(v, rq, entry, *flags, reason, who="amira"):
+    """A disclosure decision, its reason on stdin (never an argument)."""
+    return v.ok("request", "decide", rq, entry, *flags, input=reason, who=who).last_line
+
+
 def _refused(v, args, code, who="amira"):
     """A command that must fail with ``code`` and leave the vault exactly as it was."""
     before = v.head()
@@ -58,6 +63,7 @@ def _refused(v, args, code, who="amira"):
 def family(vault, now):
     """Three children; child A's file has every kind of entry the clean copy must handle."""
     v = vault
+    v.ok("holder", "set-display-name", "ben", "Ben  Bright")  # how a parent's copy names him
     a = v.add_child("Alice Amber", key_person="ben", dob="2022-05-06", room="rainbow")
     b = v.add_child("Bruno Beryl", key_person="cara", dob="2021-07-08")
     c = v.add_child("Cleo Coral", dob="2022-09-10")
@@ -69,7 +75,7 @@ def family(vault, now):
                "--third-party", "Dr Who, health visitor", "--parents-informed", "2026-03-02")
         _entry(v, rid, f"MARKER-{tag}-sg concern", "safeguarding", "concern", "2026-03-03", "--parents-informed", "2026-03-03")
     # Child A, recorded out of date order on purpose.
-    m["obs2"] = _entry(v, a, "MARKER-A-obs2 built a tall tower", "general", "observation", "2026-03-05T09:30")
+    m["obs2"] = _entry(v, a, "MARKER-A-obs2 built a tall tower", "general", "observation", "2026-03-05T09:30", who="ben")
     m["refused"] = _entry(v, a, "MARKER-A-refused the health visitor reported worries", "confidential", "discussion",
                           "2026-02-10", "--third-party", "Dr Who, health visitor", "--parents-informed", "2026-02-10")
     m["withheld"] = _entry(v, a, "MARKER-A-withheld strategy meeting notes", "safeguarding", "concern", "2026-01-15",
@@ -102,15 +108,17 @@ def test_clean_copy_holds_only_this_childs_disclosable_entries_in_date_order(fam
 
     v.ok("request", "consent", rq, "--third-party", "dr who, HEALTH visitor", "--refused", "--on", "2026-11-22")
     v.ok("request", "consent", rq, "--third-party", "Aunt May", "--given", "--on", "2026-11-23")
-    v.ok("request", "withhold", rq, "--entry", m["withheld"], "--reason", "INTERNAL-REASON strategy discussion",
-         "--ground", "disclosure would not be in the child's best interests", who="dara")
+    _decide(v, rq, m["withheld"], "--withhold", "--ground", "child-abuse", reason="INTERNAL-REASON strategy discussion",
+            who="dara")
 
     # An entry recorded without informing the parents stops the export until a decision is made.
     out = tmp_path / "out"
     out.mkdir()
     r = _refused(v, ["request", "export", rq, "--out", str(out / "copy.html")], ExitCode.USAGE)
-    assert m["notinf"] in r.stderr and "MARKER" not in r.stderr
+    assert m["notinf"] in r.stderr and "MARKER" not in r.stderr and "2026-05-01, injury" in r.stderr
+    assert f"confide request decide {rq} ENTRY" in r.stderr
     assert not (out / "copy.html").exists()
+    _decide(v, rq, m["notinf"], "--disclose", reason="INTERNAL-REASON the mother has since been told")
 
     head_before = head_file(v.root, a).read_bytes()
     before = entries_file(v.root, a).read_bytes()
@@ -119,7 +127,7 @@ def test_clean_copy_holds_only_this_childs_disclosable_entries_in_date_order(fam
     copies = {}
     for fmt in ("html", "md", "json"):
         path = out / f"copy.{fmt}"
-        res = v.ok("request", "export", rq, "--out", str(path), "--format", fmt, "--include-not-informed")
+        res = v.ok("request", "export", rq, "--out", str(path), "--format", fmt)
         assert res.last_line == str(path.resolve())
         assert "plaintext" in res.stderr
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -146,19 +154,26 @@ def test_clean_copy_holds_only_this_childs_disclosable_entries_in_date_order(fam
         assert "Consent to disclosure" not in text and "withheld from the clean copy" not in text
         positions = [text.index(k) for k in kept]
         assert positions == sorted(positions), f"{fmt}: entries not in date order"
-        assert "Alice Amber" in text and "Test Nursery" in text and "2022-05-06" in text
+        assert "Alice Amber" in text and "Test Nursery" in text and "6 May 2022" in text
+        # Written for a parent: staff by display name and role, never a login; no level names; dates written out;
+        # the parent's view not asked said once, not under each entry.
+        assert not re.search(r"\b(amira|ben|dara)\b", text), fmt
+        assert "Ben Bright (practitioner)" in text and "a manager" in text
+        assert "held as" not in text and "safeguarding" not in text and '"level"' not in text
+        if fmt != "json":
+            assert "2026-" not in text and "24 November 2026" in text and text.count("not asked") == 1
     data = json.loads(copies["json"])
     assert [e["date"] for e in data["entries"]] == ["2026-01-02", "2026-03-05", "2026-04-01", "2026-05-01"]
     assert data["removed_total"] == 3
     assert {r["ground"]: r["count"] for r in data["removed"]} == {
-        "disclosure would not be in the child's best interests": 1,
+        "information withheld under an exemption in the Data Protection Act 2018": 1,
         "information from or about a third party who refused consent to its disclosure": 2,
     }
     html_text = copies["html"]
     assert "3 entries were not included" in html_text
     assert "&lt;b&gt;&amp;amp; happy&lt;/b&gt;" in html_text  # entry text is escaped, never markup
     assert not re.search(r"(src|href)\s*=|@import|url\(|<script", html_text, re.I)
-    assert "Parents informed on 2026-04-01." in html_text and "Parent regards this as confidential." in html_text
+    assert "Parents informed on 1 April 2026." in html_text and "The parent regards this as confidential." in html_text
     assert "Aunt May" in html_text  # consented: named
     assert html_text.index("Information not included") > html_text.index("MARKER-A-notinf")
 
@@ -287,9 +302,11 @@ def test_due_lists_exactly_the_confidential_and_safeguarding_entries_parents_wer
     kinds = [i["kind"] for i in data["items"]]
     assert kinds.count("request") == 1
     grants = [i for i in data["items"] if i["kind"] == "grant-ends"]
-    assert [(g["record"], g["item"], g["days_left"]) for g in grants] == [(a, "cara:confidential", 6)]
+    assert [(g["record"], g["records"], g["holder"], g["levels"], g["days_left"]) for g in grants] == \
+        [(a, [a], "cara", ["confidential"], 6)]
     asked = {i["item"] for i in data["items"] if i["kind"] == "parent-view-not-asked"}
     assert expected <= asked and flip in asked
+    assert later2 not in asked  # parents not told, to keep the child safe: their view is not asked either
     # A practitioner sees only what they can read: cara holds a grant to A's confidential level only.
     r = json.loads(v.ok("due", "--json", who="cara").stdout)
     assert {i["item"] for i in r["items"] if i["kind"] == "parents-not-informed"} == {conf_a}
@@ -309,7 +326,8 @@ def test_only_a_manager_or_dsl_opens_exports_and_closes(family, tmp_path):
     rq = _open_request(v, a, who="dara")  # the DSL may
     copy = tmp_path / "copy.html"
     _refused(v, ["request", "export", rq, "--out", str(copy)], ExitCode.DENIED, who="ben")
-    _refused(v, ["request", "withhold", rq, "--entry", m["obs1"], "--reason", "x"], ExitCode.DENIED, who="ben")
+    _refused(v, ["request", "decide", rq, m["obs1"], "--withhold", "--ground", "serious-harm"], ExitCode.DENIED,
+             who="ben")
     _refused(v, ["request", "close", rq, "--met-on", "2026-11-24"], ExitCode.DENIED, who="ben")
     _refused(v, ["request", "extend", rq, "--months", "1", "--reasons", "x", "--told-on", "2026-11-21"],
              ExitCode.DENIED, who="cara")
@@ -340,14 +358,22 @@ def test_bad_input_fails_with_its_exit_code_and_changes_nothing(family, tmp_path
     _refused(v, ["request", "consent", rq, "--third-party", "Aunt May", "--given", "--refused"], ExitCode.USAGE)
     r = _refused(v, ["request", "consent", rq, "--third-party", "Uncle Secretname", "--given"], ExitCode.NOT_FOUND)
     assert "Secretname" not in r.stderr
-    _refused(v, ["request", "withhold", rq, "--entry", "e-0000000000aaaa", "--reason", "x"], ExitCode.NOT_FOUND)
-    _refused(v, ["request", "withhold", rq, "--entry", m["obs1"], "--reason", "  "], ExitCode.USAGE)
+    _refused(v, ["request", "decide", rq, "e-0000000000aaaa", "--disclose"], ExitCode.NOT_FOUND)
+    _refused(v, ["request", "decide", rq, m["obs1"], "--disclose"], ExitCode.USAGE)  # no reason on stdin
+    _refused(v, ["request", "decide", rq, m["obs1"], "--withhold"], ExitCode.USAGE)  # no ground
+    _refused(v, ["request", "decide", rq, m["obs1"], "--withhold", "--ground", "it is sensitive"], ExitCode.USAGE)
+    _refused(v, ["request", "decide", rq, m["obs1"], "--withhold", "--disclose", "--ground", "crime"], ExitCode.USAGE)
+    _refused(v, ["request", "decide", rq, m["obs1"], "--disclose", "--ground", "crime"], ExitCode.USAGE)
+    r = _refused(v, ["request", "withhold", rq, "--entry", m["obs1"], "--reason", "x"], ExitCode.USAGE)
+    assert "confide request decide" in r.stderr
     _refused(v, ["request", "export", rq, "--out", str(tmp_path / "x.pdf"), "--format", "pdf"], ExitCode.USAGE)
     _refused(v, ["request", "export", rq, "--out", str(v.root / "copy.html")], ExitCode.USAGE)
     _refused(v, ["request", "export", rq, "--out", str(tmp_path / "no" / "such" / "copy.html")], ExitCode.USAGE)
     existing = tmp_path / "existing.html"
     existing.write_text("keep me")
-    _refused(v, ["request", "export", rq, "--out", str(existing), "--include-not-informed"], ExitCode.USAGE)
+    r = _refused(v, ["request", "export", rq, "--out", str(existing), "--include-not-informed"], ExitCode.USAGE)
+    assert "confide request decide" in r.stderr
+    _refused(v, ["request", "export", rq, "--out", str(existing)], ExitCode.USAGE)
     assert existing.read_text() == "keep me"
     _refused(v, ["request", "close", rq], ExitCode.USAGE)
     _refused(v, ["request", "close", rq, "--met-on", "2026-11-24", "--no-meeting", "declined"], ExitCode.USAGE)
@@ -452,8 +478,8 @@ def test_clean_copy_renders_in_headless_chromium(family, tmp_path):
     rq = _open_request(v, a)
     v.ok("request", "consent", rq, "--third-party", "Dr Who, health visitor", "--refused")
     v.ok("request", "consent", rq, "--third-party", "Aunt May", "--given")
-    v.ok("request", "withhold", rq, "--entry", m["withheld"], "--reason", "best interests")
-    v.ok("request", "withhold", rq, "--entry", m["notinf"], "--reason", "risk")
+    _decide(v, rq, m["withheld"], "--withhold", "--ground", "child-abuse", reason="best interests")
+    _decide(v, rq, m["notinf"], "--withhold", "--ground", "serious-harm", reason="risk")
     page = tmp_path / "clean copy.html"
     v.ok("request", "export", rq, "--out", str(page))
     profile = tmp_path / "chromium-profile"
@@ -467,11 +493,12 @@ def test_clean_copy_renders_in_headless_chromium(family, tmp_path):
     parser.feed(dom.stdout)
     visible = " ".join(" ".join(parser.parts).split())
     for want in ("Test Nursery", "Records of Alice Amber: clean copy", "Chronology (3 entries)",
-                 "MARKER-A-obs1 settled in well <b>&amp; happy</b>", "MARKER-A-consented", "2026-03-05 09:30",
-                 "Parents informed on 2026-04-01.", "Information not included", "4 entries were not included",
+                 "MARKER-A-obs1 settled in well <b>&amp; happy</b>", "MARKER-A-consented", "5 March 2026, 09:30",
+                 "Parents informed on 1 April 2026.", "Key person Ben Bright (practitioner)",
+                 "Recorded by Ben Bright (practitioner) on 24 November 2026.", "Information not included", "4 entries were not included",
                  "information from or about a third party who refused consent to its disclosure"):
         assert want in visible, want
-    for never in ("MARKER-A-withheld", "MARKER-A-refused", "MARKER-B", "Bruno", "Dr Who"):
+    for never in ("MARKER-A-withheld", "MARKER-A-refused", "MARKER-B", "Bruno", "Dr Who", "held as", "amira"):
         assert never not in visible
     shot = tmp_path / "clean-copy.png"
     r = subprocess.run([*flags, f"--screenshot={shot}", url], capture_output=True, text=True, timeout=300)

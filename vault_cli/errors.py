@@ -21,7 +21,7 @@ Add new codes at the end; never renumber or reuse one.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 
 class ExitCode(enum.IntEnum):
@@ -65,13 +65,13 @@ class ConfideError(Exception):
             text = text.replace("{" + str(i) + "}", names.get(f, f))
         return text
 
-    def __reduce__(self):  # survive the trip back from a worker process
+    def __reduce__(self) -> tuple[Callable[..., ConfideError], tuple[object, ...]]:  # survive the trip back from a worker process
         if not self.fields:
             return (_rebuild, (self.__class__, self.message, tuple(self.hints), ()))
         return (_rebuild, (self.__class__, self.template, tuple(self.hint_templates), self.fields))
 
 
-def _rebuild(cls, template: str, hints: tuple, fields: tuple) -> ConfideError:
+def _rebuild(cls: type[ConfideError], template: str, hints: tuple[str, ...], fields: tuple[str, ...]) -> ConfideError:
     return cls(template, *hints, fields=fields)
 
 

@@ -39,6 +39,10 @@ class Identity:
     def __repr__(self) -> str:  # never show the key
         return f"Identity(recipient={self.recipient!r})"
 
+    def secret(self) -> str:
+        """The age secret key string (``AGE-SECRET-KEY-1...``), to wrap a level key for another holder; never printed."""
+        return str(self._key)
+
 
 def generate_identity() -> tuple[str, str]:
     """A new native age identity: (secret string, recipient string)."""

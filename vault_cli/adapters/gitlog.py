@@ -226,14 +226,14 @@ def parse_commit(sha: str, raw: bytes) -> CommitInfo:
             if m:
                 author, email, when, tz = m.group(1), m.group(2), int(m.group(3)), m.group(4)
         elif line.startswith(b"committer "):
-            m = re.search(rb" (\d+) [+-]\d{4}$", line)
-            committed = int(m.group(1)) if m else 0
+            cm = re.search(rb" (\d+) [+-]\d{4}$", line)
+            committed = int(cm.group(1)) if cm else 0
     message = body.decode("utf-8", "replace")
     trailers: dict = {}
-    for line in message.splitlines():
-        m = _TRAILER.match(line.strip())
-        if m and m.group(1) not in trailers:
-            trailers[m.group(1)] = m.group(2).strip()
+    for text_line in message.splitlines():
+        tm = _TRAILER.match(text_line.strip())
+        if tm and tm.group(1) not in trailers:
+            trailers[tm.group(1)] = tm.group(2).strip()
     return CommitInfo(sha, tree, parents, author, email, when, tz, message, trailers, signing.verify_commit(raw),
                       committed)
 
@@ -318,6 +318,7 @@ def _parse_raw_diff(out: bytes, *, multi: bool, modes: Optional[dict] = None) ->
             meta = t[1:].decode().split()
             path = tokens[i + 1].decode("utf-8", "surrogateescape")
             old, new = meta[2], meta[3]
+            assert current is not None  # with several commits, git prints each one's id before its changes
             result[current].append((path, None if set(old) == {"0"} else old, None if set(new) == {"0"} else new))
             if modes is not None:
                 modes.setdefault(current, []).append((path, meta[1]))

@@ -55,6 +55,16 @@ def holder_email(name: str) -> str:
     return f"{name}@holders.confide.invalid"
 
 
+def _storage_hint(proc: subprocess.CompletedProcess) -> str:
+    """What to do when git failed because the file system refused (a full disk, a read-only mount); else ''."""
+    err = proc.stderr.decode("utf-8", "replace")
+    if any(s in err for s in ("No space left on device", "Out of diskspace", "Disk quota exceeded")):
+        return "the disk is full: free some space (df -h shows how much is left), then run the command again"
+    if "Read-only file system" in err:
+        return "the file system is mounted read-only: remount it read-write, or work in a clone on a disk that can be written"
+    return ""
+
+
 class Git:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -83,6 +93,7 @@ class Git:
         first = proc.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
         raise ExternalError(
             f"git {what} failed: {first[0] if first else 'exit ' + str(proc.returncode)}",
+            _storage_hint(proc),
             "the vault was left as it was; check it with: git status",
         )
 
@@ -215,6 +226,8 @@ class Git:
                             input=message.encode("utf-8"), env=env, check=False)
             if only and proc.returncode != 0 and _untracked_refusal(proc):
                 return self.commit(paths, message, holder, removed=removed, sign=sign, date=date)
+            if proc.returncode != 0 and _storage_hint(proc):
+                self._raise(proc, "commit")  # the disk, not the key: say so
             if proc.returncode != 0:
                 lines = [ln.strip() for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
                 detail = next((ln for ln in lines if not ln.startswith("fatal:")), lines[0] if lines else "")

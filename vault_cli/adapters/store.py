@@ -34,7 +34,7 @@ from typing import Optional
 
 from vault_cli.adapters.config import DEFAULT_LOCK_WAIT, LOCK_WAIT, Config
 from vault_cli.adapters.gitstore import TRACKED, Git
-from vault_cli.errors import ConfideError, VaultStateError
+from vault_cli.errors import ConfideError, ExternalError, VaultStateError
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -103,7 +103,7 @@ def atomic_write_many(files: dict, mode: int = 0o644) -> None:
                     errors.append(exc)
             if errors:
                 raise errors[0]
-        for (path, _), tmp in zip(items, tmps):
+        for (path, _), tmp in zip(items, tmps, strict=True):  # a failed write raised above: one tmp per item
             os.replace(tmp, path)
     except BaseException:
         for path, _ in items:
@@ -187,7 +187,7 @@ def _syncfs(fd: int) -> bool:
             _libc = lib if hasattr(lib, "syncfs") else False
         except OSError:
             _libc = False
-    return bool(_libc) and _libc.syncfs(fd) == 0
+    return not isinstance(_libc, bool) and _libc.syncfs(fd) == 0  # False: syncfs is not there
 
 
 def _flock_waiting(fd: int, how: int, wait: float) -> bool:
@@ -205,6 +205,30 @@ def _flock_waiting(fd: int, how: int, wait: float) -> bool:
             time.sleep(0.02)
 
 
+# What to do about a file system refusal, by its errno.
+_STORAGE_HINTS = {
+    errno.EROFS: "the file system holding it is mounted read-only: remount it read-write, or work in a clone "
+                 "on a disk that can be written",
+    errno.EACCES: "check who owns the vault's folders and their permissions (ls -ld), and run confide as that user",
+    errno.EPERM: "check who owns the vault's folders and their permissions (ls -ld), and run confide as that user",
+    errno.ENOSPC: "the disk is full: free some space (df -h shows how much is left), then run the command again",
+    errno.EDQUOT: "your disk quota is used up: free some space, then run the command again",
+    errno.EISDIR: "a folder is where confide expects a file: move it away",
+    errno.EIO: "the disk reported an input/output error: check it (dmesg) before trusting anything on it",
+}
+
+
+def storage_failure(exc: OSError, doing: str = "write to the vault", *, unchanged: bool = True) -> ExternalError:
+    """A file system refusal (read-only, permissions, a full disk...) as an error that says what to do.
+
+    Names the path (vault paths hold ids, never a child's data) and the system's reason, never contents.
+    ``unchanged``: the caller knows the vault is as it was (a transaction rolled back)."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    reason = exc.strerror or type(exc).__name__
+    hint = _STORAGE_HINTS.get(exc.errno or 0, "check the disk and the folder's permissions, then run the command again")
+    return ExternalError(f"could not {doing}{where}: {reason}" + ("; nothing was changed" if unchanged else ""), hint)
+
+
 def _busy(wait: float) -> VaultStateError:
     return VaultStateError(
         f"the vault is busy: another confide command has held its lock for {wait:.0f}s",
@@ -220,7 +244,15 @@ class VaultLock:
         self.fd: Optional[int] = None
 
     def __enter__(self) -> VaultLock:
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        if self.path.is_dir():
+            raise VaultStateError(
+                f"the vault's lock file {self.path} is a folder, so confide cannot take the lock",
+                f"remove the folder (rmdir '{self.path}'); confide makes the lock file itself",
+            )
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise storage_failure(exc, "take the vault's lock") from None
         if not _flock_waiting(self.fd, fcntl.LOCK_EX, self.wait):
             os.close(self.fd)
             self.fd = None
@@ -325,7 +357,11 @@ class Transaction:
         # commits them (gitstore falls back if not), and git holds their old bytes for a rollback.
         tracked = all(existed.values()) and all(any(p == t or p.startswith(t + "/") for t in TRACKED) for p in paths)
         old = {} if tracked else {p: (self.root / p).read_bytes() for p in paths if existed[p]}
-        _write_journal(self.journal, head, paths + self.removed, [p for p in paths if not existed[p]])
+        try:
+            _write_journal(self.journal, head, paths + self.removed, [p for p in paths if not existed[p]])
+        except OSError as exc:
+            self.journal.unlink(missing_ok=True)
+            raise storage_failure(exc) from None
         try:
             for folder in {os.path.dirname(p) for p in paths}:
                 if folder:
@@ -342,8 +378,9 @@ class Transaction:
             commit = self.git.commit(paths, message, holder, removed=self.removed, sign=sign, tracked=tracked,
                                      merge_head=merge_head, allow_empty=allow_empty,
                                      date=self.config.clock.commit_date())
-        except BaseException:
-            # Put everything back as it was.
+        except BaseException as exc:
+            # Put everything back as it was. If that fails too (a full disk), the journal stays and the
+            # next command restores the files from HEAD before anything else.
             self.git.restore(paths + self.removed)  # tracked files: back to HEAD, as they were
             for p in paths:
                 if p in old:
@@ -351,6 +388,8 @@ class Transaction:
                 elif not existed[p]:
                     (self.root / p).unlink(missing_ok=True)
             self.journal.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise storage_failure(exc) from None
             raise
         self.journal.unlink(missing_ok=True)
         if self._committed is not None:

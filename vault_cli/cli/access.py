@@ -181,6 +181,7 @@ def access_report(
         _table(["level", "generation", "holder", "role", "why", "until"], rows,
                title=f"Access to {record} (key person: {data['key_person'] or 'none'})")
         return
+    assert holder is not None  # one of the two was given (checked above)
     with _progress("reading records", len(v.record_ids())) as tick:
         data = reports.holder_access(v, holder, progress=tick)
     if as_json:

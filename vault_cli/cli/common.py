@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from typer.core import TyperArgument, TyperGroup
 
 from vault_cli.cli import environment
-from vault_cli.errors import ConfideError, ExitCode
+from vault_cli.cli.safe_text import json_text, safe
+from vault_cli.errors import ConfideError, ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 try:  # typer >= 0.25 vendors click
     from typer._click import exceptions as _cx
@@ -43,7 +47,7 @@ def _scrub(line: str) -> str:
 
 
 def _stderr(line: str) -> None:
-    sys.stderr.write(_scrub(line) + "\n")
+    sys.stderr.write(_scrub(safe(line, lines=True)) + "\n")
     sys.stderr.flush()
 
 
@@ -65,12 +69,22 @@ def report_error(exc: ConfideError) -> None:
         _stderr(f"confide: hint: {hint}")
 
 
+def read_stdin_text(what: str = "the text") -> str:
+    """All of stdin as UTF-8 text; anything else is a usage error that says so (never echoing the bytes)."""
+    data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{what} on stdin is not UTF-8 text (byte {exc.start + 1} of {len(data)} is not valid)",
+                         "save it as UTF-8 (for example: iconv -f LATIN1 -t UTF-8 FILE) and try again") from None
+
+
 def out(line: str = "") -> None:
-    sys.stdout.write(line + "\n")
+    sys.stdout.write(safe(line, lines=True) + "\n")
 
 
 def out_json(data) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.write(json_text(json.dumps(data, ensure_ascii=False, indent=2)) + "\n")
 
 
 def console():
@@ -140,6 +154,12 @@ class ConfideGroup(TyperGroup):
             code = 130
         except BrokenPipeError:
             code = 0
+        except OSError as exc:  # the file system refused (read-only, permissions, full): say what to do
+            from vault_cli.adapters.store import storage_failure
+
+            failure = storage_failure(exc, "read or write a file", unchanged=False)
+            report_error(failure)
+            code = int(failure.code)
         except Exception as exc:  # a bug: say so without leaking anything
             if environment.debug():
                 raise
@@ -257,6 +277,7 @@ app.add_typer(child_app, name="child")
 VaultOpt = typer.Option(None, "--vault", metavar="PATH", help=VAULT_HELP)
 IdentityOpt = typer.Option(None, "--identity", "-i", metavar="FILE", help=IDENTITY_HELP)
 JsonOpt = typer.Option(False, "--json", help="Print JSON for scripts.")
+NoPagerOpt = typer.Option(False, "--no-pager", help="On a terminal, print long output directly instead of through the pager (CONFIDE_PAGER, else PAGER, else less).")
 
 
 @app.callback()
@@ -296,21 +317,14 @@ def _print_warnings(result) -> None:
 # helpers
 
 
-def _table(columns, rows, title=None) -> None:
-    if not on_terminal():
-        # Plain, stable, tab-separated text for pipes; use --json for structure.
-        out("\t".join(columns))
-        for r in rows:
-            out("\t".join(str(c) for c in r))
-        return
-    from rich.table import Table
+def _table(columns, rows, title=None, lead: int = 0) -> None:
+    """Tab-separated lines for pipes (use --json for structure); on a terminal a table if it fits, else cards."""
+    from vault_cli.cli import tables
 
-    t = Table(title=title)
-    for c in columns:
-        t.add_column(c)
-    for r in rows:
-        t.add_row(*[str(c) for c in r])
-    console().print(t)
+    if not on_terminal():
+        tables.plain(columns, rows)
+    else:
+        tables.show(console(), columns, rows, title=title, lead=lead)
 
 
 class _progress:
@@ -318,7 +332,7 @@ class _progress:
 
     def __init__(self, label: str, total: int) -> None:
         self.label, self.total = label, total
-        self.bar = None
+        self.bar: Optional[Progress] = None
 
     def __enter__(self):
         if self.total < 50 or not sys.stderr.isatty():
@@ -326,10 +340,10 @@ class _progress:
         from rich.console import Console
         from rich.progress import Progress
 
-        self.bar = Progress(console=Console(stderr=True), transient=True)
-        self.bar.start()
-        task = self.bar.add_task(self.label, total=self.total)
-        return lambda n=1: self.bar.advance(task, n)
+        bar = self.bar = Progress(console=Console(stderr=True), transient=True)
+        bar.start()
+        task = bar.add_task(self.label, total=self.total)
+        return lambda n=1: bar.advance(task, n)
 
     def __exit__(self, *exc):
         if self.bar is not None:

@@ -13,6 +13,7 @@ import typer
 from vault_cli.cli.common import (
     IdentityOpt,
     JsonOpt,
+    NoPagerOpt,
     VaultOpt,
     _config,
     _print_warnings,
@@ -27,6 +28,7 @@ from vault_cli.cli.common import (
     on_terminal,
     out,
     out_json,
+    read_stdin_text,
 )
 
 # ---------------------------------------------------------------------------
@@ -97,6 +99,7 @@ def holder_add(
     role: str = typer.Option(..., "--role", metavar="ROLE", help="manager, dsl, practitioner, student, auditor or recovery (see confide.yaml)."),
     recipient: str = typer.Option(..., "--recipient", "--key", metavar="KEY", help="Their public key: the line their 'confide keygen' printed (ssh-ed25519 AAAA...), or an age1... recipient."),
     signing_key: Optional[str] = typer.Option(None, "--signing-key", metavar="PUBKEY", help="Their SSH signing key, when --recipient is an age1... recipient (\"ssh-ed25519 AAAA...\")."),
+    display_name: Optional[str] = typer.Option(None, "--display-name", metavar="TEXT", help="How a parent's copy names them, e.g. \"Sam Taylor\" (plain text in holders.yaml, like the holder name)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
@@ -105,7 +108,8 @@ def holder_add(
 
     s = _session(vault, identity)
     with _progress("re-wrapping level keys", len(s.vault.record_ids())) as tick:
-        result = holders_svc.add_holder(s, name, role=role, recipient=recipient, progress=tick, signing_key=signing_key)
+        result = holders_svc.add_holder(s, name, role=role, recipient=recipient, progress=tick, signing_key=signing_key,
+                                        display_name=display_name)
     _print_warnings(result)
     out(result.id)
 
@@ -220,7 +224,7 @@ def add(
     from vault_cli.services import records
 
     if text == "-":
-        text = sys.stdin.read()
+        text = read_stdin_text("the entry's text")
     result = records.add_entry(
         _session(vault, identity), record, level=level, category=category, text=text, parent_view=parent_view,
         parents_informed=parents_informed, parents_not_informed=parents_not_informed,
@@ -236,19 +240,22 @@ def show(
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
     as_json: bool = JsonOpt,
+    no_pager: bool = NoPagerOpt,
 ) -> None:
-    """Show a record: the profile and the chronology. Entries you hold no key for show as sealed."""
+    """Show a record as a case file: the profile, then one block per entry. Entries you hold no key for show as sealed."""
     from vault_cli.cli import render
+    from vault_cli.cli.pager import paged
     from vault_cli.services import records
 
     data = records.show_record(_session(vault, identity), record)
     if as_json:
         out_json(data)
         return
-    if not on_terminal():  # plain text for pipes, as _table does; rich costs ~0.3 s for 300 entries
+    if not on_terminal():  # plain text for pipes, unwrapped, as _table does
         sys.stdout.write(render.record_plain(data))
         return
-    render.record(console(), data)
+    with paged(not no_pager):
+        render.record(console(), data)
 
 
 @app.command()

@@ -80,3 +80,24 @@ def temp_dir() -> str:
 def completing() -> bool:
     """Is the shell asking for completions (click's ``_CONFIDE_COMPLETE`` and kin)?"""
     return any(k.endswith("_COMPLETE") for k in os.environ)
+
+
+def pager() -> Optional[str]:
+    """The pager for long output on a terminal: ``CONFIDE_PAGER``, else ``PAGER``, else ``less`` if installed.
+
+    An empty value (``CONFIDE_PAGER=``) means no pager, as ``GIT_PAGER=`` does for git.
+    """
+    import shutil
+
+    for var in ("CONFIDE_PAGER", "PAGER"):
+        if var in os.environ:
+            return os.environ[var].strip() or None
+    return "less" if shutil.which("less") else None
+
+
+def pager_environment() -> dict:
+    """The pager's environment: ours, with ``LESS=FRX`` and ``LV=-c`` unless set (as git does)."""
+    env = dict(os.environ)
+    env.setdefault("LESS", "FRX")
+    env.setdefault("LV", "-c")
+    return env

@@ -32,6 +32,7 @@ FLAGS = {
     "start date": "--since",
     # holders and keys
     "recipient": "--recipient",
+    "display name": "--display-name",
     "signing key": "--signing-key",
     "new identity file": "--new-identity",
     "identity file": "--identity",
@@ -65,7 +66,10 @@ FLAGS = {
     "why there was no meeting": "--no-meeting",
     "clean copy file": "--out",
     "replace it": "--force",
-    "entries parents were not told of": "--include-not-informed",
+    "withhold it": "--withhold",
+    "disclose it": "--disclose",
+    "without telling the requester": "--not-told",
+    "reason for the decision": "the reason",
     # sharing decisions
     "who it was shared with": "--with",
     "what was shared": "--what",

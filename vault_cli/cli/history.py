@@ -17,6 +17,7 @@ import typer
 from vault_cli.cli.common import (
     IdentityOpt,
     JsonOpt,
+    NoPagerOpt,
     VaultOpt,
     _config,
     _print_warnings,
@@ -25,6 +26,7 @@ from vault_cli.cli.common import (
     app,
     holder_app,
     note,
+    on_terminal,
     out,
     out_json,
     report_error,
@@ -51,6 +53,21 @@ def holder_set_signing_key(
     from vault_cli.services import holders as holders_svc
 
     result = holders_svc.set_signing_key(_session(vault, identity), name, key)
+    _print_warnings(result)
+    out(result.commit)
+
+
+@holder_app.command("set-display-name")
+def holder_set_display_name(
+    name: str = typer.Argument(..., help="The holder, e.g. sam"),
+    display_name: str = typer.Argument(..., metavar="TEXT", help="How a parent's copy names them, e.g. \"Sam Taylor\"; \"\" clears it."),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """Set how a parent's clean copy names a holder (managers only); the copy never shows logins."""
+    from vault_cli.services import holders as holders_svc
+
+    result = holders_svc.set_display_name(_session(vault, identity), name, display_name)
     _print_warnings(result)
     out(result.commit)
 
@@ -182,6 +199,7 @@ def audit(
     fmt: str = typer.Option("table", "--format", metavar="FORMAT", help="table, csv or json."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
+    no_pager: bool = NoPagerOpt,
 ) -> None:
     """Who did what, when, to which record, from the commits' trailers, with each signature's status."""
     from vault_cli.services import history, recovery
@@ -196,16 +214,23 @@ def audit(
     if as_json or fmt == "json":
         out_json(rows)
         return
-    if fmt == "csv":
+    if fmt == "csv":  # exact for a file or a spreadsheet; made safe only when a terminal shows it
+        from vault_cli.cli.safe_text import safe
+
+        shown = safe if on_terminal() else (lambda v: v)
         w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(history.AUDIT_COLUMNS)
         for r in rows:
-            w.writerow(["" if r.get(c) is None else r.get(c) for c in history.AUDIT_COLUMNS])
+            w.writerow(["" if r.get(c) is None else shown(r.get(c)) for c in history.AUDIT_COLUMNS])
         return
-    _table(["date", "holder", "action", "record", "entry", "level", "category", "signature", "commit"],
-           [[r["date"][:19].replace("T", " "), r["holder"] or "", r["action"] or "", (r["record"] or "") + (f" ({r['name']})" if r["name"] else ""),
-             r["entry"] or r["subject"] or "", r["level"] or "", r["category"] or "", r["signature"], r["commit"][:12]] for r in rows],
-           title="Audit trail")
+    from vault_cli.cli.pager import paged
+
+    with paged(not no_pager):
+        _table(["date", "holder", "action", "record", "entry", "level", "category", "signature", "commit"],
+               [[r["date"][:19].replace("T", " "), r["holder"] or "", r["action"] or "",
+                 (r["record"] or "") + (f" ({r['name']})" if r["name"] else ""), r["entry"] or r["subject"] or "",
+                 r["level"] or "", r["category"] or "", r["signature"], r["commit"][:12]] for r in rows],
+               title="Audit trail")
 
 
 # ---------------------------------------------------------------------------
@@ -340,4 +365,20 @@ def serve_hook_run() -> None:
     from vault_cli.cli import environment
     from vault_cli.services import serve_hook
 
-    raise typer.Exit(serve_hook.run(sys.stdin, sys.stderr, environment.hook_repository(), _config().clock))
+    raise typer.Exit(serve_hook.run(sys.stdin, _SafeStream(sys.stderr), environment.hook_repository(), _config().clock))
+
+
+class _SafeStream:
+    """The pusher's terminal (git relays the hook's stderr): what the hook says is made safe, as all output is
+    (a pushed file's name may hold escapes)."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        from vault_cli.cli.safe_text import safe
+
+        return self.stream.write(safe(text, lines=True))
+
+    def flush(self) -> None:
+        self.stream.flush()

@@ -74,6 +74,8 @@ def _only_the_command_run(args: list[str]) -> None:
     if len(groups) != 1 or i + 1 >= len(args):
         return
     sub = groups[0].typer_instance
+    if sub is None:  # every group of confide's is a Typer (app.add_typer); anything else: no pruning
+        return
     subcommands = [c for c in sub.registered_commands if _command_name(c) == args[i + 1]]
     if len(subcommands) == 1 and not sub.registered_groups:
         app.registered_commands = []

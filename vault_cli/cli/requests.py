@@ -1,12 +1,13 @@
 """Commands for parents' requests to see their child's file, and the policy's duties.
 
-``confide request open|list|show|consent|withhold|extend|export|close``,
+``confide request open|list|show|consent|decide|override|extend|export|close``,
 ``confide due``, ``confide find``, ``confide share``. Thin: parse, call one
 library function (``requests``, ``cleancopy``, ``duties``), render.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Optional
 
 import typer
@@ -14,6 +15,7 @@ import typer
 from vault_cli.cli.common import (
     IdentityOpt,
     JsonOpt,
+    NoPagerOpt,
     VaultOpt,
     _print_warnings,
     _progress,
@@ -24,6 +26,7 @@ from vault_cli.cli.common import (
     out,
     out_json,
 )
+from vault_cli.errors import UsageError
 
 request_app = typer.Typer(help="Parents' requests to see their child's file: log, consents, clean copy, close.",
                           no_args_is_help=True)
@@ -87,7 +90,7 @@ def request_show(
     identity: Optional[str] = IdentityOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """A request: its log, the third parties and their answers, what will be withheld and why, what is left to do."""
+    """A request: its log, the third parties and their answers, the decisions on what to disclose, what is left to do."""
     from vault_cli.services import requests
 
     data = requests.show(_session(vault, identity), request)
@@ -113,9 +116,17 @@ def request_show(
     for p in data["third_parties"]:
         lines.append(f"  {p['third_party']}: {p['answer']}" + (f" on {p['on']}" if p["on"] else "")
                      + f"  ({len(p['entries'])} entries)")
-    lines.append("withheld:" if data["withheld"] else "withheld: nothing")
-    for w in data["withheld"]:
-        lines.append(f"  {w['entry']}: {w['reason']} [ground shown: {w['ground']}]")
+    lines.append("decisions:" if data["decisions"] else "decisions: none yet")
+    for w in data["decisions"]:
+        what = f"withhold ({w['ground']}{'; not told' if w['told'] is False else ''})" if w["decision"] == "withhold" else "disclose"
+        lines.append(f"  {w['entry']}: {what}, by {w['by']} on {w['on']}: {w['reason']}")
+    if data["earlier_decisions"]:
+        lines.append("earlier requests' decisions (for information; this request needs its own):")
+        for w in data["earlier_decisions"]:
+            what = f"withhold ({w['ground']})" if w["decision"] == "withhold" else "disclose"
+            lines.append(f"  {w['entry']}: {what} for {w['request']}, by {w['by']} on {w['on']}")
+    for r in data["refusals"]:
+        lines.append(f"refused      {r['why']}" + (" (overridden by a manager)" if r["overridden"] else ""))
     if data["to_review"]:
         lines.append("entries to check before disclosure:")
         for r in data["to_review"]:
@@ -153,21 +164,66 @@ def request_consent(
     out(result.id)
 
 
-@request_app.command("withhold")
-def request_withhold(
+def _read_reason(question: str) -> str:
+    """A reason, never from the command line: asked at a terminal, else read from stdin (all of it)."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        return typer.prompt(question, err=True, default="", show_default=False)
+    try:
+        return sys.stdin.read() if sys.stdin is not None else ""
+    except UnicodeDecodeError:
+        raise UsageError("stdin is not UTF-8 text", "give the reason as UTF-8 text; nothing was changed") from None
+
+
+GROUND_HELP = ("serious-harm (likely serious harm to the child or another person), child-abuse (disclosure not in "
+               "the child's best interests), third-party (another person's information, without their consent), "
+               "crime (would prejudice its prevention or detection), legal-privilege")
+
+
+@request_app.command("decide")
+def request_decide(
     request: str = RequestArg,
-    entry: str = typer.Option(..., "--entry", metavar="ENTRY", help="The entry to leave out of the clean copy."),
-    reason: str = typer.Option(..., "--reason", metavar="TEXT", help="Why (recorded, not shown to the requester)."),
-    ground: Optional[str] = typer.Option(None, "--ground", metavar="TEXT", help="The ground counted on the copy's last page (default: an exemption under the Data Protection Act 2018)."),
+    entry: str = typer.Argument(..., metavar="ENTRY", help="The entry decided on, e.g. e-01jd3x8k2m5q9w"),
+    withhold: bool = typer.Option(False, "--withhold", help="Leave the entry out of the clean copy (with --ground)."),
+    disclose: bool = typer.Option(False, "--disclose", help="Give the entry in the clean copy."),
+    ground: Optional[str] = typer.Option(None, "--ground", metavar="GROUND", help="Why it is withheld (DPA 2018 exemptions): " + GROUND_HELP + "."),
+    not_told: bool = typer.Option(False, "--not-told", help="Withhold it without the copy saying that anything was withheld: only where telling the requester would itself cause the harm (serious-harm, child-abuse, crime)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
-    """Withhold an entry from the clean copy, with the reason (manager or DSL); prints the entry id."""
+    """Decide for a request whether an entry is withheld from the clean copy or disclosed (manager or DSL); the reason is asked for, or read from stdin; prints the decision's entry id."""
     from vault_cli.services import request_steps
 
-    result = request_steps.withhold(_session(vault, identity), request, entry_id=entry, reason=reason, ground=ground)
+    request_steps.check_decision(withhold=withhold, disclose=disclose, ground=ground, tell=not not_told)
+    session = _session(vault, identity)
+    result = request_steps.decide(session, request, entry_id=entry, withhold=withhold, disclose=disclose, ground=ground,
+                                  tell=not not_told,
+                                  reason=lambda: _read_reason("Why (recorded with the decision, never shown to the requester)"))
     _print_warnings(result)
     out(result.id)
+
+
+@request_app.command("override")
+def request_override(
+    request: str = RequestArg,
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """Let a clean copy be made although the child's profile records no parental responsibility or a court order (a manager); the reason is asked for, or read from stdin; prints the entry id."""
+    from vault_cli.services import request_steps
+
+    session = _session(vault, identity)
+    result = request_steps.override(session, request, reason=lambda: _read_reason("Why the copy may still be given (recorded)"))
+    _print_warnings(result)
+    out(result.id)
+
+
+@request_app.command("withhold", hidden=True,
+                     context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+def request_withhold(ctx: typer.Context) -> None:
+    """Removed: each entry is decided with 'confide request decide'."""
+    raise UsageError("'confide request withhold' was replaced: disclosure is decided entry by entry, with its ground",
+                     "confide request decide REQUEST ENTRY --withhold --ground GROUND (the reason is asked for, or read "
+                     "from stdin); nothing was changed")
 
 
 @request_app.command("extend")
@@ -195,18 +251,22 @@ def request_export(
     out_file: str = typer.Option(..., "--out", "-o", metavar="FILE", help="Where to write the clean copy (outside the vault; mode 0600)."),
     fmt: str = typer.Option("html", "--format", metavar="html|md|json", help="html (printable, self-contained), md or json."),
     force: bool = typer.Option(False, "--force", help="Replace FILE if it exists."),
-    include_not_informed: bool = typer.Option(False, "--include-not-informed", help="Disclose entries recorded without informing the parents (else each must be withheld first)."),
+    include_not_informed: bool = typer.Option(False, "--include-not-informed", hidden=True),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Write the clean copy of the child's file for a request (manager or DSL); the file holds plaintext."""
     from vault_cli.services import cleancopy
 
-    result = cleancopy.export(_session(vault, identity), request, out=out_file, fmt=fmt, force=force,
-                              include_not_informed=include_not_informed)
+    if include_not_informed:
+        raise UsageError("--include-not-informed was removed: nothing is disclosed by one flag",
+                         f"decide for each entry: confide request decide {request} ENTRY --withhold --ground GROUND, "
+                         "or --disclose; nothing was written")
+    result = cleancopy.export(_session(vault, identity), request, out=out_file, fmt=fmt, force=force)
     _print_warnings(result)
     d = result.details
-    note(f"wrote the clean copy to {d['path']} (mode 0600): {d['included']} entries, {d['removed_total']} left out")
+    note(f"wrote the clean copy to {d['path']} (mode 0600): {d['included']} entries, {d['removed_total']} left out"
+         + (f" ({d['not_told']} without the copy saying so)" if d["not_told"] else ""))
     note("the file holds the child's information in plaintext: keep it safe, and delete it once it has been given")
     out(d["path"])
 
@@ -238,8 +298,10 @@ def due_cmd(
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
     as_json: bool = JsonOpt,
+    no_pager: bool = NoPagerOpt,
 ) -> None:
     """Everything owed: request deadlines, parents never informed, parent views never asked, grants ending."""
+    from vault_cli.cli.pager import paged
     from vault_cli.services import duties
 
     s = _session(vault, identity)
@@ -248,9 +310,11 @@ def due_cmd(
     if as_json:
         out_json(data)
         return
-    _table(["kind", "record", "item", "due", "days left", "what"],
-           [[i["kind"], i["record"], i["item"], i["due"] or "", "" if i["days_left"] is None else str(i["days_left"]),
-             i["what"]] for i in data["items"]], title=f"Due on {data['today']}")
+    with paged(not no_pager):
+        _table(["kind", "record", "item", "due", "days left", "what"],
+               [[i["kind"], i["record"] or ", ".join(i.get("records") or []), i["item"], i["due"] or "",
+                 "" if i["days_left"] is None else str(i["days_left"]), i["what"]] for i in data["items"]],
+               title=f"Due on {data['today']}", lead=5)
     if data["records_with_sealed_entries"]:
         note(f"{data['records_with_sealed_entries']} records hold entries you cannot read; they were not checked")
 
@@ -265,8 +329,10 @@ def find_cmd(
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
     as_json: bool = JsonOpt,
+    no_pager: bool = NoPagerOpt,
 ) -> None:
     """Search every entry you can read."""
+    from vault_cli.cli.pager import paged
     from vault_cli.services import duties
 
     s = _session(vault, identity)
@@ -275,9 +341,10 @@ def find_cmd(
     if as_json:
         out_json(rows)
         return
-    _table(["when", "record", "entry", "level", "category", "text"],
-           [[r["at"][:16].replace("T", " "), r["record"], r["entry"], r["level"], r["category"],
-             " ".join(r["text"].split())[:120]] for r in rows], title=f"{len(rows)} entries found")
+    with paged(not no_pager):
+        _table(["when", "record", "entry", "level", "category", "text"],
+               [[r["at"][:16].replace("T", " "), r["record"], r["entry"], r["level"], r["category"],
+                 " ".join(r["text"].split())[:120]] for r in rows], title=f"{len(rows)} entries found", lead=5)
 
 
 @app.command("share")

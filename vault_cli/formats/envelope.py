@@ -138,7 +138,7 @@ class Envelope:
             )
         env = cls(source, head, head_raw=raw, read=read)
         if entries:
-            env.entries  # read, parse and validate now
+            _ = env.entries  # read, parse and validate now
         return env
 
     @property
@@ -162,7 +162,7 @@ class Envelope:
 
     @tail.setter
     def tail(self, value: bytes) -> None:
-        self.tail  # read the original first, so a change is recognised as one
+        _ = self.tail  # read the original first, so a change is recognised as one
         self._tail = value
 
     @property
@@ -225,7 +225,7 @@ class Envelope:
             out[self.source] = head
         if self._tail is not None or self._entries is not None:
             if self._tail is None and self._read is not None:
-                self.tail  # entries set without reading the file: read it, so an unchanged file is not rewritten
+                _ = self.tail  # entries set without reading the file: read it, so an unchanged file is not rewritten
             tail = self.tail_bytes()
             if tail != self._tail_raw:
                 out[self.entries_source] = tail
@@ -250,6 +250,10 @@ class Envelope:
         entries.append(entry)
         entries.sort(key=lambda e: e["id"])
         self._entries = entries
+
+    def replace_entry(self, item: dict) -> None:
+        """Put ``item`` in place of the entry with its id (as ``mark`` does when it re-seals one)."""
+        self._entries = [item if e["id"] == item["id"] else e for e in self.entries]
 
     def find_entry(self, entry_id: str) -> Optional[dict]:
         for e in self.entries:

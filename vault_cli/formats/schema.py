@@ -65,7 +65,7 @@ class SchemaViolation(Exception):
 
 
 @cache
-def _entry(name: str, definition: Optional[str]) -> tuple[Callable, dict, type]:
+def _entry(name: str, definition: Optional[str]) -> tuple[Callable, dict, type[Exception]]:
     """(generated function, its module's compiled patterns, the exception it raises) for a schema or one of its $defs."""
     from vault_cli.formats.schema_validators import ENTRY
 

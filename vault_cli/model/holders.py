@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 from vault_cli.errors import NotFound
 
@@ -26,16 +26,18 @@ class Holder:
     removed_by: Optional[str] = None
     removed_reason: Optional[str] = None
     previous_recipients: list[str] = field(default_factory=list)
-    previous_signing_keys: list[dict] = field(default_factory=list)  # [{key, until}]: replaced signing keys
+    previous_signing_keys: list[dict[str, str]] = field(default_factory=list)  # [{key, until}]: replaced signing keys
+    display_name: Optional[str] = None  # how a parent's copy names them ("Sam Taylor"); the login never appears there
 
     @property
     def active(self) -> bool:
         return self.status == "active"
 
-    def to_dict(self) -> dict:
-        d = {
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
             "name": self.name,
             "role": self.role,
+            **({"display_name": self.display_name} if self.display_name else {}),
             "recipient": self.recipient,
             "signing_key": self.signing_key,
             "status": self.status,

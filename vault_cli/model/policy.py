@@ -18,7 +18,7 @@ within this set; cryptography, not this module, enforces it on read.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
+from typing import Any, Optional
 
 from vault_cli.errors import Denied
 from vault_cli.model.holders import Holder, Holders
@@ -29,7 +29,7 @@ PERMISSIONS = {
     "write": "add entries, create records, change profiles, mark entries",
     "manage-holders": "add, remove and re-key key holders, and declare their signing keys",
     "change-settings": "change confide.yaml and the vault's git settings files",
-    "requests": "open, withhold for, extend, export and close parents' requests to see a file",
+    "requests": "open, extend, export and close parents' requests to see a file, and decide what each copy discloses",
     "repudiate": "repudiate commits that do not verify, restoring the last verified state",
     "adopt-signing": "vouch for a vault's unsigned early history and require signatures from then on",
     # Rows for the record's end of life (retention, destruction, transfer to the next setting): the
@@ -59,21 +59,21 @@ def role_of(settings: Settings, holder: Optional[Holder]) -> Optional[Role]:
 def acts(settings: Settings, holder: Optional[Holder]) -> bool:
     """An active holder whose role is used day to day (not an offline break-glass key)."""
     role = role_of(settings, holder)
-    return bool(role and holder.active and role.acts)
+    return bool(role and holder is not None and holder.active and role.acts)
 
 
 def may(settings: Settings, holder: Optional[Holder], permission: str) -> bool:
     """May ``holder`` do ``permission`` (one of ``PERMISSIONS``)?"""
     assert permission in PERMISSIONS, permission
     role = role_of(settings, holder)
-    return bool(role and holder.active and role.acts and permission in role.may)
+    return bool(role and holder is not None and holder.active and role.acts and permission in role.may)
 
 
 def may_level(settings: Settings, holder: Optional[Holder], rule: str, level: str) -> bool:
     """May ``holder`` read / grant / lower ``level`` by role (``rule`` in ``LEVEL_RULES``)?"""
     assert rule in LEVEL_RULES, rule
     role = role_of(settings, holder)
-    if not role or not holder.active:
+    if not role or holder is None or not holder.active:
         return False
     if rule == "reads":
         return level in role.reads
@@ -89,9 +89,15 @@ def may_hand_over(settings: Settings, holder: Optional[Holder]) -> list[str]:
     return [lv for lv in settings.key_person_reads if not may_grant(settings, holder, lv)]
 
 
+def may_override_refusal(settings: Settings, holder: Optional[Holder]) -> bool:
+    """May ``holder`` let a clean copy go to a requester whom the child's profile says it must not (no parental
+    responsibility, a court order)? Only a manager: one who handles requests and manages the key holders."""
+    return may(settings, holder, "requests") and may(settings, holder, "manage-holders")
+
+
 def may_be_key_person(settings: Settings, holder: Optional[Holder]) -> bool:
     role = role_of(settings, holder)
-    return bool(role and holder.active and role.acts and role.key_person and "write" in role.may)
+    return bool(role and holder is not None and holder.active and role.acts and role.key_person and "write" in role.may)
 
 
 def grant_needs(settings: Settings, holder: Holder) -> tuple[str, ...]:
@@ -110,7 +116,7 @@ def managers(settings: Settings, holders: Holders) -> list[Holder]:
     return [h for h in holders.active() if may(settings, h, "manage-holders")]
 
 
-def grant_live(grant: dict, today: Optional[dt.date]) -> bool:
+def grant_live(grant: dict[str, Any], today: Optional[dt.date]) -> bool:
     """Is a grant in force on ``today`` (None: ignore end dates, as merges and verify's invariants do)?"""
     until = grant.get("until")
     return today is None or until is None or dt.date.fromisoformat(until) >= today
@@ -119,7 +125,7 @@ def grant_live(grant: dict, today: Optional[dt.date]) -> bool:
 def readers_for(
     settings: Settings,
     holders: Holders,
-    head: dict,
+    head: dict[str, Any],
     level: str,
     today: Optional[dt.date],
 ) -> set[str]:
@@ -143,13 +149,13 @@ def readers_for(
     return names
 
 
-def may_make_key(settings: Settings, holders: Holders, head: dict, holder: Optional[Holder], level: str) -> bool:
+def may_make_key(settings: Settings, holders: Holders, head: dict[str, Any], holder: Optional[Holder], level: str) -> bool:
     """May ``holder`` start a new generation of a level's key? Whoever makes a key knows its secret,
     so only a holder who reads that level of the record (end dates aside) may."""
     return holder is not None and holder.name in readers_for(settings, holders, head, level, None)
 
 
-def reasons_for(settings: Settings, holders: Holders, head: dict, holder: Holder, level: str, today: dt.date) -> list[str]:
+def reasons_for(settings: Settings, holders: Holders, head: dict[str, Any], holder: Holder, level: str, today: dt.date) -> list[str]:
     """Why a holder reads a level of a record (for ``confide access``)."""
     out: list[str] = []
     if may_level(settings, holder, "reads", level):

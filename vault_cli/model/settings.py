@@ -5,6 +5,7 @@ The file they come from, confide.yaml (its template and its parsing), is ``forma
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from vault_cli.errors import UsageError
 
@@ -22,7 +23,7 @@ DEFAULT_CATEGORIES = [
 # also in a vault whose confide.yaml predates them, and only those commands write them.
 PROCEDURE_CATEGORIES = (
     "request", "request-consent", "request-withhold", "request-extend", "request-export", "request-close",
-    "information-sharing",
+    "information-sharing", "request-decision", "request-override",
 )
 DEFAULT_CATEGORIES += list(PROCEDURE_CATEGORIES)
 
@@ -40,7 +41,7 @@ class Role:
     reads: tuple[str, ...]
     grants: tuple[str, ...]
     lowers: tuple[str, ...]
-    may: frozenset
+    may: frozenset[str]
     key_person: bool
     granted_with: tuple[str, ...]
     offline: bool
@@ -50,7 +51,7 @@ class Role:
         return not self.offline
 
 
-def _role(name: str, r: dict, levels: tuple[str, ...], legacy: bool) -> Role:
+def _role(name: str, r: dict[str, Any], levels: tuple[str, ...], legacy: bool) -> Role:
     offline = bool(r.get("offline", False)) or r.get("acts") is False
     grants = tuple(r.get("grants", []))
     if not legacy:  # a role that says nothing under 'may' may do nothing beyond reading
@@ -62,14 +63,14 @@ def _role(name: str, r: dict, levels: tuple[str, ...], legacy: bool) -> Role:
         # confide.yaml as confide wrote it before the rules table (still read for old history):
         # manages_holders / writes / acts; the rest follows from them as the code then did.
         writes = bool(r.get("writes", True))
-        may = set()
+        legacy_may: set[str] = set()
         if writes:
-            may.add("write")
+            legacy_may.add("write")
         if r.get("manages_holders"):
-            may |= {"manage-holders", "change-settings", "repudiate", "adopt-signing"}
+            legacy_may |= {"manage-holders", "change-settings", "repudiate", "adopt-signing"}
         if writes and (r.get("manages_holders") or (levels and levels[-1] in grants)):
-            may.add("requests")
-        may = frozenset(may)
+            legacy_may.add("requests")
+        may = frozenset(legacy_may)
         lowers = tuple(lv for lv in levels if lv in grants or lv != levels[-1]) if writes else ()
         key_person = writes and bool(r.get("reads"))
         granted_with = ("until",) if not writes and not r.get("reads") else (
@@ -81,7 +82,7 @@ def _role(name: str, r: dict, levels: tuple[str, ...], legacy: bool) -> Role:
 
 
 class Settings:
-    def __init__(self, data: dict) -> None:
+    def __init__(self, data: dict[str, Any]) -> None:
         self.data = data
         self.name: str = data["name"]
         self.levels: tuple[str, ...] = tuple(data["levels"])

@@ -33,7 +33,7 @@ def message(
     record: Optional[str] = None,
     entry: Optional[str] = None,
     subject_holder: Optional[str] = None,
-    extra: Optional[dict] = None,
+    extra: Optional[dict[str, str]] = None,
 ) -> str:
     lines = [f"confide: {subject}", "", f"Confide-Action: {action}"]
     if record:

@@ -9,8 +9,11 @@
 - parent views never asked: entries whose ``parent_view`` is still
   ``not-asked`` among those the question is about: every confidential or
   safeguarding entry, and general entries in the categories that record what
-  parents share (``PARENT_SHARED``);
-- grants that end within ``--within`` days (default 14).
+  parents share (``PARENT_SHARED``); not entries recorded with parents not
+  informed (telling them, or asking them, would put the child at risk);
+- grants that end within ``--within`` days (default 14): one item per holder and
+  end date, listing its levels and ``records``, however many records and levels
+  the grant covered; and new key generations due, one item per level.
 
 ``find`` searches the text (and third parties) of every entry the caller can
 read. Whole-vault work is forked over the cores (``parallel.map_ordered``);
@@ -57,7 +60,8 @@ def _record_due(session: Session, record_id: str, today: dt.date, within: int) -
             items.append({"kind": "parents-not-informed", "record": record_id, "item": e["id"], "due": None,
                           "days_left": None, "level": e["level"], "category": e["category"], "at": e["at"],
                           "what": f"record that parents were informed of this {e['level']} entry, or why not"})
-        if e["parent_view"] == "not-asked" and (e["level"] != "general" or e["category"] in PARENT_SHARED):
+        if e["parent_view"] == "not-asked" and e["parents_not_informed"] is None \
+                and (e["level"] != "general" or e["category"] in PARENT_SHARED):
             items.append({"kind": "parent-view-not-asked", "record": record_id, "item": e["id"], "due": None,
                           "days_left": None, "level": e["level"], "category": e["category"], "at": e["at"],
                           "what": "ask whether the parent regards this as confidential"})
@@ -80,6 +84,38 @@ def _record_due(session: Session, record_id: str, today: dt.date, within: int) -
     return {"items": items, "sealed": sealed}
 
 
+def _grouped(items: list[dict], level_order: tuple[str, ...]) -> list[dict]:
+    """One item per thing to do: a holder's grants ending on one day (every level, every record) are one
+    grant ending; a level's key generations due are one re-key. Each lists its ``records`` (sorted);
+    ``record`` is the record when there is one, else None."""
+    groups: dict[tuple, list[dict]] = {}
+    rest = []
+    for i in items:
+        if i["kind"] == "grant-ends":
+            groups.setdefault(("grant-ends", i["holder"], i["due"]), []).append(i)
+        elif i["kind"] == "rekey":
+            groups.setdefault(("rekey", i["level"], i["what"]), []).append(i)
+        else:
+            rest.append(i)
+    for key, members in groups.items():
+        records_ = sorted({m["record"] for m in members})
+        present = {m["level"] for m in members}
+        levels = [lv for lv in level_order if lv in present] + sorted(present.difference(level_order))
+        first = members[0]
+        many = f" on {len(records_)} records" if len(records_) > 1 else ""
+        if key[0] == "grant-ends":
+            holder = key[1]
+            what = f"{holder}'s {', '.join(levels)} grant{many} ends" + (" (past)" if first["days_left"] < 0 else "")
+            rest.append({"kind": "grant-ends", "record": records_[0] if len(records_) == 1 else None,
+                         "records": records_, "item": holder, "due": first["due"], "days_left": first["days_left"],
+                         "holder": holder, "levels": levels, "what": what})
+        else:
+            what = first["what"].replace(" is due:", f" is due{many}:", 1)
+            rest.append({"kind": "rekey", "record": records_[0] if len(records_) == 1 else None, "records": records_,
+                         "item": first["level"], "due": None, "days_left": None, "level": first["level"], "what": what})
+    return rest
+
+
 def due(session: Session, *, within: int = DEFAULT_WITHIN, progress=None) -> dict:
     session.require_reader()
     if within < 0:
@@ -91,8 +127,9 @@ def due(session: Session, *, within: int = DEFAULT_WITHIN, progress=None) -> dic
                                     progress=progress, processes=session.config.workers):
         items.extend(res["items"])
         sealed_records += bool(res["sealed"])
+    items = _grouped(items, session.settings.levels)
     order = {"request": 0, "rekey": 1, "grant-ends": 2, "parents-not-informed": 3, "parent-view-not-asked": 4}
-    items.sort(key=lambda i: (order[i["kind"]], i["due"] or "", i["record"], i.get("at") or "", i["item"]))
+    items.sort(key=lambda i: (order[i["kind"]], i["due"] or "", i["record"] or "", i.get("at") or "", i["item"]))
     return {"today": today.isoformat(), "items": items, "records_with_sealed_entries": sealed_records}
 
 
@@ -154,6 +191,7 @@ def _record_find(session: Session, record_id: str, needle: str, category: Option
             if needle not in hay and not any(needle in t.casefold() for t in p["third_parties"]):
                 continue
         opened = records.open_entry(session, env, item)  # what is returned is fully validated
+        assert opened is not None  # _peek opened it with the same key
         state = records.current_state(opened)
         out.append({"record": record_id, "entry": state["id"], "at": state["at"], "level": state["level"],
                     "category": state["category"], "author": state["author"], "text": state["text"],

@@ -65,16 +65,31 @@ def _rewrap_record(session: Session, record_id: str, new_holder: str, recipient:
                 f"you hold no copy of the {key['level']} key of {record_id}, so you cannot give it to '{new_holder}'",
                 "a manager who reads every level must run this command",
             )
-        secret = str(ident._key)
+        secret = ident.secret()
         key["wrapped"][new_holder] = envelope.wrap_level_key(secret, record=record_id, key=key, holder_recipient=recipient)
         key["wrapped"] = dict(sorted(key["wrapped"].items()))
         changed = True
     return env.head_bytes() if changed else None
 
 
+DISPLAY_NAME = "display name"  # the field, as errors name it
+
+
+def clean_display_name(text: Optional[str]) -> Optional[str]:
+    """How a parent's copy names a holder: one line, printable, at most 100 characters; empty: none."""
+    if text is None or not text.strip():
+        return None
+    text = " ".join(text.split())
+    if len(text) > 100 or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise UsageError("{0} must be one printable line of at most 100 characters", "for example: {0} \"Sam Taylor\"",
+                         fields=(DISPLAY_NAME,))
+    return text
+
+
 def add_holder(session: Session, name: str, *, role: str, recipient: str, progress=None,
-               signing_key: Optional[str] = None) -> WriteResult:
+               signing_key: Optional[str] = None, display_name: Optional[str] = None) -> WriteResult:
     check_holder_name(name)
+    display_name = clean_display_name(display_name)
     if signing_key is not None:
         from vault_cli.adapters.signing import normalise_signing_key
 
@@ -108,7 +123,7 @@ def add_holder(session: Session, name: str, *, role: str, recipient: str, progre
                                       "every holder signs with their own key: ssh-keygen -t ed25519")
         today = session.clock.today().isoformat()
         holders.all.append(Holder(name=name, role=role, recipient=recipient, status="active", added=today, added_by=actor.name,
-                                  signing_key=signing_key))
+                                  signing_key=signing_key, display_name=display_name))
         levels = tuple(lv for lv in settings.levels if policy.may_level(settings, holders.get(name), "reads", lv))
 
         _, _, commit = rekey_every_record(
@@ -154,6 +169,22 @@ def set_signing_key(session, name: str, key: str):
                           extra={"Confide-Key": fingerprint(key)}),
             actor.name,
         )
+    return WriteResult(name, commit, warnings_for_vault(session))
+
+
+def set_display_name(session: Session, name: str, display_name: Optional[str]) -> WriteResult:
+    """Set (or, given nothing, clear) how a parent's copy names a holder; managers only. One commit."""
+    display_name = clean_display_name(display_name)
+    with writing(session) as (tx, actor):
+        policy.require_holder_manager(session.settings, actor)
+        holders = session.holders
+        target = holders.get(name)
+        if target.display_name == display_name:
+            raise UsageError(f"holder '{name}' already has that display name", "nothing was changed")
+        target.display_name = display_name
+        tx.write(HOLDERS_FILE, policyfiles.dump_holders(holders).encode("utf-8"))
+        commit = tx.commit(trail.message(f"set display name of {name}", "holder.display-name", actor.name,
+                                         subject_holder=name), actor.name)
     return WriteResult(name, commit, warnings_for_vault(session))
 
 

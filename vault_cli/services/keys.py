@@ -144,7 +144,7 @@ def unwrapped_secret(session: Session, env: envelope.Envelope, key: dict, doing:
             f"so you cannot {doing}: to give a level you must be able to read it",
             "a manager who reads that level of the record must run this command",
         )
-    return str(ident._key)
+    return ident.secret()
 
 
 def wrap_all_generations(session: Session, env: envelope.Envelope, level: str, holder: Holder, doing: str) -> int:

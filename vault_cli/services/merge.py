@@ -116,6 +116,7 @@ def _merge_keys(o: list, a: list, b: list) -> list:
             out.append(merged)
         else:
             present = x if x is not None else y
+            assert present is not None  # the id came from one of the sides
             if base is None:
                 out.append(present)
             elif _canon(base) != _canon(present):
@@ -154,6 +155,7 @@ def merge_entries(o: list, a: list, b: list) -> list:
             out.append(_merge_entry(base, x, y))
             continue
         present = x if x is not None else y
+        assert present is not None  # the id came from one of the sides
         if base is None:
             out.append(present)  # added on one side
         elif _canon(base) != _canon(present):
@@ -274,6 +276,7 @@ def merge_head_file(base: Optional[bytes], ours: Optional[bytes], theirs: Option
     if not any(present):
         raise Conflict("the record is on neither side")
     a, b = a if a is not None else b, b if b is not None else a  # a record made on one side only
+    assert a is not None and b is not None  # (one side holds it: checked above)
     return envelope.Envelope(path, merge_head(o, a, b, merged=merged, sides=sides, present=present)).head_bytes()
 
 
@@ -301,7 +304,9 @@ def merge_holders(o: Holders, a: Holders, b: Holders, sides: tuple) -> Holders:
             else:
                 raise Conflict(f"holder '{name}' was changed differently on both sides", HOLDERS_FILE)
         else:
-            v = x if x is not None else y
+            present = x if x is not None else y
+            assert present is not None  # the name came from one of the sides
+            v = present
             if base is not None:
                 raise Conflict(f"holder '{name}' was deleted from holders.yaml on one side (holders are never deleted)",
                                HOLDERS_FILE)

@@ -79,7 +79,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         raise UsageError("an argument is not FIELD=VALUE (it has no '=')", "for example: room=rainbow, or allergies:='[\"nuts\"]'")
     path, raw = text.split("=", 1)
     path = path.strip()
-    value: Any = raw if raw != "" else None
+    value = raw if raw != "" else None
     top = path.split(".")[0]
     if value is not None and top in LIST_FIELDS and "." not in path:
         value = [v.strip() for v in raw.split(",") if v.strip()]
@@ -112,7 +112,12 @@ def set_profile(session: Session, record_id: str, assignments: Sequence[str]) ->
     if not assignments:
         raise UsageError("nothing to set", "give FIELD=VALUE pairs, e.g. room=rainbow")
     parsed = [parse_assignment(a) for a in assignments]
-    return update_profile(session, record_id, lambda p: [_set_path(p, path, value) for path, value in parsed])
+
+    def change(profile: dict) -> None:
+        for path, value in parsed:
+            _set_path(profile, path, value)
+
+    return update_profile(session, record_id, change)
 
 
 def update_profile(session: Session, record_id: str, change) -> WriteResult:

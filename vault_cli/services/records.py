@@ -6,7 +6,7 @@ thing, and for writes makes exactly one commit. Nothing here prints.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Optional
 
 from vault_cli.adapters import parallel, timeutil
@@ -32,7 +32,7 @@ LIST_FIELDS = ("home_languages", "allergies")
 # Creating a record
 
 
-def _wrap_for(session: Session, key: dict, secret: str, record_id: str, names: Sequence[str]) -> None:
+def _wrap_for(session: Session, key: dict, secret: str, record_id: str, names: Iterable[str]) -> None:
     for name in sorted(names):
         key["wrapped"][name] = envelope.wrap_level_key(
             secret, record=record_id, key=key, holder_recipient=session.holders.get(name).recipient
@@ -193,6 +193,8 @@ def current_state(opened: dict) -> dict:
         "at": p["at"], "recorded_at": p["recorded_at"], "author": p["author"], "parent_view": p["parent_view"],
         "parents_informed": p["parents_informed"], "parents_not_informed": p["parents_not_informed"],
         "third_parties": list(p["third_parties"]), "corrects": p["corrects"],
+        # what a procedure recorded besides the text (a sharing decision's 'how', a request's dates), or None
+        "details": p.get("details"),
     }
     markings = []
     for m in sorted(opened["marks"], key=lambda x: x["block"]):
@@ -304,7 +306,7 @@ def add_entry(
         rekey_due = level in (env.head.get("rekey") or [])  # the writer does not read the level (else re-keyed)
         entry_id = ids.new_entry_id()
         now = session.clock.now_iso()
-        payload = {
+        payload: dict[str, Any] = {
             "confide": "entry/1", "record": record_id, "block": entry_id, "level": level, "category": category,
             "text": text, "at": at_value or now, "recorded_at": now, "author": actor.name, "parent_view": parent_view,
             "parents_informed": parents_informed, "parents_not_informed": parents_not_informed,
@@ -417,14 +419,14 @@ def mark_entry(
             new_item["data"] = envelope.seal(payload, key["recipient"], "entry", env.source)
             marks = []
             for old_item, mp in zip(sorted(item.get("marks", []) or [], key=lambda m: m["id"]),
-                                    sorted(opened["marks"], key=lambda m: m["block"])):
+                                    sorted(opened["marks"], key=lambda m: m["block"]), strict=True):  # open_entry opened every marking (block == id)
                 marks.append({"id": old_item["id"], "key": key["id"],
                               "data": envelope.seal(dict(mp, level=new_level), key["recipient"], "mark", env.source)})
         marks.append({"id": mark_id, "key": key["id"], "data": envelope.seal(mark_payload, key["recipient"], "mark", env.source)})
         marks.sort(key=lambda m: m["id"])
         new_item["marks"] = marks
         schema.check_def("record", "entry", new_item, env.entries_source)
-        env._entries = [new_item if e["id"] == entry_id else e for e in env.entries]
+        env.replace_entry(new_item)
         env.write_to(tx)
         commit = tx.commit(
             trail.message(f"mark entry {entry_id} in {record_id}", "entry.mark", actor.name, record=record_id,

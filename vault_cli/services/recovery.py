@@ -175,6 +175,8 @@ def repudiate(root: Path, config: Config, *, reason: Optional[str] = None,
     if verified is None or state.anchor is None:
         raise VaultStateError("this clone has never verified this vault, so it has no verified state to restore",
                               "pin the vault's identity first: confide trust IDENTITY")
+    if head is None:  # an unborn HEAD: refused as 'confide trust' refuses it (is_ancestor below was given None)
+        raise VaultStateError("the vault has no commits", "make one with: confide init DIR --name NAME --holder YOU")
     if to is not None:
         target = gitlog.resolve_rev(root, to, "commit to restore")
         if not gitlog.is_ancestor(root, target, verified):
@@ -194,9 +196,9 @@ def repudiate(root: Path, config: Config, *, reason: Optional[str] = None,
     if to is None:
         # what this manager's own key last checked, when that is older (a commit their key shows to be
         # forged passed the keyless check another holder's command made)
-        name = trust._reader_name(root, state, idents)
+        name = trust.reader_at(root, state, idents)
         seen = state.readers.get(name) if name else None
-        if seen and seen != verified and gitlog.is_ancestor(root, seen, verified):
+        if name and seen and seen != verified and gitlog.is_ancestor(root, seen, verified):  # (seen only with a name)
             # their key checks what others' commands let through since: back to before what it finds forged
             verified = trust.clean_point(root, state, verified, clock=config.clock, identities=idents, reader=name)
     if head == verified:

@@ -1,7 +1,8 @@
 """The steps of a parents' request, each an encrypted entry of the child's record, one commit each.
 
 open (logged, acknowledged, the deadline set), a third party's consent or refusal,
-an entry withheld from the clean copy with its ground, an extension for a complex
+a decision to withhold an entry from the clean copy (with its ground) or to disclose it, a
+manager's override where the child's profile says the requester may not have a copy, an extension for a complex
 request, and closing it after the file was gone through with the requester. The
 procedure and how a request is read back are ``services.requests``.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Optional
 
 from vault_cli.errors import Denied, NotFound, UsageError
-from vault_cli.model import policy
+from vault_cli.model import disclosure, policy
 from vault_cli.model.deadlines import add_months, latest_extension, setting_deadline, statutory_deadline
 from vault_cli.services import records, requests
 from vault_cli.services.vault import Session
@@ -127,25 +128,97 @@ def record_consent(session: Session, request_id: str, *, third_party: str, given
                 at=on_d.isoformat(), details=details)
 
 
-def withhold(session: Session, request_id: str, *, entry_id: str, reason: str,
-             ground: Optional[str] = None) -> records.WriteResult:
-    reason = requests.clean_text(reason, "reason")
-    ground = requests.clean_text(ground, "ground", required=False, limit=300) or requests.DEFAULT_GROUND
-    requests.require_manager_or_dsl(session, "withhold information from a clean copy")
-    loaded = _open_for_step(session, request_id, "withhold entries")
+DECIDE, DISCLOSE, GROUND, REASON = "withhold it", "disclose it", "ground", "reason for the decision"  # fields
+NOT_TOLD = "without telling the requester"
+
+
+def _reason(text) -> str:
+    """The reason given, or asked for now (``text`` may be a callable: the command line's prompt or stdin, called
+    once every check that needs no reason has passed)."""
+    if callable(text):
+        text = text()
+    if text is None or not text.strip():
+        raise UsageError("the reason for the decision is empty",
+                         "write why, at the prompt or on stdin (never on the command line); nothing was changed")
+    return requests.clean_text(text, REASON) or ""
+
+
+def check_decision(*, withhold: bool, disclose: bool, ground: Optional[str], tell: bool = True) -> None:
+    """The decision's flags, checked before anyone is asked for a reason."""
+    if withhold == disclose:
+        raise UsageError("say whether the entry is withheld or disclosed", "add {0} --ground GROUND, or {1}",
+                         fields=(DECIDE, DISCLOSE))
+    if withhold and ground not in disclosure.GROUNDS:
+        raise UsageError(("{0} is missing" if not ground else "{0} is not one of the grounds the law provides") +
+                         "; a withholding needs one of: " + ", ".join(disclosure.GROUNDS),
+                         "see what each means: confide request decide --help", fields=(GROUND,))
+    if disclose and ground:
+        raise UsageError("{0} is for withholding, not disclosing", "leave it out, or withhold with {1}",
+                         fields=(GROUND, DECIDE))
+    if not tell and ground not in disclosure.UNTOLD_GROUNDS:
+        raise UsageError("{0} is only for withholding on " + ", ".join(disclosure.UNTOLD_GROUNDS),
+                         "where telling the requester would itself cause that harm; nothing was changed",
+                         fields=(NOT_TOLD,))
+
+
+def decide(session: Session, request_id: str, *, entry_id: str, withhold: bool, disclose: bool,
+           ground: Optional[str] = None, reason=None, tell: bool = True) -> records.WriteResult:
+    """Record for one request whether an entry is withheld from the clean copy (with its ground) or disclosed;
+    ``tell=False``: withheld without the copy saying so (see ``model.disclosure``)."""
+    check_decision(withhold=withhold, disclose=disclose, ground=ground, tell=tell)
+    requests.require_manager_or_dsl(session, "decide what a clean copy discloses")
+    loaded = _open_for_step(session, request_id, "record decisions for it")
     target = next((e for e in requests.file_entries(loaded.entries) if e["id"] == entry_id), None)
     if target is None:
         raise NotFound(f"{entry_id} is not an entry of this child's file that you can read",
-                       f"see the record's entries with: confide show {loaded.request.record}")
-    if entry_id in loaded.request.withheld():
-        raise UsageError(f"entry {entry_id} is already withheld from request {request_id}", "nothing was changed")
-    # The decision sits at the withheld entry's level or above: it says what the entry is about.
+                       f"see the entries to decide on with: confide request show {request_id}")
+    reason = _reason(reason)
+    decision = "withhold" if withhold else "disclose"
+    earlier = loaded.request.decided().get(entry_id)
+    # The decision sits at the entry's level or above: it says what the entry is about.
     level = max("confidential", target["level"], key=requests.LEVEL_ORDER.index)
-    details = {"procedure": "request-withhold/1", "request": request_id, "entry": entry_id, "reason": reason,
-               "ground": ground}
-    text = f"Entry {entry_id} withheld from the clean copy for request {request_id}: {reason}."
-    return add_step(session, loaded.request.record, level=level, category="request-withhold", text=text, at=None,
-                details=details)
+    details = {"procedure": disclosure.DECISION_PROCEDURE, "request": request_id, "entry": entry_id,
+               "decision": decision, "ground": ground if withhold else None, "reason": reason,
+               "needed_because": disclosure.needs_decision(target), "replaces": earlier.id if earlier else None,
+               "tell": tell}
+    if withhold:
+        assert ground is not None  # checked above: a withholding names its ground
+        text = (f"Entry {entry_id} withheld from the clean copy for request {request_id} "
+                f"(ground: {disclosure.GROUNDS[ground]}"
+                f"{'; the requester is not told' if not tell else ''}): {reason}")
+    else:
+        text = f"Entry {entry_id} to be disclosed in the clean copy for request {request_id}: {reason}"
+    result = add_step(session, loaded.request.record, level=level, category="request-decision", text=text, at=None,
+                      details=details)
+    if earlier is not None:
+        result.warnings.append(f"this replaces the earlier decision for {entry_id} ({earlier.decision}, "
+                               f"{earlier.on[:10]} by {earlier.by})")
+    return result
+
+
+def override(session: Session, request_id: str, *, reason=None) -> records.WriteResult:
+    """A manager lets the clean copy go ahead although the child's profile says it must not, with the reason."""
+    actor = session.require_writer()
+    policy.require_actor_may_act(session.settings, actor)
+    if not policy.may_override_refusal(session.settings, actor):
+        raise Denied(f"'{actor.name}' ({actor.role}) may not override what the child's profile says about access",
+                     "only a manager (a role that may handle requests and manage holders) may; ask one")
+    loaded = _open_for_step(session, request_id, "override its refusals")
+    req = loaded.request
+    if loaded.profile is None:
+        raise Denied("you cannot read the child's profile", "ask a manager who reads the record")
+    refused = disclosure.refusals(loaded.profile, req.details["requester"])
+    pending = [r for r in refused if r not in disclosure.overridden(req.overrides, request_id)]
+    if not pending:
+        raise UsageError(f"nothing in the child's profile stops the clean copy for request {request_id}",
+                         "nothing was changed; an override is recorded only where the profile refuses")
+    reason = _reason(reason)
+    details = {"procedure": disclosure.OVERRIDE_PROCEDURE, "request": request_id, "refusals": pending,
+               "reason": reason}
+    text = (f"Clean copy for request {request_id} allowed by a manager although "
+            + "; and ".join(disclosure.REFUSALS[r] for r in pending) + f": {reason}")
+    return add_step(session, req.record, level="confidential", category="request-override", text=text, at=None,
+                    details=details)
 
 
 def extend(session: Session, request_id: str, *, months: Optional[int] = None, until: Optional[str] = None,
@@ -230,4 +303,4 @@ def close(session: Session, request_id: str, *, met_on: Optional[str] = None, no
     return result
 
 
-__all__ = ["open_request", "record_consent", "withhold", "extend", "close", "add_step"]
+__all__ = ["open_request", "record_consent", "check_decision", "decide", "override", "extend", "close", "add_step"]

@@ -8,14 +8,19 @@ policy, UK GDPR's right of access):
 2. the manager is informed; whether legal advice was sought is recorded;
 3. the file is checked, every entry naming a third party flagged;
 4. each third party is asked for consent; answers are recorded (``consent``);
-5. a clean copy is prepared from a copy of the file (``cleancopy``), without
+5. every entry the parents were not told of, and every safeguarding entry, gets
+   a recorded decision for the request: withhold (with its ground) or disclose
+   (``request_steps.decide``; the rules are ``model.disclosure``'s); where the
+   child's profile records no parental responsibility for the requester, or a
+   court order, only a manager may let the copy go ahead (``override``);
+6. a clean copy is prepared from a copy of the file (``cleancopy``), without
    what third parties who refused gave or are named in, and without entries
-   withheld with a recorded reason (``withhold``);
-6. the file is gone through with the parent in a meeting (``close``).
+   withheld;
+7. the file is gone through with the parent in a meeting (``close``).
 
 Every step is an entry of its own category in the child's record (encrypted,
 immutable, in the chronology, in the audit trail as an ordinary ``entry.add``):
-``request``, ``request-consent``, ``request-withhold``, ``request-extend``,
+``request``, ``request-consent``, ``request-decision``, ``request-override``, ``request-extend``,
 ``request-export`` and ``request-close``. Their facts live in the entry's
 encrypted ``details``; the text is a readable sentence for ``confide show``.
 Nothing in plaintext says a record has a request: the commit says only that
@@ -39,11 +44,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Literal, Optional, overload
 
 from vault_cli.adapters import parallel, timeutil
 from vault_cli.errors import Denied, NotFound, UsageError
-from vault_cli.model import policy
+from vault_cli.model import disclosure, policy
 from vault_cli.model.settings import PROCEDURE_CATEGORIES
 from vault_cli.services import records
 from vault_cli.services.vault import Session
@@ -54,6 +59,12 @@ LEGAL_ADVICE = ("sought", "not-sought")
 ANSWERS = ("given", "refused")
 DEFAULT_GROUND = "an exemption under the Data Protection Act 2018"
 LEVEL_ORDER = ("general", "confidential", "safeguarding")
+
+
+@overload
+def parse_day(text: str, field: str) -> dt.date: ...
+@overload
+def parse_day(text: Optional[str], field: str) -> Optional[dt.date]: ...
 
 
 def parse_day(text: Optional[str], field: str) -> Optional[dt.date]:
@@ -67,6 +78,12 @@ def not_future(day: dt.date, field: str, today: dt.date) -> None:
     if day > today:
         raise UsageError("{0} is in the future", f"give the date it happened, today ({today.isoformat()}) at the latest",
                          fields=(field,))
+
+
+@overload
+def clean_text(text: Optional[str], field: str, *, required: Literal[True] = True, limit: int = 2000) -> str: ...
+@overload
+def clean_text(text: Optional[str], field: str, *, required: bool, limit: int = 2000) -> Optional[str]: ...
 
 
 def clean_text(text: Optional[str], field: str, *, required: bool = True, limit: int = 2000) -> Optional[str]:
@@ -148,9 +165,10 @@ class Request:
     record: str
     opened: dict  # the opening entry
     consents: list = field(default_factory=list)
-    withholds: list = field(default_factory=list)
+    decision_steps: list = field(default_factory=list)
     extensions: list = field(default_factory=list)
     exports: list = field(default_factory=list)
+    overrides: list = field(default_factory=list)
     closed: Optional[dict] = None
 
     @property
@@ -173,8 +191,12 @@ class Request:
             out[party_key(c["details"]["third_party"])] = c
         return out
 
-    def withheld(self) -> dict[str, dict]:
-        return {w["details"]["entry"]: w for w in self.withholds}
+    def decided(self) -> dict[str, disclosure.Decision]:
+        """This request's decisions, the latest for each entry."""
+        return disclosure.decisions(self.decision_steps).get(self.id, {})
+
+    def withheld(self) -> dict[str, disclosure.Decision]:
+        return {k: d for k, d in self.decided().items() if d.decision == "withhold"}
 
     def state(self, today: dt.date) -> str:
         if self.closed:
@@ -200,7 +222,9 @@ _NEEDS = {
     "request-consent": ("request-consent/1", ("request", "third_party", "answer", "on")),
     "request-withhold": ("request-withhold/1", ("request", "entry", "reason", "ground")),
     "request-extend": ("request-extend/1", ("request", "until", "reasons", "told_on")),
-    "request-export": ("request-export/1", ("request",)),
+    "request-export": (("request-export/1", disclosure.EXPORT_DECIDED), ("request",)),
+    "request-decision": (disclosure.DECISION_PROCEDURE, ("request", "entry", "decision", "reason")),
+    "request-override": (disclosure.OVERRIDE_PROCEDURE, ("request", "reason")),
     "request-close": ("request-close/1", ("request", "closed_on")),
 }
 _DATES = ("received", "deadline", "statutory_deadline", "on", "until", "told_on", "closed_on")
@@ -209,7 +233,9 @@ _DATES = ("received", "deadline", "statutory_deadline", "on", "until", "told_on"
 def _well_formed(e: dict) -> bool:
     need = _NEEDS.get(e["category"])
     d = e.get("details")
-    if need is None or not isinstance(d, dict) or d.get("procedure") != need[0]:
+    if need is None or not isinstance(d, dict):
+        return False
+    if d.get("procedure") not in ((need[0],) if isinstance(need[0], str) else need[0]):
         return False
     for k in need[1]:
         if not isinstance(d.get(k), str):
@@ -241,8 +267,10 @@ def requests_in(entries: list[dict], record_id: str) -> dict[str, Request]:
             continue  # a step whose request the caller cannot read: ignored here
         if cat == "request-consent":
             req.consents.append(e)
-        elif cat == "request-withhold":
-            req.withholds.append(e)
+        elif cat in ("request-withhold", "request-decision"):
+            req.decision_steps.append(e)
+        elif cat == "request-override":
+            req.overrides.append(e)
         elif cat == "request-extend":
             req.extensions.append(e)
         elif cat == "request-export":
@@ -284,8 +312,8 @@ def load(session: Session, request_id: str) -> Loaded:
     entries, sealed = open_entries(session, env)
     req = requests_in(entries, record_id).get(request_id)
     if req is None:
-        if env.find_entry(entry_id_of(request_id)) is not None:
-            item = env.find_entry(entry_id_of(request_id))
+        item = env.find_entry(entry_id_of(request_id))
+        if item is not None:
             if records.open_entry(session, env, item) is None:
                 raise Denied(f"you hold no key to request {request_id}", "ask the manager or the DSL")
         raise NotFound(f"no request {request_id} in this vault", "list the requests with: confide request list")
@@ -312,19 +340,25 @@ def show(session: Session, request_id: str) -> dict:
             "on": ans["details"]["on"] if ans else None,
         })
     file = file_entries(loaded.entries)
+    decided = req.decided()
+    earlier = earlier_decisions(loaded.entries, req)
     review = []
     for e in sorted(file, key=lambda x: (x["at"], x["id"])):
         flags = []
         if e["third_parties"]:
             flags.append("names a third party")
-        if e["parents_not_informed"]:
-            flags.append("parents were not informed")
-        if e["level"] == "safeguarding":
-            flags.append("safeguarding")
-        if e["id"] in withheld:
-            flags.append("withheld")
+        flags += disclosure.needs_decision(e)
+        dec = decided.get(e["id"])
+        if dec is not None:
+            flags.append("withheld" if dec.decision == "withhold" else "disclosed")
+        elif disclosure.needs_decision(e):
+            flags.append("decision needed")
+        for x in earlier.get(e["id"], []):
+            flags.append(f"{'withheld' if x.decision == 'withhold' else 'disclosed'} for {x.request}")
         if flags:
             review.append({"entry": e["id"], "at": e["at"], "level": e["level"], "category": e["category"], "flags": flags})
+    refused = disclosure.refusals(loaded.profile, req.details["requester"])
+    lifted = disclosure.overridden(req.overrides, req.id)
     d = req.details
     summary = req.summary(today, (loaded.profile or {}).get("name"))
     summary.update({
@@ -333,8 +367,13 @@ def show(session: Session, request_id: str) -> dict:
         "deadline_rule": d.get("deadline_rule"), "notes": d.get("notes"), "opened_by": req.opened["author"],
         "entries_in_file": len(file), "sealed_entries": loaded.sealed,
         "third_parties": parties,
-        "withheld": [{"entry": k, "reason": w["details"]["reason"], "ground": w["details"]["ground"],
-                      "by": w["author"]} for k, w in sorted(withheld.items())],
+        "withheld": [{"entry": k, "reason": w.reason, "ground": w.ground, "by": w.by}
+                     for k, w in sorted(withheld.items())],
+        "decisions": [_decision_json(x) for _k, x in sorted(decided.items())],
+        "earlier_decisions": [_decision_json(x) for _k, xs in sorted(earlier.items()) for x in xs],
+        "refusals": [{"refusal": r, "why": disclosure.REFUSALS[r], "overridden": r in lifted} for r in refused],
+        "overrides": [{"refusals": o["details"].get("refusals") or [], "reason": o["details"]["reason"],
+                       "by": o["author"], "on": o["recorded_at"][:10]} for o in req.overrides],
         "extensions": [{"until": x["details"]["until"], "told_on": x["details"]["told_on"],
                         "reasons": x["details"]["reasons"], "by": x["author"]} for x in req.extensions],
         "exports": [{"on": x["recorded_at"][:10], "by": x["author"], "format": x["details"].get("format"),
@@ -359,12 +398,35 @@ def show(session: Session, request_id: str) -> dict:
                     "(unanswered, their entries are left out of the clean copy)")
     if loaded.sealed:
         todo.append(f"{loaded.sealed} entries are sealed to you: a manager or the DSL must prepare the clean copy")
+    pending = disclosure.undecided(file, decided)
+    if pending and not req.closed:
+        todo.append(f"decide for {len(pending)} entr{'y' if len(pending) == 1 else 'ies'} whether to disclose or "
+                    f"withhold: confide request decide {request_id} ENTRY --withhold --ground GROUND, or --disclose")
+    if [r for r in refused if r not in lifted] and not req.closed:
+        todo.append(f"the profile stops the clean copy for this requester; only a manager may override it: "
+                    f"confide request override {request_id}")
     if not req.exports and not req.closed:
         todo.append(f"prepare the clean copy: confide request export {request_id} --out FILE")
     if not req.closed:
         todo.append(f"go through the file with the requester, then: confide request close {request_id} --met-on DATE")
     summary["to_do"] = todo
     return summary
+
+
+def _decision_json(x: disclosure.Decision) -> dict:
+    return {"entry": x.entry, "decision": x.decision, "ground": x.ground, "reason": x.reason, "by": x.by,
+            "on": x.on[:10], "request": x.request, "id": x.id, "told": x.tell if x.decision == "withhold" else None}
+
+
+def earlier_decisions(entries: list[dict], req: Request) -> dict[str, list[disclosure.Decision]]:
+    """Decisions made for the record's other requests, by entry: shown as information, never applied."""
+    out: dict[str, list[disclosure.Decision]] = {}
+    for rid, decided in sorted(disclosure.decisions(entries).items()):
+        if rid == req.id:
+            continue
+        for eid, dec in decided.items():
+            out.setdefault(eid, []).append(dec)
+    return out
 
 
 def _record_requests(session: Session, record_id: str) -> list[dict]:

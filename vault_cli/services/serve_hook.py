@@ -24,7 +24,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from vault_cli.adapters import gitlog
 from vault_cli.adapters.timeutil import Clock
@@ -37,6 +37,14 @@ HOOK = """#!/bin/sh
 exec {python} -m vault_cli serve-hook run
 """
 
+
+
+class TextOut(Protocol):
+    """Where the hook's messages go (git relays them to the pusher's terminal)."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
 
 def _bare(repo: str) -> Path:
     path = Path(repo).expanduser().resolve()
@@ -84,7 +92,7 @@ def _tips(path: Path) -> dict:
     return {line.split()[0]: line.split()[1] for line in out if line.strip()}
 
 
-def run(stdin: TextIO, stderr: TextIO, repo: Path, clock: Clock) -> int:
+def run(stdin: TextIO, stderr: TextOut, repo: Path, clock: Clock) -> int:
     """The hook itself: read git's ``OLD NEW REF`` lines (``stdin``) for the bare repository ``repo``, verify,
     answer 0 (accept) or 1 (refuse), saying why on ``stderr`` (git shows it to the pusher)."""
     from vault_cli.services.verify import Anchor, verify

@@ -30,6 +30,12 @@ from vault_cli.services.holders import check_holder_name
 from vault_cli.services.vault import default_identity_path, load_identities
 from vault_cli.services.writing import WriteResult
 
+
+@dataclass
+class InitResult(WriteResult):
+    anchor: Optional[str] = None  # the vault's identity, first commit @ founding key's fingerprint
+
+
 GITATTRIBUTES = """\
 # confide: record files merge as a union of entries, with no key needed.
 records/*.yaml merge=confide
@@ -99,7 +105,7 @@ def init_vault(
     signing_key: Optional[str] = None,
     unsigned: bool = False,
     object_format: str = "sha1",
-) -> WriteResult:
+) -> InitResult:
     """Make a vault: a git repository whose first commit, signed by its founding manager, is its identity.
 
     The vault requires signed commits from that first commit on, unless ``unsigned``
@@ -193,9 +199,7 @@ def init_vault(
     if unsigned:
         warnings.append("this vault does not require signatures (--unsigned): anyone who can write to the repository "
                         "can write as anyone; use it only for experiments")
-    result = WriteResult(str(root.resolve()), commit, warnings)
-    result.anchor = state.anchor  # type: ignore[attr-defined]
-    return result
+    return InitResult(str(root.resolve()), commit, warnings, anchor=state.anchor)
 
 
 __all__ = ["keygen", "init_vault", "KeygenResult", "GITATTRIBUTES", "GITIGNORE"]

@@ -126,7 +126,10 @@ def _merged_in_context(root: Path, path: str) -> Optional[bytes]:
 
 
 def _reader(cat) -> Callable[[str], StateReader]:
-    return lambda c: StateReader(lambda p, _c=c: cat.get(f"{_c}:{p}"))
+    def at(commit: str) -> StateReader:
+        return StateReader(lambda path: cat.get(f"{commit}:{path}"))
+
+    return at
 
 
 def _changed(root: Path) -> Callable[[str, str], list]:
@@ -243,7 +246,7 @@ def sync(session, remote: Optional[str], *, attempts: int = 3) -> SyncResult:
                                             "the vault was left as it was; check it with: git status") from None
                     trust.advance(root, vault.commit, theirs, reader=vault.reader)
                     trust.write_allowed_signers(root, trust.git_dir_of(root), theirs)  # their holders may differ
-                    vault._load(theirs)
+                    vault.load(theirs)
                     result.merged = "fast-forward"
                 elif behind and ahead:
                     _merge(tx, vault, theirs, remote, branch, actor.name)

@@ -111,7 +111,7 @@ def anchor_of(root: Path, root_commit: str) -> str:
 
     raw = gitlog.run(root, "cat-file", "commit", root_commit)
     sig = signing.verify_commit(raw)
-    return str(Anchor(root_commit, signing.fingerprint(sig.key) if sig.status == "good" else None))
+    return str(Anchor(root_commit, signing.fingerprint(sig.key) if sig.status == "good" and sig.key is not None else None))
 
 
 def findings_error(result, verified: Optional[str], what: str = "this vault's history",
@@ -154,7 +154,7 @@ def ensure_verified(root: Path, git, *, clock: Clock, identities: Optional[list]
     if head is None:
         raise VaultStateError("the vault has no commits", "make one with: confide init DIR --name NAME --holder YOU")
     state = TrustState.load(git_dir_of(root))
-    reader = _reader_name(root, state, identities)
+    reader = reader_at(root, state, identities)
     if state.verified == head and (reader is None or state.readers.get(reader) == head):
         return head
     if state.anchor is None:
@@ -171,10 +171,10 @@ def ensure_verified(root: Path, git, *, clock: Clock, identities: Optional[list]
 
 def reader_name(root: Path, identities: Optional[list]) -> Optional[str]:
     """The holder whose key ``identities`` are, by the holders of this clone's verified checkpoint."""
-    return _reader_name(root, TrustState.load(git_dir_of(root)), identities)
+    return reader_at(root, TrustState.load(git_dir_of(root)), identities)
 
 
-def _reader_name(root: Path, state: TrustState, identities: Optional[list]) -> Optional[str]:
+def reader_at(root: Path, state: TrustState, identities: Optional[list]) -> Optional[str]:
     """Whose blocks the caller's identities open, by the holders of the verified checkpoint."""
     if not identities or not state.verified:
         return None
@@ -248,7 +248,8 @@ def _walk(root: Path, state: TrustState, tip: str, *, clock: Clock, identities: 
         finally:
             tree.close()
     result = verify(root, clock=clock, tip=tip, exclude=exclude, anchor=None if start else Anchor.parse(state.anchor or ""),
-                    repudiated=tuple(state.repudiated), identities=identities if keyed else None, holders=holders)
+                    repudiated=tuple(state.repudiated), identities=identities if keyed else None, holders=holders,
+                    names_cache_dir=state.git_dir if keyed else None)
     return result, start, known
 
 
@@ -306,7 +307,7 @@ def pin(root: Path, anchor: str, tip: str, *, clock: Clock, what: str = "the vau
     reader = None
     if identities:
         state.verified = tip  # only to name the reader by the holders at the tip; the walk below is whole
-        reader = _reader_name(root, state, identities)
+        reader = reader_at(root, state, identities)
         state.verified = None
     verify_and_advance(root, state, tip, clock=clock, what=what, identities=identities, reader=reader)
     return state
@@ -335,4 +336,4 @@ def write_allowed_signers(root: Path, git_dir: Path, commit: str) -> None:
 
 
 __all__ = ["TrustState", "ensure_verified", "verify_and_advance", "advance", "pin", "anchor_of", "findings_error",
-           "write_allowed_signers", "git_dir_of", "reader_name", "clean_point"]
+           "write_allowed_signers", "git_dir_of", "reader_name", "reader_at", "clean_point"]

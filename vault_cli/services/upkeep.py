@@ -139,7 +139,7 @@ def keep_current(session: Session, tx: Transaction, actor: Holder) -> Optional[A
         new_untils, new_rekey = _scan(vault, changed)
         dates = ([cache["earliest"]] if cache.get("earliest") else []) + [d for ds in new_untils.values() for d in ds]
         earliest = min(dates) if dates else None
-        touched = {envelope.record_of(p)[0] for p in changed}
+        touched = {part[0] for p in changed if (part := envelope.record_of(p)) is not None}  # all are heads
         pending = (set(cache["rekey"]) - touched) | new_rekey
     else:
         untils, pending = _scan(vault)
@@ -185,7 +185,7 @@ def keep_current(session: Session, tx: Transaction, actor: Holder) -> Optional[A
         tx.files.clear()
         tx.removed.clear()
     _write_cache(vault, head, earliest, pending)
-    session._expiry_base = (head, earliest, pending)  # type: ignore[attr-defined]
+    session.expiry_base = (head, earliest, pending)
     session.last_expiry = result  # type: ignore[attr-defined]
     return result
 
@@ -225,7 +225,7 @@ def clear_cache(vault: Vault) -> None:
 
 def after_write(session: Session, tx: Transaction) -> None:
     """Move the cache to the new HEAD, looking only at the files this command wrote."""
-    base = getattr(session, "_expiry_base", None)
+    base = session.expiry_base
     if base is None:
         return
     old_head, earliest, pending = base
@@ -245,7 +245,7 @@ def after_write(session: Session, tx: Transaction) -> None:
         else:
             pending.discard(part[0])
     _write_cache(session.vault, head, min(dates) if dates else None, pending)
-    session._expiry_base = (head, min(dates) if dates else None, pending)  # type: ignore[attr-defined]
+    session.expiry_base = (head, min(dates) if dates else None, pending)
 
 
 __all__ = ["keep_current", "after_write", "clear_cache", "EXPIRY_CACHE"]

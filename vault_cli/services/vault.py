@@ -69,10 +69,10 @@ class Vault:
         recover_if_interrupted(root, self.git)  # a killed command's half-written files are never read
         self.signing_identity: Optional[Path] = None  # the identity file, when it is also the signing key
         self.identities = identities  # the caller's, when known: what they can open is checked too
-        self._load(trust.ensure_verified(root, self.git, clock=config.clock, identities=identities))
+        self.load(trust.ensure_verified(root, self.git, clock=config.clock, identities=identities))
         self.reader = trust.reader_name(root, identities)  # whose key checked it (None: nobody's)
 
-    def _load(self, commit: str) -> None:
+    def load(self, commit: str) -> None:
         self.commit = commit
         self.tree = gitlog.CommitTree(self.root, commit)
         self._heads: dict = {}
@@ -87,7 +87,7 @@ class Vault:
     def refresh(self) -> None:
         """Under the vault's lock: if another command committed while we waited, act on its commit."""
         if self.git.head() != self.commit:
-            self._load(trust.ensure_verified(self.root, self.git, clock=self.config.clock, identities=self.identities))
+            self.load(trust.ensure_verified(self.root, self.git, clock=self.config.clock, identities=self.identities))
 
     @classmethod
     def open(cls, config: Config) -> Vault:
@@ -188,7 +188,7 @@ class Vault:
 
     def _committed(self, before: Optional[str], after: str, tx: Transaction) -> None:
         trust.advance(self.root, before, after, holders_changed=HOLDERS_FILE in tx.files, reader=self.reader)
-        self._load(after)
+        self.load(after)
 
 
 # ---------------------------------------------------------------------------
@@ -234,6 +234,8 @@ class Session:
     identity_path: Path
     actor: Optional[Holder]
     _level_keys: dict = field(default_factory=dict)
+    # (commit, earliest grant end, records pending a re-key) as services.upkeep last worked it out in this session
+    expiry_base: Optional[tuple] = None
 
     @classmethod
     def open(cls, config: Config, passphrase: Optional[Callable] = None) -> Session:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from vault_cli.adapters import crypto, gitlog, signing
+from vault_cli.adapters import gitlog, signing
 from vault_cli.adapters.gitlog import CommitInfo
 from vault_cli.adapters.timeutil import Clock
 from vault_cli.errors import ConfideError, UsageError
@@ -36,7 +36,9 @@ from vault_cli.formats.policyfiles import holders_from_bytes, settings_from_byte
 from vault_cli.model import policy
 from vault_cli.model.holders import HOLDERS_FILE, Holders
 from vault_cli.model.settings import SETTINGS_FILE, Settings
+from vault_cli.services.names_cache import NamesCache, cache_path
 from vault_cli.services.verify_merges import MergeChecks
+from vault_cli.services.verify_names import NameChecks
 from vault_cli.services.verify_policy import POLICY_FILES, SETTINGS_FILES, PolicyChecks
 from vault_cli.services.verify_records import Ctx, RecordChecks
 from vault_cli.services.verify_versions import Finding, Reader, RecordVersion, parse_record, parse_record_incremental
@@ -103,11 +105,12 @@ class State:
         self.blobs = blobs
 
 
-class Verifier(RecordChecks, PolicyChecks, MergeChecks):
+class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
     def __init__(self, root: Path, reader: Reader, *, clock: Clock, anchor: Optional[Anchor] = None,
-                 repudiated: tuple = ()) -> None:
+                 repudiated: tuple = (), names_cache: Optional[NamesCache] = None) -> None:
         self.root = root
         self.reader = reader
+        self.names_cache = names_cache
         self.anchor = anchor
         self.cat = gitlog.CatFile(root)
         self.check = gitlog.CatFile(root, check=True)
@@ -132,6 +135,7 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks):
         self._tip_blobs: dict = {}
         self._pref: dict = {}
         self._head_profiles: dict = {}  # record -> (path, profile block) at the tip, for names outside --since
+        self._tip_heads: dict = {}  # record -> (path, head blob) at the tip
         self.last_clean: Optional[str] = None
         self.expect_root = True
         self._modes: dict = {}
@@ -229,14 +233,20 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks):
         modes: dict = {}
         diffs = gitlog.diff_tree(self.root, commits, modes)
         self._modes = modes
-        self._load_head_keys(tip)
+        # A walk from a checkpoint opens only the records its commits changed: their heads' keys are loaded
+        # now; the names of the others come from check_names (and the holder's names cache).
+        changed = None
+        if exclude:
+            changed = {part[0] for changes in diffs.values() for path, _o, _n in changes
+                       if (part := envelope.record_of(path)) is not None}
+        self._load_head_keys(tip, changed)
         plan = []
         for sha, _parents in commits:
             plan.append(sha)
             plan.extend(new for _path, _old, new in diffs.get(sha, []) if new is not None)
         stream = gitlog.StreamCat(self.root, plan)
         try:
-            for sha, parents in commits:
+            for sha, _parents in commits:
                 raw = stream.next()
                 self._pref = {}
                 for _path, _old, new in diffs.get(sha, []):
@@ -293,19 +303,17 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks):
                     after[path] = new
         return after
 
-    def _load_head_keys(self, tip: str) -> None:
+    def _load_head_keys(self, tip: str, only: Optional[set] = None) -> None:
+        """The tip's heads (``only``: of these records) for the keys granted later and the profiles."""
         if self.reader.name is None:
             return
         for path, blob in gitlog.tree_files(self.root, tip, "records").items():
             part = envelope.record_of(path)
             if part is None or part[1] != "head":
                 continue
-            try:
-                head = envelope.load_head(self.cat.get(blob) or b"", path)
-            except ConfideError:
-                continue
-            self.reader.head_keys[part[0]] = {k["id"]: k for k in head.get("keys", [])}
-            self._head_profiles[part[0]] = (path, head["profile"])
+            self._tip_heads[part[0]] = (path, blob)
+            if only is None or part[0] in only:
+                self._load_head(part[0], path, blob)
 
     # -- one ordinary commit --------------------------------------------------------
     def check_commit(self, c: CommitInfo, changes: list, *, before_top: Optional[dict] = None) -> None:
@@ -359,7 +367,7 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks):
             self.add(c.sha, HOLDERS_FILE, "root", "the first commit must name exactly one holder, its founding manager")
         # the root is judged by its own state: the founder declares themselves
         self.check_commit(c, changes, before_top=after)
-        if c.sig.status == "good":
+        if c.sig.status == "good" and c.sig.key is not None:  # a good signature always names its key
             self.anchor_key = signing.fingerprint(c.sig.key)
 
     def check_anchor(self) -> None:
@@ -396,65 +404,6 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks):
         if old_rv is not None and old_rv.error is not None:
             old_rv = None
         self.check_record(ctx, path, old_rv, new_rv)
-
-    # -- names in plaintext ------------------------------------------------------------
-    def check_names(self) -> None:
-        """Commit messages, file and ref names holding a child's name (word-wise, so cheap at any size)."""
-        seen = set(self.names.values())
-        for rid, (path, block) in self._head_profiles.items():  # children whose profile the walk did not open
-            if rid in seen:
-                continue
-            key = self.reader.head_keys.get(rid, {}).get(block.get("key"))
-            ident = self.reader.level_identity(rid, key, path) if key else None
-            if ident is None:
-                continue
-            try:
-                payload = envelope.open_block(block["data"], ident, schema_name="profile", record=rid, block="profile",
-                                              level=key["level"], source=path)
-            except (crypto.NotForThisKey, ConfideError):
-                continue
-            for fieldname in ("name", "known_as"):
-                value = (payload.get("profile") or {}).get(fieldname)
-                if isinstance(value, str) and value.strip():
-                    self.names[value.strip()] = rid
-        if not self.names:
-            return
-        single: dict = {}
-        full: dict = {}
-        for name, rid in self.names.items():
-            words = re.findall(r"\w+", name)
-            if words:
-                full[tuple(w.lower() for w in words)] = rid
-            for w in words:
-                if len(w) >= 3 and w[0].isupper():
-                    single.setdefault(w, rid)
-        lengths = sorted({len(k) for k in full})
-
-        def hit(text: str) -> Optional[str]:
-            words = re.findall(r"\w+", text)
-            for w in words:
-                if w in single:
-                    return single[w]
-            lower = [w.lower() for w in words]
-            for n in lengths:
-                for i in range(len(lower) - n + 1):
-                    rid = full.get(tuple(lower[i:i + n]))
-                    if rid:
-                        return rid
-            return None
-
-        for sha, message in self.messages:
-            rid = hit(message)
-            if rid:
-                self.add(sha, None, "plaintext", f"the commit message holds what looks like a child's name (from the profile of {rid})")
-        for path in sorted(self.paths):
-            rid = hit(path.replace("_", " ").replace("-", " ").replace(".", " "))
-            if rid:
-                self.add("", path, "plaintext", f"a file name holds what looks like a child's name (from the profile of {rid})")
-        for ref in gitlog.run(self.root, "for-each-ref", "--format=%(refname)").decode().splitlines():
-            rid = hit(ref.replace("_", " ").replace("-", " ").replace("/", " "))
-            if rid:
-                self.add("", ref, "plaintext", f"a branch or tag name holds what looks like a child's name (from the profile of {rid})")
 
     # -- the result --------------------------------------------------------------------
     def result(self, n: int, tip: Optional[str]) -> VerifyResult:
@@ -501,14 +450,19 @@ def make_reader(identities: Optional[list], holders: Optional[Holders]) -> tuple
 
 
 def verify(root: Path, *, clock: Clock, tip: Optional[str] = None, exclude: tuple = (), identities: Optional[list] = None,
-           holders: Optional[Holders] = None, anchor: Optional[Anchor] = None, repudiated: tuple = ()) -> VerifyResult:
+           holders: Optional[Holders] = None, anchor: Optional[Anchor] = None, repudiated: tuple = (),
+           names_cache_dir: Optional[Path] = None) -> VerifyResult:
     """Verify the commits reachable from ``tip`` (default HEAD) and not from ``exclude``; no commit may be dated
-    more than a day after ``clock``'s now."""
+    more than a day after ``clock``'s now. ``names_cache_dir``: the clone's git folder, where the reader's
+    names cache is kept (``services.names_cache``)."""
     head = gitlog.run(root, "rev-parse", "--verify", "-q", tip or "HEAD", check=False).decode().strip()
     if not head:
         return VerifyResult(0, [], False, None, None, ["the vault has no commits"])
     reader, note = make_reader(identities, holders)
-    v = Verifier(root, reader, clock=clock, anchor=anchor, repudiated=repudiated)
+    cache = None
+    if names_cache_dir is not None and reader.name is not None and identities:
+        cache = NamesCache(cache_path(names_cache_dir, reader.name), list(identities), reader.name)
+    v = Verifier(root, reader, clock=clock, anchor=anchor, repudiated=repudiated, names_cache=cache)
     n = v.run(head, exclude)
     result = v.result(n, head)
     if note and identities is not None:

@@ -18,16 +18,23 @@ from vault_cli.adapters.gitlog import CommitInfo
 from vault_cli.formats import envelope
 from vault_cli.model import policy
 from vault_cli.services.merge import Conflict, StateReader, merge_commits
+from vault_cli.services.verify_versions import VerifierState
 
 
-class MergeChecks:
-    """Provided by ``verify.Verifier``: add, cat, blob, top, settings_of, holders_of, is_tainted, check_signature..."""
+class MergeChecks(VerifierState):
+    """Provided by ``verify.Verifier``: add, cat, blob, top, settings_of, holders_of, is_tainted, check_signature
+    (see ``VerifierState``)."""
 
     # -- merges ----------------------------------------------------------------------
     def _reader_at(self, commit: Optional[str]) -> StateReader:
         if commit is None:
             return StateReader(lambda path: None)
-        return StateReader(lambda path, _c=commit: self.cat.get(f"{_c}:{path}"))
+        at: str = commit
+
+        def read(path: str) -> Optional[bytes]:
+            return self.cat.get(f"{at}:{path}")
+
+        return StateReader(read)
 
     def check_merge(self, c: CommitInfo, changes: list) -> None:
         """A merge may only merge: its tree must be what ``merge.merge_states`` makes of its parents."""

@@ -19,13 +19,14 @@ from vault_cli.model import policy
 from vault_cli.model.holders import HOLDERS_FILE, Holder, Holders
 from vault_cli.model.settings import SETTINGS_FILE, Settings
 from vault_cli.services.verify_records import Ctx
+from vault_cli.services.verify_versions import VerifierState
 
 POLICY_FILES = {SETTINGS_FILE, HOLDERS_FILE}
 SETTINGS_FILES = {".gitattributes", ".gitignore"}
 
 
-class PolicyChecks:
-    """Provided by ``verify.Verifier``: add, blob, _modes, holders_of, settings_of, parse_error, paths, state."""
+class PolicyChecks(VerifierState):
+    """Provided by ``verify.Verifier``: add, blob, _modes, holders_of, settings_of, parse_error, paths (see ``VerifierState``)."""
 
     # -- the tree ------------------------------------------------------------------
     def check_tree_shape(self, c: CommitInfo) -> None:
@@ -64,6 +65,7 @@ class PolicyChecks:
         if sig.status == "bad":
             self.add(c.sha, None, "signature", f"the commit's signature is not valid: {sig.detail}")
             return claimed
+        assert sig.key is not None  # a good signature names its key (signing.verify_commit)
         blob = signing.parse_public_key(sig.key)
         signer = next((h for h in holders.all if h.signing_key and signing.parse_public_key(h.signing_key) == blob), None)
         if signer is None:

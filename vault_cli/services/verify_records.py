@@ -20,14 +20,16 @@ from vault_cli.adapters import crypto
 from vault_cli.adapters.gitlog import CommitInfo
 from vault_cli.errors import IntegrityError
 from vault_cli.formats import envelope
-from vault_cli.model import policy
+from vault_cli.model import disclosure, policy
 from vault_cli.model.holders import Holder, Holders
 from vault_cli.model.settings import PROCEDURE_CATEGORIES, Settings
-from vault_cli.services.verify_versions import Reader, RecordVersion
+from vault_cli.services import verify_disclosure
+from vault_cli.services.verify_versions import RecordVersion, VerifierState
 
 ERASE_ACTIONS = {"entry.erase", "record.erase", "history.purge", "record.purge"}
 # Entry categories that only a role with 'requests' writes (consent is recorded by any writer).
-REQUEST_STEPS = {"request", "request-withhold", "request-extend", "request-export", "request-close"}
+REQUEST_STEPS = {"request", "request-withhold", "request-extend", "request-export", "request-close", "request-decision",
+                 "request-override"}
 
 
 # ---------------------------------------------------------------------------
@@ -72,12 +74,9 @@ def _minus_level(payload: dict) -> dict:
 SINGLE_RECORD_ACTIONS = {"entry.add", "entry.mark", "record.create", "profile.update"}
 
 
-class RecordChecks:
+class RecordChecks(VerifierState):
     """The record rules, mixed into ``verify.Verifier`` (which provides ``add``, ``reader``, ``names``
-    and ``_records``)."""
-
-    reader: Reader
-    names: dict
+    and ``_records``: see ``VerifierState``)."""
 
     def check_trailers(self, c: CommitInfo, changes: list) -> None:
         """The audit trail must say what the commit did: its record and entry trailers match its changes."""
@@ -92,15 +91,13 @@ class RecordChecks:
             return
         eid = c.trailers.get("Confide-Entry")
         if c.action in ("entry.add", "entry.mark"):
-            last = self._records.get(rec)
+            last = self._records.get(rec) if rec is not None else None
             if last is None or last[1].head is None or eid not in last[1].entries():
                 self.add(c.sha, touched[0], "trailer", f"the commit says '{c.action}' of entry {eid}, which the record does not hold")
 
-    def add(self, commit: str, file: Optional[str], check: str, message: str) -> None:  # pragma: no cover
-        raise NotImplementedError
-
     def check_record(self, ctx: Ctx, path: str, old: Optional[RecordVersion], new: RecordVersion) -> None:
         c = ctx.c
+        assert new.head is not None  # only a version that parsed is judged (verify.check_record_change)
         rid = new.head["record"]
         if new.head_raw != (old.head_raw if old else None):
             self.check_head(ctx, path, rid, old, new)
@@ -213,13 +210,25 @@ class RecordChecks:
                      f"'{ctx.name}', whose role may not handle requests")
         if kind == "entry" and not rewrap and payload.get("category") in PROCEDURE_CATEGORIES and not payload.get("details"):
             self.add(ctx.c.sha, path, "entry-changed", f"entry {item['id']} claims a procedure's category without its details")
+        if kind == "entry" and not rewrap:
+            self._check_disclosure(ctx, path, rid, rv, payload)
         return payload
+
+    def _check_disclosure(self, ctx: Ctx, path, rid, rv: RecordVersion, payload: dict) -> None:
+        category, details = payload.get("category"), payload.get("details") or {}
+        if (category == "request-override" and ctx.actor is not None
+                and not policy.may_override_refusal(ctx.settings, ctx.actor)):
+            self.add(ctx.c.sha, path, "role", f"entry {payload.get('block')} overrides what a child's profile says about "
+                     f"access, written by '{ctx.name}', whose role may not (a manager's)")
+        if category == "request-export" and details.get("procedure") == disclosure.EXPORT_DECIDED:
+            verify_disclosure.check_export(self, ctx, path, rid, rv, payload)
 
     # -- the head ---------------------------------------------------------------
     def check_head(self, ctx: Ctx, path: str, rid: str, old: Optional[RecordVersion], new: RecordVersion) -> None:
         c = ctx.c
         oh = old.head if old else {}
         nh = new.head
+        assert oh is not None and nh is not None  # only versions that parsed are judged (verify.check_record_change)
         sha = c.sha
         removed_holders = {h.name for h in ctx.after_holders.all if not h.active}
 
@@ -248,12 +257,13 @@ class RecordChecks:
                 self.add(sha, path, "grant", f"a grant says it was given by '{g.get('granted_by')}' but the commit is by '{ctx.name}'")
             target = ctx.after_holders.find(g["holder"])
             needs = policy.grant_needs(ctx.after_settings, target) if target else ()
+            role = target.role if target else None  # 'needs' is empty without a target holder
             if "until" in needs and not g.get("until"):
-                self.add(sha, path, "grant", f"a grant to '{g['holder']}' ({target.role}) has no end date, which that role's grants need")
+                self.add(sha, path, "grant", f"a grant to '{g['holder']}' ({role}) has no end date, which that role's grants need")
             if "parent-permission" in needs and not g.get("parent_permission"):
-                self.add(sha, path, "grant", f"a grant to '{g['holder']}' ({target.role}) has no parent's permission, which that role's grants need")
+                self.add(sha, path, "grant", f"a grant to '{g['holder']}' ({role}) has no parent's permission, which that role's grants need")
             if "parent-permission" in needs and c.trailers.get("Confide-Records", "1") != "1":
-                self.add(sha, path, "grant", f"a grant to '{g['holder']}' ({target.role}) was given for several records at once; "
+                self.add(sha, path, "grant", f"a grant to '{g['holder']}' ({role}) was given for several records at once; "
                          "that role's grants are given one child at a time")
         for k, g in og.items():
             if k in ng:
@@ -364,6 +374,7 @@ class RecordChecks:
                 return
 
     def check_profile(self, ctx: Ctx, path, rid, rv: RecordVersion) -> None:
+        assert rv.head is not None  # called from check_head, on a version that parsed
         block = rv.head["profile"]
         key = rv.key(block["key"])
         if key is None or key["level"] != ctx.settings.levels[0]:

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from vault_cli.adapters import crypto
+from vault_cli.adapters import crypto, gitlog
+from vault_cli.adapters.gitlog import CommitInfo
 from vault_cli.errors import ConfideError, IntegrityError
 from vault_cli.formats import canonical, envelope
+from vault_cli.model.holders import Holder, Holders
+from vault_cli.model.settings import Settings
 
 
 @dataclass
@@ -204,3 +207,46 @@ class Reader:
 
 
 __all__ = ["Finding", "RecordVersion", "parse_record", "parse_record_incremental", "Reader"]
+
+
+# ---------------------------------------------------------------------------
+# What verify's check mixins share
+
+
+class VerifierState:
+    """The state and helpers ``verify.Verifier`` provides to the check mixins it is built from
+    (``RecordChecks``, ``PolicyChecks``, ``MergeChecks``), declared once so each mixin is type-checked
+    on its own. Nothing here runs: ``Verifier.__init__`` sets the attributes, and it (or a mixin)
+    defines the methods."""
+
+    root: Path
+    reader: Reader
+    cat: gitlog.CatFile
+    findings: list[Finding]
+    names: dict[str, str]  # child's name -> record id
+    paths: set[str]
+    tainted: dict[str, str]  # commit -> the commit with findings it is built on
+    repudiated: dict[str, str]  # commit -> the repudiation that answered it
+    bad: set[str]  # commits with findings of their own
+    unsigned: int
+    vouched: Optional[tuple[str, str, int]]  # (attestation commit, holder, commits vouched for)
+    unsigned_policy_note: Optional[str]
+    anchor_key: Optional[str]
+    last_clean: Optional[str]
+    _top: dict[str, dict[str, str]]  # commit -> {top file: blob}
+    _records: dict[str, tuple[tuple[Optional[str], Optional[str]], RecordVersion]]
+    _tip_commit: Optional[str]
+    _tip_blobs: dict[tuple[str, str], Optional[str]]
+    _modes: dict[str, list[tuple[str, str]]]  # commit -> [(path, new mode)]
+
+    if TYPE_CHECKING:
+        def add(self, commit: str, file: Optional[str], check: str, message: str) -> None: ...
+        def blob(self, sha: Optional[str]) -> Optional[bytes]: ...
+        def parse_error(self, blob: Optional[str], what: str) -> str: ...
+        def settings_of(self, top: dict[str, str]) -> Optional[Settings]: ...
+        def holders_of(self, top: dict[str, str]) -> Optional[Holders]: ...
+        def top(self, commit: str) -> dict[str, str]: ...
+        def is_tainted(self, commit: str) -> bool: ...
+        def _after_top(self, c: CommitInfo, changes: list[tuple[str, Optional[str], Optional[str]]]) -> dict[str, str]: ...
+        def check_signature(self, c: CommitInfo, holders: Holders, settings: Settings,
+                            required: Optional[bool] = None) -> Optional[Holder]: ...

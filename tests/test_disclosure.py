@@ -1,0 +1,228 @@
+"""Issue 11: disclosure is a decision per entry, recorded; the profile's refusals; verify checks both from history.
+
+Real CLI, real keys, real git; the forbidden commits are built with plain git, as a holder with a key could.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import test_requests
+from conftest import entries_file
+from test_requests import _decide, _open_request, _refused
+
+from vault_cli.errors import ExitCode
+from vault_cli.formats import envelope
+from vault_cli.model import disclosure
+
+FINDINGS = int(ExitCode.FINDINGS)
+family, now = test_requests.family, test_requests.now  # the same fixtures: a family's records, a fixed clock
+
+
+def _findings(v, who="amira") -> list:
+    r = v.run("verify", "--json", who=who)
+    assert r.exit_code in (0, FINDINGS), r.stderr
+    return json.loads(r.stdout)["findings"]
+
+
+def _export(v, rq, path, who="amira"):
+    return v.run("request", "export", rq, "--out", str(path), who=who)
+
+
+def test_every_entry_needing_one_is_decided_per_request_and_a_second_request_sees_the_first(family, tmp_path):
+    v, a, b, c, m = family
+    rq1 = _open_request(v, a)
+    v.ok("request", "consent", rq1, "--third-party", "Dr Who, health visitor", "--refused")
+    v.ok("request", "consent", rq1, "--third-party", "Aunt May", "--given")
+    shown = json.loads(v.ok("request", "show", rq1, "--json").stdout)
+    flags = {r["entry"]: r["flags"] for r in shown["to_review"]}
+    assert flags[m["withheld"]] == ["safeguarding", "decision needed"]
+    assert flags[m["notinf"]] == ["parents were not informed", "decision needed"]
+    assert any("confide request decide" in t for t in shown["to_do"])
+
+    # Nothing is written while any entry needing a decision has none; ids, dates and categories are listed.
+    r = _refused(v, ["request", "export", rq1, "--out", str(tmp_path / "c.html")], ExitCode.USAGE)
+    assert "2 entries need a decision" in r.stderr and m["withheld"] in r.stderr and m["notinf"] in r.stderr
+    assert "2026-01-15, concern" in r.stderr and "MARKER" not in r.stderr
+    _decide(v, rq1, m["withheld"], "--withhold", "--ground", "child-abuse", reason="REASON-MARKER-1 strategy meeting")
+    r = _refused(v, ["request", "export", rq1, "--out", str(tmp_path / "c.html")], ExitCode.USAGE)
+    assert "1 entry needs a decision" in r.stderr and m["withheld"] not in r.stderr
+    _decide(v, rq1, m["notinf"], "--withhold", "--ground", "serious-harm", reason="REASON-MARKER-2 risk")
+    # A decision can be changed: the latest counts, and the command says what it replaces.
+    r = v.ok("request", "decide", rq1, m["notinf"], "--disclose", input="REASON-MARKER-3 the mother knows now\n")
+    assert "replaces the earlier decision" in r.stderr and "withhold" in r.stderr
+    copy1 = tmp_path / "copy1.json"
+    v.ok("request", "export", rq1, "--out", str(copy1), "--format", "json")
+    data = json.loads(copy1.read_text())
+    texts = " ".join(e["text"] for e in data["entries"])
+    assert "MARKER-A-notinf" in texts and "MARKER-A-withheld" not in texts
+    assert {r["ground"]: r["count"] for r in data["removed"]}[disclosure.TOLD] == 1
+    assert "child-abuse" not in copy1.read_text() and "REASON-MARKER" not in copy1.read_text()
+    shown = json.loads(v.ok("request", "show", rq1, "--json").stdout)
+    assert {(d["entry"], d["decision"], d["ground"]) for d in shown["decisions"]} == {
+        (m["withheld"], "withhold", "child-abuse"), (m["notinf"], "disclose", None)}
+    assert all(d["by"] == "amira" for d in shown["decisions"])
+    v.ok("request", "close", rq1, "--met-on", "2026-11-24")
+
+    # The father's request later: the mother's decisions are shown, and his request needs its own.
+    rq2 = v.ok("request", "open", a, "--requester", "Alan Turing", "--relationship", "father", "--received",
+               "2026-11-23").last_line
+    shown = json.loads(v.ok("request", "show", rq2, "--json").stdout)
+    assert {(d["entry"], d["decision"], d["request"]) for d in shown["earlier_decisions"]} == {
+        (m["withheld"], "withhold", rq1), (m["notinf"], "disclose", rq1)}
+    assert shown["decisions"] == []
+    flags = {r["entry"]: r["flags"] for r in shown["to_review"]}
+    assert flags[m["withheld"]] == ["safeguarding", "decision needed", f"withheld for {rq1}"]
+    text = v.ok("request", "show", rq2).stdout
+    assert "earlier requests' decisions" in text and f"withhold (child-abuse) for {rq1}" in text
+    r = _refused(v, ["request", "export", rq2, "--out", str(tmp_path / "c2.html")], ExitCode.USAGE)
+    assert f"withheld for {rq1}" in r.stderr and f"disclosed for {rq1}" in r.stderr
+    _decide(v, rq2, m["withheld"], "--withhold", "--ground", "serious-harm", reason="REASON-MARKER-4")
+    _decide(v, rq2, m["notinf"], "--withhold", "--ground", "serious-harm", reason="REASON-MARKER-5")
+    v.ok("request", "export", rq2, "--out", str(tmp_path / "c2.md"), "--format", "md")
+    assert "MARKER-A-notinf" not in (tmp_path / "c2.md").read_text()
+
+    # Where telling the requester would itself cause the harm, a withholding may be left out of the count; the
+    # copy then says neither how many nor that nothing was removed.
+    _refused(v, ["request", "decide", rq2, m["notinf"], "--withhold", "--ground", "third-party", "--not-told"],
+             ExitCode.USAGE)
+    _decide(v, rq2, m["withheld"], "--withhold", "--ground", "child-abuse", "--not-told", reason="REASON-MARKER-6")
+    _decide(v, rq2, m["notinf"], "--withhold", "--ground", "serious-harm", "--not-told", reason="REASON-MARKER-7")
+    v.ok("request", "consent", rq2, "--third-party", "Dr Who, health visitor", "--given")
+    v.ok("request", "consent", rq2, "--third-party", "Aunt May", "--given")
+    r = v.ok("request", "export", rq2, "--out", str(tmp_path / "c3.md"), "--format", "md")
+    assert "2 left out (2 without the copy saying so)" in r.stderr
+    quiet = (tmp_path / "c3.md").read_text()
+    assert "MARKER-A-notinf" not in quiet and "MARKER-A-withheld" not in quiet and "MARKER-A-refused" in quiet
+    assert "Nothing was removed" not in quiet and "not included in this copy" not in quiet
+    assert "not told" in v.ok("request", "show", rq2).stdout
+
+    # Reasons and decisions are encrypted: nothing in the commits or the files in the clear.
+    log = v.git("log", "--format=%B")
+    assert "REASON-MARKER" not in log and "child-abuse" not in log
+    grep = subprocess.run(["git", "-C", str(v.root), "grep", "-e", "REASON-MARKER", "-e", "child-abuse"], capture_output=True)
+    assert grep.returncode == 1
+    assert _findings(v) == []
+
+
+def test_the_profile_stops_a_copy_for_a_requester_without_parental_responsibility_or_under_a_court_order(
+        family, tmp_path):
+    v, a, b, c, m = family
+    v.ok("child", "set", a, 'parents:=[{"name": "Grace  hopper", "parental_responsibility": false}]')
+    rq = _open_request(v, a)  # "Grace Hopper": the same person, spacing and case aside
+    _decide(v, rq, m["withheld"], "--withhold", "--ground", "child-abuse", reason="best interests")
+    _decide(v, rq, m["notinf"], "--disclose", reason="told since")
+    r = _refused(v, ["request", "export", rq, "--out", str(tmp_path / "c.html")], ExitCode.DENIED)
+    assert "no parental responsibility" in r.stderr and f"confide request override {rq}" in r.stderr
+    assert "Grace" not in r.stderr
+    shown = json.loads(v.ok("request", "show", rq, "--json").stdout)
+    assert shown["refusals"] == [{"refusal": disclosure.NO_PR, "why": disclosure.REFUSALS[disclosure.NO_PR],
+                                  "overridden": False}]
+    # Only a manager overrides: not the DSL, not a practitioner; and never without a reason.
+    for who in ("dara", "ben"):
+        _refused(v, ["request", "override", rq], ExitCode.DENIED, who=who)
+    _refused(v, ["request", "override", rq], ExitCode.USAGE)  # no reason on stdin
+    v.ok("request", "override", rq, input="OVERRIDE-MARKER a residence order since gives her responsibility\n")
+    r = v.ok("request", "export", rq, "--out", str(tmp_path / "c.html"))
+    assert "not among the parents" not in r.stderr
+    # A court order recorded later stops the next copy again, until overridden again.
+    v.ok("child", "set", a, "court_orders=COURT-MARKER child arrangements order 2025")
+    r = _refused(v, ["request", "export", rq, "--out", str(tmp_path / "d.html")], ExitCode.DENIED)
+    assert "court order" in r.stderr and "COURT-MARKER" not in r.stderr and "parental responsibility" not in r.stderr
+    v.ok("request", "override", rq, input="the order does not restrict the mother's access\n")
+    _refused(v, ["request", "override", rq], ExitCode.USAGE)  # nothing left to override
+    v.ok("request", "export", rq, "--out", str(tmp_path / "d.html"))
+    assert "OVERRIDE-MARKER" not in v.git("log", "--format=%B")
+    assert _findings(v) == []
+    # A requester the profile does not list is warned about.
+    rq2 = v.ok("request", "open", a, "--requester", "Someone Else", "--relationship", "uncle", "--received",
+               "2026-11-23").last_line
+    _decide(v, rq2, m["withheld"], "--withhold", "--ground", "child-abuse", reason="x")
+    _decide(v, rq2, m["notinf"], "--withhold", "--ground", "serious-harm", reason="x")
+    v.ok("request", "override", rq2, input="checked the order\n")
+    r = v.ok("request", "export", rq2, "--out", str(tmp_path / "e.html"))
+    assert "not among the parents" in r.stderr
+
+
+def _forge_step(v, record, category, details, *, who, level="confidential"):
+    """Append a procedure entry by hand, sealed as confide seals it, and commit it signed by ``who``."""
+    from vault_cli.cli import environment
+    from vault_cli.services.vault import Session, Vault
+
+    session = Session.start(Vault(v.root, config=environment.config(identity=str(v.keys[who]))))
+    env = session.vault.envelope(record)
+    key = env.current_key(level)
+    eid = "e-01m8p2cgzd20p9" if category == "request-export" else "e-01m8p2cgzd20pa"
+    payload = {"confide": "entry/1", "record": record, "block": eid, "level": level, "category": category,
+               "text": "forged step", "at": "2026-11-24T10:00:00+00:00", "recorded_at": "2026-11-24T10:00:00+00:00",
+               "author": who, "parent_view": "not-asked", "parents_informed": None, "parents_not_informed": None,
+               "third_parties": [], "corrects": None, "details": details}
+    env.append_entry({"id": eid, "key": key["id"], "data": envelope.seal(payload, key["recipient"], "entry", env.source)})
+    entries_file(v.root, record).write_bytes(env.tail_bytes())
+    return v.commit_as(who, "add", action="entry.add", trailers={"Confide-Record": record, "Confide-Entry": eid}), eid
+
+
+def test_verify_finds_a_copy_made_with_plain_git_without_decisions(family):
+    """amira, a manager, appends a clean copy's export entry by hand, skipping the decisions export demands: a
+    signed commit that keyless checks pass; her key opens the record, so her next command and verify find it."""
+    v, a, b, c, m = family
+    rq = _open_request(v, a)
+    _decide(v, rq, m["withheld"], "--withhold", "--ground", "child-abuse", reason="best interests")
+    bad, eid = _forge_step(v, a, "request-export", {"procedure": disclosure.EXPORT_DECIDED, "request": rq,
+                                                    "format": "html", "sha256": "0" * 64}, who="amira")
+    fs = [f for f in _findings(v) if f["commit"] == bad]
+    assert [f["check"] for f in fs] == ["disclosure"], fs
+    assert m["notinf"] in fs[0]["message"] and "parents were not informed" in fs[0]["message"]
+    assert m["withheld"] not in fs[0]["message"]  # that one was decided
+    r = v.run("request", "show", rq)
+    assert r.exit_code == FINDINGS and bad[:12] in r.stderr
+
+
+def test_verify_finds_a_copy_against_the_profile_and_overrides_or_decisions_by_the_wrong_role(family):
+    v, a, b, c, m = family
+    v.ok("child", "set", a, "court_orders=an order")
+    rq = _open_request(v, a)
+    _decide(v, rq, m["withheld"], "--withhold", "--ground", "child-abuse", reason="best interests")
+    _decide(v, rq, m["notinf"], "--disclose", reason="told since")
+    # dara, the DSL, may decide but not override: her hand-made override is found.
+    bad_override, _ = _forge_step(v, a, "request-override", {"procedure": disclosure.OVERRIDE_PROCEDURE, "request": rq,
+                                                             "refusals": [disclosure.COURT_ORDER], "reason": "x"},
+                                  who="dara")
+    fs = _findings(v)
+    assert {(f["commit"], f["check"]) for f in fs} == {(bad_override, "role")}, fs
+    v.ok("repudiate", "--reason", "override by the DSL")
+    bad_export, _ = _forge_step(v, a, "request-export", {"procedure": disclosure.EXPORT_DECIDED, "request": rq},
+                                who="amira")
+    fs = _findings(v)
+    assert [(f["commit"], f["check"]) for f in fs] == [(bad_export, "disclosure")], fs
+    assert "court order" in fs[0]["message"]
+    v.ok("repudiate", "--reason", "copy against the court order")
+    # A practitioner's hand-made decision is a request step their role may not write.
+    bad_decision, _ = _forge_step(v, a, "request-decision", {
+        "procedure": disclosure.DECISION_PROCEDURE, "request": rq, "entry": m["obs1"], "decision": "disclose",
+        "ground": None, "reason": "x"}, who="ben")
+    assert [(f["commit"], f["check"]) for f in _findings(v) if f["commit"] == bad_decision] == [(bad_decision, "role")]
+
+
+def test_the_help_names_every_ground_and_nothing_else():
+    from vault_cli.cli.requests import GROUND_HELP
+
+    named = [part.strip().split(" ")[0] for part in GROUND_HELP.replace("), ", ")|").split("|")]
+    assert named == list(disclosure.GROUNDS)
+
+
+def test_a_holder_display_name_is_set_by_a_manager_and_cleared(vault):
+    v = vault
+    v.ok("holder", "set-display-name", "cara", "  Cara   Jones ")
+    rows = {r["name"]: r for r in json.loads(v.ok("holder", "list", "--json").stdout)}
+    assert rows["cara"]["display_name"] == "Cara Jones" and "display_name" not in rows["ben"]
+    for bad in ("Cara\x1b[31m", "x" * 101):
+        _refused(v, ["holder", "set-display-name", "cara", bad], ExitCode.USAGE)
+    _refused(v, ["holder", "set-display-name", "cara", "Cara Jones"], ExitCode.USAGE)  # nothing to change
+    _refused(v, ["holder", "set-display-name", "cara", "Someone"], ExitCode.DENIED, who="dara")
+    _refused(v, ["holder", "set-display-name", "nobody", "Someone"], ExitCode.NOT_FOUND)
+    v.ok("holder", "set-display-name", "cara", "")
+    assert "display_name" not in json.loads(v.ok("holder", "list", "--json").stdout)[2]
+    assert "holder.display-name" in v.git("log", "-1", "--format=%B")
+    assert _findings(v) == []

@@ -1,0 +1,187 @@
+"""What a parent's copy may disclose: the decisions each request needs, their grounds, and when export must stop.
+
+Pure rules on decrypted entries (no IO), used by the commands (``request decide``,
+``request override``, ``request export``) and by ``confide verify`` alike, so what a
+command refuses, verify reports.
+
+**Decisions.** For each request, every entry of the child's file that was recorded
+with the parents not informed (and not informed since), and every entry at the top
+level (safeguarding), needs a recorded decision before a clean copy is exported:
+*withhold*, with a ground from ``GROUNDS``, or *disclose*, with who decided and why.
+A decision belongs to one request: a second request for the same child shows the
+first request's decisions as information and needs its own (circumstances change,
+and the requester may be someone else). The latest decision for an entry counts.
+Withholdings recorded by ``request withhold`` before decisions existed
+(``request-withhold/1``) count as decisions to withhold.
+
+**Refusals.** Where the child's profile records that the requester has no parental
+responsibility, or records a court order (which may bear on who may see the child's
+records), export refuses until a manager overrides the refusal with a reason,
+recorded for the request.
+
+**Grounds** (Data Protection Act 2018, Schedules 2 and 3; ICO guidance on the right
+of access and on information about other individuals). The parent's copy names none
+of them: it says in general terms that information was withheld under an exemption
+in the Act (telling the requester which exemption may itself reveal what was
+withheld). Where even that would cause the harm the exemption prevents, a
+withholding on ``UNTOLD_GROUNDS`` may be recorded as not told: the copy then
+neither counts it nor says that nothing was removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from vault_cli.model.settings import LEVELS, PROCEDURE_CATEGORIES
+
+# ground -> what it means, with where the law says so. The list is fixed: a ground outside it
+# is refused, because each must be an exemption the Act provides.
+GROUNDS = {
+    "serious-harm": "disclosure would be likely to cause serious harm to the physical or mental health of the "
+                    "child or another person (DPA 2018 Sch 3)",
+    "child-abuse": "child abuse data whose disclosure to a person with parental responsibility would not be in "
+                   "the child's best interests (DPA 2018 Sch 3 para 21)",
+    "third-party": "information about another person who has not consented, where disclosing it without their "
+                   "consent is not reasonable (DPA 2018 Sch 2 para 16)",
+    "crime": "disclosure would be likely to prejudice the prevention or detection of crime (DPA 2018 Sch 2 para 2)",
+    "legal-privilege": "information covered by legal professional privilege (DPA 2018 Sch 2 para 19)",
+}
+# What the parent's copy says of every entry withheld under any of them, in general terms.
+TOLD = "information withheld under an exemption in the Data Protection Act 2018"
+# Grounds under which even saying that something was withheld may be left out, where telling the requester
+# would itself cause the harm the exemption prevents (ICO: "neither confirm nor deny").
+UNTOLD_GROUNDS = ("serious-harm", "child-abuse", "crime")
+DECISIONS = ("withhold", "disclose")
+
+# Why an entry needs a decision (shown to staff, never on the copy).
+NOT_INFORMED = "parents were not informed"
+TOP_LEVEL = LEVELS[-1]
+
+# Refusals the profile can raise, and what each says.
+NO_PR = "no-parental-responsibility"
+COURT_ORDER = "court-order"
+REFUSALS = {
+    NO_PR: "the child's profile records that the requester has no parental responsibility",
+    COURT_ORDER: "the child's profile records a court order, which may bear on who may see the child's records",
+}
+
+REQUEST_CATEGORIES = tuple(c for c in PROCEDURE_CATEGORIES if c.startswith("request"))
+
+DECISION_PROCEDURE = "request-decision/1"
+OVERRIDE_PROCEDURE = "request-override/1"
+LEGACY_WITHHOLD = "request-withhold/1"
+EXPORT_DECIDED = "request-export/2"  # an export made under these rules (verify checks it against them)
+
+
+def state_of(payload: dict[str, Any], marks: list[dict[str, Any]]) -> dict[str, Any]:
+    """An entry's current state from its decrypted block and markings (what ``needs_decision`` and ``decisions``
+    read), for ``confide verify``, which reads blocks without a session."""
+    st = {k: payload.get(k) for k in ("category", "level", "at", "recorded_at", "author", "parents_informed",
+                                      "parents_not_informed")}
+    st["id"] = payload.get("block")
+    st["details"] = payload.get("details") or {}
+    for m in sorted(marks, key=lambda x: x.get("block", "")):
+        for name, change in (m.get("changes") or {}).items():
+            if name != "level" and name in st:
+                st[name] = change.get("to")
+    return st
+
+
+def is_request_step(entry: dict[str, Any]) -> bool:
+    """A request procedure's own entry, not part of the child's file."""
+    return entry.get("category") in REQUEST_CATEGORIES
+
+
+def needs_decision(entry: dict[str, Any]) -> list[str]:
+    """Why an entry (its current state) needs a decision before it can be disclosed; empty when it does not."""
+    why = []
+    if entry.get("parents_not_informed"):
+        why.append(NOT_INFORMED)
+    if entry.get("level") == TOP_LEVEL:
+        why.append(TOP_LEVEL)
+    return why
+
+
+@dataclass(frozen=True)
+class Decision:
+    entry: str
+    decision: str  # withhold | disclose
+    ground: Optional[str]  # a GROUNDS key (or, from before decisions, the ground as then written)
+    reason: str
+    by: str
+    on: str  # recorded_at
+    id: str  # the decision's own entry id
+    request: str
+    tell: bool = True  # False: withheld without telling the requester (telling them would itself cause harm)
+
+
+def decision_of(e: dict[str, Any]) -> Optional[Decision]:
+    """The decision a procedure entry records (current state with ``details``), or None when it records none."""
+    d = e.get("details") or {}
+    if e.get("category") == "request-decision" and d.get("procedure") == DECISION_PROCEDURE:
+        if d.get("decision") not in DECISIONS or not isinstance(d.get("entry"), str):
+            return None
+        if d["decision"] == "withhold" and d.get("ground") not in GROUNDS:
+            return None
+        return Decision(d["entry"], d["decision"], d.get("ground"), d.get("reason") or "", e["author"],
+                        e["recorded_at"], e["id"], d.get("request") or "", d.get("tell") is not False)
+    if e.get("category") == "request-withhold" and d.get("procedure") == LEGACY_WITHHOLD:
+        return Decision(d.get("entry") or "", "withhold", d.get("ground"), d.get("reason") or "", e["author"],
+                        e["recorded_at"], e["id"], d.get("request") or "")
+    return None
+
+
+def decisions(entries: list[dict[str, Any]]) -> dict[str, dict[str, Decision]]:
+    """Every request's decisions, the latest for each entry: {request: {entry: Decision}}."""
+    out: dict[str, dict[str, Decision]] = {}
+    for e in sorted(entries, key=lambda x: x["id"]):
+        dec = decision_of(e)
+        if dec is not None and dec.request:
+            out.setdefault(dec.request, {})[dec.entry] = dec
+    return out
+
+
+def undecided(file_entries: list[dict[str, Any]], decided: dict[str, Decision]) -> list[dict[str, Any]]:
+    """The entries that need a decision and have none, in date order."""
+    return [e for e in sorted(file_entries, key=lambda x: (x["at"], x["id"]))
+            if needs_decision(e) and e["id"] not in decided]
+
+
+def _key(name: str) -> str:
+    return " ".join(str(name).split()).casefold()
+
+
+def refusals(profile: Optional[dict[str, Any]], requester: str) -> list[str]:
+    """Why the profile says a copy must not be given to ``requester`` without a manager's override."""
+    out = []
+    profile = profile or {}
+    for p in profile.get("parents") or []:
+        if isinstance(p, dict) and _key(p.get("name", "")) == _key(requester) and p.get("parental_responsibility") is False:
+            out.append(NO_PR)
+            break
+    orders = profile.get("court_orders")
+    if isinstance(orders, str) and orders.strip():
+        out.append(COURT_ORDER)
+    return out
+
+
+def requester_listed(profile: Optional[dict[str, Any]], requester: str) -> bool:
+    """Is the requester among the parents the profile lists (by name)?"""
+    return any(isinstance(p, dict) and _key(p.get("name", "")) == _key(requester)
+               for p in (profile or {}).get("parents") or [])
+
+
+def overridden(entries: list[dict[str, Any]], request_id: str) -> set[str]:
+    """The refusals a recorded override lifts for ``request_id``."""
+    out: set[str] = set()
+    for e in entries:
+        d = e.get("details") or {}
+        if (e.get("category") == "request-override" and d.get("procedure") == OVERRIDE_PROCEDURE
+                and d.get("request") == request_id):
+            out |= {r for r in d.get("refusals") or [] if r in REFUSALS}
+    return out
+
+
+__all__ = ["GROUNDS", "TOLD", "DECISIONS", "REFUSALS", "Decision", "needs_decision", "decisions", "undecided",
+           "refusals", "overridden", "requester_listed", "decision_of"]

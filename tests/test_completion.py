@@ -152,7 +152,7 @@ def test_the_bash_script_offers_no_file_names_after_category(setting, tmp_path):
     wrapper.write_text(f"#!/bin/sh\nexec {sys.executable} -m vault_cli \"$@\"\n")
     wrapper.chmod(0o755)
     env = _env(v, "amira", {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
-    script = subprocess.run(["confide", "--show-completion", "bash"], env=env, capture_output=True, text=True,
+    script = subprocess.run(["confide", "--show-completion"], env={**env, "SHELL": "/bin/bash"}, capture_output=True, text=True,
                             cwd=v.root)
     assert script.returncode == 0, script.stderr
     [spec] = [line for line in script.stdout.splitlines() if line.startswith("complete ")]
@@ -175,3 +175,20 @@ def test_the_bash_script_offers_no_file_names_after_category(setting, tmp_path):
     outside = tmp_path
     env["CONFIDE_VAULT"] = str(outside)
     assert in_bash("confide", "find", "--category", "", cwd=outside) == []
+
+
+@pytest.mark.parametrize("shell, where", [("bash", ".bash_completions/confide.sh"), ("zsh", ".zfunc/_confide"),
+                                          ("fish", ".config/fish/completions/confide.fish")])
+def test_install_completion_for_the_users_shell(tmp_path, shell, where):
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home), "SHELL": f"/bin/{shell}"}
+    for _ in range(2):  # twice: the rc file gets its lines once
+        p = subprocess.run([sys.executable, "-m", "vault_cli", "--install-completion"], env=env, capture_output=True,
+                           text=True)
+        assert p.returncode == 0, p.stderr
+    script = (home / where).read_text()
+    assert "_CONFIDE_COMPLETE=complete_" + shell in script
+    if shell == "bash":
+        rc = (home / ".bashrc").read_text()
+        assert rc.count("source ~/.bash_completions/confide.sh") == 1

@@ -264,7 +264,7 @@ app = typer.Typer(
     name="confide",
     help="Keep an early-years setting's confidential records in an encrypted git vault.",
     no_args_is_help=True,
-    add_completion=True,
+    add_completion=False,  # our own --install-completion / --show-completion (cli.completion's scripts)
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -280,11 +280,36 @@ JsonOpt = typer.Option(False, "--json", help="Print JSON for scripts.")
 NoPagerOpt = typer.Option(False, "--no-pager", help="On a terminal, print long output directly instead of through the pager (CONFIDE_PAGER, else PAGER, else less).")
 
 
+def _show_completion(ctx: typer.Context, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        from vault_cli.cli import completion
+
+        out(completion.script(environment.shell()))
+        raise typer.Exit(0)
+
+
+def _install_completion(ctx: typer.Context, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        from pathlib import Path
+
+        from vault_cli.cli import completion
+
+        path = completion.install_script(environment.shell(), Path.home())
+        note(f"{environment.shell()} completion installed in {path}; it works in shells started from now on")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _global(
     vault: Optional[str] = typer.Option(None, "--vault", metavar="PATH", help=VAULT_HELP),
     identity: Optional[str] = typer.Option(None, "--identity", "-i", metavar="FILE", help=IDENTITY_HELP),
     signing_key_file: Optional[str] = typer.Option(None, "--signing-key-file", metavar="FILE", help=SIGNING_KEY_FILE_HELP),
+    install_completion: bool = typer.Option(False, "--install-completion", is_eager=True, expose_value=False,
+                                            callback=_install_completion,
+                                            help="Install completion for your shell ($SHELL: bash, zsh or fish)."),
+    show_completion: bool = typer.Option(False, "--show-completion", is_eager=True, expose_value=False,
+                                         callback=_show_completion,
+                                         help="Print the completion script for your shell ($SHELL), to install it yourself."),
 ) -> None:
     """Keep an early-years setting's confidential records in an encrypted git vault.
 

@@ -26,6 +26,7 @@ error, and never writes to stderr.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Optional
 
 try:  # typer >= 0.25 vendors click
@@ -78,11 +79,9 @@ def _given(ctx, name: str) -> Optional[str]:
 def _config(ctx):
     from vault_cli.cli import environment, prompts
 
-    def passphrase(source: str) -> Optional[str]:  # from CONFIDE_PASSPHRASE_FILE only: completion never asks
-        pfile = environment.passphrase_file()
-        return prompts._from_file(pfile) if pfile else None
-
-    return environment.config(vault=_given(ctx, "vault"), identity=_given(ctx, "identity"), passphrase=passphrase)
+    # the passphrase from CONFIDE_PASSPHRASE_FILE only: completion never asks
+    return environment.config(vault=_given(ctx, "vault"), identity=_given(ctx, "identity"),
+                              passphrase=prompts.scripted_passphrase)
 
 
 def _matches(incomplete: str, *words: Optional[str]) -> bool:
@@ -308,13 +307,43 @@ def accept_click_style(complete_var: str) -> None:
         os.environ[complete_var] = f"{second}_{first}"
 
 
-def install() -> None:
-    """Use these shells' scripts, for completing and for ``--show-completion`` / ``--install-completion``."""
-    for cls in (Bash, Zsh, Fish):
-        add_completion_class(cls, cls.name)
-    try:
-        from typer import _completion_shared
+SHELLS = {"bash": Bash, "zsh": Zsh, "fish": Fish}
 
-        _completion_shared._completion_scripts.update({"bash": "\n" + BASH, "zsh": "\n" + ZSH, "fish": FISH})
-    except (ImportError, AttributeError):  # pragma: no cover - another typer: its own scripts stay
-        pass
+
+def install() -> None:
+    """Complete with these shells' classes (``_CONFIDE_COMPLETE=complete_bash`` and kin)."""
+    for name, cls in SHELLS.items():
+        add_completion_class(cls, name)
+
+
+def script(shell: str) -> str:
+    """The completion script for ``shell`` (bash, zsh or fish), as ``--show-completion`` prints it."""
+    from vault_cli.errors import UsageError
+
+    if shell not in SHELLS:
+        raise UsageError(f"no completion for the shell '{shell}'", "confide completes in bash, zsh and fish")
+    return SHELLS[shell](None, {}, "confide", "_CONFIDE_COMPLETE").source()
+
+
+def install_script(shell: str, home: Path) -> Path:
+    """Install the script where ``shell`` finds it (and, for bash and zsh, have the shell's rc file load it)."""
+    text = script(shell)
+    if shell == "fish":
+        target = home / ".config" / "fish" / "completions" / "confide.fish"
+        lines: list = []
+        rc = None
+    elif shell == "zsh":
+        target = home / ".zfunc" / "_confide"
+        rc, lines = home / ".zshrc", ["fpath+=~/.zfunc", "autoload -Uz compinit && compinit"]
+    else:
+        target = home / ".bash_completions" / "confide.sh"
+        rc, lines = home / ".bashrc", ["source ~/.bash_completions/confide.sh"]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text + "\n", encoding="utf-8")
+    if rc is not None:
+        have = rc.read_text(encoding="utf-8", errors="replace").splitlines() if rc.exists() else []
+        missing = [line for line in lines if line not in have]
+        if missing:
+            with open(rc, "a", encoding="utf-8") as fh:
+                fh.write("\n" + "\n".join(missing) + "\n")
+    return target

@@ -77,6 +77,11 @@ def temp_dir() -> str:
     return "/tmp"
 
 
+def shell() -> str:
+    """The user's shell (``$SHELL``'s name), for installing completion."""
+    return os.path.basename(os.environ.get("SHELL", "")) or "bash"
+
+
 def completing() -> bool:
     """Is the shell asking for completions (click's ``_CONFIDE_COMPLETE`` and kin)?"""
     return any(k.endswith("_COMPLETE") for k in os.environ)

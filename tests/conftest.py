@@ -148,6 +148,44 @@ def run_cli(args: list[str], *, identity: Optional[Path] = None, input: Optional
     return Result(r.exit_code, r.stdout, r.stderr)
 
 
+def run_on_terminal(args: list[str], *, env: dict, cwd: Optional[Path] = None, input: Optional[str] = None) -> Result:
+    """``confide ARGS`` as a real process (``python -m vault_cli``) whose stdin and stdout are a terminal (a pty),
+    as when a person types it; stderr stays a pipe. ``input`` is typed on the terminal. Its stdout is what the
+    terminal showed, with the terminal's CRLF line ends turned back into LF."""
+    import pty
+    import selectors
+    import sys
+
+    master, slave = pty.openpty()
+    p = subprocess.Popen([sys.executable, "-m", "vault_cli", *args], stdin=slave, stdout=slave, stderr=subprocess.PIPE,
+                         env={**os.environ, **env}, cwd=cwd, close_fds=True, start_new_session=True)
+    os.close(slave)
+    if input:
+        os.write(master, input.encode())
+    shown, err = b"", b""
+    sel = selectors.DefaultSelector()  # not select(): a long test run may hold descriptors beyond its limit
+    sel.register(master, selectors.EVENT_READ)
+    sel.register(p.stderr.fileno(), selectors.EVENT_READ)
+    while sel.get_map():
+        for key, _ in sel.select():
+            fd = key.fd
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # EIO: every holder of the terminal's other end has closed it
+                chunk = b""
+            if not chunk:
+                sel.unregister(fd)
+            elif fd == master:
+                shown += chunk
+            else:
+                err += chunk
+    sel.close()
+    os.close(master)
+    p.stderr.close()
+    code = p.wait()
+    return Result(code, shown.decode().replace("\r\n", "\n"), err.decode())
+
+
 @dataclass
 class VaultFixture:
     root: Path
@@ -160,6 +198,14 @@ class VaultFixture:
             e["CONFIDE_SIGNING_KEY"] = str(self.keys[who + ".sign"])
         e.update(env or {})
         return run_cli(list(args), identity=self.keys[who], input=input, env=e)
+
+    def run_on_terminal(self, *args: str, who: str = "amira", env: Optional[dict] = None) -> Result:
+        """As ``run``, but a real process on a terminal (``run_on_terminal``)."""
+        e = {"CONFIDE_VAULT": str(self.root), "CONFIDE_IDENTITY": str(self.keys[who])}
+        if who + ".sign" in self.keys:
+            e["CONFIDE_SIGNING_KEY"] = str(self.keys[who + ".sign"])
+        e.update(env or {})
+        return run_on_terminal(list(args), env=e, cwd=self.root)
 
     def ok(self, *args: str, who: str = "amira", input: Optional[str] = None) -> Result:
         r = self.run(*args, who=who, input=input)

@@ -889,7 +889,7 @@ def editor(tmp_path):
 def test_child_edit_with_a_real_editor(vault, editor):
     rid = vault.add_child("Ada Marker", key_person="ben", dob="2022-03-04", room="rainbow")
     n = commit_count(vault)
-    r = vault.run("child", "edit", rid, env=editor("room"))
+    r = vault.run_on_terminal("child", "edit", rid, env=editor("room"))
     assert r.exit_code == 0, r.stderr
     one_commit(vault, n, action="profile.update", holder="amira", record=rid)
     [call] = editor.calls()
@@ -905,7 +905,7 @@ def test_child_edit_unchanged_commits_nothing(vault, editor):
     rid = vault.add_child("Ada Marker", room="rainbow")
     head = vault.head()
     for action in ("none", "empty"):
-        r = vault.run("child", "edit", rid, env=editor(action))
+        r = vault.run_on_terminal("child", "edit", rid, env=editor(action))
         assert r.exit_code == 0, r.stderr
         assert "no change; nothing was committed" in r.stderr
     assert vault.head() == head and vault.is_clean()
@@ -915,7 +915,7 @@ def test_child_edit_unchanged_commits_nothing(vault, editor):
 def test_child_edit_editor_failure_leaves_nothing(vault, editor):
     rid = vault.add_child("Ada Marker", room="rainbow")
     head = vault.head()
-    r = vault.run("child", "edit", rid, env=editor("fail"))
+    r = vault.run_on_terminal("child", "edit", rid, env=editor("fail"))
     assert r.exit_code == ExitCode.EXTERNAL
     assert r.stderr.startswith("confide: error: the editor exited with status 3")
     assert "confide: hint:" in r.stderr
@@ -924,30 +924,114 @@ def test_child_edit_editor_failure_leaves_nothing(vault, editor):
     assert vault.head() == head and vault.is_clean()
 
 
-@pytest.mark.parametrize("action, words", [
-    ("invalid", "unexpected field 'shoe_size'"),
-    ("baddate", "impossible date"),
-    ("phone", "parents[0].phone must be of type string or null; put numbers such as phone numbers in quotes"),
+PROFILE = textwrap.dedent("""\
+    # comments are allowed, as in the editor
+    name: Ada Marker
+    dob: '2022-03-04'
+    room: rainbow
+""")
+
+
+@pytest.mark.parametrize("doc, words", [
+    (PROFILE + "shoe_size: 9\n", "unexpected field 'shoe_size'"),
+    (PROFILE.replace("'2022-03-04'", "2022-02-30"), "impossible date"),
+    (PROFILE + "parents:\n- name: Grace\n  phone: 01234567890\n",
+     "parents[0].phone must be of type string or null; put numbers such as phone numbers in quotes"),
+    ("name: [unclosed\n", "not valid YAML"),
+    ("# only a comment\n", "is empty"),
 ])
-def test_child_edit_invalid_profile_off_a_terminal_is_an_error(vault, editor, action, words):
+def test_child_edit_from_an_invalid_profile_is_an_error(vault, doc, words):
     rid = vault.add_child("Ada Marker", dob="2022-03-04", room="rainbow")
     head = vault.head()
-    r = vault.run("child", "edit", rid, env=editor(action))
+    r = vault.run("child", "edit", rid, "--from", "-", input=doc)
     assert r.exit_code == ExitCode.USAGE, r.stderr
     assert r.stderr.startswith("confide: error:") and words in r.stderr
-    assert "confide: hint:" in r.stderr and "Ada Marker" not in r.stderr
-    [call] = editor.calls()  # not re-opened: there is no terminal
-    assert not os.path.exists(call["folder"])
+    assert "confide: hint:" in r.stderr and "Ada Marker" not in r.stderr and "Grace" not in r.stderr
     assert vault.head() == head and vault.is_clean()
     assert show(vault, rid)["profile"]["room"] == "rainbow"
 
 
-def test_child_edit_without_an_editor_is_a_usage_error(vault):
+def test_child_edit_from_a_file_or_stdin_replaces_the_profile(vault, tmp_path):
+    rid = vault.add_child("Ada Marker", key_person="ben", dob="2022-03-04", room="rainbow")
+    n = commit_count(vault)
+    f = tmp_path / "profile.yaml"
+    f.write_text(PROFILE.replace("rainbow", "sunflower") + "allergies: [nuts]\n")
+    r = vault.run("child", "edit", rid, "--from", str(f))
+    assert r.exit_code == 0, r.stderr
+    one_commit(vault, n, action="profile.update", holder="amira", record=rid)
+    p = show(vault, rid)["profile"]
+    assert p["room"] == "sunflower" and p["allergies"] == ["nuts"] and p["name"] == "Ada Marker"
+    head = vault.head()
+    r = vault.run("child", "edit", rid, "--from", "-", input=json.dumps(
+        {"name": "Ada Marker", "dob": "2022-03-04", "room": "sunflower", "allergies": ["nuts"]}))
+    assert r.exit_code == 0 and "no change; nothing was committed" in r.stderr, r.stderr
+    assert vault.head() == head
+    r = vault.run("child", "edit", rid, "--from", str(tmp_path / "missing.yaml"))
+    assert r.exit_code == ExitCode.USAGE and "cannot read" in r.stderr
+
+
+def test_child_edit_without_a_terminal_names_the_way_for_scripts(vault, editor):
+    """No editor is started when stdin or stdout is not a terminal: scripts give the profile with --from."""
+    rid = vault.add_child("Ada Marker", room="rainbow")
+    head = vault.head()
+    r = vault.run("child", "edit", rid, env=editor("room"))
+    assert r.exit_code == ExitCode.USAGE
+    assert r.stderr.startswith("confide: error: there is no terminal to run an editor on")
+    assert "--from FILE" in r.stderr and "child set" in r.stderr
+    assert editor.calls() == []
+    assert vault.head() == head and vault.is_clean()
+
+
+def test_child_edit_with_stdout_not_a_terminal_starts_no_editor(vault, editor):
+    """stdin a terminal is not enough: output piped away (``confide child edit R | cat``) is refused too."""
+    import pty
+
+    rid = vault.add_child("Ada Marker", room="rainbow")
+    master, slave = pty.openpty()
+    env = {**os.environ, "CONFIDE_VAULT": str(vault.root), "CONFIDE_IDENTITY": str(vault.keys["amira"]), **editor("room")}
+    try:
+        p = subprocess.run([sys.executable, "-m", "vault_cli", "child", "edit", rid], stdin=slave, capture_output=True,
+                           env=env, text=True)
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert p.returncode == ExitCode.USAGE and "no terminal" in p.stderr, p.stderr
+    assert editor.calls() == []
+
+
+def test_child_edit_falls_back_to_an_editor_on_path(vault, tmp_path):
+    """No $VISUAL or $EDITOR: the first of sensible-editor, editor, nano, vi on PATH (here only a fake nano)."""
+    import shutil
+
+    rid = vault.add_child("Ada Marker", room="rainbow")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "nano.log"
+    nano = bin_dir / "nano"
+    nano.write_text(f"#!/bin/sh\necho \"$0 $1\" >> {log}\nsed -i s/rainbow/sunflower/ \"$1\"\n")
+    nano.chmod(0o755)
+    # git and ssh-keygen (for signing) stay reachable through links of their own; no other program is on PATH
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    for prog in ("git", "ssh-keygen", "sed"):
+        found = shutil.which(prog)
+        if found:
+            (tools / prog).symlink_to(found)
+    r = vault.run_on_terminal("child", "edit", rid, env={"PATH": f"{bin_dir}{os.pathsep}{tools}"})
+    assert r.exit_code == 0, r.stderr
+    [line] = log.read_text().splitlines()
+    assert line.startswith(str(nano) + " /dev/shm/")
+    assert show(vault, rid)["profile"]["room"] == "sunflower"
+    # none on PATH: a usage error naming the variables and the editors looked for
+    r = vault.run_on_terminal("child", "edit", rid, env={"PATH": str(tools)})
+    assert r.exit_code == ExitCode.USAGE, r.stderr
+    assert "$EDITOR" in r.stderr and "nano" in r.stderr
+
+
+def test_child_edit_with_a_missing_editor_is_an_error(vault):
     rid = vault.add_child("Ada Marker")
     head = vault.head()
-    r = vault.run("child", "edit", rid)
-    assert r.exit_code == ExitCode.USAGE and "$EDITOR" in r.stderr
-    r = vault.run("child", "edit", rid, env={"EDITOR": "/nonexistent/editor-xyz"})
+    r = vault.run_on_terminal("child", "edit", rid, env={"EDITOR": "/nonexistent/editor-xyz"})
     assert r.exit_code == ExitCode.EXTERNAL and "was not found" in r.stderr
     assert vault.head() == head and vault.is_clean()
 

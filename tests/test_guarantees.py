@@ -92,6 +92,18 @@ def confide_proc(v, *args: str, who: str = "amira", **extra: str) -> subprocess.
     )
 
 
+def confide_on_terminal(v, *args: str, who: str = "amira", **extra: str) -> tuple[subprocess.Popen, int]:
+    """``confide ARGS`` as a real process whose stdin and stdout are a terminal (a pty), as when a person runs
+    it; stderr is a pipe. Returns the process and the terminal's other end (the caller closes it)."""
+    import pty
+
+    master, slave = pty.openpty()
+    p = subprocess.Popen([sys.executable, "-m", "vault_cli", *args], env=cli_env(v, who, **extra), cwd=v.root,
+                         stdin=slave, stdout=slave, stderr=subprocess.PIPE)
+    os.close(slave)
+    return p, master
+
+
 def run_proc(v, *args: str, who: str = "amira", **extra: str) -> tuple[int, str, str]:
     p = confide_proc(v, *args, who=who, **extra)
     out, err = p.communicate()
@@ -184,8 +196,9 @@ def test_no_plaintext_reaches_disk_git_or_temp(vault, tmp_path, tmp_path_factory
     editor = tmp_path / "editor.py"
     editor.write_text(EDITOR)
     log = tmp_path / "editor-log.json"
-    r = v.run("child", "edit", rid, env={"EDITOR": f"{sys.executable} {editor}", "EDIT_LOG": str(log),
-                                         "EDIT_MARK": f"no pork {m['dietary']}", "EDIT_MARK2": f"Aunt {m['contact']}"})
+    r = v.run_on_terminal("child", "edit", rid, env={"EDITOR": f"{sys.executable} {editor}", "EDIT_LOG": str(log),
+                                                     "EDIT_MARK": f"no pork {m['dietary']}",
+                                                     "EDIT_MARK2": f"Aunt {m['contact']}"})
     assert r.exit_code == 0, r.stderr
     info = json.loads(log.read_text())
     assert info["folder"].startswith("/dev/shm/"), info
@@ -269,21 +282,25 @@ while True:  # an editor left open until something kills it
 
 
 def _start_hanging_edit(v, tmp_path, rid):
+    """``confide child edit RID`` on a terminal, with an editor that never returns: (process, terminal, editor info)."""
     editor = tmp_path / "hang.py"
     editor.write_text(HANGING_EDITOR)
     log = tmp_path / f"hang-{uuid.uuid4().hex}.json"
-    p = confide_proc(v, "child", "edit", rid, EDITOR=f"{sys.executable} {editor}", EDIT_LOG=str(log))
+    p, terminal = confide_on_terminal(v, "child", "edit", rid, EDITOR=f"{sys.executable} {editor}", EDIT_LOG=str(log))
     # A liveness guard, not a speed limit: a stuck confide fails the test instead of hanging CI.
     deadline = time.monotonic() + LIVENESS_SECONDS
     while not log.exists():
-        assert p.poll() is None, p.communicate()
+        if p.poll() is not None:
+            os.close(terminal)
+            pytest.fail("confide ended before starting the editor: " + p.communicate()[1].decode())
         if time.monotonic() > deadline:
             p.kill()
+            os.close(terminal)
             pytest.fail("confide never started the editor")
         time.sleep(0.01)
     info = json.loads(log.read_text())
     assert info["folder"].startswith("/dev/shm/") and (Path(info["folder"]) / "profile.yaml").exists()
-    return p, info
+    return p, terminal, info
 
 
 def _gone(pid: int) -> bool:
@@ -300,7 +317,7 @@ def test_editor_session_killed_by_a_signal_leaves_no_plaintext(vault, tmp_path, 
     v = vault
     rid = v.add_child("Ada Hangup")
     head = v.head()
-    p, info = _start_hanging_edit(v, tmp_path, rid)
+    p, terminal, info = _start_hanging_edit(v, tmp_path, rid)
     try:
         p.send_signal(sig)
         try:
@@ -313,25 +330,67 @@ def test_editor_session_killed_by_a_signal_leaves_no_plaintext(vault, tmp_path, 
         # confide stopped (and reaped) its editor before exiting: it is not left running on the plaintext
         assert _gone(info["pid"]), "the editor was left running"
     finally:
+        os.close(terminal)
         if not _gone(info["pid"]):
             os.kill(info["pid"], signal.SIGKILL)
     assert v.head() == head and v.is_clean()
 
 
-def test_editor_folder_left_by_a_sigkilled_confide_is_swept(vault, tmp_path):
+def test_editor_folder_left_by_a_sigkilled_confide_is_removed_by_the_next_command(vault, tmp_path):
+    """SIGKILL leaves the plaintext behind (nothing runs after it); the next confide command of any kind
+    removes it, even while the orphaned editor still runs, but never the folder of an edit still going on."""
     v = vault
     rid = v.add_child("Ada Sweep")
-    p, info = _start_hanging_edit(v, tmp_path, rid)
-    p.kill()
-    p.wait()
-    os.kill(info["pid"], signal.SIGKILL)  # the orphaned editor holds confide's stdout: end it first
-    p.communicate()
-    while not _gone(info["pid"]):
-        time.sleep(0.01)
-    assert os.path.exists(info["folder"])  # nothing can clean up after SIGKILL at once...
-    r = v.run("child", "edit", rid, env={"EDITOR": "true"})
-    assert r.exit_code == 0, r.stderr
-    assert not os.path.exists(info["folder"]), "...but the next edit must remove what a dead confide left"
+    live, live_terminal, live_info = _start_hanging_edit(v, tmp_path, rid)
+    p, terminal, info = _start_hanging_edit(v, tmp_path, rid)
+    try:
+        assert v.run("holder", "list").exit_code == 0
+        assert os.path.exists(info["folder"]) and os.path.exists(live_info["folder"])  # both edits are alive
+        p.kill()  # SIGKILL: confide cleans up nothing
+        p.wait()
+        assert os.path.exists(info["folder"]) and not _gone(info["pid"])  # its editor still runs, on the plaintext
+        r = v.run("holder", "list")  # any command, here one that needs no key
+        assert r.exit_code == 0, r.stderr
+        assert not os.path.exists(info["folder"]), "the next command must remove what a killed confide left"
+        assert os.path.exists(live_info["folder"]), "a live edit's folder was removed"
+        assert live.poll() is None
+    finally:
+        for proc in (p, live):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            proc.stderr.close()
+        for pid in (info["pid"], live_info["pid"]):
+            if not _gone(pid):
+                os.kill(pid, signal.SIGKILL)
+        os.close(terminal)
+        os.close(live_terminal)
+
+
+def test_a_killed_edit_is_swept_from_the_temp_folder_and_by_its_pid_before_it_locked(vault, tmp_path):
+    """Folders in the temp folder are swept too; one whose confide died before locking it goes by its pid;
+    another user's, a live process's and anything not confide's are left alone."""
+    from vault_cli.cli import private
+
+    tmp = tmp_path / "tmp"
+    shm = tmp_path / "shm"
+    tmp.mkdir()
+    shm.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    unlocked_dead = tmp / f"confide-edit-{dead}-abc"
+    unlocked_alive = tmp / f"confide-edit-{os.getpid()}-abc"
+    legacy_dead = shm / f"confide-{dead}-xyz"
+    other = shm / "confide-notes"
+    for d in (unlocked_dead, unlocked_alive, legacy_dead, other):
+        d.mkdir()
+        (d / "profile.yaml").write_text("name: x\n")
+    with private.folder(str(shm)) as mine:
+        removed = private.sweep_stale(str(shm), str(tmp))
+        assert mine.exists() and (mine / private.LOCK).exists()
+    assert not mine.exists()
+    assert sorted(removed) == sorted([str(unlocked_dead), str(legacy_dead)])
+    assert unlocked_alive.exists() and other.exists()
 
 
 def test_editor_refuses_a_private_folder_that_is_on_disk(vault, tmp_path):
@@ -341,11 +400,12 @@ def test_editor_refuses_a_private_folder_that_is_on_disk(vault, tmp_path):
     disk.mkdir()
     editor = tmp_path / "editor.py"
     editor.write_text(EDITOR)
-    code, out, err = run_proc(v, "child", "edit", rid, CONFIDE_SHM=str(disk),
-                              EDITOR=f"{sys.executable} {editor}", EDIT_LOG=str(tmp_path / "log.json"),
-                              EDIT_MARK="x", EDIT_MARK2="y")
+    r = v.run_on_terminal("child", "edit", rid, env={
+        "CONFIDE_SHM": str(disk), "EDITOR": f"{sys.executable} {editor}", "EDIT_LOG": str(tmp_path / "log.json"),
+        "EDIT_MARK": "x", "EDIT_MARK2": "y"})
+    code, err = r.exit_code, r.stderr
     assert code == 7, err  # VAULT_STATE
-    assert "memory-backed" in err and "child set" in err
+    assert "memory-backed" in err and "child set" in err and "--from" in err
     assert list(disk.iterdir()) == [] and not (tmp_path / "log.json").exists()
 
 

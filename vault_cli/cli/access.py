@@ -46,8 +46,8 @@ def _report(result) -> None:
 
 @app.command()
 def grant(
-    holder: str = typer.Argument(..., help="Who is given access, e.g. cara"),
-    level: Optional[list[str]] = typer.Option(None, "--level", help="general, confidential or safeguarding (repeat for several; required)."),
+    holder: str = typer.Argument(..., metavar="HOLDER", help="Who is given access, e.g. cara"),
+    level: Optional[list[str]] = typer.Option(None, "--level", metavar="LEVEL", help="general, confidential or safeguarding (repeat for several; required)."),
     child: Optional[str] = typer.Option(None, "--child", metavar="RECORD", help="One record, e.g. c-7f3k9m2q."),
     all_records: bool = typer.Option(False, "--all", help="Every record in the vault (not for students)."),
     until: Optional[str] = typer.Option(None, "--until", metavar="DATE", help="Last day of access (YYYY-MM-DD; required for auditors); applied at the next write after it."),
@@ -75,8 +75,8 @@ def grant(
                   "used for everything written afterwards. Revoking what was never granted says so and commits "
                   "nothing (exit 0). Prints the commit id as the last line." + HISTORY_HELP)
 def revoke(
-    holder: str = typer.Argument(..., help="Whose access ends, e.g. ben"),
-    level: Optional[list[str]] = typer.Option(None, "--level", help="general, confidential or safeguarding (repeat for several; default every level)."),
+    holder: str = typer.Argument(..., metavar="HOLDER", help="Whose access ends, e.g. ben"),
+    level: Optional[list[str]] = typer.Option(None, "--level", metavar="LEVEL", help="general, confidential or safeguarding (repeat for several; default every level)."),
     child: Optional[str] = typer.Option(None, "--child", metavar="RECORD", help="One record, e.g. c-7f3k9m2q."),
     all_records: bool = typer.Option(False, "--all", help="Every record in the vault."),
     vault: Optional[str] = VaultOpt,
@@ -95,8 +95,8 @@ def revoke(
                                 "past entries included; the previous key person loses what they read only as key "
                                 "person, from now on." + HISTORY_HELP)
 def key_person(
-    record: str = typer.Argument(..., help="The record id, e.g. c-7f3k9m2q"),
-    holder: str = typer.Argument(..., help="The new key person, e.g. cara"),
+    record: str = typer.Argument(..., metavar="RECORD", help="The record id, e.g. c-7f3k9m2q"),
+    holder: str = typer.Argument(..., metavar="HOLDER", help="The new key person, e.g. cara"),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
@@ -109,8 +109,8 @@ def key_person(
                                    "holders.yaml as removed. The last active manager cannot be removed."
                                    + HISTORY_HELP)
 def holder_remove(
-    name: str = typer.Argument(..., help="The holder, e.g. ben"),
-    reason: str = typer.Option(..., "--reason", help="Why, kept in holders.yaml, e.g. \"left the setting 2026-11-30\" (never name a child)."),
+    name: str = typer.Argument(..., metavar="HOLDER", help="The holder, e.g. ben"),
+    reason: str = typer.Option(..., "--reason", metavar="REASON", help="Why, kept in holders.yaml, e.g. \"left the setting 2026-11-30\" (never name a child)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
@@ -128,8 +128,8 @@ def holder_remove(
                                    "in the same commit. Git history keeps the copies wrapped for "
                                    "the old key: if it was compromised, have the old blocks purged from history.")
 def holder_rotate(
-    name: str = typer.Argument(..., help="The holder, e.g. amira"),
-    recipient: Optional[str] = typer.Option(None, "--recipient", help="The new public recipient (age1... or ssh-ed25519 ...)."),
+    name: str = typer.Argument(..., metavar="HOLDER", help="The holder, e.g. amira"),
+    recipient: Optional[str] = typer.Option(None, "--recipient", metavar="KEY", help="The new public recipient (age1... or ssh-ed25519 ...)."),
     new_identity: Optional[str] = typer.Option(None, "--new-identity", metavar="FILE", help="The new key's identity file, as proof it is held (required to rotate the last active manager)."),
     signing_key: Optional[str] = typer.Option(None, "--signing-key", metavar="KEY", help="Their new SSH signing key (ssh-ed25519 AAAA...), when the new recipient is an age1 key: a holder who signs gets a new signing key with the new key."),
     vault: Optional[str] = VaultOpt,
@@ -147,8 +147,8 @@ def holder_rotate(
 
 @app.command("access")
 def access_report(
-    record: Optional[str] = typer.Argument(None, help="A record id: who reads each of its levels, and why."),
-    holder: Optional[str] = typer.Option(None, "--holder", metavar="NAME", help="Instead: what this holder can read."),
+    record: Optional[str] = typer.Argument(None, metavar="RECORD", help="A record id: who reads each of its levels, and why."),
+    holder: Optional[str] = typer.Option(None, "--holder", metavar="HOLDER", help="Instead: what this holder can read."),
     vault: Optional[str] = VaultOpt,
     as_json: bool = JsonOpt,
 ) -> None:

@@ -13,7 +13,7 @@ import sys
 from typing import TYPE_CHECKING, Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 from vault_cli.cli import environment
 from vault_cli.cli.safe_text import json_text, safe
@@ -97,10 +97,35 @@ def on_terminal() -> bool:
     return sys.stdout.isatty()
 
 
+def _sweep_private_folders() -> None:
+    """Every command first removes the private folders of edits whose confide was killed (``cli.private``)."""
+    try:
+        from vault_cli.cli import private
+
+        private.sweep_stale(environment.shm(), environment.temp_dir())
+    except Exception:  # never let housekeeping stop a command
+        pass
+
+
 class ConfideGroup(TyperGroup):
     """Every error leaves through here: no traceback ever reaches a user."""
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _finish(self)
+        from vault_cli.cli import completion
+
+        completion.install()
+
+    def _main_shell_completion(self, ctx_args, prog_name, complete_var=None) -> None:
+        from vault_cli.cli import completion
+
+        completion.accept_click_style(complete_var or f"_{prog_name}_COMPLETE".replace("-", "_").upper())
+        super()._main_shell_completion(ctx_args, prog_name, complete_var)
+
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        _sweep_private_folders()
+        environment.clear_global_flags()
         try:
             rv = super().main(args=args, prog_name=prog_name or "confide", complete_var=complete_var,
                               standalone_mode=False, **extra)
@@ -150,12 +175,96 @@ class ConfideGroup(TyperGroup):
         return code
 
 
+# ---------------------------------------------------------------------------
+# The command tree as typer builds it, finished in one place
+
+
+class _Argument(TyperArgument):
+    """An argument as the README writes it: ``RECORD``, ``[DIR]``, ``FIELD=VALUE...`` (typer's own usage line says
+    ``{record}``, ``[[DIR]]`` and adds ``<str>``, ``<list[str]>`` to the help)."""
+
+    @property
+    def _shown(self) -> str:
+        return self.metavar or (self.name or "").upper()
+
+    def _usage_display_name(self) -> str:
+        name = self._shown
+        if self.nargs != 1 and not name.endswith("..."):
+            name += "..."
+        return name if self.required else f"[{name}]"
+
+    def _rich_display_name(self) -> str:
+        return self._shown
+
+    def display_type_rich(self, ctx) -> None:  # type: ignore[override,unused-ignore]
+        return None
+
+
+VAULT_HELP = "The vault folder (else CONFIDE_VAULT, else the nearest folder above with confide.yaml)."
+IDENTITY_HELP = "Your identity (else CONFIDE_IDENTITY, else ~/.config/confide/identity.txt)."
+SIGNING_KEY_FILE_HELP = ("The SSH private key that signs the commits this command makes (else CONFIDE_SIGNING_KEY, "
+                         "else your declared key in ssh-agent).")
+
+
+def _global_option_after(ctx: typer.Context, param: typer.CallbackParam, value: Optional[str]) -> Optional[str]:
+    if value is not None:  # also while completing: completion (cli.completion) reads them too
+        environment.set_global_flags(**{param.name: value})
+    return value
+
+
+_AFTER: dict = {}
+
+
+def _global_options_after() -> dict:
+    """``--vault``, ``--identity`` and ``--signing-key-file`` as options of a command that lacks them, by their
+    first name (built once, by typer itself, from a stand-in); what they are given is a global option's value."""
+    if not _AFTER:
+        stand_in = typer.Typer(add_completion=False)
+
+        @stand_in.command()
+        def _stand_in(
+            vault: Optional[str] = typer.Option(None, "--vault", metavar="PATH", help=VAULT_HELP, expose_value=False,
+                                                callback=_global_option_after),
+            identity: Optional[str] = typer.Option(None, "--identity", "-i", metavar="FILE", help=IDENTITY_HELP,
+                                                   expose_value=False, callback=_global_option_after),
+            signing_key_file: Optional[str] = typer.Option(None, "--signing-key-file", metavar="FILE",
+                                                           help=SIGNING_KEY_FILE_HELP, expose_value=False,
+                                                           callback=_global_option_after),
+        ) -> None:
+            pass  # pragma: no cover - never run
+
+        for p in typer.main.get_command(stand_in).params:
+            _AFTER[p.opts[0]] = p
+    return _AFTER
+
+
+def _finish(group) -> None:
+    """Every command: arguments shown in the README's style; the global options accepted after the name of every
+    command that works on a vault, as well as before it (the app's callback); each argument and option completed
+    by what its metavar names (``cli.completion``)."""
+    from vault_cli.cli import completion
+
+    for cmd in getattr(group, "commands", {}).values():
+        if isinstance(getattr(cmd, "commands", None), dict):
+            _finish(cmd)
+            continue
+        opts: set[str] = set()
+        for p in cmd.params:
+            if type(p) is TyperArgument:
+                p.__class__ = _Argument
+            opts.update(getattr(p, "opts", []))
+        if opts & {"--vault", "--identity"}:  # a command that works on a vault (not keygen, not serve-hook install)
+            cmd.params += [p for name, p in _global_options_after().items() if name not in opts]
+        for p in cmd.params:
+            completion.attach(p)
+
+
 app = typer.Typer(
     cls=ConfideGroup,
     name="confide",
     help="Keep an early-years setting's confidential records in an encrypted git vault.",
     no_args_is_help=True,
-    add_completion=True,
+    add_completion=False,  # our own --install-completion / --show-completion (cli.completion's scripts)
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -165,10 +274,48 @@ child_app = typer.Typer(help="Children's records: create, list, change the profi
 app.add_typer(holder_app, name="holder")
 app.add_typer(child_app, name="child")
 
-VaultOpt = typer.Option(None, "--vault", metavar="PATH", help="The vault folder (else CONFIDE_VAULT, else the nearest folder above with confide.yaml).")
-IdentityOpt = typer.Option(None, "--identity", "-i", metavar="FILE", help="Your age identity (else CONFIDE_IDENTITY, else ~/.config/confide/identity.txt).")
+VaultOpt = typer.Option(None, "--vault", metavar="PATH", help=VAULT_HELP)
+IdentityOpt = typer.Option(None, "--identity", "-i", metavar="FILE", help=IDENTITY_HELP)
 JsonOpt = typer.Option(False, "--json", help="Print JSON for scripts.")
 NoPagerOpt = typer.Option(False, "--no-pager", help="On a terminal, print long output directly instead of through the pager (CONFIDE_PAGER, else PAGER, else less).")
+
+
+def _show_completion(ctx: typer.Context, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        from vault_cli.cli import completion
+
+        out(completion.script(environment.shell()))
+        raise typer.Exit(0)
+
+
+def _install_completion(ctx: typer.Context, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        from pathlib import Path
+
+        from vault_cli.cli import completion
+
+        path = completion.install_script(environment.shell(), Path.home())
+        note(f"{environment.shell()} completion installed in {path}; it works in shells started from now on")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _global(
+    vault: Optional[str] = typer.Option(None, "--vault", metavar="PATH", help=VAULT_HELP),
+    identity: Optional[str] = typer.Option(None, "--identity", "-i", metavar="FILE", help=IDENTITY_HELP),
+    signing_key_file: Optional[str] = typer.Option(None, "--signing-key-file", metavar="FILE", help=SIGNING_KEY_FILE_HELP),
+    install_completion: bool = typer.Option(False, "--install-completion", is_eager=True, expose_value=False,
+                                            callback=_install_completion,
+                                            help="Install completion for your shell ($SHELL: bash, zsh or fish)."),
+    show_completion: bool = typer.Option(False, "--show-completion", is_eager=True, expose_value=False,
+                                         callback=_show_completion,
+                                         help="Print the completion script for your shell ($SHELL), to install it yourself."),
+) -> None:
+    """Keep an early-years setting's confidential records in an encrypted git vault.
+
+    --vault, --identity and --signing-key-file may be given before the command's name or after it.
+    """
+    environment.set_global_flags(vault=vault, identity=identity, signing_key_file=signing_key_file)
 
 
 def _config(vault: Optional[str] = None, identity: Optional[str] = None):

@@ -55,10 +55,10 @@ def keygen(
 
 @app.command()
 def init(
-    directory: str = typer.Argument(".", metavar="[DIR]", help="Folder for the new vault (created if missing)."),
-    name: str = typer.Option(..., "--name", help="The setting's name."),
-    holder: str = typer.Option(..., "--holder", help="Your holder name; you become the first manager."),
-    recipient: Optional[str] = typer.Option(None, "--recipient", help="Your public key (default: your identity's)."),
+    directory: str = typer.Argument(".", metavar="DIR", help="Folder for the new vault (created if missing)."),
+    name: str = typer.Option(..., "--name", metavar="NAME", help="The setting's name."),
+    holder: str = typer.Option(..., "--holder", metavar="NAME", help="Your holder name; you become the first manager."),
+    recipient: Optional[str] = typer.Option(None, "--recipient", metavar="KEY", help="Your public key (default: your identity's)."),
     signing_key: Optional[str] = typer.Option(None, "--signing-key", metavar="PUBKEY", help="Your SSH signing key, if your identity is not one (\"ssh-ed25519 AAAA...\")."),
     unsigned: bool = typer.Option(False, "--unsigned", help="For experiments only: a vault that does not require signed commits (recorded in confide.yaml)."),
     object_format: str = typer.Option("sha1", "--object-format", metavar="sha1|sha256", help="git's object format for the new repository (default sha1)."),
@@ -95,9 +95,9 @@ def whoami(vault: Optional[str] = VaultOpt, identity: Optional[str] = IdentityOp
 
 @holder_app.command("add")
 def holder_add(
-    name: str = typer.Argument(..., help="Holder name: lower case, e.g. ben"),
-    role: str = typer.Option(..., "--role", help="manager, dsl, practitioner, student, auditor or recovery (see confide.yaml)."),
-    recipient: str = typer.Option(..., "--recipient", "--key", help="Their public key: the line their 'confide keygen' printed (ssh-ed25519 AAAA...), or an age1... recipient."),
+    name: str = typer.Argument(..., metavar="NAME", help="The new holder's name: lower case, e.g. ben"),
+    role: str = typer.Option(..., "--role", metavar="ROLE", help="manager, dsl, practitioner, student, auditor or recovery (see confide.yaml)."),
+    recipient: str = typer.Option(..., "--recipient", "--key", metavar="KEY", help="Their public key: the line their 'confide keygen' printed (ssh-ed25519 AAAA...), or an age1... recipient."),
     signing_key: Optional[str] = typer.Option(None, "--signing-key", metavar="PUBKEY", help="Their SSH signing key, when --recipient is an age1... recipient (\"ssh-ed25519 AAAA...\")."),
     display_name: Optional[str] = typer.Option(None, "--display-name", metavar="TEXT", help="How a parent's copy names them, e.g. \"Sam Taylor\" (plain text in holders.yaml, like the holder name)."),
     vault: Optional[str] = VaultOpt,
@@ -134,10 +134,10 @@ def holder_list(vault: Optional[str] = VaultOpt, as_json: bool = JsonOpt) -> Non
 
 @child_app.command("add")
 def child_add(
-    name: str = typer.Option(..., "--name", help="The child's name (stored encrypted, never in plaintext)."),
+    name: str = typer.Option(..., "--name", metavar="NAME", help="The child's name (stored encrypted, never in plaintext)."),
     dob: Optional[str] = typer.Option(None, "--dob", metavar="YYYY-MM-DD", help="Date of birth."),
     key_person: Optional[str] = typer.Option(None, "--key-person", metavar="HOLDER", help="The child's key person."),
-    room: Optional[str] = typer.Option(None, "--room", help="Room or group."),
+    room: Optional[str] = typer.Option(None, "--room", metavar="ROOM", help="Room or group."),
     force: bool = typer.Option(False, "--force", help="Add the child even though a child with the same name and date of birth is recorded (only records whose profile you can read are compared)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
@@ -155,7 +155,7 @@ def child_add(
 
 @child_app.command("list")
 def child_list(
-    room: Optional[str] = typer.Option(None, "--room", help="Only children in this room (any case)."),
+    room: Optional[str] = typer.Option(None, "--room", metavar="ROOM", help="Only children in this room (any case)."),
     key_person: Optional[str] = typer.Option(None, "--key-person", metavar="HOLDER", help="Only children with this key person."),
     leaving_before: Optional[str] = typer.Option(None, "--leaving-before", metavar="DATE", help="Only children whose leaving date is before DATE."),
     leaving_after: Optional[str] = typer.Option(None, "--leaving-after", metavar="DATE", help="Only children whose leaving date is DATE or later."),
@@ -224,7 +224,7 @@ def child_find(vault: Optional[str] = VaultOpt, identity: Optional[str] = Identi
 
 @child_app.command("set")
 def child_set(
-    record: str = typer.Argument(..., help="The record id, e.g. c-7f3k9m2q"),
+    record: str = typer.Argument(..., metavar="RECORD", help="The record id, e.g. c-7f3k9m2q"),
     assignments: list[str] = typer.Argument(..., metavar="FIELD=VALUE...", help="FIELD=VALUE (text; empty clears), FIELD:=JSON, dotted paths like parents.0.phone=..."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
@@ -238,16 +238,24 @@ def child_set(
 
 @child_app.command("edit")
 def child_edit(
-    record: Optional[str] = typer.Argument(None, help="The record id (on a terminal, left out: you are asked which child)."),
+    record: Optional[str] = typer.Argument(None, metavar="RECORD", help="The record id (on a terminal, left out: you are asked which child)."),
+    from_file: Optional[str] = typer.Option(None, "--from", metavar="FILE", help="For scripts: the whole profile as YAML or JSON from FILE ('-': stdin), instead of an editor."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
-    """Edit the profile as YAML in $EDITOR, from a private folder in memory (/dev/shm)."""
+    """Edit the profile as YAML in $EDITOR (on a terminal), from a private folder in memory (/dev/shm)."""
     from vault_cli.cli import editor, picker
 
     picker.require(record)
+    if from_file is None:
+        editor.require_terminal("give the profile with --from FILE (or --from - for stdin), "
+                                "or change fields with 'confide child set RECORD FIELD=VALUE'")
     s = _session(vault, identity)
-    result = editor.edit_profile(s, picker.choose(s, record), interactive=sys.stdin.isatty())
+    chosen = picker.choose(s, record)
+    if from_file is not None:
+        result = editor.profile_from(s, chosen, from_file)
+    else:
+        result = editor.edit_profile(s, chosen, interactive=True)
     if result is None:
         note("no change; nothing was committed")
         return
@@ -260,11 +268,11 @@ def child_edit(
 
 @app.command("add")
 def add(
-    record: Optional[str] = typer.Argument(None, help="The record id, e.g. c-7f3k9m2q (on a terminal, left out: you are asked which child)."),
-    level: str = typer.Option(..., "--level", help="general, confidential or safeguarding."),
-    category: str = typer.Option(..., "--category", help="One of the categories in confide.yaml."),
-    text: str = typer.Option(..., "--text", help="The entry's text; '-' reads it from stdin."),
-    parent_view: str = typer.Option("not-asked", "--parent-view", help="Does the parent regard it as confidential? confidential, not-confidential or not-asked."),
+    record: Optional[str] = typer.Argument(None, metavar="RECORD", help="The record id, e.g. c-7f3k9m2q (on a terminal, left out: you are asked which child)."),
+    level: str = typer.Option(..., "--level", metavar="LEVEL", help="general, confidential or safeguarding."),
+    category: str = typer.Option(..., "--category", metavar="CATEGORY", help="One of the categories in confide.yaml."),
+    text: str = typer.Option(..., "--text", metavar="TEXT", help="The entry's text; '-' reads it from stdin."),
+    parent_view: str = typer.Option("not-asked", "--parent-view", metavar="VIEW", help="Does the parent regard it as confidential? confidential, not-confidential or not-asked."),
     parents_informed: Optional[str] = typer.Option(None, "--parents-informed", metavar="DATE", help="When parents were told this was recorded."),
     parents_not_informed: Optional[str] = typer.Option(None, "--parents-not-informed", metavar="REASON", help="Why parents were not told (e.g. it would put the child at risk)."),
     third_party: Optional[list[str]] = typer.Option(None, "--third-party", metavar="NAME", help="A third party the entry comes from or is about (repeatable)."),
@@ -302,7 +310,7 @@ def _one_newline_less(text: str) -> str:
 
 @app.command()
 def show(
-    record: Optional[str] = typer.Argument(None, help="The record id (on a terminal, left out: you are asked which child)."),
+    record: Optional[str] = typer.Argument(None, metavar="RECORD", help="The record id (on a terminal, left out: you are asked which child)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
     as_json: bool = JsonOpt,
@@ -332,13 +340,13 @@ def show(
 
 @app.command()
 def mark(
-    entry: str = typer.Argument(..., help="The entry id, e.g. e-01jd3x8k2m5q9w"),
-    level: Optional[str] = typer.Option(None, "--level", help="Move the entry to this level (needs --reason)."),
-    parent_view: Optional[str] = typer.Option(None, "--parent-view", help="confidential, not-confidential or not-asked."),
+    entry: str = typer.Argument(..., metavar="ENTRY", help="The entry id, e.g. e-01jd3x8k2m5q9w"),
+    level: Optional[str] = typer.Option(None, "--level", metavar="LEVEL", help="Move the entry to this level (needs --reason)."),
+    parent_view: Optional[str] = typer.Option(None, "--parent-view", metavar="VIEW", help="confidential, not-confidential or not-asked."),
     parents_informed: Optional[str] = typer.Option(None, "--parents-informed", metavar="DATE", help="The parents were informed on DATE (YYYY-MM-DD): on or after the entry's date, not in the future."),
     parents_not_informed: Optional[str] = typer.Option(None, "--parents-not-informed", metavar="REASON", help="Why the parents are not informed (e.g. it would put the child at risk)."),
-    reason: Optional[str] = typer.Option(None, "--reason", help="Why (required with --level)."),
-    record: Optional[str] = typer.Option(None, "--record", help="The entry's record, if you know it (saves a search)."),
+    reason: Optional[str] = typer.Option(None, "--reason", metavar="REASON", help="Why (required with --level)."),
+    record: Optional[str] = typer.Option(None, "--record", metavar="RECORD", help="The entry's record, if you know it (saves a search)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:

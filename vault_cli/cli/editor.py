@@ -2,8 +2,12 @@
 
 The profile is written to a private folder in memory-backed storage
 (``/dev/shm``, mode 0700), the editor is run on it, and the folder is removed
-afterwards, also when the editor fails or the profile is invalid. Where there
-is no memory-backed storage, confide refuses rather than fall back to disk.
+afterwards, also when the editor fails or the profile is invalid; a folder a
+killed confide left is removed by the next command (``cli.private``). Where
+there is no memory-backed storage, confide refuses rather than fall back to
+disk. The editor is ``$VISUAL``, else ``$EDITOR``, else the first of
+``sensible-editor``, ``editor``, ``nano``, ``vi`` on PATH, and it is started
+only on a terminal: scripts give the profile with ``--from``.
 """
 
 from __future__ import annotations
@@ -13,13 +17,13 @@ import shlex
 import shutil
 import signal
 import subprocess
-import tempfile
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
-from vault_cli.cli import environment
+from vault_cli.cli import environment, private
 from vault_cli.errors import ExternalError, IntegrityError, UsageError, VaultStateError
 from vault_cli.formats import yamlio
 from vault_cli.services import profiles, records
@@ -38,15 +42,12 @@ def private_folder() -> Iterator[Path]:
     if not os.path.isdir(shm) or not _memory_backed(shm):
         raise VaultStateError(
             f"there is no memory-backed folder at {shm}, so the profile cannot be edited without writing it to disk",
-            "use 'confide child set RECORD FIELD=VALUE' instead",
+            "use 'confide child set RECORD FIELD=VALUE' or 'confide child edit RECORD --from FILE' instead",
         )
-    _sweep_stale(shm)
-    # The pid in the name lets a later edit remove what a SIGKILLed confide could not.
-    folder = Path(tempfile.mkdtemp(prefix=f"confide-{os.getpid()}-", dir=shm))
-    os.chmod(folder, 0o700)
+    private.sweep_stale(shm, environment.temp_dir())
     # A closed terminal (SIGHUP) or a plain 'kill' (SIGTERM) would end Python without
     # running 'finally', leaving the plaintext profile in /dev/shm: turn them into an
-    # interruption, which also stops the editor and cleans up.
+    # interruption, which also stops the editor and cleans up. (SIGKILL: the next command sweeps it.)
     previous = {}
     for sig in (signal.SIGHUP, signal.SIGTERM):
         try:
@@ -54,11 +55,13 @@ def private_folder() -> Iterator[Path]:
         except (ValueError, OSError):  # not the main thread
             pass
     try:
-        yield folder
+        with private.folder(shm) as folder:
+            try:
+                yield folder
+            finally:
+                for sig in previous:
+                    signal.signal(sig, signal.SIG_IGN)  # no second signal half-way through the clean-up
     finally:
-        for sig in previous:
-            signal.signal(sig, signal.SIG_IGN)  # no second signal half-way through the clean-up
-        shutil.rmtree(folder, ignore_errors=True)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
@@ -85,31 +88,36 @@ def _interrupted(signum, frame):
     raise KeyboardInterrupt
 
 
-def _sweep_stale(shm: str) -> None:
-    """Remove this user's editor folders whose confide process is gone (killed with SIGKILL)."""
-    try:
-        entries = list(os.scandir(shm))
-    except OSError:
-        return
-    for entry in entries:
-        parts = entry.name.split("-")
-        if len(parts) < 3 or parts[0] != "confide" or not parts[1].isdigit():
-            continue
-        try:
-            if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
-                continue
-            os.kill(int(parts[1]), 0)
-        except ProcessLookupError:
-            shutil.rmtree(entry.path, ignore_errors=True)
-        except OSError:
-            continue  # alive, or not ours to judge
+FALLBACK_EDITORS = ("sensible-editor", "editor", "nano", "vi")
 
 
-def _editor() -> list[str]:
+def require_terminal(for_scripts: str) -> None:
+    """An editor needs a terminal: stdin and stdout both. Without one, say what scripts use instead."""
+    if not (sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("there is no terminal to run an editor on (stdin or stdout is not a terminal)",
+                         f"for scripts: {for_scripts}")
+
+
+def editor_command() -> list[str]:
+    """$VISUAL, else $EDITOR, else the first of sensible-editor, editor, nano, vi found on PATH."""
     cmd = environment.editor()
-    if not cmd:
-        raise UsageError("no editor: set $EDITOR (or $VISUAL)", "for example: EDITOR=nano confide child edit RECORD")
-    return shlex.split(cmd)
+    if cmd:
+        return shlex.split(cmd)
+    for name in FALLBACK_EDITORS:
+        found = shutil.which(name)
+        if found:
+            return [found]
+    raise UsageError("no editor: $VISUAL and $EDITOR are unset, and none of " + ", ".join(FALLBACK_EDITORS)
+                     + " is installed", "set $EDITOR, for example: EDITOR=nano confide child edit RECORD")
+
+
+def run_editor(editor: list[str], path: Path) -> None:
+    try:
+        proc = subprocess.run([*editor, str(path)])
+    except FileNotFoundError:
+        raise ExternalError(f"the editor '{editor[0]}' was not found", "set $EDITOR to an installed editor") from None
+    if proc.returncode != 0:
+        raise ExternalError(f"the editor exited with status {proc.returncode}; nothing was changed", "run it again")
 
 
 def edit_profile(session: Session, record_id: str, *, interactive: bool) -> Optional[records.WriteResult]:
@@ -117,7 +125,7 @@ def edit_profile(session: Session, record_id: str, *, interactive: bool) -> Opti
     doc = profiles.profile_for_editing(session, record_id)
     key_person = doc.get("key_person")
     original = yamlio.dump(doc)
-    editor = _editor()
+    editor = editor_command()
     error: Optional[str] = None
     text = original
     with private_folder() as folder:
@@ -129,13 +137,8 @@ def edit_profile(session: Session, record_id: str, *, interactive: bool) -> Opti
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(head + text)
-            try:
-                proc = subprocess.run([*editor, str(path)])
-            except FileNotFoundError:
-                raise ExternalError(f"the editor '{editor[0]}' was not found", "set $EDITOR to an installed editor") from None
-            if proc.returncode != 0:
-                raise ExternalError(f"the editor exited with status {proc.returncode}; nothing was changed", "run it again")
-            text = path.read_text(encoding="utf-8")
+            run_editor(editor, path)
+            text = _decode(path.read_bytes(), "the edited profile")
             body = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
             if not body.strip():
                 return None
@@ -152,3 +155,44 @@ def edit_profile(session: Session, record_id: str, *, interactive: bool) -> Opti
             if yamlio.dump(cleaned) == yamlio.dump({k: v for k, v in doc.items() if v not in (None, [], {})}):
                 return None
             return profiles.update_profile(session, record_id, lambda _p, new=cleaned: new)
+
+
+def _decode(data: bytes, what: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{what} is not UTF-8 text; nothing was changed", "save it as UTF-8 and try again") from None
+
+
+def profile_from(session: Session, record_id: str, source: str) -> Optional[records.WriteResult]:
+    """``child edit RECORD --from FILE`` (``-``: stdin): the whole profile as YAML or JSON, for scripts.
+
+    The same document the editor shows (comments allowed; a field left out or empty is cleared, but the key
+    person, who is changed only by ``confide key-person``, may be left out), checked the same way. None when it
+    changes nothing."""
+    session.vault.check_record_id(record_id)
+    if source == "-":
+        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
+        what = "the profile on stdin"
+    else:
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read {source}: {exc.strerror}", "give a readable YAML or JSON file, or - for stdin") from None
+        what = f"the profile in {source}"
+    text = _decode(data, what)
+    doc = profiles.profile_for_editing(session, record_id)
+    if not "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")).strip():
+        raise UsageError(f"{what} is empty; nothing was changed",
+                         "give the whole profile as YAML or JSON (the fields 'confide child edit' shows; "
+                         "schemas/profile.schema.json)")
+    try:
+        new = yamlio.load(text, what)
+    except IntegrityError as exc:
+        raise UsageError(exc.message, "nothing was changed; fix it and run 'confide child edit --from' again") from None
+    if isinstance(new, dict) and doc.get("key_person") and "key_person" not in new:
+        new["key_person"] = doc["key_person"]  # changed only by 'confide key-person'; a script need not repeat it
+    cleaned = profiles.check_profile_document(record_id, new, doc.get("key_person"))
+    if cleaned == {k: v for k, v in doc.items() if v not in (None, [], {})}:
+        return None
+    return profiles.update_profile(session, record_id, lambda _p: cleaned)

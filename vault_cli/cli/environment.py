@@ -15,13 +15,13 @@ from typing import Optional
 
 from vault_cli.adapters.config import Config, Given
 
-_global_flags: dict = {}  # what the app's callback was given (--signing-key-file), while one command runs
+_global_flags: dict = {}  # the global options (--vault, --identity, --signing-key-file), while one command runs
 
 
-def set_global_flags(*, signing_key_file: Optional[str]) -> None:
-    """The options every command takes before its name (the app's callback calls this, once per command)."""
-    _global_flags.clear()
-    _global_flags["signing_key_file"] = signing_key_file or None
+def set_global_flags(**flags: Optional[str]) -> None:
+    """Global options given to this command: before its name (the app's callback) or after it (an option the
+    command line adds to every command that acts as a holder). Only those given are set; after the name wins."""
+    _global_flags.update({k: v for k, v in flags.items() if v})
 
 
 def clear_global_flags() -> None:
@@ -31,8 +31,11 @@ def clear_global_flags() -> None:
 
 def config(*, vault: Optional[str] = None, identity: Optional[str] = None,
            passphrase: Optional[Callable[[str], Optional[str]]] = None) -> Config:
-    """The command's configuration: its ``--vault`` / ``--identity`` (and the global flags), else the variables;
-    ``passphrase`` asks for an identity's passphrase (``cli.prompts.passphrase``)."""
+    """The command's configuration: its ``--vault`` / ``--identity`` (else those given before the command's name,
+    and ``--signing-key-file``), else the variables; ``passphrase`` asks for an identity's passphrase
+    (``cli.prompts.passphrase``)."""
+    vault = vault or _global_flags.get("vault")
+    identity = identity or _global_flags.get("identity")
     return Config.from_environment(
         os.environ,
         vault=Given(vault, "--vault") if vault else None,
@@ -64,6 +67,19 @@ def editor() -> Optional[str]:
 def shm() -> str:
     """The memory-backed folder ``child edit`` works in."""
     return os.environ.get("CONFIDE_SHM", "/dev/shm")
+
+
+def temp_dir() -> str:
+    """The temp folder, as ``tempfile.gettempdir`` finds it first (without importing tempfile on every run)."""
+    for var in ("TMPDIR", "TEMP", "TMP"):
+        if os.environ.get(var):
+            return os.environ[var]
+    return "/tmp"
+
+
+def shell() -> str:
+    """The user's shell (``$SHELL``'s name), for installing completion."""
+    return os.path.basename(os.environ.get("SHELL", "")) or "bash"
 
 
 def completing() -> bool:

@@ -38,26 +38,13 @@ signing_app = typer.Typer(help="The vault's signing policy.", no_args_is_help=Tr
 app.add_typer(signing_app, name="signing")
 
 
-@app.callback()
-def _global(
-    signing_key_file: Optional[str] = typer.Option(
-        None, "--signing-key-file", metavar="FILE",
-        help="The SSH private key that signs the commits this command makes (else CONFIDE_SIGNING_KEY, else your declared key in ssh-agent).",
-    ),
-) -> None:
-    """Keep an early-years setting's confidential records in an encrypted git vault."""
-    from vault_cli.cli import environment
-
-    environment.set_global_flags(signing_key_file=signing_key_file)
-
-
 # ---------------------------------------------------------------------------
 # signing keys
 
 
 @holder_app.command("set-signing-key")
 def holder_set_signing_key(
-    name: str = typer.Argument(..., help="The holder, e.g. amira"),
+    name: str = typer.Argument(..., metavar="HOLDER", help="The holder, e.g. amira"),
     key: str = typer.Argument(..., metavar="PUBKEY", help="Their SSH public key: the .pub line, \"ssh-ed25519 AAAA... amira@laptop\"."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
@@ -138,7 +125,7 @@ def verify(
 
 @app.command("trust")
 def trust_cmd(
-    anchor: Optional[str] = typer.Argument(None, metavar="[IDENTITY]", help="The vault's identity, as 'confide init' printed it (ROOT@SHA256:...)."),
+    anchor: Optional[str] = typer.Argument(None, metavar="IDENTITY", help="The vault's identity, as 'confide init' printed it (ROOT@SHA256:...)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
     as_json: bool = JsonOpt,
@@ -167,7 +154,7 @@ def _confirm_identity(found: str) -> bool:
 
 @app.command()
 def repudiate(
-    reason: Optional[str] = typer.Option(None, "--reason", help="Why (plain text in the commit: never name a child)."),
+    reason: Optional[str] = typer.Option(None, "--reason", metavar="REASON", help="Why (plain text in the commit: never name a child)."),
     to: Optional[str] = typer.Option(None, "--to", metavar="COMMIT", help="Restore this earlier commit instead of the last verified one (e.g. one before a commit that only 'confide verify' with a key can judge)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
@@ -252,7 +239,7 @@ def audit(
 
 @app.command()
 def sync(
-    remote: Optional[str] = typer.Argument(None, metavar="[REMOTE]", help="The remote (default: the branch's upstream, else origin)."),
+    remote: Optional[str] = typer.Argument(None, metavar="REMOTE", help="The remote (default: the branch's upstream, else origin)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
@@ -272,7 +259,7 @@ def sync(
 
 @app.command()
 def clone(
-    url: str = typer.Argument(..., help="Where the vault is: a path, ssh://, https:// or git:// address."),
+    url: str = typer.Argument(..., metavar="URL", help="Where the vault is: a path, ssh://, https:// or git:// address."),
     directory: str = typer.Argument(..., metavar="DIR", help="A new folder for the clone."),
     trust: Optional[str] = typer.Option(None, "--trust", metavar="IDENTITY", help="The vault's identity (from its manager); the clone is kept only if its history verifies from it."),
     identity: Optional[str] = IdentityOpt,

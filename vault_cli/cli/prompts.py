@@ -27,6 +27,12 @@ def _from_file(pfile: str) -> str:
         ) from None
 
 
+def scripted_passphrase(source: str) -> Optional[str]:
+    """The passphrase of ``source`` from CONFIDE_PASSPHRASE_FILE, or None: never asked (shell completion)."""
+    pfile = environment.passphrase_file()
+    return _from_file(pfile) if pfile else None
+
+
 def passphrase(source: str) -> Optional[str]:
     """The passphrase of the identity file ``source``: CONFIDE_PASSPHRASE_FILE for scripts, else asked on a
     terminal; never an argument. None when there is neither."""

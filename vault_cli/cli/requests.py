@@ -37,7 +37,7 @@ RequestArg = typer.Argument(..., metavar="REQUEST", help="The request id, e.g. r
 
 @request_app.command("open")
 def request_open(
-    record: Optional[str] = typer.Argument(None, help="The child's record id, e.g. c-7f3k9m2q (on a terminal, left out: you are asked which child)."),
+    record: Optional[str] = typer.Argument(None, metavar="RECORD", help="The child's record id, e.g. c-7f3k9m2q (on a terminal, left out: you are asked which child)."),
     requester: str = typer.Option(..., "--requester", metavar="NAME", help="Who asked (a parent or person with parental responsibility)."),
     relationship: str = typer.Option(..., "--relationship", metavar="TEXT", help="Their relationship to the child, e.g. mother."),
     received: str = typer.Option(..., "--received", metavar="DATE", help="When the written request was received; the deadline runs from it."),
@@ -324,10 +324,10 @@ def due_cmd(
 
 @app.command("find")
 def find_cmd(
-    text: str = typer.Argument("", metavar="[TEXT]", help="Text to look for (any case), in entries and their third parties, and in the names of children whose profile you can read (all of a child's entries)."),
-    category: Optional[str] = typer.Option(None, "--category", metavar="C", help="Only entries of this category."),
-    level: Optional[str] = typer.Option(None, "--level", metavar="L", help="Only entries at this level."),
-    record: Optional[str] = typer.Option(None, "--record", metavar="R", help="Only this record."),
+    text: str = typer.Argument("", metavar="TEXT", help="Text to look for (any case), in entries and their third parties, and in the names of children whose profile you can read (all of a child's entries)."),
+    category: Optional[str] = typer.Option(None, "--category", metavar="CATEGORY", help="Only entries of this category."),
+    level: Optional[str] = typer.Option(None, "--level", metavar="LEVEL", help="Only entries at this level."),
+    record: Optional[str] = typer.Option(None, "--record", metavar="RECORD", help="Only this record."),
     since: Optional[str] = typer.Option(None, "--since", metavar="DATE", help="Only entries from DATE on."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
@@ -353,7 +353,7 @@ def find_cmd(
 
 @app.command("share")
 def share_cmd(
-    record: Optional[str] = typer.Argument(None, help="The child's record id (on a terminal, left out: you are asked which child)."),
+    record: Optional[str] = typer.Argument(None, metavar="RECORD", help="The child's record id (on a terminal, left out: you are asked which child)."),
     with_whom: str = typer.Option(..., "--with", metavar="WHO", help="Who it was shared with (or not)."),
     what: str = typer.Option(..., "--what", metavar="TEXT", help="What information."),
     purpose: str = typer.Option(..., "--purpose", metavar="TEXT", help="Why: the purpose of sharing."),
@@ -364,7 +364,7 @@ def share_cmd(
     on: Optional[str] = typer.Option(None, "--on", metavar="DATE", help="When (default today)."),
     how: Optional[str] = typer.Option(None, "--how", metavar="TEXT", help="How it was shared (phone, secure email...)."),
     advice: Optional[str] = typer.Option(None, "--advice", metavar="TEXT", help="Advice taken, and from whom."),
-    level: str = typer.Option("safeguarding", "--level", help="confidential or safeguarding (default)."),
+    level: str = typer.Option("safeguarding", "--level", metavar="LEVEL", help="confidential or safeguarding (default)."),
     parents_informed: Optional[str] = typer.Option(None, "--parents-informed", metavar="DATE", help="When parents were told of it."),
     parents_not_informed: Optional[str] = typer.Option(None, "--parents-not-informed", metavar="REASON", help="Why parents were not told."),
     vault: Optional[str] = VaultOpt,

@@ -19,6 +19,13 @@ from conftest import copy_vault
 from vault_cli.errors import ExitCode
 
 MARKER = "Quillon-Marker-7319"
+REQUIRE_MOUNT = os.environ.get("CONFIDE_REQUIRE_MOUNT") == "1"  # read at import: isolated_env clears CONFIDE_*
+
+
+def _cannot_mount(why: str) -> None:
+    if REQUIRE_MOUNT:
+        pytest.fail(f"{why}, and CONFIDE_REQUIRE_MOUNT=1 (CI) requires it")
+    pytest.skip(f"{why} (set CONFIDE_REQUIRE_MOUNT=1 to fail instead)")
 
 
 def _refused(r, code: ExitCode) -> None:
@@ -74,7 +81,7 @@ def test_a_read_only_vault_says_so_and_changes_nothing(vault, tmp_path):
     ro = tmp_path / "ro"
     ro.mkdir()
     if not _mount("--bind", str(vault.root), str(ro)):
-        pytest.skip("needs root to bind-mount the vault read-only (the CI machine has it)")
+        _cannot_mount("cannot bind-mount the vault read-only (needs root)")
     try:
         assert _mount("-o", "remount,bind,ro", str(ro))
         copy = type(vault)(ro, vault.keys)
@@ -95,7 +102,7 @@ def test_a_full_disk_says_so_and_leaves_the_vault_as_it_was(vault, keys, tmp_pat
     disk = tmp_path / "disk"
     disk.mkdir()
     if not _mount("-t", "tmpfs", "-o", "size=64m", "tmpfs", str(disk)):
-        pytest.skip("needs root to mount a small tmpfs to fill (the CI machine has it)")
+        _cannot_mount("cannot mount a small tmpfs to fill (needs root)")
     try:
         v = copy_vault(vault.root, disk / "vault", keys)
         rid = v.add_child("Ada Full")

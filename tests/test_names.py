@@ -256,7 +256,7 @@ def test_without_a_terminal_a_missing_record_is_a_usage_error(named, args):
     p = subprocess.run([sys.executable, "-m", "vault_cli", *args], env=_env(v, "amira"), cwd=v.root,
                        stdin=subprocess.DEVNULL, capture_output=True, text=True)
     assert p.returncode == ExitCode.USAGE, p.stderr
-    assert "Missing argument 'record'" in p.stderr and p.stdout == ""
+    assert "Missing argument 'RECORD'" in p.stderr and p.stdout == ""
     assert v.head() == head
 
 

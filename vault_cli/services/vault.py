@@ -73,8 +73,11 @@ class Vault:
         self.reader = trust.reader_name(root, identities)  # whose key checked it (None: nobody's)
 
     def load(self, commit: str) -> None:
+        previous: Optional[gitlog.CommitTree] = getattr(self, "tree", None)
         self.commit = commit
         self.tree = gitlog.CommitTree(self.root, commit)
+        if previous is not None:
+            previous.close()  # else its 'git cat-file' lives as long as this process (refresh, a sync's fast-forward)
         self._heads: dict = {}
         self._ids: Optional[list] = None
         try:

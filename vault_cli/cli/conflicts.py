@@ -10,24 +10,19 @@ an edited profile comes from the editor's private folder in memory or a file.
 
 from __future__ import annotations
 
-import os
-import shlex
-import subprocess
-import sys
-from pathlib import Path
 from typing import Optional
 
 import typer
 
-from vault_cli.cli import environment
-from vault_cli.cli.common import IdentityOpt, VaultOpt, _print_warnings, _session, app, note, read_stdin_text
-from vault_cli.errors import ExternalError, IntegrityError, UsageError
+from vault_cli.cli.common import IdentityOpt, VaultOpt, _print_warnings, _session, app, note
+from vault_cli.cli.safe_text import safe
+from vault_cli.errors import IntegrityError, UsageError
 from vault_cli.formats import yamlio
 
 
 def _safe(text: str) -> str:
-    """Control characters, escapes and bidi overrides from a record shown visibly, never acted on by a terminal."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    """Record text as a terminal may show it (``cli.safe_text``, as all output)."""
+    return safe(text)
 
 
 def _say(value) -> str:
@@ -70,27 +65,12 @@ HEADER = """\
 
 
 def _edit(doc: dict, record_id: str, start: int) -> Optional[str]:
-    """The editor on ``doc`` in a private folder in memory (``editor.private_folder``); the text saved, or None."""
+    """The editor on ``doc`` in a private folder in memory (``cli.editor``); the text saved, or None if blank."""
     from vault_cli.cli import editor
 
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise UsageError("there is no terminal to run an editor on", f"for scripts: confide resolve {record_id} --from FILE")
-    command = environment.editor()
-    if not command:
-        raise UsageError("no editor: set $EDITOR (or $VISUAL)", f"for example: EDITOR=nano confide resolve {record_id} --edit")
-    with editor.private_folder() as folder:
-        path = folder / "profile.yaml"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(HEADER.format(record=record_id, start=start) + yamlio.dump(doc))
-        try:
-            proc = subprocess.run([*shlex.split(command), str(path)])
-        except FileNotFoundError:
-            raise ExternalError("the editor was not found", "set $EDITOR to an installed editor") from None
-        if proc.returncode != 0:
-            raise ExternalError(f"the editor exited with status {proc.returncode}; nothing was changed", "run it again")
-        text = path.read_text(encoding="utf-8")
-    return text if "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("#")).strip() else None
+    editor.require_terminal(f"confide resolve {record_id} --from FILE")
+    text = editor.edit_text(HEADER.format(record=record_id, start=start) + yamlio.dump(doc), "profile.yaml")
+    return None if editor.is_blank(text) else text
 
 
 @app.command()
@@ -116,8 +96,10 @@ def resolve(
         _print_warnings(result)
         return
     if from_file is not None:
-        text: Optional[str] = read_stdin_text("the profile") if from_file == "-" else _read(from_file)
-        if not "\n".join(ln for ln in (text or "").splitlines() if not ln.lstrip().startswith("#")).strip():
+        from vault_cli.cli import editor
+
+        text: Optional[str] = editor.read_source(from_file, "the profile")
+        if editor.is_blank(text or ""):
             raise UsageError(f"the profile {'on stdin' if from_file == '-' else 'in ' + from_file} is empty; nothing "
                              "was changed", "give the whole profile as YAML or JSON (the fields 'confide show --json' "
                              "shows; schemas/profile.schema.json)")
@@ -133,11 +115,3 @@ def resolve(
     result = conflicts.resolve(session, record, edited=doc)
     note(f"the profile of {record} is the one you wrote now; the conflict is resolved")
     _print_warnings(result)
-
-
-def _read(source: str) -> str:
-    try:
-        return Path(source).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {source}: {getattr(exc, 'strerror', None) or 'not UTF-8 text'}",
-                         "give a readable YAML or JSON file, or - for stdin") from None

@@ -157,6 +157,36 @@ def edit_profile(session: Session, record_id: str, *, interactive: bool) -> Opti
             return profiles.update_profile(session, record_id, lambda _p, new=cleaned: new)
 
 
+def is_blank(text: str) -> bool:
+    """Nothing but comments and white space: how an editor's file or a --from document says 'change nothing'."""
+    return not "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")).strip()
+
+
+def read_source(source: str, what: str) -> str:
+    """A document a script gives with --from: FILE, or '-' for stdin; UTF-8 text, or a usage error naming it."""
+    if source == "-":
+        from vault_cli.cli.common import read_stdin_text
+
+        return read_stdin_text(what)
+    try:
+        data = Path(source).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {source}: {exc.strerror}", "give a readable YAML or JSON file, or - for stdin") from None
+    return _decode(data, f"{what} in {source}")
+
+
+def edit_text(text: str, name: str) -> str:
+    """``text`` opened in the editor from a private folder in memory (removed afterwards); what was saved."""
+    editor = editor_command()
+    with private_folder() as folder:
+        path = folder / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        run_editor(editor, path)
+        return _decode(path.read_bytes(), "the edited file")
+
+
 def _decode(data: bytes, what: str) -> str:
     try:
         return data.decode("utf-8")
@@ -171,18 +201,10 @@ def profile_from(session: Session, record_id: str, source: str) -> Optional[reco
     person, who is changed only by ``confide key-person``, may be left out), checked the same way. None when it
     changes nothing."""
     session.vault.check_record_id(record_id)
-    if source == "-":
-        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
-        what = "the profile on stdin"
-    else:
-        try:
-            data = Path(source).read_bytes()
-        except OSError as exc:
-            raise UsageError(f"cannot read {source}: {exc.strerror}", "give a readable YAML or JSON file, or - for stdin") from None
-        what = f"the profile in {source}"
-    text = _decode(data, what)
+    what = "the profile on stdin" if source == "-" else f"the profile in {source}"
+    text = read_source(source, "the profile")
     doc = profiles.profile_for_editing(session, record_id)
-    if not "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")).strip():
+    if is_blank(text):
         raise UsageError(f"{what} is empty; nothing was changed",
                          "give the whole profile as YAML or JSON (the fields 'confide child edit' shows; "
                          "schemas/profile.schema.json)")

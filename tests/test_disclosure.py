@@ -226,3 +226,19 @@ def test_a_holder_display_name_is_set_by_a_manager_and_cleared(vault):
     assert "display_name" not in json.loads(v.ok("holder", "list", "--json").stdout)[2]
     assert "holder.display-name" in v.git("log", "-1", "--format=%B")
     assert _findings(v) == []
+
+
+def test_not_telling_is_a_decision_only_on_the_grounds_that_allow_it():
+    """'decide --not-told' is refused unless the ground is one where telling would itself cause harm; a decision
+    entry made another way (plain git, a holder's key) with 'tell: false' on another ground is no decision, so the
+    entry stays undecided: export refuses, and verify reports a copy made without it."""
+    def entry(ground, tell):
+        return {"id": "e-1", "category": "request-decision", "author": "dara", "recorded_at": "2026-11-24T10:00:00+00:00",
+                "details": {"procedure": disclosure.DECISION_PROCEDURE, "request": "r-1", "entry": "e-9",
+                            "decision": "withhold", "ground": ground, "reason": "x", "tell": tell}}
+
+    assert disclosure.decision_of(entry("third-party", False)) is None
+    assert disclosure.decision_of(entry("third-party", True)) is not None
+    for ground in disclosure.UNTOLD_GROUNDS:
+        d = disclosure.decision_of(entry(ground, False))
+        assert d is not None and d.tell is False

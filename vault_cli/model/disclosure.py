@@ -124,6 +124,8 @@ def decision_of(e: dict[str, Any]) -> Optional[Decision]:
             return None
         if d["decision"] == "withhold" and d.get("ground") not in GROUNDS:
             return None
+        if d.get("tell") is False and not (d["decision"] == "withhold" and d.get("ground") in UNTOLD_GROUNDS):
+            return None  # not telling is allowed only on these grounds: otherwise the entry stays undecided
         return Decision(d["entry"], d["decision"], d.get("ground"), d.get("reason") or "", e["author"],
                         e["recorded_at"], e["id"], d.get("request") or "", d.get("tell") is not False)
     if e.get("category") == "request-withhold" and d.get("procedure") == LEGACY_WITHHOLD:

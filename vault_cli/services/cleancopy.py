@@ -104,7 +104,7 @@ def _undecided_error(request_id: str, pending: list, earlier: dict) -> UsageErro
     def one(e: dict) -> str:
         before = ", ".join(f"{'withheld' if x.decision == 'withhold' else 'disclosed'} for {x.request}"
                            for x in earlier.get(e["id"], []))
-        return f"{e['id']} ({e['at'][:10]}, {e['category']}{'; ' + before if before else ''})"
+        return f"{e['id']}{' (' + before + ')' if before else ''}"  # ids only: an entry's date and category are its data
 
     shown = "; ".join(one(e) for e in pending[:10]) + ("; ..." if len(pending) > 10 else "")
     return UsageError(

@@ -1061,7 +1061,7 @@ def test_child_edit_on_a_terminal_reopens_the_editor_with_the_error(vault, edito
     monkeypatch.setenv("CONFIDE_SIGNING_KEY", str(vault.keys["amira.sign"]))  # the age identity cannot sign
     n = commit_count(vault)
     session = Session.start(Vault.open(environment.config(vault=str(vault.root), identity=str(vault.keys["amira"]))))
-    result = editor_mod.edit_profile(session, rid, interactive=True)
+    result = editor_mod.edit_profile(session, rid)
     assert result is not None and result.id == rid
     first, second = editor.calls()
     assert "# ERROR:" not in first["text"]

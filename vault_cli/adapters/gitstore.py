@@ -14,6 +14,7 @@ but confide's own results reaches the user's stdout.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
@@ -55,14 +56,27 @@ def holder_email(name: str) -> str:
     return f"{name}@holders.confide.invalid"
 
 
+# What to do about a file system refusal, by its errno: for confide's own writes (``store.storage_failure``)
+# and for git's, which git reports in words (``_storage_hint``).
+STORAGE_HINTS = {
+    errno.EROFS: "the file system holding it is mounted read-only: remount it read-write, or work in a clone "
+                 "on a disk that can be written",
+    errno.EACCES: "check who owns the vault's folders and their permissions (ls -ld), and run confide as that user",
+    errno.EPERM: "check who owns the vault's folders and their permissions (ls -ld), and run confide as that user",
+    errno.ENOSPC: "the disk is full: free some space (df -h shows how much is left), then run the command again",
+    errno.EDQUOT: "your disk quota is used up: free some space, then run the command again",
+    errno.EISDIR: "a folder is where confide expects a file: move it away",
+    errno.EIO: "the disk reported an input/output error: check it (dmesg) before trusting anything on it",
+}
+# git's words for those refusals
+_GIT_STORAGE_WORDS = {"No space left on device": errno.ENOSPC, "Out of diskspace": errno.ENOSPC,
+                      "Disk quota exceeded": errno.EDQUOT, "Read-only file system": errno.EROFS}
+
+
 def _storage_hint(proc: subprocess.CompletedProcess) -> str:
     """What to do when git failed because the file system refused (a full disk, a read-only mount); else ''."""
     err = proc.stderr.decode("utf-8", "replace")
-    if any(s in err for s in ("No space left on device", "Out of diskspace", "Disk quota exceeded")):
-        return "the disk is full: free some space (df -h shows how much is left), then run the command again"
-    if "Read-only file system" in err:
-        return "the file system is mounted read-only: remount it read-write, or work in a clone on a disk that can be written"
-    return ""
+    return next((STORAGE_HINTS[code] for words, code in _GIT_STORAGE_WORDS.items() if words in err), "")
 
 
 class Git:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Optional
 
 from vault_cli.adapters.config import DEFAULT_LOCK_WAIT, LOCK_WAIT, Config
-from vault_cli.adapters.gitstore import TRACKED, Git
+from vault_cli.adapters.gitstore import STORAGE_HINTS, TRACKED, Git
 from vault_cli.errors import ConfideError, ExternalError, VaultStateError
 
 
@@ -205,19 +205,6 @@ def _flock_waiting(fd: int, how: int, wait: float) -> bool:
             time.sleep(0.02)
 
 
-# What to do about a file system refusal, by its errno.
-_STORAGE_HINTS = {
-    errno.EROFS: "the file system holding it is mounted read-only: remount it read-write, or work in a clone "
-                 "on a disk that can be written",
-    errno.EACCES: "check who owns the vault's folders and their permissions (ls -ld), and run confide as that user",
-    errno.EPERM: "check who owns the vault's folders and their permissions (ls -ld), and run confide as that user",
-    errno.ENOSPC: "the disk is full: free some space (df -h shows how much is left), then run the command again",
-    errno.EDQUOT: "your disk quota is used up: free some space, then run the command again",
-    errno.EISDIR: "a folder is where confide expects a file: move it away",
-    errno.EIO: "the disk reported an input/output error: check it (dmesg) before trusting anything on it",
-}
-
-
 def storage_failure(exc: OSError, doing: str = "write to the vault", *, unchanged: bool = True) -> ExternalError:
     """A file system refusal (read-only, permissions, a full disk...) as an error that says what to do.
 
@@ -225,7 +212,7 @@ def storage_failure(exc: OSError, doing: str = "write to the vault", *, unchange
     ``unchanged``: the caller knows the vault is as it was (a transaction rolled back)."""
     where = f" ({exc.filename})" if exc.filename else ""
     reason = exc.strerror or type(exc).__name__
-    hint = _STORAGE_HINTS.get(exc.errno or 0, "check the disk and the folder's permissions, then run the command again")
+    hint = STORAGE_HINTS.get(exc.errno or 0, "check the disk and the folder's permissions, then run the command again")
     return ExternalError(f"could not {doing}{where}: {reason}" + ("; nothing was changed" if unchanged else ""), hint)
 
 

@@ -85,8 +85,11 @@ def _config(ctx):
 
 
 def _matches(incomplete: str, *words: Optional[str]) -> bool:
-    inc = incomplete.casefold()
-    return any(w is not None and w.casefold().startswith(inc) for w in words)
+    """A prefix match as the picker and 'child find' match names: any case, accents ignored (``model.names``)."""
+    from vault_cli.model.names import fold
+
+    inc = fold(incomplete)
+    return any(w is not None and fold(w).startswith(inc) for w in words)
 
 
 def _complete(what: str, ctx, incomplete: str) -> list:
@@ -113,14 +116,14 @@ def _complete(what: str, ctx, incomplete: str) -> list:
 
 
 def _records(session, incomplete: str) -> list:
-    from vault_cli.services import records
+    from vault_cli.services import children
 
     out = []
-    for row in records.list_children(session):
+    for row in children.names_and_births(session):  # the profiles alone, not every entries file as child list
         if not row.get("readable"):
             continue  # only the records whose profile you can read: no id you could not open
         name = row.get("name") or ""
-        words = name.split()
+        words = [*name.split(), *(row.get("known_as") or "").split()]
         if _matches(incomplete, row["record"], name, *words):
             out.append(CompletionItem(row["record"], help=name))
     return out

@@ -15,22 +15,18 @@ from typing import Optional
 import typer
 
 from vault_cli.cli.common import IdentityOpt, VaultOpt, _print_warnings, _session, app, note
+from vault_cli.cli.render import when
 from vault_cli.cli.safe_text import safe
 from vault_cli.errors import IntegrityError, UsageError
 from vault_cli.formats import yamlio
-
-
-def _safe(text: str) -> str:
-    """Record text as a terminal may show it (``cli.safe_text``, as all output)."""
-    return safe(text)
 
 
 def _say(value) -> str:
     if value in (None, [], {}):
         return "(empty)"
     if isinstance(value, (list, dict)):
-        return _safe(yamlio.dump(value).strip().replace("\n", "; "))
-    return _safe(str(value))
+        return safe(yamlio.dump(value).strip().replace("\n", "; "))
+    return safe(str(value))
 
 
 def conflict_text(data: dict) -> str:
@@ -49,7 +45,7 @@ def conflict_text(data: dict) -> str:
     differ = [f for f in fields if len({repr(v["profile"].get(f)) for v in versions}) > 1]
     lines.append("The versions differ in: " + (", ".join(f.replace("_", " ") for f in differ) or "nothing but who saved them"))
     for v in versions:
-        lines.append(f"  version {v['version']}, saved by {_safe(v['updated_by'])} at {_safe(v['updated_at'][:16].replace('T', ' '))}:")
+        lines.append(f"  version {v['version']}, saved by {safe(v['updated_by'])} at {when(v['updated_at'])}:")
         lines.extend(f"    {f.replace('_', ' ')}: {_say(v['profile'].get(f))}" for f in differ)
     numbers = ", ".join(str(v["version"]) for v in versions[:-1]) + f" or {versions[-1]['version']}"
     lines.append(f"Choose one with 'confide resolve {rid} --take N' (N is {numbers}), or write the profile anew "

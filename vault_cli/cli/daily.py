@@ -255,7 +255,7 @@ def child_edit(
     if from_file is not None:
         result = editor.profile_from(s, chosen, from_file)
     else:
-        result = editor.edit_profile(s, chosen, interactive=True)
+        result = editor.edit_profile(s, chosen)
     if result is None:
         note("no change; nothing was committed")
         return

@@ -120,7 +120,8 @@ def run_editor(editor: list[str], path: Path) -> None:
         raise ExternalError(f"the editor exited with status {proc.returncode}; nothing was changed", "run it again")
 
 
-def edit_profile(session: Session, record_id: str, *, interactive: bool) -> Optional[records.WriteResult]:
+def edit_profile(session: Session, record_id: str) -> Optional[records.WriteResult]:
+    """The profile in the editor until it is valid (a mistake reopens it with the error at the top), then sealed."""
     session.vault.check_record_id(record_id)
     doc = profiles.profile_for_editing(session, record_id)
     key_person = doc.get("key_person")
@@ -139,16 +140,12 @@ def edit_profile(session: Session, record_id: str, *, interactive: bool) -> Opti
                 fh.write(head + text)
             run_editor(editor, path)
             text = _decode(path.read_bytes(), "the edited profile")
-            body = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
-            if not body.strip():
+            if is_blank(text):
                 return None
             try:
                 new = yamlio.load(text, "the edited profile")
                 cleaned = profiles.check_profile_document(record_id, new, key_person)
             except (UsageError, IntegrityError) as exc:
-                if not interactive:
-                    raise UsageError(exc.message.replace("the edited profile", "the edited profile"),
-                                     "nothing was changed; fix the field and run 'confide child edit' again") from None
                 error = exc.message
                 text = "\n".join(line for line in text.splitlines() if not line.startswith("#")) + "\n"
                 continue

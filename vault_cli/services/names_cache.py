@@ -22,8 +22,7 @@ parse, is rebuilt. Deleting the file is always safe.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
 
@@ -69,18 +68,14 @@ class NamesCache:
                     self.records[rid] = (item[0], list(item[1]))
             return
 
-    def names(self, heads: dict[str, str], skip: Iterable[str],
-              open_names: Callable[[str], Optional[list[str]]]) -> dict[str, str]:
-        """{name: record} for the records in ``heads`` ({record: head blob at the tip}) not in ``skip``;
+    def names(self, heads: dict[str, str], open_names: Callable[[str], Optional[list[str]]]) -> dict[str, str]:
+        """{name: record} for the records in ``heads`` ({record: head blob at the tip});
         ``open_names(record)`` opens a record's profile (None: this key does not read it)."""
-        skip = set(skip)
         out: dict[str, str] = {}
         for rid in set(self.records) - set(heads):
             del self.records[rid]
             self.changed = True
         for rid, blob in heads.items():
-            if rid in skip:
-                continue
             cached = self.records.get(rid)
             if cached is not None and cached[0] == blob:
                 found = cached[1]
@@ -103,7 +98,6 @@ class NamesCache:
             block = crypto.encrypt(data, self.identities[0].recipient)
             self.path.parent.mkdir(mode=0o700, exist_ok=True)
             atomic_write(self.path, block.encode("ascii"), 0o600)
-            os.chmod(self.path, 0o600)
         except OSError:
             return
         self.changed = False

@@ -139,20 +139,10 @@ def seal_profile(env: envelope.Envelope, profile: dict, author: str, updated_at:
 
 
 def read_profile(session: Session, env: envelope.Envelope) -> Optional[dict]:
-    block = env.head["profile"]
-    key = env.key(block["key"])
-    if key["level"] != "general":
-        raise IntegrityError(f"the profile in {env.source} is not under a general-level key", "run 'confide verify'")
-    ident = session.level_identity(env, block["key"])
-    if ident is None:
+    """The record's profile with its key person, or None when the caller's keys do not open it."""
+    payload = _open_profile(session, env, env.head["profile"])
+    if payload is None:
         return None
-    try:
-        payload = envelope.open_block(
-            block["data"], ident, schema_name="profile", record=env.record, block="profile", level="general",
-            source=env.source,
-        )
-    except NotForThisKey:
-        raise IntegrityError(f"the profile block in {env.source} is not encrypted to its level key", "run 'confide verify'") from None
     profile = dict(payload["profile"])
     profile["key_person"] = env.head.get("key_person")
     return profile

@@ -60,14 +60,14 @@ class NameChecks(VerifierState):
     # -- names in plaintext ------------------------------------------------------------
     def check_names(self) -> None:
         """Commit messages, file and ref names holding a child's name (word-wise, so cheap at any size)."""
-        seen = set(self.names.values())
         # children whose profile the walk did not open: from the tip, through the holder's names cache
         others = {rid: blob for rid, (_path, blob) in self._tip_heads.items()}
         if self.names_cache is not None:
             # every record, also those the walk opened: the cache then serves the next command's check
-            tip_names = self.names_cache.names(others, (), self._profile_names)
+            tip_names = self.names_cache.names(others, self._profile_names)
             self.names_cache.save()
         else:
+            seen = set(self.names.values())
             tip_names = {}
             for rid in others:
                 if rid not in seen:

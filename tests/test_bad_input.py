@@ -1240,3 +1240,17 @@ def test_record_written_in_the_old_format_is_refused(filled, layout):
         r = v.run(*args)
         _assert_findings_refusal(v, r, head, f"records/{rid}.yaml", "schema", words, verified=verified)
     _assert_verify_reports(v, head, f"records/{rid}.yaml", "schema", words)
+
+
+def test_what_was_typed_in_the_wrong_place_is_not_repeated(vault):
+    """A name typed where a record id goes, and a line of free text that YAML reads as a field, are refused
+    without the error repeating them (they may be a child's details)."""
+    rid = vault.add_child("Ada Echo")
+    r = vault.run("show", "Ada Lovelace")
+    assert r.exit_code == ExitCode.NOT_FOUND and "not a record id" in r.stderr
+    assert "Lovelace" not in r.stderr
+    r = vault.run("child", "edit", rid, "--from", "-", input="name: Ada Echo\nMum said Quillon hit her: yes\n")
+    assert r.exit_code == ExitCode.USAGE, r.stderr
+    assert "not one of the schema's fields" in r.stderr and "Quillon" not in r.stderr
+    r = vault.run("child", "edit", rid, "--from", "-", input="name: Ada Echo\nnickname: Ad\n")
+    assert r.exit_code == ExitCode.USAGE and "unexpected field 'nickname'" in r.stderr  # a field name is named

@@ -36,6 +36,7 @@ The errors name the file and the field path, never the field's value.
 
 from __future__ import annotations
 
+import re
 import importlib
 from collections.abc import Callable
 from functools import cache
@@ -46,6 +47,9 @@ from vault_cli.errors import IntegrityError
 
 _PACKAGE = "vault_cli.formats.schema_validators"
 
+
+# A key quoted back in an error: what a field name looks like, never free text a person typed.
+_FIELD_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 
 def schema_dir() -> Path:
     here = Path(__file__).resolve().parent
@@ -98,7 +102,10 @@ def violation(exc: Any, patterns: dict) -> SchemaViolation:
         props, pats = d.get("properties", {}), [patterns[p] for p in d.get("patternProperties", {}) if p in patterns]
         extra = next((k for k in (v if isinstance(v, dict) else {})
                       if k not in props and not (isinstance(k, str) and any(p.search(k) for p in pats))), "?")
-        return SchemaViolation(path, f"has an unexpected field '{extra}'")
+        if isinstance(extra, str) and _FIELD_NAME.fullmatch(extra):
+            return SchemaViolation(path, f"has an unexpected field '{extra}'")
+        # a key that is not a field name may be text typed into the wrong place: never repeat it
+        return SchemaViolation(path, "has a field that is not one of the schema's fields (a line of text with a colon?)")
     words = {
         "minLength": "must be at least {} characters", "maxLength": "must be at most {} characters",
         "minimum": "must be at least {}", "maximum": "must be at most {}",

@@ -138,9 +138,10 @@ class Vault:
 
     def check_record_id(self, record_id: str) -> str:
         if not ids.RECORD_RE.fullmatch(record_id or ""):
-            raise NotFound(
-                f"'{record_id}' is not a record id",
-                "record ids look like c-7f3k9m2q; list them with: confide child list",
+            raise NotFound(  # not repeated: what was typed there may be a child's name
+                "that is not a record id",
+                "record ids look like c-7f3k9m2q; find one by name with: confide child find (the name on stdin), "
+                "or list them with: confide child list",
             )
         if not self.has_record(record_id):
             raise NotFound(f"no record {record_id} in this vault", "list the records with: confide child list")

@@ -36,8 +36,8 @@ The errors name the file and the field path, never the field's value.
 
 from __future__ import annotations
 
-import re
 import importlib
+import re
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path

@@ -1028,6 +1028,25 @@ def test_child_edit_falls_back_to_an_editor_on_path(vault, tmp_path):
     assert "$EDITOR" in r.stderr and "nano" in r.stderr
 
 
+def test_vi_and_its_kin_are_told_to_keep_no_copies_of_the_text(vault, tmp_path):
+    """vim keeps deleted lines in ~/.viminfo and a swap file beside (or away from) the file unless told not to:
+    confide starts it with -n -i NONE and no undo or backup files, also when it is reached through a link."""
+    rid = vault.add_child("Ada Marker", room="rainbow")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "vim.log"
+    vim = bin_dir / "vim.basic"
+    vim.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$*\" >> {log}\nlast=\"\"; for a in \"$@\"; do last=\"$a\"; done\n"
+                   f"sed -i s/rainbow/sunflower/ \"$last\"\n")
+    vim.chmod(0o755)
+    (bin_dir / "editor").symlink_to(vim)
+    r = vault.run_on_terminal("child", "edit", rid, env={"EDITOR": str(bin_dir / "editor")})
+    assert r.exit_code == 0, r.stderr
+    [line] = log.read_text().splitlines()
+    assert line.startswith("-n -i NONE --cmd set noundofile nobackup nowritebackup /dev/shm/"), line
+    assert show(vault, rid)["profile"]["room"] == "sunflower"
+
+
 def test_child_edit_with_a_missing_editor_is_an_error(vault):
     rid = vault.add_child("Ada Marker")
     head = vault.head()

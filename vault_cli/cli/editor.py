@@ -7,7 +7,10 @@ killed confide left is removed by the next command (``cli.private``). Where
 there is no memory-backed storage, confide refuses rather than fall back to
 disk. The editor is ``$VISUAL``, else ``$EDITOR``, else the first of
 ``sensible-editor``, ``editor``, ``nano``, ``vi`` on PATH, and it is started
-only on a terminal: scripts give the profile with ``--from``.
+only on a terminal: scripts give the profile with ``--from``. vi, vim and neovim are
+started with no swap, history (viminfo, ShaDa), undo or backup files; other
+editors' own copies (an IDE's hot-exit backups, Emacs backup folders) are the
+user's to turn off, as the README says.
 """
 
 from __future__ import annotations
@@ -98,15 +101,30 @@ def require_terminal(for_scripts: str) -> None:
                          f"for scripts: {for_scripts}")
 
 
+# vi and its kin keep what was edited in files of their own unless told not to: a swap file (-n), the viminfo or
+# ShaDa history of registers and searches (-i NONE), undo and backup files.
+_VIM_NAMES = {"vi", "vim", "vim.basic", "vim.tiny", "vim.nox", "vim.gtk3", "nvim", "view", "vimdiff"}
+_VIM_PRIVATE = ["-n", "-i", "NONE", "--cmd", "set noundofile nobackup nowritebackup"]
+
+
+def _private(cmd: list[str]) -> list[str]:
+    """``cmd`` with the options that keep the editor's own copies of the text off the disk, where it is known to
+    make them (vi, vim, neovim, also behind a symlink such as /usr/bin/editor)."""
+    found = shutil.which(cmd[0]) if cmd else None
+    names = {Path(cmd[0]).name, Path(os.path.realpath(found)).name if found else ""} if cmd else set()
+    return [cmd[0], *_VIM_PRIVATE, *cmd[1:]] if names & _VIM_NAMES else cmd
+
+
 def editor_command() -> list[str]:
-    """$VISUAL, else $EDITOR, else the first of sensible-editor, editor, nano, vi found on PATH."""
+    """$VISUAL, else $EDITOR, else the first of sensible-editor, editor, nano, vi found on PATH; for vi and its kin,
+    with the options that keep their swap, history and undo files from holding the text."""
     cmd = environment.editor()
     if cmd:
-        return shlex.split(cmd)
+        return _private(shlex.split(cmd))
     for name in FALLBACK_EDITORS:
         found = shutil.which(name)
         if found:
-            return [found]
+            return _private([found])
     raise UsageError("no editor: $VISUAL and $EDITOR are unset, and none of " + ", ".join(FALLBACK_EDITORS)
                      + " is installed", "set $EDITOR, for example: EDITOR=nano confide child edit RECORD")
 

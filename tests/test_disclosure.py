@@ -41,10 +41,10 @@ def test_every_entry_needing_one_is_decided_per_request_and_a_second_request_see
     assert flags[m["notinf"]] == ["parents were not informed", "decision needed"]
     assert any("confide request decide" in t for t in shown["to_do"])
 
-    # Nothing is written while any entry needing a decision has none; ids, dates and categories are listed.
+    # Nothing is written while any entry needing a decision has none; only ids are listed (an entry's date and category are its data).
     r = _refused(v, ["request", "export", rq1, "--out", str(tmp_path / "c.html")], ExitCode.USAGE)
     assert "2 entries need a decision" in r.stderr and m["withheld"] in r.stderr and m["notinf"] in r.stderr
-    assert "2026-01-15, concern" in r.stderr and "MARKER" not in r.stderr
+    assert "2026-01-15" not in r.stderr and "concern" not in r.stderr and "MARKER" not in r.stderr  # ids only
     _decide(v, rq1, m["withheld"], "--withhold", "--ground", "child-abuse", reason="REASON-MARKER-1 strategy meeting")
     r = _refused(v, ["request", "export", rq1, "--out", str(tmp_path / "c.html")], ExitCode.USAGE)
     assert "1 entry needs a decision" in r.stderr and m["withheld"] not in r.stderr

@@ -250,3 +250,21 @@ def test_resolve_edit_on_a_terminal_runs_the_editor_from_memory(pair, tmp_path):
     assert json.loads(ben.ok("show", ada, "--json", who="ben").stdout)["profile"]["room"] == THIRD
     code, data = ben.verify("amira")
     assert code == 0, data["findings"]
+
+
+def test_no_clean_copy_or_override_while_the_profile_is_in_two_versions(pair, tmp_path):
+    """One version may record a court order: until someone chooses, export and override refuse (exit 7) and
+    change nothing. (verify_disclosure reports a copy made anyway; that check has no forged-commit test yet.)"""
+    amira, ben, bare, ada = pair
+    rq = amira.ok("request", "open", ada, "--requester", "Grace Hopper", "--relationship", "mother",
+                  "--received", "2026-11-20", "--id-checked", "passport seen", "--acknowledged", "2026-11-20",
+                  "--legal-advice", "not-sought").last_line
+    _conflicted(pair, [])
+    amira.ok("sync")
+    before = amira.head()
+    for args in (["request", "export", rq, "--out", str(tmp_path / "copy.html")],
+                 ["request", "override", rq]):
+        r = amira.run(*args, input="a reason")
+        assert r.exit_code == ExitCode.VAULT_STATE, r.stderr
+        assert "two versions" in r.stderr and f"confide resolve {ada}" in r.stderr
+        assert amira.head() == before and not (tmp_path / "copy.html").exists()

@@ -116,8 +116,12 @@ def _undecided_error(request_id: str, pending: list, earlier: dict) -> UsageErro
 
 
 def check_refusals(loaded: requests.Loaded) -> None:
-    """Refuse where the child's profile says the requester may not have a copy, unless a manager overrode it."""
+    """Refuse where the child's profile says the requester may not have a copy, unless a manager overrode it.
+
+    While a sync's conflict keeps two versions of the profile, which of them stands (one may record a court
+    order) is not decided: no copy until it is resolved."""
     req = loaded.request
+    requests.refuse_while_conflicted(loaded.env.head, loaded.env.record)
     refused = disclosure.refusals(loaded.profile, req.details["requester"])
     pending = [r for r in refused if r not in disclosure.overridden(req.overrides, req.id)]
     if pending:

@@ -207,6 +207,7 @@ def override(session: Session, request_id: str, *, reason=None) -> records.Write
     req = loaded.request
     if loaded.profile is None:
         raise Denied("you cannot read the child's profile", "ask a manager who reads the record")
+    requests.refuse_while_conflicted(loaded.env.head, loaded.env.record)
     refused = disclosure.refusals(loaded.profile, req.details["requester"])
     pending = [r for r in refused if r not in disclosure.overridden(req.overrides, request_id)]
     if not pending:

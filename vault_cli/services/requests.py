@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, overload
 
 from vault_cli.adapters import parallel, timeutil
-from vault_cli.errors import Denied, NotFound, UsageError
+from vault_cli.errors import Denied, NotFound, UsageError, VaultStateError
 from vault_cli.model import disclosure, policy
 from vault_cli.model.settings import PROCEDURE_CATEGORIES
 from vault_cli.services import records
@@ -302,6 +302,18 @@ class Loaded:
     entries: list
     sealed: int
     request: Request
+
+
+def refuse_while_conflicted(head: dict, record_id: str) -> None:
+    """No clean copy, and no override, while a sync's conflict keeps two versions of the profile: which stands
+    (one may record a court order) is not settled."""
+    from vault_cli.services.merge import profile_versions
+
+    if profile_versions(head):
+        raise VaultStateError(
+            f"the profile of {record_id} is in two versions since a sync, so what it says about access is not settled",
+            f"resolve it first: confide show {record_id}, then confide resolve {record_id} --take N; nothing was written",
+        )
 
 
 def load(session: Session, request_id: str) -> Loaded:

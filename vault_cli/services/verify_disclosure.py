@@ -19,6 +19,7 @@ from vault_cli.adapters import crypto
 from vault_cli.errors import IntegrityError
 from vault_cli.formats import envelope
 from vault_cli.model import disclosure
+from vault_cli.services.merge import profile_versions
 from vault_cli.services.verify_versions import RecordVersion
 
 
@@ -39,6 +40,10 @@ def _profile(checks, rid: str, rv: RecordVersion, path: str) -> Optional[dict]:
 def check_export(checks, ctx, path: str, rid: str, rv: RecordVersion, export: dict) -> None:
     """``checks``: the verifier (``add``, ``reader``, ``open_quietly``)."""
     request_id = str((export.get("details") or {}).get("request") or "")
+    if profile_versions(rv.head or {}):
+        checks.add(ctx.c.sha, path, "disclosure", f"the clean copy {export.get('block')} for request {request_id} "
+                   "was made while the child's profile was in two versions after a sync (what it says about "
+                   "access was not settled)")
     states = []
     for eid, item in rv.entries().items():
         if eid == export.get("block"):

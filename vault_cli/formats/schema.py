@@ -105,7 +105,8 @@ def violation(exc: Any, patterns: dict) -> SchemaViolation:
         if isinstance(extra, str) and _FIELD_NAME.fullmatch(extra):
             return SchemaViolation(path, f"has an unexpected field '{extra}'")
         # a key that is not a field name may be text typed into the wrong place: never repeat it
-        return SchemaViolation(path, "has a field that is not one of the schema's fields (a line of text with a colon?)")
+        return SchemaViolation(path, "has an unexpected field, not repeated here because it is not a field name "
+                                     "(a line of text with a colon?)")
     words = {
         "minLength": "must be at least {} characters", "maxLength": "must be at most {} characters",
         "minimum": "must be at least {}", "maximum": "must be at most {}",

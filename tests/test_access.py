@@ -525,7 +525,11 @@ def test_holder_remove_leaver(vault, age_bin, tmp_path):
     assert HISTORY_WORDS in r.stderr and "key person" in r.stderr
     holders = yamlio.load((v.root / "holders.yaml").read_text(), "h")["holders"]
     ben = next(h for h in holders if h["name"] == "ben")
-    assert ben["status"] == "removed" and ben["removed_reason"] == "left the setting 2026-11-30" and ben["removed_by"] == "amira"
+    assert ben["status"] == "removed" and ben["removed_by"] == "amira"
+    assert ben["removed_reason"]["for"] == ["amira"] and "left the setting" not in (v.root / "holders.yaml").read_text()
+    listed = {r["name"]: r for r in json.loads(v.ok("holder", "list", "--json").stdout)}
+    assert listed["ben"]["removed_reason"] == "left the setting 2026-11-30"  # opened for the manager
+    assert json.loads(v.ok("holder", "list", "--json", who="cara").stdout)[1]["removed_reason"] is None
     assert json.loads(v.ok("access", rid, "--json").stdout)["key_person"] is None
     fill(v, rid, "new")
     assert v.run("show", rid, who="ben").exit_code == int(ExitCode.IDENTITY)

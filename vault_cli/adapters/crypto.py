@@ -115,6 +115,11 @@ def encrypt(plaintext: bytes, recipient: str) -> str:
     return pyrage.encrypt(plaintext, [rcpt], armored=True).decode("ascii")
 
 
+def encrypt_for_all(plaintext: bytes, recipients: list[str]) -> str:
+    """One armored age block that each of ``recipients`` opens (holders.yaml's sealed staff details)."""
+    return pyrage.encrypt(plaintext, [parse_recipient(r) for r in recipients], armored=True).decode("ascii")
+
+
 def decrypt(block: str, identity: Identity) -> bytes:
     """Open one armored block. ``NotForThisKey`` if it is not addressed to us."""
     try:

@@ -110,7 +110,7 @@ def key_person(
                                    + HISTORY_HELP)
 def holder_remove(
     name: str = typer.Argument(..., metavar="HOLDER", help="The holder, e.g. ben"),
-    reason: str = typer.Option(..., "--reason", metavar="REASON", help="Why, kept in holders.yaml, e.g. \"left the setting 2026-11-30\" (never name a child)."),
+    reason: str = typer.Option(..., "--reason", metavar="REASON", help="Why, sealed in holders.yaml for managers, e.g. \"left the setting 2026-11-30\" (never name a child)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:

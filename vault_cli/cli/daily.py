@@ -99,7 +99,7 @@ def holder_add(
     role: str = typer.Option(..., "--role", metavar="ROLE", help="manager, dsl, practitioner, student, auditor or recovery (see confide.yaml)."),
     recipient: str = typer.Option(..., "--recipient", "--key", metavar="KEY", help="Their public key: the line their 'confide keygen' printed (ssh-ed25519 AAAA...), or an age1... recipient."),
     signing_key: Optional[str] = typer.Option(None, "--signing-key", metavar="PUBKEY", help="Their SSH signing key, when --recipient is an age1... recipient (\"ssh-ed25519 AAAA...\")."),
-    display_name: Optional[str] = typer.Option(None, "--display-name", metavar="TEXT", help="How a parent's copy names them, e.g. \"Sam Taylor\" (plain text in holders.yaml, like the holder name)."),
+    display_name: Optional[str] = typer.Option(None, "--display-name", metavar="TEXT", help="How a parent's copy names them, e.g. \"Sam Taylor\" (sealed in holders.yaml for managers and the DSL)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
@@ -116,11 +116,13 @@ def holder_add(
 
 @holder_app.command("list")
 def holder_list(vault: Optional[str] = VaultOpt, as_json: bool = JsonOpt) -> None:
-    """List key holders with role, status and recipient (needs no key)."""
+    """List key holders with role, status and recipient (needs no key; staff details only to those who may read them)."""
     from vault_cli.services import holders as holders_svc
+    from vault_cli.services.recovery import identities_if_any
     from vault_cli.services.vault import Vault
 
-    rows = holders_svc.list_holders(Vault.open(_config(vault)))
+    config = _config(vault)
+    rows = holders_svc.list_holders(Vault.open(config), identities_if_any(config))
     if as_json:
         out_json(rows)
         return

@@ -13,7 +13,7 @@ import json
 
 from vault_cli.errors import IntegrityError
 from vault_cli.formats import schema, yamlio
-from vault_cli.model.holders import HOLDERS_FILE, Holder, Holders
+from vault_cli.model.holders import FORMAT, HOLDERS_FILE, Holder, Holders, detail_words
 from vault_cli.model.settings import DEFAULT_CATEGORIES, SETTINGS_FILE, Settings
 
 TEMPLATE = """\
@@ -116,12 +116,23 @@ def holders_from_bytes(raw: bytes) -> Holders:
     schema.check_real_dates(data["holders"], ("added", "removed"), HOLDERS_FILE)
     for h in data["holders"]:
         schema.check_real_dates(h.get("previous_signing_keys") or [], ("until",), HOLDERS_FILE)
-    return Holders(Holder(**h) for h in data["holders"])
+    return Holders((Holder.from_dict(h) for h in data["holders"]), format=int(data["format"].rsplit("/", 1)[1]))
 
 
-def dump_holders(holders: Holders) -> str:
-    """holders.yaml's text, checked against its schema before it is written."""
-    data = {"format": "confide/holders/1", "holders": [h.to_dict() for h in holders.all]}
+def dump_holders(holders: Holders, *, merging_format_1: bool = False) -> str:
+    """holders.yaml's text (format 2), checked against its schema before it is written. Every staff detail
+    must have been sealed first (``services.staff.seal_details``): none is ever written in the clear. Only
+    a merge of sides that still keep details in the clear (``merging_format_1``) writes them as they were,
+    in format 1, for the next manager's write to seal."""
+    fmt = FORMAT
+    for h in holders.all:
+        for detail in h.plaintext_details():
+            if not merging_format_1:
+                raise IntegrityError(f"the {detail_words(detail)} of holder '{h.name}' would be written to "
+                                     f"{HOLDERS_FILE} in the clear; nothing was written",
+                                     "this is a bug in confide: please report it")
+            fmt = 1
+    data = {"format": f"confide/holders/{fmt}", "holders": [h.to_dict() for h in holders.all]}
     schema.check("holders", data, HOLDERS_FILE)
     return yamlio.dump(data)
 

@@ -116,6 +116,23 @@ def managers(settings: Settings, holders: Holders) -> list[Holder]:
     return [h for h in holders.active() if may(settings, h, "manage-holders")]
 
 
+# Staff details (``model.holders.STAFF_DETAILS``): who reads each, by what their role ``may`` do. They are
+# sealed in holders.yaml for exactly these holders and a recovery key: the display name for whoever
+# prepares a parent's copy (which names staff by it) or manages holders, the removal reason for managers.
+STAFF_READERS = {
+    "display_name": ("manage-holders", "requests"),
+    "removed_reason": ("manage-holders",),
+}
+
+
+def staff_readers(settings: Settings, holders: Holders, detail: str) -> list[str]:
+    """The holders a staff detail is sealed for: active holders whose role may one of its permissions, and
+    any recovery key (which reads everything). Sorted, so the same people give the same list."""
+    perms = STAFF_READERS[detail]
+    return sorted(h.name for h in holders.active()
+                  if any(may(settings, h, p) for p in perms) or is_recovery(settings, h))
+
+
 def grant_live(grant: dict[str, Any], today: Optional[dt.date]) -> bool:
     """Is a grant in force on ``today`` (None: ignore end dates, as merges and verify's invariants do)?"""
     until = grant.get("until")

@@ -30,7 +30,11 @@ override (``confide request override``).
 
 The copy is written for the parent (``formats.cleancopy_page`` lays it out):
 staff by their display name and role (``holder set-display-name``), never by
-login; dates written out; no level names.
+login; dates written out; no level names. Display names are sealed in
+holders.yaml for managers, whoever may act on requests (the DSL) and a recovery
+key (``services.staff``), which are the holders who export; one whose key does
+not open a display name (none was set, or it was sealed before their role could
+export) is named by role alone ("a practitioner").
 
 The export is plaintext by nature. It is written only where ``--out`` says,
 mode 0600, never inside the vault's folder, and the command says so.
@@ -48,7 +52,7 @@ from typing import Any
 from vault_cli.errors import Denied, ExternalError, UsageError
 from vault_cli.formats.cleancopy_page import long_date, render
 from vault_cli.model import disclosure
-from vault_cli.services import request_steps, requests
+from vault_cli.services import request_steps, requests, staff
 from vault_cli.services.vault import Session
 from vault_cli.services.writing import WriteResult
 
@@ -84,6 +88,7 @@ DATE_FIELDS = ("dob", "start_date", "leaving_date")
 def staff_name(session: Session, login: str) -> str:
     """A member of staff as a parent's copy names them: display name and role, never the login."""
     holder = session.holders.find(login)
+    staff.open_details(session.holders, session.identities)  # sealed for those who prepare parents' copies
     if holder is None:
         return "a member of staff"
     role = ROLE_WORDS.get(holder.role, holder.role.replace("-", " "))

@@ -16,9 +16,10 @@ from typing import Optional
 
 from vault_cli.adapters import crypto
 from vault_cli.errors import Denied, IdentityProblem, NotFound, UsageError, VaultStateError
-from vault_cli.formats import envelope, policyfiles
+from vault_cli.formats import envelope
 from vault_cli.model import ids, policy, trail
-from vault_cli.model.holders import HOLDERS_FILE, Holder, Holders
+from vault_cli.model.holders import HOLDERS_FILE, STAFF_DETAILS, Holder, Holders
+from vault_cli.services import staff
 from vault_cli.services.keys import (
     COMPROMISE_NOTE,
     HISTORY_NOTE,
@@ -49,8 +50,20 @@ def check_holder_name(name: str) -> str:
     return name
 
 
-def list_holders(vault: Vault) -> list[dict]:
-    return [h.to_dict() for h in vault.holders.all]
+def list_holders(vault: Vault, identities: Optional[list[crypto.Identity]] = None) -> list[dict]:
+    """Each holder as holders.yaml has them, with their staff details opened where ``identities`` may
+    (None where not: ``sealed_details`` lists what stays sealed to this caller), never the sealed blocks."""
+    holders = vault.holders
+    staff.open_details(holders, identities or [])
+    rows = []
+    for h in holders.all:
+        row = {k: v for k, v in h.to_dict().items() if k not in STAFF_DETAILS}
+        row["display_name"] = h.display_name
+        if h.status == "removed":
+            row["removed_reason"] = h.removed_reason
+        row["sealed_details"] = staff.unread_details(holders, h)
+        rows.append(row)
+    return rows
 
 
 def _rewrap_record(session: Session, record_id: str, new_holder: str, recipient: str, levels: tuple[str, ...]) -> Optional[bytes]:
@@ -163,7 +176,7 @@ def set_signing_key(session, name: str, key: str):
                 {"key": target.signing_key, "until": session.clock.today().isoformat()}
             ]
         target.signing_key = key
-        tx.write(HOLDERS_FILE, policyfiles.dump_holders(holders).encode("utf-8"))
+        tx.write(HOLDERS_FILE, staff.dump(session.settings, holders, session.identities))
         commit = tx.commit(
             trail.message(f"set signing key of {name}", "holder.signing-key", actor.name, subject_holder=name,
                           extra={"Confide-Key": fingerprint(key)}),
@@ -179,10 +192,11 @@ def set_display_name(session: Session, name: str, display_name: Optional[str]) -
         policy.require_holder_manager(session.settings, actor)
         holders = session.holders
         target = holders.get(name)
+        staff.open_details(holders, session.identities)
         if target.display_name == display_name:
             raise UsageError(f"holder '{name}' already has that display name", "nothing was changed")
-        target.display_name = display_name
-        tx.write(HOLDERS_FILE, policyfiles.dump_holders(holders).encode("utf-8"))
+        target.set_detail("display_name", display_name)
+        tx.write(HOLDERS_FILE, staff.dump(session.settings, holders, session.identities))
         commit = tx.commit(trail.message(f"set display name of {name}", "holder.display-name", actor.name,
                                          subject_holder=name), actor.name)
     return WriteResult(name, commit, warnings_for_vault(session))
@@ -217,7 +231,7 @@ def remove_holder(session: Session, name: str, *, reason: str, progress=None) ->
         target.status = "removed"
         target.removed = today.isoformat()
         target.removed_by = actor.name
-        target.removed_reason = reason
+        target.set_detail("removed_reason", reason)
 
         changes, changed, commit = rekey_every_record(
             session, tx, actor, lambda rid: _remove_from_record(session, rid, target, today),

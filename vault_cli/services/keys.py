@@ -29,10 +29,11 @@ from typing import Optional
 from vault_cli.adapters import parallel
 from vault_cli.adapters.store import Transaction
 from vault_cli.errors import Denied, NotFound, UsageError
-from vault_cli.formats import envelope, policyfiles
+from vault_cli.formats import envelope
 from vault_cli.model import policy, trail
 from vault_cli.model.holders import HOLDERS_FILE, Holder, Holders
 from vault_cli.model.settings import Settings
+from vault_cli.services import staff
 from vault_cli.services.vault import Session, Vault
 
 HISTORY_NOTE = (
@@ -248,7 +249,8 @@ def rekey_every_record(session: Session, tx: Transaction, actor: Holder, one: Ca
     ids = session.vault.record_ids() if record_ids is None else record_ids
     changes = map_records(one, ids, progress, session.vault)
     changed = write_changes(session, tx, changes)
-    tx.write(HOLDERS_FILE, policyfiles.dump_holders(session.holders).encode("utf-8"))
+    tx.write(HOLDERS_FILE, staff.dump(session.settings, session.holders, session.identities,
+                                      rotated=(holder,) if action == "holder.rotate" else ()))
     commit = tx.commit(
         trail.message(subject, action, actor.name, subject_holder=holder, extra={"Confide-Records": str(len(changed))}),
         actor.name,

@@ -350,7 +350,7 @@ def merge_holders(o: Holders, a: Holders, b: Holders, sides: tuple) -> Holders:
             adder = other.holders.find(v.get("added_by", "")) if other.holders else None
             if not (other.settings and policy.may(other.settings, adder, "manage-holders")):
                 continue  # brought in by someone who may not add holders on the other side: removal wins
-        out.append(Holder(**v))
+        out.append(Holder.from_dict(v))
     return Holders(out)
 
 
@@ -410,7 +410,7 @@ def merge_states(base: StateReader, ours: StateReader, theirs: StateReader, path
                 hs = [holders_from_bytes(x) if x is not None else Holders([]) for x in (o, a, b)]
             except ConfideError as exc:
                 raise Conflict(f"a side's holders.yaml is not valid: {exc.message}", path) from None
-            out[path] = policyfiles.dump_holders(merge_holders(hs[0], hs[1], hs[2], sides)).encode("utf-8")
+            out[path] = policyfiles.dump_holders(merge_holders(hs[0], hs[1], hs[2], sides), merging_format_1=True).encode("utf-8")
     try:
         msettings = settings_from_bytes(out[SETTINGS_FILE]) if out[SETTINGS_FILE] is not None else None
         mholders = holders_from_bytes(out[HOLDERS_FILE]) if out[HOLDERS_FILE] is not None else None

@@ -16,7 +16,7 @@ from vault_cli.adapters import signing
 from vault_cli.adapters.gitlog import CommitInfo
 from vault_cli.formats import signers
 from vault_cli.model import policy
-from vault_cli.model.holders import HOLDERS_FILE, Holder, Holders
+from vault_cli.model.holders import FORMAT, HOLDERS_FILE, Holder, Holders, detail_words
 from vault_cli.model.settings import SETTINGS_FILE, Settings
 from vault_cli.services.verify_records import Ctx
 from vault_cli.services.verify_versions import VerifierState
@@ -98,8 +98,11 @@ class PolicyChecks(VerifierState):
                 new_h = self.holders_of(after)
                 if new_h is None:
                     self.add(c.sha, path, "schema", self.parse_error(after.get(path), "holders.yaml"))
-                elif c.parents:
-                    self.check_holders_change(ctx, self.holders_of(before) or Holders([]), new_h)
+                else:
+                    if c.parents:
+                        self.check_holders_change(ctx, self.holders_of(before) or Holders([]), new_h)
+                    if len(c.parents) <= 1:
+                        self.check_staff_details(ctx, self.holders_of(before) if c.parents else None, new_h)
                 if signers.ALLOWED_SIGNERS_FILE in after:
                     self.check_allowed_signers(ctx, after)
             elif path == SETTINGS_FILE:
@@ -186,6 +189,36 @@ class PolicyChecks(VerifierState):
                          "(a lost key signs as well as reads: a rotation replaces both)")
             elif h.previous_signing_keys != was.previous_signing_keys:
                 self.add(c.sha, path, "holder", f"the replaced signing keys of holder '{h.name}' were changed")
+
+    def check_staff_details(self, ctx: Ctx, old: Optional[Holders], new: Holders) -> None:
+        """Staff details sealed (``services.staff``): none kept in the clear once holders.yaml is format 2, no
+        going back to format 1, each sealed only for holders who may read it now (``policy.staff_readers``),
+        and sealed anew when one of them rotates their key. (verify sees the names a block is listed for, not
+        whom age sealed it for: a manager's 'holder list' opens them.) A merge is judged as a merge."""
+        c, path = ctx.c, HOLDERS_FILE
+        if old is not None and old.format >= FORMAT > new.format:
+            self.add(c.sha, path, "staff-details", f"{path} went back to format {new.format}, which keeps staff "
+                     "details in the clear")
+            return
+        if new.format < FORMAT:
+            return  # a vault made before staff details were sealed: the next manager's write seals them
+        settings = ctx.after_settings or ctx.settings
+        old_by = {h.name: h for h in old.all} if old is not None else {}
+        for h in new.all:
+            for detail in h.plaintext_details():
+                self.add(c.sha, path, "staff-details", f"the {detail_words(detail)} of holder '{h.name}' is kept in the "
+                         f"clear in {path} (staff details are sealed for those who may read them)")
+            for detail, block in h.sealed.items():
+                readers = policy.staff_readers(settings, new, detail)
+                stray = [n for n in block["for"] if n not in readers]
+                if stray:
+                    self.add(c.sha, path, "staff-details", f"the {detail_words(detail)} of holder '{h.name}' is sealed for "
+                             f"{', '.join(stray)}, who may not read it")
+                was = old_by.get(h.name)
+                if (c.action == "holder.rotate" and c.trailers.get("Confide-Subject") in block["for"]
+                        and was is not None and was.sealed.get(detail, {}).get("data") == block["data"]):
+                    self.add(c.sha, path, "staff-details", f"the {detail_words(detail)} of holder '{h.name}' was not sealed "
+                             f"anew when '{c.trailers.get('Confide-Subject')}', one of its readers, rotated their key")
 
     def check_settings_change(self, ctx: Ctx, old: Optional[Settings], new: Settings) -> None:
         c = ctx.c

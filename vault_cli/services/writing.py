@@ -3,7 +3,8 @@
 ``writing(session)`` takes the vault's lock, brings the vault up to its verified
 HEAD (verifying what another command committed meanwhile), finds the acting
 holder again and checks they may write, applies what is due before any write
-(expired grants, pending re-keys: ``services.upkeep``, in a commit of its own),
+(expired grants, pending re-keys: ``services.upkeep``, in a commit of its own;
+an old vault's staff details, sealed by the first manager to write: ``services.staff``),
 and after the command's own commit moves the expiry cache along.
 """
 
@@ -19,7 +20,7 @@ from vault_cli.errors import IntegrityError, UsageError
 from vault_cli.formats import schema
 from vault_cli.model import policy
 from vault_cli.model.holders import Holder
-from vault_cli.services import upkeep
+from vault_cli.services import staff, upkeep
 from vault_cli.services.vault import Session
 
 
@@ -42,6 +43,7 @@ def writing(session: Session) -> Iterator[tuple[Transaction, Holder]]:
                 break
         actor = session.require_writer()
         upkeep.keep_current(session, tx, actor)  # expired grants, pending re-keys: before any write (own commit)
+        staff.seal_if_due(session.settings, session.holders, session.identities, tx, actor)  # an old vault's staff details
         yield tx, actor
         upkeep.after_write(session, tx)
 

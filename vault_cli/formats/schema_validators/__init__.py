@@ -16,6 +16,7 @@ ENTRY = {
     ('holders', 'date'): ('holders', 'validate_https___confide_invalid_schemas_holders_schema_json___defs_date'),
     ('holders', 'holder'): ('holders', 'validate_https___confide_invalid_schemas_holders_schema_json___defs_holder'),
     ('holders', 'name'): ('holders', 'validate_https___confide_invalid_schemas_holders_schema_json___defs_name'),
+    ('holders', 'sealed'): ('holders', 'validate_https___confide_invalid_schemas_holders_schema_json___defs_sealed'),
     ('mark', None): ('mark', 'validate_https___confide_invalid_schemas_mark_schema_json'),
     ('mark', 'change'): ('mark', 'validate_https___confide_invalid_schemas_mark_schema_json___defs_change'),
     ('profile', None): ('profile', 'validate_https___confide_invalid_schemas_profile_schema_json'),

@@ -1,0 +1,223 @@
+"""Staff details (a holder's display name, the reason they were removed) are sealed in holders.yaml.
+
+Sealed for the holders ``policy.staff_readers`` names (managers, the DSL for display names, a recovery key), in
+no git object in the clear, sealed anew when those readers change; an old vault with plain details is sealed by
+the next manager's write; verify reports a forged commit that keeps them in the clear or seals them too widely.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import VaultFixture, recipient_of, run_cli, signing_pub
+
+from vault_cli.adapters import crypto
+from vault_cli.errors import ExitCode
+from vault_cli.formats import yamlio
+
+FINDINGS = int(ExitCode.FINDINGS)
+NAME = "Zelda Quillmarker"  # markers: a display name and a removal reason
+REASON = "dismissed after Quillreason hearing"
+
+
+def all_objects(v: VaultFixture) -> bytes:
+    """Every object in the repository, decompressed (blobs, trees, commits), as git itself reads them."""
+    return subprocess.run(["git", "-C", str(v.root), "cat-file", "--batch-all-objects", "--batch"],
+                          check=True, capture_output=True).stdout
+
+
+def holders_doc(v: VaultFixture, rev: str = "HEAD") -> dict:
+    return yamlio.load(v.git("show", f"{rev}:holders.yaml"), "holders.yaml")
+
+
+def entry(v: VaultFixture, name: str, rev: str = "HEAD") -> dict:
+    return next(h for h in holders_doc(v, rev)["holders"] if h["name"] == name)
+
+
+def listed(v: VaultFixture, who: str = "amira") -> dict:
+    return {r["name"]: r for r in json.loads(v.ok("holder", "list", "--json", who=who).stdout)}
+
+
+def findings(v: VaultFixture) -> list:
+    r = v.run("verify", "--json")
+    assert r.exit_code in (0, FINDINGS), r.stderr
+    return json.loads(r.stdout)["findings"]
+
+
+def opens(block: str, key: Path) -> bool:
+    ident = crypto.load_identity_file(str(key))[0]
+    try:
+        crypto.decrypt(block, ident)
+        return True
+    except crypto.NotForThisKey:
+        return False
+
+
+def test_display_names_and_removal_reasons_are_in_no_git_object_in_the_clear(vault):
+    v = vault
+    v.ok("holder", "add", "rec", "--role", "recovery", "--recipient", recipient_of(v.keys["rec"]))
+    v.ok("holder", "set-display-name", "cara", NAME)
+    v.ok("holder", "remove", "ben", "--reason", REASON)
+    blob = all_objects(v)
+    assert b"Quillmarker" not in blob and b"Quillreason" not in blob
+    assert "Quill" not in (v.root / "holders.yaml").read_text()
+    assert holders_doc(v)["format"] == "confide/holders/2"
+    # sealed for those who use them: the display name for whoever prepares a parent's copy, the reason for managers
+    assert entry(v, "cara")["display_name"]["for"] == ["amira", "dara", "rec"]
+    assert entry(v, "ben")["removed_reason"]["for"] == ["amira", "rec"]
+    assert {"name", "role", "recipient", "signing_key", "status", "removed", "removed_by"} <= set(entry(v, "ben"))
+    rows = listed(v)
+    assert rows["cara"]["display_name"] == NAME and rows["ben"]["removed_reason"] == REASON
+    assert rows["cara"]["sealed_details"] == [] and rows["ben"]["sealed_details"] == []
+    dsl = listed(v, "dara")
+    assert dsl["cara"]["display_name"] == NAME and dsl["ben"]["removed_reason"] is None
+    assert dsl["ben"]["sealed_details"] == ["removed_reason"]
+    other = listed(v, "cara")  # a practitioner reads neither, not even her own
+    assert other["cara"]["display_name"] is None and other["ben"]["removed_reason"] is None
+    assert opens(entry(v, "cara")["display_name"]["data"], v.keys["rec"])
+    # the commands' own output never repeats them
+    r = v.run("holder", "set-display-name", "cara", NAME)
+    assert r.exit_code == int(ExitCode.USAGE) and "Quill" not in r.stdout + r.stderr
+    assert findings(v) == []
+
+
+def test_details_are_sealed_anew_when_their_readers_change(vault):
+    v = vault
+    v.ok("holder", "set-display-name", "cara", NAME)
+    v.ok("holder", "remove", "ben", "--reason", REASON)
+    v.add_holder("erin", "manager")  # a new manager reads what is there
+    assert entry(v, "ben")["removed_reason"]["for"] == ["amira", "erin"]
+    assert listed(v, "erin")["ben"]["removed_reason"] == REASON
+    before = entry(v, "cara")["display_name"]["data"]
+    v.ok("holder", "rotate", "dara", "--recipient", run_key(v, "dara2"))  # a reader's new key: sealed anew
+    after = entry(v, "cara")["display_name"]["data"]
+    assert after != before and not opens(after, v.keys["dara"]) and opens(before, v.keys["dara"])
+    v.ok("holder", "remove", "erin", "--reason", "moved away")  # a manager who leaves no longer opens them
+    for h in holders_doc(v)["holders"]:
+        for detail in ("display_name", "removed_reason"):
+            if isinstance(h.get(detail), dict):
+                assert "erin" not in h[detail]["for"] and not opens(h[detail]["data"], v.keys["erin"])
+    assert findings(v) == []
+
+
+def run_key(v: VaultFixture, name: str) -> str:
+    path = Path(v.keys["amira"]).parent / f"{name}.key"
+    r = run_cli(["keygen", "--out", str(path)])
+    assert r.exit_code == 0, r.stderr
+    from conftest import new_key_public
+
+    return new_key_public(path)
+
+
+def _legacy_vault(tmp_path, keys, monkeypatch) -> VaultFixture:
+    """A vault as confide made them before staff details were sealed: holders.yaml format 1, details in the clear."""
+    from vault_cli.formats import policyfiles
+    from vault_cli.services import staff
+
+    def old_dump(holders, **_):
+        data = {"format": "confide/holders/1", "holders": []}
+        for h in holders.all:
+            d = h.to_dict()
+            if h.display_name:
+                d["display_name"] = h.display_name
+            if h.status == "removed":
+                d["removed_reason"] = h.removed_reason
+            data["holders"].append(d)
+        return yamlio.dump(data)
+
+    with monkeypatch.context() as m:
+        m.setattr(policyfiles, "dump_holders", old_dump)
+        m.setattr(staff, "seal_details", lambda *a, **k: None)
+        m.setattr(staff, "seal_if_due", lambda *a, **k: None)
+        root = tmp_path / "old"
+        r = run_cli(["init", str(root), "--name", "Old Nursery", "--holder", "amira",
+                     "--signing-key", signing_pub(keys, "amira")], identity=keys["amira"],
+                    env={"CONFIDE_SIGNING_KEY": str(keys["amira.sign"])})
+        assert r.exit_code == 0, r.stderr
+        v = VaultFixture(root, keys)
+        for name, role in (("ben", "practitioner"), ("dara", "dsl")):
+            v.ok("holder", "add", name, "--role", role, "--recipient", recipient_of(keys[name]),
+                 "--signing-key", signing_pub(keys, name), "--display-name", NAME if name == "ben" else "Dara D")
+        v.ok("holder", "remove", "ben", "--reason", REASON)
+    assert holders_doc(v)["format"] == "confide/holders/1" and "Quillreason" in v.git("show", "HEAD:holders.yaml")
+    return v
+
+
+def test_an_old_vault_is_sealed_by_the_next_managers_write(tmp_path, keys, monkeypatch):
+    v = _legacy_vault(tmp_path, keys, monkeypatch)
+    assert findings(v) == []  # the old format is history, not a finding
+    rid = v.ok("child", "add", "--name", "Ada Old", who="dara").last_line  # a DSL's write does not seal
+    assert holders_doc(v)["format"] == "confide/holders/1"
+    before = v.head()
+    v.ok("add", rid, "--level", "general", "--category", "observation", "--text", "x")  # a manager's write does
+    log = v.git("log", "--format=%s", f"{before}..HEAD").splitlines()
+    assert log == ["confide: add entry " + log[0].split("add entry ")[-1], "confide: seal staff details in holders.yaml"]
+    text = v.git("show", "HEAD:holders.yaml")
+    assert "Quill" not in text and "Dara D" not in text and holders_doc(v)["format"] == "confide/holders/2"
+    assert listed(v)["ben"]["display_name"] == NAME and listed(v)["ben"]["removed_reason"] == REASON
+    assert findings(v) == []
+
+
+def _forge(v: VaultFixture, edit) -> str:
+    doc = yamlio.load((v.root / "holders.yaml").read_text(), "holders.yaml")
+    edit(doc)
+    (v.root / "holders.yaml").write_text(yamlio.dump(doc))
+    return v.commit_as("amira", "tidy holders", action="holder.display-name")
+
+
+@pytest.mark.parametrize("how", ["plain", "downgrade", "too-wide"])
+def test_a_forged_commit_with_staff_details_in_the_clear_or_sealed_too_widely_is_found(vault, how):
+    v = vault
+    v.ok("holder", "set-display-name", "cara", NAME)
+
+    def edit(doc):
+        cara = next(h for h in doc["holders"] if h["name"] == "cara")
+        if how == "plain":
+            cara["display_name"] = "Plain Marker"
+        elif how == "downgrade":
+            doc["format"] = "confide/holders/1"
+            cara["display_name"] = "Plain Marker"
+        else:
+            cara["display_name"]["for"] = ["amira", "ben", "dara"]  # ben, a practitioner, may not read it
+
+    bad = _forge(v, edit)
+    fs = [f for f in findings(v) if f["check"] == "staff-details"]
+    assert fs and all(f["commit"] == bad and f["file"] == "holders.yaml" for f in fs), fs
+    assert not any("Plain Marker" in f["message"] or "Quill" in f["message"] for f in fs)
+    r = v.run("holder", "list")
+    assert r.exit_code == FINDINGS and bad[:12] in r.stderr and "Plain Marker" not in r.stderr
+
+
+def test_a_block_moved_to_another_holder_does_not_open_as_theirs(vault):
+    v = vault
+    v.ok("holder", "set-display-name", "cara", NAME)
+
+    def edit(doc):
+        by = {h["name"]: h for h in doc["holders"]}
+        by["ben"]["display_name"] = dict(by["cara"]["display_name"])
+
+    _forge(v, edit)
+    r = v.run("holder", "list", "--json")
+    assert r.exit_code == int(ExitCode.INTEGRITY), r.stderr
+    assert "display name of holder 'ben'" in r.stderr and "Quill" not in r.stdout + r.stderr
+
+
+def test_readers_changed_in_confide_yaml_are_sealed_for_by_the_next_managers_write(vault):
+    v = vault
+    v.ok("holder", "set-display-name", "cara", NAME)
+    p = v.root / "confide.yaml"
+    p.write_text(p.read_text().replace("    reads: [general]\n    lowers: [confidential]\n    may: [write]\n",
+                                       "    reads: [general]\n    lowers: [confidential]\n    may: [write, requests]\n", 1))
+    v.commit_as("amira", "practitioners answer requests too")
+    assert listed(v, "ben")["cara"]["display_name"] is None  # sealed before ben's role could export
+    before = v.head()
+    v.ok("child", "add", "--name", "Ada Newcomer", who="ben")
+    assert v.git("rev-list", "--count", f"{before}..HEAD").strip() == "1"  # a practitioner's write seals nothing
+    v.ok("child", "add", "--name", "Bea Newcomer")
+    assert v.git("log", "-2", "--format=%s").splitlines()[1] == "confide: seal staff details in holders.yaml"
+    assert entry(v, "cara")["display_name"]["for"] == ["amira", "ben", "cara", "dara"]
+    assert listed(v, "ben")["cara"]["display_name"] == NAME
+    assert findings(v) == []

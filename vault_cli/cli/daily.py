@@ -117,12 +117,17 @@ def holder_add(
 @holder_app.command("list")
 def holder_list(vault: Optional[str] = VaultOpt, as_json: bool = JsonOpt) -> None:
     """List key holders with role, status and recipient (needs no key; staff details only to those who may read them)."""
+    from vault_cli.errors import IdentityProblem
     from vault_cli.services import holders as holders_svc
     from vault_cli.services.recovery import identities_if_any
     from vault_cli.services.vault import Vault
 
     config = _config(vault)
-    rows = holders_svc.list_holders(Vault.open(config), identities_if_any(config))
+    try:
+        identities = identities_if_any(config)
+    except IdentityProblem:
+        identities = None  # the list needs no key: staff details stay sealed ('sealed_details' says which)
+    rows = holders_svc.list_holders(Vault.open(config), identities)
     if as_json:
         out_json(rows)
         return

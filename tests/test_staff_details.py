@@ -225,3 +225,37 @@ def test_readers_changed_in_confide_yaml_are_sealed_for_by_the_next_managers_wri
     assert entry(v, "cara")["display_name"]["for"] == ["amira", "ben", "cara", "dara"]
     assert listed(v, "ben")["cara"]["display_name"] == NAME
     assert findings(v) == []
+
+
+def test_two_clones_change_holders_and_sync_with_the_details_still_sealed(tmp_path, vault):
+    """The merge driver has no key: holders changed on both sides merge per holder, sealed blocks as they are; a
+    holder whose details one side sealed anew (its readers changed) while the other changed them stops the sync."""
+    from test_history import as_signed
+    from test_history_sync import clone_of, git
+
+    v = as_signed(vault)
+    bare = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    git("remote", "add", "origin", str(bare), cwd=v.root)
+    assert v.run("sync").exit_code == 0
+    other = clone_of(v, str(bare), tmp_path / "other")
+    v.ok("holder", "set-display-name", "cara", NAME)
+    other.ok("holder", "set-display-name", "ben", "Ben Quillmarker")
+    assert v.run("sync").exit_code == 0
+    r = other.run("sync")
+    assert r.exit_code == 0, r.stderr
+    rows = listed(other)
+    assert rows["cara"]["display_name"] == NAME and rows["ben"]["display_name"] == "Ben Quillmarker"
+    assert b"Quillmarker" not in all_objects(other)
+    code, data = other.verify("amira")
+    assert code == 0, data["findings"]
+    # one side adds a manager (every block sealed anew for her too), the other changes cara's name: no side wins
+    assert v.run("sync").exit_code == 0
+    v.ok("holder", "add", "eve", "--role", "manager", "--recipient", recipient_of(v.keys["eve"]),
+         "--signing-key", signing_pub(v.keys, "eve"))
+    other.ok("holder", "set-display-name", "cara", "Cara Quillmarker")
+    assert v.run("sync").exit_code == 0
+    head = other.head()
+    r = other.run("sync")
+    assert r.exit_code == int(ExitCode.VAULT_STATE) and "holder 'cara' was changed differently on both sides" in r.stderr
+    assert "Quill" not in r.stderr and other.head() == head and other.is_clean()

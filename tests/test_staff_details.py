@@ -259,3 +259,21 @@ def test_two_clones_change_holders_and_sync_with_the_details_still_sealed(tmp_pa
     r = other.run("sync")
     assert r.exit_code == int(ExitCode.VAULT_STATE) and "holder 'cara' was changed differently on both sides" in r.stderr
     assert "Quill" not in r.stderr and other.head() == head and other.is_clean()
+
+
+def test_a_rotation_forged_to_keep_a_detail_sealed_for_the_old_key_is_found(vault):
+    """A reader's key replaced, but a detail left sealed as it was (the old key, perhaps lost, still opens it):
+    the rotation commit made again with plain git, that block put back, signed by the same manager."""
+    v = vault
+    v.ok("holder", "set-display-name", "cara", NAME)
+    old_block = entry(v, "cara")["display_name"]
+    v.ok("holder", "rotate", "dara", "--recipient", run_key(v, "dara2"))
+    doc = holders_doc(v)
+    next(h for h in doc["holders"] if h["name"] == "cara")["display_name"] = old_block
+    (v.root / "holders.yaml").write_text(yamlio.dump(doc))
+    v.git("add", "holders.yaml")
+    v.git("-c", "gpg.format=ssh", "-c", f"user.signingkey={v.keys['amira.sign']}", "commit", "-q", "-S", "--amend",
+          "--no-edit")
+    bad = v.head()
+    fs = [f for f in findings(v) if f["check"] == "staff-details"]
+    assert [f["commit"] for f in fs] == [bad] and "rotated their key" in fs[0]["message"], fs

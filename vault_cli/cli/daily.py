@@ -15,6 +15,7 @@ from vault_cli.cli.common import (
     JsonOpt,
     NoPagerOpt,
     VaultOpt,
+    _closing,
     _config,
     _print_warnings,
     _progress,
@@ -120,7 +121,7 @@ def holder_list(vault: Optional[str] = VaultOpt, as_json: bool = JsonOpt) -> Non
     from vault_cli.services import holders as holders_svc
     from vault_cli.services.vault import Vault
 
-    rows = holders_svc.list_holders(Vault.open(_config(vault)))
+    rows = holders_svc.list_holders(_closing(Vault.open(_config(vault))))
     if as_json:
         out_json(rows)
         return

@@ -148,3 +148,51 @@ def test_verify_finds_a_marking_that_tells_parents_before_the_entry(vault):
     assert r.exit_code == FINDINGS, r.stderr
     found = [f for f in json.loads(r.stdout)["findings"] if f["check"] == "date"]
     assert [f["commit"] for f in found] == [bad] and "before the entry's date" in found[0]["message"], found
+
+
+EDGE_DAYS = ("0001-01-01", "0001-01-02", "9999-12-31")
+EDGE_TIMES = ("", "T00:00", "T23:59", "T00:00Z", "T00:00+14:00", "T00:00-12:00", "T23:59+00:59", "T23:59-14:00")
+
+
+@pytest.fixture
+def local_zone(monkeypatch):
+    """Run in another local time zone (POSIX TZ strings: no zone database needed), then back."""
+    import time
+
+    def use(tz: str) -> None:
+        monkeypatch.setenv("TZ", tz)
+        time.tzset()
+
+    yield use
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize("tz", ["UTC0", "EAST-14", "WEST+12"])
+def test_times_at_the_calendars_edges_are_kept_or_refused_clearly(vault, local_zone, tz):
+    """Year 1 and year 9999, with and without offsets, in zones far east and west: each --at is kept (and
+    then shows, exports as JSON and verifies) or refused with a clear usage error, never an internal one."""
+    local_zone(tz)
+    rid = vault.add_child("Ada Edges")
+    kept = []
+    for day in EDGE_DAYS:
+        for time_part in EDGE_TIMES:
+            at = day + time_part
+            r = vault.run(*add(vault, rid, "--at", at))
+            assert r.exit_code in (0, int(ExitCode.USAGE)), (at, r.stderr)
+            if r.exit_code == 0:
+                kept.append(at)
+                continue
+            assert r.stderr.startswith("confide: error: --at "), (at, r.stderr)
+            if day.startswith("9999") and "--at is in the future" in r.stderr:
+                continue
+            assert "too close to the first or last day of the calendar" in r.stderr, (at, r.stderr)
+            assert time_part in ("T00:00", "T23:59"), at  # only a time without offset is placed in the local zone
+    assert not any(k.startswith("9999") for k in kept)
+    assert {"0001-01-01", "0001-01-01T00:00Z", "0001-01-02T00:00", "0001-01-01T23:59-14:00"} <= set(kept)
+    entries = json.loads(vault.ok("show", rid, "--json").stdout)["entries"]
+    assert len(entries) == len(kept)
+    assert entries[0]["at"] == "0001-01-01" or min(e["at"] for e in entries) >= "0001-01-01"
+    assert vault.ok("show", rid).stdout.count("observation") == len(kept)
+    vault.ok("due")
+    vault.ok("verify")

@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -172,14 +173,25 @@ LONG = ("The child arrived quiet and stayed close to her key person all morning;
         "that her brother had shouted at home and that she did not want to go back there tonight. ") * 3
 
 
+_CASEFILE: dict = {}
+
+
 @pytest.fixture
-def casefile(vault):
-    rid = vault.add_child("Ada Lovelace", key_person="ben", dob="2022-03-04", room="rainbow")
-    ids = [vault.add_entry(rid, LONG, "safeguarding", "concern", "dara", "--parents-not-informed",
-                           "informing parents may place the child at risk", "--third-party", "Her brother")]
-    for i in range(12):
-        ids.append(vault.add_entry(rid, f"Built a tower of {i} blocks", who="ben"))
-    return vault, rid, ids
+def casefile(vault, keys, tmp_path, tmp_path_factory):
+    """A child with 13 entries, built through the CLI once per test session, then copied for each test."""
+    from conftest import copy_vault
+
+    if "root" not in _CASEFILE:
+        rid = vault.add_child("Ada Lovelace", key_person="ben", dob="2022-03-04", room="rainbow")
+        ids = [vault.add_entry(rid, LONG, "safeguarding", "concern", "dara", "--parents-not-informed",
+                               "informing parents may place the child at risk", "--third-party", "Her brother")]
+        for i in range(12):
+            ids.append(vault.add_entry(rid, f"Built a tower of {i} blocks", who="ben"))
+        template = tmp_path_factory.mktemp("casefile-template") / "vault"
+        shutil.copytree(vault.root, template, symlinks=True)
+        _CASEFILE.update(root=template, rid=rid, ids=ids)
+    v = copy_vault(_CASEFILE["root"], tmp_path / "casefile", keys)
+    return v, _CASEFILE["rid"], list(_CASEFILE["ids"])
 
 
 @pytest.mark.parametrize("cols", [80, 200])

@@ -252,3 +252,35 @@ def test_verify_holds_an_import_commit_to_its_count(vault, tmp_path):
     assert r.exit_code == int(ExitCode.FINDINGS), r.stderr
     found = [(f["commit"], f["check"], f["message"]) for f in json.loads(r.stdout)["findings"]]
     assert found == [(bad, "trailer", "the commit says 'record.import' of 2 records but brings in 3")], found
+
+
+def test_a_child_already_recorded_or_given_twice_is_refused_by_line_unless_forced(vault, tmp_path):
+    """As 'child add': the same name (any case, accents, spacing) and date of birth as a child recorded, or as
+    another child of the same file, is refused by line and record id, never by name; --force imports them."""
+    ada = vault.add_child(f"{MARK} Ada", dob="2022-03-04")
+    bo = vault.add_child(f"{MARK} Bo")  # no date of birth: a child of the file without one is the same child
+    text = HEADER + (
+        f"1,{MARK.upper()}  ADA,2022-03-04,,,,,,,,,,\n"  # Ada again, in capitals and with two spaces
+        f"2,{MARK} Ada,2022-03-05,,,,,,,,,,\n"  # another day: another child
+        f"3,{MARK} Bo,,,,,,,,,,,\n"  # Bo again
+        f"4,{MARK} Cy,2021-01-02,,,,,,,,,,\n"
+        f"5,{MARK} cy,2021-01-02,,,2026-11-01,general,observation,{MARK} a note,,,,\n"  # Cy twice in the file
+    )
+    path = write(tmp_path, text)
+    r = refused(vault, ["import", str(path)], ExitCode.VAULT_STATE)
+    assert "3 children in the file are already recorded or given twice" in r.stderr
+    assert f"line 2: the same name and date of birth as {ada}, already recorded" in r.stderr
+    assert f"line 4: the same name and date of birth as {bo}, already recorded" in r.stderr
+    assert "line 6: the same name and date of birth as the child on line 5" in r.stderr
+    assert "line 3" not in r.stderr
+    assert "--force" in r.stderr
+    # forced: every child is made, and the warnings say which repeat which
+    r = vault.run("import", str(path), "--force", "--json")
+    assert r.exit_code == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert [c["line"] for c in result["records"]] == [2, 3, 4, 5, 6]
+    assert any(w.startswith(f"line 2: added a second child with the same name and date of birth as {ada}")
+               for w in result["warnings"])
+    assert MARK not in r.stderr and MARK not in " ".join(result["warnings"])
+    verify_clean(vault)
+

@@ -79,3 +79,93 @@ def test_a_damaged_or_foreign_cache_is_rebuilt(vault):
     _refused_for_a_name(vault.run("child", "list"), forged)
     _cache(vault).write_bytes(b"not age at all\n")
     _refused_for_a_name(vault.run("show", rid), forged)
+
+
+# -- names cache v2: child add / find, the picker and completion read it ----------------------------------
+
+
+def _rows(v, who: str, *, cached: bool = True) -> list:
+    """``names_and_births`` as a command of ``who``'s runs it (their key checks the history first, through
+    their names cache), from the cache or by decrypting every profile."""
+    from vault_cli.cli import environment
+    from vault_cli.services import children
+    from vault_cli.services.vault import Session
+
+    with Session.open(environment.config(vault=str(v.root), identity=str(v.keys[who]))) as s:
+        return children.names_and_births(s, cached=cached)
+
+
+def _same_both_ways(v, who: str) -> list:
+    cached = _rows(v, who)
+    full = _rows(v, who, cached=False)
+    assert cached == full
+    assert _rows(v, who) == full  # and again, from the cache the first call left
+    return full
+
+
+def _erase(v, rid: str) -> None:
+    """A manager's recorded erasure of a whole record, as ``test_history`` makes one with plain git."""
+    for suffix in (".yaml", ".entries.yaml"):
+        (v.root / "records" / f"{rid}{suffix}").unlink()
+    v.commit_as("amira", f"confide: erase {rid}", action="record.erase", trailers={"Confide-Record": rid})
+
+
+def test_the_cache_answers_as_decrypting_every_profile_does(vault, monkeypatch):
+    from vault_cli.services import records
+
+    ada = vault.add_child(FIRST, key_person="ben", dob="2022-03-04", room="Owls")
+    bo = vault.add_child(SECOND, key_person="cara", dob="2021-07-08")
+    cy = vault.add_child("Cyprian Underhill", room="Wrens")
+    vault.ok("child", "set", bo, "known_as=Billie")
+    for who in ("amira", "ben"):
+        rows = _same_both_ways(vault, who)
+        assert {r["record"] for r in rows} == {ada, bo, cy}
+    by_id = {r["record"]: r for r in _rows(vault, "amira")}
+    assert by_id[ada] == {"record": ada, "readable": True, "name": FIRST, "known_as": None, "dob": "2022-03-04",
+                          "room": "Owls"}
+    assert by_id[bo]["known_as"] == "Billie"
+
+    # a warm cache opens no profile at all
+    opened = []
+    real = records.read_profile
+    monkeypatch.setattr(records, "read_profile", lambda s, env: opened.append(env.record) or real(s, env))
+    _rows(vault, "amira")
+    assert opened == []
+
+    # a colleague's edits: ben renames Ada, cara adds an entry; amira's next read opens no profile
+    vault.ok("child", "set", ada, "name=Zephyrine Q. Renamed", "room=Larks", who="ben")
+    vault.add_entry(bo, "a note", who="cara")
+    opened.clear()  # those commands ran in this process, and read the profiles they changed
+    rows = _rows(vault, "amira")
+    assert opened == []  # the check before the command (amira's key, the new commits) refreshed it already
+    assert {r["record"]: r for r in rows}[ada]["name"] == "Zephyrine Q. Renamed"
+    monkeypatch.setattr(records, "read_profile", real)
+    for who in ("amira", "ben", "cara"):
+        _same_both_ways(vault, who)
+
+    # a child who left, and a record erased: the cache follows
+    vault.ok("child", "set", bo, "leaving_date=2026-07-31", "room=Leavers")
+    _erase(vault, cy)
+    for who in ("amira", "ben"):
+        rows = _same_both_ways(vault, who)
+        assert cy not in {r["record"] for r in rows}
+        assert {r["record"]: r for r in rows}[bo]["room"] == "Leavers"
+
+
+def test_an_old_names_only_cache_is_rebuilt(vault):
+    import json
+
+    from vault_cli.adapters import crypto
+
+    rid = vault.add_child(FIRST, dob="2022-03-04")
+    vault.ok("child", "list")
+    blob = vault.git("rev-parse", f"HEAD:records/{rid}.yaml").strip()
+    ident = crypto.load_identity_file(str(vault.keys["amira"]), None)[0]
+    old = {"format": "confide/names-cache/1", "holder": "amira", "records": {rid: [blob, ["Someone Else"]]}}
+    _cache(vault).write_text(crypto.encrypt(json.dumps(old).encode(), ident.recipient))
+    rows = _rows(vault, "amira")
+    assert rows == [{"record": rid, "readable": True, "name": FIRST, "known_as": None, "dob": "2022-03-04", "room": None}]
+    assert b"names-cache/1" not in crypto.decrypt(_cache(vault).read_text(), ident)  # written again as v2
+    # the duplicate check reads it too
+    r = vault.run("child", "add", "--name", FIRST, "--dob", "2022-03-04")
+    assert r.exit_code == ExitCode.VAULT_STATE and rid in r.stderr

@@ -15,7 +15,7 @@ import subprocess
 from html.parser import HTMLParser
 
 import pytest
-from conftest import entries_file, head_file
+from conftest import copy_vault, entries_file, head_file
 
 from vault_cli.adapters import parallel
 from vault_cli.errors import ExitCode
@@ -59,10 +59,25 @@ def _refused(v, args, code, who="amira"):
 # The marker test: a vault of several children, one clean copy
 
 
+_FAMILY: dict = {}
+
+
 @pytest.fixture
-def family(vault, now):
-    """Three children; child A's file has every kind of entry the clean copy must handle."""
-    v = vault
+def family(vault, now, keys, tmp_path, tmp_path_factory):
+    """Three children; child A's file has every kind of entry the clean copy must handle.
+
+    Built through the CLI once per test session, then copied for each test (as conftest's ``vault``)."""
+    if "root" not in _FAMILY:
+        _FAMILY["data"] = _build_family(vault)
+        template = tmp_path_factory.mktemp("family-template") / "vault"
+        shutil.copytree(vault.root, template, symlinks=True)
+        _FAMILY["root"] = template
+    v = copy_vault(_FAMILY["root"], tmp_path / "family", keys)
+    a, b, c, m = _FAMILY["data"]
+    return v, a, b, c, dict(m)
+
+
+def _build_family(v) -> tuple:
     v.ok("holder", "set-display-name", "ben", "Ben  Bright")  # how a parent's copy names him
     a = v.add_child("Alice Amber", key_person="ben", dob="2022-05-06", room="rainbow")
     b = v.add_child("Bruno Beryl", key_person="cara", dob="2021-07-08")
@@ -88,7 +103,7 @@ def family(vault, now):
                          "--parents-not-informed", "informing parents may place the child at risk")
     m["both"] = _entry(v, a, "MARKER-A-both refused and consented parties", "confidential", "discussion", "2026-04-02",
                        "--third-party", "aunt may", "--third-party", "DR WHO,  health visitor", "--parents-informed", "2026-04-02")
-    return v, a, b, c, m
+    return a, b, c, m
 
 
 def _open_request(v, record, received="2026-11-20", who="amira"):

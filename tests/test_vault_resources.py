@@ -18,3 +18,80 @@ def test_loading_another_commit_ends_the_previous_readers_git_process(vault):
     assert proc.returncode is not None  # reaped by the reload, not left for the garbage collector or the exit
     assert v.commit == first and v.read("confide.yaml")
     assert rid  # the newer commit made the reload a real move
+
+
+def _my_children() -> set:
+    """The processes whose parent is this one, zombies included (from /proc: no helper library)."""
+    import os
+
+    me, out = os.getpid(), set()
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == me:
+            out.add(int(d))
+    return out
+
+
+def _fds() -> int:
+    import os
+
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_closed_vault_ends_its_readers_process_and_a_with_block_closes_it(vault):
+    from vault_cli.cli import environment
+    from vault_cli.services import children
+    from vault_cli.services.vault import Session
+
+    rid = vault.add_child("Ada Close")
+    v = Vault(vault.root, config=Config())
+    v.read("confide.yaml")
+    proc = v.tree._cat.proc
+    v.close()
+    assert proc.returncode is not None and v.tree._cat is None
+    v.close()  # twice is fine
+    assert v.read("confide.yaml")  # and reading again starts a new reader
+    v.close()
+    with Session.open(environment.config(vault=str(vault.root), identity=str(vault.keys["amira"]))) as s:
+        assert children.names_and_births(s)[0]["record"] == rid
+        proc = s.vault.tree._cat.proc
+        assert proc.poll() is None
+    assert proc.returncode is not None
+
+
+def test_many_vaults_and_in_process_commands_leave_no_process_or_descriptor(vault):
+    """Opened and closed many times over, directly and by commands run in this process (as the tests run
+    them), vaults leave no 'git cat-file' (nor zombie) and no pipe behind. The garbage collector is off, so
+    nothing is ended for them by accident of a collection."""
+    import gc
+
+    from vault_cli.cli import environment
+    from vault_cli.services.vault import Session
+
+    rid = vault.add_child("Ada Leak")
+    vault.add_entry(rid, "a note", who="ben")
+    vault.ok("show", rid)  # the first run's imports and one-off files
+    gc.collect()
+    gc.disable()
+    try:
+        procs, fds = _my_children(), _fds()
+        for _ in range(25):
+            with Vault(vault.root, config=Config()) as v:
+                v.read("confide.yaml")
+            with Session.open(environment.config(vault=str(vault.root), identity=str(vault.keys["ben"]))) as s:
+                s.vault.envelope(rid)
+            vault.ok("show", rid)
+            vault.ok("child", "list", who="ben")
+            vault.ok("holder", "list")
+            vault.ok("access", rid)
+            vault.run("show", "c-00000000")  # a failing command closes too
+        assert _my_children() - procs == set()
+        assert _fds() <= fds
+    finally:
+        gc.enable()

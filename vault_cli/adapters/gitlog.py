@@ -173,6 +173,10 @@ class CommitTree:
             i = nul + 1 + self._id_bytes
         return names
 
+    def blob_id(self, path: str) -> Optional[str]:
+        """The blob id of a file in a folder already listed (``list``), else None."""
+        return self._oids.get(path)
+
     def close(self) -> None:
         if self._cat is not None:
             self._cat.close()

@@ -71,7 +71,15 @@ def parse_datetime(text: str, field: str) -> str:
             fields=(field,),
         ) from None
     if value.tzinfo is None:
-        value = value.astimezone()
+        try:
+            value = value.astimezone()
+        except (ValueError, OverflowError):  # year 1 (or 9999) moved into the local zone leaves the calendar
+            raise UsageError(
+                "{0} is too close to the first or last day of the calendar (year 1 or 9999) to be placed in "
+                "the local time zone",
+                "give when it happened, e.g. {0} 2026-11-24T09:30 or {0} 2026-11-24",
+                fields=(field,),
+            ) from None
     return value.replace(microsecond=0).isoformat()
 
 
@@ -83,5 +91,9 @@ def is_date_only(value: str) -> bool:
 def instant(value: str) -> dt.datetime:
     """An aware time to sort and compare by: a date alone is the start of that day in the local zone."""
     if is_date_only(value):
-        return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(0, 0)).astimezone()
+        midnight = dt.datetime.combine(dt.date.fromisoformat(value), dt.time(0, 0))
+        try:
+            return midnight.astimezone()
+        except (ValueError, OverflowError):  # 0001-01-01 (or 9999-12-31) has no local midnight in every zone
+            return midnight.replace(tzinfo=dt.timezone.utc)
     return dt.datetime.fromisoformat(value)

@@ -16,6 +16,7 @@ from vault_cli.cli.common import (
     IdentityOpt,
     JsonOpt,
     VaultOpt,
+    _closing,
     _config,
     _progress,
     _session,
@@ -162,7 +163,7 @@ def access_report(
 
     if (record is None) == (holder is None):
         raise UsageError("give a record id or --holder NAME", "e.g. confide access c-7f3k9m2q, or confide access --holder cara")
-    v = Vault.open(_config(vault))
+    v = _closing(Vault.open(_config(vault)))
     if record is not None:
         data = reports.record_access(v, record)
         if as_json:

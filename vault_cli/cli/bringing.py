@@ -21,18 +21,21 @@ from vault_cli.errors import NotFound
 def import_file(
     file: str = typer.Argument(..., metavar="FILE", help="The CSV or JSON lines file to import; '-' reads it from stdin."),
     fmt: Optional[str] = typer.Option(None, "--format", metavar="csv|jsonl", help="The file's format (default: JSON lines when it starts with '{', else CSV)."),
+    force: bool = typer.Option(False, "--force", help="Import children even though a child with the same name and date of birth is recorded or given twice in the file (only records whose profile you can read are compared)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Bring in many children and their entries at once (CSV or JSON lines), checked in full first, in one commit.
 
-    Prints, for each new child, the line of its first row and its new record id."""
+    Prints, for each new child, the line of its first row and its new record id. As 'child add', a child with
+    the same name and date of birth as one already recorded, or as another child of the file, is refused
+    without --force."""
     from vault_cli.services import importing
 
     session = _session(vault, identity)
     data = _read(file)
-    result = importing.import_records(session, data, fmt=fmt)
+    result = importing.import_records(session, data, fmt=fmt, force=force)
     _print_warnings(result)
     if as_json:
         out_json(result.to_dict())

@@ -326,10 +326,24 @@ def _config(vault: Optional[str] = None, identity: Optional[str] = None):
     return environment.config(vault=vault, identity=identity, passphrase=prompts.passphrase)
 
 
+def _closing(opened):
+    """``opened`` (a Vault or Session), closed when the running command ends, however it ends: its git reader
+    process and pipes do not outlive the command (which matters where commands run in one process)."""
+    try:  # typer >= 0.25 vendors click
+        from typer._click.globals import get_current_context
+    except ImportError:  # pragma: no cover - older typer depends on click itself
+        from click.globals import get_current_context  # type: ignore[no-redef,import-not-found,unused-ignore]
+
+    ctx = get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(opened.close)
+    return opened
+
+
 def _session(vault: Optional[str], identity: Optional[str]):
     from vault_cli.services.vault import Session
 
-    return Session.open(_config(vault, identity))
+    return _closing(Session.open(_config(vault, identity)))
 
 
 def _print_warnings(result) -> None:

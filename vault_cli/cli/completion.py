@@ -97,21 +97,21 @@ def _complete(what: str, ctx, incomplete: str) -> list:
 
     config = _config(ctx)
     if what in ("RECORD", "ENTRY"):
-        session = Session.open(config)
-        if session.actor is None:
-            return []
-        if what == "RECORD":
-            return _records(session, incomplete)
-        return _entries(session, incomplete, ctx)
-    vault = Vault.open(config)
-    if what == "HOLDER":
-        return [CompletionItem(h.name, help=h.role) for h in vault.holders.active() if _matches(incomplete, h.name)]
-    if what == "LEVEL":
-        values = list(vault.settings.levels)
-    elif what == "CATEGORY":
-        values = list(vault.settings.categories)
-    else:
-        values = list(vault.settings.roles)
+        with Session.open(config) as session:
+            if session.actor is None:
+                return []
+            if what == "RECORD":
+                return _records(session, incomplete)
+            return _entries(session, incomplete, ctx)
+    with Vault.open(config) as vault:
+        if what == "HOLDER":
+            return [CompletionItem(h.name, help=h.role) for h in vault.holders.active() if _matches(incomplete, h.name)]
+        if what == "LEVEL":
+            values = list(vault.settings.levels)
+        elif what == "CATEGORY":
+            values = list(vault.settings.categories)
+        else:
+            values = list(vault.settings.roles)
     return [CompletionItem(v) for v in values if _matches(incomplete, v)]
 
 

@@ -15,6 +15,7 @@ from vault_cli.cli.common import (
     JsonOpt,
     NoPagerOpt,
     VaultOpt,
+    _closing,
     _config,
     _print_warnings,
     _progress,
@@ -127,7 +128,7 @@ def holder_list(vault: Optional[str] = VaultOpt, as_json: bool = JsonOpt) -> Non
         identities = identities_if_any(config)
     except IdentityProblem:
         identities = None  # the list needs no key: staff details stay sealed ('sealed_details' says which)
-    rows = holders_svc.list_holders(Vault.open(config), identities)
+    rows = holders_svc.list_holders(_closing(Vault.open(config)), identities)
     if as_json:
         out_json(rows)
         return

@@ -19,6 +19,7 @@ from vault_cli.cli.common import (
     JsonOpt,
     NoPagerOpt,
     VaultOpt,
+    _closing,
     _config,
     _print_warnings,
     _session,
@@ -207,6 +208,7 @@ def audit(
     if fmt not in ("table", "csv", "json"):
         raise UsageError(f"unknown --format '{fmt}'", "--format takes table, csv or json")
     v, identities = recovery.open_for_reading(_config(vault, identity))
+    _closing(v)
     rows, n = history.audit(v.root, v.commit, holders=v.holders, identities=identities, record=record, holder=holder,
                             action=action, since=since)
     if n:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from vault_cli.adapters import parallel
-from vault_cli.errors import ConfideError, UsageError
+from vault_cli.errors import ConfideError, UsageError, VaultStateError
 from vault_cli.model import ids, policy, trail
 from vault_cli.model.settings import PROCEDURE_CATEGORIES
 from vault_cli.services import records
@@ -313,9 +313,54 @@ def read_plan(session: Session, data: bytes, fmt: Optional[str] = None) -> list[
 # Writing: one commit
 
 
-def import_records(session: Session, data: bytes, *, fmt: Optional[str] = None, progress=None) -> ImportResult:
+def check_duplicates(session: Session, children: list[Child], *, force: bool = False) -> list[str]:
+    """As ``child add``: a child of the file with the same name and date of birth (both none counts as the
+    same) as a child already recorded that the caller can read, or as an earlier child of the file, is refused,
+    by line and record id, never by name, unless ``force``; then the warnings to give (a second child added,
+    and how many records could not be compared because their profile is sealed to the caller)."""
+    from vault_cli.model import names
+    from vault_cli.services import children as children_svc
+
+    rows = children_svc.names_and_births(session)
+    recorded: dict = {}
+    for r in rows:
+        if r["readable"] and r.get("name"):
+            recorded.setdefault((names.fold(r["name"].strip()), r.get("dob")), []).append(r["record"])
+    found: list = []  # (line, what it repeats)
+    first_line: dict = {}
+    for child in children:
+        name = child.profile.get("name")
+        if not name:
+            continue
+        key = (names.fold(name.strip()), child.profile.get("dob"))
+        if key in recorded:
+            found.append((child.line, f"the same name and date of birth as {', '.join(recorded[key])}, already recorded"))
+        if key in first_line:
+            found.append((child.line, f"the same name and date of birth as the child on line {first_line[key]}"))
+        first_line.setdefault(key, child.line)
+    if found and not force:
+        lines = [f"line {n}: {s}" for n, s in found[:MAX_SHOWN]]
+        if len(found) > MAX_SHOWN:
+            lines.append(f"and {len(found) - MAX_SHOWN} more")
+        lead = "a child in the file is" if len(found) == 1 else f"{len(found)} children in the file are"
+        raise VaultStateError(
+            f"{lead} already recorded or given twice:\n  " + "\n  ".join(lines),
+            "check with 'confide show RECORD' and remove those rows; if they are other children, import the file "
+            "again with {0}; nothing was written",
+            fields=("add a second child",),
+        )
+    warnings = [f"line {n}: added a second child with {s}" for n, s in found]
+    unchecked = sum(1 for r in rows if not r["readable"])
+    if unchecked:
+        warnings.append(f"{unchecked} records whose profile you cannot read were not checked for the same children")
+    return warnings
+
+
+def import_records(session: Session, data: bytes, *, fmt: Optional[str] = None, force: bool = False,
+                   progress=None) -> ImportResult:
     session.require_writer()  # before the file is read: a role that may not write learns that first
     children = read_plan(session, data, fmt)
+    duplicate_warnings = check_duplicates(session, children, force=force)
     with writing(session) as (tx, actor):
         problems = Problems()  # holders may have changed while this command waited for the lock
         for child in children:
@@ -351,7 +396,7 @@ def import_records(session: Session, data: bytes, *, fmt: Optional[str] = None, 
                           extra={"Confide-Records": str(len(children)), "Confide-Entries": str(n_entries)}),
             actor.name,
         )
-    warnings = warnings_for_vault(session)
+    warnings = duplicate_warnings + warnings_for_vault(session)
     for level in sorted(rekey, key=session.settings.levels.index):
         warnings.append(f"you do not read the {level} level, so the new records' {level} keys wait for a new "
                         "generation, which the first holder who reads it makes at their next write")

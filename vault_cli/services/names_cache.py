@@ -1,49 +1,80 @@
-"""The children's names a holder's key reads at the tip, kept encrypted to that holder between commands.
+"""What a holder's key reads of each child's profile at the tip (names, date of birth, room), kept encrypted
+to that holder between commands.
 
-Verification looks for a child's name in commit messages, file names and ref
-names (``Verifier.check_names``), so it needs the names of every child whose
-profile the caller can open, not only of the records the commits in question
-touched. Opening every profile (reading each head, unwrapping its level key,
-decrypting the profile) costs ~2 s of CPU at 1,000 records, and the check
-before every command paid it whenever another holder had committed
-(``benchmarks/compare.py``: ``show`` of a 300-entry record after a colleague's
-``add``, 2.3 s against 0.8 s).
+Two kinds of reader need it for every record at once, not only for the records a
+command is about:
 
+- verification looks for a child's name in commit messages, file names and ref
+  names (``Verifier.check_names``), so it needs the names of every child whose
+  profile the caller can open;
+- finding a child by name: ``child add`` (the duplicate check), ``child find``,
+  the picker (``cli.picker``) and shell completion of record ids
+  (``services.children.names_and_births``).
+
+Opening every profile (reading each head, unwrapping its level key, decrypting
+the profile) costs ~2 s of CPU at 1,000 records (``benchmarks/bench_names.py``).
 So a clone keeps, per holder, ``.git/confide/names-<holder>.age``: for each
-record at the tip, the blob id of its head and the names its profile held,
-as JSON encrypted with age to that holder's own recipient (ciphertext only
-on disk, like every other file confide writes; mode 0600; never committed).
-A record whose head blob is unchanged since the cache was written keeps its
-names; any other head is opened again. A record gone from the tip is dropped
-from the cache. A cache that does not open with the holder's key, or does not
-parse, is rebuilt. Deleting the file is always safe.
+record at the tip, the blob id of its head and what its profile held
+(``FIELDS``; null when this holder's key does not open it), as JSON encrypted
+with age to that holder's own recipient (ciphertext only on disk, like every
+other file confide writes; mode 0600; never committed). A record whose head
+blob is unchanged since the cache was written keeps its entry; any other head
+is opened again (any change to the profile, its level key or who may read it
+changes the head's blob). A record gone from the tip is dropped from the cache.
+A cache that does not open with the holder's key, does not parse, or was
+written in another format (``names-cache/1`` held names only) is rebuilt.
+Deleting the file is always safe.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Optional
 
 from vault_cli.adapters import crypto
 from vault_cli.adapters.store import atomic_write
 
-FORMAT = "confide/names-cache/1"
+FORMAT = "confide/names-cache/2"
+FIELDS = ("name", "known_as", "dob", "room")
+
+Fields = Optional[dict]  # {field: str or None} for FIELDS; None: the holder's key does not open the profile
+DAMAGED: dict = {}  # what an opener returns for a head or profile that does not open as it should: not kept
 
 
 def cache_path(git_dir: Path, holder: str) -> Path:
     return git_dir / "confide" / f"names-{holder}.age"
 
 
+def fields_of(profile: dict) -> dict:
+    """The cached part of a decrypted profile (``profile`` as ``records.read_profile`` gives it)."""
+    return {f: (profile.get(f) if isinstance(profile.get(f), str) else None) for f in FIELDS}
+
+
+def names_in(fields: Fields) -> list[str]:
+    """The names a child goes by (name, known-as name), stripped, as verification looks for them."""
+    if not fields:
+        return []
+    return [v.strip() for v in (fields.get("name"), fields.get("known_as")) if isinstance(v, str) and v.strip()]
+
+
+def _valid(item) -> bool:
+    if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
+        return False
+    fields = item[1]
+    return fields is None or (isinstance(fields, dict) and set(fields) == set(FIELDS)
+                              and all(v is None or isinstance(v, str) for v in fields.values()))
+
+
 class NamesCache:
-    """{record: (head blob, names)} for one holder, read and written encrypted to that holder."""
+    """{record: (head blob, fields)} for one holder, read and written encrypted to that holder."""
 
     def __init__(self, path: Path, identities: list[crypto.Identity], holder: str) -> None:
         self.path = path
         self.identities = identities
         self.holder = holder
-        self.records: dict[str, tuple[str, list[str]]] = {}
+        self.records: dict[str, tuple[str, Fields]] = {}
         self.changed = False
         self._load()
 
@@ -58,32 +89,55 @@ class NamesCache:
             except Exception:  # not this key's, damaged, or not JSON: try the next key, else rebuild
                 continue
             if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("holder") != self.holder:
-                return
+                return  # an older format (names only) or another holder's: rebuilt
             records = data.get("records")
             if not isinstance(records, dict):
                 return
             for rid, item in records.items():
-                if (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)
-                        and isinstance(item[1], list) and all(isinstance(n, str) for n in item[1])):
-                    self.records[rid] = (item[0], list(item[1]))
+                if _valid(item):
+                    self.records[rid] = (item[0], dict(item[1]) if item[1] is not None else None)
             return
 
-    def names(self, heads: dict[str, str], open_names: Callable[[str], Optional[list[str]]]) -> dict[str, str]:
-        """{name: record} for the records in ``heads`` ({record: head blob at the tip});
-        ``open_names(record)`` opens a record's profile (None: this key does not read it)."""
-        out: dict[str, str] = {}
+    def stale(self, heads: dict[str, str]) -> list[str]:
+        """The records of ``heads`` ({record: head blob at the tip}) to open again, in ``heads``' order; records
+        no longer at the tip are dropped."""
         for rid in set(self.records) - set(heads):
             del self.records[rid]
             self.changed = True
+        out = []
         for rid, blob in heads.items():
             cached = self.records.get(rid)
-            if cached is not None and cached[0] == blob:
-                found = cached[1]
-            else:
-                found = open_names(rid) or []
-                self.records[rid] = (blob, found)
+            if cached is None or cached[0] != blob:
+                out.append(rid)
+        return out
+
+    def put(self, rid: str, blob: str, fields: Fields) -> None:
+        if fields is DAMAGED:
+            if self.records.pop(rid, None) is not None:  # opened again next time, reported by whoever opens it
                 self.changed = True
-            for name in found:
+            return
+        if self.records.get(rid) != (blob, fields):
+            self.records[rid] = (blob, fields)
+            self.changed = True
+
+    def fields(self, rid: str) -> Fields:
+        return self.records[rid][1]
+
+    def refresh(self, heads: dict[str, str], open_fields: Callable[[Iterable[str]], Iterable[Fields]]) -> None:
+        """Bring the cache up to ``heads``: ``open_fields(records)`` opens the changed records' profiles (in
+        order; None where this key does not read one)."""
+        todo = self.stale(heads)
+        for rid, fields in zip(todo, open_fields(todo), strict=True):
+            self.put(rid, heads[rid], fields)
+
+    def names(self, heads: dict[str, str], open_fields: Callable[[str], Fields]) -> dict[str, str]:
+        """{name: record} for the records in ``heads``; ``open_fields(record)`` opens one record's profile."""
+        self.refresh(heads, lambda rids: map(open_fields, rids))
+        out: dict[str, str] = {}
+        for rid in heads:
+            if rid not in self.records:
+                continue  # damaged: no names from it
+            for name in names_in(self.fields(rid)):
                 out[name] = rid
         return out
 
@@ -92,7 +146,7 @@ class NamesCache:
         if not self.changed or not self.identities:
             return
         data = json.dumps({"format": FORMAT, "holder": self.holder,
-                           "records": {rid: [blob, names] for rid, (blob, names) in sorted(self.records.items())}},
+                           "records": {rid: [blob, fields] for rid, (blob, fields) in sorted(self.records.items())}},
                           ensure_ascii=False).encode("utf-8")
         try:
             block = crypto.encrypt(data, self.identities[0].recipient)
@@ -103,4 +157,4 @@ class NamesCache:
         self.changed = False
 
 
-__all__ = ["NamesCache", "cache_path"]
+__all__ = ["NamesCache", "cache_path", "fields_of", "names_in", "FIELDS", "DAMAGED"]

@@ -69,8 +69,27 @@ class Vault:
         recover_if_interrupted(root, self.git)  # a killed command's half-written files are never read
         self.signing_identity: Optional[Path] = None  # the identity file, when it is also the signing key
         self.identities = identities  # the caller's, when known: what they can open is checked too
-        self.load(trust.ensure_verified(root, self.git, clock=config.clock, identities=identities))
+        try:
+            self.load(trust.ensure_verified(root, self.git, clock=config.clock, identities=identities))
+        except BaseException:
+            self.close()  # a vault that fails to open leaves no reader behind
+            raise
         self.reader = trust.reader_name(root, identities)  # whose key checked it (None: nobody's)
+
+    def close(self) -> None:
+        """End the verified commit's reader (its 'git cat-file' process and pipes) and wait for any blobs
+        still being stored in the background. Safe to call twice; reading again afterwards starts a new
+        reader. ``with Vault(...) as v:`` closes it on leaving."""
+        tree: Optional[gitlog.CommitTree] = getattr(self, "tree", None)
+        if tree is not None:
+            tree.close()
+        self.git.wait_background()
+
+    def __enter__(self) -> Vault:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def load(self, commit: str) -> None:
         previous: Optional[gitlog.CommitTree] = getattr(self, "tree", None)
@@ -115,6 +134,20 @@ class Vault:
                     out.append(name[:-5])
             self._ids = sorted(out)
         return self._ids
+
+    def head_blobs(self) -> dict[str, str]:
+        """{record: blob id of its head file} at the verified commit, in record order: what changes whenever
+        anything in the head does (``services.names_cache`` is keyed by it)."""
+        ids_ = self.record_ids()
+        out = {}
+        for rid in ids_:
+            blob = self.tree.blob_id(self.record_source(rid))
+            if blob is None:  # the listing was read by an earlier reader of this commit: list it again
+                self.tree.list(RECORDS_DIR)
+                blob = self.tree.blob_id(self.record_source(rid))
+            if blob is not None:
+                out[rid] = blob
+        return out
 
     def record_source(self, record_id: str) -> str:
         return envelope.head_source(record_id)
@@ -264,6 +297,16 @@ class Session:
             if actor:
                 break
         return cls(vault, idents, path, actor)
+
+    def close(self) -> None:
+        """``Vault.close``; ``with Session.open(...) as s:`` closes it on leaving."""
+        self.vault.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     @property
     def config(self) -> Config:

@@ -15,7 +15,7 @@ from typing import Optional
 from vault_cli.adapters import crypto, gitlog
 from vault_cli.errors import ConfideError
 from vault_cli.formats import envelope
-from vault_cli.services.names_cache import NamesCache
+from vault_cli.services.names_cache import DAMAGED, NamesCache, fields_of, names_in
 from vault_cli.services.verify_versions import VerifierState
 
 
@@ -34,28 +34,27 @@ class NameChecks(VerifierState):
         self._head_profiles[rid] = (path, head["profile"])
         return True
 
-    def _profile_names(self, rid: str) -> Optional[list]:
-        """The names in ``rid``'s profile at the tip, if this reader's key opens it."""
+    def _profile_fields(self, rid: str):
+        """What the names cache keeps of ``rid``'s profile at the tip (``names_cache.fields_of``); None if this
+        reader's key does not open it; ``names_cache.DAMAGED`` if the head or profile does not open as it
+        should (the walk reports that; the cache keeps nothing of it)."""
         if rid not in self._head_profiles:
             path, blob = self._tip_heads[rid]
             if not self._load_head(rid, path, blob):
-                return None
+                return DAMAGED
         path, block = self._head_profiles[rid]
         key = self.reader.head_keys.get(rid, {}).get(block.get("key"))
-        ident = self.reader.level_identity(rid, key, path) if key else None
+        if not key:
+            return DAMAGED
+        ident = self.reader.level_identity(rid, key, path)
         if ident is None:
             return None
         try:
             payload = envelope.open_block(block["data"], ident, schema_name="profile", record=rid, block="profile",
                                           level=key["level"], source=path)
         except (crypto.NotForThisKey, ConfideError):
-            return None
-        names = []
-        for fieldname in ("name", "known_as"):
-            value = (payload.get("profile") or {}).get(fieldname)
-            if isinstance(value, str) and value.strip():
-                names.append(value.strip())
-        return names
+            return DAMAGED
+        return fields_of(payload.get("profile") or {})
 
     # -- names in plaintext ------------------------------------------------------------
     def check_names(self) -> None:
@@ -64,14 +63,14 @@ class NameChecks(VerifierState):
         others = {rid: blob for rid, (_path, blob) in self._tip_heads.items()}
         if self.names_cache is not None:
             # every record, also those the walk opened: the cache then serves the next command's check
-            tip_names = self.names_cache.names(others, self._profile_names)
+            tip_names = self.names_cache.names(others, self._profile_fields)
             self.names_cache.save()
         else:
             seen = set(self.names.values())
             tip_names = {}
             for rid in others:
                 if rid not in seen:
-                    for name in self._profile_names(rid) or []:
+                    for name in names_in(self._profile_fields(rid)):
                         tip_names[name] = rid
         for name, rid in tip_names.items():
             self.names.setdefault(name, rid)

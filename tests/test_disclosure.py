@@ -275,6 +275,7 @@ def test_a_clean_copy_killed_while_it_waits_for_the_lock_leaves_no_plaintext_and
             p.send_signal(sig)
             _out, err = p.communicate(timeout=LIVENESS_SECONDS)
         assert p.returncode == 130, (sig, p.returncode, err.decode())  # interrupted, as by ^C
+        assert err.decode() == "confide: error: interrupted\n"
         assert list(out.iterdir()) == []  # neither the copy nor its temporary file
         assert v.head() == head and v.is_clean()
     assert not [e for e in json.loads(v.ok("request", "show", rq, "--json").stdout).get("exports", [])]

@@ -34,6 +34,8 @@ def refused(v, args, said):
 
 
 @pytest.mark.parametrize("at", ["2027-01-01", "2026-11-25", "2026-11-24T10:06", "2026-11-24T11:00:00+00:00"])
+
+
 def test_a_future_time_is_refused(vault, at):
     rid = vault.add_child("Ada Dates")
     r = refused(vault, add(vault, rid, "--at", at), "--at is in the future")
@@ -41,6 +43,8 @@ def test_a_future_time_is_refused(vault, at):
 
 
 @pytest.mark.parametrize("at", ["2026-11-24", "2026-11-24T10:04", "2026-11-24T10:04:59+00:00", "2001-02-03"])
+
+
 def test_now_today_and_the_past_are_taken_with_a_clock_allowance(vault, at):
     rid = vault.add_child("Ada Dates")
     vault.ok(*add(vault, rid, "--at", at))
@@ -81,6 +85,8 @@ def test_parents_cannot_be_told_before_it_happened_nor_in_the_future(vault):
     ("windows\r\n", "windows"),
     ("no newline", "no newline"),
 ])
+
+
 def test_text_from_stdin_drops_exactly_one_final_newline(vault, given, kept):
     rid = vault.add_child("Ada Dates")
     eid = vault.ok("add", rid, "--level", "general", "--category", "observation", "--text", "-", input=given).last_line
@@ -112,6 +118,8 @@ def _forge_entry(v, rid, eid, at, informed=None):
     ("2026-11-20", "2026-11-19", "the date parents were informed is before the entry's date"),
     ("2026-11-20", "2026-12-01", "the date parents were informed is in the future"),
 ])
+
+
 def test_verify_finds_an_entry_dated_after_its_commit(vault, at, informed, said):
     rid = vault.add_child("Ada Dates")
     bad = _forge_entry(vault, rid, "e-01m8p2cgzd20p9", at, informed)
@@ -169,6 +177,8 @@ def local_zone(monkeypatch):
 
 
 @pytest.mark.parametrize("tz", ["UTC0", "EAST-14", "WEST+12"])
+
+
 def test_times_at_the_calendars_edges_are_kept_or_refused_clearly(vault, local_zone, tz):
     """Year 1 and year 9999, with and without offsets, in zones far east and west: each --at is kept (and
     then shows, exports as JSON and verifies) or refused with a clear usage error, never an internal one."""
@@ -196,3 +206,37 @@ def test_times_at_the_calendars_edges_are_kept_or_refused_clearly(vault, local_z
     assert vault.ok("show", rid).stdout.count("observation") == len(kept)
     vault.ok("due")
     vault.ok("verify")
+
+
+def test_verify_allows_clocks_what_policy_says_and_no_more(vault, monkeypatch):
+    """One table for both allowances (``policy``): an entry's time against its writer's clock, which is the
+    command's clock as it writes and the commit's date in verify (CLOCK_ALLOWANCE, the same for both), and a
+    commit's date against the verifier's clock, on another machine (COMMIT_DATE_ALLOWANCE)."""
+    import datetime as dt
+
+    from vault_cli.model import policy
+
+    rid = vault.add_child("Ada Dates")
+    made = dt.datetime.fromisoformat("2026-11-24T10:00:00+00:00")
+    inside = (made + policy.CLOCK_ALLOWANCE - dt.timedelta(seconds=30)).isoformat()
+    beyond = (made + policy.CLOCK_ALLOWANCE + dt.timedelta(seconds=30)).isoformat()
+    vault.ok(*add(vault, rid, "--at", inside[:19]))  # the command takes it...
+    refused(vault, add(vault, rid, "--at", beyond[:19]), "--at is in the future")
+    _forge_entry(vault, rid, "e-01m8p2cgzd20p9", inside)  # ...and so does verify, by the commit's date
+    assert vault.run("verify").exit_code == 0
+    vault.git("reset", "-q", "--hard", "HEAD~1")
+    bad = _forge_entry(vault, rid, "e-01m8p2cgzd20p9", beyond)
+    found = json.loads(vault.run("verify", "--json").stdout)["findings"]
+    assert [(f["commit"], f["check"]) for f in found] == [(bad, "date")], found
+    vault.git("reset", "-q", "--hard", "HEAD~1")
+    # A commit's own date, against the verifier's clock.
+    for ahead, findings in ((policy.COMMIT_DATE_ALLOWANCE - dt.timedelta(minutes=1), 0),
+                            (policy.COMMIT_DATE_ALLOWANCE + dt.timedelta(minutes=1), 1)):
+        when = (made + ahead).isoformat()
+        for var in ("CONFIDE_NOW", "GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"):
+            monkeypatch.setenv(var, when)
+        bad = _forge_entry(vault, rid, "e-01m8p2cgzd20p9", when)
+        r = vault.run("verify", "--json", env={"CONFIDE_NOW": made.isoformat()})
+        found = [f for f in json.loads(r.stdout)["findings"] if f["commit"] == bad]
+        assert [f["check"] for f in found] == ["date"] * findings, found
+        vault.git("reset", "-q", "--hard", "HEAD~1")

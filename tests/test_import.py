@@ -144,6 +144,8 @@ BAD_ROWS = [
 
 
 @pytest.mark.parametrize("row,said", BAD_ROWS, ids=[s.split(": ", 1)[-1][:40] for _r, s in BAD_ROWS])
+
+
 def test_a_bad_row_is_refused_by_line_and_nothing_is_written(vault, tmp_path, row, said):
     text = HEADER + f"1,{MARK} Ada,,,,,,,,,,,\n" + row + "\n" + f"4,{MARK} Fi,,,,,,,,,,,\n"
     r = refused(vault, ["import", str(write(tmp_path, text))], ExitCode.USAGE)
@@ -172,6 +174,8 @@ def test_every_bad_row_is_listed_and_none_is_echoed(vault, tmp_path):
     ('{"child": "1", "name": 5}\n', "line 1: name must be text"),
     ('{"child": "1", "name": "x", "third_parties": "' + MARK + '"}\n', "line 1: third_parties must be a list"),
 ])
+
+
 def test_a_malformed_file_is_refused(vault, tmp_path, text, said):
     path = tmp_path / "f"
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
@@ -284,3 +288,36 @@ def test_a_child_already_recorded_or_given_twice_is_refused_by_line_unless_force
     assert MARK not in r.stderr and MARK not in " ".join(result["warnings"])
     verify_clean(vault)
 
+
+def test_verify_finds_a_procedure_entry_brought_in_by_an_import(vault, tmp_path):
+    """'import' refuses a procedure's category (a request step, a sharing decision: only their own commands write
+    them, with their rules); the same import made with plain git, one such entry added, is a finding."""
+    from tests.conftest import entries_file
+    from vault_cli.cli import environment
+    from vault_cli.formats import envelope
+    from vault_cli.services.vault import Session, Vault
+
+    vault.ok("import", str(write(tmp_path, GOOD)))
+    rid = sorted(p.split("/")[1].split(".")[0] for p in vault.git("show", "--name-only", "--format=", "HEAD").split())[0]
+    session = Session.start(Vault(vault.root, config=environment.config(identity=str(vault.keys["amira"]))))
+    env = session.vault.envelope(rid)
+    key = env.current_key("safeguarding")
+    eid = "e-01m8p2cgzd20p9"
+    details = {"procedure": "information-sharing/1", "decision": "shared", "with": "school", "what": "x",
+               "purpose": "y", "basis": "consent", "consent": "given", "reason": None, "on": "2026-11-24", "how": None,
+               "advice": None}
+    payload = {"confide": "entry/1", "record": rid, "block": eid, "level": "safeguarding",
+               "category": "information-sharing", "text": "slipped in", "at": "2026-11-24",
+               "recorded_at": "2026-11-24T10:00:00+00:00", "author": "amira", "parent_view": "not-asked",
+               "parents_informed": None, "parents_not_informed": None, "third_parties": ["school"], "corrects": None,
+               "details": details}
+    env.append_entry({"id": eid, "key": key["id"], "data": envelope.seal(payload, key["recipient"], "entry", env.source)})
+    entries_file(vault.root, rid).write_bytes(env.tail_bytes())
+    vault.git("reset", "-q", "--soft", "HEAD~1")  # the import, made again by hand with the entry in it
+    bad = vault.commit_as("amira", "confide: import 3 records with 4 entries", action="record.import",
+                          trailers={"Confide-Records": "3", "Confide-Entries": "4"})
+    r = vault.run("verify", "--json")
+    assert r.exit_code == int(ExitCode.FINDINGS), r.stderr
+    found = [(f["commit"], f["check"], f["message"]) for f in json.loads(r.stdout)["findings"]]
+    assert found == [(bad, "trailer", f"the commit says 'record.import' but brings in entry {eid}, a procedure's "
+                      "entry (a request step or a sharing decision), which an import never writes")], found

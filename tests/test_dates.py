@@ -34,8 +34,6 @@ def refused(v, args, said):
 
 
 @pytest.mark.parametrize("at", ["2027-01-01", "2026-11-25", "2026-11-24T10:06", "2026-11-24T11:00:00+00:00"])
-
-
 def test_a_future_time_is_refused(vault, at):
     rid = vault.add_child("Ada Dates")
     r = refused(vault, add(vault, rid, "--at", at), "--at is in the future")
@@ -43,8 +41,6 @@ def test_a_future_time_is_refused(vault, at):
 
 
 @pytest.mark.parametrize("at", ["2026-11-24", "2026-11-24T10:04", "2026-11-24T10:04:59+00:00", "2001-02-03"])
-
-
 def test_now_today_and_the_past_are_taken_with_a_clock_allowance(vault, at):
     rid = vault.add_child("Ada Dates")
     vault.ok(*add(vault, rid, "--at", at))
@@ -177,8 +173,6 @@ def local_zone(monkeypatch):
 
 
 @pytest.mark.parametrize("tz", ["UTC0", "EAST-14", "WEST+12"])
-
-
 def test_times_at_the_calendars_edges_are_kept_or_refused_clearly(vault, local_zone, tz):
     """Year 1 and year 9999, with and without offsets, in zones far east and west: each --at is kept (and
     then shows, exports as JSON and verifies) or refused with a clear usage error, never an internal one."""

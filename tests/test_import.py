@@ -144,8 +144,6 @@ BAD_ROWS = [
 
 
 @pytest.mark.parametrize("row,said", BAD_ROWS, ids=[s.split(": ", 1)[-1][:40] for _r, s in BAD_ROWS])
-
-
 def test_a_bad_row_is_refused_by_line_and_nothing_is_written(vault, tmp_path, row, said):
     text = HEADER + f"1,{MARK} Ada,,,,,,,,,,,\n" + row + "\n" + f"4,{MARK} Fi,,,,,,,,,,,\n"
     r = refused(vault, ["import", str(write(tmp_path, text))], ExitCode.USAGE)

@@ -247,3 +247,28 @@ def test_personal_values_as_arguments_warn_once_on_a_terminal_and_never_in_a_scr
     assert "confide: hint: give the text with --text - (stdin)" in screen
     r = v.ok("add", rid, "--level", "general", "--category", "observation", "--text", "Climbed", who="ben")
     assert "given as" not in r.stderr  # a script is not warned
+
+
+def test_share_edit_reopens_the_template_until_what_is_required_is_there(vault, tmp_path):
+    v = vault
+    v.add_child("Ada Lovelace", "ben")
+    rid = v.records["Ada Lovelace"]
+    first = tmp_path / "first.yaml"
+    first.write_text(f"with: {SHARE_WITH}\n")
+    full = tmp_path / "full.yaml"
+    full.write_text(f"with: {SHARE_WITH}\nwhat: {SHARE_WHAT}\npurpose: advice\nbasis: legitimate interests\n"
+                    f"consent: given\nhow: {SHARE_HOW}\nparents_informed: 2026-11-24\n")
+    script = tmp_path / "editor"
+    script.write_text(f'#!/bin/sh\ncp "$1" "{tmp_path}/seen-$(ls {tmp_path} | grep -c seen-)"\n'
+                      f'if grep -q "^# ERROR: " "$1"; then cat "{full}" > "$1"; else cat "{first}" > "$1"; fi\n')
+    script.chmod(0o755)
+    with Sampler() as sampler:
+        t = Terminal(v, "share", rid, "--edit", who="dara", env_extra={"EDITOR": str(script)})
+        code, screen = t.finish()
+    assert code == 0, screen
+    assert sampler.hits == []
+    second = (tmp_path / "seen-1").read_text()
+    assert second.startswith("# ERROR: still missing: what, purpose, consent\n")
+    assert f"with: {SHARE_WITH}" in second  # what was written is kept
+    shown = v.ok("show", rid, "--json", who="dara").stdout
+    assert SHARE_WHAT in shown and SHARE_HOW in shown

@@ -309,8 +309,8 @@ SAFE_ENTRY = "give the text with --text - (stdin) or leave it out to write it in
 @app.command("add")
 def add(
     record: Optional[str] = typer.Argument(None, metavar="RECORD", help="The record id, e.g. c-7f3k9m2q (on a terminal, left out: you are asked which child)."),
-    level: Optional[str] = typer.Option(None, "--level", metavar="LEVEL", help="general, confidential or safeguarding."),
-    category: Optional[str] = typer.Option(None, "--category", metavar="CATEGORY", help="One of the categories in confide.yaml."),
+    level: Optional[str] = typer.Option(None, "--level", metavar="LEVEL", help="general, confidential or safeguarding (required: here, in --from, or asked on a terminal)."),
+    category: Optional[str] = typer.Option(None, "--category", metavar="CATEGORY", help="One of the categories in confide.yaml (required: here, in --from, or asked on a terminal)."),
     text: Optional[str] = typer.Option(None, "--text", metavar="TEXT", help="The entry's text; '-' reads it from stdin (safe: an argument stays in shell history). Left out on a terminal: written in $EDITOR."),
     parent_view: Optional[str] = typer.Option(None, "--parent-view", metavar="VIEW", help="Does the parent regard it as confidential? confidential, not-confidential or not-asked (default)."),
     parents_informed: Optional[str] = typer.Option(None, "--parents-informed", metavar="DATE", help="When parents were told this was recorded."),

@@ -91,11 +91,13 @@ def _value(field: Field, value: Any, where: str) -> Any:
     if field.kind == "flag":
         if isinstance(value, bool):
             return value
-        raise UsageError(f"'{field.key}' in {where} must be true or false; nothing was changed", "")
+        raise UsageError(f"'{field.key}' in {where} must be true or false; nothing was changed",
+                         f"write {field.key}: true (no quotes)")
     if field.kind == "int":
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        raise UsageError(f"'{field.key}' in {where} must be a whole number; nothing was changed", "")
+        raise UsageError(f"'{field.key}' in {where} must be a whole number; nothing was changed",
+                         f"write it in digits, e.g. {field.key}: 1")
     if field.kind == "list":
         items = value if isinstance(value, list) else [value]
         return [_text(field, v, where) for v in items]
@@ -109,9 +111,11 @@ def _text(field: Field, value: Any, where: str) -> str:
         return value.isoformat()
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
-    kind = "a list of texts" if field.kind == "list" else "text"
-    raise UsageError(f"'{field.key}' in {where} must be {kind}; nothing was changed",
-                     "quote it, e.g. key: \"...\"")
+    if field.kind == "list":
+        kind, example = "a list of texts", f'{field.key}: ["one", "two"]'
+    else:
+        kind, example = "text", f'{field.key}: "..."'
+    raise UsageError(f"'{field.key}' in {where} must be {kind}; nothing was changed", f"write it in quotes, e.g. {example}")
 
 
 def load_document(source: str, what: str) -> tuple[dict, str]:

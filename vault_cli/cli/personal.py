@@ -62,13 +62,19 @@ def warn_argv(options: Sequence[str], safe_form: str) -> None:
     if _warned or not options or not interactive():
         return
     _warned = True
-    from vault_cli.cli.common import note, warn
+    import shutil
+    import textwrap
+
+    from vault_cli.cli.safe_text import safe
 
     one = len(options) == 1
-    warn(f"{', '.join(options)} {'was' if one else 'were'} given as {'an argument' if one else 'arguments'}: "
-         f"{'it stays' if one else 'they stay'} in your shell's history, and other users of this computer can see "
-         f"{'it' if one else 'them'} while the command runs")
-    note(f"hint: {safe_form}")
+    message = (f"confide: warning: {', '.join(options)} {'was' if one else 'were'} given as "
+               f"{'an argument' if one else 'arguments'}: {'it stays' if one else 'they stay'} in your shell's history, "
+               f"and other users of this computer can see {'it' if one else 'them'} while the command runs")
+    width = max(40, shutil.get_terminal_size().columns)  # only ever shown on a terminal: wrapped to it
+    for line in (message, f"confide: hint: {safe_form}"):
+        sys.stderr.write(textwrap.fill(safe(line), width=width, subsequent_indent="  ", break_on_hyphens=False) + "\n")
+    sys.stderr.flush()
 
 
 def from_file_help(fields: Sequence[Field]) -> str:

@@ -277,3 +277,15 @@ def test_share_edit_reopens_the_template_until_what_is_required_is_there(vault, 
     assert f"with: {SHARE_WITH}" in second  # what was written is kept
     shown = v.ok("show", rid, "--json", who="dara").stdout
     assert SHARE_WHAT in shown and SHARE_HOW in shown
+
+
+def test_find_asks_for_its_text_on_a_terminal(vault):
+    v = vault
+    v.add_child("Ada Lovelace", "ben")
+    entry = v.add_entry(v.records["Ada Lovelace"], "Built a tower")
+    t = Terminal(v, "find", who="ben")
+    t.expect("Text to look for (Enter: every entry): ")
+    t.type("TOWER\n")
+    code, screen = t.finish()
+    assert code == 0, screen
+    assert entry in screen and "given as" not in screen

@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import recipient_of, signing_pub
-from tests.test_names import Terminal
+from tests.test_names import LIVENESS_SECONDS
+from tests.test_names import Terminal as _NamesTerminal
 from vault_cli.cli.personal import TEXT_MARK
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +52,19 @@ MARKERS = [w.encode() for w in ("Qwertlyn", "Ashbrookvance", DOB, "Zorbelquist",
                                 "Kestrafell", "Brannoweth", "Oskaverin", "Plimsquaddle", "Hollowmarsh", "Tindleby")]
 
 
+def _descends_from(pid: int, root: int) -> bool:
+    """Is ``pid`` ``root`` or a process below it? (Read while it runs; an orphan counts, to be safe.)"""
+    while pid > 1:
+        if pid == root:
+            return True
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return True  # gone before it could be placed: counted
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+    return pid == root or pid == 1  # reparented to init: its parent is gone, so it may have been ours
+
+
 class Sampler:
     """Reads every process's /proc/PID/cmdline in a loop until stopped: which argv held a marker, which pids it saw."""
 
@@ -57,6 +73,7 @@ class Sampler:
         self.seen: set[int] = set()
         self.rounds = 0
         self._stop = threading.Event()
+        self._root = os.getpid()  # the processes this test starts, and theirs (not other users' on a shared machine)
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
@@ -70,7 +87,7 @@ class Sampler:
                 except OSError:
                     continue
                 self.seen.add(int(name))
-                if any(m in argv for m in MARKERS):
+                if any(m in argv for m in MARKERS) and _descends_from(int(name), self._root):
                     self.hits.append((int(name), argv))
             self.rounds += 1
 
@@ -81,6 +98,41 @@ class Sampler:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def _ready(fd: int, timeout: float) -> bool:
+    """poll(), not select(): a long test run may hold descriptors beyond select()'s limit."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(timeout * 1000))
+
+
+class Terminal(_NamesTerminal):
+    """tests/test_names.py's real pseudo-terminal, read with poll()."""
+
+    def _read(self) -> bool:
+        if not _ready(self.master, 1.0):
+            return True
+        try:
+            data = os.read(self.master, 65536)
+        except OSError:  # EIO: the process closed the terminal
+            return False
+        if not data:
+            return False
+        self.seen += data
+        return True
+
+    def finish(self) -> tuple[int, str]:
+        deadline = time.monotonic() + LIVENESS_SECONDS
+        while self._read():
+            if self.proc.poll() is not None and not _ready(self.master, 0.1):
+                break
+            if time.monotonic() > deadline:
+                self.proc.kill()
+                raise AssertionError("confide did not finish (liveness guard)")
+        code = self.proc.wait()
+        os.close(self.master)
+        return code, self.seen.decode(errors="replace")
 
 
 def _wrappers(tmp_path: Path) -> tuple[Path, Path]:
@@ -216,7 +268,7 @@ def test_on_a_terminal_the_entry_is_written_in_the_editor_and_a_name_asked_for(v
         code, screen = t.finish()
         assert code == 0, screen
         assert "given as" not in screen  # nothing personal was given as an argument
-    assert sampler.hits == []
+    assert sampler.hits == [], sampler.hits
     assert any(r["name"] == TYPED for r in json.loads(v.ok("child", "list", "--json").stdout))
 
 

@@ -9,6 +9,9 @@ trail in git.
 
 Every step runs the real ``confide`` command (``python -m vault_cli``) in a
 separate process, exactly as a manager would type it; nothing is simulated.
+Children's names, entry text, third parties and reasons are given the safe way
+(a YAML document on stdin, ``--from -``, shown as a here-document), never as
+arguments, which would stay in shell history and in ``/proc/PID/cmdline``.
 Everyone and everything in it is fictional.
 """
 
@@ -80,16 +83,57 @@ def _shown(args: list[str]) -> str:
     return text
 
 
+# Options whose values are a child's or another person's details, or free text. Given as arguments they would
+# stay in shell history and be readable by any local user in /proc/PID/cmdline while confide runs, so the demo
+# gives them the safe way, as the README does: a YAML document on stdin (--from -), shown as a here-document.
+PERSONAL = {"--name": "name", "--dob": "dob", "--text": "text", "--third-party": "third_parties",
+            "--parents-not-informed": "parents_not_informed", "--reason": "reason", "--requester": "requester",
+            "--relationship": "relationship", "--with": "with", "--what": "what", "--purpose": "purpose",
+            "--how": "how", "--advice": "advice", "--notes": "notes", "--reasons": "reasons", "--no-meeting": "no_meeting"}
+SAFE_COMMANDS = (("child", "add"), ("add",), ("mark",), ("share",), ("request", "open"), ("request", "consent"),
+                 ("request", "extend"), ("request", "close"))
+
+
+def _safely(args: tuple[str, ...]) -> tuple[list[str], dict]:
+    """``args`` without their personal options, and those options' values as a --from document."""
+    if not any(tuple(args[: len(c)]) == c for c in SAFE_COMMANDS):
+        return list(args), {}
+    kept: list[str] = []
+    fields: dict = {}
+    it = iter(args)
+    for a in it:
+        key = PERSONAL.get(a)
+        if key is None:
+            kept.append(a)
+        elif key == "third_parties":
+            fields.setdefault(key, []).append(next(it))
+        else:
+            fields[key] = next(it)
+    return (kept + ["--from", "-"], fields) if fields else (kept, {})
+
+
+def _document(fields: dict) -> str:
+    return "".join(f"{k}: {json.dumps(v, ensure_ascii=False)}\n" for k, v in fields.items())
+
+
 def confide(*args: str, who: str | None = "amira", show: bool = True, display: bool = False, stdin: str | None = None,
             full: bool = False, ok: tuple[int, ...] = (0,)) -> str:
     """Run the real CLI as holder ``who``. Returns stdout's last line (an id, for commands that make one).
 
     show:    print the command line (dimmed) before running it
     display: let the command print straight to the screen, exactly as it would for you
+    Personal values (``PERSONAL``) go on stdin as a --from document, never on the command line.
     """
+    cmdline, fields = _safely(args)
+    if fields:
+        stdin = _document(fields)
+    args = tuple(cmdline)
     if show or display:
         prompt = f"{who} $ " if who else "$ "
-        console.print(Text(prompt, style="bold cyan") + Text(_shown(list(args)), style="dim" if not display else "bold"))
+        heredoc = " <<'END'" if fields else ""
+        console.print(Text(prompt, style="bold cyan") + Text(_shown(list(args)) + heredoc, style="dim" if not display else "bold"))
+        if fields:
+            console.print(Text(stdin + "END", style="dim"))
     cmd = [sys.executable, "-m", "vault_cli", *args]
     sys.stdout.flush()
     if display:
@@ -242,9 +286,13 @@ nothing outside the encrypted parts names the child. The profile (name,
 date of birth, room, parents, allergies...) is encrypted at the general level.""")
     for key, name, dob, room, kp in CHILDREN:
         RECORDS[key] = confide("child", "add", "--name", name, "--dob", dob, "--room", room, "--key-person", kp)
-    confide("child", "set", RECORDS["poppy"],
-            'parents:=[{"name": "Hazel Fairweather", "relationship": "mother", "parental_responsibility": true, "phone": "01632 960001"}]',
-            'allergies:=["peanuts"]', "dietary_needs=no nuts of any kind")
+    name, dob, room, kp = next(c[1:] for c in CHILDREN if c[0] == "poppy")
+    profile = {"name": name, "dob": dob, "room": room, "key_person": kp,
+               "parents": [{"name": "Hazel Fairweather", "relationship": "mother", "parental_responsibility": True,
+                            "phone": "01632 960001"}],
+               "allergies": ["peanuts"], "dietary_needs": "no nuts of any kind"}
+    say("\nThe rest of Poppy's profile, as a script gives it (on a terminal: 'confide child edit' opens an editor):")
+    confide("child", "edit", RECORDS["poppy"], "--from", "-", stdin=json.dumps(profile, ensure_ascii=False, indent=1))
     table = Table(title="The children (all fictional)", title_justify="left")
     for col in ("record id", "child", "room", "key person"):
         table.add_column(col)
@@ -294,7 +342,7 @@ Anyone may write at any level, even one they cannot read afterwards.""")
     E["speech"] = confide("add", i, "--level", "confidential", "--category", "discussion",
                           "--text", "Health visitor advises a speech and language referral; parents agree.",
                           "--third-party", "Health visitor (community team)", "--parent-view", "not-confidential",
-                          "--parents-informed", days_ago(2), who="amira")
+                          "--parents-informed", days_ago(2), "--at", at(2, "15:00"), who="amira")
     say("\n[bold]safeguarding[/bold]: child protection records. Cara records a concern about Poppy, who is not her key child")
     E["concern"] = confide("add", p, "--level", "safeguarding", "--category", "concern",
                            "--text", "Poppy said she was “scared of the shouting at Daddy’s”. Exact words noted; no questions asked.",
@@ -325,7 +373,7 @@ A mistake is put right with a new entry that points at the old one (--corrects).
     say("\nCara realises she got a detail wrong, and corrects it with a new entry:")
     confide("add", RECORDS["otis"], "--level", "confidential", "--category", "note", "--corrects", E["bruise"],
             "--text", "Correction: the bruise was on the RIGHT shin, not the left.",
-            "--parents-informed", days_ago(1), who="cara")
+            "--parents-informed", days_ago(1), "--at", at(1, "09:00"), who="cara")
 
 
 def _shortened(lines: list) -> list:

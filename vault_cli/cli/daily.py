@@ -31,6 +31,8 @@ from vault_cli.cli.common import (
     out_json,
     read_stdin_text,
 )
+from vault_cli.cli.personal import Field, from_file_help, gather
+from vault_cli.errors import UsageError
 
 # ---------------------------------------------------------------------------
 # keygen, init, whoami
@@ -140,23 +142,37 @@ def holder_list(vault: Optional[str] = VaultOpt, as_json: bool = JsonOpt) -> Non
 # children
 
 
+CHILD_FIELDS = (
+    Field("name", "--name", "The child's name", required=True),
+    Field("dob", "--dob", "Date of birth (YYYY-MM-DD)"),
+    Field("key_person", "--key-person", "The child's key person (a holder)", personal=False),
+    Field("room", "--room", "Room or group", personal=False),
+)
+SAFE_CHILD = "leave them out to be asked, or give them in a file: confide child add --from child.yaml (YAML or JSON)"
+
+
 @child_app.command("add")
 def child_add(
-    name: str = typer.Option(..., "--name", metavar="NAME", help="The child's name (stored encrypted, never in plaintext)."),
+    name: Optional[str] = typer.Option(None, "--name", metavar="NAME", help="The child's name (stored encrypted, never in plaintext). Safer asked on a terminal, or in --from: an argument stays in shell history."),
     dob: Optional[str] = typer.Option(None, "--dob", metavar="YYYY-MM-DD", help="Date of birth."),
     key_person: Optional[str] = typer.Option(None, "--key-person", metavar="HOLDER", help="The child's key person."),
     room: Optional[str] = typer.Option(None, "--room", metavar="ROOM", help="Room or group."),
+    from_file: Optional[str] = typer.Option(None, "--from", metavar="FILE", help=from_file_help(CHILD_FIELDS)),
+    edit: bool = typer.Option(False, "--edit", help="Write the fields in $EDITOR (a template, as git commit does; on a terminal)."),
     force: bool = typer.Option(False, "--force", help="Add the child even though a child with the same name and date of birth is recorded (only records whose profile you can read are compared)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
-    """Create a child's record; prints the new record id as the last line. Refuses a second child with the same
-    name and date of birth without --force."""
+    """Create a child's record; prints the new record id as the last line. On a terminal the name is asked for
+    when not given. Refuses a second child with the same name and date of birth without --force."""
     from vault_cli.services import children
 
+    v = gather(CHILD_FIELDS, {"name": name, "dob": dob, "key_person": key_person, "room": room},
+               source=from_file, what="The new child", safe_form=SAFE_CHILD, edit=edit)
     s = _session(vault, identity)
     with _progress("checking for the same child", len(s.vault.record_ids())) as tick:
-        result = children.add_child(s, name=name, dob=dob, key_person=key_person, room=room, force=force, progress=tick)
+        result = children.add_child(s, name=v["name"], dob=v["dob"], key_person=v["key_person"], room=v["room"],
+                                    force=force, progress=tick)
     _print_warnings(result)
     out(result.id)
 
@@ -237,8 +253,11 @@ def child_set(
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
-    """Change profile fields (for scripts)."""
+    """Change profile fields (for scripts; their values stay in shell history: 'child edit --from' keeps them out)."""
+    from vault_cli.cli.personal import warn_argv
     from vault_cli.services import profiles
+
+    warn_argv(["FIELD=VALUE"], "give the profile with 'confide child edit RECORD' ($EDITOR) or --from FILE")
 
     result = profiles.set_profile(_session(vault, identity), record, assignments)
     _print_warnings(result)
@@ -274,34 +293,58 @@ def child_edit(
 # entries
 
 
+ENTRY_FIELDS = (
+    Field("level", "--level", "Level: general, confidential or safeguarding", required=True, personal=False),
+    Field("category", "--category", "Category (one of confide.yaml's)", required=True, personal=False),
+    Field("parent_view", "--parent-view", "Does the parent regard it as confidential? confidential, not-confidential or not-asked (default)", personal=False),
+    Field("parents_informed", "--parents-informed", "When parents were told this was recorded (YYYY-MM-DD)", personal=False),
+    Field("parents_not_informed", "--parents-not-informed", "Why parents were not told"),
+    Field("third_parties", "--third-party", "Third parties the entry comes from or is about", kind="list"),
+    Field("at", "--at", "When it happened (a date, or a date and time; default now)", personal=False),
+    Field("corrects", "--corrects", "The entry this one corrects", personal=False),
+    Field("text", "--text", "The entry's text", required=True, kind="long"),
+)
+SAFE_ENTRY = "give the text with --text - (stdin) or leave it out to write it in $EDITOR; other fields with --from FILE"
+
+
 @app.command("add")
 def add(
     record: Optional[str] = typer.Argument(None, metavar="RECORD", help="The record id, e.g. c-7f3k9m2q (on a terminal, left out: you are asked which child)."),
-    level: str = typer.Option(..., "--level", metavar="LEVEL", help="general, confidential or safeguarding."),
-    category: str = typer.Option(..., "--category", metavar="CATEGORY", help="One of the categories in confide.yaml."),
-    text: str = typer.Option(..., "--text", metavar="TEXT", help="The entry's text; '-' reads it from stdin."),
-    parent_view: str = typer.Option("not-asked", "--parent-view", metavar="VIEW", help="Does the parent regard it as confidential? confidential, not-confidential or not-asked."),
+    level: Optional[str] = typer.Option(None, "--level", metavar="LEVEL", help="general, confidential or safeguarding (required: here, in --from, or asked on a terminal)."),
+    category: Optional[str] = typer.Option(None, "--category", metavar="CATEGORY", help="One of the categories in confide.yaml (required: here, in --from, or asked on a terminal)."),
+    text: Optional[str] = typer.Option(None, "--text", metavar="TEXT", help="The entry's text; '-' reads it from stdin (safe: an argument stays in shell history). Left out on a terminal: written in $EDITOR."),
+    parent_view: Optional[str] = typer.Option(None, "--parent-view", metavar="VIEW", help="Does the parent regard it as confidential? confidential, not-confidential or not-asked (default)."),
     parents_informed: Optional[str] = typer.Option(None, "--parents-informed", metavar="DATE", help="When parents were told this was recorded."),
     parents_not_informed: Optional[str] = typer.Option(None, "--parents-not-informed", metavar="REASON", help="Why parents were not told (e.g. it would put the child at risk)."),
     third_party: Optional[list[str]] = typer.Option(None, "--third-party", metavar="NAME", help="A third party the entry comes from or is about (repeatable)."),
     at: Optional[str] = typer.Option(None, "--at", metavar="DATETIME", help="When it happened: a date and time, or a date alone (kept as a date); default now. Not in the future; the recording time is kept separately."),
     corrects: Optional[str] = typer.Option(None, "--corrects", metavar="ENTRY", help="The entry this one corrects (entries are never edited)."),
+    from_file: Optional[str] = typer.Option(None, "--from", metavar="FILE", help=from_file_help(ENTRY_FIELDS)),
+    edit: bool = typer.Option(False, "--edit", help="Write the fields and the text in $EDITOR (a template, as git commit does; on a terminal)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
-    """Add an entry to a child's record; prints the new entry id as the last line."""
+    """Add an entry to a child's record; prints the new entry id as the last line. On a terminal, without --text,
+    the entry is written in $EDITOR."""
     from vault_cli.cli import picker
     from vault_cli.services import records
 
     picker.require(record)
+    stdin_text = None
+    if text == "-":
+        if from_file == "-":
+            raise UsageError("--text - and --from - both read stdin; nothing was changed", "give the text in the --from document as 'text', or the fields in a file")
+        stdin_text, text = _one_newline_less(read_stdin_text("the entry's text")), None
     s = _session(vault, identity)
     record = picker.choose(s, record)
-    if text == "-":
-        text = _one_newline_less(read_stdin_text("the entry's text"))
+    v = gather(ENTRY_FIELDS, {"level": level, "category": category, "text": text, "parent_view": parent_view,
+                              "parents_informed": parents_informed, "parents_not_informed": parents_not_informed,
+                              "third_parties": third_party, "at": at, "corrects": corrects},
+               given={"text": stdin_text}, source=from_file, what="A new entry", safe_form=SAFE_ENTRY, edit=edit)
     result = records.add_entry(
-        s, record, level=level, category=category, text=text, parent_view=parent_view,
-        parents_informed=parents_informed, parents_not_informed=parents_not_informed,
-        third_parties=third_party or [], at=at, corrects=corrects,
+        s, record, level=v["level"], category=v["category"], text=v["text"], parent_view=v["parent_view"] or "not-asked",
+        parents_informed=v["parents_informed"], parents_not_informed=v["parents_not_informed"],
+        third_parties=v["third_parties"] or [], at=v["at"], corrects=v["corrects"],
     )
     _print_warnings(result)
     out(result.id)
@@ -346,6 +389,15 @@ def show(
         render.record(console(), data)
 
 
+MARK_FIELDS = (
+    Field("level", "--level", "Move the entry to this level (needs a reason)", personal=False),
+    Field("parent_view", "--parent-view", "confidential, not-confidential or not-asked", personal=False),
+    Field("parents_informed", "--parents-informed", "The parents were informed on (YYYY-MM-DD)", personal=False),
+    Field("parents_not_informed", "--parents-not-informed", "Why the parents are not informed"),
+    Field("reason", "--reason", "Why (required with a level)"),
+)
+
+
 @app.command()
 def mark(
     entry: str = typer.Argument(..., metavar="ENTRY", help="The entry id, e.g. e-01jd3x8k2m5q9w"),
@@ -355,15 +407,24 @@ def mark(
     parents_not_informed: Optional[str] = typer.Option(None, "--parents-not-informed", metavar="REASON", help="Why the parents are not informed (e.g. it would put the child at risk)."),
     reason: Optional[str] = typer.Option(None, "--reason", metavar="REASON", help="Why (required with --level)."),
     record: Optional[str] = typer.Option(None, "--record", metavar="RECORD", help="The entry's record, if you know it (saves a search)."),
+    from_file: Optional[str] = typer.Option(None, "--from", metavar="FILE", help=from_file_help(MARK_FIELDS)),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
-    """Record what was learnt after an entry was written, or move it to another level. Prints the marking id."""
+    """Record what was learnt after an entry was written, or move it to another level. Prints the marking id.
+    On a terminal, a move without --reason asks why."""
+    from vault_cli.cli.personal import interactive
     from vault_cli.services import marking
 
+    v = gather(MARK_FIELDS, {"level": level, "parent_view": parent_view, "parents_informed": parents_informed,
+                             "parents_not_informed": parents_not_informed, "reason": reason},
+               source=from_file, what="The marking",
+               safe_form="leave --reason out to be asked, or give the fields with --from FILE (YAML or JSON)")
+    if v["level"] and not v["reason"] and interactive():
+        v["reason"] = typer.prompt("Why is the entry moved to another level", err=True).strip()
     result = marking.mark_entry(
-        _session(vault, identity), entry, record_id=record, level=level, parent_view=parent_view,
-        parents_informed=parents_informed, parents_not_informed=parents_not_informed, reason=reason,
+        _session(vault, identity), entry, record_id=record, level=v["level"], parent_view=v["parent_view"],
+        parents_informed=v["parents_informed"], parents_not_informed=v["parents_not_informed"], reason=v["reason"],
     )
     _print_warnings(result)
     out(result.id)

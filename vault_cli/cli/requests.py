@@ -27,7 +27,10 @@ from vault_cli.cli.common import (
     out_json,
 )
 from vault_cli.cli.interrupts import as_interrupt
+from vault_cli.cli.personal import Field, from_file_help, gather
 from vault_cli.errors import UsageError
+
+SAFE = "leave them out to be asked on a terminal, or give them in a file: --from FILE (YAML or JSON; - for stdin)"
 
 request_app = typer.Typer(help="Parents' requests to see their child's file: log, consents, clean copy, close.",
                           no_args_is_help=True)
@@ -36,17 +39,31 @@ app.add_typer(request_app, name="request")
 RequestArg = typer.Argument(..., metavar="REQUEST", help="The request id, e.g. r-01jd3x8k2m5q9w")
 
 
+OPEN_FIELDS = (
+    Field("requester", "--requester", "Who asked (a parent or person with parental responsibility)", required=True),
+    Field("relationship", "--relationship", "Their relationship to the child, e.g. mother", required=True),
+    Field("received", "--received", "When the written request was received (YYYY-MM-DD)", required=True, personal=False),
+    Field("id_checked", "--id-checked", "How the requester's identity was checked"),
+    Field("acknowledged", "--acknowledged", "When the request was acknowledged in writing (YYYY-MM-DD)", personal=False),
+    Field("manager_informed", "--manager-informed", "When the manager was informed (YYYY-MM-DD)", personal=False),
+    Field("legal_advice", "--legal-advice", "Whether legal advice was sought: sought or not-sought", personal=False),
+    Field("notes", "--notes", "Anything else about the request"),
+)
+
+
 @request_app.command("open")
 def request_open(
     record: Optional[str] = typer.Argument(None, metavar="RECORD", help="The child's record id, e.g. c-7f3k9m2q (on a terminal, left out: you are asked which child)."),
-    requester: str = typer.Option(..., "--requester", metavar="NAME", help="Who asked (a parent or person with parental responsibility)."),
-    relationship: str = typer.Option(..., "--relationship", metavar="TEXT", help="Their relationship to the child, e.g. mother."),
-    received: str = typer.Option(..., "--received", metavar="DATE", help="When the written request was received; the deadline runs from it."),
+    requester: Optional[str] = typer.Option(None, "--requester", metavar="NAME", help="Who asked (a parent or person with parental responsibility); asked on a terminal when left out."),
+    relationship: Optional[str] = typer.Option(None, "--relationship", metavar="TEXT", help="Their relationship to the child, e.g. mother; asked on a terminal when left out."),
+    received: Optional[str] = typer.Option(None, "--received", metavar="DATE", help="When the written request was received; the deadline runs from it (required: here, in --from, or asked on a terminal)."),
     id_checked: Optional[str] = typer.Option(None, "--id-checked", metavar="HOW", help="How the requester's identity was checked."),
     acknowledged: Optional[str] = typer.Option(None, "--acknowledged", metavar="DATE", help="When the request was acknowledged in writing."),
     manager_informed: Optional[str] = typer.Option(None, "--manager-informed", metavar="DATE", help="When the manager was informed (default today when a manager opens it)."),
     legal_advice: Optional[str] = typer.Option(None, "--legal-advice", metavar="sought|not-sought", help="Whether legal advice was sought (advised where litigation is possible)."),
     notes: Optional[str] = typer.Option(None, "--notes", metavar="TEXT", help="Anything else about the request."),
+    from_file: Optional[str] = typer.Option(None, "--from", metavar="FILE", help=from_file_help(OPEN_FIELDS)),
+    edit: bool = typer.Option(False, "--edit", help="Write the fields in $EDITOR (a template, as git commit does; on a terminal)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
@@ -56,11 +73,12 @@ def request_open(
 
     picker.require(record)
     s = _session(vault, identity)
-    result = request_steps.open_request(
-        s, picker.choose(s, record), requester=requester, relationship=relationship, received=received,
-        id_checked=id_checked, acknowledged=acknowledged, manager_informed=manager_informed,
-        legal_advice=legal_advice, notes=notes,
-    )
+    chosen = picker.choose(s, record)
+    v = gather(OPEN_FIELDS, {"requester": requester, "relationship": relationship, "received": received,
+                             "id_checked": id_checked, "acknowledged": acknowledged, "manager_informed": manager_informed,
+                             "legal_advice": legal_advice, "notes": notes},
+               source=from_file, what="A parent's request to see their child's file", safe_form=SAFE, edit=edit)
+    result = request_steps.open_request(s, chosen, **v)
     _print_warnings(result)
     out(result.id)
 
@@ -148,22 +166,34 @@ def request_show(
         out(line)
 
 
+CONSENT_FIELDS = (
+    Field("third_party", "--third-party", "The third party, as the entries name them", required=True),
+    Field("given", "--given", "They consent to disclosure", kind="flag", personal=False),
+    Field("refused", "--refused", "They refuse", kind="flag", personal=False),
+    Field("on", "--on", "When the answer came (YYYY-MM-DD; default today)", personal=False),
+    Field("notes", "--notes", "E.g. how they were asked"),
+)
+
+
 @request_app.command("consent")
 def request_consent(
     request: str = RequestArg,
-    third_party: str = typer.Option(..., "--third-party", metavar="NAME", help="The third party, as the entries name them."),
+    third_party: Optional[str] = typer.Option(None, "--third-party", metavar="NAME", help="The third party, as the entries name them; asked on a terminal when left out."),
     given: bool = typer.Option(False, "--given", help="They consent to disclosure."),
     refused: bool = typer.Option(False, "--refused", help="They refuse: their entries are left out of the clean copy."),
     on: Optional[str] = typer.Option(None, "--on", metavar="DATE", help="When the answer came (default today)."),
     notes: Optional[str] = typer.Option(None, "--notes", metavar="TEXT", help="E.g. how they were asked."),
+    from_file: Optional[str] = typer.Option(None, "--from", metavar="FILE", help=from_file_help(CONSENT_FIELDS)),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Record a third party's consent to disclosure, or refusal; prints the entry id."""
     from vault_cli.services import request_steps
 
-    result = request_steps.record_consent(_session(vault, identity), request, third_party=third_party, given=given,
-                                     refused=refused, on=on, notes=notes)
+    v = gather(CONSENT_FIELDS, {"third_party": third_party, "given": given, "refused": refused, "on": on, "notes": notes},
+               source=from_file, what="A third party's answer", safe_form=SAFE)
+    result = request_steps.record_consent(_session(vault, identity), request, third_party=v["third_party"],
+                                          given=bool(v["given"]), refused=bool(v["refused"]), on=v["on"], notes=v["notes"])
     _print_warnings(result)
     out(result.id)
 
@@ -230,21 +260,31 @@ def request_withhold(ctx: typer.Context) -> None:
                      "from stdin); nothing was changed")
 
 
+EXTEND_FIELDS = (
+    Field("months", "--months", "Extend by one or two further months", kind="int", personal=False),
+    Field("until", "--until", "Or: the new deadline (YYYY-MM-DD)", personal=False),
+    Field("reasons", "--reasons", "Why the request is complex", required=True),
+    Field("told_on", "--told-on", "When the requester was told, with the reasons (YYYY-MM-DD)", required=True, personal=False),
+)
+
+
 @request_app.command("extend")
 def request_extend(
     request: str = RequestArg,
     months: Optional[int] = typer.Option(None, "--months", metavar="1|2", help="Extend by one or two further months."),
     until: Optional[str] = typer.Option(None, "--until", metavar="DATE", help="Or: the new deadline (at most three months from receipt)."),
-    reasons: str = typer.Option(..., "--reasons", metavar="TEXT", help="Why the request is complex."),
-    told_on: str = typer.Option(..., "--told-on", metavar="DATE", help="When the requester was told, with the reasons (within the first month)."),
+    reasons: Optional[str] = typer.Option(None, "--reasons", metavar="TEXT", help="Why the request is complex; asked on a terminal when left out."),
+    told_on: Optional[str] = typer.Option(None, "--told-on", metavar="DATE", help="When the requester was told, with the reasons (within the first month) (required: here, in --from, or asked on a terminal)."),
+    from_file: Optional[str] = typer.Option(None, "--from", metavar="FILE", help=from_file_help(EXTEND_FIELDS)),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Extend a complex request's deadline by up to two months (manager or DSL); prints the entry id."""
     from vault_cli.services import request_steps
 
-    result = request_steps.extend(_session(vault, identity), request, months=months, until=until, reasons=reasons,
-                             told_on=told_on)
+    v = gather(EXTEND_FIELDS, {"months": months, "until": until, "reasons": reasons, "told_on": told_on},
+               source=from_file, what="An extension of the deadline", safe_form=SAFE)
+    result = request_steps.extend(_session(vault, identity), request, **v)
     _print_warnings(result)
     out(result.id)
 
@@ -276,19 +316,29 @@ def request_export(
     out(d["path"])
 
 
+CLOSE_FIELDS = (
+    Field("met_on", "--met-on", "When the file was gone through with the requester (YYYY-MM-DD)", personal=False),
+    Field("no_meeting", "--no-meeting", "Or: why there was no meeting"),
+    Field("notes", "--notes", "How it went, anything agreed"),
+)
+
+
 @request_app.command("close")
 def request_close(
     request: str = RequestArg,
     met_on: Optional[str] = typer.Option(None, "--met-on", metavar="DATE", help="When the file was gone through with the requester."),
     no_meeting: Optional[str] = typer.Option(None, "--no-meeting", metavar="REASON", help="Or: why there was no meeting."),
     notes: Optional[str] = typer.Option(None, "--notes", metavar="TEXT", help="How it went, anything agreed."),
+    from_file: Optional[str] = typer.Option(None, "--from", metavar="FILE", help=from_file_help(CLOSE_FIELDS)),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Close a request once the file was gone through with the requester (manager or DSL); prints the entry id."""
     from vault_cli.services import request_steps
 
-    result = request_steps.close(_session(vault, identity), request, met_on=met_on, notes=notes, no_meeting=no_meeting)
+    v = gather(CLOSE_FIELDS, {"met_on": met_on, "no_meeting": no_meeting, "notes": notes},
+               source=from_file, what="The request's close", safe_form=SAFE)
+    result = request_steps.close(_session(vault, identity), request, **v)
     _print_warnings(result)
     out(result.id)
 
@@ -324,9 +374,29 @@ def due_cmd(
         note(f"{data['records_with_sealed_entries']} records hold entries you cannot read; they were not checked")
 
 
+def _find_text(text: Optional[str]) -> str:
+    """The search text: '-' reads it from stdin (one line), left out it is asked on a terminal (Enter: every entry);
+    given as an argument it works, with the warning that it stays in shell history."""
+    from vault_cli.cli.common import read_stdin_text
+    from vault_cli.cli.personal import interactive, warn_argv
+
+    if text == "-":
+        lines = [line.strip() for line in read_stdin_text("the search text").splitlines() if line.strip()]
+        if len(lines) > 1:
+            raise UsageError(f"stdin holds {len(lines)} lines; give the text to look for on one line", "run 'confide find -' once for each")
+        return lines[0] if lines else ""
+    if text is None:
+        if interactive():
+            return typer.prompt("Text to look for (Enter: every entry)", err=True, default="", show_default=False).strip()
+        return ""
+    if text:
+        warn_argv(["TEXT"], "give it on stdin (confide find - < words.txt), or leave it out to be asked")
+    return text
+
+
 @app.command("find")
 def find_cmd(
-    text: str = typer.Argument("", metavar="TEXT", help="Text to look for (any case), in entries and their third parties, and in the names of children whose profile you can read (all of a child's entries)."),
+    text: Optional[str] = typer.Argument(None, metavar="TEXT", help="Text to look for (any case), in entries and their third parties, and in the names of children whose profile you can read (all of a child's entries). '-' reads it from stdin; left out on a terminal, it is asked for (Enter: every entry)."),
     category: Optional[str] = typer.Option(None, "--category", metavar="CATEGORY", help="Only entries of this category."),
     level: Optional[str] = typer.Option(None, "--level", metavar="LEVEL", help="Only entries at this level."),
     record: Optional[str] = typer.Option(None, "--record", metavar="RECORD", help="Only this record."),
@@ -341,6 +411,7 @@ def find_cmd(
     from vault_cli.cli.pager import paged
     from vault_cli.services import duties
 
+    text = _find_text(text)
     s = _session(vault, identity)
     with _progress("searching", len(s.vault.record_ids())) as tick:
         rows = duties.find(s, text, category=category, level=level, record=record, since=since, progress=tick)
@@ -353,35 +424,61 @@ def find_cmd(
                  " ".join(r["text"].split())[:120], r["name"] or ""] for r in rows], title=f"{len(rows)} entries found", lead=5)
 
 
+SHARE_FIELDS = (
+    Field("with", "--with", "Who it was shared with (or not)", required=True),
+    Field("what", "--what", "What information", required=True),
+    Field("purpose", "--purpose", "Why: the purpose of sharing", required=True),
+    Field("basis", "--basis", "The lawful basis (needed when sharing)"),
+    Field("consent", "--consent", "Consent to share: given, refused or not-sought", required=True, personal=False),
+    Field("reason", "--reason", "Why: needed when consent was not given, and for a decision not to share"),
+    Field("decided_not_to", "--decided-not-to", "A decision not to share", kind="flag", personal=False),
+    Field("on", "--on", "When (YYYY-MM-DD; default today)", personal=False),
+    Field("how", "--how", "How it was shared (phone, secure email...)"),
+    Field("advice", "--advice", "Advice taken, and from whom"),
+    Field("level", "--level", "confidential or safeguarding (default)", personal=False),
+    Field("parents_informed", "--parents-informed", "When parents were told of it (YYYY-MM-DD)", personal=False),
+    Field("parents_not_informed", "--parents-not-informed", "Why parents were not told"),
+)
+
+
 @app.command("share")
 def share_cmd(
     record: Optional[str] = typer.Argument(None, metavar="RECORD", help="The child's record id (on a terminal, left out: you are asked which child)."),
-    with_whom: str = typer.Option(..., "--with", metavar="WHO", help="Who it was shared with (or not)."),
-    what: str = typer.Option(..., "--what", metavar="TEXT", help="What information."),
-    purpose: str = typer.Option(..., "--purpose", metavar="TEXT", help="Why: the purpose of sharing."),
+    with_whom: Optional[str] = typer.Option(None, "--with", metavar="WHO", help="Who it was shared with (or not) (required: here, in --from, or asked on a terminal)."),
+    what: Optional[str] = typer.Option(None, "--what", metavar="TEXT", help="What information (required: here, in --from, or asked on a terminal)."),
+    purpose: Optional[str] = typer.Option(None, "--purpose", metavar="TEXT", help="Why: the purpose of sharing (required: here, in --from, or asked on a terminal)."),
     basis: Optional[str] = typer.Option(None, "--basis", metavar="TEXT", help="The lawful basis (needed when sharing)."),
-    consent: str = typer.Option(..., "--consent", metavar="given|refused|not-sought", help="Consent to share."),
+    consent: Optional[str] = typer.Option(None, "--consent", metavar="given|refused|not-sought", help="Consent to share (required: here, in --from, or asked on a terminal)."),
     reason: Optional[str] = typer.Option(None, "--reason", metavar="TEXT", help="Why: needed when consent was not given, and for a decision not to share."),
     decided_not_to: bool = typer.Option(False, "--decided-not-to", help="Record a decision not to share."),
     on: Optional[str] = typer.Option(None, "--on", metavar="DATE", help="When (default today)."),
     how: Optional[str] = typer.Option(None, "--how", metavar="TEXT", help="How it was shared (phone, secure email...)."),
     advice: Optional[str] = typer.Option(None, "--advice", metavar="TEXT", help="Advice taken, and from whom."),
-    level: str = typer.Option("safeguarding", "--level", metavar="LEVEL", help="confidential or safeguarding (default)."),
+    level: Optional[str] = typer.Option(None, "--level", metavar="LEVEL", help="confidential or safeguarding (default)."),
     parents_informed: Optional[str] = typer.Option(None, "--parents-informed", metavar="DATE", help="When parents were told of it."),
     parents_not_informed: Optional[str] = typer.Option(None, "--parents-not-informed", metavar="REASON", help="Why parents were not told."),
+    from_file: Optional[str] = typer.Option(None, "--from", metavar="FILE", help=from_file_help(SHARE_FIELDS)),
+    edit: bool = typer.Option(False, "--edit", help="Write the fields in $EDITOR (a template, as git commit does; on a terminal)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
-    """Record a decision to share information about a child, or not to; prints the entry id."""
+    """Record a decision to share information about a child, or not to; prints the entry id. On a terminal,
+    what is needed and not given is asked for."""
     from vault_cli.cli import picker
     from vault_cli.services import duties
 
     picker.require(record)
     s = _session(vault, identity)
+    chosen = picker.choose(s, record)
+    v = gather(SHARE_FIELDS, {"with": with_whom, "what": what, "purpose": purpose, "basis": basis, "consent": consent,
+                              "reason": reason, "decided_not_to": decided_not_to, "on": on, "how": how, "advice": advice,
+                              "level": level, "parents_informed": parents_informed, "parents_not_informed": parents_not_informed},
+               source=from_file, what="A decision to share information, or not to", safe_form=SAFE, edit=edit)
     result = duties.share(
-        s, picker.choose(s, record), with_whom=with_whom, what=what, purpose=purpose, basis=basis,
-        consent=consent, reason=reason, decided_not_to=decided_not_to, on=on, how=how, advice=advice, level=level,
-        parents_informed=parents_informed, parents_not_informed=parents_not_informed,
+        s, chosen, with_whom=v["with"], what=v["what"], purpose=v["purpose"], basis=v["basis"],
+        consent=v["consent"], reason=v["reason"], decided_not_to=bool(v["decided_not_to"]), on=v["on"], how=v["how"],
+        advice=v["advice"], level=v["level"] or "safeguarding",
+        parents_informed=v["parents_informed"], parents_not_informed=v["parents_not_informed"],
     )
     _print_warnings(result)
     out(result.id)

@@ -28,6 +28,7 @@ from vault_cli.cli.common import (
     out_json,
     warn,
 )
+from vault_cli.cli.personal import Field, from_file_help, gather
 
 HISTORY_HELP = (
     " Git history keeps old blocks: a revoked holder who kept a clone and their key can still read what they could "
@@ -106,17 +107,26 @@ def key_person(
     _report(access.hand_over(_session(vault, identity), record, holder))
 
 
+HOLDER_REMOVE_FIELDS = (
+    Field("reason", "--reason", "Why they are removed, e.g. left the setting 2026-11-30 (never name a child)",
+          required=True),
+)
+
+
 @holder_app.command("remove", help="A leaver (managers only): revoked from every level of every record and kept in "
                                    "holders.yaml as removed. The last active manager cannot be removed."
                                    + HISTORY_HELP)
 def holder_remove(
     name: str = typer.Argument(..., metavar="HOLDER", help="The holder, e.g. ben"),
-    reason: str = typer.Option(..., "--reason", metavar="REASON", help="Why, sealed in holders.yaml for managers, e.g. \"left the setting 2026-11-30\" (never name a child)."),
+    reason: Optional[str] = typer.Option(None, "--reason", metavar="REASON", help="Why, sealed in holders.yaml for managers, e.g. \"left the setting 2026-11-30\" (never name a child). (required: here, in --from, or asked on a terminal)"),
+    from_file: Optional[str] = typer.Option(None, "--from", metavar="FILE", help=from_file_help(HOLDER_REMOVE_FIELDS)),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     from vault_cli.services import holders as holders_svc
 
+    reason = gather(HOLDER_REMOVE_FIELDS, {"reason": reason}, source=from_file, what="The holder's removal",
+                    safe_form="leave --reason out to be asked, or give it in a file: --from FILE (YAML or JSON)")["reason"]
     s = _session(vault, identity)
     with _progress("revoking everywhere", len(s.vault.record_ids())) as tick:
         result = holders_svc.remove_holder(s, name, reason=reason, progress=tick)

@@ -96,19 +96,27 @@ def whoami(vault: Optional[str] = VaultOpt, identity: Optional[str] = IdentityOp
 # holders
 
 
+HOLDER_ADD_FIELDS = (
+    Field("display_name", "--display-name", "How a parent's copy names them, e.g. Sam Taylor"),
+)
+
+
 @holder_app.command("add")
 def holder_add(
     name: str = typer.Argument(..., metavar="NAME", help="The new holder's name: lower case, e.g. ben"),
     role: str = typer.Option(..., "--role", metavar="ROLE", help="manager, dsl, practitioner, student, auditor or recovery (see confide.yaml)."),
     recipient: str = typer.Option(..., "--recipient", "--key", metavar="KEY", help="Their public key: the line their 'confide keygen' printed (ssh-ed25519 AAAA...), or an age1... recipient."),
     signing_key: Optional[str] = typer.Option(None, "--signing-key", metavar="PUBKEY", help="Their SSH signing key, when --recipient is an age1... recipient (\"ssh-ed25519 AAAA...\")."),
-    display_name: Optional[str] = typer.Option(None, "--display-name", metavar="TEXT", help="How a parent's copy names them, e.g. \"Sam Taylor\" (sealed in holders.yaml for managers and the DSL)."),
+    display_name: Optional[str] = typer.Option(None, "--display-name", metavar="TEXT", help="How a parent's copy names them, e.g. \"Sam Taylor\" (sealed in holders.yaml for managers and the DSL); safer in --from."),
+    from_file: Optional[str] = typer.Option(None, "--from", metavar="FILE", help=from_file_help(HOLDER_ADD_FIELDS)),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Add a key holder (managers only); a new manager or DSL is given every level of every record."""
     from vault_cli.services import holders as holders_svc
 
+    display_name = gather(HOLDER_ADD_FIELDS, {"display_name": display_name}, source=from_file, what="The new holder",
+                          safe_form="give it in a file: --from FILE (YAML or JSON; - for stdin)")["display_name"]
     s = _session(vault, identity)
     with _progress("re-wrapping level keys", len(s.vault.record_ids())) as tick:
         result = holders_svc.add_holder(s, name, role=role, recipient=recipient, progress=tick, signing_key=signing_key,

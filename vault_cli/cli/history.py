@@ -33,6 +33,7 @@ from vault_cli.cli.common import (
     report_error,
     warn,
 )
+from vault_cli.cli.personal import Field, from_file_help, gather
 from vault_cli.errors import FindingsError, UsageError
 
 signing_app = typer.Typer(help="The vault's signing policy.", no_args_is_help=True)
@@ -58,17 +59,28 @@ def holder_set_signing_key(
     out(result.commit)
 
 
+DISPLAY_NAME_FIELDS = (
+    Field("display_name", "TEXT", "How a parent's copy names them, e.g. Sam Taylor (empty clears it)", required=True),
+)
+
+
 @holder_app.command("set-display-name")
 def holder_set_display_name(
-    name: str = typer.Argument(..., help="The holder, e.g. sam"),
-    display_name: str = typer.Argument(..., metavar="TEXT", help="How a parent's copy names them, e.g. \"Sam Taylor\"; \"\" clears it."),
+    name: str = typer.Argument(..., metavar="HOLDER", help="The holder, e.g. sam"),
+    display_name: Optional[str] = typer.Argument(None, metavar="TEXT", help="How a parent's copy names them, e.g. \"Sam Taylor\"; \"\" clears it. Safer left out: asked on a terminal, or given with --from."),
+    from_file: Optional[str] = typer.Option(None, "--from", metavar="FILE", help=from_file_help(DISPLAY_NAME_FIELDS)),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
     """Set how a parent's clean copy names a holder (managers only); the copy never shows logins."""
     from vault_cli.services import holders as holders_svc
 
-    result = holders_svc.set_display_name(_session(vault, identity), name, display_name)
+    if display_name == "":  # clearing it carries nothing personal
+        text = ""
+    else:
+        text = gather(DISPLAY_NAME_FIELDS, {"display_name": display_name}, source=from_file, what="The display name",
+                      safe_form="leave TEXT out to be asked, or give it in a file: --from FILE (YAML or JSON)")["display_name"]
+    result = holders_svc.set_display_name(_session(vault, identity), name, text)
     _print_warnings(result)
     out(result.commit)
 

@@ -15,18 +15,15 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import recipient_of, signing_pub
-from tests.test_names import LIVENESS_SECONDS
-from tests.test_names import Terminal as _NamesTerminal
+from tests.test_names import Terminal  # its real pseudo-terminal, read with poll()
 from vault_cli.cli.personal import TEXT_MARK
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,39 +97,6 @@ class Sampler:
         self._thread.join()
 
 
-def _ready(fd: int, timeout: float) -> bool:
-    """poll(), not select(): a long test run may hold descriptors beyond select()'s limit."""
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(timeout * 1000))
-
-
-class Terminal(_NamesTerminal):
-    """tests/test_names.py's real pseudo-terminal, read with poll()."""
-
-    def _read(self) -> bool:
-        if not _ready(self.master, 1.0):
-            return True
-        try:
-            data = os.read(self.master, 65536)
-        except OSError:  # EIO: the process closed the terminal
-            return False
-        if not data:
-            return False
-        self.seen += data
-        return True
-
-    def finish(self) -> tuple[int, str]:
-        deadline = time.monotonic() + LIVENESS_SECONDS
-        while self._read():
-            if self.proc.poll() is not None and not _ready(self.master, 0.1):
-                break
-            if time.monotonic() > deadline:
-                self.proc.kill()
-                raise AssertionError("confide did not finish (liveness guard)")
-        code = self.proc.wait()
-        os.close(self.master)
-        return code, self.seen.decode(errors="replace")
 
 
 def _wrappers(tmp_path: Path) -> tuple[Path, Path]:

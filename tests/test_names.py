@@ -73,6 +73,13 @@ def _argv_of_tree(pid: int) -> list[bytes]:
     return seen
 
 
+def _ready(fd: int, timeout: float) -> bool:
+    """poll(), not select(): a long test run may hold descriptors beyond select()'s limit (1024)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(timeout * 1000))
+
+
 class Terminal:
     """``confide ARGS`` on a real pseudo-terminal (stdin, stdout and stderr all the terminal), as a person runs it."""
 
@@ -91,8 +98,7 @@ class Terminal:
         self.mark = 0
 
     def _read(self) -> bool:
-        ready, _, _ = select.select([self.master], [], [], 1.0)
-        if not ready:
+        if not _ready(self.master, 1.0):
             return True
         try:
             data = os.read(self.master, 65536)
@@ -123,7 +129,7 @@ class Terminal:
     def finish(self) -> tuple[int, str]:
         deadline = time.monotonic() + LIVENESS_SECONDS
         while self._read():
-            if self.proc.poll() is not None and not select.select([self.master], [], [], 0.1)[0]:
+            if self.proc.poll() is not None and not _ready(self.master, 0.1):
                 break
             if time.monotonic() > deadline:
                 self.proc.kill()

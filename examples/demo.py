@@ -89,9 +89,10 @@ def _shown(args: list[str]) -> str:
 PERSONAL = {"--name": "name", "--dob": "dob", "--text": "text", "--third-party": "third_parties",
             "--parents-not-informed": "parents_not_informed", "--reason": "reason", "--requester": "requester",
             "--relationship": "relationship", "--with": "with", "--what": "what", "--purpose": "purpose",
-            "--how": "how", "--advice": "advice", "--notes": "notes", "--reasons": "reasons", "--no-meeting": "no_meeting"}
+            "--how": "how", "--advice": "advice", "--notes": "notes", "--reasons": "reasons", "--no-meeting": "no_meeting",
+            "--display-name": "display_name"}
 SAFE_COMMANDS = (("child", "add"), ("add",), ("mark",), ("share",), ("request", "open"), ("request", "consent"),
-                 ("request", "extend"), ("request", "close"))
+                 ("request", "extend"), ("request", "close"), ("holder", "add"), ("holder", "remove"))
 
 
 def _safely(args: tuple[str, ...]) -> tuple[list[str], dict]:
@@ -526,7 +527,7 @@ Act as any of the holders by pointing confide at their key, for example:
   export CONFIDE_IDENTITY={KEYS}/cara.txt
 {signing_line}  .venv/bin/confide child list
   .venv/bin/confide show {RECORDS['otis']}
-  .venv/bin/confide add {RECORDS['otis']} --level general --category observation --text "..."
+  .venv/bin/confide add {RECORDS['otis']} --level general --category observation   # asks for the text in $EDITOR
 
 'make demo' again starts afresh. Everyone in this demo is fictional.""")
 

@@ -58,7 +58,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks import harness, synth  # noqa: E402
-from benchmarks.harness import BASELINE, Context, section  # noqa: E402
+from benchmarks.harness import BASELINE, Context, section, told_today  # noqa: E402
 
 WORK = HERE / "work"
 RESULTS = HERE / "results.json"
@@ -162,7 +162,7 @@ def shell_add(ctx: Context) -> float:
 def confide_add(ctx: Context) -> float:
     ctx.warm_expiry_cache()  # untimed; other sections reset the vault, as a pull would
     return ctx.confide("add", ctx.state["add_record"], "--level", "confidential", "--category", "injury",
-                       "--text", ENTRY_TEXT, "--parents-informed", "2026-11-24", who="amira")
+                       "--text", ENTRY_TEXT, "--parents-informed", told_today(), who="amira")
 
 
 @section("confide add (key person)", group="daily", target=1.5, order=11,

@@ -61,7 +61,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks import synth  # noqa: E402
-from benchmarks.harness import BASELINE, Context, derived, section  # noqa: E402
+from benchmarks.harness import BASELINE, Context, derived, section, told_today  # noqa: E402
 
 GROUP = "trust"
 RUNS = 5
@@ -107,7 +107,7 @@ def _settle(ctx: Context) -> None:
 
 def _add(ctx: Context) -> float:
     return ctx.confide("add", ctx.state["add_record"], "--level", "confidential", "--category", "injury",
-                       "--text", ENTRY_TEXT, "--parents-informed", "2026-11-24", who=ctx.sv.manager)
+                       "--text", ENTRY_TEXT, "--parents-informed", told_today(), who=ctx.sv.manager)
 
 
 @section(ADD_NONE, group=GROUP, setup=_setup_pull, runs=RUNS, order=60,

@@ -165,6 +165,12 @@ class CommandFailed(RuntimeError):
     pass
 
 
+def told_today() -> str:
+    """``--parents-informed`` for an entry written now: today (add refuses a date before the entry's,
+    so a fixed date stops working the day after it)."""
+    return time.strftime("%Y-%m-%d", time.localtime())
+
+
 @dataclasses.dataclass
 class Context:
     sv: object  # synth.SynthVault

@@ -808,6 +808,9 @@ def history_commits(sv: SynthVault, commits: int, *, seed: int = 11, author: str
         return data
 
     now_ms = int(time.time() * 1000)
+    # commit i is dated a second after its entry (not a day before, as the build's commits are): verify
+    # refuses an entry that happened after its commit
+    fi.when = now_ms // 1000 - commits
     for i in range(commits):
         rid = order[i % len(order)]
         src = vault.record_source(rid)

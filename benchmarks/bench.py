@@ -208,7 +208,8 @@ def confide_show_tty(ctx: Context) -> float:
     import shlex
 
     cmd = " ".join(shlex.quote(a) for a in [ctx.confide_bin, "show", ctx.state["big_record"]])
-    env = ctx.env("amira", COLUMNS="120", LINES="50", TERM="xterm-256color")
+    # CONFIDE_PAGER empty: printed to the terminal as it is (a pager would wait for a key), as before paging
+    env = ctx.env("amira", COLUMNS="120", LINES="50", TERM="xterm-256color", CONFIDE_PAGER="")
     env.pop("NO_COLOR", None)
     return ctx.time_argv(["script", "-qec", cmd, "/dev/null"], env=env)
 

@@ -264,3 +264,53 @@ def test_sha256_vault_end_to_end_backup_restore_clone_sync(tmp_path, isolated_en
     assert _git(back, "rev-parse", "HEAD").decode().strip() == w.head()
     assert _git(back, "remote").decode().strip() == ""
     assert run_cli(["verify", "--vault", str(back)]).exit_code == 0
+
+
+# ---------------------------------------------------------------------------
+# The trust check's reads without a process each: what git's own commands say, in SHA-1 and SHA-256
+
+
+@pytest.mark.parametrize("fmt", ["sha1", "sha256"])
+def test_cat_file_reads_and_ref_files_agree_with_git(tmp_path, fmt):
+    from vault_cli.adapters import gitlog
+
+    root = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", "-b", "main", f"--object-format={fmt}", str(root)], check=True)
+    (root / "records").mkdir()
+    (root / "records" / "sub").mkdir()
+    for name in ("c-a.yaml", "c-a.entries.yaml", "odd name é.yaml"):
+        (root / "records" / name).write_text(name)
+    (root / "records" / "sub" / "deep.yaml").write_text("deep")
+    (root / "top.yaml").write_text("top")
+    os.symlink("top.yaml", root / "link")
+    _git(root, "add", "-A")
+    first = _commit(root, "first", "one")
+    _git(root, "branch", "side")
+    _git(root, "tag", "v1")
+    _git(root, "pack-refs", "--all")  # these three are packed ...
+    second = _commit(root, "second", "two")
+    _git(root, "update-ref", "refs/bench/nested/deep", second)  # ... and these loose
+    _git(root, "checkout", "-q", "-b", "other", first)
+    third = _commit(root, "third", "three")
+    _git(root, "branch", "-D", "side")  # packed, now deleted: packed-refs rewritten
+
+    cat = gitlog.CatFile(root)
+    try:
+        for commit in (first, second):
+            assert cat.files(commit) == gitlog.tree_files(root, commit)
+            assert cat.files(commit, "records") == gitlog.tree_files(root, commit, "records")
+        assert cat.files(first, "nothing") == {}
+        assert cat.is_commit(first) and not cat.is_commit("0" * len(first))
+        assert not cat.is_commit(_git(root, "rev-parse", f"{first}^{{tree}}").decode().strip())
+        assert cat.oid(f"{second}:top.yaml") == _git(root, "rev-parse", f"{second}:top.yaml").decode().strip()
+        assert cat.oid(f"{second}:missing") is None
+        assert cat.get(f"{second}:top.yaml") == b"top"  # the process still answers after those
+    finally:
+        cat.close()
+    assert gitlog.ref_names(root) == _git(root, "for-each-ref", "--format=%(refname)").decode().splitlines()
+
+    # one rev-list --boundary: the commits, and whether the start is an ancestor of the tip
+    assert gitlog.rev_list_from(root, second, first) == (gitlog.rev_list(root, second, (first,)), True)
+    assert gitlog.rev_list_from(root, third, second) == (gitlog.rev_list(root, third, (second,)), False)
+    assert gitlog.rev_list_from(root, first, second) == ([], False)
+    assert gitlog.rev_list_from(root, second, second) == ([], True)

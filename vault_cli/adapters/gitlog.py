@@ -40,19 +40,42 @@ def run(root: Path, *args: str, input: Optional[bytes] = None, check: bool = Tru
     return proc.stdout
 
 
+def parse_tree(data: bytes, id_bytes: int, prefix: str = "") -> dict[str, str]:
+    """{prefix + name: blob id} of the files (not folders or submodules) in a raw tree object, as
+    ``git ls-tree`` lists them as blobs."""
+    out: dict[str, str] = {}
+    i, n = 0, len(data)
+    while i < n:
+        sp = data.index(b" ", i)
+        nul = data.index(b"\0", sp)
+        mode = data[i:sp]
+        if not mode.startswith(b"4") and mode != b"160000":
+            out[prefix + data[sp + 1:nul].decode("utf-8", "surrogateescape")] = data[nul + 1:nul + 1 + id_bytes].hex()
+        i = nul + 1 + id_bytes
+    return out
+
+
 class CatFile:
     """One ``git cat-file --batch`` process for every object of a walk (``--batch-check`` with ``check``:
-    object ids and types only, for names such as ``COMMIT:PATH``)."""
+    object ids and types only, for names such as ``COMMIT:PATH``), started at the first question."""
 
     def __init__(self, root: Path, *, check: bool = False) -> None:
-        mode = "--batch-check" if check else "--batch"
-        self.proc = subprocess.Popen([git_binary(), "-C", str(root), "cat-file", mode], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, env=git_env())
+        self.root = root
+        self.check = check
+        self._proc: Optional[subprocess.Popen] = None
+
+    @property
+    def proc(self) -> subprocess.Popen:
+        if self._proc is None:
+            mode = "--batch-check" if self.check else "--batch"
+            self._proc = subprocess.Popen([git_binary(), "-C", str(self.root), "cat-file", mode], stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, env=git_env())
+        return self._proc
 
     def _header(self, name: str) -> Optional[list]:
-        assert self.proc.stdin and self.proc.stdout
         if "\n" in name:
             return None
+        assert self.proc.stdin and self.proc.stdout
         self.proc.stdin.write(name.encode("utf-8", "surrogateescape") + b"\n")
         self.proc.stdin.flush()
         header = self.proc.stdout.readline()
@@ -76,17 +99,48 @@ class CatFile:
         return header[1].decode(), self.proc.stdout.read(int(header[2]) + 1)[:-1]
 
     def oid(self, name: str) -> Optional[str]:
-        """The object id ``name`` resolves to (a ``check`` process), None when there is none."""
+        """The object id ``name`` resolves to, None when there is none (a ``--batch`` process reads
+        the object and drops it: one process serves both, where a second would cost more)."""
+        return (self.info(name) or (None, None))[0]
+
+    def info(self, name: str) -> Optional[tuple[str, str]]:
+        """(object id, type) of ``name``, or None when there is none."""
         header = self._header(name)
-        return header[0].decode() if header else None
+        if header is None:
+            return None
+        if not self.check:
+            assert self.proc.stdout
+            self.proc.stdout.read(int(header[2]) + 1)
+        return header[0].decode(), header[1].decode()
+
+    def is_commit(self, name: str) -> bool:
+        """Does ``name`` (an object id) name a commit in this repository?"""
+        got = self.info(name)
+        return got is not None and got[1] == "commit"
+
+    def files(self, commit: str, folder: Optional[str] = None) -> dict[str, str]:
+        """{path: blob id} of the files of ``commit`` (at the top, or directly in ``folder``): what
+        ``tree_files`` gives, read from the tree object through this process instead of a ``git ls-tree``."""
+        name = f"{commit}:{folder}" if folder else f"{commit}^{{tree}}"
+        header = self._header(name)
+        if header is None:
+            return {}
+        assert self.proc.stdout
+        data = self.proc.stdout.read(int(header[2]) + 1)[:-1]
+        if header[1] != b"tree" or self.check:
+            return {}
+        return parse_tree(data, len(header[0]) // 2, folder + "/" if folder else "")
 
     def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
         try:
-            if self.proc.stdin:
-                self.proc.stdin.close()
-            self.proc.wait(timeout=10)
+            if proc.stdin:
+                proc.stdin.close()
+            proc.wait(timeout=10)
         except Exception:  # pragma: no cover
-            self.proc.kill()
+            proc.kill()
 
 
 class StreamCat:
@@ -133,11 +187,16 @@ class CommitTree:
     act on. One ``git cat-file --batch`` per process (forked workers start their own).
     """
 
-    def __init__(self, root: Path, commit: str) -> None:
+    def __init__(self, root: Path, commit: str, *, cat: Optional[CatFile] = None) -> None:
+        """``cat``: a ``git cat-file --batch`` of the caller's to read through (it stays open on ``close``),
+        so the trees a command reads one after another need one process, not one each."""
+        import os
+
         self.root = root
         self.commit = commit
-        self._cat: Optional[CatFile] = None
-        self._pid = 0
+        self._cat: Optional[CatFile] = cat
+        self._shared = cat is not None
+        self._pid = os.getpid() if cat is not None else 0
         self._id_bytes = 32 if len(commit) == 64 else 20
         self._oids: dict = {}  # path -> blob id, from the folders listed: read by id, not by path
 
@@ -145,7 +204,8 @@ class CommitTree:
         import os
 
         if self._cat is None or self._pid != os.getpid():
-            self._cat = CatFile(self.root)
+            self._cat = CatFile(self.root)  # a forked worker starts its own
+            self._shared = False
             self._pid = os.getpid()
         return self._cat
 
@@ -161,26 +221,18 @@ class CommitTree:
         kind, data = self._catfile().get_typed(f"{self.commit}:{folder}")
         if kind != "tree" or data is None:
             return []
-        names, i, n = [], 0, len(data)
-        while i < n:
-            sp = data.index(b" ", i)
-            nul = data.index(b"\0", sp)
-            mode = data[i:sp]
-            if not mode.startswith(b"4") and mode != b"160000":  # files, not folders or submodules
-                name = data[sp + 1:nul].decode("utf-8", "surrogateescape")
-                names.append(name)
-                self._oids[f"{folder}/{name}"] = data[nul + 1:nul + 1 + self._id_bytes].hex()
-            i = nul + 1 + self._id_bytes
-        return names
+        files = parse_tree(data, self._id_bytes)  # files, not folders or submodules
+        self._oids.update((f"{folder}/{name}", oid) for name, oid in files.items())
+        return list(files)
 
     def blob_id(self, path: str) -> Optional[str]:
         """The blob id of a file in a folder already listed (``list``), else None."""
         return self._oids.get(path)
 
     def close(self) -> None:
-        if self._cat is not None:
+        if self._cat is not None and not self._shared:
             self._cat.close()
-            self._cat = None
+        self._cat = None
 
 
 @dataclass
@@ -334,6 +386,52 @@ def _parse_raw_diff(out: bytes, *, multi: bool, modes: Optional[dict] = None) ->
     return result
 
 
+def rev_list_from(root: Path, tip: str, start: str) -> tuple[list[tuple[str, list]], bool]:
+    """``rev_list(root, tip, (start,))`` and whether ``start`` is an ancestor of ``tip``, from one
+    ``git rev-list --boundary`` (not a ``git merge-base --is-ancestor`` beside it): ``start`` is an
+    ancestor exactly when it is ``tip`` or a parent of a listed commit, which git prints as the boundary."""
+    if start == tip:
+        return [], True
+    out, boundary = [], set()
+    for line in run(root, "rev-list", "--reverse", "--topo-order", "--parents", "--boundary", tip, "^" + start).decode().splitlines():
+        parts = line.split()
+        if not parts:
+            continue
+        if parts[0].startswith("-"):
+            boundary.add(parts[0][1:])
+        else:
+            out.append((parts[0], parts[1:]))
+    return out, start in boundary
+
+
+def ref_names(root: Path) -> list[str]:
+    """The names of every ref (``git for-each-ref --format=%(refname)``), read from the loose ref files
+    and ``packed-refs`` when the repository keeps them that way (no process: this runs before every
+    command that verifies); anything else (a worktree's ``.git`` file, reftable) asks git."""
+    import os
+
+    git_dir = root / ".git" if (root / ".git").is_dir() else root
+    refs = git_dir / "refs"
+    if (not refs.is_dir() or not (git_dir / "HEAD").is_file() or (git_dir / "reftable").exists()
+            or (git_dir / "commondir").exists()):
+        return run(root, "for-each-ref", "--format=%(refname)").decode("utf-8", "surrogateescape").splitlines()
+    names: set = set()
+    for folder, _dirs, files in os.walk(refs):
+        rel = os.path.relpath(folder, git_dir).replace(os.sep, "/")
+        names.update(f"{rel}/{f}" for f in files if not f.endswith(".lock"))
+    try:
+        with open(git_dir / "packed-refs", "rb") as fh:
+            for line in fh:
+                if line.startswith((b"#", b"^")):
+                    continue
+                _oid, _, name = line.rstrip(b"\n").partition(b" ")
+                if name.startswith(b"refs/"):
+                    names.add(name.decode("utf-8", "surrogateescape"))
+    except FileNotFoundError:
+        pass
+    return sorted(names)
+
+
 def tree_files(root: Path, commit: str, folder: Optional[str] = None) -> dict[str, str]:
     """{path: blob id} of the files of ``commit`` (at the top, or in ``folder``), from one ``git ls-tree``."""
     args = ["ls-tree", "-z", commit] + ([folder + "/"] if folder else [])
@@ -349,4 +447,5 @@ def tree_files(root: Path, commit: str, folder: Optional[str] = None) -> dict[st
 
 
 __all__ = ["CatFile", "CommitTree", "StreamCat", "CommitInfo", "parse_commit", "resolve_rev", "rev_list", "diff_tree", "diff_paths",
-           "tree_files", "is_ancestor", "merge_base", "merge_bases", "holders_acting", "run"]
+           "tree_files", "parse_tree", "rev_list_from", "ref_names", "is_ancestor", "merge_base", "merge_bases",
+           "holders_acting", "run"]

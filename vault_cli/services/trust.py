@@ -142,115 +142,174 @@ def findings_error(result, verified: Optional[str], what: str = "this vault's hi
     )
 
 
-def ensure_verified(root: Path, git, *, clock: Clock, identities: Optional[list] = None) -> str:
+def ensure_verified(root: Path, git, *, clock: Clock, identities: Optional[list] = None, cat=None) -> str:
     """The verified commit the command acts on: HEAD, once the commits since the checkpoint verify.
 
     With the caller's ``identities``, the blocks their key opens in those commits are checked
     too (an entry's author against its commit's signer, its binding, its schema), from the
     newest commit this holder's key last checked on this clone: no entry is shown to them as
     genuine that their key could show to be forged.
+
+    ``cat``: the command's ``gitlog.CatFile``, which every object read of the check goes through (else
+    one of its own, closed at the end). The check after a colleague's commit runs ``git diff-tree`` and,
+    when history was not a straight line since the checkpoint, ``git rev-list``, and nothing else: each
+    git process costs 2-4 ms of CPU, and this check before every command had grown to ~15 of them
+    (``benchmarks/compare.py``: figures in ``_walk``).
     """
     head = git.head()
     if head is None:
         raise VaultStateError("the vault has no commits", "make one with: confide init DIR --name NAME --holder YOU")
     state = TrustState.load(git_dir_of(root))
-    reader = reader_at(root, state, identities)
-    if state.verified == head and (reader is None or state.readers.get(reader) == head):
-        return head
-    if state.anchor is None:
-        raise VaultStateError(
-            "this clone has no trust anchor, so confide cannot tell this vault from a forged one",
-            "pin the vault's identity (printed by 'confide init'; ask its manager) with: confide trust ANCHOR",
-        )
-    # Verifying reads only git's objects, which never change: no lock is needed, and a reader never waits
-    # for a writer. Only the state file's update is serialised (TrustState.save).
-    keep = os.access(state_dir(git_dir_of(root)).parent, os.W_OK)  # read-only media: verify, keep nothing
-    verify_and_advance(root, state, head, clock=clock, identities=identities, reader=reader, keep=keep)
+    with _objects(root, cat) as objects:
+        reader, holders = _reader_and_holders(root, state, identities, objects)
+        if state.verified == head and (reader is None or state.readers.get(reader) == head):
+            return head
+        if state.anchor is None:
+            raise VaultStateError(
+                "this clone has no trust anchor, so confide cannot tell this vault from a forged one",
+                "pin the vault's identity (printed by 'confide init'; ask its manager) with: confide trust ANCHOR",
+            )
+        # Verifying reads only git's objects, which never change: no lock is needed, and a reader never waits
+        # for a writer. Only the state file's update is serialised (TrustState.save).
+        keep = os.access(state_dir(git_dir_of(root)).parent, os.W_OK)  # read-only media: verify, keep nothing
+        verify_and_advance(root, state, head, clock=clock, identities=identities, reader=reader, keep=keep,
+                           cat=objects, holders=holders)
     return head
 
 
-def reader_name(root: Path, identities: Optional[list]) -> Optional[str]:
+class _objects:
+    """``with _objects(root, cat) as objects``: the caller's ``gitlog.CatFile``, or one closed at the end."""
+
+    def __init__(self, root: Path, cat) -> None:
+        self.root, self.cat, self.own = root, cat, cat is None
+
+    def __enter__(self):
+        if self.cat is None:
+            from vault_cli.adapters import gitlog
+
+            self.cat = gitlog.CatFile(self.root)
+        return self.cat
+
+    def __exit__(self, *exc) -> None:
+        if self.own:
+            self.cat.close()
+
+
+def reader_name(root: Path, identities: Optional[list], cat=None) -> Optional[str]:
     """The holder whose key ``identities`` are, by the holders of this clone's verified checkpoint."""
-    return reader_at(root, TrustState.load(git_dir_of(root)), identities)
+    return reader_at(root, TrustState.load(git_dir_of(root)), identities, cat)
 
 
-def reader_at(root: Path, state: TrustState, identities: Optional[list]) -> Optional[str]:
+def reader_at(root: Path, state: TrustState, identities: Optional[list], cat=None) -> Optional[str]:
     """Whose blocks the caller's identities open, by the holders of the verified checkpoint."""
+    with _objects(root, cat) as objects:
+        return _reader_and_holders(root, state, identities, objects)[0]
+
+
+def _reader_and_holders(root: Path, state: TrustState, identities: Optional[list], cat):
+    """(whose blocks the caller's identities open, the holders of the verified checkpoint they were named by):
+    (None, None) without identities, a checkpoint, valid holders there or a holder with those keys."""
     if not identities or not state.verified:
-        return None
+        return None, None
     from vault_cli.adapters import gitlog
     from vault_cli.errors import ConfideError
     from vault_cli.formats.policyfiles import holders_from_bytes
     from vault_cli.model.holders import HOLDERS_FILE
 
-    tree = gitlog.CommitTree(root, state.verified)
     try:
-        raw = tree.read(HOLDERS_FILE)
+        raw = gitlog.CommitTree(root, state.verified, cat=cat).read(HOLDERS_FILE)
         holders = holders_from_bytes(raw) if raw is not None else None
     except ConfideError:
         holders = None
-    finally:
-        tree.close()
     if holders is None:
-        return None
+        return None, None
     recips = {i.recipient for i in identities}
     for h in holders.all:
         if h.active and h.recipient in recips:
-            return h.name
-    return None
+            return h.name, holders
+    return None, None
 
 
 def verify_and_advance(root: Path, state: TrustState, tip: str, *, clock: Clock, what: str = "this vault's history",
-                       keep: bool = True, identities: Optional[list] = None, reader: Optional[str] = None) -> None:
+                       keep: bool = True, identities: Optional[list] = None, reader: Optional[str] = None,
+                       cat=None, holders=None) -> None:
     """Verify ``tip`` from the checkpoint (or from the anchor) and make it the checkpoint; refuse on findings.
 
     With ``reader`` (and their identities), the walk starts from the newest commit that holder's key
-    last checked when that is older, and opens what their key opens."""
+    last checked when that is older, and opens what their key opens. ``holders``: those of the checkpoint,
+    when the caller has read them (``_reader_and_holders``)."""
     from vault_cli.adapters import gitlog
 
-    result, start, known = _walk(root, state, tip, clock=clock, identities=identities, reader=reader)
-    if not result.ok:
-        raise findings_error(result, start or result.last_clean or known, what)
-    if reader:
-        state.readers[reader] = tip
-    if known and not gitlog.is_ancestor(root, known, tip) and gitlog.is_ancestor(root, tip, known):
-        if keep and reader:
+    with _objects(root, cat) as objects:
+        result, start, known, ahead = _walk(root, state, tip, clock=clock, identities=identities, reader=reader,
+                                            cat=objects, holders=holders)
+        if not result.ok:
+            raise findings_error(result, start or result.last_clean or known, what)
+        if reader:
+            state.readers[reader] = tip
+        if known and not ahead(known) and gitlog.is_ancestor(root, tip, known):
+            if keep and reader:
+                state.save()
+            return  # HEAD went back to a commit already verified (a local reset): keep the checkpoint
+        state.verified = tip
+        state.repudiated = sorted(set(state.repudiated) | set(result.repudiated_commits))
+        if keep:
             state.save()
-        return  # HEAD went back to a commit already verified (a local reset): keep the checkpoint
-    state.verified = tip
-    state.repudiated = sorted(set(state.repudiated) | set(result.repudiated_commits))
-    if keep:
-        state.save()
-        write_allowed_signers(root, state.git_dir, tip)
+            write_allowed_signers(root, state.git_dir, tip, cat=objects)
 
 
-def _walk(root: Path, state: TrustState, tip: str, *, clock: Clock, identities: Optional[list], reader: Optional[str]):
-    """Verify ``tip`` from the checkpoint, or keyed from what ``reader``'s key last checked: (result, start, known)."""
+def _walk(root: Path, state: TrustState, tip: str, *, clock: Clock, identities: Optional[list], reader: Optional[str],
+          cat, holders=None):
+    """Verify ``tip`` from the checkpoint, or keyed from what ``reader``'s key last checked:
+    (result, start, known, ahead), ``ahead(commit)`` telling whether ``known`` is an ancestor of ``tip``.
+
+    The git processes of this check (after a colleague's one-entry commit: before the reorganisation of
+    issue 10 a command ran none, as it skipped checking that commit with the caller's key; issue 9's keyed
+    check then ran ~15: 'cat-file -t' twice, 'merge-base --is-ancestor' twice, 'rev-parse', three
+    'cat-file --batch', 'cat-file --batch-check', 'rev-list', 'diff-tree', 'ls-tree' twice,
+    'for-each-ref'). Now the caller's one 'cat-file --batch' reads every object, tree and commit type,
+    one 'rev-list --boundary' lists the commits and says whether the start is their ancestor, the refs
+    are read from their files: 'rev-list' and 'diff-tree' remain."""
     from vault_cli.adapters import gitlog
     from vault_cli.formats.policyfiles import holders_from_bytes
     from vault_cli.model.holders import HOLDERS_FILE
     from vault_cli.services.verify import Anchor, verify
 
-    known = state.verified if state.verified and _exists(root, state.verified) else None
+    known = state.verified if state.verified and cat.is_commit(state.verified) else None
     start = known
     keyed = bool(reader and identities)
+    commits = None
+    below: dict = {}  # commit -> whether it is an ancestor of tip, as the walk's rev-list said
     if keyed:
         seen = state.readers.get(reader)
         # from what this holder's key last checked; a holder's first command on this clone checks the whole
         # history with their key, once (what another holder's keyless check let through is checked too)
-        start = seen if seen and _exists(root, seen) and gitlog.is_ancestor(root, seen, tip) else None
+        start = None
+        if seen and cat.is_commit(seen):
+            listed, below[seen] = gitlog.rev_list_from(root, tip, seen)
+            if below[seen]:
+                start, commits = seen, listed
+    elif start:
+        commits, below[start] = gitlog.rev_list_from(root, tip, start)
     exclude = (start,) if start else ()
-    holders = None
-    if keyed and known:
-        tree = gitlog.CommitTree(root, known)
-        try:
-            holders = holders_from_bytes(tree.read(HOLDERS_FILE) or b"")
-        finally:
-            tree.close()
+    if not (keyed and known):
+        holders = None
+    elif holders is None:  # else the caller's, read from the checkpoint (known) to name the reader
+        holders = holders_from_bytes(gitlog.CommitTree(root, known, cat=cat).read(HOLDERS_FILE) or b"")
     result = verify(root, clock=clock, tip=tip, exclude=exclude, anchor=None if start else Anchor.parse(state.anchor or ""),
-                    repudiated=tuple(state.repudiated), identities=identities if keyed else None, holders=holders,
-                    names_cache_dir=state.git_dir if keyed else None)
-    return result, start, known
+                    repudiated=tuple(state.repudiated), identities=identities if keyed else None,
+                    holders=holders, names_cache_dir=state.git_dir if keyed else None, cat=cat,
+                    commits=commits)
+    walked = {sha for sha, _parents in commits} if commits is not None else set()
+
+    def ahead(commit: str) -> bool:
+        if commit == tip or commit in walked:
+            return True  # reachable from tip
+        if commit in below:
+            return below[commit]
+        return gitlog.is_ancestor(root, commit, tip)
+
+    return result, start, known, ahead
 
 
 def clean_point(root: Path, state: TrustState, tip: str, *, clock: Clock, identities: list, reader: str) -> str:
@@ -258,7 +317,9 @@ def clean_point(root: Path, state: TrustState, tip: str, *, clock: Clock, identi
     checked): the newest commit on ``tip``'s first-parent line built on no commit with findings."""
     from vault_cli.adapters import gitlog
 
-    result, start, _known = _walk(root, state, tip, clock=clock, identities=identities, reader=reader)
+    with _objects(root, None) as objects:
+        result, start, _known, _ahead = _walk(root, state, tip, clock=clock, identities=identities, reader=reader,
+                                              cat=objects)
     if result.ok:
         state.readers[reader] = tip
         state.save()
@@ -268,12 +329,6 @@ def clean_point(root: Path, state: TrustState, tip: str, *, clock: Clock, identi
         if not any(gitlog.is_ancestor(root, b, sha) for b in bad):
             return sha
     return start or tip
-
-
-def _exists(root: Path, commit: str) -> bool:
-    from vault_cli.adapters import gitlog
-
-    return bool(gitlog.run(root, "cat-file", "-t", commit, check=False).strip() == b"commit")
 
 
 def advance(root: Path, before: Optional[str], after: str, *, holders_changed: Optional[bool] = None,
@@ -313,13 +368,13 @@ def pin(root: Path, anchor: str, tip: str, *, clock: Clock, what: str = "the vau
     return state
 
 
-def write_allowed_signers(root: Path, git_dir: Path, commit: str) -> None:
+def write_allowed_signers(root: Path, git_dir: Path, commit: str, cat=None) -> None:
     """``.git/confide/allowed_signers`` from the verified holders, for plain ``git log --show-signature``."""
     from vault_cli.adapters import gitlog
     from vault_cli.formats.policyfiles import holders_from_bytes
     from vault_cli.model.holders import HOLDERS_FILE
 
-    tree = gitlog.CommitTree(root, commit)
+    tree = gitlog.CommitTree(root, commit, cat=cat)
     try:
         raw = tree.read(HOLDERS_FILE)
         if raw is None:

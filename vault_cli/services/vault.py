@@ -69,12 +69,15 @@ class Vault:
         recover_if_interrupted(root, self.git)  # a killed command's half-written files are never read
         self.signing_identity: Optional[Path] = None  # the identity file, when it is also the signing key
         self.identities = identities  # the caller's, when known: what they can open is checked too
+        # one 'git cat-file --batch' for the trust check and every tree this command reads (one process per
+        # read tree cost ~3 ms of CPU each: services.trust._walk)
+        self.objects = gitlog.CatFile(root)
         try:
-            self.load(trust.ensure_verified(root, self.git, clock=config.clock, identities=identities))
+            self.load(trust.ensure_verified(root, self.git, clock=config.clock, identities=identities, cat=self.objects))
         except BaseException:
             self.close()  # a vault that fails to open leaves no reader behind
             raise
-        self.reader = trust.reader_name(root, identities)  # whose key checked it (None: nobody's)
+        self.reader = trust.reader_name(root, identities, self.objects)  # whose key checked it (None: nobody's)
 
     def close(self) -> None:
         """End the verified commit's reader (its 'git cat-file' process and pipes) and wait for any blobs
@@ -83,6 +86,9 @@ class Vault:
         tree: Optional[gitlog.CommitTree] = getattr(self, "tree", None)
         if tree is not None:
             tree.close()
+        objects: Optional[gitlog.CatFile] = getattr(self, "objects", None)
+        if objects is not None:
+            objects.close()  # the reader the trees share (it starts again if asked again)
         self.git.wait_background()
 
     def __enter__(self) -> Vault:
@@ -94,7 +100,7 @@ class Vault:
     def load(self, commit: str) -> None:
         previous: Optional[gitlog.CommitTree] = getattr(self, "tree", None)
         self.commit = commit
-        self.tree = gitlog.CommitTree(self.root, commit)
+        self.tree = gitlog.CommitTree(self.root, commit, cat=self.objects)
         if previous is not None:
             previous.close()  # else its 'git cat-file' lives as long as this process (refresh, a sync's fast-forward)
         self._heads: dict = {}
@@ -109,7 +115,8 @@ class Vault:
     def refresh(self) -> None:
         """Under the vault's lock: if another command committed while we waited, act on its commit."""
         if self.git.head() != self.commit:
-            self.load(trust.ensure_verified(self.root, self.git, clock=self.config.clock, identities=self.identities))
+            self.load(trust.ensure_verified(self.root, self.git, clock=self.config.clock, identities=self.identities,
+                                            cat=self.objects))
 
     @classmethod
     def open(cls, config: Config) -> Vault:

@@ -30,7 +30,7 @@ from typing import Optional
 from vault_cli.adapters import gitlog, signing
 from vault_cli.adapters.gitlog import CommitInfo
 from vault_cli.adapters.timeutil import Clock
-from vault_cli.errors import ConfideError, UsageError
+from vault_cli.errors import ConfideError, ExternalError, UsageError
 from vault_cli.formats import envelope, signers
 from vault_cli.formats.policyfiles import holders_from_bytes, settings_from_bytes
 from vault_cli.model import policy
@@ -43,6 +43,7 @@ from vault_cli.services.verify_policy import POLICY_FILES, SETTINGS_FILES, Polic
 from vault_cli.services.verify_records import Ctx, RecordChecks
 from vault_cli.services.verify_versions import Finding, Reader, RecordVersion, parse_record, parse_record_incremental
 
+STREAM_FROM = 64  # objects: more than this, a walk reads them through a gitlog.StreamCat
 TOP_FILES = POLICY_FILES | SETTINGS_FILES | {signers.ALLOWED_SIGNERS_FILE, "records/.gitkeep"}
 
 
@@ -98,6 +99,20 @@ class VerifyResult:
         }
 
 
+class _Sequential:
+    """``StreamCat``'s reading, through an open ``CatFile``: one object after another, no process."""
+
+    def __init__(self, cat: gitlog.CatFile, names: list) -> None:
+        self.cat = cat
+        self.names = iter(names)
+
+    def next(self) -> Optional[bytes]:
+        return self.cat.get(next(self.names))
+
+    def close(self) -> None:
+        pass
+
+
 class State:
     """The policy files of one commit (blob ids), parsed once per distinct blob."""
 
@@ -107,13 +122,16 @@ class State:
 
 class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
     def __init__(self, root: Path, reader: Reader, *, clock: Clock, anchor: Optional[Anchor] = None,
-                 repudiated: tuple = (), names_cache: Optional[NamesCache] = None) -> None:
+                 repudiated: tuple = (), names_cache: Optional[NamesCache] = None,
+                 cat: Optional[gitlog.CatFile] = None) -> None:
         self.root = root
         self.reader = reader
         self.names_cache = names_cache
         self.anchor = anchor
-        self.cat = gitlog.CatFile(root)
-        self.check = gitlog.CatFile(root, check=True)
+        # one 'git cat-file --batch' for every object, tree and blob id the walk asks for (the caller's,
+        # when it has one open: the check before a command then starts no process of its own for it)
+        self._own_cat = cat is None
+        self.cat = cat if cat is not None else gitlog.CatFile(root)
         self.findings: list[Finding] = []
         self.names: dict = {}  # child's name -> record id (from profiles the reader can open)
         self.messages: list = []
@@ -177,7 +195,10 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
 
     def top(self, commit: str) -> dict:
         if commit not in self._top:
-            self._top[commit] = {k: v for k, v in gitlog.tree_files(self.root, commit).items() if k in TOP_FILES}
+            files = self.cat.files(commit)
+            if not files and not self.cat.is_commit(commit):
+                raise ExternalError(f"git could not read commit {commit[:12]}", "check the vault with: git status")
+            self._top[commit] = {k: v for k, v in files.items() if k in TOP_FILES}
         return self._top[commit]
 
     def is_tainted(self, commit: str) -> bool:
@@ -211,7 +232,7 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
             elif commit == self._tip_commit and (rid, part) in self._tip_blobs:
                 out.append(self._tip_blobs[(rid, part)])
             else:
-                blob = self.check.oid(f"{commit}:records/{rid}{suffix}")
+                blob = self.cat.oid(f"{commit}:records/{rid}{suffix}")
                 if commit == self._tip_commit:
                     self._tip_blobs[(rid, part)] = blob
                 out.append(blob)
@@ -228,8 +249,11 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
         self._tip_commit = c.sha
 
     # -- the walk ------------------------------------------------------------
-    def run(self, tip: str, exclude: tuple = ()) -> int:
-        commits = gitlog.rev_list(self.root, tip, exclude)
+    def run(self, tip: str, exclude: tuple = (), commits: Optional[list] = None) -> int:
+        """Walk the commits from ``tip`` not reachable from ``exclude`` (``commits``: that list, parents
+        first, when the caller already has it)."""
+        if commits is None:
+            commits = gitlog.rev_list(self.root, tip, exclude)
         self.expect_root = not exclude  # a walk from a checkpoint never meets a first commit: one it meets is foreign
         modes: dict = {}
         diffs = gitlog.diff_tree(self.root, commits, modes)
@@ -245,7 +269,9 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
         for sha, _parents in commits:
             plan.append(sha)
             plan.extend(new for _path, _old, new in diffs.get(sha, []) if new is not None)
-        stream = gitlog.StreamCat(self.root, plan)
+        # a few objects (the check before a command): read through the open cat-file; many (a walk over
+        # history): streamed by a process of their own, with no round trip per object
+        stream = gitlog.StreamCat(self.root, plan) if len(plan) > STREAM_FROM else _Sequential(self.cat, plan)
         try:
             for sha, _parents in commits:
                 raw = stream.next()
@@ -262,8 +288,8 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
         if not exclude:
             self.check_anchor()
         self.check_names()
-        self.cat.close()
-        self.check.close()
+        if self._own_cat:
+            self.cat.close()
         return len(commits)
 
     def judge(self, c: CommitInfo, changes: list) -> None:
@@ -308,7 +334,7 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
         """The tip's heads (``only``: of these records) for the keys granted later and the profiles."""
         if self.reader.name is None:
             return
-        for path, blob in gitlog.tree_files(self.root, tip, "records").items():
+        for path, blob in self.cat.files(tip, "records").items():
             part = envelope.record_of(path)
             if part is None or part[1] != "head":
                 continue
@@ -452,19 +478,25 @@ def make_reader(identities: Optional[list], holders: Optional[Holders]) -> tuple
 
 def verify(root: Path, *, clock: Clock, tip: Optional[str] = None, exclude: tuple = (), identities: Optional[list] = None,
            holders: Optional[Holders] = None, anchor: Optional[Anchor] = None, repudiated: tuple = (),
-           names_cache_dir: Optional[Path] = None) -> VerifyResult:
+           names_cache_dir: Optional[Path] = None, cat: Optional[gitlog.CatFile] = None,
+           commits: Optional[list] = None) -> VerifyResult:
     """Verify the commits reachable from ``tip`` (default HEAD) and not from ``exclude``; no commit may be dated
     more than a day after ``clock``'s now. ``names_cache_dir``: the clone's git folder, where the reader's
-    names cache is kept (``services.names_cache``)."""
-    head = gitlog.run(root, "rev-parse", "--verify", "-q", tip or "HEAD", check=False).decode().strip()
+    names cache is kept (``services.names_cache``). ``cat``: an open ``git cat-file --batch`` to read through
+    (the caller closes it); ``commits``: ``gitlog.rev_list(root, tip, exclude)``, when the caller has it."""
+    if cat is not None and tip is not None and re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", tip) and cat.is_commit(tip):
+        head = tip  # a commit id the caller has: no 'git rev-parse' to learn what it already says
+    else:
+        head = gitlog.run(root, "rev-parse", "--verify", "-q", tip or "HEAD", check=False).decode().strip()
+        commits = None  # a name, not the commit the caller listed them for
     if not head:
         return VerifyResult(0, [], False, None, None, ["the vault has no commits"])
     reader, note = make_reader(identities, holders)
     cache = None
     if names_cache_dir is not None and reader.name is not None and identities:
         cache = NamesCache(cache_path(names_cache_dir, reader.name), list(identities), reader.name)
-    v = Verifier(root, reader, clock=clock, anchor=anchor, repudiated=repudiated, names_cache=cache)
-    n = v.run(head, exclude)
+    v = Verifier(root, reader, clock=clock, anchor=anchor, repudiated=repudiated, names_cache=cache, cat=cat)
+    n = v.run(head, exclude, commits)
     result = v.result(n, head)
     if note and identities is not None:
         result.notes.append(note)

@@ -108,7 +108,7 @@ class NameChecks(VerifierState):
             found = hit(path.replace("_", " ").replace("-", " ").replace(".", " "))
             if found:
                 self.add("", path, "plaintext", f"a file name holds what looks like a child's name (from the profile of {found})")
-        for ref in gitlog.run(self.root, "for-each-ref", "--format=%(refname)").decode().splitlines():
+        for ref in gitlog.ref_names(self.root):
             found = hit(ref.replace("_", " ").replace("-", " ").replace("/", " "))
             if found:
                 self.add("", ref, "plaintext", f"a branch or tag name holds what looks like a child's name (from the profile of {found})")

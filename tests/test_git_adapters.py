@@ -305,6 +305,15 @@ def test_cat_file_reads_and_ref_files_agree_with_git(tmp_path, fmt):
         assert cat.oid(f"{second}:top.yaml") == _git(root, "rev-parse", f"{second}:top.yaml").decode().strip()
         assert cat.oid(f"{second}:missing") is None
         assert cat.get(f"{second}:top.yaml") == b"top"  # the process still answers after those
+        # a short line of single-parent commits, read without rev-list; anything else is left to rev-list
+        assert gitlog.line_since(cat, second, first) == gitlog.rev_list(root, second, (first,))
+        assert gitlog.line_since(cat, second, second) == []
+        assert gitlog.line_since(cat, third, second) is None  # second is not on third's line
+        assert gitlog.line_since(cat, first, second) is None  # nor behind first: its first commit ends the line
+        _git(root, "-c", "commit.gpgsign=false", "merge", "-q", "--no-ff", "-m", "merge", "main")
+        merged = _git(root, "rev-parse", "HEAD").decode().strip()
+        assert gitlog.line_since(cat, merged, third) is None
+        assert gitlog.line_since(cat, second, first, limit=0) is None
     finally:
         cat.close()
     assert gitlog.ref_names(root) == _git(root, "for-each-ref", "--format=%(refname)").decode().splitlines()

@@ -404,6 +404,28 @@ def rev_list_from(root: Path, tip: str, start: str) -> tuple[list[tuple[str, lis
     return out, start in boundary
 
 
+def line_since(cat: CatFile, tip: str, start: str, limit: int = 32) -> Optional[list[tuple[str, list]]]:
+    """``rev_list(root, tip, (start,))`` read through ``cat`` when ``tip`` is at most ``limit`` commits of one
+    parent each ahead of ``start`` (after a colleague's commit or a pull of a few: no ``git rev-list``);
+    None for anything else (a merge, a first commit, a longer line, ``start`` not on it). Those commits are
+    exactly what is reachable from ``tip`` and not from ``start``, so ``start`` is their ancestor."""
+    line: list = []
+    sha = tip
+    while sha != start:
+        if len(line) >= limit:
+            return None
+        kind, raw = cat.get_typed(sha)
+        if kind != "commit" or raw is None:
+            return None
+        header = raw.split(b"\n\n", 1)[0]
+        parents = [h[7:].decode("ascii", "replace") for h in header.split(b"\n") if h.startswith(b"parent ")]
+        if len(parents) != 1:
+            return None
+        line.append((sha, parents))
+        sha = parents[0]
+    return line[::-1]
+
+
 def ref_names(root: Path) -> list[str]:
     """The names of every ref (``git for-each-ref --format=%(refname)``), read from the loose ref files
     and ``packed-refs`` when the repository keeps them that way (no process: this runs before every
@@ -447,5 +469,5 @@ def tree_files(root: Path, commit: str, folder: Optional[str] = None) -> dict[st
 
 
 __all__ = ["CatFile", "CommitTree", "StreamCat", "CommitInfo", "parse_commit", "resolve_rev", "rev_list", "diff_tree", "diff_paths",
-           "tree_files", "parse_tree", "rev_list_from", "ref_names", "is_ancestor", "merge_base", "merge_bases",
+           "tree_files", "parse_tree", "rev_list_from", "line_since", "ref_names", "is_ancestor", "merge_base", "merge_bases",
            "holders_acting", "run"]

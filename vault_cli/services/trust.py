@@ -251,11 +251,15 @@ def verify_and_advance(root: Path, state: TrustState, tip: str, *, clock: Clock,
             if keep and reader:
                 state.save()
             return  # HEAD went back to a commit already verified (a local reset): keep the checkpoint
+        moved = state.verified != tip
         state.verified = tip
         state.repudiated = sorted(set(state.repudiated) | set(result.repudiated_commits))
         if keep:
             state.save()
-            write_allowed_signers(root, state.git_dir, tip, cat=objects)
+            # derived when the checkpoint moved here (this, ``advance`` or ``pin``); a key's check of commits
+            # behind it changes no holder
+            if moved or not (state_dir(state.git_dir) / signers.ALLOWED_SIGNERS_FILE).is_file():
+                write_allowed_signers(root, state.git_dir, tip, cat=objects)
 
 
 def _walk(root: Path, state: TrustState, tip: str, *, clock: Clock, identities: Optional[list], reader: Optional[str],
@@ -286,11 +290,11 @@ def _walk(root: Path, state: TrustState, tip: str, *, clock: Clock, identities: 
         # history with their key, once (what another holder's keyless check let through is checked too)
         start = None
         if seen and cat.is_commit(seen):
-            listed, below[seen] = gitlog.rev_list_from(root, tip, seen)
+            listed, below[seen] = _since(root, cat, tip, seen)
             if below[seen]:
                 start, commits = seen, listed
     elif start:
-        commits, below[start] = gitlog.rev_list_from(root, tip, start)
+        commits, below[start] = _since(root, cat, tip, start)
     exclude = (start,) if start else ()
     if not (keyed and known):
         holders = None
@@ -310,6 +314,16 @@ def _walk(root: Path, state: TrustState, tip: str, *, clock: Clock, identities: 
         return gitlog.is_ancestor(root, commit, tip)
 
     return result, start, known, ahead
+
+
+def _since(root: Path, cat, tip: str, start: str) -> tuple[list, bool]:
+    """(the commits reachable from ``tip`` and not from ``start``, parents first; whether ``start`` is an
+    ancestor of ``tip``): read through ``cat`` when ``tip`` is a short line of single-parent commits ahead
+    of ``start``, else from one ``git rev-list --boundary``."""
+    from vault_cli.adapters import gitlog
+
+    line = gitlog.line_since(cat, tip, start)
+    return (line, True) if line is not None else gitlog.rev_list_from(root, tip, start)
 
 
 def clean_point(root: Path, state: TrustState, tip: str, *, clock: Clock, identities: list, reader: str) -> str:

@@ -486,6 +486,24 @@ def test_child_name_in_commit_message_or_file_name(sv):
     assert_refused(sv, c2)
 
 
+def test_child_name_in_a_branch_or_tag_name_loose_or_packed(sv):
+    """Ref names are read from .git/refs and packed-refs (no git process in the check before a command):
+    a branch or tag named after a child is found either way, by a key that reads the profile."""
+    sv.git("branch", "notes-for-Marker")
+    code, out = sv.verify("amira")
+    assert [f["file"] for f in findings(out, "plaintext")] == ["refs/heads/notes-for-Marker"], out["findings"]
+    sv.git("pack-refs", "--all")
+    assert not (sv.root / ".git" / "refs" / "heads" / "notes-for-Marker").exists()  # only in packed-refs now
+    sv.git("tag", "Ada-visit")
+    code, out = sv.verify("amira")
+    assert sorted(f["file"] for f in findings(out, "plaintext")) == ["refs/heads/notes-for-Marker", "refs/tags/Ada-visit"]
+    assert "Ada" not in json.dumps([f["message"] for f in out["findings"]])
+    sv.git("branch", "-D", "notes-for-Marker")
+    sv.git("tag", "-d", "Ada-visit")
+    code, out = sv.verify("amira")
+    assert not findings(out, "plaintext"), out["findings"]
+
+
 def test_verify_human_output_and_since(sv):
     sv.edit("confide.yaml", lambda b: b + b"# x\n")
     c = sv.attacker_commit()

@@ -281,7 +281,10 @@ def _walk(root: Path, state: TrustState, tip: str, *, clock: Clock, identities: 
     add 216 / 238 / 240 (1.10x, 1.11x: no check to run, the same in main); add as key person after a
     colleague's add 224 / 289 / 254 (1.29x -> 1.13x); add to the 300-entry record 231 / 304 / 271 (1.32x ->
     1.17x); add in a clone with no expiry cache 312 / 385 / 349 (1.23x -> 1.12x); show of 300 entries after
-    a colleague's adds 230 / 302 / 277 (1.32x -> 1.20x); bulk commands 0.63-0.96x in both. In-process, this
+    a colleague's adds 230 / 302 / 277 (1.32x -> 1.20x); bulk commands 0.63-0.96x in both. Again on a quiet
+    machine after rebasing on main at ab53fd0 (``--only daily``): add 208 / 230 / 225 (1.11x -> 1.08x), as key
+    person 208 / 276 / 251 (1.33x -> 1.21x), to the 300-entry record 219 / 285 / 258 (1.30x -> 1.18x), show
+    222 / 298 / 272 (1.34x -> 1.23x), show --json 1.10x in both. In-process, this
     check (ensure_verified) for one colleague's commit: ~40 ms of CPU on main, ~16 ms now. What is left is
     the keyed check's own work (signatures, the changed records parsed and their blocks opened, the
     children's names), and, in every command, ~13 ms of importing ruamel.yaml for confide.yaml, which

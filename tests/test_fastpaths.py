@@ -757,3 +757,33 @@ def test_git_head_sha256_and_worktree(tmp_path):
     _git(tmp_path / "wt", "commit", "-q", "--allow-empty", "-m", "two")
     _agree(tmp_path / "wt", expect_fast=False)  # a .git file: falls back to git, still right
     _agree(main)
+
+
+def test_confide_yaml_parse_is_kept_so_a_command_needs_no_ruamel_import(vault):
+    """confide.yaml (comments, [a, b] lists) is the one file 'canonical' declines: its parse is kept, as JSON
+    named by its bytes' hash, in the clone's .git/confide/parsed, so the next command does not import
+    ruamel.yaml (~13 ms). The kept parse equals ruamel's; a damaged kept file is parsed again and kept anew."""
+    import hashlib
+    import json
+    import sys
+
+    raw = (vault.root / "confide.yaml").read_bytes()
+    assert canonical.load(raw) is None  # the premise: canonical declines it
+    kept = vault.root / ".git" / "confide" / "parsed" / (hashlib.sha256(raw).hexdigest() + ".json")
+    probe = ("import sys\nfrom vault_cli.cli.main import app\n"
+             "try:\n    app(['child', 'list'])\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+             "print('ruamel.yaml' in sys.modules)\n")
+    env = dict(os.environ, CONFIDE_VAULT=str(vault.root), CONFIDE_IDENTITY=str(vault.keys["amira"]))
+
+    def imports_ruamel() -> bool:
+        r = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip().splitlines()[-1] == "True"
+
+    assert imports_ruamel()  # the first command parses it with ruamel.yaml, and keeps the parse
+    assert json.loads(kept.read_text()) == RUAMEL.load(raw)
+    assert not imports_ruamel()
+    kept.write_text("not json")
+    assert imports_ruamel()  # a kept parse that does not read is parsed again, and kept anew
+    assert json.loads(kept.read_text()) == RUAMEL.load(raw)
+    assert not imports_ruamel()

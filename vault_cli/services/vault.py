@@ -20,7 +20,7 @@ from vault_cli.adapters.gitstore import Git, ensure_repository
 from vault_cli.adapters.store import Transaction
 from vault_cli.adapters.timeutil import Clock
 from vault_cli.errors import IdentityProblem, IntegrityError, NotFound, VaultStateError
-from vault_cli.formats import envelope, signers
+from vault_cli.formats import envelope, signers, yamlio
 from vault_cli.formats.policyfiles import holders_from_bytes, settings_from_bytes
 from vault_cli.model import ids, policy
 from vault_cli.model.holders import HOLDERS_FILE, Holder, Holders
@@ -72,6 +72,8 @@ class Vault:
         # one 'git cat-file --batch' for the trust check and every tree this command reads (one process per
         # read tree cost ~3 ms of CPU each: services.trust._walk)
         self.objects = gitlog.CatFile(root)
+        # confide.yaml's parse, kept beside the trust checkpoint: no ruamel.yaml import when it has not changed
+        yamlio.keep_parses_in(trust.state_dir(trust.git_dir_of(root)) / "parsed")
         try:
             self.load(trust.ensure_verified(root, self.git, clock=config.clock, identities=identities, cat=self.objects))
         except BaseException:

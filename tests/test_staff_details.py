@@ -38,7 +38,7 @@ def entry(v: VaultFixture, name: str, rev: str = "HEAD") -> dict:
 
 
 def listed(v: VaultFixture, who: str = "amira") -> dict:
-    return {r["name"]: r for r in json.loads(v.ok("holder", "list", "--json", who=who).stdout)}
+    return {r["holder"]: r for r in json.loads(v.ok("holder", "list", "--json", who=who).stdout)}
 
 
 def findings(v: VaultFixture) -> list:

@@ -96,7 +96,7 @@ def test_a_profile_changed_on_two_machines_is_kept_shown_and_resolved(pair):
     msg = ben.git("log", "-1", "--format=%G? %an %B")
     assert msg.startswith("G ben") and "Confide-Action: profile.resolve" in msg and "Confide-Resolution: take" in msg
     shown = json.loads(ben.ok("show", ada, "--json", who="ben").stdout)
-    assert shown["profile"]["room"] == RAIN and "conflict" not in shown
+    assert shown["profile"]["room"] == RAIN and shown["conflict"] is None
     assert "CONFLICT" not in ben.ok("show", ada, who="ben").stdout
     r = ben.run("resolve", ada, "--take", "1", who="ben")
     assert r.exit_code == int(ExitCode.USAGE) and "no conflict" in r.stderr

@@ -234,3 +234,13 @@ def test_one_naming_scheme(outputs):
     assert found["entry"] in shown and found["record"] == by[("show", "readable")]["record"]
     assert found["text"] == LONG  # whole, exactly as written
 
+
+def test_find_never_cuts_text(vault):
+    """Tab-separated output gives an entry's whole text on one line (line breaks as spaces), however long."""
+    ada = vault.add_child("Ada Lovelace", key_person="ben")
+    vault.add_entry(ada, LONG + "\nSecond line.", "safeguarding", "concern", "dara")
+    r = vault.ok("find", "scared", who="dara")
+    header, row = r.stdout.splitlines()
+    assert header.split("\t") == ["when", "record", "entry", "level", "category", "text", "child"]
+    assert row.split("\t")[5] == " ".join((LONG + " Second line.").split())
+    assert len(row.split("\t")[5]) > 300

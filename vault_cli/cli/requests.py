@@ -408,7 +408,8 @@ def find_cmd(
     no_pager: bool = NoPagerOpt,
 ) -> None:
     """Search every entry you can read, and children's names: a child whose name holds every word of TEXT
-    (any case, accents ignored) has all their entries found."""
+    (any case, accents ignored) has all their entries found. Each entry's text is shown whole, never cut (in
+    tab-separated output on one line, line breaks as spaces); --json gives it exactly."""
     from vault_cli.cli.pager import paged
     from vault_cli.services import duties
 
@@ -422,7 +423,7 @@ def find_cmd(
     with paged(not no_pager):
         _table(["when", "record", "entry", "level", "category", "text", "child"],  # child last: earlier columns keep their place
                [[r["at"][:16].replace("T", " "), r["record"], r["entry"], r["level"], r["category"],
-                 " ".join(r["text"].split())[:120], r["name"] or ""] for r in rows], title=f"{len(rows)} entries found", lead=5)
+                 " ".join(r["text"].split()), r["name"] or ""] for r in rows], title=f"{len(rows)} entries found", lead=5)
 
 
 SHARE_FIELDS = (

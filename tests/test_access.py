@@ -165,14 +165,14 @@ def stolen_keys(v, age: str, identity: Path, folder: Path) -> list[Path]:
 
 def readable_ids(v, rid: str, identity: Path) -> set[str]:
     data = json.loads(ok_as(v, identity, "show", rid, "--json").stdout)
-    return {e["id"] for e in data["entries"] if e["readable"]}
+    return {e["entry"] for e in data["entries"] if e["readable"]}
 
 
 def entries_by_level(v, rid: str) -> dict[str, set[str]]:
     data = json.loads(v.ok("show", rid, "--json").stdout)
     out: dict[str, set[str]] = {}
     for e in data["entries"]:
-        out.setdefault(e["level"], set()).add(e["id"])
+        out.setdefault(e["level"], set()).add(e["entry"])
     return out
 
 
@@ -527,7 +527,7 @@ def test_holder_remove_leaver(vault, age_bin, tmp_path):
     ben = next(h for h in holders if h["name"] == "ben")
     assert ben["status"] == "removed" and ben["removed_by"] == "amira"
     assert ben["removed_reason"]["for"] == ["amira"] and "left the setting" not in (v.root / "holders.yaml").read_text()
-    listed = {r["name"]: r for r in json.loads(v.ok("holder", "list", "--json").stdout)}
+    listed = {r["holder"]: r for r in json.loads(v.ok("holder", "list", "--json").stdout)}
     assert listed["ben"]["removed_reason"] == "left the setting 2026-11-30"  # opened for the manager
     assert json.loads(v.ok("holder", "list", "--json", who="cara").stdout)[1]["removed_reason"] is None
     assert json.loads(v.ok("access", rid, "--json").stdout)["key_person"] is None
@@ -632,7 +632,7 @@ def test_passphrase_protected_identities(vault, tmp_path, age_bin):
     assert opened.stdout.split()[:2] == rcpt.split()[:2]
     pf = {"CONFIDE_PASSPHRASE_FILE": str(tmp_path / "pat.pass")}
     v.ok("holder", "add", "pat", "--role", "practitioner", "--recipient", rcpt)
-    assert e in {x["id"] for x in json.loads(ok_as(v, kp, "show", rid, "--json", env=pf).stdout)["entries"] if x["readable"]}
+    assert e in {x["entry"] for x in json.loads(ok_as(v, kp, "show", rid, "--json", env=pf).stdout)["entries"] if x["readable"]}
     # confide keygen --age --passphrase: a native age identity under a passphrase (scrypt), for a key that
     # never signs, such as the offline recovery key
     ka, arcpt = new_key(tmp_path, "rescue", passphrase="a long offline phrase", age=True)
@@ -642,7 +642,7 @@ def test_passphrase_protected_identities(vault, tmp_path, age_bin):
     assert str(pyrage.x25519.Identity.from_str(sk).to_public()) == arcpt
     v.ok("holder", "add", "vault-recovery", "--role", "recovery", "--recipient", arcpt)
     rf = {"CONFIDE_PASSPHRASE_FILE": str(tmp_path / "rescue.pass")}
-    assert e in {x["id"] for x in json.loads(ok_as(v, ka, "show", rid, "--json", env=rf).stdout)["entries"] if x["readable"]}
+    assert e in {x["entry"] for x in json.loads(ok_as(v, ka, "show", rid, "--json", env=rf).stdout)["entries"] if x["readable"]}
     # As 'age -p' writes it (binary, scrypt stanza), made here with pyrage.passphrase; a DSL who writes
     # signs with a separate SSH key (CONFIDE_SIGNING_KEY), declared with --signing-key.
     secret = pyrage.x25519.Identity.generate()
@@ -715,7 +715,7 @@ def test_ssh_ed25519_identities(vault, tmp_path, age_bin, monkeypatch):
     e2 = ok_as(v, plain, "add", rid, "--level", "confidential", "--category", "concern", "--text", "seen by sol").last_line
     assert readable_ids(v, rid, plain) == {e1}
     data = json.loads(ok_as(v, locked, "show", rid, "--json", env=tia).stdout)
-    assert {x["id"] for x in data["entries"] if x["readable"]} == {e1, e2}
+    assert {x["entry"] for x in data["entries"] if x["readable"]} == {e1, e2}
     # The passphrase-protected SSH manager reads with it, but git cannot ask for the passphrase to sign:
     # confide says so before writing anything, and how to fix it...
     head = v.head()
@@ -769,7 +769,7 @@ def test_access_reports(vault):
     cara = json.loads(v.ok("access", "--holder", "cara", "--json").stdout)
     assert cara["role"] == "practitioner"
     by = {r["record"]: r for r in cara["records"]}
-    assert by[r1]["key_person"] is True and [lv["level"] for lv in by[r1]["levels"]] == ["general", "confidential", "safeguarding"]
+    assert by[r1]["is_key_person"] is True and [lv["level"] for lv in by[r1]["levels"]] == ["general", "confidential", "safeguarding"]
     assert [lv["level"] for lv in by[r2]["levels"]] == ["general"]
     assert "key person" in by[r1]["levels"][1]["reasons"]
     ben = json.loads(v.ok("access", "--holder", "ben", "--json").stdout)

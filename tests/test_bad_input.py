@@ -543,14 +543,14 @@ def test_entries_and_grants_added_by_hand_as_confide_writes_them_are_accepted(fi
     eid, bad = _add_entry_by_hand(v, rid, lambda doc, eid: _seal(doc, "confidential", _payload(rid, eid, "confidential")),
                                   level="confidential")
     shown = json.loads(v.ok("show", rid, "--json", who="ben").stdout)
-    assert [e for e in shown["entries"] if e["id"] == eid][0]["text"] == "added by hand"
+    assert [e for e in shown["entries"] if e["entry"] == eid][0]["text"] == "added by hand"
     assert _verified(v) == bad
     secret = _level_secret(v, rid, "confidential")
     cara = recipient_of(v.keys["cara"])
     bad = _grant_by_hand(v, rid, "cara", "confidential",
                          lambda doc, key: envelope.wrap_level_key(secret, record=rid, key=key, holder_recipient=cara))
     shown = json.loads(v.ok("show", rid, "--json", who="cara").stdout)
-    assert [e for e in shown["entries"] if e["id"] == eid][0]["text"] == "added by hand"
+    assert [e for e in shown["entries"] if e["entry"] == eid][0]["text"] == "added by hand"
     r = v.ok("verify", "--json", who="cara")
     assert json.loads(r.stdout)["ok"] is True
     r = v.ok("verify", "--json")
@@ -735,7 +735,7 @@ def test_truncated_or_altered_age_block(filled, how, arrives):
     _assert_read_refused(v, rid, head, "binding", who=("amira", "dara", "ben"), verify_words=f"block {new} in ")
     # a practitioner who holds no key for that level never opens the block: they see it sealed
     shown = json.loads(v.ok("show", rid, "--json", who="cara").stdout)
-    assert {"id": new, "level": "confidential", "readable": False} in shown["entries"]
+    assert [(e["level"], e["readable"], e["text"]) for e in shown["entries"] if e["entry"] == new] == [("confidential", False, None)]
 
 
 @pytest.mark.parametrize("arrives", ARRIVES)
@@ -1055,7 +1055,7 @@ def test_values_too_long(filled):
         assert "restore" not in r.stderr
     # the limits themselves are fine
     eid = v.ok(*base, "--text", "x" * 100_000, "--third-party", "y" * 200).last_line
-    assert len([e for e in json.loads(v.ok("show", rid, "--json").stdout)["entries"] if e["id"] == eid][0]["text"]) == 100_000
+    assert len([e for e in json.loads(v.ok("show", rid, "--json").stdout)["entries"] if e["entry"] == eid][0]["text"]) == 100_000
 
 
 def test_secret_key_pasted_as_identity_is_never_printed(filled, keys):
@@ -1168,7 +1168,7 @@ def test_missing_entries_file_is_refused_and_restorable(filled):
     assert f"repudiated 2 commit(s); restored the verified state {verified[:12]}" in r.stderr
     assert v.git("rev-parse", "HEAD^{tree}") == v.git("rev-parse", f"{verified}^{{tree}}")
     shown = json.loads(v.ok("show", rid, "--json").stdout)
-    assert {e["id"] for e in shown["entries"]} == {e for ids in entries.values() for e in ids}
+    assert {e["entry"] for e in shown["entries"]} == {e for ids in entries.values() for e in ids}
     report = json.loads(v.ok("verify", "--json").stdout)
     assert report["ok"] is True and [(f["commit"], f["check"]) for f in report["repudiated"]] == [(head, "removed")]
 
@@ -1193,7 +1193,7 @@ def test_missing_entries_file_uncommitted_the_hint_restores_it(filled):
     v.git("checkout", "--", f"records/{rid}.entries.yaml")
     assert epath.read_bytes() == good and v.is_clean()
     shown = json.loads(v.ok("show", rid, "--json").stdout)
-    assert {e["id"] for e in shown["entries"]} == {e for ids in entries.values() for e in ids}
+    assert {e["entry"] for e in shown["entries"]} == {e for ids in entries.values() for e in ids}
     v.ok("add", other, "--level", "general", "--category", "note", "--text", "x")
 
 

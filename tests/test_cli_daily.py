@@ -29,10 +29,15 @@ RECORD_ID = re.compile(r"^c-[0-9a-hjkmnp-tv-z]{8}$")
 ENTRY_ID = re.compile(r"^e-[0-9a-hjkmnp-tv-z]{14}$")
 MARK_ID = re.compile(r"^m-[0-9a-hjkmnp-tv-z]{14}$")
 READABLE_KEYS = {
-    "id", "level", "readable", "category", "text", "at", "recorded_at", "author", "parent_view",
+    "entry", "level", "readable", "category", "text", "at", "recorded_at", "author", "parent_view",
     "parents_informed", "parents_not_informed", "third_parties", "corrects", "details", "markings",
 }
-SEALED_KEYS = {"id", "level", "readable"}
+SEALED_KEYS = READABLE_KEYS  # a sealed entry has every key, null but for its id, level and readable
+
+
+def sealed_entry(eid: str, level: str) -> dict:
+    """A sealed entry as show --json gives it: every field null but its id, level and readable."""
+    return {**dict.fromkeys(READABLE_KEYS), "entry": eid, "level": level, "readable": False}
 
 
 # ---------------------------------------------------------------------------
@@ -78,7 +83,7 @@ def show(v, rid: str, who: str = "amira") -> dict:
 
 
 def entry_of(data: dict, eid: str) -> dict:
-    [e] = [e for e in data["entries"] if e["id"] == eid]
+    [e] = [e for e in data["entries"] if e["entry"] == eid]
     return e
 
 
@@ -260,7 +265,7 @@ def test_init_creates_a_vault_in_one_commit(tmp_path, keys):
     assert f"the vault's identity is {identity}" in r.stderr
     assert identity not in r.stdout
     assert trust_state(root)["anchor"] == identity and trust_state(root)["verified"] == head
-    assert json.loads(run_cli(["trust", "--json", "--vault", str(root)]).stdout) == {"anchor": identity, "verified": head}
+    assert json.loads(run_cli(["trust", "--json", "--vault", str(root)]).stdout) == {"anchor": identity, "last_verified": head}
 
     # a second init there is refused, and changes nothing
     head = git("rev-parse", "HEAD")
@@ -363,14 +368,14 @@ def test_init_refuses_a_folder_that_is_not_empty(tmp_path, keys):
 def test_holder_list_and_json_shape(vault, keys):
     r = vault.ok("holder", "list", "--json")
     rows = json.loads(r.stdout)
-    assert [(h["name"], h["role"]) for h in rows] == [
+    assert [(h["holder"], h["role"]) for h in rows] == [
         ("amira", "manager"), ("ben", "practitioner"), ("cara", "practitioner"), ("dara", "dsl"),
     ]
     for h in rows:
-        assert {"name", "role", "recipient", "signing_key", "status", "added", "added_by"} <= set(h)
+        assert {"holder", "role", "recipient", "signing_key", "status", "added", "added_by"} <= set(h)
         assert h["status"] == "active"
-        assert h["recipient"] == recipient_of(keys[h["name"]])
-        assert h["signing_key"] == signing_pub(keys, h["name"])
+        assert h["recipient"] == recipient_of(keys[h["holder"]])
+        assert h["signing_key"] == signing_pub(keys, h["holder"])
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", h["added"])
     assert rows[1]["added_by"] == "amira"
     plain = vault.ok("holder", "list").stdout.splitlines()
@@ -388,7 +393,7 @@ def test_holder_add_is_one_commit_by_a_manager(vault, keys):
     t = one_commit(vault, n, action="holder.add", holder="amira")
     assert t["Confide-Subject"] == "eve"
     assert signature(vault.root) == ("G", "amira")
-    [eve] = [h for h in json.loads(vault.ok("holder", "list", "--json").stdout) if h["name"] == "eve"]
+    [eve] = [h for h in json.loads(vault.ok("holder", "list", "--json").stdout) if h["holder"] == "eve"]
     assert eve["recipient"] == recipient_of(keys["eve"]) and eve["signing_key"] == signing_pub(keys, "eve")
     # the new holder signs their own commits with the declared key
     n = commit_count(vault)
@@ -420,7 +425,7 @@ def test_holder_add_of_a_writer_needs_a_signing_key(vault, keys, tmp_path):
     n = commit_count(vault)
     vault.ok("holder", "add", "fay", "--role", "practitioner", "--key", made.last_line + " fay@laptop")
     one_commit(vault, n, action="holder.add", holder="amira")
-    [fay] = [h for h in json.loads(vault.ok("holder", "list", "--json").stdout) if h["name"] == "fay"]
+    [fay] = [h for h in json.loads(vault.ok("holder", "list", "--json").stdout) if h["holder"] == "fay"]
     assert fay["recipient"] == fay["signing_key"] == made.last_line  # the comment is dropped
     # fay's one key file reads and signs: no CONFIDE_SIGNING_KEY, no ssh-agent
     rid = run_cli(["child", "add", "--name", "Bo Marker"], identity=path, env={"CONFIDE_VAULT": str(vault.root)})
@@ -470,7 +475,7 @@ def test_a_new_dsl_reads_every_level_of_existing_records(vault, keys):
     vault.ok("holder", "add", "fay", "--role", "practitioner", "--recipient", recipient_of(keys["rec"]), *signed(keys, "rec"))
     data = show(vault, rid, who="rec")
     assert data["profile"]["name"] == "Nell Marker"
-    assert entry_of(data, e_conf) == {"id": e_conf, "level": "confidential", "readable": False}
+    assert entry_of(data, e_conf) == sealed_entry(e_conf, "confidential")
 
 
 # ---------------------------------------------------------------------------
@@ -529,13 +534,13 @@ def test_child_list_shows_what_each_holder_can_read(vault, keys):
     rows = json.loads(vault.ok("child", "list", "--json", who="eve").stdout)
     assert {r["record"]: r["readable"] for r in rows} == {a: False, b: False}
     assert "Marker" not in json.dumps(rows)
-    assert all("name" not in r for r in rows)
+    assert all(r["name"] is None and r["dob"] is None and r["room"] is None for r in rows)  # null, never missing
     plain = vault.ok("child", "list", who="eve").stdout
     assert "sealed" in plain and "Marker" not in plain
     shown = show(vault, a, who="eve")
     assert shown["profile"] is None
     assert [e["readable"] for e in shown["entries"]] == [False, False]
-    assert all(set(e) == SEALED_KEYS for e in shown["entries"])
+    assert all(e == sealed_entry(e["entry"], e["level"]) for e in shown["entries"])
     assert "sealed" in vault.ok("show", a, who="eve").stdout
     plain = vault.ok("child", "list", who="ben").stdout
     assert plain.splitlines()[0].split("\t") == ["record", "name", "born", "room", "key person", "entries"]
@@ -564,7 +569,7 @@ def test_add_with_every_flag_and_show_json_exact_shape(vault):
     assert [e["id"] for e in record_yaml(vault, rid)["entries"]] == sorted([first, eid])
 
     data = show(vault, rid)
-    assert set(data) == {"record", "profile", "entries"}
+    assert set(data) == {"record", "profile", "entries", "conflict"} and data["conflict"] is None
     assert data["record"] == rid
     e = entry_of(data, eid)
     assert set(e) == READABLE_KEYS
@@ -582,13 +587,13 @@ def test_add_with_every_flag_and_show_json_exact_shape(vault):
     assert e["details"] is None  # a plain entry; a procedure's entry (share, request) gives its fields
     assert e["markings"] == []
     # the chronology is ordered by when things happened
-    assert [x["id"] for x in data["entries"]] == [eid, first]
+    assert [x["entry"] for x in data["entries"]] == [eid, first]
 
     # what a practitioner who is not the key person sees of the same record
     sealed = show(vault, rid, who="cara")
     assert sealed["profile"]["name"] == "Ada Marker"
     s = entry_of(sealed, eid)
-    assert s == {"id": eid, "level": "confidential", "readable": False}
+    assert s == sealed_entry(eid, "confidential")
     assert entry_of(sealed, first)["text"] == "first note"
     assert "Bruise" not in json.dumps(sealed)
 
@@ -629,7 +634,7 @@ def test_a_practitioner_may_write_a_level_they_cannot_read(vault):
     n = commit_count(vault)
     eid = vault.ok("add", rid, "--level", "safeguarding", "--category", "concern", "--text", "worry", who="cara").last_line
     one_commit(vault, n, action="entry.add", holder="cara", record=rid, entry=eid)
-    assert entry_of(show(vault, rid, who="cara"), eid) == {"id": eid, "level": "safeguarding", "readable": False}
+    assert entry_of(show(vault, rid, who="cara"), eid) == sealed_entry(eid, "safeguarding")
     e = entry_of(show(vault, rid, who="ben"), eid)
     assert e["text"] == "worry" and e["author"] == "cara"
 
@@ -685,12 +690,12 @@ def test_mark_parent_view_and_parents_informed_later(vault):
     assert e["parent_view"] == "confidential"
     assert e["parents_informed"] == "2026-11-24"
     assert e["text"] == "bumped head" and e["level"] == "confidential"
-    assert [(m["id"], m["author"], m["reason"], m["changes"]) for m in e["markings"]] == [
+    assert [(m["marking"], m["author"], m["reason"], m["changes"]) for m in e["markings"]] == [
         (m1, "amira", None, {"parent_view": {"from": "not-asked", "to": "confidential"}}),
         (m2, "ben", None, {"parents_informed": {"from": None, "to": "2026-11-24"}}),
     ]
     for m in e["markings"]:
-        assert set(m) == {"id", "author", "recorded_at", "reason", "changes"}
+        assert set(m) == {"marking", "author", "recorded_at", "reason", "changes"}
     # switching to "not informed" clears the date, and says so in the marking
     vault.ok("mark", eid, "--parents-not-informed", "a risk to the child")
     e = entry_of(show(vault, rid), eid)
@@ -733,7 +738,7 @@ def test_mark_level_change_re_encrypts_and_keeps_markings(vault):
     assert other_after == other_before
 
     # cara (practitioner, not key person) lost it; the key person and the DSL keep it, with the markings
-    assert entry_of(show(vault, rid, who="cara"), eid) == {"id": eid, "level": "confidential", "readable": False}
+    assert entry_of(show(vault, rid, who="cara"), eid) == sealed_entry(eid, "confidential")
     for who in ("ben", "dara", "amira"):
         e = entry_of(show(vault, rid, who=who), eid)
         assert e["level"] == "confidential" and e["text"] == "was general"

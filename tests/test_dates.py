@@ -17,7 +17,7 @@ FINDINGS = int(ExitCode.FINDINGS)
 
 def entry(v, rid, eid, who="amira"):
     data = json.loads(v.ok("show", rid, "--json", who=who).stdout)
-    return next(e for e in data["entries"] if e["id"] == eid)
+    return next(e for e in data["entries"] if e["entry"] == eid)
 
 
 def add(v, rid, *extra, text="note", level="general"):
@@ -53,7 +53,7 @@ def test_a_date_alone_is_kept_as_a_date(vault):
     e = entry(vault, rid, day)
     assert e["at"] == "2026-11-20"  # not 2026-11-20T00:00:00+00:00
     data = json.loads(vault.ok("show", rid, "--json").stdout)
-    assert [x["id"] for x in data["entries"]] == [day, late]  # a day sorts at its start
+    assert [x["entry"] for x in data["entries"]] == [day, late]  # a day sorts at its start
     plain = vault.ok("show", rid).stdout
     assert "2026-11-20 00:00" not in plain and "2026-11-20" in plain
     found = json.loads(vault.ok("find", "that day", "--json").stdout)

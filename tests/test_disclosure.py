@@ -215,7 +215,7 @@ def test_the_help_names_every_ground_and_nothing_else():
 def test_a_holder_display_name_is_set_by_a_manager_and_cleared(vault):
     v = vault
     v.ok("holder", "set-display-name", "cara", "  Cara   Jones ")
-    rows = {r["name"]: r for r in json.loads(v.ok("holder", "list", "--json").stdout)}
+    rows = {r["holder"]: r for r in json.loads(v.ok("holder", "list", "--json").stdout)}
     assert rows["cara"]["display_name"] == "Cara Jones" and rows["ben"]["display_name"] is None
     for bad in ("Cara\x1b[31m", "x" * 101):
         _refused(v, ["holder", "set-display-name", "cara", bad], ExitCode.USAGE)

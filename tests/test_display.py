@@ -104,7 +104,7 @@ def test_json_keeps_record_text_exact_and_escaped(marked):
     _assert_safe(r.stdout, where="show --json")
     data = json.loads(r.stdout)
     assert data["profile"]["name"] == NAME
-    entry = next(x for x in data["entries"] if x["id"] == e)
+    entry = next(x for x in data["entries"] if x["entry"] == e)
     assert entry["text"] == TEXT and entry["third_parties"] == ["Dr " + RLO]
     assert entry["markings"][0]["reason"] == "asked " + C1
     rows = json.loads(v.ok("child", "list", "--json").stdout)
@@ -298,13 +298,13 @@ def test_share_how_is_kept_in_the_record_and_shown(vault):
                  "--basis", "safeguarding duty", "--consent", "not-sought", "--reason", "asking would put her at risk",
                  "--how", marker, "--parents-not-informed", "it would put her at risk", who="dara").last_line
     assert f"how it was shared: {marker}" in vault.ok("show", rid, who="dara").stdout
-    entry = next(x for x in json.loads(vault.ok("show", rid, "--json", who="dara").stdout)["entries"] if x["id"] == e)
+    entry = next(x for x in json.loads(vault.ok("show", rid, "--json", who="dara").stdout)["entries"] if x["entry"] == e)
     assert entry["details"]["how"] == marker
     plain = subprocess.run(["git", "-C", str(vault.root), "log", "-p", "--all", "--format=%B"], capture_output=True,
                            text=True, check=True).stdout
     assert "ZQXHOW" not in plain
     ordinary = vault.add_entry(rid, "Built a tower")
-    entry = next(x for x in json.loads(vault.ok("show", rid, "--json").stdout)["entries"] if x["id"] == ordinary)
+    entry = next(x for x in json.loads(vault.ok("show", rid, "--json").stdout)["entries"] if x["entry"] == ordinary)
     assert entry["details"] is None
 
 

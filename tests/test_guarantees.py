@@ -210,7 +210,7 @@ def test_no_plaintext_reaches_disk_git_or_temp(vault, tmp_path, tmp_path_factory
     blob = json.dumps(shown) + json.dumps(show(v, other))
     for k, marker in m.items():
         assert marker in blob, f"marker {k} never made it into the record"
-    assert {e_gen, e_conf, e_safe, e_stdin} <= {e["id"] for e in shown["entries"]}
+    assert {e_gen, e_conf, e_safe, e_stdin} <= {e["entry"] for e in shown["entries"]}
     assert v.is_clean()
     needles = [x.encode() for x in m.values()]
 
@@ -439,7 +439,7 @@ def test_age_cli_alone_reads_entries_marks_and_profile(vault, tmp_path):
             opened = age_decrypt(level_key, item["data"])
             assert opened.returncode == 0, opened.stderr
             payload = json.loads(opened.stdout.decode("utf-8"))
-            [shown] = [e for e in data["entries"] if e["id"] == eid]
+            [shown] = [e for e in data["entries"] if e["entry"] == eid]
             assert payload["text"] == shown["text"]
             assert (payload["record"], payload["block"], payload["level"]) == (rid, eid, shown["level"])
             for f in ("category", "at", "recorded_at", "author", "third_parties"):
@@ -482,7 +482,7 @@ def test_age_cli_reads_with_an_ssh_ed25519_identity(vault, tmp_path):
     level_key.write_bytes(r.stdout)
     r = subprocess.run([age, "-d", "-i", str(level_key)], input=item["data"].encode(), capture_output=True)
     assert r.returncode == 0, r.stderr
-    [shown] = [e for e in show(v, rid, "zoe")["entries"] if e["id"] == eid]
+    [shown] = [e for e in show(v, rid, "zoe")["entries"] if e["entry"] == eid]
     assert json.loads(r.stdout)["text"] == shown["text"] == "written for an ssh key holder"
 
 
@@ -549,7 +549,7 @@ def test_practitioner_identity_opens_no_restricted_key_of_another_child(vault, t
         for e in data["entries"]:
             assert e["readable"] == (e["level"] not in sealed_levels)
             if not e["readable"]:
-                assert set(e) == {"id", "level", "readable"}
+                assert {k for k, x in e.items() if x is not None} == {"entry", "level", "readable"}
 
 
 # ---------------------------------------------------------------------------
@@ -893,7 +893,7 @@ def test_two_adds_at_once_are_serialised_by_the_lock(vault):
     assert commit_count(v) == before + 2
     assert v.is_clean()
     data = show(v, rid)
-    assert {e["id"] for e in data["entries"]} == ids
+    assert {e["entry"] for e in data["entries"]} == ids
     assert sorted(e["text"] for e in data["entries"]) == ["from amira", "from dara"]
 
 
@@ -974,7 +974,7 @@ def test_a_reader_during_a_held_write_neither_waits_nor_sees_its_files(vault, tm
         shown, access, listed = outs
         # ...and what they saw is the last commit: ben still reads his key child's confidential entry,
         # and every record (the half-written head included) reads whole.
-        assert [(e["id"], e["readable"], e.get("text")) for e in shown["entries"]] == \
+        assert [(e["entry"], e["readable"], e["text"]) for e in shown["entries"]] == \
             [(eid, True, "written before the revocation")]
         assert shown["profile"]["name"] == "Ada Held 0"
         assert sorted(r["record"] for r in access["records"]) == sorted(rids)

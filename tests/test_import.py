@@ -84,7 +84,7 @@ def test_a_good_csv_import_is_one_commit_that_verifies_and_reads(vault, tmp_path
     assert second["at"] == "2026-11-02T09:30:00+00:00" and second["level"] == "confidential"
     assert second["third_parties"] == ["Dr Who", "Nurse Kay"] and second["parents_informed"] == "2026-11-02"
     assert second["parent_view"] == "not-confidential"
-    assert first["id"] < second["id"]  # entry ids keep the file's order
+    assert first["entry"] < second["entry"]  # entry ids keep the file's order
     assert show(vault, bo)["entries"] == []
     c = show(vault, cy, who="dara")
     assert c["entries"][0]["parents_not_informed"] == "risk to the child"
@@ -93,7 +93,7 @@ def test_a_good_csv_import_is_one_commit_that_verifies_and_reads(vault, tmp_path
     assert [e["readable"] for e in show(vault, ada, who="ben")["entries"]] == [True, True]
     # what the records hold is what 'child add' and 'add' make: the next commands work on them
     vault.ok("add", ada, "--level", "general", "--category", "observation", "--text", "after the import")
-    vault.ok("mark", second["id"], "--parent-view", "confidential")
+    vault.ok("mark", second["entry"], "--parent-view", "confidential")
     verify_clean(vault, who="ben")
 
 

@@ -155,9 +155,9 @@ def test_clean_copy_holds_only_this_childs_disclosable_entries_in_date_order(fam
     touched = set(v.git("log", "--format=", "--name-only", f"{commit_before}..HEAD").split())
     assert touched == {f"records/{a}.entries.yaml"}, touched
     shown_after = json.loads(v.ok("show", a, "--json").stdout)
-    old = {e["id"]: e for e in shown_before["entries"]}
-    assert all(old[i] == e for i, e in ((e["id"], e) for e in shown_after["entries"]) if i in old)
-    assert {e["category"] for e in shown_after["entries"] if e["id"] not in old} == {"request-export"}
+    old = {e["entry"]: e for e in shown_before["entries"]}
+    assert all(old[i] == e for i, e in ((e["entry"], e) for e in shown_after["entries"]) if i in old)
+    assert {e["category"] for e in shown_after["entries"] if e["entry"] not in old} == {"request-export"}
 
     kept = ["MARKER-A-obs1", "MARKER-A-obs2", "MARKER-A-consented", "MARKER-A-notinf"]
     for fmt, text in copies.items():
@@ -199,7 +199,7 @@ def test_clean_copy_holds_only_this_childs_disclosable_entries_in_date_order(fam
     v.ok("request", "close", rq, "--met-on", "2026-11-24", "--notes", "went through the file with mother")
     assert json.loads(v.ok("request", "list", "--json").stdout) == []
     rows = json.loads(v.ok("request", "list", "--all", "--json").stdout)
-    assert [(r["request"], r["state"], r["child"]) for r in rows] == [(rq, "closed", "Alice Amber")]
+    assert [(r["request"], r["state"], r["name"]) for r in rows] == [(rq, "closed", "Alice Amber")]
     _refused(v, ["request", "close", rq, "--met-on", "2026-11-24"], ExitCode.USAGE)
     # Nothing about the request is in plaintext in the vault or its history.
     log = v.git("log", "--format=%B")

@@ -38,7 +38,7 @@ def entry(v: VaultFixture, name: str, rev: str = "HEAD") -> dict:
 
 
 def listed(v: VaultFixture, who: str = "amira") -> dict:
-    return {r["name"]: r for r in json.loads(v.ok("holder", "list", "--json", who=who).stdout)}
+    return {r["holder"]: r for r in json.loads(v.ok("holder", "list", "--json", who=who).stdout)}
 
 
 def findings(v: VaultFixture) -> list:
@@ -81,7 +81,7 @@ def test_display_names_and_removal_reasons_are_in_no_git_object_in_the_clear(vau
     # the list needs no key: with none (or one that cannot be loaded) the details stay sealed
     r = run_cli(["holder", "list", "--json"], env={"CONFIDE_VAULT": str(v.root), "CONFIDE_IDENTITY": str(v.root / "nowhere")})
     assert r.exit_code == 0, r.stderr
-    assert {row["name"]: row["sealed_details"] for row in json.loads(r.stdout)}["ben"] == ["removed_reason"]
+    assert {row["holder"]: row["sealed_details"] for row in json.loads(r.stdout)}["ben"] == ["removed_reason"]
     # the commands' own output never repeats them
     r = v.run("holder", "set-display-name", "cara", NAME)
     assert r.exit_code == int(ExitCode.USAGE) and "Quill" not in r.stdout + r.stderr

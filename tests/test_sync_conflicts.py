@@ -15,11 +15,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
 from test_history import as_signed
 from test_history_sync import FINDINGS, clone_of, git
 
 from vault_cli.errors import ExitCode
 from vault_cli.formats import envelope, yamlio
+
+SHOW_SCHEMA = Draft202012Validator(
+    json.loads((Path(__file__).resolve().parent.parent / "schemas" / "output" / "show.schema.json").read_text()))
 
 RAIN, SUN, THIRD = "Raincloud-Marker-7q", "Sunbeam-Marker-4k", "Moonlit-Marker-9z"
 
@@ -55,6 +59,7 @@ def _conflicted(pair, stderrs: list) -> None:
 
 def _versions(v, ada, who):
     shown = json.loads(v.ok("show", ada, "--json", who=who).stdout)
+    SHOW_SCHEMA.validate(shown)  # the JSON contract holds in a conflict too (schemas/output/show.schema.json)
     return shown, {x["profile"]["room"]: x["version"] for x in shown["conflict"]["versions"] or []}
 
 
@@ -78,7 +83,9 @@ def test_a_profile_changed_on_two_machines_is_kept_shown_and_resolved(pair):
     assert r.exit_code == 0, r.stderr
     assert "CONFLICT" in r.stdout and "You cannot read the profile" in r.stdout
     assert RAIN not in r.stdout and SUN not in r.stdout
-    assert json.loads(ben.ok("show", ada, "--json", who="sam").stdout)["conflict"] == {"part": "profile", "versions": None}
+    sealed = json.loads(ben.ok("show", ada, "--json", who="sam").stdout)
+    SHOW_SCHEMA.validate(sealed)
+    assert sealed["conflict"] == {"part": "profile", "versions": None} and sealed["profile"] is None
     # nobody changes the profile otherwise meanwhile; sam may not choose; entries go on
     r = ben.run("child", "set", ada, "room=elsewhere", who="ben")
     assert r.exit_code == int(ExitCode.VAULT_STATE) and f"confide resolve {ada}" in r.stderr, r.stderr
@@ -96,7 +103,7 @@ def test_a_profile_changed_on_two_machines_is_kept_shown_and_resolved(pair):
     msg = ben.git("log", "-1", "--format=%G? %an %B")
     assert msg.startswith("G ben") and "Confide-Action: profile.resolve" in msg and "Confide-Resolution: take" in msg
     shown = json.loads(ben.ok("show", ada, "--json", who="ben").stdout)
-    assert shown["profile"]["room"] == RAIN and "conflict" not in shown
+    assert shown["profile"]["room"] == RAIN and shown["conflict"] is None
     assert "CONFLICT" not in ben.ok("show", ada, who="ben").stdout
     r = ben.run("resolve", ada, "--take", "1", who="ben")
     assert r.exit_code == int(ExitCode.USAGE) and "no conflict" in r.stderr

@@ -260,7 +260,7 @@ def test_a_key_person_cannot_lower_a_safeguarding_entry_even_in_a_signed_mark(tv
 
 def _entry(v: VaultFixture, rid: str, level: str) -> str:
     data = json.loads(v.ok("show", rid, "--json").stdout)
-    return next(e["id"] for e in data["entries"] if e["level"] == level)
+    return next(e["entry"] for e in data["entries"] if e["level"] == level)
 
 
 def test_nested_aliases_are_refused_at_once_by_commands_and_verify(tv):
@@ -335,7 +335,7 @@ def test_a_removed_manager_cannot_fork_from_before_their_removal_and_merge_back(
     r = tv.run("sync", "eve")
     assert r.exit_code == int(ExitCode.VAULT_STATE) and "removal wins" in r.stderr, r.stderr
     assert tv.head() == head and tv.is_clean()
-    holders = {h["name"]: h for h in json.loads(tv.ok("holder", "list", "--json").stdout)}
+    holders = {h["holder"]: h for h in json.loads(tv.ok("holder", "list", "--json").stdout)}
     assert "mal" not in holders and holders["eve2"]["status"] == "removed"
     assert "mal" not in wrapped_names(tv) and "eve2" not in wrapped_names(tv)
     assert tv.run("verify").exit_code == 0

@@ -12,6 +12,7 @@ from typing import Optional
 
 import typer
 
+from vault_cli.cli import contract
 from vault_cli.cli.common import (
     IdentityOpt,
     JsonOpt,
@@ -177,7 +178,7 @@ def access_report(
     if record is not None:
         data = reports.record_access(v, record)
         if as_json:
-            out_json(data)
+            out_json(contract.access_record(data))
             return
         rows = []
         for lv in data["levels"]:
@@ -196,7 +197,7 @@ def access_report(
     with _progress("reading records", len(v.record_ids())) as tick:
         data = reports.holder_access(v, holder, progress=tick)
     if as_json:
-        out_json(data)
+        out_json(contract.access_holder(data))
         return
     rows = [[r["record"], lv["level"], "; ".join(lv["reasons"]), lv["until"] or ""]
             for r in data["records"] for lv in r["levels"]]

@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 
+from vault_cli.cli import contract
 from vault_cli.cli.common import (
     IdentityOpt,
     JsonOpt,
@@ -140,7 +141,7 @@ def holder_list(vault: Optional[str] = VaultOpt, as_json: bool = JsonOpt) -> Non
         identities = None  # the list needs no key: staff details stay sealed ('sealed_details' says which)
     rows = holders_svc.list_holders(_closing(Vault.open(config)), identities)
     if as_json:
-        out_json(rows)
+        out_json(contract.holder_list(rows))
         return
     _table(["holder", "role", "status", "added", "recipient"],
            [[r["name"], r["role"], r["status"], r["added"], r["recipient"]] for r in rows], title="Key holders")
@@ -205,7 +206,7 @@ def child_list(
         rows = children.list_children(s, room=room, key_person=key_person, leaving_before=leaving_before,
                                       leaving_after=leaving_after, sort=sort, progress=tick)
     if as_json:
-        out_json(rows)
+        out_json(contract.child_list(rows))
         return
     _table(["record", "name", "born", "room", "key person", "entries"],
            [[r["record"], r.get("name") if r["readable"] else "sealed", r.get("dob") or "", r.get("room") or "",
@@ -248,7 +249,7 @@ def child_find(vault: Optional[str] = VaultOpt, identity: Optional[str] = Identi
         raise NotFound("no child you can read has a name like that",
                        "type less of the name, or check its spelling; records whose profile you cannot read are not searched")
     if as_json:
-        out_json([{"record": r["record"], "name": r["name"]} for r in found])
+        out_json(contract.child_find(found))
         return
     for r in found:
         out(r["record"])
@@ -384,7 +385,7 @@ def show(
     s = _session(vault, identity)
     data = records.show_record(s, picker.choose(s, record))
     if as_json:
-        out_json(data)
+        out_json(contract.show(data))
         return
     if data.get("conflict"):  # a sync kept two versions of the profile: say so first, in plain words
         from vault_cli.cli.conflicts import conflict_text

@@ -14,6 +14,7 @@ from typing import Optional
 
 import typer
 
+from vault_cli.cli import contract
 from vault_cli.cli.common import (
     IdentityOpt,
     JsonOpt,
@@ -149,7 +150,7 @@ def trust_cmd(
     config = _config(vault, identity)
     data = recovery.trust_vault(_open_root(config), anchor, config, confirm=_confirm_identity)
     if as_json:
-        out_json(data)
+        out_json(contract.trust(data))
         return
     note(f"verified up to {data['verified']}")
     out(data["anchor"])
@@ -345,7 +346,7 @@ def restore(
     path, head, anchor = syncmod.restore(file, directory, clock=config.clock, anchor=trust, confirm=_confirm_identity,
                                          identities=recovery.identities_if_any(config))
     if as_json:
-        out_json({"path": str(path), "commit": head, "identity": anchor, "ok": True})
+        out_json({"path": str(path), "commit": head, "anchor": anchor, "ok": True})
     elif not quiet:
         note(f"restored {path} at commit {head}; its history verifies from the vault's identity {anchor}")
         out(str(path))

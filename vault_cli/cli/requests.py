@@ -12,6 +12,7 @@ from typing import Optional
 
 import typer
 
+from vault_cli.cli import contract
 from vault_cli.cli.common import (
     IdentityOpt,
     JsonOpt,
@@ -97,7 +98,7 @@ def request_list(
     with _progress("reading records", len(s.vault.record_ids())) as tick:
         rows = requests.list_requests(s, include_closed=all_, progress=tick)
     if as_json:
-        out_json(rows)
+        out_json(contract.request_list(rows))
         return
     _table(["request", "record", "child", "requester", "received", "deadline", "days left", "state"],
            [[r["request"], r["record"], r["child"] or "", f"{r['requester']} ({r['relationship']})", r["received"],
@@ -117,7 +118,7 @@ def request_show(
 
     data = requests.show(_session(vault, identity), request)
     if as_json:
-        out_json(data)
+        out_json(contract.request_show(data))
         return
     lines = [
         f"request      {data['request']}  ({data['state']})",
@@ -363,7 +364,7 @@ def due_cmd(
     with _progress("reading records", len(s.vault.record_ids())) as tick:
         data = duties.due(s, within=within, progress=tick)
     if as_json:
-        out_json(data)
+        out_json(contract.due(data))
         return
     with paged(not no_pager):
         _table(["kind", "record", "item", "due", "days left", "what"],
@@ -407,7 +408,8 @@ def find_cmd(
     no_pager: bool = NoPagerOpt,
 ) -> None:
     """Search every entry you can read, and children's names: a child whose name holds every word of TEXT
-    (any case, accents ignored) has all their entries found."""
+    (any case, accents ignored) has all their entries found. Each entry's text is shown whole, never cut (in
+    tab-separated output on one line, line breaks as spaces); --json gives it exactly."""
     from vault_cli.cli.pager import paged
     from vault_cli.services import duties
 
@@ -416,12 +418,12 @@ def find_cmd(
     with _progress("searching", len(s.vault.record_ids())) as tick:
         rows = duties.find(s, text, category=category, level=level, record=record, since=since, progress=tick)
     if as_json:
-        out_json(rows)
+        out_json(contract.find(rows))
         return
     with paged(not no_pager):
         _table(["when", "record", "entry", "level", "category", "text", "child"],  # child last: earlier columns keep their place
                [[r["at"][:16].replace("T", " "), r["record"], r["entry"], r["level"], r["category"],
-                 " ".join(r["text"].split())[:120], r["name"] or ""] for r in rows], title=f"{len(rows)} entries found", lead=5)
+                 " ".join(r["text"].split()), r["name"] or ""] for r in rows], title=f"{len(rows)} entries found", lead=5)
 
 
 SHARE_FIELDS = (

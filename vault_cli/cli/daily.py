@@ -220,11 +220,7 @@ def _name_from_stdin() -> str:
     if sys.stdin.isatty():
         sys.stderr.write("Name (or part of one): ")
         sys.stderr.flush()
-    raw = sys.stdin.buffer.read() if not sys.stdin.isatty() else sys.stdin.readline().encode("utf-8")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError("the name on stdin is not UTF-8 text", "give the name as UTF-8, one line") from None
+    text = read_stdin_text("the name") if not sys.stdin.isatty() else sys.stdin.readline()
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         raise UsageError("no name on stdin", "give (part of) the child's name on stdin, e.g. confide child find < name.txt")

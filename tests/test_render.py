@@ -6,6 +6,7 @@ import json
 from rich.console import Console
 
 from vault_cli.cli import render
+from vault_cli.model.record import Record
 
 TRICKY = "[/dim] closing tag, [bold red]not bold[/bold red] and [link=http://x]no link[/link]"
 
@@ -16,7 +17,7 @@ def test_terminal_rendering_shows_markup_like_text_literally(vault):
     vault.ok("mark", e, "--parents-informed", "2026-11-24")
     data = json.loads(vault.ok("show", rid, "--json").stdout)
     buf = io.StringIO()
-    render.record(Console(file=buf, force_terminal=True, width=400, no_color=True), data)
+    render.record(Console(file=buf, force_terminal=True, width=400, no_color=True), Record.from_json(data))
     shown = buf.getvalue()
     assert TRICKY in shown
     assert "Ada [red]Brackets[/red]" in shown

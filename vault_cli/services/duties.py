@@ -184,7 +184,7 @@ def _record_find(session: Session, record_id: str, needle: str, category: Option
     profile = records.read_profile(session, env) if needle else None
     read = bool(needle)
     # A search for the child's name finds every entry of theirs the filters let through.
-    named = profile is not None and names.matches(needle, (profile.get("name"), profile.get("known_as")))
+    named = profile is not None and names.matches(needle, (profile.name, profile.known_as))
     for item in env.entries:
         if levels is not None and env.key(item["key"])["level"] not in levels:
             continue
@@ -204,10 +204,10 @@ def _record_find(session: Session, record_id: str, needle: str, category: Option
         state = records.current_state(opened)
         if not read:
             profile, read = records.read_profile(session, env), True
-        name = profile.get("name") if profile else None
-        out.append({"record": record_id, "entry": state["id"], "at": state["at"], "level": state["level"],
-                    "category": state["category"], "author": state["author"], "text": state["text"],
-                    "third_parties": state["third_parties"], "name": name})
+        name = profile.name if profile else None
+        out.append({"record": record_id, "entry": state.id, "at": state.at, "level": state.level,
+                    "category": state.category, "author": state.author, "text": state.text,
+                    "third_parties": list(state.third_parties), "name": name})
     return out
 
 

@@ -153,7 +153,7 @@ def open_entries(session: Session, env, levels: Optional[tuple] = None) -> tuple
         if opened is None:
             sealed += 1
             continue
-        state = records.current_state(opened)
+        state = records.current_state(opened).to_json()  # the request procedure's rules still read mappings
         state["details"] = opened["payload"].get("details") or {}
         out.append(state)
     return out, sealed
@@ -330,7 +330,7 @@ def load(session: Session, request_id: str) -> Loaded:
                 raise Denied(f"you hold no key to request {request_id}", "ask the manager or the DSL")
         raise NotFound(f"no request {request_id} in this vault", "list the requests with: confide request list")
     profile = records.read_profile(session, env)
-    return Loaded(env, profile, entries, sealed, req)
+    return Loaded(env, profile.to_json() if profile else None, entries, sealed, req)
 
 
 # ---------------------------------------------------------------------------
@@ -449,7 +449,7 @@ def _record_requests(session: Session, record_id: str) -> list[dict]:
         return []
     profile = records.read_profile(session, env)
     today = session.clock.today()
-    return [r.summary(today, (profile or {}).get("name")) for r in found.values()]
+    return [r.summary(today, profile.name if profile else None) for r in found.values()]
 
 
 def list_requests(session: Session, *, include_closed: bool = False, progress=None) -> list[dict]:

@@ -66,6 +66,27 @@ class Marking:
 
 
 @dataclass(frozen=True)
+class NewEntry:
+    """An entry's fields as a person gave them, checked and normalised (``records.check_entry``), to be sealed.
+
+    ``at`` None: it happened when it is recorded."""
+
+    level: str
+    category: str
+    text: str
+    parent_view: str
+    at: Optional[str]
+    parents_informed: Optional[str]
+    parents_not_informed: Optional[str]
+    third_parties: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"level": self.level, "category": self.category, "text": self.text, "parent_view": self.parent_view,
+                "at": self.at, "parents_informed": self.parents_informed,
+                "parents_not_informed": self.parents_not_informed, "third_parties": list(self.third_parties)}
+
+
+@dataclass(frozen=True)
 class Entry:
     """An entry the caller can read, as it now stands: the sealed payload with its markings applied."""
 
@@ -182,10 +203,6 @@ class Person:
     def from_json(cls, d: JsonMap) -> Person:
         return cls(**{k: d[k] for k in PERSON_FIELDS if k in d}, fields=tuple(d))
 
-    def get(self, name: str) -> Any:
-        """A field by its name (None where unset)."""
-        return getattr(self, name) if name in PERSON_FIELDS else None
-
     def to_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.fields}
 
@@ -237,10 +254,6 @@ class Profile:
         values["key_person"] = key_person
         order = tuple(d) + (() if "key_person" in d else ("key_person",))
         return cls(**values, fields=order)
-
-    def get(self, name: str) -> Any:
-        """A field by its name, as ``to_json`` gives it (None where the profile does not hold it)."""
-        return self.to_json().get(name)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -318,5 +331,5 @@ class Record:
         return data
 
 
-__all__ = ["Change", "Marking", "Entry", "SealedEntry", "AnyEntry", "Person", "Profile", "ProfileVersion",
+__all__ = ["Change", "Marking", "NewEntry", "Entry", "SealedEntry", "AnyEntry", "Person", "Profile", "ProfileVersion",
            "Conflict", "Record", "entry_from_json", "PROFILE_FIELDS", "PERSON_FIELDS", "MARKABLE"]

@@ -14,7 +14,7 @@ from vault_cli.adapters.crypto import NotForThisKey
 from vault_cli.errors import Denied, IntegrityError, NotFound, UsageError
 from vault_cli.formats import envelope
 from vault_cli.model import ids, policy, trail
-from vault_cli.model.record import AnyEntry, Conflict, Entry, Profile, ProfileVersion, Record, SealedEntry
+from vault_cli.model.record import AnyEntry, Conflict, Entry, NewEntry, Profile, ProfileVersion, Record, SealedEntry
 from vault_cli.services.vault import Session
 from vault_cli.services.writing import WriteResult, check_input, warnings_for_vault, writing
 
@@ -295,7 +295,7 @@ def check_dates(at: Optional[str], parents_informed: Optional[str], now, *, only
 def check_entry(settings, *, level: str, category: str, text: str, parent_view: str = "not-asked",
                 parents_informed: Optional[str] = None, parents_not_informed: Optional[str] = None,
                 third_parties: Sequence[str] = (), at: Optional[str] = None, now=None,
-                procedure: bool = False) -> dict:
+                procedure: bool = False) -> NewEntry:
     """An entry's fields as the user gave them, checked and normalised: what 'add' and 'import' both accept.
 
     ``at`` None is now (``now``, an aware time: the clock's). ``procedure``: written by one of confide's own
@@ -325,20 +325,20 @@ def check_entry(settings, *, level: str, category: str, text: str, parent_view: 
             parties.append(tp.strip())
     at_value = timeutil.parse_datetime(at, "time it happened") if at else None  # policy.WHEN
     check_dates(at_value or now.isoformat(), parents_informed, now)
-    return {"level": level, "category": category, "text": text, "parent_view": parent_view, "at": at_value,
-            "parents_informed": parents_informed, "parents_not_informed": parents_not_informed,
-            "third_parties": parties}
+    return NewEntry(level=level, category=category, text=text, parent_view=parent_view, at=at_value,
+                    parents_informed=parents_informed, parents_not_informed=parents_not_informed,
+                    third_parties=tuple(parties))
 
 
-def seal_entry(env: envelope.Envelope, entry_id: str, fields: dict, *, author: str, now: str,
+def seal_entry(env: envelope.Envelope, entry_id: str, fields: NewEntry, *, author: str, now: str,
                corrects: Optional[str] = None, details: Optional[dict] = None) -> None:
     """Seal an entry (``check_entry``'s fields) under its level's current key and append it to the record."""
-    key = env.current_key(fields["level"])
-    payload = {
-        "confide": "entry/1", "record": env.record, "block": entry_id, "level": fields["level"],
-        "category": fields["category"], "text": fields["text"], "at": fields["at"] or now, "recorded_at": now,
-        "author": author, "parent_view": fields["parent_view"], "parents_informed": fields["parents_informed"],
-        "parents_not_informed": fields["parents_not_informed"], "third_parties": fields["third_parties"],
+    key = env.current_key(fields.level)
+    payload: dict[str, Any] = {
+        "confide": "entry/1", "record": env.record, "block": entry_id, "level": fields.level,
+        "category": fields.category, "text": fields.text, "at": fields.at or now, "recorded_at": now,
+        "author": author, "parent_view": fields.parent_view, "parents_informed": fields.parents_informed,
+        "parents_not_informed": fields.parents_not_informed, "third_parties": list(fields.third_parties),
         "corrects": corrects,
     }
     if details:
@@ -366,7 +366,7 @@ def add_entry(
     fields = check_entry(session.settings, level=level, category=category, text=text, parent_view=parent_view,
                          parents_informed=parents_informed, parents_not_informed=parents_not_informed,
                          third_parties=third_parties, at=at, now=session.clock.now(), procedure=bool(details))
-    parents_informed, parents_not_informed = fields["parents_informed"], fields["parents_not_informed"]
+    parents_informed, parents_not_informed = fields.parents_informed, fields.parents_not_informed
     session.vault.check_record_id(record_id)
     if corrects is not None and not ids.ENTRY_RE.fullmatch(corrects):
         raise NotFound(f"'{corrects}' is not an entry id", "entry ids look like e-01jd3x8k2m5q9w")

@@ -8,6 +8,7 @@ order as the stored payload, so the output does not depend on how the values are
 - ``Entry``: an entry the caller can read, as it now stands (its markings applied); ``SealedEntry``: one
   they hold no key for (its id and level are all they may know).
 - ``Marking``: what was learnt about an entry later, one change ``{from, to}`` per field.
+- ``NewEntry``: an entry's fields as a person gave them, checked, before it is sealed.
 - ``Profile`` (with ``Person`` for parents and emergency contacts): the child's general information.
 - ``ProfileVersion`` and ``Conflict``: the versions of a profile a sync kept until someone resolves them.
 - ``Record``: what ``show`` shows.

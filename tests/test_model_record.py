@@ -57,6 +57,7 @@ def test_a_profile_keeps_its_fields_order_and_takes_the_heads_key_person():
     moved = Profile.from_json({"name": "Ada", "key_person": "amira", "room": "r"}, key_person=None)
     assert list(moved.to_json().items()) == [("name", "Ada"), ("key_person", None), ("room", "r")]
     assert p.to_json()["parents"] == stored["parents"] and p.gp is None
+    assert p.get("parents") == stored["parents"] and p.get("name") == "Ada" and p.get("gp") is None
 
 
 def test_show_json_is_the_records_to_json_and_reads_back(vault):

@@ -256,18 +256,23 @@ class Profile:
         order = tuple(d) + (() if "key_person" in d else ("key_person",))
         return cls(**values, fields=order)
 
+    def get(self, name: str) -> Any:
+        """A field by its name, as ``to_json`` gives it; None where the profile does not hold it (for code that
+        goes through fields by name, such as the names cache's)."""
+        return self._json_value(name) if name in self.fields else None
+
+    def _json_value(self, name: str) -> Any:
+        v = getattr(self, name)
+        if name in ("parents", "emergency_contacts"):
+            return [p.to_json() for p in v]
+        if name in ("home_languages", "allergies"):
+            return list(v)
+        if name == "consents":
+            return dict(v)
+        return v
+
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for k in self.fields:
-            v = getattr(self, k)
-            if k in ("parents", "emergency_contacts"):
-                v = [p.to_json() for p in v]
-            elif k in ("home_languages", "allergies"):
-                v = list(v)
-            elif k == "consents":
-                v = dict(v)
-            out[k] = v
-        return out
+        return {k: self._json_value(k) for k in self.fields}
 
 
 @dataclass(frozen=True)

@@ -75,8 +75,8 @@ def _names_of(session: Session, record_id: str) -> dict:
     profile = records.read_profile(session, env)
     if profile is None:
         return {"record": record_id, "readable": False}
-    return {"record": record_id, "readable": True, "name": profile.name, "known_as": profile.known_as,
-            "dob": profile.dob, "room": profile.room}
+    return {"record": record_id, "readable": True, "name": profile.get("name"), "known_as": profile.get("known_as"),
+            "dob": profile.get("dob"), "room": profile.get("room")}
 
 
 def names_and_births(session: Session, progress=None) -> list[dict]:

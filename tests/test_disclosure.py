@@ -242,3 +242,43 @@ def test_not_telling_is_a_decision_only_on_the_grounds_that_allow_it():
     for ground in disclosure.UNTOLD_GROUNDS:
         d = disclosure.decision_of(entry(ground, False))
         assert d is not None and d.tell is False
+
+
+def test_a_clean_copy_killed_while_it_waits_for_the_lock_leaves_no_plaintext_and_no_export(family, tmp_path):
+    """The copy is written to a private temporary file and renamed into place only after its export is committed
+    under the vault's lock. A plain 'kill' (SIGTERM) while another command holds the lock is an interruption: the
+    temporary file is removed, nothing is committed, and nothing of the child's file is left on disk."""
+    import os
+    import signal
+    import time
+
+    from test_guarantees import LIVENESS_SECONDS, _holds_open, confide_proc
+
+    from vault_cli.adapters.store import VaultLock
+
+    v, a, b, c, m = family
+    rq = _open_request(v, a)
+    _decide(v, rq, m["withheld"], "--withhold", "--ground", "child-abuse", reason="best interests")
+    _decide(v, rq, m["notinf"], "--disclose", reason="told since")
+    out = tmp_path / "out"
+    out.mkdir()
+    head, lock_path = v.head(), v.root / ".git" / "confide.lock"
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        with VaultLock(v.root):
+            p = confide_proc(v, "request", "export", rq, "--out", str(out / "copy.md"), "--format", "md")
+            deadline = time.monotonic() + LIVENESS_SECONDS  # a guard against a hung process, not a speed limit
+            while not (_holds_open(p.pid, lock_path) and list(out.iterdir())):
+                assert p.poll() is None, p.communicate()
+                assert time.monotonic() < deadline, "the export never came to wait for the lock"
+                time.sleep(0.01)
+            assert [f.stat().st_mode & 0o777 for f in out.iterdir()] == [0o600]  # private while it waits
+            p.send_signal(sig)
+            _out, err = p.communicate(timeout=LIVENESS_SECONDS)
+        assert p.returncode == 130, (sig, p.returncode, err.decode())  # interrupted, as by ^C
+        assert list(out.iterdir()) == []  # neither the copy nor its temporary file
+        assert v.head() == head and v.is_clean()
+    assert not [e for e in json.loads(v.ok("request", "show", rq, "--json").stdout).get("exports", [])]
+    # Not killed, the same export waits, commits, and only then puts the copy in place.
+    v.ok("request", "export", rq, "--out", str(out / "copy.md"), "--format", "md")
+    assert [f.name for f in out.iterdir()] == ["copy.md"] and os.stat(out / "copy.md").st_mode & 0o777 == 0o600
+    assert v.git("rev-parse", "HEAD~1").strip() == head

@@ -254,7 +254,7 @@ def test_resolve_edit_on_a_terminal_runs_the_editor_from_memory(pair, tmp_path):
 
 def test_no_clean_copy_or_override_while_the_profile_is_in_two_versions(pair, tmp_path):
     """One version may record a court order: until someone chooses, export and override refuse (exit 7) and
-    change nothing. (verify_disclosure reports a copy made anyway; that check has no forged-commit test yet.)"""
+    change nothing; a copy recorded anyway, with plain git and amira's own signing key, is a verify finding."""
     amira, ben, bare, ada = pair
     rq = amira.ok("request", "open", ada, "--requester", "Grace Hopper", "--relationship", "mother",
                   "--received", "2026-11-20", "--id-checked", "passport seen", "--acknowledged", "2026-11-20",
@@ -268,3 +268,16 @@ def test_no_clean_copy_or_override_while_the_profile_is_in_two_versions(pair, tm
         assert r.exit_code == ExitCode.VAULT_STATE, r.stderr
         assert "two versions" in r.stderr and f"confide resolve {ada}" in r.stderr
         assert amira.head() == before and not (tmp_path / "copy.html").exists()
+
+    # The same export, forged: an export entry sealed as confide seals it, committed with plain git and amira's key.
+    from test_disclosure import _forge_step
+
+    from vault_cli.model import disclosure
+
+    bad, _ = _forge_step(amira, ada, "request-export", {"procedure": disclosure.EXPORT_DECIDED, "request": rq,
+                                                        "format": "html", "sha256": "0" * 64}, who="amira")
+    code, data = amira.verify("amira")
+    assert code == FINDINGS
+    found = [(f["commit"], f["check"], f["message"]) for f in data["findings"]]
+    assert [(c, k) for c, k, _m in found] == [(bad, "disclosure")], found
+    assert "two versions after a sync" in found[0][2] and RAIN not in found[0][2] and SUN not in found[0][2]

@@ -26,6 +26,7 @@ from vault_cli.cli.common import (
     out,
     out_json,
 )
+from vault_cli.cli.interrupts import as_interrupt
 from vault_cli.errors import UsageError
 
 request_app = typer.Typer(help="Parents' requests to see their child's file: log, consents, clean copy, close.",
@@ -265,7 +266,8 @@ def request_export(
         raise UsageError("--include-not-informed was removed: nothing is disclosed by one flag",
                          f"decide for each entry: confide request decide {request} ENTRY --withhold --ground GROUND, "
                          "or --disclose; nothing was written")
-    result = cleancopy.export(_session(vault, identity), request, out=out_file, fmt=fmt, force=force)
+    with as_interrupt():  # a kill while the copy waits for the lock removes it (nothing plaintext is left)
+        result = cleancopy.export(_session(vault, identity), request, out=out_file, fmt=fmt, force=force)
     _print_warnings(result)
     d = result.details
     note(f"wrote the clean copy to {d['path']} (mode 0600): {d['included']} entries, {d['removed_total']} left out"

@@ -229,23 +229,46 @@ def _check_out(session: Session, out: str, force: bool) -> Path:
     return target
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write a file only its owner can read (0600), atomically."""
+def _private_temp(path: Path, data: bytes) -> Path:
+    """``data`` in a new file beside ``path`` that only its owner can read (0600), flushed to disk."""
     tmp = path.parent / f".{path.name}.confide-{os.getpid()}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise ExternalError(f"could not write {path}: {exc.strerror}", "check the folder and the disk; nothing was written") from None
+    try:
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), 0o600)
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+    except BaseException as exc:
+        _remove(tmp)
+        if isinstance(exc, OSError):
+            raise ExternalError(f"could not write {path}: {exc.strerror}",
+                                "check the folder and the disk; nothing was written") from None
+        raise
+    return tmp
+
+
+def _remove(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file only its owner can read (0600), atomically."""
+    tmp = _private_temp(path, data)
+    try:
         os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise ExternalError(f"could not write {path}: {exc.strerror}", "check the folder and the disk; nothing was written") from None
+    except BaseException as exc:
+        _remove(tmp)
+        if isinstance(exc, OSError):
+            raise ExternalError(f"could not write {path}: {exc.strerror}",
+                                "check the folder and the disk; nothing was written") from None
+        raise
 
 
 def export(session: Session, request_id: str, *, out: str, fmt: str = "html", force: bool = False) -> ExportResult:
@@ -261,21 +284,26 @@ def export(session: Session, request_id: str, *, out: str, fmt: str = "html", fo
     listed, not_told = data.pop("requester_listed"), data.pop("not_told")
     body = render(data, fmt, quiet=bool(not_told))
     digest = hashlib.sha256(body).hexdigest()
-    write_private(path, body)
-    details = {"procedure": disclosure.EXPORT_DECIDED, "request": request_id, "format": fmt, "sha256": digest,
-               "included": len(data["entries"]), "removed": {r["ground"]: r["count"] for r in data["removed"]},
-               "from": data["from"], "to": data["to"], "decisions": decisions, "overrides": overrides,
-               "withheld_without_telling": not_told}
-    text = (f"Clean copy prepared for request {request_id} ({fmt}): {len(data['entries'])} entries included, "
-            f"{data['removed_total']} left out; SHA-256 {digest}.")
+    # The copy goes to a private temporary file first; only once the export is committed (under the vault's
+    # lock) is it renamed into place. A failure or an interruption on the way (^C; the command line turns
+    # SIGTERM and SIGHUP into one) removes it: no plaintext copy is left without an export recorded.
+    tmp = _private_temp(path, body)
     try:
+        details = {"procedure": disclosure.EXPORT_DECIDED, "request": request_id, "format": fmt, "sha256": digest,
+                   "included": len(data["entries"]), "removed": {r["ground"]: r["count"] for r in data["removed"]},
+                   "from": data["from"], "to": data["to"], "decisions": decisions, "overrides": overrides,
+                   "withheld_without_telling": not_told}
+        text = (f"Clean copy prepared for request {request_id} ({fmt}): {len(data['entries'])} entries included, "
+                f"{data['removed_total']} left out; SHA-256 {digest}.")
         result = request_steps.add_step(session, requests.locate(session, request_id), level="confidential",
-                               category="request-export", text=text, at=None, details=details)
-    except BaseException:
+                                        category="request-export", text=text, at=None, details=details)
         try:
-            path.unlink()
-        except OSError:
-            pass
+            os.replace(tmp, path)
+        except OSError as exc:  # the export is recorded; the file is not there (nothing plaintext is left either)
+            raise ExternalError(f"the export was recorded, but the clean copy could not be put in place at {path}: "
+                                f"{exc.strerror}", "check the folder, then export again") from None
+    except BaseException:
+        _remove(tmp)
         raise
     if listed is None:
         result.warnings.append("the child's profile lists no parents: check that the requester has parental "

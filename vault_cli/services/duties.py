@@ -58,17 +58,17 @@ def _record_due(session: Session, record_id: str, today: dt.date, within: int) -
                               days_left=s["days_left"],
                               what=f"answer the request to see the file ({s['state']}, received {s['received']})"))
     for e in entries:
-        if e["category"] in requests.REQUEST_CATEGORIES:
+        if e.category in requests.REQUEST_CATEGORIES:
             continue
-        if e["level"] in ("confidential", "safeguarding") and e["parents_informed"] is None \
-                and e["parents_not_informed"] is None:
-            items.append(Duty(kind="parents-not-informed", record=record_id, item=e["id"], due=None,
-                              days_left=None, level=e["level"], category=e["category"], at=e["at"],
-                              what=f"record that parents were informed of this {e['level']} entry, or why not"))
-        if e["parent_view"] == "not-asked" and e["parents_not_informed"] is None \
-                and (e["level"] != "general" or e["category"] in PARENT_SHARED):
-            items.append(Duty(kind="parent-view-not-asked", record=record_id, item=e["id"], due=None,
-                              days_left=None, level=e["level"], category=e["category"], at=e["at"],
+        if e.level in ("confidential", "safeguarding") and e.parents_informed is None \
+                and e.parents_not_informed is None:
+            items.append(Duty(kind="parents-not-informed", record=record_id, item=e.id, due=None,
+                              days_left=None, level=e.level, category=e.category, at=e.at,
+                              what=f"record that parents were informed of this {e.level} entry, or why not"))
+        if e.parent_view == "not-asked" and e.parents_not_informed is None \
+                and (e.level != "general" or e.category in PARENT_SHARED):
+            items.append(Duty(kind="parent-view-not-asked", record=record_id, item=e.id, due=None,
+                              days_left=None, level=e.level, category=e.category, at=e.at,
                               what="ask whether the parent regards this as confidential"))
     for g in env.head.get("grants", []) or []:
         until = g.get("until")

@@ -19,11 +19,12 @@ from vault_cli.adapters import crypto
 from vault_cli.errors import IntegrityError
 from vault_cli.formats import envelope
 from vault_cli.model import disclosure
+from vault_cli.model.record import Profile
 from vault_cli.services.merge import profile_versions
 from vault_cli.services.verify_versions import RecordVersion
 
 
-def _profile(checks, rid: str, rv: RecordVersion, path: str) -> Optional[dict]:
+def _profile(checks, rid: str, rv: RecordVersion, path: str) -> Optional[Profile]:
     block = (rv.head or {}).get("profile")
     key = rv.key(block["key"]) if block else None
     ident = checks.reader.level_identity(rid, key, path) if key else None
@@ -34,7 +35,7 @@ def _profile(checks, rid: str, rv: RecordVersion, path: str) -> Optional[dict]:
                                       level=key["level"], source=path)
     except (crypto.NotForThisKey, IntegrityError):
         return None
-    return payload.get("profile") or {}
+    return Profile.from_json(payload["profile"], key_person=(rv.head or {}).get("key_person"))
 
 
 def check_export(checks, ctx, path: str, rid: str, rv: RecordVersion, export: dict) -> None:
@@ -59,14 +60,14 @@ def check_export(checks, ctx, path: str, rid: str, rv: RecordVersion, export: di
     file = [s for s in states if not disclosure.is_request_step(s)]
     for e in disclosure.undecided(file, decided):
         checks.add(ctx.c.sha, path, "disclosure",
-                   f"{where} was made with no decision on entry {e['id']}, which needs one "
+                   f"{where} was made with no decision on entry {e.id}, which needs one "
                    f"({', '.join(disclosure.needs_decision(e))})")
-    opening = next((s for s in states if s["id"] == "e-" + str(request_id)[2:]), None)
+    opening = next((s for s in states if s.id == "e-" + str(request_id)[2:]), None)
     profile = _profile(checks, rid, rv, path)
     if opening is None or profile is None:
         return
-    lifted = disclosure.overridden(states, request_id)
-    for r in disclosure.refusals(profile, opening["details"].get("requester") or ""):
+    lifted = disclosure.overridden(disclosure.overrides(states), request_id)
+    for r in disclosure.refusals(profile, disclosure.details_of(opening).get("requester") or ""):
         if r not in lifted:
             checks.add(ctx.c.sha, path, "disclosure", f"{where} was made although {disclosure.REFUSALS[r]}, "
                        "and no manager overrode that")

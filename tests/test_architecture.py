@@ -216,6 +216,10 @@ def _core_fields() -> set:
                 return node.value
             return consts.get(node.id) if isinstance(node, ast.Name) else None
 
+        for node in tree.body:  # hints by field for errors raised with a field from a rules table: X_HINTS = {...}
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict) and any(
+                    isinstance(t, ast.Name) and t.id.endswith("_HINTS") for t in node.targets):
+                found |= {v for v in map(value, [k for k in node.value.keys if k is not None]) if v}
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue

@@ -148,3 +148,37 @@ def test_verify_finds_a_marking_that_tells_parents_before_the_entry(vault):
     assert r.exit_code == FINDINGS, r.stderr
     found = [f for f in json.loads(r.stdout)["findings"] if f["check"] == "date"]
     assert [f["commit"] for f in found] == [bad] and "before the entry's date" in found[0]["message"], found
+
+
+def test_verify_allows_clocks_what_policy_says_and_no_more(vault, monkeypatch):
+    """One table for both allowances (``policy``): an entry's time against its writer's clock, which is the
+    command's clock as it writes and the commit's date in verify (CLOCK_ALLOWANCE, the same for both), and a
+    commit's date against the verifier's clock, on another machine (COMMIT_DATE_ALLOWANCE)."""
+    import datetime as dt
+
+    from vault_cli.model import policy
+
+    rid = vault.add_child("Ada Dates")
+    made = dt.datetime.fromisoformat("2026-11-24T10:00:00+00:00")
+    inside = (made + policy.CLOCK_ALLOWANCE - dt.timedelta(seconds=30)).isoformat()
+    beyond = (made + policy.CLOCK_ALLOWANCE + dt.timedelta(seconds=30)).isoformat()
+    vault.ok(*add(vault, rid, "--at", inside[:19]))  # the command takes it...
+    refused(vault, add(vault, rid, "--at", beyond[:19]), "--at is in the future")
+    _forge_entry(vault, rid, "e-01m8p2cgzd20p9", inside)  # ...and so does verify, by the commit's date
+    assert vault.run("verify").exit_code == 0
+    vault.git("reset", "-q", "--hard", "HEAD~1")
+    bad = _forge_entry(vault, rid, "e-01m8p2cgzd20p9", beyond)
+    found = json.loads(vault.run("verify", "--json").stdout)["findings"]
+    assert [(f["commit"], f["check"]) for f in found] == [(bad, "date")], found
+    vault.git("reset", "-q", "--hard", "HEAD~1")
+    # A commit's own date, against the verifier's clock.
+    for ahead, findings in ((policy.COMMIT_DATE_ALLOWANCE - dt.timedelta(minutes=1), 0),
+                            (policy.COMMIT_DATE_ALLOWANCE + dt.timedelta(minutes=1), 1)):
+        when = (made + ahead).isoformat()
+        for var in ("CONFIDE_NOW", "GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"):
+            monkeypatch.setenv(var, when)
+        bad = _forge_entry(vault, rid, "e-01m8p2cgzd20p9", when)
+        r = vault.run("verify", "--json", env={"CONFIDE_NOW": made.isoformat()})
+        found = [f for f in json.loads(r.stdout)["findings"] if f["commit"] == bad]
+        assert [f["check"] for f in found] == ["date"] * findings, found
+        vault.git("reset", "-q", "--hard", "HEAD~1")

@@ -146,7 +146,7 @@ def test_the_profile_stops_a_copy_for_a_requester_without_parental_responsibilit
     assert "not among the parents" in r.stderr
 
 
-def _forge_step(v, record, category, details, *, who, level="confidential"):
+def _forge_step(v, record, category, details, *, who, level="confidential", third_parties=()):
     """Append a procedure entry by hand, sealed as confide seals it, and commit it signed by ``who``."""
     from vault_cli.cli import environment
     from vault_cli.services.vault import Session, Vault
@@ -154,11 +154,11 @@ def _forge_step(v, record, category, details, *, who, level="confidential"):
     session = Session.start(Vault(v.root, config=environment.config(identity=str(v.keys[who]))))
     env = session.vault.envelope(record)
     key = env.current_key(level)
-    eid = "e-01m8p2cgzd20p9" if category == "request-export" else "e-01m8p2cgzd20pa"
+    eid = "e-01m8p2cgzd20p9" if category in ("request-export", "information-sharing") else "e-01m8p2cgzd20pa"
     payload = {"confide": "entry/1", "record": record, "block": eid, "level": level, "category": category,
                "text": "forged step", "at": "2026-11-24T10:00:00+00:00", "recorded_at": "2026-11-24T10:00:00+00:00",
                "author": who, "parent_view": "not-asked", "parents_informed": None, "parents_not_informed": None,
-               "third_parties": [], "corrects": None, "details": details}
+               "third_parties": list(third_parties), "corrects": None, "details": details}
     env.append_entry({"id": eid, "key": key["id"], "data": envelope.seal(payload, key["recipient"], "entry", env.source)})
     entries_file(v.root, record).write_bytes(env.tail_bytes())
     return v.commit_as(who, "add", action="entry.add", trailers={"Confide-Record": record, "Confide-Entry": eid}), eid
@@ -278,6 +278,7 @@ def test_a_clean_copy_killed_while_it_waits_for_the_lock_leaves_no_plaintext_and
             p.send_signal(sig)
             _out, err = p.communicate(timeout=LIVENESS_SECONDS)
         assert p.returncode == 130, (sig, p.returncode, err.decode())  # interrupted, as by ^C
+        assert err.decode() == "confide: error: interrupted\n"
         assert list(out.iterdir()) == []  # neither the copy nor its temporary file
         assert v.head() == head and v.is_clean()
     assert not [e for e in json.loads(v.ok("request", "show", rq, "--json").stdout).get("exports", [])]
@@ -285,3 +286,140 @@ def test_a_clean_copy_killed_while_it_waits_for_the_lock_leaves_no_plaintext_and
     v.ok("request", "export", rq, "--out", str(out / "copy.md"), "--format", "md")
     assert [f.name for f in out.iterdir()] == ["copy.md"] and os.stat(out / "copy.md").st_mode & 0o777 == 0o600
     assert v.git("rev-parse", "HEAD~1").strip() == head
+
+
+def _forged_findings(v, record, category, details, *, who="amira", level="confidential", third_parties=()):
+    """Forge one step (``_forge_step``), verify with amira's key, take the forged commit back; its findings."""
+    bad, _ = _forge_step(v, record, category, details, who=who, level=level, third_parties=third_parties)
+    found = [(f["check"], f["message"]) for f in _findings(v) if f["commit"] == bad]
+    v.git("reset", "-q", "--hard", "HEAD~1")
+    return found
+
+
+def test_verify_finds_a_decision_below_its_entry_level_or_on_no_entry_of_the_file(family):
+    """'request decide' seals a decision at the decided entry's level or above (it says what the entry is about):
+    one sealed lower, with plain git, would let those the entry is kept from read about it."""
+    v, a, b, c, m = family
+    rq = _open_request(v, a)
+    decision = {"procedure": disclosure.DECISION_PROCEDURE, "request": rq, "entry": m["withheld"],
+                "decision": "withhold", "ground": "child-abuse", "reason": "x"}
+    found = _forged_findings(v, a, "request-decision", decision, level="confidential")
+    assert [k for k, _m in found] == ["disclosure"], found
+    assert f"a decision on entry {m['withheld']} (safeguarding), is kept at the confidential level" in found[0][1]
+    assert _forged_findings(v, a, "request-decision", decision, level="safeguarding") == []
+    found = _forged_findings(v, a, "request-decision", dict(decision, entry="e-01m8p2cgzd20zz"), level="safeguarding")
+    assert [k for k, _m in found] == ["disclosure"] and "not an entry of this record" in found[0][1], found
+    found = _forged_findings(v, a, "request-decision", dict(decision, entry="e-" + rq[2:]), level="safeguarding")
+    assert [k for k, _m in found] == ["disclosure"] and "a step of a request" in found[0][1], found
+    found = _forged_findings(v, a, "request-decision", dict(decision, request="r-" + "0" * 14), level="safeguarding")
+    assert [k for k, _m in found] == ["disclosure"] and "which this record does not hold" in found[0][1], found
+    # A forged step may name anything: a finding repeats only what is an id.
+    found = _forged_findings(v, a, "request-decision", dict(decision, entry="MARKER-A-withheld"), level="safeguarding")
+    assert [k for k, _m in found] == ["disclosure"] and "MARKER" not in found[0][1], found
+    assert _findings(v) == []
+
+
+def test_verify_finds_a_step_of_a_request_already_closed(family, tmp_path):
+    """A closed request takes no more consents, decisions, overrides, extensions or closings ('request ...' refuses
+    them); the same steps made with plain git are findings. A clean copy may still be made again."""
+    v, a, b, c, m = family
+    rq = _open_request(v, a)
+    _decide(v, rq, m["withheld"], "--withhold", "--ground", "child-abuse", reason="best interests")
+    _decide(v, rq, m["notinf"], "--disclose", reason="told since")
+    v.ok("request", "close", rq, "--met-on", "2026-11-24")
+    _refused(v, ["request", "decide", rq, m["obs1"], "--disclose"], ExitCode.USAGE)
+    v.ok("request", "export", rq, "--out", str(tmp_path / "again.html"))  # a copy made again, for the same decisions
+    steps = {
+        "request-decision": {"procedure": disclosure.DECISION_PROCEDURE, "request": rq, "entry": m["withheld"],
+                             "decision": "disclose", "ground": None, "reason": "x"},
+        "request-consent": {"procedure": "request-consent/1", "request": rq, "third_party": "Aunt May",
+                            "answer": "given", "on": "2026-11-24"},
+        "request-close": {"procedure": disclosure.CLOSE_PROCEDURE, "request": rq, "closed_on": "2026-11-24"},
+    }
+    for category, details in steps.items():
+        level = "safeguarding" if category == "request-decision" else "confidential"
+        found = _forged_findings(v, a, category, details, level=level)
+        assert [k for k, _m in found] == ["disclosure"], (category, found)
+        assert f"a step of request {rq}, which was already closed" in found[0][1]
+    assert _findings(v) == []
+
+
+def test_verify_finds_an_override_of_what_the_profile_did_not_say_at_its_time(family, tmp_path):
+    """An override lifts only what the child's profile stops when it is made ('request override' refuses one where
+    nothing stops the copy). One forged with plain git before any court order was recorded is a finding; had it
+    stood, a court order recorded later would have been lifted in advance."""
+    v, a, b, c, m = family
+    rq = _open_request(v, a)
+    override = {"procedure": disclosure.OVERRIDE_PROCEDURE, "request": rq, "refusals": [disclosure.COURT_ORDER],
+                "reason": "x"}
+    _refused(v, ["request", "override", rq], ExitCode.USAGE)
+    found = _forged_findings(v, a, "request-override", override)
+    assert [k for k, _m in found] == ["disclosure"], found
+    assert "did not raise when it was made" in found[0][1]
+    # With the order recorded, the same override is what 'request override' writes, made by a manager then.
+    v.ok("child", "set", a, "court_orders=COURT-MARKER an order")
+    assert _forged_findings(v, a, "request-override", override) == []
+    v.ok("request", "override", rq, input="checked the order\n")
+    # ...and once lifted, a second override of the same refusal lifts nothing.
+    found = _forged_findings(v, a, "request-override", override)
+    assert [k for k, _m in found] == ["disclosure"] and "an earlier override had lifted" in found[0][1], found
+    assert _findings(v) == []
+
+
+def test_old_request_formats_count_in_history_but_not_in_new_commits(family, monkeypatch):
+    """'request-withhold/1' and 'request-export/1' (a copy judged by no decisions) were written until decisions
+    existed. History from then still verifies; a step in those formats made since (by the commit's date, or in a
+    record that already holds the formats that replaced them) is a finding, so no copy escapes the decisions."""
+    v, a, b, c, m = family
+    rq = _open_request(v, a)
+    old_export = {"procedure": "request-export/1", "request": rq, "format": "html", "sha256": "0" * 64}
+    old_withhold = {"procedure": disclosure.LEGACY_WITHHOLD, "request": rq, "entry": m["withheld"], "reason": "x",
+                    "ground": "an exemption"}
+    # Written before the change, in a record with no step in the new formats: history, accepted.
+    assert disclosure.OLD_FORMATS_UNTIL.isoformat() > "2026-11-24T10:00:00"  # the suite's calendar
+    assert _forged_findings(v, a, "request-export", old_export) == []
+    assert _forged_findings(v, a, "request-withhold", old_withhold) == []
+    # In a record that already holds a decision: a new commit, whatever its date says.
+    _decide(v, rq, m["withheld"], "--withhold", "--ground", "child-abuse", reason="best interests")
+    for category, details in (("request-export", old_export), ("request-withhold", old_withhold)):
+        found = _forged_findings(v, a, category, details)
+        assert [k for k, _m in found] == ["format"], (category, found)
+        assert f"in the old format {details['procedure']}" in found[0][1] and "already holds" in found[0][1]
+    # Made since the change (by its date), in a record with no new step: found too.
+    later = "2026-12-02T10:00:00+00:00"
+    for var in ("CONFIDE_NOW", "GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"):
+        monkeypatch.setenv(var, later)
+    found = _forged_findings(v, b, "request-export", dict(old_export, request="r-" + "0" * 14))
+    assert [k for k, _m in found] == ["format"], found
+    assert "confide stopped writing on 2026-11-30" in found[0][1]
+    assert _findings(v) == []
+
+
+def test_verify_holds_sharing_decisions_to_the_rules_share_applies(family):
+    """'confide share' refuses a decision without a lawful basis, without the reason consent other than given
+    needs, with an unknown consent, at the general level, or dated in the future (``policy.sharing_problems``);
+    the same decisions made with plain git are findings."""
+    v, a, b, c, m = family
+    v.ok("share", a, "--with", "school", "--what", "transfer summary", "--purpose", "transition", "--basis",
+         "consent", "--consent", "given", "--parents-informed", "2026-11-24")
+    v.ok("share", a, "--with", "GP", "--what", "x", "--purpose", "y", "--consent", "refused", "--decided-not-to",
+         "--reason", "the mother refused", "--level", "confidential", "--parents-informed", "2026-11-24")
+    assert _findings(v) == []
+    good = {"procedure": "information-sharing/1", "decision": "shared", "with": "school", "what": "x", "purpose": "y",
+            "basis": "consent", "consent": "given", "reason": None, "on": "2026-11-24", "how": None, "advice": None}
+    assert _forged_findings(v, a, "information-sharing", good, third_parties=["school"]) == []
+    cases = [
+        (dict(good, basis=None), {}, "its lawful basis is empty"),
+        (dict(good, consent="not-sought"), {}, "its reason is needed: why information is shared with consent not-sought"),
+        (dict(good, decision="not-shared", basis=None), {}, "its reason is needed: why it was decided not to share"),
+        (dict(good, consent="maybe"), {}, "its consent is not an answer confide records"),
+        (dict(good, on="2026-12-24"), {}, "its date of the decision is in the future"),
+        (good, {"level": "general"}, "a sharing decision is not general information"),
+        (good, {"third_parties": []}, "its who it was shared with is not among the entry's third parties"),
+    ]
+    for details, extra, said in cases:
+        kw = {"third_parties": ["school"], "level": "safeguarding", **extra}
+        found = _forged_findings(v, a, "information-sharing", details, **kw)
+        assert [k for k, _m in found] == ["sharing"], (said, found)
+        assert said in found[0][1], (said, found)
+    assert _findings(v) == []

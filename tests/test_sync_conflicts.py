@@ -281,3 +281,12 @@ def test_no_clean_copy_or_override_while_the_profile_is_in_two_versions(pair, tm
     found = [(f["commit"], f["check"], f["message"]) for f in data["findings"]]
     assert [(c, k) for c, k, _m in found] == [(bad, "disclosure")], found
     assert "two versions after a sync" in found[0][2] and RAIN not in found[0][2] and SUN not in found[0][2]
+    amira.git("reset", "-q", "--hard", "HEAD~1")
+    # An override forged in that state is found too, though the version amira last agreed on raises nothing.
+    bad, _ = _forge_step(amira, ada, "request-override", {"procedure": disclosure.OVERRIDE_PROCEDURE, "request": rq,
+                                                          "refusals": [disclosure.COURT_ORDER], "reason": "x"},
+                         who="amira")
+    code, data = amira.verify("amira")
+    assert code == FINDINGS
+    assert any(f["commit"] == bad and f["check"] == "disclosure" and "two versions" in f["message"]
+               for f in data["findings"]), data["findings"]

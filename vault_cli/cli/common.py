@@ -123,6 +123,13 @@ class ConfideGroup(TyperGroup):
         completion.accept_click_style(complete_var or f"_{prog_name}_COMPLETE".replace("-", "_").upper())
         super()._main_shell_completion(ctx_args, prog_name, complete_var)
 
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:  # typer turns it into exit 130 without a word: say what happened
+            _stderr("confide: error: interrupted")
+            raise
+
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
         _sweep_private_folders()
         environment.clear_global_flags()

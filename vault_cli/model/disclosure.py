@@ -19,6 +19,21 @@ responsibility, or records a court order (which may bear on who may see the chil
 records), export refuses until a manager overrides the refusal with a reason,
 recorded for the request.
 
+**A closed request** takes no more steps (``AFTER_CLOSE``): no consent, decision, override, extension or
+second closing once it was gone through with the requester; a clean copy may still be made again.
+
+**Decisions sit at the decided entry's level or above** (``decision_level``): a decision says what the
+entry is about, so it must not be readable by anyone the entry is kept from.
+
+**An override lifts only what the profile said when it was made** (``pending_refusals``), and is made by
+someone who was a manager then (``policy.may_override_refusal``, asked with the roles of that moment).
+
+**Old formats.** Until decisions existed, confide wrote ``request-withhold/1`` and ``request-export/1``
+(a copy judged by no decisions). History written then still counts; a new commit may not use them
+(``old_format_problem``): one dated after ``OLD_FORMATS_UNTIL``, or in a record that already holds a
+step in the formats that replaced them, is a verify finding, as a copy recorded as ``/1`` to escape the
+decisions would otherwise be.
+
 **Grounds** (Data Protection Act 2018, Schedules 2 and 3; ICO guidance on the right
 of access and on information about other individuals). The parent's copy names none
 of them: it says in general terms that information was withheld under an exemption
@@ -30,6 +45,7 @@ neither counts it nor says that nothing was removed.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -76,6 +92,17 @@ DECISION_PROCEDURE = "request-decision/1"
 OVERRIDE_PROCEDURE = "request-override/1"
 LEGACY_WITHHOLD = "request-withhold/1"
 EXPORT_DECIDED = "request-export/2"  # an export made under these rules (verify checks it against them)
+CLOSE_PROCEDURE = "request-close/1"
+
+# The formats confide wrote before decisions existed (category -> procedure), the moment it stopped
+# (the change was released on 30 November 2026, 14:27 UTC), and the formats that replaced them.
+OLD_FORMATS = {"request-withhold": LEGACY_WITHHOLD, "request-export": "request-export/1"}
+OLD_FORMATS_UNTIL = dt.datetime(2026, 11, 30, 14, 27, tzinfo=dt.timezone.utc)
+NEW_FORMATS = (DECISION_PROCEDURE, OVERRIDE_PROCEDURE, EXPORT_DECIDED)
+
+# The steps a closed request takes no more (a clean copy may still be made again).
+AFTER_CLOSE = ("request-consent", "request-withhold", "request-decision", "request-override", "request-extend",
+               "request-close")
 
 
 def state_of(payload: JsonMap, marks: Sequence[JsonMap]) -> Entry:
@@ -155,6 +182,40 @@ def undecided(file_entries: Iterable[Entry], decided: Mapping[str, Decision]) ->
             if needs_decision(e) and e.id not in decided]
 
 
+def decision_level(entry_level: str) -> str:
+    """The lowest level a decision on an entry of ``entry_level`` may sit at: that level, and confidential at least."""
+    return max("confidential", entry_level, key=LEVELS.index)
+
+
+def level_below(level: str, least: str) -> bool:
+    return LEVELS.index(level) < LEVELS.index(least) if level in LEVELS and least in LEVELS else True
+
+
+def refused_after_close(category: str) -> bool:
+    return category in AFTER_CLOSE
+
+
+def closed_requests(entries: Iterable[Entry]) -> set[str]:
+    """The requests a close step in ``entries`` (current states) closed."""
+    return {str(details_of(e).get("request")) for e in entries
+            if e.category == "request-close" and details_of(e).get("procedure") == CLOSE_PROCEDURE}
+
+
+def old_format_problem(category: Any, procedure: Any, made: dt.datetime,
+                       entries: Optional[Iterable[Entry]]) -> Optional[str]:
+    """Why a step in an old format may not be in a commit made at ``made`` (an aware time) whose record holds
+    ``entries`` besides it (None: not known); None when it may (history from before the change)."""
+    if OLD_FORMATS.get(str(category)) != procedure:
+        return None
+    if made >= OLD_FORMATS_UNTIL:
+        return (f"is in the old format {procedure}, which confide stopped writing on "
+                f"{OLD_FORMATS_UNTIL.date().isoformat()}: a commit made since may not use it")
+    if any(details_of(e).get("procedure") in NEW_FORMATS for e in entries or []):
+        return (f"is in the old format {procedure}, in a record that already holds request steps in the "
+                "formats that replaced it")
+    return None
+
+
 def _key(name: str) -> str:
     return " ".join(str(name).split()).casefold()
 
@@ -216,6 +277,15 @@ def overridden(found: Iterable[Override], request_id: str) -> set[str]:
     return out
 
 
+def pending_refusals(profile: Optional[Profile], requester: str, found: Iterable[Override],
+                     request_id: str) -> list[str]:
+    """What the profile stops, for ``request_id``'s requester, that no override in ``found`` has lifted yet: what
+    export refuses, and all an override made now may lift."""
+    lifted = overridden(found, request_id)
+    return [r for r in refusals(profile, requester) if r not in lifted]
+
+
 __all__ = ["GROUNDS", "TOLD", "DECISIONS", "REFUSALS", "Decision", "needs_decision", "decisions", "undecided",
-           "refusals", "overridden", "requester_listed", "decision_of", "Override", "overrides", "latest", "state_of",
-           "details_of", "is_request_step"]
+           "refusals", "overridden", "pending_refusals", "requester_listed", "decision_of", "decision_level",
+           "refused_after_close", "closed_requests", "old_format_problem", "Override", "overrides", "latest",
+           "state_of", "details_of", "is_request_step"]

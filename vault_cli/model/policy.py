@@ -243,7 +243,16 @@ def signatures_required(settings: Settings, holders: Holders) -> bool:
 # ---------------------------------------------------------------------------
 # Dates an entry may carry: what 'add', 'mark' and 'import' refuse, and verify reports from history
 
-CLOCK_ALLOWANCE = dt.timedelta(minutes=5)  # clocks on two machines rarely agree to the second
+# Two allowances for clocks, and why they differ. An entry's time is judged against the clock of the machine
+# that writes it: the command's clock as it writes, and in verify the date of the commit that added it (the
+# same machine's clock, a moment later); that machine's clock against itself needs only CLOCK_ALLOWANCE, the
+# same for both. A commit's date is judged in verify against the verifier's own clock, on another machine,
+# whose clock may differ by more, and a finding there stops every command on that vault until a manager
+# repudiates the commit: COMMIT_DATE_ALLOWANCE is wide enough never to stop a vault over ordinary drift or a
+# time zone set wrong. An entry dated into the future by as much as a commit dated alike is thus a finding only
+# beyond COMMIT_DATE_ALLOWANCE + CLOCK_ALLOWANCE of the verifier's clock (and the commit's signer is named).
+CLOCK_ALLOWANCE = dt.timedelta(minutes=5)  # an entry's time after its writer's clock (command) or its commit (verify)
+COMMIT_DATE_ALLOWANCE = dt.timedelta(days=1)  # a commit's date after the verifier's clock
 WHEN, INFORMED = "time it happened", "date parents were informed"  # fields, as errors name them
 
 
@@ -273,4 +282,46 @@ def date_problems(at: Optional[str], parents_informed: Optional[str], now: dt.da
             out.append((INFORMED, "{0} is in the future"))
         elif at is not None and told < _start(at, now.tzinfo).date():
             out.append((INFORMED, "{0} is before the entry's date: parents cannot be told of something before it happened"))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Sharing decisions ('confide share', golden rule 7): what the record of one must hold; verify asks the same
+# of every one in history (at its commit's date)
+
+SHARING_PROCEDURE = "information-sharing/1"
+SHARING_DECISIONS = ("shared", "not-shared")
+SHARING_CONSENT = ("given", "refused", "not-sought")
+# fields, as errors name them (the command line: --with, --basis, --consent, --reason, --on, --level)
+SHARED_WITH, BASIS, CONSENT, REASON, DECIDED_ON, LEVEL = (
+    "who it was shared with", "lawful basis", "consent", "reason", "date of the decision", "level")
+
+
+def sharing_problems(levels: tuple[str, ...], level: str, details: dict[str, Any], third_parties: list[str],
+                     now: dt.datetime) -> list[tuple[str, str]]:
+    """What cannot be right about a sharing decision recorded at ``now`` (an aware time): (field, sentence) pairs,
+    in the order the command checks them; each sentence names its field as ``{0}`` and repeats nothing written."""
+    out: list[tuple[str, str]] = []
+    shared = details.get("decision") == "shared"
+    if details.get("procedure") != SHARING_PROCEDURE or details.get("decision") not in SHARING_DECISIONS:
+        out.append(("decision", "{0} is not a decision to share or not to share"))
+    if shared and not str(details.get("basis") or "").strip():
+        out.append((BASIS, "{0} is empty"))
+    consent = details.get("consent")
+    if consent not in SHARING_CONSENT:
+        out.append((CONSENT, "{0} is not an answer confide records"))
+    elif not str(details.get("reason") or "").strip() and (not shared or consent != "given"):
+        out.append((REASON, "{0} is needed: " + ("why information is shared with consent " + consent if shared
+                                                  else "why it was decided not to share")))
+    on = details.get("on")
+    try:
+        if on is not None and dt.date.fromisoformat(on) > (now + CLOCK_ALLOWANCE).date():
+            out.append((DECIDED_ON, "{0} is in the future"))
+    except (TypeError, ValueError):
+        out.append((DECIDED_ON, "{0} is not a date"))
+    if level == levels[0]:
+        out.append((LEVEL, f"a sharing decision is not {levels[0]} information"))
+    with_whom = details.get("with")
+    if not isinstance(with_whom, str) or with_whom not in third_parties:
+        out.append((SHARED_WITH, "{0} is not among the entry's third parties"))
     return out

@@ -123,8 +123,7 @@ def check_refusals(loaded: requests.Loaded) -> None:
     order) is not decided: no copy until it is resolved."""
     req = loaded.request
     requests.refuse_while_conflicted(loaded.env.head, loaded.env.record)
-    refused = disclosure.refusals(loaded.profile, req.opening.requester)
-    pending = [r for r in refused if r not in disclosure.overridden(req.overrides, req.id)]
+    pending = disclosure.pending_refusals(loaded.profile, req.opening.requester, req.overrides, req.id)
     if pending:
         raise Denied(
             "no clean copy for this request: " + "; and ".join(disclosure.REFUSALS[r] for r in pending),

@@ -39,7 +39,17 @@ from vault_cli.services import records, requests
 from vault_cli.services.vault import Session
 
 PARENT_SHARED = ("discussion", "family-change", "parent-comment", "medical", "dietary", "consent")
-CONSENT = ("given", "refused", "not-sought")
+CONSENT = policy.SHARING_CONSENT
+# What to do about each of policy.sharing_problems' fields (the rules are policy's; the words for the
+# command line are here)
+SHARING_HINTS = {
+    "lawful basis": 'give it with {{0}} "..."',
+    "consent": "{{0}} takes " + ", ".join(CONSENT),
+    "reason": 'record the reasons, e.g. {{0}} "seeking consent would place the child at risk"',
+    "date of the decision": "give the date it happened, today ({today}) at the latest",
+    "level": "use {{0}} confidential or safeguarding",
+}
+assert set(SHARING_HINTS) <= {policy.BASIS, policy.CONSENT, policy.REASON, policy.DECIDED_ON, policy.LEVEL}
 DEFAULT_WITHIN = 14
 
 
@@ -266,28 +276,21 @@ def share(
     with_whom = requests.clean_text(with_whom, "who it was shared with", limit=200)
     what = requests.clean_text(what, "what was shared")
     purpose = requests.clean_text(purpose, "purpose")
-    basis = requests.clean_text(basis, "lawful basis", required=not decided_not_to, limit=500)
-    if consent not in CONSENT:
-        raise UsageError(f"unknown {{0}} '{consent}'", "{0} takes " + ", ".join(CONSENT), fields=("consent",))
+    basis = requests.clean_text(basis, "lawful basis", required=False, limit=500)
     reason = requests.clean_text(reason, "reason", required=False)
-    if reason is None and (decided_not_to or consent != "given"):
-        raise UsageError(
-            "{0} is needed: " + ("why it was decided not to share" if decided_not_to else
-                                 f"why information is shared with consent {consent}"),
-            "record the reasons, e.g. {0} \"seeking consent would place the child at risk\"",
-            fields=("reason",),
-        )
     on_d = requests.parse_day(on, "date of the decision") or session.clock.today()
-    requests.not_future(on_d, "date of the decision", session.clock.today())
     how = requests.clean_text(how, "how it was shared", required=False, limit=200)
     advice = requests.clean_text(advice, "advice", required=False, limit=500)
     session.settings.check_level(level)
-    if level == "general":
-        raise UsageError("a sharing decision is not general information", "use {0} confidential or safeguarding", fields=("level",))
-    session.vault.check_record_id(record_id)
-    details = {"procedure": "information-sharing/1", "decision": "not-shared" if decided_not_to else "shared",
+    details = {"procedure": policy.SHARING_PROCEDURE, "decision": "not-shared" if decided_not_to else "shared",
                "with": with_whom, "what": what, "purpose": purpose, "basis": basis, "consent": consent,
                "reason": reason, "on": on_d.isoformat(), "how": how, "advice": advice}
+    # the rules are policy's, which verify asks of every sharing decision in history
+    for fieldname, problem in policy.sharing_problems(session.settings.levels, level, details, [with_whom],
+                                                      session.clock.now()):
+        raise UsageError(problem, SHARING_HINTS.get(fieldname, "nothing was changed").format(today=session.clock.today().isoformat()),
+                         fields=(fieldname,))
+    session.vault.check_record_id(record_id)
     if decided_not_to:
         text = f"Decided not to share {what} with {with_whom} (purpose: {purpose}); consent {consent}; reason: {reason}."
     else:

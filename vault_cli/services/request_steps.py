@@ -90,9 +90,9 @@ def open_request(
     return result
 
 
-def _open_for_step(session: Session, request_id: str, doing: str) -> requests.Loaded:
+def _open_for_step(session: Session, request_id: str, doing: str, category: str) -> requests.Loaded:
     loaded = requests.load(session, request_id)
-    if loaded.request.closed is not None:
+    if loaded.request.closed is not None and disclosure.refused_after_close(category):
         raise UsageError(f"request {request_id} is closed, so you cannot {doing}",
                          f"see it with: confide request show {request_id}")
     return loaded
@@ -108,7 +108,7 @@ def record_consent(session: Session, request_id: str, *, third_party: str, given
     requests.not_future(on_d, "date of the answer", session.clock.today())
     notes = requests.clean_text(notes, "notes", required=False)
     session.require_writer()
-    loaded = _open_for_step(session, request_id, "record consents")
+    loaded = _open_for_step(session, request_id, "record consents", "request-consent")
     if loaded.sealed:
         raise Denied(f"you cannot read {loaded.sealed} entries of this record, so you cannot check its third parties",
                      "ask the manager or the DSL to record the answer")
@@ -167,7 +167,7 @@ def decide(session: Session, request_id: str, *, entry_id: str, withhold: bool, 
     ``tell=False``: withheld without the copy saying so (see ``model.disclosure``)."""
     check_decision(withhold=withhold, disclose=disclose, ground=ground, tell=tell)
     requests.require_manager_or_dsl(session, "decide what a clean copy discloses")
-    loaded = _open_for_step(session, request_id, "record decisions for it")
+    loaded = _open_for_step(session, request_id, "record decisions for it", "request-decision")
     target = next((e for e in requests.file_entries(loaded.entries) if e.id == entry_id), None)
     if target is None:
         raise NotFound(f"{entry_id} is not an entry of this child's file that you can read",
@@ -175,8 +175,7 @@ def decide(session: Session, request_id: str, *, entry_id: str, withhold: bool, 
     reason = _reason(reason)
     decision = "withhold" if withhold else "disclose"
     earlier = loaded.request.decided().get(entry_id)
-    # The decision sits at the entry's level or above: it says what the entry is about.
-    level = max("confidential", target.level, key=requests.LEVEL_ORDER.index)
+    level = disclosure.decision_level(target.level)  # it says what the entry is about
     details = {"procedure": disclosure.DECISION_PROCEDURE, "request": request_id, "entry": entry_id,
                "decision": decision, "ground": ground if withhold else None, "reason": reason,
                "needed_because": disclosure.needs_decision(target), "replaces": earlier.id if earlier else None,
@@ -203,13 +202,12 @@ def override(session: Session, request_id: str, *, reason=None) -> records.Write
     if not policy.may_override_refusal(session.settings, actor):
         raise Denied(f"'{actor.name}' ({actor.role}) may not override what the child's profile says about access",
                      "only a manager (a role that may handle requests and manage holders) may; ask one")
-    loaded = _open_for_step(session, request_id, "override its refusals")
+    loaded = _open_for_step(session, request_id, "override its refusals", "request-override")
     req = loaded.request
     if loaded.profile is None:
         raise Denied("you cannot read the child's profile", "ask a manager who reads the record")
     requests.refuse_while_conflicted(loaded.env.head, loaded.env.record)
-    refused = disclosure.refusals(loaded.profile, req.opening.requester)
-    pending = [r for r in refused if r not in disclosure.overridden(req.overrides, request_id)]
+    pending = disclosure.pending_refusals(loaded.profile, req.opening.requester, req.overrides, request_id)
     if not pending:
         raise UsageError(f"nothing in the child's profile stops the clean copy for request {request_id}",
                          "nothing was changed; an override is recorded only where the profile refuses")
@@ -236,7 +234,7 @@ def extend(session: Session, request_id: str, *, months: Optional[int] = None, u
                          fields=("months of extension",))
     until_d = requests.parse_day(until, "end date")
     requests.require_manager_or_dsl(session, "extend a request's deadline")
-    loaded = _open_for_step(session, request_id, "extend it")
+    loaded = _open_for_step(session, request_id, "extend it", "request-extend")
     req = loaded.request
     statutory = statutory_deadline(req.received)
     limit = latest_extension(req.received)
@@ -279,7 +277,7 @@ def close(session: Session, request_id: str, *, met_on: Optional[str] = None, no
     if met_d is not None:
         requests.not_future(met_d, "date of the meeting", session.clock.today())
     requests.require_manager_or_dsl(session, "close a request")
-    loaded = _open_for_step(session, request_id, "close it again")
+    loaded = _open_for_step(session, request_id, "close it again", "request-close")
     req = loaded.request
     if met_d is not None and met_d < req.received:
         raise UsageError("{0} is before the request was received", "give the date of the meeting",

@@ -139,7 +139,8 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
         self.last_clean: Optional[str] = None
         self.expect_root = True
         self._modes: dict = {}
-        self.latest = int(clock.now().timestamp()) + 86400  # no commit is dated after this
+        # no commit is dated after this (policy.COMMIT_DATE_ALLOWANCE says why a day, not CLOCK_ALLOWANCE)
+        self.latest = int((clock.now() + policy.COMMIT_DATE_ALLOWANCE).timestamp())
 
     # -- helpers ---------------------------------------------------------------
     def add(self, commit: str, file: Optional[str], check: str, message: str) -> None:

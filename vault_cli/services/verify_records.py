@@ -21,7 +21,7 @@ from vault_cli.adapters import crypto
 from vault_cli.adapters.gitlog import CommitInfo
 from vault_cli.errors import IntegrityError
 from vault_cli.formats import envelope
-from vault_cli.model import disclosure, policy, trail
+from vault_cli.model import policy, trail
 from vault_cli.model.holders import Holder, Holders
 from vault_cli.model.settings import PROCEDURE_CATEGORIES, Settings
 from vault_cli.services import verify_disclosure
@@ -243,14 +243,19 @@ class RecordChecks(VerifierState):
         return payload
 
     def _check_disclosure(self, ctx: Ctx, path, rid, rv: RecordVersion, payload: dict) -> None:
-        category, details = payload.get("category"), payload.get("details") or {}
-        if (category == "request-override" and ctx.actor is not None
-                and not policy.may_override_refusal(ctx.settings, ctx.actor)):
-            self.add(ctx.c.sha, path, "role", f"entry {payload.get('block')} overrides what a child's profile says about "
-                     f"access, written by '{ctx.name}', whose role may not (a manager's)")
-        if category == "request-export" and details.get("procedure") == disclosure.EXPORT_DECIDED:
-            verify_disclosure.check_export(self, ctx, path, rid, rv, payload)
+        verify_disclosure.check_step(self, ctx, path, rid, rv, payload)
+        if payload.get("category") == "information-sharing":
+            self.check_sharing(ctx, path, payload)
 
+    def check_sharing(self, ctx: Ctx, path, payload: dict) -> None:
+        """A sharing decision holds what 'share' requires (``policy.sharing_problems``), judged at its commit's date."""
+        c = ctx.c
+        made = dt.datetime.fromtimestamp(max(c.time, c.committed), c.when.tzinfo)
+        for fieldname, problem in policy.sharing_problems(ctx.settings.levels, str(payload.get("level")),
+                                                          payload.get("details") or {},
+                                                          list(payload.get("third_parties") or []), made):
+            self.add(c.sha, path, "sharing", f"entry {payload.get('block')}, a sharing decision: "
+                     + problem.replace("{0}", f"its {fieldname}"))
 
     def check_dates(self, ctx: Ctx, path, what: str, at, parents_informed, only: Optional[str] = None) -> None:
         """The dates 'add', 'mark' and 'import' refuse (``policy.date_problems``), judged at the commit's time."""

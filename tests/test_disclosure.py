@@ -423,3 +423,24 @@ def test_verify_holds_sharing_decisions_to_the_rules_share_applies(family):
         assert [k for k, _m in found] == ["sharing"], (said, found)
         assert said in found[0][1], (said, found)
     assert _findings(v) == []
+
+
+def test_an_override_counts_by_who_was_a_manager_when_it_was_made(family, tmp_path):
+    """An override is judged at its own commit, by the roles of that moment: one made by a manager who has left
+    since still stands (the export after it, and verify, accept it); one signed with that leaver's key after they
+    left is a finding."""
+    v, a, b, c, m = family
+    v.ok("child", "set", a, "court_orders=an order")
+    rq = _open_request(v, a)
+    _decide(v, rq, m["withheld"], "--withhold", "--ground", "child-abuse", reason="best interests")
+    _decide(v, rq, m["notinf"], "--disclose", reason="told since")
+    v.add_holder("mo", "manager")
+    v.ok("request", "override", rq, input="mo checked the order\n", who="mo")
+    v.ok("holder", "remove", "mo", "--reason", "left the setting 2026-11-24")
+    v.ok("request", "export", rq, "--out", str(tmp_path / "copy.html"))
+    assert _findings(v) == []
+    v.ok("child", "set", a, "parents:=[{\"name\": \"Grace Hopper\", \"parental_responsibility\": false}]")
+    bad, _ = _forge_step(v, a, "request-override", {"procedure": disclosure.OVERRIDE_PROCEDURE, "request": rq,
+                                                    "refusals": [disclosure.NO_PR], "reason": "x"}, who="mo")
+    found = [f for f in _findings(v) if f["commit"] == bad]
+    assert found and all(f["check"] in ("signer", "role") for f in found), found

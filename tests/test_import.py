@@ -252,3 +252,37 @@ def test_verify_holds_an_import_commit_to_its_count(vault, tmp_path):
     assert r.exit_code == int(ExitCode.FINDINGS), r.stderr
     found = [(f["commit"], f["check"], f["message"]) for f in json.loads(r.stdout)["findings"]]
     assert found == [(bad, "trailer", "the commit says 'record.import' of 2 records but brings in 3")], found
+
+
+def test_verify_finds_a_procedure_entry_brought_in_by_an_import(vault, tmp_path):
+    """'import' refuses a procedure's category (a request step, a sharing decision: only their own commands write
+    them, with their rules); the same import made with plain git, one such entry added, is a finding."""
+    from tests.conftest import entries_file
+    from vault_cli.cli import environment
+    from vault_cli.formats import envelope
+    from vault_cli.services.vault import Session, Vault
+
+    vault.ok("import", str(write(tmp_path, GOOD)))
+    rid = sorted(p.split("/")[1].split(".")[0] for p in vault.git("show", "--name-only", "--format=", "HEAD").split())[0]
+    session = Session.start(Vault(vault.root, config=environment.config(identity=str(vault.keys["amira"]))))
+    env = session.vault.envelope(rid)
+    key = env.current_key("safeguarding")
+    eid = "e-01m8p2cgzd20p9"
+    details = {"procedure": "information-sharing/1", "decision": "shared", "with": "school", "what": "x",
+               "purpose": "y", "basis": "consent", "consent": "given", "reason": None, "on": "2026-11-24", "how": None,
+               "advice": None}
+    payload = {"confide": "entry/1", "record": rid, "block": eid, "level": "safeguarding",
+               "category": "information-sharing", "text": "slipped in", "at": "2026-11-24",
+               "recorded_at": "2026-11-24T10:00:00+00:00", "author": "amira", "parent_view": "not-asked",
+               "parents_informed": None, "parents_not_informed": None, "third_parties": ["school"], "corrects": None,
+               "details": details}
+    env.append_entry({"id": eid, "key": key["id"], "data": envelope.seal(payload, key["recipient"], "entry", env.source)})
+    entries_file(vault.root, rid).write_bytes(env.tail_bytes())
+    vault.git("reset", "-q", "--soft", "HEAD~1")  # the import, made again by hand with the entry in it
+    bad = vault.commit_as("amira", "confide: import 3 records with 4 entries", action="record.import",
+                          trailers={"Confide-Records": "3", "Confide-Entries": "4"})
+    r = vault.run("verify", "--json")
+    assert r.exit_code == int(ExitCode.FINDINGS), r.stderr
+    found = [(f["commit"], f["check"], f["message"]) for f in json.loads(r.stdout)["findings"]]
+    assert found == [(bad, "trailer", f"the commit says 'record.import' but brings in entry {eid}, a procedure's "
+                      "entry (a request step or a sharing decision), which an import never writes")], found

@@ -45,12 +45,12 @@ def entry_id_of(request_id: str) -> str:
 _NEEDS: dict[str, tuple[Union[str, tuple[str, ...]], tuple[str, ...]]] = {
     "request": ("request/1", ("requester", "relationship", "received", "deadline", "statutory_deadline")),
     "request-consent": ("request-consent/1", ("request", "third_party", "answer", "on")),
-    "request-withhold": ("request-withhold/1", ("request", "entry", "reason", "ground")),
+    "request-withhold": (disclosure.LEGACY_WITHHOLD, ("request", "entry", "reason", "ground")),  # history only
     "request-extend": ("request-extend/1", ("request", "until", "reasons", "told_on")),
-    "request-export": (("request-export/1", disclosure.EXPORT_DECIDED), ("request",)),
+    "request-export": ((disclosure.OLD_FORMATS["request-export"], disclosure.EXPORT_DECIDED), ("request",)),
     "request-decision": (disclosure.DECISION_PROCEDURE, ("request", "entry", "decision", "reason")),
     "request-override": (disclosure.OVERRIDE_PROCEDURE, ("request", "reason")),
-    "request-close": ("request-close/1", ("request", "closed_on")),
+    "request-close": (disclosure.CLOSE_PROCEDURE, ("request", "closed_on")),
 }
 _DATES = ("received", "deadline", "statutory_deadline", "on", "until", "told_on", "closed_on")
 

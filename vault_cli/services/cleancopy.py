@@ -33,7 +33,10 @@ staff by their display name and role (``holder set-display-name``), never by
 login; dates written out; no level names.
 
 The export is plaintext by nature. It is written only where ``--out`` says,
-mode 0600, never inside the vault's folder, and the command says so.
+mode 0600, never inside the vault's folder, and the command says so: first to a
+private temporary file beside it, renamed into place only once the export entry
+is committed under the vault's lock, and removed on any failure or interruption
+(the command line turns SIGTERM and SIGHUP into one: ``cli.interrupts``).
 """
 
 from __future__ import annotations

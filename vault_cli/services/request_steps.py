@@ -283,7 +283,7 @@ def close(session: Session, request_id: str, *, met_on: Optional[str] = None, no
         raise UsageError("{0} is before the request was received", "give the date of the meeting",
                          fields=("date of the meeting",))
     today = session.clock.today()
-    details = {"procedure": "request-close/1", "request": request_id,
+    details = {"procedure": disclosure.CLOSE_PROCEDURE, "request": request_id,
                "met_on": met_d.isoformat() if met_d else None, "no_meeting": no_meeting, "notes": notes,
                "closed_on": today.isoformat(), "deadline": req.deadline.isoformat(),
                "exports": len(req.exports)}

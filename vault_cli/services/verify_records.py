@@ -235,6 +235,9 @@ class RecordChecks(VerifierState):
             self.add(ctx.c.sha, path, "role",
                      f"entry {item['id']} is a step of a parents' request ({payload.get('category')}), written by "
                      f"'{ctx.name}', whose role may not handle requests")
+        if kind == "entry" and not rewrap and ctx.action == IMPORT_ACTION and payload.get("category") in PROCEDURE_CATEGORIES:
+            self.add(ctx.c.sha, path, "trailer", f"the commit says '{IMPORT_ACTION}' but brings in entry {item['id']}, "
+                     "a procedure's entry (a request step or a sharing decision), which an import never writes")
         if kind == "entry" and not rewrap and payload.get("category") in PROCEDURE_CATEGORIES and not payload.get("details"):
             self.add(ctx.c.sha, path, "entry-changed", f"entry {item['id']} claims a procedure's category without its details")
         if kind == "entry" and not rewrap:

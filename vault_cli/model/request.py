@@ -83,12 +83,12 @@ class Opening:
     received: str
     deadline: str  # the one set when it was opened (extensions move it: ``Request.deadline``)
     statutory_deadline: str
-    id_checked: Any = None
-    acknowledged: Any = None
-    manager_informed: Any = None
-    legal_advice: Any = None
-    deadline_rule: Any = None
-    notes: Any = None
+    id_checked: Optional[str] = None
+    acknowledged: Optional[str] = None
+    manager_informed: Optional[str] = None
+    legal_advice: Optional[str] = None
+    deadline_rule: Optional[str] = None
+    notes: Optional[str] = None
 
     @classmethod
     def from_details(cls, d: JsonMap) -> Opening:
@@ -132,10 +132,10 @@ class Export:
     id: str
     on: str
     by: str
-    format: Any
-    sha256: Any
-    included: Any
-    removed: Any
+    format: Optional[str]
+    sha256: Optional[str]
+    included: Optional[int]
+    removed: Optional[Mapping[str, int]]  # ground -> how many entries it left out
 
     @classmethod
     def from_entry(cls, e: Entry) -> Export:
@@ -147,9 +147,9 @@ class Export:
 @dataclass(frozen=True)
 class Closing:
     closed_on: str
-    met_on: Any
-    no_meeting: Any
-    notes: Any
+    met_on: Optional[str]
+    no_meeting: Optional[str]
+    notes: Optional[str]
     by: str
 
     @classmethod

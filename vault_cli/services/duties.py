@@ -286,10 +286,11 @@ def share(
                "with": with_whom, "what": what, "purpose": purpose, "basis": basis, "consent": consent,
                "reason": reason, "on": on_d.isoformat(), "how": how, "advice": advice}
     # the rules are policy's, which verify asks of every sharing decision in history
-    for fieldname, problem in policy.sharing_problems(session.settings.levels, level, details, [with_whom],
-                                                      session.clock.now()):
-        raise UsageError(problem, SHARING_HINTS.get(fieldname, "nothing was changed").format(today=session.clock.today().isoformat()),
-                         fields=(fieldname,))
+    problems = policy.sharing_problems(session.settings.levels, level, details, [with_whom], session.clock.now())
+    if problems:
+        fieldname, problem = problems[0]
+        hint = SHARING_HINTS.get(fieldname, "nothing was changed").format(today=session.clock.today().isoformat())
+        raise UsageError(problem, hint, fields=(fieldname,))
     session.vault.check_record_id(record_id)
     if decided_not_to:
         text = f"Decided not to share {what} with {with_whom} (purpose: {purpose}); consent {consent}; reason: {reason}."

@@ -15,6 +15,7 @@ from test_requests import _decide, _open_request, _refused
 from vault_cli.errors import ExitCode
 from vault_cli.formats import envelope
 from vault_cli.model import disclosure
+from vault_cli.model.record import Entry
 
 FINDINGS = int(ExitCode.FINDINGS)
 family, now = test_requests.family, test_requests.now  # the same fixtures: a family's records, a fixed clock
@@ -233,9 +234,11 @@ def test_not_telling_is_a_decision_only_on_the_grounds_that_allow_it():
     entry made another way (plain git, a holder's key) with 'tell: false' on another ground is no decision, so the
     entry stays undecided: export refuses, and verify reports a copy made without it."""
     def entry(ground, tell):
-        return {"id": "e-1", "category": "request-decision", "author": "dara", "recorded_at": "2026-11-24T10:00:00+00:00",
-                "details": {"procedure": disclosure.DECISION_PROCEDURE, "request": "r-1", "entry": "e-9",
-                            "decision": "withhold", "ground": ground, "reason": "x", "tell": tell}}
+        return Entry(id="e-1", level="confidential", category="request-decision", text="x", at="2026-11-24",
+                     recorded_at="2026-11-24T10:00:00+00:00", author="dara", parent_view="not-asked",
+                     parents_informed=None, parents_not_informed=None, third_parties=(), corrects=None,
+                     details={"procedure": disclosure.DECISION_PROCEDURE, "request": "r-1", "entry": "e-9",
+                              "decision": "withhold", "ground": ground, "reason": "x", "tell": tell})
 
     assert disclosure.decision_of(entry("third-party", False)) is None
     assert disclosure.decision_of(entry("third-party", True)) is not None

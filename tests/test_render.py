@@ -6,6 +6,7 @@ import json
 from rich.console import Console
 
 from vault_cli.cli import render
+from vault_cli.model.record import Record
 
 TRICKY = "[/dim] closing tag, [bold red]not bold[/bold red] and [link=http://x]no link[/link]"
 
@@ -20,7 +21,7 @@ def test_terminal_rendering_shows_markup_like_text_literally(vault):
         for m in x["markings"]:
             m["id"] = m.pop("marking")
     buf = io.StringIO()
-    render.record(Console(file=buf, force_terminal=True, width=400, no_color=True), data)
+    render.record(Console(file=buf, force_terminal=True, width=400, no_color=True), Record.from_json(data))
     shown = buf.getvalue()
     assert TRICKY in shown
     assert "Ada [red]Brackets[/red]" in shown

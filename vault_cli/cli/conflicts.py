@@ -10,7 +10,7 @@ an edited profile comes from the editor's private folder in memory or a file.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
@@ -19,6 +19,9 @@ from vault_cli.cli.render import when
 from vault_cli.cli.safe_text import safe
 from vault_cli.errors import IntegrityError, UsageError
 from vault_cli.formats import yamlio
+
+if TYPE_CHECKING:
+    from vault_cli.model.record import Record
 
 
 def _say(value) -> str:
@@ -29,25 +32,26 @@ def _say(value) -> str:
     return safe(str(value))
 
 
-def conflict_text(data: dict) -> str:
+def conflict_text(data: Record) -> str:
     """The notice ``show`` prints for a record with an unresolved conflict (plain text; nothing for others)."""
-    conflict = data.get("conflict")
+    conflict = data.conflict
     if not conflict:
         return ""
-    rid = data["record"]
+    rid = data.record
     lines = [f"CONFLICT: the profile of {rid} was changed on two machines, and a sync kept both versions.",
              "Until someone chooses, the profile shown is the one both machines last agreed on."]
-    versions = conflict["versions"]
+    versions = conflict.versions
     if versions is None:
         lines.append("You cannot read the profile, so the versions are not shown: the key person or a manager chooses.")
         return "\n".join(lines) + "\n\n"
-    fields = sorted({f for v in versions for f in v["profile"]})
-    differ = [f for f in fields if len({repr(v["profile"].get(f)) for v in versions}) > 1]
+    stored = [v.profile.to_json() for v in versions]
+    fields = sorted({f for p in stored for f in p})
+    differ = [f for f in fields if len({repr(p.get(f)) for p in stored}) > 1]
     lines.append("The versions differ in: " + (", ".join(f.replace("_", " ") for f in differ) or "nothing but who saved them"))
-    for v in versions:
-        lines.append(f"  version {v['version']}, saved by {safe(v['updated_by'])} at {when(v['updated_at'])}:")
-        lines.extend(f"    {f.replace('_', ' ')}: {_say(v['profile'].get(f))}" for f in differ)
-    numbers = ", ".join(str(v["version"]) for v in versions[:-1]) + f" or {versions[-1]['version']}"
+    for v, p in zip(versions, stored, strict=True):
+        lines.append(f"  version {v.version}, saved by {safe(v.updated_by)} at {when(v.updated_at)}:")
+        lines.extend(f"    {f.replace('_', ' ')}: {_say(p.get(f))}" for f in differ)
+    numbers = ", ".join(str(v.version) for v in versions[:-1]) + f" or {versions[-1].version}"
     lines.append(f"Choose one with 'confide resolve {rid} --take N' (N is {numbers}), or write the profile anew "
                  f"with 'confide resolve {rid} --edit'.")
     return "\n".join(lines) + "\n\n"

@@ -381,9 +381,9 @@ def show(
     s = _session(vault, identity)
     data = records.show_record(s, picker.choose(s, record))
     if as_json:
-        out_json(contract.show(data))
+        out_json(contract.show(data.to_json()))
         return
-    if data.get("conflict"):  # a sync kept two versions of the profile: say so first, in plain words
+    if data.conflict:  # a sync kept two versions of the profile: say so first, in plain words
         from vault_cli.cli.conflicts import conflict_text
 
         sys.stdout.write(conflict_text(data))

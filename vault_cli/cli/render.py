@@ -21,14 +21,15 @@ from __future__ import annotations
 import textwrap
 
 from vault_cli.cli.safe_text import safe
+from vault_cli.model.record import AnyEntry, Entry, Marking, Profile, Record
 
 INDENT = "    "
 MAX_WIDTH = 100
 
 
-def _profile_lines(profile: dict) -> list[tuple[str, str]]:
+def _profile_lines(profile: Profile) -> list[tuple[str, str]]:
     rows = []
-    for k, v in profile.items():
+    for k, v in profile.to_json().items():
         if v in (None, [], {}):
             continue
         if isinstance(v, list):
@@ -48,62 +49,62 @@ def _say(v) -> str:
     return "(none)" if v is None else safe(v)
 
 
-def _marking_line(m: dict) -> str:
-    ch = ", ".join(f"{safe(k.replace('_', ' '))} {_say(v['from'])} -> {_say(v['to'])}" for k, v in m["changes"].items())
-    return (f"marked by {safe(m['author'])} {when(m['recorded_at'])}: {ch}"
-            + (f" ({safe(m['reason'])})" if m["reason"] else ""))
+def _marking_line(m: Marking) -> str:
+    ch = ", ".join(f"{safe(k.replace('_', ' '))} {_say(v.before)} -> {_say(v.after)}" for k, v in m.changes.items())
+    return (f"marked by {safe(m.author)} {when(m.recorded_at)}: {ch}"
+            + (f" ({safe(m.reason)})" if m.reason else ""))
 
 
 VIEWS = {"not-asked": "view not asked", "confidential": "they regard it as confidential",
          "not-confidential": "they do not regard it as confidential"}
 
 
-def parents_line(e: dict) -> str:
+def parents_line(e: Entry) -> str:
     """Whether the parents were told, and their view on confidentiality, in one line."""
-    if e["parents_informed"]:
-        told = f"parents told {safe(e['parents_informed'])}"
-    elif e["parents_not_informed"]:
-        told = f"parents not told: {safe(e['parents_not_informed'])}"
-    elif e["level"] == "general":
+    if e.parents_informed:
+        told = f"parents told {safe(e.parents_informed)}"
+    elif e.parents_not_informed:
+        told = f"parents not told: {safe(e.parents_not_informed)}"
+    elif e.level == "general":
         told = "parents"
     else:
         told = "parents not yet told"
-    view = VIEWS.get(e["parent_view"], f"view {safe(e['parent_view'])}")
+    view = VIEWS.get(e.parent_view, f"view {safe(e.parent_view)}")
     return f"{told}; {view}" if told != "parents" else f"parents: {view}"
 
 
-def entry_block(e: dict) -> tuple[str, str, list[str], list[str], list[str]]:
+def entry_block(e: AnyEntry) -> tuple[str, str, list[str], list[str], list[str]]:
     """One entry as (header, id, parents' lines, text lines, note lines), unstyled and unwrapped."""
-    if not e["readable"]:
-        return f"sealed {safe(e['level'])} entry (you hold no key for it)", safe(e["id"]), [], [], []
-    head = f"{when(e['at'])}  {safe(e['category'])}  by {safe(e['author'])}  {safe(e['level'])}"
-    text = safe(e["text"], lines=True).splitlines() or [""]
+    if not isinstance(e, Entry):
+        return f"sealed {safe(e.level)} entry (you hold no key for it)", safe(e.id), [], [], []
+    head = f"{when(e.at)}  {safe(e.category)}  by {safe(e.author)}  {safe(e.level)}"
+    text = safe(e.text, lines=True).splitlines() or [""]
     notes = []
-    if e["third_parties"]:
-        notes.append("third parties: " + ", ".join(safe(t) for t in e["third_parties"]))
-    if e["corrects"]:
-        notes.append(f"corrects {safe(e['corrects'])}")
-    how = (e.get("details") or {}).get("how") if isinstance(e.get("details"), dict) else None
+    if e.third_parties:
+        notes.append("third parties: " + ", ".join(safe(t) for t in e.third_parties))
+    if e.corrects:
+        notes.append(f"corrects {safe(e.corrects)}")
+    how = e.details.get("how") if e.details else None
     if how:
         notes.append(f"how it was shared: {safe(how)}")
-    for m in e["markings"]:
+    for m in e.markings:
         notes.append(_marking_line(m))
-    return head, safe(e["id"]), [parents_line(e)], text, notes
+    return head, safe(e.id), [parents_line(e)], text, notes
 
 
-def _profile_head(data: dict) -> tuple[str, list[tuple[str, str]]]:
-    prof = data["profile"]
+def _profile_head(data: Record) -> tuple[str, list[tuple[str, str]]]:
+    prof = data.profile
     if prof is None:
-        return f"{safe(data['record'])}  profile: sealed (you hold no general-level key for this record)", []
-    return f"{safe(data['record'])}: {safe(prof.get('name', ''))}", _profile_lines(prof)
+        return f"{safe(data.record)}  profile: sealed (you hold no general-level key for this record)", []
+    return f"{safe(data.record)}: {safe(prof.name)}", _profile_lines(prof)
 
 
-def _count(data: dict) -> str:
-    n = len(data["entries"])
+def _count(data: Record) -> str:
+    n = len(data.entries)
     return f"Chronology ({n} {'entry' if n == 1 else 'entries'})"
 
 
-def record_plain(data: dict) -> str:
+def record_plain(data: Record) -> str:
     """The record as plain text, for pipes and files: no styling, no wrapping, nothing to measure.
 
     Use ``--json`` for anything a script parses.
@@ -113,7 +114,7 @@ def record_plain(data: dict) -> str:
     lines.extend(f"  {k}: {v}" for k, v in fields)
     lines.append("")
     lines.append(_count(data))
-    for e in data["entries"]:
+    for e in data.entries:
         head, eid, parents, text, notes = entry_block(e)
         lines.append("")
         lines.append(f"{head}  {eid}")
@@ -130,7 +131,7 @@ def _wrap(line: str, width: int, indent: str = INDENT, hang: str = "") -> str:
     return "".join(indent + p + "\n" for p in parts)
 
 
-def record(console, data: dict) -> None:
+def record(console, data: Record) -> None:
     """The case file on a terminal: one rich ``Text``, wrapped here to the console's width and printed once.
 
     Wrapping here (textwrap, words whole) rather than in rich keeps the indent on every line and
@@ -146,17 +147,17 @@ def record(console, data: dict) -> None:
     for k, v in fields:
         t.append(_wrap(f"{k}: {v}", width, "  ", "    "))
     t.append("\n" + _count(data) + "\n", style="bold")
-    for e in data["entries"]:
+    for e in data.entries:
         head, eid, parents, text, notes = entry_block(e)
         t.append("\n")
         if len(head) + 2 + len(eid) <= width:
-            t.append(head + " " * (width - len(head) - len(eid)) + eid + "\n", style="dim" if not e["readable"] else "bold")
+            t.append(head + " " * (width - len(head) - len(eid)) + eid + "\n", style="dim" if not e.readable else "bold")
         else:
             t.append(_wrap(head, width, "", "  "), style="bold")
             t.append(eid + "\n", style="dim")
         for x in parents:
             t.append(_wrap(x, width, INDENT, "  "), style="dim")
-        t.append("".join(_wrap(x, width) if x else "\n" for x in text) if e["readable"] else "")
+        t.append("".join(_wrap(x, width) if x else "\n" for x in text) if e.readable else "")
         for x in notes:
             t.append(_wrap(x, width, INDENT, "  "), style="dim")
     console.print(t, soft_wrap=True, end="")

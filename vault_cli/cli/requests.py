@@ -364,15 +364,15 @@ def due_cmd(
     with _progress("reading records", len(s.vault.record_ids())) as tick:
         data = duties.due(s, within=within, progress=tick)
     if as_json:
-        out_json(contract.due(data))
+        out_json(contract.due(data.to_json()))
         return
     with paged(not no_pager):
         _table(["kind", "record", "item", "due", "days left", "what"],
-               [[i["kind"], i["record"] or ", ".join(i.get("records") or []), i["item"], i["due"] or "",
-                 "" if i["days_left"] is None else str(i["days_left"]), i["what"]] for i in data["items"]],
-               title=f"Due on {data['today']}", lead=5)
-    if data["records_with_sealed_entries"]:
-        note(f"{data['records_with_sealed_entries']} records hold entries you cannot read; they were not checked")
+               [[i.kind, i.record or ", ".join(i.records or []), i.item, i.due or "",
+                 "" if i.days_left is None else str(i.days_left), i.what] for i in data.items],
+               title=f"Due on {data.today}", lead=5)
+    if data.records_with_sealed_entries:
+        note(f"{data.records_with_sealed_entries} records hold entries you cannot read; they were not checked")
 
 
 def _find_text(text: Optional[str]) -> str:

@@ -1,6 +1,6 @@
 """What a parent's copy may disclose: the decisions each request needs, their grounds, and when export must stop.
 
-Pure rules on decrypted entries (no IO), used by the commands (``request decide``,
+Pure rules on decrypted entries (``model.record.Entry``; no IO), used by the commands (``request decide``,
 ``request override``, ``request export``) and by ``confide verify`` alike, so what a
 command refuses, verify reports.
 
@@ -46,10 +46,14 @@ neither counts it nor says that nothing was removed.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from vault_cli.model.record import Entry, Profile
 from vault_cli.model.settings import LEVELS, PROCEDURE_CATEGORIES
+
+JsonMap = Mapping[str, Any]
 
 # ground -> what it means, with where the law says so. The list is fixed: a ground outside it
 # is refused, because each must be an exemption the Act provides.
@@ -101,31 +105,28 @@ AFTER_CLOSE = ("request-consent", "request-withhold", "request-decision", "reque
                "request-close")
 
 
-def state_of(payload: dict[str, Any], marks: list[dict[str, Any]]) -> dict[str, Any]:
-    """An entry's current state from its decrypted block and markings (what ``needs_decision`` and ``decisions``
-    read), for ``confide verify``, which reads blocks without a session."""
-    st = {k: payload.get(k) for k in ("category", "level", "at", "recorded_at", "author", "parents_informed",
-                                      "parents_not_informed")}
-    st["id"] = payload.get("block")
-    st["details"] = payload.get("details") or {}
-    for m in sorted(marks, key=lambda x: x.get("block", "")):
-        for name, change in (m.get("changes") or {}).items():
-            if name != "level" and name in st:
-                st[name] = change.get("to")
-    return st
+def state_of(payload: JsonMap, marks: Sequence[JsonMap]) -> Entry:
+    """An entry's current state from its decrypted block and markings (validated), for ``confide verify``, which
+    reads blocks without a session."""
+    return Entry.from_payloads(payload, marks)
 
 
-def is_request_step(entry: dict[str, Any]) -> bool:
+def details_of(entry: Entry) -> JsonMap:
+    """What a procedure recorded besides the text (``{}`` when nothing)."""
+    return entry.details or {}
+
+
+def is_request_step(entry: Entry) -> bool:
     """A request procedure's own entry, not part of the child's file."""
-    return entry.get("category") in REQUEST_CATEGORIES
+    return entry.category in REQUEST_CATEGORIES
 
 
-def needs_decision(entry: dict[str, Any]) -> list[str]:
+def needs_decision(entry: Entry) -> list[str]:
     """Why an entry (its current state) needs a decision before it can be disclosed; empty when it does not."""
     why = []
-    if entry.get("parents_not_informed"):
+    if entry.parents_not_informed:
         why.append(NOT_INFORMED)
-    if entry.get("level") == TOP_LEVEL:
+    if entry.level == TOP_LEVEL:
         why.append(TOP_LEVEL)
     return why
 
@@ -143,38 +144,42 @@ class Decision:
     tell: bool = True  # False: withheld without telling the requester (telling them would itself cause harm)
 
 
-def decision_of(e: dict[str, Any]) -> Optional[Decision]:
-    """The decision a procedure entry records (current state with ``details``), or None when it records none."""
-    d = e.get("details") or {}
-    if e.get("category") == "request-decision" and d.get("procedure") == DECISION_PROCEDURE:
+def decision_of(e: Entry) -> Optional[Decision]:
+    """The decision a procedure entry records, or None when it records none."""
+    d = details_of(e)
+    if e.category == "request-decision" and d.get("procedure") == DECISION_PROCEDURE:
         if d.get("decision") not in DECISIONS or not isinstance(d.get("entry"), str):
             return None
         if d["decision"] == "withhold" and d.get("ground") not in GROUNDS:
             return None
         if d.get("tell") is False and not (d["decision"] == "withhold" and d.get("ground") in UNTOLD_GROUNDS):
             return None  # not telling is allowed only on these grounds: otherwise the entry stays undecided
-        return Decision(d["entry"], d["decision"], d.get("ground"), d.get("reason") or "", e["author"],
-                        e["recorded_at"], e["id"], d.get("request") or "", d.get("tell") is not False)
-    if e.get("category") == "request-withhold" and d.get("procedure") == LEGACY_WITHHOLD:
-        return Decision(d.get("entry") or "", "withhold", d.get("ground"), d.get("reason") or "", e["author"],
-                        e["recorded_at"], e["id"], d.get("request") or "")
+        return Decision(d["entry"], d["decision"], d.get("ground"), d.get("reason") or "", e.author,
+                        e.recorded_at, e.id, d.get("request") or "", d.get("tell") is not False)
+    if e.category == "request-withhold" and d.get("procedure") == LEGACY_WITHHOLD:
+        return Decision(d.get("entry") or "", "withhold", d.get("ground"), d.get("reason") or "", e.author,
+                        e.recorded_at, e.id, d.get("request") or "")
     return None
 
 
-def decisions(entries: list[dict[str, Any]]) -> dict[str, dict[str, Decision]]:
-    """Every request's decisions, the latest for each entry: {request: {entry: Decision}}."""
+def latest(found: Iterable[Decision]) -> dict[str, dict[str, Decision]]:
+    """Decisions by request, the latest (by its entry's id) for each entry: {request: {entry: Decision}}."""
     out: dict[str, dict[str, Decision]] = {}
-    for e in sorted(entries, key=lambda x: x["id"]):
-        dec = decision_of(e)
-        if dec is not None and dec.request:
+    for dec in sorted(found, key=lambda x: x.id):
+        if dec.request:
             out.setdefault(dec.request, {})[dec.entry] = dec
     return out
 
 
-def undecided(file_entries: list[dict[str, Any]], decided: dict[str, Decision]) -> list[dict[str, Any]]:
+def decisions(entries: Iterable[Entry]) -> dict[str, dict[str, Decision]]:
+    """Every request's decisions, the latest for each entry: {request: {entry: Decision}}."""
+    return latest(dec for dec in map(decision_of, entries) if dec is not None)
+
+
+def undecided(file_entries: Iterable[Entry], decided: Mapping[str, Decision]) -> list[Entry]:
     """The entries that need a decision and have none, in date order."""
-    return [e for e in sorted(file_entries, key=lambda x: (x["at"], x["id"]))
-            if needs_decision(e) and e["id"] not in decided]
+    return [e for e in sorted(file_entries, key=lambda x: (x.at, x.id))
+            if needs_decision(e) and e.id not in decided]
 
 
 def decision_level(entry_level: str) -> str:
@@ -190,14 +195,14 @@ def refused_after_close(category: str) -> bool:
     return category in AFTER_CLOSE
 
 
-def closed_requests(entries: list[dict[str, Any]]) -> set[str]:
-    """The requests a close step in ``entries`` (current states with ``details``) closed."""
-    return {str((e.get("details") or {}).get("request")) for e in entries
-            if e.get("category") == "request-close" and (e.get("details") or {}).get("procedure") == CLOSE_PROCEDURE}
+def closed_requests(entries: Iterable[Entry]) -> set[str]:
+    """The requests a close step in ``entries`` (current states) closed."""
+    return {str(details_of(e).get("request")) for e in entries
+            if e.category == "request-close" and details_of(e).get("procedure") == CLOSE_PROCEDURE}
 
 
 def old_format_problem(category: Any, procedure: Any, made: dt.datetime,
-                       entries: Optional[list[dict[str, Any]]]) -> Optional[str]:
+                       entries: Optional[Iterable[Entry]]) -> Optional[str]:
     """Why a step in an old format may not be in a commit made at ``made`` (an aware time) whose record holds
     ``entries`` besides it (None: not known); None when it may (history from before the change)."""
     if OLD_FORMATS.get(str(category)) != procedure:
@@ -205,7 +210,7 @@ def old_format_problem(category: Any, procedure: Any, made: dt.datetime,
     if made >= OLD_FORMATS_UNTIL:
         return (f"is in the old format {procedure}, which confide stopped writing on "
                 f"{OLD_FORMATS_UNTIL.date().isoformat()}: a commit made since may not use it")
-    if any((e.get("details") or {}).get("procedure") in NEW_FORMATS for e in entries or []):
+    if any(details_of(e).get("procedure") in NEW_FORMATS for e in entries or []):
         return (f"is in the old format {procedure}, in a record that already holds request steps in the "
                 "formats that replaced it")
     return None
@@ -215,46 +220,72 @@ def _key(name: str) -> str:
     return " ".join(str(name).split()).casefold()
 
 
-def refusals(profile: Optional[dict[str, Any]], requester: str) -> list[str]:
+def refusals(profile: Optional[Profile], requester: str) -> list[str]:
     """Why the profile says a copy must not be given to ``requester`` without a manager's override."""
-    out = []
-    profile = profile or {}
-    for p in profile.get("parents") or []:
-        if isinstance(p, dict) and _key(p.get("name", "")) == _key(requester) and p.get("parental_responsibility") is False:
+    out: list[str] = []
+    if profile is None:
+        return out
+    for p in profile.parents:
+        if _key(p.name) == _key(requester) and p.parental_responsibility is False:
             out.append(NO_PR)
             break
-    orders = profile.get("court_orders")
+    orders = profile.court_orders
     if isinstance(orders, str) and orders.strip():
         out.append(COURT_ORDER)
     return out
 
 
-def requester_listed(profile: Optional[dict[str, Any]], requester: str) -> bool:
+def requester_listed(profile: Optional[Profile], requester: str) -> bool:
     """Is the requester among the parents the profile lists (by name)?"""
-    return any(isinstance(p, dict) and _key(p.get("name", "")) == _key(requester)
-               for p in (profile or {}).get("parents") or [])
+    return profile is not None and any(_key(p.name) == _key(requester) for p in profile.parents)
 
 
-def overridden(entries: list[dict[str, Any]], request_id: str) -> set[str]:
+@dataclass(frozen=True)
+class Override:
+    """A manager's override of what the profile says about access, for one request."""
+
+    id: str  # its own entry's id
+    request: str
+    refusals: tuple[str, ...]  # as the step lists them
+    reason: str
+    by: str
+    on: str  # recorded_at
+
+    @classmethod
+    def from_entry(cls, e: Entry) -> Optional[Override]:
+        """The override a procedure entry records, or None when it records none."""
+        d = details_of(e)
+        if e.category != "request-override" or d.get("procedure") != OVERRIDE_PROCEDURE:
+            return None
+        lifted = d.get("refusals")
+        return cls(e.id, str(d.get("request") or ""),
+                   tuple(r for r in (lifted if isinstance(lifted, list) else []) if isinstance(r, str)),
+                   str(d.get("reason") or ""), e.author, e.recorded_at)
+
+
+def overrides(entries: Iterable[Entry]) -> list[Override]:
+    """Every override the entries record."""
+    return [o for o in map(Override.from_entry, entries) if o is not None]
+
+
+def overridden(found: Iterable[Override], request_id: str) -> set[str]:
     """The refusals a recorded override lifts for ``request_id``."""
     out: set[str] = set()
-    for e in entries:
-        d = e.get("details") or {}
-        if (e.get("category") == "request-override" and d.get("procedure") == OVERRIDE_PROCEDURE
-                and d.get("request") == request_id):
-            lifted = d.get("refusals")
-            out |= {r for r in (lifted if isinstance(lifted, list) else []) if isinstance(r, str) and r in REFUSALS}
+    for o in found:
+        if o.request == request_id:
+            out |= {r for r in o.refusals if r in REFUSALS}
     return out
 
 
-def pending_refusals(profile: Optional[dict[str, Any]], requester: str, entries: list[dict[str, Any]],
+def pending_refusals(profile: Optional[Profile], requester: str, found: Iterable[Override],
                      request_id: str) -> list[str]:
-    """What the profile stops, for ``request_id``'s requester, that no override in ``entries`` has lifted yet: what
+    """What the profile stops, for ``request_id``'s requester, that no override in ``found`` has lifted yet: what
     export refuses, and all an override made now may lift."""
-    lifted = overridden(entries, request_id)
+    lifted = overridden(found, request_id)
     return [r for r in refusals(profile, requester) if r not in lifted]
 
 
 __all__ = ["GROUNDS", "TOLD", "DECISIONS", "REFUSALS", "Decision", "needs_decision", "decisions", "undecided",
            "refusals", "overridden", "pending_refusals", "requester_listed", "decision_of", "decision_level",
-           "refused_after_close", "closed_requests", "old_format_problem"]
+           "refused_after_close", "closed_requests", "old_format_problem", "Override", "overrides", "latest",
+           "state_of", "details_of", "is_request_step"]

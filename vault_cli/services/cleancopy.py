@@ -55,6 +55,7 @@ from typing import Any
 from vault_cli.errors import Denied, ExternalError, UsageError
 from vault_cli.formats.cleancopy_page import long_date, render
 from vault_cli.model import disclosure
+from vault_cli.model.record import Entry
 from vault_cli.services import request_steps, requests, staff
 from vault_cli.services.vault import Session
 from vault_cli.services.writing import WriteResult
@@ -108,11 +109,11 @@ def _child_value(session: Session, key: str, value) -> str:
     return _plain(value)
 
 
-def _undecided_error(request_id: str, pending: list, earlier: dict) -> UsageError:
-    def one(e: dict) -> str:
+def _undecided_error(request_id: str, pending: list[Entry], earlier: dict) -> UsageError:
+    def one(e: Entry) -> str:
         before = ", ".join(f"{'withheld' if x.decision == 'withhold' else 'disclosed'} for {x.request}"
-                           for x in earlier.get(e["id"], []))
-        return f"{e['id']}{' (' + before + ')' if before else ''}"  # ids only: an entry's date and category are its data
+                           for x in earlier.get(e.id, []))
+        return f"{e.id}{' (' + before + ')' if before else ''}"  # ids only: an entry's date and category are its data
 
     shown = "; ".join(one(e) for e in pending[:10]) + ("; ..." if len(pending) > 10 else "")
     return UsageError(
@@ -130,7 +131,7 @@ def check_refusals(loaded: requests.Loaded) -> None:
     order) is not decided: no copy until it is resolved."""
     req = loaded.request
     requests.refuse_while_conflicted(loaded.env.head, loaded.env.record)
-    pending = disclosure.pending_refusals(loaded.profile, req.details["requester"], req.overrides, req.id)
+    pending = disclosure.pending_refusals(loaded.profile, req.opening.requester, req.overrides, req.id)
     if pending:
         raise Denied(
             "no clean copy for this request: " + "; and ".join(disclosure.REFUSALS[r] for r in pending),
@@ -154,15 +155,15 @@ def build(session: Session, request_id: str) -> dict:
     decided = req.decided()
     pending = disclosure.undecided(file, decided)
     if pending:
-        raise _undecided_error(request_id, pending, requests.earlier_decisions(loaded.entries, req))
+        raise _undecided_error(request_id, pending, requests.earlier_decisions(loaded.entries, req.id))
     answers = req.answers()
-    given = {k for k, a in answers.items() if a["details"]["answer"] == "given"}
-    refused = {k for k, a in answers.items() if a["details"]["answer"] == "refused"}
+    given = {k for k, a in answers.items() if a.answer == "given"}
+    refused = {k for k, a in answers.items() if a.answer == "refused"}
     removed: Counter = Counter()
     kept, not_told = [], 0
-    for e in sorted(file, key=lambda x: (x["at"], x["id"])):
-        parties = {requests.party_key(n) for n in e["third_parties"]}
-        dec = decided.get(e["id"])
+    for e in sorted(file, key=lambda x: (x.at, x.id)):
+        parties = {requests.party_key(n) for n in e.third_parties}
+        dec = decided.get(e.id)
         if dec is not None and dec.decision == "withhold":
             if dec.tell:
                 removed[disclosure.TOLD] += 1
@@ -174,38 +175,38 @@ def build(session: Session, request_id: str) -> dict:
             removed[GROUND_AWAITED] += 1
         else:
             kept.append(e)
-    at_of = {e["id"]: e["at"] for e in loaded.entries}
-    profile = loaded.profile or {}
-    child = [(label, _child_value(session, k, profile[k])) for k, label in CHILD_FIELDS
-             if profile.get(k) not in (None, "", [], {})]
-    out_entries = []
+    at_of = {e.id: e.at for e in loaded.entries}
+    profile = loaded.profile
+    child = [(label, _child_value(session, k, profile.get(k))) for k, label in CHILD_FIELDS
+             if profile is not None and profile.get(k) not in (None, "", [], {})]
+    out_entries: list[dict[str, Any]] = []
     for e in kept:
         out_entries.append({
-            "date": e["at"][:10], "time": e["at"][11:16], "category": e["category"],
-            "text": e["text"], "recorded_by": staff_name(session, e["author"]), "recorded_on": e["recorded_at"][:10],
-            "parent_view": e["parent_view"], "parents_informed": e["parents_informed"],
-            "parents_not_informed": e["parents_not_informed"], "third_parties": e["third_parties"],
-            "corrects": at_of.get(e["corrects"], "")[:10] if e["corrects"] else None,
+            "date": e.at[:10], "time": e.at[11:16], "category": e.category,
+            "text": e.text, "recorded_by": staff_name(session, e.author), "recorded_on": e.recorded_at[:10],
+            "parent_view": e.parent_view, "parents_informed": e.parents_informed,
+            "parents_not_informed": e.parents_not_informed, "third_parties": list(e.third_parties),
+            "corrects": at_of.get(e.corrects, "")[:10] if e.corrects else None,
         })
-    d = req.details
+    d = req.opening
     dates = [e["date"] for e in out_entries]
     return {
         "format": "confide/clean-copy/2",
         "setting": session.settings.name,
         "request": request_id,
-        "requester": d["requester"], "relationship": d["relationship"], "received": d["received"],
+        "requester": d.requester, "relationship": d.relationship, "received": d.received,
         "prepared_on": session.clock.today().isoformat(), "prepared_by": staff_name(session, actor.name),
         "child": [{"field": label, "value": value} for label, value in child],
-        "child_name": profile.get("name", ""),
+        "child_name": profile.name if profile is not None else "",
         "from": min(dates) if dates else None, "to": max(dates) if dates else None,
         "entries": out_entries,
         "removed": [{"ground": g, "count": n} for g, n in sorted(removed.items())],
         "removed_total": sum(removed.values()),
         "decisions": {k: x.id for k, x in sorted(decided.items())},
         "not_told": not_told,
-        "overrides": [o["id"] for o in req.overrides],
-        "requester_listed": (disclosure.requester_listed(loaded.profile, d["requester"])
-                             if profile.get("parents") else None),
+        "overrides": [o.id for o in req.overrides],
+        "requester_listed": (disclosure.requester_listed(profile, d.requester)
+                             if profile is not None and profile.parents else None),
     }
 
 

@@ -106,14 +106,14 @@ def versions_for_editing(session: Session, record_id: str, start: int) -> dict:
     conflict = records.conflict_of(session, env)
     if conflict is None:
         raise UsageError(f"record {record_id} has no conflict to resolve", "nothing was changed")
-    if conflict["versions"] is None:
+    if conflict.versions is None:
         raise Denied(f"you cannot read the profile of {record_id}, so you cannot resolve its conflict",
                      "ask the key person or a manager")
-    if not 1 <= start <= len(conflict["versions"]):
-        raise UsageError(f"record {record_id} has versions 1 to {len(conflict['versions'])}, not {start}",
+    if not 1 <= start <= len(conflict.versions):
+        raise UsageError(f"record {record_id} has versions 1 to {len(conflict.versions)}, not {start}",
                          f"see them with 'confide show {record_id}'")
-    profile = conflict["versions"][start - 1]["profile"]
-    full = {f: profile.get(f) for f in profiles.PROFILE_FIELDS}
+    stored = conflict.versions[start - 1].profile.to_json()
+    full = {f: stored.get(f) for f in profiles.PROFILE_FIELDS}
     for f in ("parents", "emergency_contacts", "home_languages", "allergies"):
         full[f] = full[f] or []
     full["consents"] = full["consents"] or {}

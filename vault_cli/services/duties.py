@@ -34,6 +34,7 @@ from typing import Optional
 from vault_cli.adapters import crypto, parallel, timeutil
 from vault_cli.errors import IntegrityError, UsageError
 from vault_cli.model import names, policy
+from vault_cli.model.duty import Due, Duty
 from vault_cli.services import records, requests
 from vault_cli.services.vault import Session
 
@@ -59,92 +60,91 @@ DEFAULT_WITHIN = 14
 def _record_due(session: Session, record_id: str, today: dt.date, within: int) -> dict:
     env = session.vault.envelope(record_id)
     entries, sealed = requests.open_entries(session, env)
-    items: list[dict] = []
+    items: list[Duty] = []
     for req in requests.requests_in(entries, record_id).values():
         if req.closed is None:
             s = req.summary(today)
-            items.append({"kind": "request", "record": record_id, "item": req.id, "due": s["deadline"],
-                          "days_left": s["days_left"],
-                          "what": f"answer the request to see the file ({s['state']}, received {s['received']})"})
+            items.append(Duty(kind="request", record=record_id, item=req.id, due=s["deadline"],
+                              days_left=s["days_left"],
+                              what=f"answer the request to see the file ({s['state']}, received {s['received']})"))
     for e in entries:
-        if e["category"] in requests.REQUEST_CATEGORIES:
+        if e.category in requests.REQUEST_CATEGORIES:
             continue
-        if e["level"] in ("confidential", "safeguarding") and e["parents_informed"] is None \
-                and e["parents_not_informed"] is None:
-            items.append({"kind": "parents-not-informed", "record": record_id, "item": e["id"], "due": None,
-                          "days_left": None, "level": e["level"], "category": e["category"], "at": e["at"],
-                          "what": f"record that parents were informed of this {e['level']} entry, or why not"})
-        if e["parent_view"] == "not-asked" and e["parents_not_informed"] is None \
-                and (e["level"] != "general" or e["category"] in PARENT_SHARED):
-            items.append({"kind": "parent-view-not-asked", "record": record_id, "item": e["id"], "due": None,
-                          "days_left": None, "level": e["level"], "category": e["category"], "at": e["at"],
-                          "what": "ask whether the parent regards this as confidential"})
+        if e.level in ("confidential", "safeguarding") and e.parents_informed is None \
+                and e.parents_not_informed is None:
+            items.append(Duty(kind="parents-not-informed", record=record_id, item=e.id, due=None,
+                              days_left=None, level=e.level, category=e.category, at=e.at,
+                              what=f"record that parents were informed of this {e.level} entry, or why not"))
+        if e.parent_view == "not-asked" and e.parents_not_informed is None \
+                and (e.level != "general" or e.category in PARENT_SHARED):
+            items.append(Duty(kind="parent-view-not-asked", record=record_id, item=e.id, due=None,
+                              days_left=None, level=e.level, category=e.category, at=e.at,
+                              what="ask whether the parent regards this as confidential"))
     for g in env.head.get("grants", []) or []:
         until = g.get("until")
         if not until:
             continue
         left = (dt.date.fromisoformat(until) - today).days
         if left <= within:
-            items.append({"kind": "grant-ends", "record": record_id, "item": f"{g['holder']}:{g['level']}", "due": until,
-                          "days_left": left, "holder": g["holder"], "level": g["level"],
-                          "what": f"{g['holder']}'s {g['level']} grant ends" + (" (past)" if left < 0 else "")})
+            items.append(Duty(kind="grant-ends", record=record_id, item=f"{g['holder']}:{g['level']}", due=until,
+                              days_left=left, holder=g["holder"], level=g["level"],
+                              what=f"{g['holder']}'s {g['level']} grant ends" + (" (past)" if left < 0 else "")))
     for level in env.head.get("rekey") or []:
         if policy.may_make_key(session.settings, session.holders, env.head, session.actor, level):
             what = f"a new {level} key generation is due: your next write makes it (or run 'confide expire')"
         else:
             what = f"a new {level} key generation is due: a holder who reads that level makes it at their next write"
-        items.append({"kind": "rekey", "record": record_id, "item": level, "due": None, "days_left": None,
-                      "level": level, "what": what})
+        items.append(Duty(kind="rekey", record=record_id, item=level, due=None, days_left=None,
+                          level=level, what=what))
     return {"items": items, "sealed": sealed}
 
 
-def _grouped(items: list[dict], level_order: tuple[str, ...]) -> list[dict]:
+def _grouped(items: list[Duty], level_order: tuple[str, ...]) -> list[Duty]:
     """One item per thing to do: a holder's grants ending on one day (every level, every record) are one
     grant ending; a level's key generations due are one re-key. Each lists its ``records`` (sorted);
     ``record`` is the record when there is one, else None."""
-    groups: dict[tuple, list[dict]] = {}
+    groups: dict[tuple, list[Duty]] = {}
     rest = []
     for i in items:
-        if i["kind"] == "grant-ends":
-            groups.setdefault(("grant-ends", i["holder"], i["due"]), []).append(i)
-        elif i["kind"] == "rekey":
-            groups.setdefault(("rekey", i["level"], i["what"]), []).append(i)
+        if i.kind == "grant-ends":
+            groups.setdefault(("grant-ends", i.holder, i.due), []).append(i)
+        elif i.kind == "rekey":
+            groups.setdefault(("rekey", i.level, i.what), []).append(i)
         else:
             rest.append(i)
     for key, members in groups.items():
-        records_ = sorted({m["record"] for m in members})
-        present = {m["level"] for m in members}
+        records_ = sorted({m.record for m in members if m.record is not None})
+        present = {m.level for m in members if m.level is not None}
         levels = [lv for lv in level_order if lv in present] + sorted(present.difference(level_order))
         first = members[0]
         many = f" on {len(records_)} records" if len(records_) > 1 else ""
         if key[0] == "grant-ends":
             holder = key[1]
-            what = f"{holder}'s {', '.join(levels)} grant{many} ends" + (" (past)" if first["days_left"] < 0 else "")
-            rest.append({"kind": "grant-ends", "record": records_[0] if len(records_) == 1 else None,
-                         "records": records_, "item": holder, "due": first["due"], "days_left": first["days_left"],
-                         "holder": holder, "levels": levels, "what": what})
+            what = f"{holder}'s {', '.join(levels)} grant{many} ends" + (" (past)" if (first.days_left or 0) < 0 else "")
+            rest.append(Duty(kind="grant-ends", record=records_[0] if len(records_) == 1 else None,
+                             records=tuple(records_), item=holder, due=first.due, days_left=first.days_left,
+                             holder=holder, levels=tuple(levels), what=what))
         else:
-            what = first["what"].replace(" is due:", f" is due{many}:", 1)
-            rest.append({"kind": "rekey", "record": records_[0] if len(records_) == 1 else None, "records": records_,
-                         "item": first["level"], "due": None, "days_left": None, "level": first["level"], "what": what})
+            what = first.what.replace(" is due:", f" is due{many}:", 1)
+            rest.append(Duty(kind="rekey", record=records_[0] if len(records_) == 1 else None, records=tuple(records_),
+                             item=first.item, due=None, days_left=None, level=first.level, what=what))
     return rest
 
 
-def due(session: Session, *, within: int = DEFAULT_WITHIN, progress=None) -> dict:
+def due(session: Session, *, within: int = DEFAULT_WITHIN, progress=None) -> Due:
     session.require_reader()
     if within < 0:
         raise UsageError("{0} cannot be negative", "give a number of days, e.g. {0} 14", fields=("days ahead",))
     today = session.clock.today()
-    items: list[dict] = []
+    items: list[Duty] = []
     sealed_records = 0
     for res in parallel.map_ordered(lambda rid: _record_due(session, rid, today, within), session.vault.record_ids(),
                                     progress=progress, processes=session.config.workers):
         items.extend(res["items"])
         sealed_records += bool(res["sealed"])
     items = _grouped(items, session.settings.levels)
-    order = {"request": 0, "rekey": 1, "grant-ends": 2, "parents-not-informed": 3, "parent-view-not-asked": 4}
-    items.sort(key=lambda i: (order[i["kind"]], i["due"] or "", i["record"] or "", i.get("at") or "", i["item"]))
-    return {"today": today.isoformat(), "items": items, "records_with_sealed_entries": sealed_records}
+    items.sort(key=Duty.sort_key)
+    return Due(today.isoformat(), tuple(items), sealed_records)
 
 
 # ---------------------------------------------------------------------------
@@ -194,7 +194,7 @@ def _record_find(session: Session, record_id: str, needle: str, category: Option
     profile = records.read_profile(session, env) if needle else None
     read = bool(needle)
     # A search for the child's name finds every entry of theirs the filters let through.
-    named = profile is not None and names.matches(needle, (profile.get("name"), profile.get("known_as")))
+    named = profile is not None and names.matches(needle, (profile.name, profile.known_as))
     for item in env.entries:
         if levels is not None and env.key(item["key"])["level"] not in levels:
             continue
@@ -214,10 +214,10 @@ def _record_find(session: Session, record_id: str, needle: str, category: Option
         state = records.current_state(opened)
         if not read:
             profile, read = records.read_profile(session, env), True
-        name = profile.get("name") if profile else None
-        out.append({"record": record_id, "entry": state["id"], "at": state["at"], "level": state["level"],
-                    "category": state["category"], "author": state["author"], "text": state["text"],
-                    "third_parties": state["third_parties"], "name": name})
+        name = profile.name if profile else None
+        out.append({"record": record_id, "entry": state.id, "at": state.at, "level": state.level,
+                    "category": state.category, "author": state.author, "text": state.text,
+                    "third_parties": list(state.third_parties), "name": name})
     return out
 
 

@@ -57,7 +57,7 @@ class Child:
     profile: dict  # name, dob, room: as child add takes them
     key_person: Optional[str]
     values: dict  # the child columns of its first row, to compare later rows with
-    entries: list = field(default_factory=list)  # (line, records.check_entry's fields)
+    entries: list = field(default_factory=list)  # (line, records.check_entry's NewEntry)
 
 
 @dataclass
@@ -251,7 +251,7 @@ def check_rows(session: Session, rows: list, problems: Problems) -> list[Child]:
                 parents_not_informed=row.get("parents_not_informed"), third_parties=row.get("third_parties") or (),
                 at=row["at"], now=now)
             probe = {"confide": "entry/1", "record": "c-00000000", "block": "e-00000000000000", "author": "probe",
-                     "recorded_at": now.isoformat(), "corrects": None, **fields}
+                     "recorded_at": now.isoformat(), "corrects": None, **fields.to_json()}
             check_input("entry", probe, "the entry", fields=())
         except UsageError as exc:
             problems.add_error(line, exc)

@@ -69,29 +69,29 @@ def mark_entry(
             )
         state = current_state(opened)
         if parents_informed is not None:
-            check_dates(state["at"], parents_informed, session.clock.now(), only=policy.INFORMED)
+            check_dates(state.at, parents_informed, session.clock.now(), only=policy.INFORMED)
         changes: dict[str, dict] = {}
         if level is not None:
-            if level == state["level"]:
+            if level == state.level:
                 raise UsageError(f"entry {entry_id} is already at level {level}", "leave {0} out, or give another level",
                                  fields=("level",))
-            if settings.levels.index(level) < settings.levels.index(state["level"]):
+            if settings.levels.index(level) < settings.levels.index(state.level):
                 # Moving an entry down shares it more widely: a decision the rules table reserves
                 # ('lowers' in confide.yaml; a safeguarding entry only by a manager or the DSL).
-                policy.require_level(settings, actor, "lowers", state["level"],
-                                     f"move an entry down from the {state['level']} level")
-            changes["level"] = {"from": state["level"], "to": level}
+                policy.require_level(settings, actor, "lowers", state.level,
+                                     f"move an entry down from the {state.level} level")
+            changes["level"] = {"from": state.level, "to": level}
         for name, value in (("parent_view", parent_view), ("parents_informed", parents_informed),
                             ("parents_not_informed", parents_not_informed)):
-            if value is not None and value != state[name]:
-                changes[name] = {"from": state[name], "to": value}
-        if parents_informed is not None and state["parents_not_informed"] is not None:
-            changes["parents_not_informed"] = {"from": state["parents_not_informed"], "to": None}
-        if parents_not_informed is not None and state["parents_informed"] is not None:
-            changes["parents_informed"] = {"from": state["parents_informed"], "to": None}
+            if value is not None and value != getattr(state, name):
+                changes[name] = {"from": getattr(state, name), "to": value}
+        if parents_informed is not None and state.parents_not_informed is not None:
+            changes["parents_not_informed"] = {"from": state.parents_not_informed, "to": None}
+        if parents_not_informed is not None and state.parents_informed is not None:
+            changes["parents_informed"] = {"from": state.parents_informed, "to": None}
         if not changes:
             raise UsageError(f"entry {entry_id} already says that", "nothing was changed")
-        new_level = level or state["level"]
+        new_level = level or state.level
         key = env.current_key(new_level)
         mark_id = ids.new_mark_id()
         mark_payload = {

@@ -29,12 +29,13 @@ Deleting the file is always safe.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Optional
 
 from vault_cli.adapters import crypto
 from vault_cli.adapters.store import atomic_write
+from vault_cli.model.record import Profile
 
 FORMAT = "confide/names-cache/2"
 FIELDS = ("name", "known_as", "dob", "room")
@@ -47,8 +48,9 @@ def cache_path(git_dir: Path, holder: str) -> Path:
     return git_dir / "confide" / f"names-{holder}.age"
 
 
-def fields_of(profile: dict) -> dict:
-    """The cached part of a decrypted profile (``profile`` as ``records.read_profile`` gives it)."""
+def fields_of(profile: Profile | Mapping) -> dict:
+    """The cached part of a decrypted profile (a ``Profile`` as ``records.read_profile`` gives it, or the
+    profile mapping a verifier opened)."""
     return {f: (profile.get(f) if isinstance(profile.get(f), str) else None) for f in FIELDS}
 
 

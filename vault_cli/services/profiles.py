@@ -17,15 +17,11 @@ from vault_cli.adapters import timeutil
 from vault_cli.errors import Denied, IntegrityError, UsageError, VaultStateError
 from vault_cli.formats import schema
 from vault_cli.model import trail
+from vault_cli.model.record import PROFILE_FIELDS
 from vault_cli.services import records
 from vault_cli.services.vault import Session
 from vault_cli.services.writing import WriteResult, warnings_for_vault, writing
 
-PROFILE_FIELDS = (
-    "name", "known_as", "dob", "start_date", "leaving_date", "room", "key_person", "home_languages",
-    "parents", "emergency_contacts", "medical_needs", "allergies", "dietary_needs", "gp", "send",
-    "court_orders", "consents",
-)
 DATE_FIELDS = ("dob", "start_date", "leaving_date")
 LIST_FIELDS = ("home_languages", "allergies")
 
@@ -133,13 +129,14 @@ def update_profile(session: Session, record_id: str, change) -> WriteResult:
         profile = records.read_profile(session, env)
         if profile is None:
             raise Denied(f"you cannot read the profile of {record_id}, so you cannot change it", "ask the key person or a manager")
-        new = json.loads(json.dumps(profile))
+        old = profile.to_json()
+        new = json.loads(json.dumps(old))
         result = change(new)
         if isinstance(result, dict):
             new = result
         new = {k: v for k, v in new.items() if v is not None}
         _validate_profile(record_id, new, env.head.get("key_person"))
-        if new == {k: v for k, v in profile.items() if v is not None}:
+        if new == {k: v for k, v in old.items() if v is not None}:
             raise UsageError("the profile already says that", "nothing was changed")
         env.head["profile"] = records.seal_profile(env, new, actor.name, session.clock.now_iso())
         env.write_to(tx)
@@ -154,7 +151,8 @@ def profile_for_editing(session: Session, record_id: str) -> dict:
     profile = records.read_profile(session, env)
     if profile is None:
         raise Denied(f"you cannot read the profile of {record_id}", "ask the key person or a manager")
-    full = {f: profile.get(f) for f in PROFILE_FIELDS}
+    stored = profile.to_json()
+    full = {f: stored.get(f) for f in PROFILE_FIELDS}
     for f in ("parents", "emergency_contacts", "home_languages", "allergies"):
         full[f] = full[f] or []
     full["consents"] = full["consents"] or {}

@@ -14,16 +14,12 @@ from vault_cli.adapters.crypto import NotForThisKey
 from vault_cli.errors import Denied, IntegrityError, NotFound, UsageError
 from vault_cli.formats import envelope
 from vault_cli.model import ids, policy, trail
+from vault_cli.model.record import AnyEntry, Conflict, Entry, NewEntry, Profile, ProfileVersion, Record, SealedEntry
 from vault_cli.services.vault import Session
 from vault_cli.services.writing import WriteResult, check_input, warnings_for_vault, writing
 
 PARENT_VIEWS = ("confidential", "not-confidential", "not-asked")
 INFORMED, NOT_INFORMED = "date parents were informed", "why parents were not informed"  # fields, as errors name them
-PROFILE_FIELDS = (
-    "name", "known_as", "dob", "start_date", "leaving_date", "room", "key_person", "home_languages",
-    "parents", "emergency_contacts", "medical_needs", "allergies", "dietary_needs", "gp", "send",
-    "court_orders", "consents",
-)
 DATE_FIELDS = ("dob", "start_date", "leaving_date")
 LIST_FIELDS = ("home_languages", "allergies")
 
@@ -138,26 +134,24 @@ def seal_profile(env: envelope.Envelope, profile: dict, author: str, updated_at:
 # Reading
 
 
-def read_profile(session: Session, env: envelope.Envelope) -> Optional[dict]:
+def read_profile(session: Session, env: envelope.Envelope) -> Optional[Profile]:
     """The record's profile with its key person, or None when the caller's keys do not open it."""
     payload = _open_profile(session, env, env.head["profile"])
     if payload is None:
         return None
-    profile = dict(payload["profile"])
-    profile["key_person"] = env.head.get("key_person")
-    return profile
+    return Profile.from_json(payload["profile"], key_person=env.head.get("key_person"))
 
 
-def conflict_of(session: Session, env: envelope.Envelope) -> Optional[dict]:
+def conflict_of(session: Session, env: envelope.Envelope) -> Optional[Conflict]:
     """A sync's unresolved conflict in the record (``merge.profile_versions``), or None: its part, and every
     version decrypted (who saved it, when, the profile) for a caller who reads the profile, else None."""
     versions = conflict_versions(session, env)
     if versions is None:
         return None
-    return {"part": "profile", "versions": [v for v, _block in versions] if versions else None}
+    return Conflict("profile", tuple(v for v, _block in versions) if versions else None)
 
 
-def conflict_versions(session: Session, env: envelope.Envelope) -> Optional[list]:
+def conflict_versions(session: Session, env: envelope.Envelope) -> Optional[list[tuple[ProfileVersion, dict]]]:
     """[(version, block)] numbered 1, 2... by when they were saved (then by whom): the head keeps them in an
     order only their ciphertext decides, which a person cannot see. [] when the caller cannot read them;
     None when the record holds no conflict."""
@@ -169,11 +163,10 @@ def conflict_versions(session: Session, env: envelope.Envelope) -> Optional[list
         payload = _open_profile(session, env, block)
         if payload is None:
             return []
-        profile = dict(payload["profile"])
-        profile["key_person"] = env.head.get("key_person")
+        profile = Profile.from_json(payload["profile"], key_person=env.head.get("key_person"))
         opened.append(((payload["updated_at"], payload["updated_by"], i), payload, profile, block))
     opened.sort(key=lambda x: x[0])
-    return [({"version": n, "updated_by": p["updated_by"], "updated_at": p["updated_at"], "profile": prof}, block)
+    return [(ProfileVersion(n, p["updated_by"], p["updated_at"], prof), block)
             for n, (_k, p, prof, block) in enumerate(opened, 1)]
 
 
@@ -197,8 +190,8 @@ def _summary(session: Session, record_id: str) -> dict:
     row: dict[str, Any] = {"record": record_id, "readable": profile is not None, "key_person": env.head.get("key_person"),
                            "entries": env.entry_count()}
     if profile is not None:
-        row.update(name=profile.get("name"), dob=profile.get("dob"), room=profile.get("room"),
-                   known_as=profile.get("known_as"), leaving_date=profile.get("leaving_date"))
+        row.update(name=profile.name, dob=profile.dob, room=profile.room,
+                   known_as=profile.known_as, leaving_date=profile.leaving_date)
     return row
 
 
@@ -237,57 +230,32 @@ def open_entry(session: Session, env: envelope.Envelope, item: dict) -> Optional
     return {"payload": payload, "marks": marks}
 
 
-def current_state(opened: dict) -> dict:
-    p = opened["payload"]
-    state = {
-        "id": p["block"], "level": p["level"], "readable": True, "category": p["category"], "text": p["text"],
-        "at": p["at"], "recorded_at": p["recorded_at"], "author": p["author"], "parent_view": p["parent_view"],
-        "parents_informed": p["parents_informed"], "parents_not_informed": p["parents_not_informed"],
-        "third_parties": list(p["third_parties"]), "corrects": p["corrects"],
-        # what a procedure recorded besides the text (a sharing decision's 'how', a request's dates), or None
-        "details": p.get("details"),
-    }
-    markings = []
-    for m in sorted(opened["marks"], key=lambda x: x["block"]):
-        for fieldname, change in m["changes"].items():
-            if fieldname != "level":
-                state[fieldname] = change["to"]
-        markings.append({"id": m["block"], "author": m["author"], "recorded_at": m["recorded_at"],
-                         "reason": m["reason"], "changes": m["changes"]})
-    state["markings"] = markings
-    return state
+def current_state(opened: dict) -> Entry:
+    """The opened entry as it now stands, its markings applied."""
+    return Entry.from_payloads(opened["payload"], opened["marks"])
 
 
-def show_record(session: Session, record_id: str) -> dict:
+def show_record(session: Session, record_id: str) -> Record:
     session.require_reader()
     env = session.vault.envelope(record_id)
     profile = read_profile(session, env)
-    readable, sealed = [], []
+    entries: list[AnyEntry] = []
     for item in env.entries:
         opened = open_entry(session, env, item)
         if opened is None:
-            sealed.append({"id": item["id"], "level": env.key(item["key"])["level"], "readable": False})
+            entries.append(SealedEntry(item["id"], env.key(item["key"])["level"]))
         else:
-            readable.append(current_state(opened))
+            entries.append(current_state(opened))
     # Chronology: readable entries by when they happened; sealed ones by when they were
     # recorded (read from their id), which is all the caller may know of them.
-    merged = sorted(readable + sealed, key=lambda e: (_when(e), e["id"]))
-    data = {"record": record_id, "profile": profile, "entries": merged}
-    conflict = conflict_of(session, env)
-    if conflict is not None:  # only while a sync's conflict waits for 'confide resolve'
-        data["conflict"] = conflict
-    return data
+    merged = sorted(entries, key=lambda e: (_when(e), e.id))
+    return Record(record_id, profile, tuple(merged), conflict_of(session, env))
 
 
-def _when(entry: dict):
-    import datetime as dt
-
-    if entry["readable"]:
-        return timeutil.instant(entry["at"])
-    ms = 0
-    for ch in entry["id"][2:12]:
-        ms = ms * 32 + ids.ALPHABET.index(ch)
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)
+def _when(entry: AnyEntry):
+    if isinstance(entry, Entry):
+        return timeutil.instant(entry.at)
+    return entry.recorded
 
 
 # ---------------------------------------------------------------------------
@@ -327,7 +295,7 @@ def check_dates(at: Optional[str], parents_informed: Optional[str], now, *, only
 def check_entry(settings, *, level: str, category: str, text: str, parent_view: str = "not-asked",
                 parents_informed: Optional[str] = None, parents_not_informed: Optional[str] = None,
                 third_parties: Sequence[str] = (), at: Optional[str] = None, now=None,
-                procedure: bool = False) -> dict:
+                procedure: bool = False) -> NewEntry:
     """An entry's fields as the user gave them, checked and normalised: what 'add' and 'import' both accept.
 
     ``at`` None is now (``now``, an aware time: the clock's). ``procedure``: written by one of confide's own
@@ -357,20 +325,20 @@ def check_entry(settings, *, level: str, category: str, text: str, parent_view: 
             parties.append(tp.strip())
     at_value = timeutil.parse_datetime(at, "time it happened") if at else None  # policy.WHEN
     check_dates(at_value or now.isoformat(), parents_informed, now)
-    return {"level": level, "category": category, "text": text, "parent_view": parent_view, "at": at_value,
-            "parents_informed": parents_informed, "parents_not_informed": parents_not_informed,
-            "third_parties": parties}
+    return NewEntry(level=level, category=category, text=text, parent_view=parent_view, at=at_value,
+                    parents_informed=parents_informed, parents_not_informed=parents_not_informed,
+                    third_parties=tuple(parties))
 
 
-def seal_entry(env: envelope.Envelope, entry_id: str, fields: dict, *, author: str, now: str,
+def seal_entry(env: envelope.Envelope, entry_id: str, fields: NewEntry, *, author: str, now: str,
                corrects: Optional[str] = None, details: Optional[dict] = None) -> None:
     """Seal an entry (``check_entry``'s fields) under its level's current key and append it to the record."""
-    key = env.current_key(fields["level"])
-    payload = {
-        "confide": "entry/1", "record": env.record, "block": entry_id, "level": fields["level"],
-        "category": fields["category"], "text": fields["text"], "at": fields["at"] or now, "recorded_at": now,
-        "author": author, "parent_view": fields["parent_view"], "parents_informed": fields["parents_informed"],
-        "parents_not_informed": fields["parents_not_informed"], "third_parties": fields["third_parties"],
+    key = env.current_key(fields.level)
+    payload: dict[str, Any] = {
+        "confide": "entry/1", "record": env.record, "block": entry_id, "level": fields.level,
+        "category": fields.category, "text": fields.text, "at": fields.at or now, "recorded_at": now,
+        "author": author, "parent_view": fields.parent_view, "parents_informed": fields.parents_informed,
+        "parents_not_informed": fields.parents_not_informed, "third_parties": list(fields.third_parties),
         "corrects": corrects,
     }
     if details:
@@ -398,7 +366,7 @@ def add_entry(
     fields = check_entry(session.settings, level=level, category=category, text=text, parent_view=parent_view,
                          parents_informed=parents_informed, parents_not_informed=parents_not_informed,
                          third_parties=third_parties, at=at, now=session.clock.now(), procedure=bool(details))
-    parents_informed, parents_not_informed = fields["parents_informed"], fields["parents_not_informed"]
+    parents_informed, parents_not_informed = fields.parents_informed, fields.parents_not_informed
     session.vault.check_record_id(record_id)
     if corrects is not None and not ids.ENTRY_RE.fullmatch(corrects):
         raise NotFound(f"'{corrects}' is not an entry id", "entry ids look like e-01jd3x8k2m5q9w")

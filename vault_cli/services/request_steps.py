@@ -121,9 +121,9 @@ def record_consent(session: Session, request_id: str, *, third_party: str, given
         raise UsageError("{0} is before the request was received", "give the date the answer came",
                          fields=("date of the answer",))
     answer = "given" if given else "refused"
-    details = {"procedure": "request-consent/1", "request": request_id, "third_party": slot["name"], "answer": answer,
+    details = {"procedure": "request-consent/1", "request": request_id, "third_party": slot.name, "answer": answer,
                "on": on_d.isoformat(), "notes": notes}
-    text = f"Consent to disclosure {answer} by third party {slot['name']} on {on_d.isoformat()} (request {request_id})."
+    text = f"Consent to disclosure {answer} by third party {slot.name} on {on_d.isoformat()} (request {request_id})."
     return add_step(session, loaded.request.record, level="confidential", category="request-consent", text=text,
                 at=on_d.isoformat(), details=details)
 
@@ -168,14 +168,14 @@ def decide(session: Session, request_id: str, *, entry_id: str, withhold: bool, 
     check_decision(withhold=withhold, disclose=disclose, ground=ground, tell=tell)
     requests.require_manager_or_dsl(session, "decide what a clean copy discloses")
     loaded = _open_for_step(session, request_id, "record decisions for it", "request-decision")
-    target = next((e for e in requests.file_entries(loaded.entries) if e["id"] == entry_id), None)
+    target = next((e for e in requests.file_entries(loaded.entries) if e.id == entry_id), None)
     if target is None:
         raise NotFound(f"{entry_id} is not an entry of this child's file that you can read",
                        f"see the entries to decide on with: confide request show {request_id}")
     reason = _reason(reason)
     decision = "withhold" if withhold else "disclose"
     earlier = loaded.request.decided().get(entry_id)
-    level = disclosure.decision_level(target["level"])  # it says what the entry is about
+    level = disclosure.decision_level(target.level)  # it says what the entry is about
     details = {"procedure": disclosure.DECISION_PROCEDURE, "request": request_id, "entry": entry_id,
                "decision": decision, "ground": ground if withhold else None, "reason": reason,
                "needed_because": disclosure.needs_decision(target), "replaces": earlier.id if earlier else None,
@@ -207,7 +207,7 @@ def override(session: Session, request_id: str, *, reason=None) -> records.Write
     if loaded.profile is None:
         raise Denied("you cannot read the child's profile", "ask a manager who reads the record")
     requests.refuse_while_conflicted(loaded.env.head, loaded.env.record)
-    pending = disclosure.pending_refusals(loaded.profile, req.details["requester"], req.overrides, request_id)
+    pending = disclosure.pending_refusals(loaded.profile, req.opening.requester, req.overrides, request_id)
     if not pending:
         raise UsageError(f"nothing in the child's profile stops the clean copy for request {request_id}",
                          "nothing was changed; an override is recorded only where the profile refuses")

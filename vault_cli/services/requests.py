@@ -43,18 +43,28 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Optional, overload
 
 from vault_cli.adapters import parallel, timeutil
 from vault_cli.errors import Denied, NotFound, UsageError, VaultStateError
 from vault_cli.model import disclosure, policy
-from vault_cli.model.settings import PROCEDURE_CATEGORIES
+from vault_cli.model.record import Entry, Profile
+from vault_cli.model.request import (
+    REQUEST_CATEGORIES,
+    Request,
+    earlier_decisions,
+    entry_id_of,
+    file_entries,
+    party_key,
+    request_id_of,
+    requests_in,
+    third_parties,
+)
 from vault_cli.services import records
 from vault_cli.services.vault import Session
 
 REQUEST_RE = re.compile(r"^r-[0-9a-hjkmnp-tv-z]{14}$")
-REQUEST_CATEGORIES = tuple(c for c in PROCEDURE_CATEGORIES if c.startswith("request"))
 LEGAL_ADVICE = ("sought", "not-sought")
 ANSWERS = ("given", "refused")
 DEFAULT_GROUND = "an exemption under the Data Protection Act 2018"
@@ -98,21 +108,8 @@ def clean_text(text: Optional[str], field: str, *, required: bool = True, limit:
     return text
 
 
-def party_key(name: str) -> str:
-    """Third parties are matched by name, ignoring case and spacing."""
-    return " ".join(name.split()).casefold()
-
-
 # ---------------------------------------------------------------------------
 # Ids and who may act
-
-
-def request_id_of(entry_id: str) -> str:
-    return "r-" + entry_id[2:]
-
-
-def entry_id_of(request_id: str) -> str:
-    return "e-" + request_id[2:]
 
 
 def check_request_id(request_id: str) -> str:
@@ -140,7 +137,7 @@ def locate(session: Session, request_id: str) -> str:
 # Reading a record's procedure entries
 
 
-def open_entries(session: Session, env, levels: Optional[tuple] = None) -> tuple[list[dict], int]:
+def open_entries(session: Session, env, levels: Optional[tuple] = None) -> tuple[list[Entry], int]:
     """The current state of every entry the caller can read (details included), and how many are sealed.
 
     ``levels`` limits which entries are decrypted at all (by their key's level).
@@ -153,153 +150,15 @@ def open_entries(session: Session, env, levels: Optional[tuple] = None) -> tuple
         if opened is None:
             sealed += 1
             continue
-        state = records.current_state(opened)
-        state["details"] = opened["payload"].get("details") or {}
-        out.append(state)
+        out.append(records.current_state(opened))
     return out, sealed
-
-
-@dataclass
-class Request:
-    id: str
-    record: str
-    opened: dict  # the opening entry
-    consents: list = field(default_factory=list)
-    decision_steps: list = field(default_factory=list)
-    extensions: list = field(default_factory=list)
-    exports: list = field(default_factory=list)
-    overrides: list = field(default_factory=list)
-    closed: Optional[dict] = None
-
-    @property
-    def details(self) -> dict:
-        return self.opened["details"]
-
-    @property
-    def received(self) -> dt.date:
-        return dt.date.fromisoformat(self.details["received"])
-
-    @property
-    def deadline(self) -> dt.date:
-        dates = [dt.date.fromisoformat(e["details"]["until"]) for e in self.extensions]
-        return max(dates) if dates else dt.date.fromisoformat(self.details["deadline"])
-
-    def answers(self) -> dict[str, dict]:
-        """The latest answer of each third party, by matching key."""
-        out: dict[str, dict] = {}
-        for c in sorted(self.consents, key=lambda e: (e["details"]["on"], e["id"])):
-            out[party_key(c["details"]["third_party"])] = c
-        return out
-
-    def decided(self) -> dict[str, disclosure.Decision]:
-        """This request's decisions, the latest for each entry."""
-        return disclosure.decisions(self.decision_steps).get(self.id, {})
-
-    def withheld(self) -> dict[str, disclosure.Decision]:
-        return {k: d for k, d in self.decided().items() if d.decision == "withhold"}
-
-    def state(self, today: dt.date) -> str:
-        if self.closed:
-            closed_on = dt.date.fromisoformat(self.closed["details"]["closed_on"])
-            return "closed late" if closed_on > self.deadline else "closed"
-        return "overdue" if today > self.deadline else ("extended" if self.extensions else "open")
-
-    def summary(self, today: dt.date, child: Optional[str] = None) -> dict:
-        d = self.details
-        left = (self.deadline - today).days
-        return {
-            "request": self.id, "record": self.record, "child": child, "requester": d["requester"],
-            "relationship": d["relationship"], "received": d["received"], "deadline": self.deadline.isoformat(),
-            "statutory_deadline": d["statutory_deadline"], "days_left": None if self.closed else left,
-            "state": self.state(today), "extended": bool(self.extensions),
-            "closed_on": self.closed["details"]["closed_on"] if self.closed else None,
-        }
-
-
-# What each step's details must hold (confide writes them; anything else is not a step it made).
-_NEEDS = {
-    "request": ("request/1", ("requester", "relationship", "received", "deadline", "statutory_deadline")),
-    "request-consent": ("request-consent/1", ("request", "third_party", "answer", "on")),
-    "request-withhold": (disclosure.LEGACY_WITHHOLD, ("request", "entry", "reason", "ground")),  # history only
-    "request-extend": ("request-extend/1", ("request", "until", "reasons", "told_on")),
-    "request-export": ((disclosure.OLD_FORMATS["request-export"], disclosure.EXPORT_DECIDED), ("request",)),
-    "request-decision": (disclosure.DECISION_PROCEDURE, ("request", "entry", "decision", "reason")),
-    "request-override": (disclosure.OVERRIDE_PROCEDURE, ("request", "reason")),
-    "request-close": (disclosure.CLOSE_PROCEDURE, ("request", "closed_on")),
-}
-_DATES = ("received", "deadline", "statutory_deadline", "on", "until", "told_on", "closed_on")
-
-
-def _well_formed(e: dict) -> bool:
-    need = _NEEDS.get(e["category"])
-    d = e.get("details")
-    if need is None or not isinstance(d, dict):
-        return False
-    if d.get("procedure") not in ((need[0],) if isinstance(need[0], str) else need[0]):
-        return False
-    for k in need[1]:
-        if not isinstance(d.get(k), str):
-            return False
-        if k in _DATES:
-            try:
-                dt.date.fromisoformat(d[k])
-            except ValueError:
-                return False
-    return True
-
-
-def requests_in(entries: list[dict], record_id: str) -> dict[str, Request]:
-    """Every request in a record's readable entries, with its later steps attached.
-
-    Procedure entries whose details are not in the shape confide writes are ignored.
-    """
-    found: dict[str, Request] = {}
-    for e in entries:
-        if e["category"] == "request" and _well_formed(e):
-            rid = request_id_of(e["id"])
-            found[rid] = Request(rid, record_id, e)
-    for e in sorted(entries, key=lambda x: x["id"]):
-        cat = e["category"]
-        if cat not in REQUEST_CATEGORIES or cat == "request" or not _well_formed(e):
-            continue
-        req = found.get(e["details"]["request"])
-        if req is None:
-            continue  # a step whose request the caller cannot read: ignored here
-        if cat == "request-consent":
-            req.consents.append(e)
-        elif cat in ("request-withhold", "request-decision"):
-            req.decision_steps.append(e)
-        elif cat == "request-override":
-            req.overrides.append(e)
-        elif cat == "request-extend":
-            req.extensions.append(e)
-        elif cat == "request-export":
-            req.exports.append(e)
-        elif cat == "request-close" and req.closed is None:
-            req.closed = e
-    return found
-
-
-def file_entries(entries: list[dict]) -> list[dict]:
-    """The child's file proper: every entry but the request procedure's own."""
-    return [e for e in entries if e["category"] not in REQUEST_CATEGORIES]
-
-
-def third_parties(entries: list[dict]) -> dict[str, dict]:
-    """Third parties named in the file, by matching key: the name as first written, and their entries."""
-    out: dict[str, dict] = {}
-    for e in file_entries(entries):
-        for name in e["third_parties"]:
-            slot = out.setdefault(party_key(name), {"name": name, "entries": []})
-            slot["entries"].append(e["id"])
-    return out
 
 
 @dataclass
 class Loaded:
     env: Any
-    profile: Optional[dict]
-    entries: list
+    profile: Optional[Profile]
+    entries: list[Entry]
     sealed: int
     request: Request
 
@@ -347,36 +206,36 @@ def show(session: Session, request_id: str) -> dict:
     for key, slot in sorted(third_parties(loaded.entries).items()):
         ans = answers.get(key)
         parties.append({
-            "third_party": slot["name"], "entries": slot["entries"],
-            "answer": ans["details"]["answer"] if ans else "awaited",
-            "on": ans["details"]["on"] if ans else None,
+            "third_party": slot.name, "entries": slot.entries,
+            "answer": ans.answer if ans else "awaited",
+            "on": ans.on if ans else None,
         })
     file = file_entries(loaded.entries)
     decided = req.decided()
-    earlier = earlier_decisions(loaded.entries, req)
+    earlier = earlier_decisions(loaded.entries, req.id)
     review = []
-    for e in sorted(file, key=lambda x: (x["at"], x["id"])):
+    for e in sorted(file, key=lambda x: (x.at, x.id)):
         flags = []
-        if e["third_parties"]:
+        if e.third_parties:
             flags.append("names a third party")
         flags += disclosure.needs_decision(e)
-        dec = decided.get(e["id"])
+        dec = decided.get(e.id)
         if dec is not None:
             flags.append("withheld" if dec.decision == "withhold" else "disclosed")
         elif disclosure.needs_decision(e):
             flags.append("decision needed")
-        for x in earlier.get(e["id"], []):
+        for x in earlier.get(e.id, []):
             flags.append(f"{'withheld' if x.decision == 'withhold' else 'disclosed'} for {x.request}")
         if flags:
-            review.append({"entry": e["id"], "at": e["at"], "level": e["level"], "category": e["category"], "flags": flags})
-    refused = disclosure.refusals(loaded.profile, req.details["requester"])
+            review.append({"entry": e.id, "at": e.at, "level": e.level, "category": e.category, "flags": flags})
+    d = req.opening
+    refused = disclosure.refusals(loaded.profile, d.requester)
     lifted = disclosure.overridden(req.overrides, req.id)
-    d = req.details
-    summary = req.summary(today, (loaded.profile or {}).get("name"))
+    summary = req.summary(today, loaded.profile.name if loaded.profile else None)
     summary.update({
-        "id_checked": d.get("id_checked"), "acknowledged": d.get("acknowledged"),
-        "manager_informed": d.get("manager_informed"), "legal_advice": d.get("legal_advice"),
-        "deadline_rule": d.get("deadline_rule"), "notes": d.get("notes"), "opened_by": req.opened["author"],
+        "id_checked": d.id_checked, "acknowledged": d.acknowledged,
+        "manager_informed": d.manager_informed, "legal_advice": d.legal_advice,
+        "deadline_rule": d.deadline_rule, "notes": d.notes, "opened_by": req.opened.author,
         "entries_in_file": len(file), "sealed_entries": loaded.sealed,
         "third_parties": parties,
         "withheld": [{"entry": k, "reason": w.reason, "ground": w.ground, "by": w.by}
@@ -384,25 +243,23 @@ def show(session: Session, request_id: str) -> dict:
         "decisions": [_decision_json(x) for _k, x in sorted(decided.items())],
         "earlier_decisions": [_decision_json(x) for _k, xs in sorted(earlier.items()) for x in xs],
         "refusals": [{"refusal": r, "why": disclosure.REFUSALS[r], "overridden": r in lifted} for r in refused],
-        "overrides": [{"refusals": o["details"].get("refusals") or [], "reason": o["details"]["reason"],
-                       "by": o["author"], "on": o["recorded_at"][:10]} for o in req.overrides],
-        "extensions": [{"until": x["details"]["until"], "told_on": x["details"]["told_on"],
-                        "reasons": x["details"]["reasons"], "by": x["author"]} for x in req.extensions],
-        "exports": [{"on": x["recorded_at"][:10], "by": x["author"], "format": x["details"].get("format"),
-                     "sha256": x["details"].get("sha256"), "included": x["details"].get("included"),
-                     "removed": x["details"].get("removed")} for x in req.exports],
+        "overrides": [{"refusals": list(o.refusals), "reason": o.reason, "by": o.by, "on": o.on[:10]}
+                      for o in req.overrides],
+        "extensions": [{"until": x.until, "told_on": x.told_on, "reasons": x.reasons, "by": x.by}
+                       for x in req.extensions],
+        "exports": [{"on": x.on, "by": x.by, "format": x.format, "sha256": x.sha256, "included": x.included,
+                     "removed": x.removed} for x in req.exports],
         "closed": None if not req.closed else {
-            "on": req.closed["details"]["closed_on"], "met_on": req.closed["details"].get("met_on"),
-            "no_meeting": req.closed["details"].get("no_meeting"), "notes": req.closed["details"].get("notes"),
-            "by": req.closed["author"]},
+            "on": req.closed.closed_on, "met_on": req.closed.met_on, "no_meeting": req.closed.no_meeting,
+            "notes": req.closed.notes, "by": req.closed.by},
         "to_review": review,
     })
     todo = []
-    if not d.get("acknowledged"):
+    if not d.acknowledged:
         todo.append("acknowledge the request in writing")
-    if not d.get("manager_informed"):
+    if not d.manager_informed:
         todo.append("inform the manager")
-    if d.get("legal_advice") is None:
+    if d.legal_advice is None:
         todo.append("record whether legal advice was sought")
     awaited = [p for p in parties if p["answer"] == "awaited"]
     if awaited and not req.closed:
@@ -430,17 +287,6 @@ def _decision_json(x: disclosure.Decision) -> dict:
             "on": x.on[:10], "request": x.request, "id": x.id, "told": x.tell if x.decision == "withhold" else None}
 
 
-def earlier_decisions(entries: list[dict], req: Request) -> dict[str, list[disclosure.Decision]]:
-    """Decisions made for the record's other requests, by entry: shown as information, never applied."""
-    out: dict[str, list[disclosure.Decision]] = {}
-    for rid, decided in sorted(disclosure.decisions(entries).items()):
-        if rid == req.id:
-            continue
-        for eid, dec in decided.items():
-            out.setdefault(eid, []).append(dec)
-    return out
-
-
 def _record_requests(session: Session, record_id: str) -> list[dict]:
     env = session.vault.envelope(record_id)
     entries, _ = open_entries(session, env, levels=("confidential",))
@@ -449,7 +295,7 @@ def _record_requests(session: Session, record_id: str) -> list[dict]:
         return []
     profile = records.read_profile(session, env)
     today = session.clock.today()
-    return [r.summary(today, (profile or {}).get("name")) for r in found.values()]
+    return [r.summary(today, profile.name if profile else None) for r in found.values()]
 
 
 def list_requests(session: Session, *, include_closed: bool = False, progress=None) -> list[dict]:
@@ -465,4 +311,6 @@ def list_requests(session: Session, *, include_closed: bool = False, progress=No
     return rows
 
 
-__all__ = ["show", "list_requests", "load", "locate", "requests_in", "open_entries", "Request", "Loaded"]
+__all__ = ["show", "list_requests", "load", "locate", "requests_in", "open_entries", "Request", "Loaded",
+           "file_entries", "third_parties", "earlier_decisions", "party_key", "request_id_of", "entry_id_of",
+           "REQUEST_CATEGORIES"]

@@ -26,11 +26,12 @@ from vault_cli.adapters import crypto
 from vault_cli.errors import IntegrityError
 from vault_cli.formats import envelope
 from vault_cli.model import disclosure, ids, policy
+from vault_cli.model.record import Entry, Profile
 from vault_cli.services.merge import profile_versions
 from vault_cli.services.verify_versions import RecordVersion
 
 
-def _profile(checks, rid: str, rv: RecordVersion, path: str) -> Optional[dict]:
+def _profile(checks, rid: str, rv: RecordVersion, path: str) -> Optional[Profile]:
     block = (rv.head or {}).get("profile")
     key = rv.key(block["key"]) if block else None
     ident = checks.reader.level_identity(rid, key, path) if key else None
@@ -41,10 +42,10 @@ def _profile(checks, rid: str, rv: RecordVersion, path: str) -> Optional[dict]:
                                       level=key["level"], source=path)
     except (crypto.NotForThisKey, IntegrityError):
         return None
-    return payload.get("profile") or {}
+    return Profile.from_json(payload["profile"], key_person=(rv.head or {}).get("key_person"))
 
 
-def _states(checks, rid: str, rv: RecordVersion, path: str, skip: Optional[str]) -> Optional[list[dict]]:
+def _states(checks, rid: str, rv: RecordVersion, path: str, skip: Optional[str]) -> Optional[list[Entry]]:
     """Every entry of the record as this commit leaves it (current states, ``skip`` left out); None when the
     verifier cannot open them all (then the step cannot be judged with this key)."""
     states = []
@@ -112,7 +113,7 @@ def check_step(checks, ctx, path: str, rid: str, rv: RecordVersion, step: dict) 
         checks.add(sha, path, "format", f"{where}, a step of request {request_id}, {problem}")
     if states is None:
         return
-    opening = next((s for s in states if s["id"] == "e-" + request_id[2:] and s.get("category") == "request"), None)
+    opening = next((s for s in states if s.id == "e-" + request_id[2:] and s.category == "request"), None)
     if opening is None:
         checks.add(sha, path, "disclosure", f"{where} ({category}) is a step of request {request_id}, which this "
                    "record does not hold")
@@ -121,7 +122,7 @@ def check_step(checks, ctx, path: str, rid: str, rv: RecordVersion, step: dict) 
         checks.add(sha, path, "disclosure", f"{where} ({category}) is a step of request {request_id}, which was "
                    "already closed")
     if category == "request-decision":
-        target_state = next((s for s in states if s["id"] == details.get("entry")), None)
+        target_state = next((s for s in states if s.id == details.get("entry")), None)
         if target_state is not None and disclosure.is_request_step(target_state):
             checks.add(sha, path, "disclosure", f"{where} decides on {_shown(details.get('entry'), entry=True)}, a "
                        "step of a request, not an entry of the child's file")
@@ -129,7 +130,8 @@ def check_step(checks, ctx, path: str, rid: str, rv: RecordVersion, step: dict) 
         profile = _profile(checks, rid, rv, path)
         if profile is None:
             return
-        pending = disclosure.pending_refusals(profile, opening["details"].get("requester") or "", states, request_id)
+        pending = disclosure.pending_refusals(profile, disclosure.details_of(opening).get("requester") or "",
+                                              disclosure.overrides(states), request_id)
         given = details.get("refusals")
         lifted = [r for r in (given if isinstance(given, list) else []) if isinstance(r, str)]
         if not lifted or not set(lifted) <= set(pending):
@@ -153,16 +155,17 @@ def check_export(checks, ctx, path: str, rid: str, rv: RecordVersion, export: di
     file = [s for s in states if not disclosure.is_request_step(s)]
     for e in disclosure.undecided(file, decided):
         checks.add(ctx.c.sha, path, "disclosure",
-                   f"{where} was made with no decision on entry {e['id']}, which needs one "
+                   f"{where} was made with no decision on entry {e.id}, which needs one "
                    f"({', '.join(disclosure.needs_decision(e))})")
-    opening = next((s for s in states if s["id"] == "e-" + request_id[2:] and s.get("category") == "request"), None)
+    opening = next((s for s in states if s.id == "e-" + request_id[2:] and s.category == "request"), None)
     if opening is None:
         checks.add(ctx.c.sha, path, "disclosure", f"{where} names a request this record does not hold")
         return
     profile = _profile(checks, rid, rv, path)
     if profile is None:
         return
-    for r in disclosure.pending_refusals(profile, opening["details"].get("requester") or "", states, request_id):
+    for r in disclosure.pending_refusals(profile, disclosure.details_of(opening).get("requester") or "",
+                                         disclosure.overrides(states), request_id):
         checks.add(ctx.c.sha, path, "disclosure", f"{where} was made although {disclosure.REFUSALS[r]}, "
                    "and no manager overrode that")
 

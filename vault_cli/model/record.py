@@ -322,11 +322,11 @@ class Record:
 
     @classmethod
     def from_json(cls, d: JsonMap) -> Record:
-        """From ``show --json``'s mapping: ``Record.from_json(r.to_json()) == r``."""
+        """From ``show``'s mapping: ``Record.from_json(r.to_json()) == r`` (a conflict null or left out: none)."""
         p = d["profile"]
         return cls(d["record"], None if p is None else Profile.from_json(p, key_person=p.get("key_person")),
                    tuple(entry_from_json(e) for e in d["entries"]),
-                   Conflict.from_json(d["conflict"]) if "conflict" in d else None)
+                   Conflict.from_json(d["conflict"]) if d.get("conflict") is not None else None)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"record": self.record,

@@ -68,7 +68,6 @@ REQUEST_RE = re.compile(r"^r-[0-9a-hjkmnp-tv-z]{14}$")
 LEGAL_ADVICE = ("sought", "not-sought")
 ANSWERS = ("given", "refused")
 DEFAULT_GROUND = "an exemption under the Data Protection Act 2018"
-LEVEL_ORDER = ("general", "confidential", "safeguarding")
 
 
 @overload

@@ -288,6 +288,31 @@ def test_a_clean_copy_killed_while_it_waits_for_the_lock_leaves_no_plaintext_and
     assert v.git("rev-parse", "HEAD~1").strip() == head
 
 
+def test_an_unfinished_copy_left_by_a_sigkilled_export_is_removed_by_the_next_export_there(family, tmp_path):
+    """SIGKILL cannot be caught, so a killed export leaves its private temporary copy (plaintext, 0600) beside its
+    target. The next export to that folder removes such files whose confide is gone, and says so; a file whose
+    pid is alive (an export still running) and any other file are left alone."""
+    import os
+    import subprocess
+
+    v, a, b, c, m = family
+    rq = _open_request(v, a)
+    _decide(v, rq, m["withheld"], "--withhold", "--ground", "child-abuse", reason="best interests")
+    _decide(v, rq, m["notinf"], "--disclose", reason="told since")
+    out = tmp_path / "out"
+    out.mkdir()
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid no process has now
+    dead = out / f".copy.md.confide-{gone.pid}.tmp"
+    live = out / f".other.md.confide-{os.getpid()}.tmp"
+    other = out / "notes.confide-1.tmp"
+    for f in (dead, live, other):
+        f.write_text("Ada's file, in plaintext")
+    r = v.ok("request", "export", rq, "--out", str(out / "copy.md"), "--format", "md")
+    assert f"removed 1 unfinished clean copy that a killed export had left in {out}" in r.stderr
+    assert sorted(f.name for f in out.iterdir()) == sorted(["copy.md", live.name, other.name])
+
+
 def _forged_findings(v, record, category, details, *, who="amira", level="confidential", third_parties=()):
     """Forge one step (``_forge_step``), verify with amira's key, take the forged commit back; its findings."""
     bad, _ = _forge_step(v, record, category, details, who=who, level=level, third_parties=third_parties)

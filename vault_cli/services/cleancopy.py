@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,6 +238,36 @@ def _check_out(session: Session, out: str, force: bool) -> Path:
     return target
 
 
+_TEMP = re.compile(r"^\..+\.confide-(\d+)\.tmp$")
+
+
+def sweep_unfinished(folder: Path) -> int:
+    """Remove the unfinished copies (``_private_temp``'s files) in ``folder`` whose confide is gone: a SIGKILLed
+    export cannot remove its own. Only the current user's regular files, and only when no process has the pid
+    in their name (a live one, even an unrelated process that took the pid, keeps its file). How many went."""
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        m = _TEMP.match(entry.name)
+        if m is None:
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+            os.kill(int(m.group(1)), 0)
+            continue  # its process is alive
+        except ProcessLookupError:
+            pass
+        except (OSError, ValueError, OverflowError):
+            continue
+        _remove(Path(entry.path))
+        removed += 1
+    return removed
+
+
 def _private_temp(path: Path, data: bytes) -> Path:
     """``data`` in a new file beside ``path`` that only its owner can read (0600), flushed to disk."""
     tmp = path.parent / f".{path.name}.confide-{os.getpid()}.tmp"
@@ -295,6 +326,7 @@ def export(session: Session, request_id: str, *, out: str, fmt: str = "html", fo
     # The copy goes to a private temporary file first; only once the export is committed (under the vault's
     # lock) is it renamed into place. A failure or an interruption on the way (^C; the command line turns
     # SIGTERM and SIGHUP into one) removes it: no plaintext copy is left without an export recorded.
+    swept = sweep_unfinished(path.parent)
     tmp = _private_temp(path, body)
     try:
         details = {"procedure": disclosure.EXPORT_DECIDED, "request": request_id, "format": fmt, "sha256": digest,
@@ -313,6 +345,9 @@ def export(session: Session, request_id: str, *, out: str, fmt: str = "html", fo
     except BaseException:
         _remove(tmp)
         raise
+    if swept:
+        result.warnings.append(f"removed {swept} unfinished clean cop{'y' if swept == 1 else 'ies'} that a killed "
+                               f"export had left in {path.parent}")
     if listed is None:
         result.warnings.append("the child's profile lists no parents: check that the requester has parental "
                                "responsibility (confide show)")

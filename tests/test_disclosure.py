@@ -288,6 +288,54 @@ def test_a_clean_copy_killed_while_it_waits_for_the_lock_leaves_no_plaintext_and
     assert v.git("rev-parse", "HEAD~1").strip() == head
 
 
+def test_a_decision_made_while_an_export_waits_for_the_lock_stops_that_export(family, tmp_path, monkeypatch):
+    """The copy is built before the lock is taken. A colleague who withholds an entry meanwhile changes the record:
+    under the lock the export sees that and records nothing (the withheld entry reaches no copy); run again,
+    it follows the new decision. A copy recorded on decisions other than those standing when its export was
+    committed (forged with plain git, as an export that ignored the change would be) is a verify finding."""
+    from vault_cli.services import request_steps
+
+    v, a, b, c, m = family
+    rq = _open_request(v, a)
+    d_withheld = _decide(v, rq, m["withheld"], "--withhold", "--ground", "child-abuse", reason="best interests",
+                         who="dara")
+    d_notinf = _decide(v, rq, m["notinf"], "--disclose", reason="told since")
+    original = request_steps.add_step
+    raced: list = []
+
+    def racing(session, record_id, **kw):
+        if not raced:  # a colleague withholds obs1 while this export waits for the lock (their decide goes
+            raced.append(None)  # through add_step too: only the first call races)
+            raced[0] = v.run("request", "decide", rq, m["obs1"], "--withhold", "--ground", "serious-harm",
+                             input="harm", who="dara")
+        return original(session, record_id, **kw)
+
+    monkeypatch.setattr(request_steps, "add_step", racing)
+    out = tmp_path / "copy.md"
+    head = v.head()
+    r = v.run("request", "export", rq, "--out", str(out), "--format", "md")
+    monkeypatch.setattr(request_steps, "add_step", original)
+    assert raced and raced[0].exit_code == 0, raced and raced[0].stderr
+    assert r.exit_code == ExitCode.VAULT_STATE, r.stderr
+    assert f"{a} was changed by someone else while this command waited for the vault; nothing was recorded" in r.stderr
+    assert not out.exists() and list(tmp_path.glob(".copy.md.*")) == []
+    assert v.git("rev-parse", "HEAD~1").strip() == head  # only the colleague's decision was committed
+    v.ok("request", "export", rq, "--out", str(out), "--format", "md")
+    assert "MARKER-A-obs1" not in out.read_text()
+    assert _findings(v) == []
+    # the same export forged as if it had ignored the decision: its recorded decisions lack obs1's
+    exported = v.head()
+    v.git("reset", "-q", "--hard", "HEAD~1")  # back to the colleague's decision
+    bad, _ = _forge_step(v, a, "request-export", {"procedure": disclosure.EXPORT_DECIDED, "request": rq,
+                                                  "format": "md", "sha256": "0" * 64,
+                                                  "decisions": {m["withheld"]: d_withheld, m["notinf"]: d_notinf}},
+                         who="amira")
+    found = [f["message"] for f in _findings(v) if f["commit"] == bad]
+    assert any("was made on other decisions than those standing when it was recorded" in f
+               and m["obs1"] in f for f in found), found
+    v.git("reset", "-q", "--hard", exported)
+
+
 def test_an_unfinished_copy_left_by_a_sigkilled_export_is_removed_by_the_next_export_there(family, tmp_path):
     """SIGKILL cannot be caught, so a killed export leaves its private temporary copy (plaintext, 0600) beside its
     target. The next export to that folder removes such files whose confide is gone, and says so; a file whose

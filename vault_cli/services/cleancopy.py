@@ -318,6 +318,8 @@ def export(session: Session, request_id: str, *, out: str, fmt: str = "html", fo
     session.require_reader()
     requests.require_manager_or_dsl(session, "prepare a clean copy")
     path = _check_out(session, out, force)
+    built_from = session.vault.commit  # the copy is built now, outside the lock: its export is refused under the
+    # lock if the record changed meanwhile (a decision to withhold made while it waited must not be bypassed)
     data = build(session, request_id)
     decisions, overrides = data.pop("decisions"), data.pop("overrides")
     listed, not_told = data.pop("requester_listed"), data.pop("not_told")
@@ -336,7 +338,8 @@ def export(session: Session, request_id: str, *, out: str, fmt: str = "html", fo
         text = (f"Clean copy prepared for request {request_id} ({fmt}): {len(data['entries'])} entries included, "
                 f"{data['removed_total']} left out; SHA-256 {digest}.")
         result = request_steps.add_step(session, requests.locate(session, request_id), level="confidential",
-                                        category="request-export", text=text, at=None, details=details)
+                                        category="request-export", text=text, at=None, details=details,
+                                        unchanged_since=built_from)
         try:
             os.replace(tmp, path)
         except OSError as exc:  # the export is recorded; the file is not there (nothing plaintext is left either)

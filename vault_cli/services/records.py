@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from vault_cli.adapters import parallel, timeutil
 from vault_cli.adapters.crypto import NotForThisKey
-from vault_cli.errors import Denied, IntegrityError, NotFound, UsageError
+from vault_cli.errors import Denied, IntegrityError, NotFound, UsageError, VaultStateError
 from vault_cli.formats import envelope
 from vault_cli.model import ids, policy, trail
 from vault_cli.model.record import AnyEntry, Conflict, Entry, NewEntry, Profile, ProfileVersion, Record, SealedEntry
@@ -362,7 +362,10 @@ def add_entry(
     at: Optional[str] = None,
     corrects: Optional[str] = None,
     details: Optional[dict] = None,
+    unchanged_since: Optional[str] = None,
 ) -> WriteResult:
+    """``unchanged_since``: a commit the entry was prepared from (a clean copy built before the lock was taken);
+    if the record changed since, nothing is written (what was prepared may no longer stand)."""
     fields = check_entry(session.settings, level=level, category=category, text=text, parent_view=parent_view,
                          parents_informed=parents_informed, parents_not_informed=parents_not_informed,
                          third_parties=third_parties, at=at, now=session.clock.now(), procedure=bool(details))
@@ -371,6 +374,10 @@ def add_entry(
     if corrects is not None and not ids.ENTRY_RE.fullmatch(corrects):
         raise NotFound(f"'{corrects}' is not an entry id", "entry ids look like e-01jd3x8k2m5q9w")
     with writing(session) as (tx, actor):
+        if unchanged_since is not None and session.vault.record_changed_since(record_id, unchanged_since):
+            raise VaultStateError(
+                f"{record_id} was changed by someone else while this command waited for the vault; nothing was "
+                "recorded", "run the command again: it will use the record as it now stands")
         env = session.vault.envelope(record_id, entries=corrects is not None)
         if corrects is not None and env.find_entry(corrects) is None:
             raise NotFound(f"{{0}} names {corrects}, which is not an entry of {record_id}",

@@ -19,8 +19,9 @@ from vault_cli.services.vault import Session
 
 
 def add_step(session: Session, record_id: str, *, level: str, category: str, text: str, at: Optional[str],
-         details: dict) -> records.WriteResult:
-    result = records.add_entry(session, record_id, level=level, category=category, text=text, at=at, details=details)
+         details: dict, unchanged_since: Optional[str] = None) -> records.WriteResult:
+    result = records.add_entry(session, record_id, level=level, category=category, text=text, at=at, details=details,
+                               unchanged_since=unchanged_since)
     # The parents-informed duty is about what is recorded of the child; a parent's own
     # request and its handling are not such information (see 'confide due').
     result.warnings = [w for w in result.warnings if "parents are not recorded as informed" not in w]

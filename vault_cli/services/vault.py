@@ -161,6 +161,15 @@ class Vault:
     def record_source(self, record_id: str) -> str:
         return envelope.head_source(record_id)
 
+    def record_changed_since(self, record_id: str, commit: str) -> bool:
+        """Whether the record's files differ between ``commit`` and the verified commit (someone wrote to it in
+        between, e.g. while a command waited for the lock). One 'git diff-tree', only when the commits differ."""
+        if commit == self.commit:
+            return False
+        head = self.record_source(record_id)
+        return bool(gitlog.run(self.root, "diff-tree", "-r", "--name-only", commit, self.commit, "--", head,
+                               envelope.entries_source(head)).strip())
+
     def record_path(self, record_id: str) -> Path:
         """The record's head file in the working tree (its entries are beside it: ``envelope.entries_path``)."""
         return envelope.record_path(self.root, record_id)

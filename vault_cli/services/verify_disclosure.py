@@ -140,6 +140,10 @@ def check_step(checks, ctx, path: str, rid: str, rv: RecordVersion, step: dict) 
                        "an override lifts only what the profile says at its time")
 
 
+def where_made(export: dict, request_id: str) -> str:
+    return f"the clean copy {export.get('block')} for request {request_id}"
+
+
 def check_export(checks, ctx, path: str, rid: str, rv: RecordVersion, export: dict) -> None:
     """``checks``: the verifier (``add``, ``reader``, ``open_quietly``)."""
     request_id = _shown((export.get("details") or {}).get("request"))
@@ -150,8 +154,17 @@ def check_export(checks, ctx, path: str, rid: str, rv: RecordVersion, export: di
     states = _states(checks, rid, rv, path, export.get("block"))
     if states is None:
         return
-    where = f"the clean copy {export.get('block')} for request {request_id}"
+    where = where_made(export, request_id)
     decided = disclosure.decisions(states).get(request_id, {})
+    recorded = (export.get("details") or {}).get("decisions")
+    if isinstance(recorded, dict):  # what the copy was built on (copies made before decisions existed record none)
+        standing = {entry: d.id for entry, d in decided.items()}
+        differing = sorted({str(k) for k in set(recorded) ^ set(standing)}
+                           | {str(k) for k in set(recorded) & set(standing) if recorded[k] != standing[k]})
+        if differing:
+            checks.add(ctx.c.sha, path, "disclosure",
+                       f"{where_made(export, request_id)} was made on other decisions than those standing when it was "
+                       f"recorded (entry {_shown(differing[0], entry=True)}): a decision was made while it was prepared")
     file = [s for s in states if not disclosure.is_request_step(s)]
     for e in disclosure.undecided(file, decided):
         checks.add(ctx.c.sha, path, "disclosure",

@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import datetime
 import json
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
 from vault_cli.errors import IntegrityError, UsageError
+
+_FIELD_KEYS: set[str] = set()  # every command's field names: the only keys an error repeats
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class Field:
     required: bool = False
     personal: bool = True  # a child's or another person's details, or free text
     kind: str = "text"  # text, long (free text: the editor), list (of text), flag, int
+
+    def __post_init__(self) -> None:
+        _FIELD_KEYS.add(self.key)
 
 
 _warned = False
@@ -82,12 +86,10 @@ def from_file_help(fields: Sequence[Field]) -> str:
             + ", ".join(f.key for f in fields) + ".")
 
 
-_KEY_SHAPE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,40}\Z")
-
-
 def _key_shown(key: object) -> str:
-    """A key as an error may name it: only if it looks like a field name (a stray name or text is not repeated)."""
-    return f"'{key}'" if isinstance(key, str) and _KEY_SHAPE.match(key) else ""
+    """A key as an error may name it: only if it is some command's field name ('requester' given to 'child add').
+    Anything else, even a word that looks like one (a surname, 'Evans: x', or a typo), is not repeated."""
+    return f"'{key}'" if isinstance(key, str) and key in _FIELD_KEYS else ""
 
 
 def _value(field: Field, value: Any, where: str) -> Any:

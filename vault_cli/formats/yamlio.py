@@ -147,20 +147,35 @@ def keep_parses_in(folder: Optional[Path]) -> None:
     of ~220 ms (``python -X importtime``; ``benchmarks/compare.py``, add: 1.08x before it, measured side by side).
 
     The folder is as trusted as the clone's trust checkpoint beside it (anyone who can write there can move
-    that too). Only a value that JSON gives back exactly is kept (no dates), so a kept parse is the parse."""
+    that too). Only a value that JSON gives back exactly is kept (no dates), so a kept parse is the parse; the
+    name also depends on the reader (``_kept_name``), so an upgrade never reads an older reader's parse."""
     if folder is None:
-        _KEPT.clear()
+        _KEPT.pop("folder", None)
     else:
         _KEPT["folder"] = folder
 
 
 def _kept_name(text: bytes) -> Optional[Path]:
+    """The file a parse of ``text`` is kept in: named by the bytes and by the reader that parsed them (confide's
+    version and these modules' files), so a parse kept before an upgrade that reads differently is never used."""
     folder = _KEPT.get("folder")
     if folder is None:
         return None
     import hashlib
+    import os
 
-    return folder / (hashlib.sha256(text).hexdigest() + ".json")
+    from vault_cli import __version__
+
+    reader = _KEPT.get("reader")
+    if reader is None:
+        stamps = []
+        for module in (__file__, canonical.__file__):
+            try:
+                stamps.append(f"{os.stat(module).st_mtime_ns}:{os.stat(module).st_size}")
+            except OSError:
+                stamps.append("?")
+        reader = _KEPT["reader"] = f"{__version__}|{'|'.join(stamps)}|".encode()
+    return folder / (hashlib.sha256(reader + text).hexdigest() + ".json")
 
 
 def _recall(text: bytes) -> Any:

@@ -336,10 +336,34 @@ def test_a_decision_made_while_an_export_waits_for_the_lock_stops_that_export(fa
     v.git("reset", "-q", "--hard", exported)
 
 
+def test_a_file_that_appears_at_out_while_the_export_waits_is_not_replaced(family, tmp_path, monkeypatch):
+    """--out is checked before the lock; a file someone puts there meanwhile is not replaced without --force:
+    the export says so, its temporary copy goes, and the file keeps what it held."""
+    from vault_cli.services import request_steps
+
+    v, a, b, c, m = family
+    rq = _open_request(v, a)
+    _decide(v, rq, m["withheld"], "--withhold", "--ground", "child-abuse", reason="best interests")
+    _decide(v, rq, m["notinf"], "--disclose", reason="told since")
+    out = tmp_path / "copy.md"
+    original = request_steps.add_step
+
+    def appearing(session, record_id, **kw):
+        out.write_text("someone else's file")
+        return original(session, record_id, **kw)
+
+    monkeypatch.setattr(request_steps, "add_step", appearing)
+    r = v.run("request", "export", rq, "--out", str(out), "--format", "md")
+    monkeypatch.setattr(request_steps, "add_step", original)
+    assert r.exit_code == ExitCode.EXTERNAL, r.stderr
+    assert "the export was recorded, but the clean copy could not be put in place" in r.stderr
+    assert out.read_text() == "someone else's file" and list(tmp_path.glob(".copy.md.*")) == []
+
+
 def test_an_unfinished_copy_left_by_a_sigkilled_export_is_removed_by_the_next_export_there(family, tmp_path):
     """SIGKILL cannot be caught, so a killed export leaves its private temporary copy (plaintext, 0600) beside its
     target. The next export to that folder removes such files whose confide is gone, and says so; a file whose
-    pid is alive (an export still running) and any other file are left alone."""
+    pid is alive (an export still running), another machine's, and any other file are left alone."""
     import os
     import subprocess
 
@@ -349,16 +373,19 @@ def test_an_unfinished_copy_left_by_a_sigkilled_export_is_removed_by_the_next_ex
     _decide(v, rq, m["notinf"], "--disclose", reason="told since")
     out = tmp_path / "out"
     out.mkdir()
+    from vault_cli.services.cleancopy import _host
+
     gone = subprocess.Popen(["true"])
     gone.wait()  # a pid no process has now
-    dead = out / f".copy.md.confide-{gone.pid}.tmp"
-    live = out / f".other.md.confide-{os.getpid()}.tmp"
+    dead = out / f".copy.md.confide-{_host()}-{gone.pid}.tmp"
+    live = out / f".other.md.confide-{_host()}-{os.getpid()}.tmp"
+    elsewhere = out / f".copy.md.confide-{_host()}x-{gone.pid}.tmp"  # another machine's (a shared folder)
     other = out / "notes.confide-1.tmp"
-    for f in (dead, live, other):
+    for f in (dead, live, elsewhere, other):
         f.write_text("Ada's file, in plaintext")
     r = v.ok("request", "export", rq, "--out", str(out / "copy.md"), "--format", "md")
     assert f"removed 1 unfinished clean copy that a killed export had left in {out}" in r.stderr
-    assert sorted(f.name for f in out.iterdir()) == sorted(["copy.md", live.name, other.name])
+    assert sorted(f.name for f in out.iterdir()) == sorted(["copy.md", live.name, elsewhere.name, other.name])
 
 
 def _forged_findings(v, record, category, details, *, who="amira", level="confidential", third_parties=()):

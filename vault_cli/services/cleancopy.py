@@ -238,13 +238,22 @@ def _check_out(session: Session, out: str, force: bool) -> Path:
     return target
 
 
-_TEMP = re.compile(r"^\..+\.confide-(\d+)\.tmp$")
+_TEMP = re.compile(r"^\..+\.confide-([A-Za-z0-9_]+)-(\d+)\.tmp$")
+
+
+def _host() -> str:
+    """This machine's name as a temporary copy's name carries it: a pid means something only on its own host
+    (a shared or network folder may hold another machine's export still running)."""
+    import socket
+
+    return re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname()) or "_"
 
 
 def sweep_unfinished(folder: Path) -> int:
     """Remove the unfinished copies (``_private_temp``'s files) in ``folder`` whose confide is gone: a SIGKILLed
-    export cannot remove its own. Only the current user's regular files, and only when no process has the pid
-    in their name (a live one, even an unrelated process that took the pid, keeps its file). How many went."""
+    export cannot remove its own. Only the current user's regular files made on this machine, and only when no
+    process has the pid in their name (a live one, even an unrelated process that took the pid, keeps its
+    file). How many went."""
     removed = 0
     try:
         entries = list(os.scandir(folder))
@@ -252,12 +261,12 @@ def sweep_unfinished(folder: Path) -> int:
         return 0
     for entry in entries:
         m = _TEMP.match(entry.name)
-        if m is None:
+        if m is None or m.group(1) != _host():
             continue
         try:
             if not entry.is_file(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
                 continue
-            os.kill(int(m.group(1)), 0)
+            os.kill(int(m.group(2)), 0)
             continue  # its process is alive
         except ProcessLookupError:
             pass
@@ -270,7 +279,7 @@ def sweep_unfinished(folder: Path) -> int:
 
 def _private_temp(path: Path, data: bytes) -> Path:
     """``data`` in a new file beside ``path`` that only its owner can read (0600), flushed to disk."""
-    tmp = path.parent / f".{path.name}.confide-{os.getpid()}.tmp"
+    tmp = path.parent / f".{path.name}.confide-{_host()}-{os.getpid()}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:
@@ -288,6 +297,21 @@ def _private_temp(path: Path, data: bytes) -> Path:
                                 "check the folder and the disk; nothing was written") from None
         raise
     return tmp
+
+
+def _put_without_replacing(tmp: Path, path: Path) -> None:
+    """``tmp`` renamed to ``path`` unless a file is there (FileExistsError). A hard link does that atomically;
+    where the file system has none (a FAT-formatted USB stick), a check just before the rename does."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError:
+        if os.path.lexists(path):
+            raise FileExistsError(17, "File exists") from None
+        os.replace(tmp, path)
+        return
+    _remove(tmp)
 
 
 def _remove(path: Path) -> None:
@@ -341,10 +365,14 @@ def export(session: Session, request_id: str, *, out: str, fmt: str = "html", fo
                                         category="request-export", text=text, at=None, details=details,
                                         unchanged_since=built_from)
         try:
-            os.replace(tmp, path)
+            if force:
+                os.replace(tmp, path)
+            else:  # not over a file that appeared at --out while the export waited for the lock
+                _put_without_replacing(tmp, path)
         except OSError as exc:  # the export is recorded; the file is not there (nothing plaintext is left either)
             raise ExternalError(f"the export was recorded, but the clean copy could not be put in place at {path}: "
-                                f"{exc.strerror}", "check the folder, then export again") from None
+                                f"{exc.strerror}", "check the folder, then export again (--force replaces a file "
+                                "that is there)") from None
     except BaseException:
         _remove(tmp)
         raise

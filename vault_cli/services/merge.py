@@ -320,20 +320,34 @@ def merge_head_file(base: Optional[bytes], ours: Optional[bytes], theirs: Option
 # holders.yaml
 
 
+def _as_valued(d: dict) -> dict:
+    """A holder's entry, each sealed staff detail by its version (its value), not its readers and ciphertext."""
+    out = dict(d)
+    for k, v in d.items():
+        if isinstance(v, dict) and isinstance(v.get("version"), str):
+            out[k] = {"version": v["version"]}
+    return out
+
+
 def merge_holders(o: Holders, a: Holders, b: Holders, sides: tuple) -> Holders:
     """Per holder; a removal on either side wins. A holder one side added stays only if whoever
-    added them may manage holders on the other side too."""
+    added them may manage holders on the other side too. Sealed staff details compare by version: a side that
+    only sealed the same values anew for other readers gives way to the other side (both did: the first); the
+    next manager's write seals for the merged readers (``staff.seal_if_due``), and meanwhile no one can open
+    a value they could not open before."""
     ho, ha, hb = ({h.name: h.to_dict() for h in hs.all} for hs in (o, a, b))
     names = [h.name for h in a.all] + [h.name for h in b.all if h.name not in ha]
     out = []
     for name in names:
         x, y, base = ha.get(name), hb.get(name), ho.get(name)
         if x is not None and y is not None:
-            if _canon(x) == _canon(y):
+            vx, vy = _canon(_as_valued(x)), _canon(_as_valued(y))
+            vb = _canon(_as_valued(base)) if base is not None else None
+            if _canon(x) == _canon(y) or vx == vy:
                 v = x
-            elif base is not None and _canon(x) == _canon(base):
+            elif vb is not None and vx == vb:
                 v = y
-            elif base is not None and _canon(y) == _canon(base):
+            elif vb is not None and vy == vb:
                 v = x
             elif (x["status"] == "removed") != (y["status"] == "removed"):
                 v = x if x["status"] == "removed" else y  # removal wins

@@ -42,6 +42,15 @@ PAYLOAD = "confide/staff-detail/1"
 SEAL_ACTION = "holder.seal-details"
 
 
+def new_version() -> str:
+    """A sealed detail's version: random (it says nothing of the value), new with each value and kept when the
+    same value is sealed anew for other readers, so a merge can tell a reseal from a change
+    (``services.merge.merge_holders``)."""
+    import secrets
+
+    return "v-" + secrets.token_hex(6)
+
+
 def _payload(holder: str, detail: str, value: str) -> bytes:
     return json.dumps({"format": PAYLOAD, "holder": holder, "detail": detail, "value": value},
                       ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
@@ -101,7 +110,9 @@ def seal_details(settings: Settings, holders: Holders, identities: list[crypto.I
         for detail in STAFF_DETAILS:
             sealed = h.sealed.get(detail)
             value = getattr(h, detail)
+            version = None  # a new value gets a new version; the same value sealed anew keeps its own
             if sealed is not None:
+                version = sealed.get("version")
                 if sealed["for"] == readers[detail] and not rotated & set(sealed["for"]):
                     continue
                 if value is None:
@@ -117,6 +128,7 @@ def seal_details(settings: Settings, holders: Holders, identities: list[crypto.I
                 continue
             h.sealed[detail] = {
                 "for": list(readers[detail]),
+                "version": version or new_version(),
                 "data": crypto.encrypt_for_all(_payload(h.name, detail, value),
                                                [by_name[n].recipient for n in readers[detail]]),
             }

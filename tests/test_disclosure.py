@@ -31,6 +31,14 @@ def _export(v, rq, path, who="amira"):
     return v.run("request", "export", rq, "--out", str(path), who=who)
 
 
+def _decided_request(v, a, m, withheld_by="amira") -> tuple[str, str, str]:
+    """A request on ``a`` whose two entries needing one have their decisions: (request, withhold, disclose)."""
+    rq = _open_request(v, a)
+    withheld = _decide(v, rq, m["withheld"], "--withhold", "--ground", "child-abuse", reason="best interests",
+                       who=withheld_by)
+    return rq, withheld, _decide(v, rq, m["notinf"], "--disclose", reason="told since")
+
+
 def test_every_entry_needing_one_is_decided_per_request_and_a_second_request_sees_the_first(family, tmp_path):
     v, a, b, c, m = family
     rq1 = _open_request(v, a)
@@ -183,9 +191,7 @@ def test_verify_finds_a_copy_made_with_plain_git_without_decisions(family):
 def test_verify_finds_a_copy_against_the_profile_and_overrides_or_decisions_by_the_wrong_role(family):
     v, a, b, c, m = family
     v.ok("child", "set", a, "court_orders=an order")
-    rq = _open_request(v, a)
-    _decide(v, rq, m["withheld"], "--withhold", "--ground", "child-abuse", reason="best interests")
-    _decide(v, rq, m["notinf"], "--disclose", reason="told since")
+    rq, _, _ = _decided_request(v, a, m)
     # dara, the DSL, may decide but not override: her hand-made override is found.
     bad_override, _ = _forge_step(v, a, "request-override", {"procedure": disclosure.OVERRIDE_PROCEDURE, "request": rq,
                                                              "refusals": [disclosure.COURT_ORDER], "reason": "x"},
@@ -260,9 +266,7 @@ def test_a_clean_copy_killed_while_it_waits_for_the_lock_leaves_no_plaintext_and
     from vault_cli.adapters.store import VaultLock
 
     v, a, b, c, m = family
-    rq = _open_request(v, a)
-    _decide(v, rq, m["withheld"], "--withhold", "--ground", "child-abuse", reason="best interests")
-    _decide(v, rq, m["notinf"], "--disclose", reason="told since")
+    rq, _, _ = _decided_request(v, a, m)
     out = tmp_path / "out"
     out.mkdir()
     head, lock_path = v.head(), v.root / ".git" / "confide.lock"
@@ -296,10 +300,7 @@ def test_a_decision_made_while_an_export_waits_for_the_lock_stops_that_export(fa
     from vault_cli.services import request_steps
 
     v, a, b, c, m = family
-    rq = _open_request(v, a)
-    d_withheld = _decide(v, rq, m["withheld"], "--withhold", "--ground", "child-abuse", reason="best interests",
-                         who="dara")
-    d_notinf = _decide(v, rq, m["notinf"], "--disclose", reason="told since")
+    rq, d_withheld, d_notinf = _decided_request(v, a, m, withheld_by="dara")
     original = request_steps.add_step
     raced: list = []
 
@@ -342,9 +343,7 @@ def test_a_file_that_appears_at_out_while_the_export_waits_is_not_replaced(famil
     from vault_cli.services import request_steps
 
     v, a, b, c, m = family
-    rq = _open_request(v, a)
-    _decide(v, rq, m["withheld"], "--withhold", "--ground", "child-abuse", reason="best interests")
-    _decide(v, rq, m["notinf"], "--disclose", reason="told since")
+    rq, _, _ = _decided_request(v, a, m)
     out = tmp_path / "copy.md"
     original = request_steps.add_step
 
@@ -368,9 +367,7 @@ def test_an_unfinished_copy_left_by_a_sigkilled_export_is_removed_by_the_next_ex
     import subprocess
 
     v, a, b, c, m = family
-    rq = _open_request(v, a)
-    _decide(v, rq, m["withheld"], "--withhold", "--ground", "child-abuse", reason="best interests")
-    _decide(v, rq, m["notinf"], "--disclose", reason="told since")
+    rq, _, _ = _decided_request(v, a, m)
     out = tmp_path / "out"
     out.mkdir()
     from vault_cli.services.cleancopy import _host
@@ -423,9 +420,7 @@ def test_verify_finds_a_step_of_a_request_already_closed(family, tmp_path):
     """A closed request takes no more consents, decisions, overrides, extensions or closings ('request ...' refuses
     them); the same steps made with plain git are findings. A clean copy may still be made again."""
     v, a, b, c, m = family
-    rq = _open_request(v, a)
-    _decide(v, rq, m["withheld"], "--withhold", "--ground", "child-abuse", reason="best interests")
-    _decide(v, rq, m["notinf"], "--disclose", reason="told since")
+    rq, _, _ = _decided_request(v, a, m)
     v.ok("request", "close", rq, "--met-on", "2026-11-24")
     _refused(v, ["request", "decide", rq, m["obs1"], "--disclose"], ExitCode.USAGE)
     v.ok("request", "export", rq, "--out", str(tmp_path / "again.html"))  # a copy made again, for the same decisions
@@ -531,9 +526,7 @@ def test_an_override_counts_by_who_was_a_manager_when_it_was_made(family, tmp_pa
     left is a finding."""
     v, a, b, c, m = family
     v.ok("child", "set", a, "court_orders=an order")
-    rq = _open_request(v, a)
-    _decide(v, rq, m["withheld"], "--withhold", "--ground", "child-abuse", reason="best interests")
-    _decide(v, rq, m["notinf"], "--disclose", reason="told since")
+    rq, _, _ = _decided_request(v, a, m)
     v.add_holder("mo", "manager")
     v.ok("request", "override", rq, input="mo checked the order\n", who="mo")
     v.ok("holder", "remove", "mo", "--reason", "left the setting 2026-11-24")

@@ -49,6 +49,8 @@ import hashlib
 import os
 import re
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -283,20 +285,31 @@ def _private_temp(path: Path, data: bytes) -> Path:
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:
-        raise ExternalError(f"could not write {path}: {exc.strerror}", "check the folder and the disk; nothing was written") from None
-    try:
+        raise _not_written(path, exc) from None
+    with _removed_on_failure(tmp, path):
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), 0o600)
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+    return tmp
+
+
+def _not_written(path: Path, exc: OSError) -> ExternalError:
+    return ExternalError(f"could not write {path}: {exc.strerror}", "check the folder and the disk; nothing was written")
+
+
+@contextmanager
+def _removed_on_failure(tmp: Path, path: Path) -> Iterator[None]:
+    """Any failure or interruption inside removes ``tmp``; an OSError becomes the error that ``path`` was not
+    written."""
+    try:
+        yield
     except BaseException as exc:
         _remove(tmp)
         if isinstance(exc, OSError):
-            raise ExternalError(f"could not write {path}: {exc.strerror}",
-                                "check the folder and the disk; nothing was written") from None
+            raise _not_written(path, exc) from None
         raise
-    return tmp
 
 
 def _put_without_replacing(tmp: Path, path: Path) -> None:
@@ -324,14 +337,8 @@ def _remove(path: Path) -> None:
 def write_private(path: Path, data: bytes) -> None:
     """Write a file only its owner can read (0600), atomically."""
     tmp = _private_temp(path, data)
-    try:
+    with _removed_on_failure(tmp, path):
         os.replace(tmp, path)
-    except BaseException as exc:
-        _remove(tmp)
-        if isinstance(exc, OSError):
-            raise ExternalError(f"could not write {path}: {exc.strerror}",
-                                "check the folder and the disk; nothing was written") from None
-        raise
 
 
 def export(session: Session, request_id: str, *, out: str, fmt: str = "html", force: bool = False) -> ExportResult:

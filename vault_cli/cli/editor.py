@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
-from vault_cli.cli import environment, private
+from vault_cli.cli import environment, interrupts, private
 from vault_cli.errors import ExternalError, IntegrityError, UsageError, VaultStateError
 from vault_cli.formats import yamlio
 from vault_cli.services import profiles, records
@@ -51,22 +50,11 @@ def private_folder() -> Iterator[Path]:
     # A closed terminal (SIGHUP) or a plain 'kill' (SIGTERM) would end Python without
     # running 'finally', leaving the plaintext profile in /dev/shm: turn them into an
     # interruption, which also stops the editor and cleans up. (SIGKILL: the next command sweeps it.)
-    previous = {}
-    for sig in (signal.SIGHUP, signal.SIGTERM):
+    with interrupts.as_interrupt(), private.folder(shm) as folder:
         try:
-            previous[sig] = signal.signal(sig, _interrupted)
-        except (ValueError, OSError):  # not the main thread
-            pass
-    try:
-        with private.folder(shm) as folder:
-            try:
-                yield folder
-            finally:
-                for sig in previous:
-                    signal.signal(sig, signal.SIG_IGN)  # no second signal half-way through the clean-up
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            yield folder
+        finally:
+            interrupts.hold_off()  # no second signal half-way through the clean-up
 
 
 def _memory_backed(path: str) -> bool:
@@ -85,10 +73,6 @@ def _memory_backed(path: str) -> bool:
     except OSError:
         return False
     return fstype in ("tmpfs", "ramfs")
-
-
-def _interrupted(signum, frame):
-    raise KeyboardInterrupt
 
 
 FALLBACK_EDITORS = ("sensible-editor", "editor", "nano", "vi")

@@ -33,4 +33,14 @@ def as_interrupt() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-__all__ = ["as_interrupt"]
+def hold_off() -> None:
+    """Within ``as_interrupt()``: ignore SIGTERM and SIGHUP from now on (a clean-up under way is not cut short by
+    a second signal); ``as_interrupt`` puts the previous handlers back as it ends."""
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        try:
+            signal.signal(sig, signal.SIG_IGN)
+        except (ValueError, OSError):  # not the main thread
+            pass
+
+
+__all__ = ["as_interrupt", "hold_off"]

@@ -298,3 +298,32 @@ def test_a_rotation_forged_to_keep_a_detail_sealed_for_the_old_key_is_found(vaul
     bad = v.head()
     fs = [f for f in findings(v) if f["check"] == "staff-details"]
     assert [f["commit"] for f in fs] == [bad] and "rotated their key" in fs[0]["message"], fs
+
+
+def test_a_detail_changed_but_keeping_its_version_is_found(vault):
+    """A merge takes an unchanged version for the same value sealed anew, so a commit that changes a value must
+    give it a new version (``services.staff`` does): one made with plain git that keeps the version is a finding
+    for a verifier whose key opens both blocks; the same value sealed anew with its version kept is not."""
+    from vault_cli.services import staff
+
+    v = vault
+    v.ok("holder", "set-display-name", "cara", NAME)
+    block = entry(v, "cara")["display_name"]
+    recipients = [recipient_of(v.keys[n]) for n in block["for"]]
+
+    def forge(value: str) -> str:
+        doc = holders_doc(v)
+        forged = dict(block, data=crypto.encrypt_for_all(staff._payload("cara", "display_name", value), recipients))
+        next(h for h in doc["holders"] if h["name"] == "cara")["display_name"] = forged
+        (v.root / "holders.yaml").write_text(yamlio.dump(doc))
+        v.git("add", "holders.yaml")
+        v.git("-c", "gpg.format=ssh", "-c", f"user.signingkey={v.keys['amira.sign']}", "commit", "-q", "-S",
+              "-m", "holder.set-display-name", "--author", "amira <amira@holders.confide.invalid>")
+        return v.head()
+
+    resealed = forge(NAME)  # the same value, new ciphertext, same version: a reseal
+    assert [f for f in findings(v) if f["commit"] == resealed and f["check"] == "staff-details"] == []
+    changed = forge("Cara Someone Else")
+    fs = [f for f in findings(v) if f["commit"] == changed and f["check"] == "staff-details"]
+    assert len(fs) == 1 and "was changed but kept its version" in fs[0]["message"], fs
+    assert "Someone" not in fs[0]["message"] and NAME not in fs[0]["message"]

@@ -14,10 +14,12 @@ from typing import Optional
 
 from vault_cli.adapters import signing
 from vault_cli.adapters.gitlog import CommitInfo
+from vault_cli.errors import IntegrityError
 from vault_cli.formats import signers
 from vault_cli.model import policy
 from vault_cli.model.holders import FORMAT, HOLDERS_FILE, Holder, Holders, detail_words
 from vault_cli.model.settings import SETTINGS_FILE, Settings
+from vault_cli.services import staff
 from vault_cli.services.verify_records import Ctx
 from vault_cli.services.verify_versions import VerifierState
 
@@ -215,10 +217,31 @@ class PolicyChecks(VerifierState):
                     self.add(c.sha, path, "staff-details", f"the {detail_words(detail)} of holder '{h.name}' is sealed for "
                              f"{', '.join(stray)}, who may not read it")
                 was = old_by.get(h.name)
+                self._check_version_kept(ctx, h, detail, block, was)
                 if (c.action == "holder.rotate" and c.trailers.get("Confide-Subject") in block["for"]
                         and was is not None and was.sealed.get(detail, {}).get("data") == block["data"]):
                     self.add(c.sha, path, "staff-details", f"the {detail_words(detail)} of holder '{h.name}' was not sealed "
                              f"anew when '{c.trailers.get('Confide-Subject')}', one of its readers, rotated their key")
+
+    def _check_version_kept(self, ctx: Ctx, h: Holder, detail: str, block: dict, was: Optional[Holder]) -> None:
+        """A detail sealed anew keeps its version only if its value is the same (``services.staff``): a merge
+        takes an unchanged version for a reseal. Judged by a verifier whose key opens both blocks."""
+        if was is None:
+            return
+        before = was.sealed.get(detail)
+        if (before is None or not self.reader.identities or before.get("version") != block.get("version")
+                or before.get("version") is None or before["data"] == block["data"]):
+            return
+        try:
+            values = [staff.open_detail(x, detail, self.reader.identities) for x in (was, h)]
+        except IntegrityError:
+            return  # a damaged block: reported where holders.yaml is read
+        if None in values:
+            self.reader.unopened += 1
+        elif values[0] != values[1]:
+            self.add(ctx.c.sha, HOLDERS_FILE, "staff-details",
+                     f"the {detail_words(detail)} of holder '{h.name}' was changed but kept its version (a merge "
+                     "would take the change for the same value sealed anew)")
 
     def check_settings_change(self, ctx: Ctx, old: Optional[Settings], new: Settings) -> None:
         c = ctx.c

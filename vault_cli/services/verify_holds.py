@@ -1,0 +1,96 @@
+"""verify's rules for legal holds (``holds/<hold id>.yaml``), from history, by the same table as the command.
+
+A commit that touches a hold file must be by a holder whose role may destroy records (``model.policy``,
+``services.holds.PERMISSION``), and must be what ``confide hold`` makes:
+
+- ``hold.add`` of that hold (its ``Confide-Hold`` trailer): a new file, sealed, with no release;
+- ``hold.release`` of that hold: an existing open hold's file, its 'placed' block unchanged, with a
+  'released' block added;
+- nothing else: a hold file is never removed, a released hold never changes again, an open one
+  changes only by its release.
+
+Every verifier checks these from the plaintext structure, and that the sealed blocks written are for
+holders who may read holds (no one else); a verifier whose key opens a block also checks that it
+belongs to its hold and names a record id or every record.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from vault_cli.errors import IntegrityError
+from vault_cli.formats import holdfile, yamlio
+from vault_cli.model import holds, ids, policy
+from vault_cli.model.holds import ALL
+
+
+def _doc(verifier, blob: Optional[str], path: str) -> Optional[dict]:
+    raw = verifier.blob(blob) if blob is not None else None
+    if raw is None:
+        return None
+    try:
+        doc = yamlio.load(raw, path)
+    except IntegrityError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def check(verifier, ctx, path: str, old: Optional[str], new: Optional[str]) -> None:
+    """One hold file's change in one ordinary commit (``ctx``: the commit, judged by the state before it)."""
+    c = ctx.c
+    hid = holdfile.id_of(path)
+    if hid is None:
+        if new is not None:
+            verifier.add(c.sha, path, "file-name", f"unexpected file {path}: the holds folder holds only "
+                         "holds/<hold id>.yaml")
+        return
+    if not ctx.may(holds.PERMISSION):
+        verifier.add(c.sha, path, "hold", f"legal hold {hid} was changed by '{ctx.name}', whose role may not place "
+                     f"or release holds ({policy.PERMISSIONS[holds.PERMISSION]})")
+    wanted = holds.PLACE if old is None else holds.RELEASE
+    if c.action != wanted or c.trailers.get(holds.HOLD_TRAILER) != hid:
+        verifier.add(c.sha, path, "hold", f"legal hold {hid} was changed by a commit that is not '{wanted}' of that "
+                     "hold: a hold is placed and released by 'confide hold', and changes in no other way")
+    if new is None:
+        verifier.add(c.sha, path, "hold", f"legal hold {hid} was removed: a hold is released, never removed")
+        return
+    doc = _doc(verifier, new, path)
+    found = holdfile.problems(doc, path)
+    if found:
+        for p in found:
+            verifier.add(c.sha, path, "hold", p)
+        return
+    assert doc is not None  # problems() refuses anything else
+    if old is None:
+        if holdfile.RELEASED in doc:
+            verifier.add(c.sha, path, "hold", f"legal hold {hid} was placed already released")
+        written = [holdfile.PLACED]
+    else:
+        before = _doc(verifier, old, path) or {}
+        if holdfile.RELEASED in before:
+            verifier.add(c.sha, path, "hold", f"legal hold {hid} was changed after its release")
+            return
+        if before.get(holdfile.PLACED) != doc.get(holdfile.PLACED) or before.get("format") != doc.get("format"):
+            verifier.add(c.sha, path, "hold", f"what legal hold {hid} says was changed: only a release may be added")
+        if holdfile.RELEASED not in doc:
+            verifier.add(c.sha, path, "hold", f"legal hold {hid} was changed without being released")
+            return
+        written = [holdfile.RELEASED]
+    allowed = set(holds.readers(ctx.settings, ctx.holders))
+    for part in written:
+        outsiders = sorted(set(doc[part]["for"]) - allowed)
+        if outsiders:
+            verifier.add(c.sha, path, "hold", f"legal hold {hid} is sealed for {', '.join(outsiders)}, who may not "
+                         "read legal holds")
+        try:
+            fields = holdfile.open_block(doc, part, path, verifier.reader.identities)
+        except IntegrityError as exc:
+            verifier.add(c.sha, path, "hold", exc.message)
+            continue
+        if fields is not None and part == holdfile.PLACED:
+            scope = fields.get("scope")
+            if scope != ALL and not (isinstance(scope, str) and ids.RECORD_RE.fullmatch(scope)):
+                verifier.add(c.sha, path, "hold", f"legal hold {hid} covers neither a record nor every record")
+
+
+__all__ = ["check"]

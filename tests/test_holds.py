@@ -191,6 +191,34 @@ def test_a_manager_added_later_does_not_read_earlier_holds_but_they_count(vault)
     assert findings(v) == []
 
 
+def test_the_next_manager_who_reads_an_older_hold_reseals_it_for_todays_managers(vault):
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    hid = place(v, rid)
+    v.add_holder("mo", "manager")
+    before = int(v.git("rev-list", "--count", "HEAD"))
+    place(v, None, SHORT)  # amira reads hid: she reseals it first, in a commit of its own
+    assert int(v.git("rev-list", "--count", "HEAD")) == before + 2
+    assert "Confide-Action: hold.reseal" in v.git("log", "-1", "--format=%B", "HEAD~1")
+    assert v.changed("HEAD~1") == [holdfile.path_of(hid)]
+    rows = {r["hold"]: r for r in _json(v.run("hold", "list", "--json", who="mo"))}
+    assert rows[hid]["readable"] is True and rows[hid]["record"] == rid and rows[hid]["reason"] == REASON
+    assert findings(v) == [] and findings(v, who="ben") == []
+
+
+def test_verify_reports_a_reseal_that_changed_what_a_hold_says(vault):
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    hid = place(v, rid)
+    doc = yamlio.load((v.root / holdfile.path_of(hid)).read_text(), "hold")
+    fields = {"scope": model.ALL, "reason": REASON, "by": "amira", "on": "2026-11-24"}
+    doc["placed"] = _sealed(v, hid, "placed", fields, ["amira"])
+    _write(v, hid, doc)
+    v.commit_as("amira", "reseal", action="hold.reseal")
+    assert any(f"a reseal changed what legal hold {hid} says" in m for m in hold_findings(v))
+    assert hold_findings(v, who="ben") == []  # a key that opens neither block cannot tell
+
+
 # ---------------------------------------------------------------------------
 # verify: forged commits made with plain git
 

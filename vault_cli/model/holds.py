@@ -31,7 +31,7 @@ ALL = "*"  # the scope of a hold on every record in the vault
 HOLD_RE = re.compile(r"^h-[0-9a-hjkmnp-tv-z]{12}$")
 REASON_LIMIT = 2000
 PERMISSION = "destroy"  # the rules table's row: who destroys records places and lifts the holds that stop it
-PLACE, RELEASE = "hold.add", "hold.release"  # the commits' actions (Confide-Action)
+PLACE, RELEASE, RESEAL = "hold.add", "hold.release", "hold.reseal"  # the commits' actions (Confide-Action)
 HOLD_TRAILER = "Confide-Hold"  # the hold a commit places or releases: its only trailer beyond action and holder
 
 
@@ -106,4 +106,4 @@ def clean_reason(text: Optional[str], *, required: bool) -> Optional[str]:
     return value
 
 
-__all__ = ["ALL", "HOLD_RE", "PERMISSION", "PLACE", "RELEASE", "HOLD_TRAILER", "readers", "Hold", "held", "is_open", "clean_reason"]
+__all__ = ["ALL", "HOLD_RE", "PERMISSION", "PLACE", "RELEASE", "RESEAL", "HOLD_TRAILER", "readers", "Hold", "held", "is_open", "clean_reason"]

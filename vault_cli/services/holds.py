@@ -7,9 +7,11 @@ Placing a hold writes the file, one commit; releasing it adds a sealed 'released
 file, one commit; nothing else ever changes or removes it (``services.verify_holds`` checks that
 in history). One file per hold, so two clones placing holds at once merge without a conflict.
 
-The hold's content is sealed for the readers of the moment it is written; a manager who joins later
-does not read the holds placed before (they count, unread, as covering every record:
-``model.holds.held``).
+The hold's content is sealed for the readers of the moment it is written. When they change (a manager
+joins or leaves), the next manager to place or release a hold seals anew what their key opens, for
+today's readers, in a commit of its own (``reseal_if_due``); until then a manager who joined later sees
+that the earlier holds exist but not what they cover, and they count as covering every record
+(``model.holds.held``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from vault_cli.model.duty import Duty
 from vault_cli.services.vault import Session
 from vault_cli.services.writing import WriteResult, writing
 
-PERMISSION, PLACE, RELEASE, HOLD_TRAILER = model.PERMISSION, model.PLACE, model.RELEASE, model.HOLD_TRAILER
+PERMISSION, PLACE, RELEASE, RESEAL = model.PERMISSION, model.PLACE, model.RELEASE, model.RESEAL
+HOLD_TRAILER = model.HOLD_TRAILER
 readers = model.readers
 
 
@@ -34,13 +37,15 @@ def may_know(session: Session) -> bool:
     return policy.may(session.settings, session.actor, PERMISSION)
 
 
+def _hold_files(session: Session) -> list[str]:
+    return [p for p in (f"{holdfile.HOLDS_DIR}/{n}" for n in sorted(session.vault.tree.list(holdfile.HOLDS_DIR)))
+            if holdfile.id_of(p) is not None]
+
+
 def load_all(session: Session) -> list[model.Hold]:
     """Every hold in the verified commit, opened as far as the caller's keys allow, oldest first where known."""
     out = []
-    for name in sorted(session.vault.tree.list(holdfile.HOLDS_DIR)):
-        path = f"{holdfile.HOLDS_DIR}/{name}"
-        if holdfile.id_of(path) is None:
-            continue  # verify reports it; it is no hold
+    for path in _hold_files(session):  # any other file there is no hold (verify reports it)
         doc = holdfile.load(session.vault.read(path), path)
         placed = holdfile.open_block(doc, holdfile.PLACED, path, session.identities)
         released = holdfile.open_block(doc, holdfile.RELEASED, path, session.identities)
@@ -67,6 +72,40 @@ def _reason(text: Optional[str], required: bool) -> Optional[str]:
         raise UsageError(f"{exc}; nothing was changed", "give the reason with --from FILE, or leave it out to be asked") from None
 
 
+def reseal_if_due(session: Session, tx, actor) -> Optional[str]:
+    """Holds sealed for other readers than those of the moment (a manager joined or left since): the next
+    manager to place or release a hold seals anew every block their key opens, for today's readers, in a
+    commit of its own before the command's (``hold.reseal``; the content stays byte for byte the same, which
+    a verifier whose key opens both checks). Blocks their key does not open stay as they are. Returns the
+    commit, or None."""
+    now = readers(session.settings, session.holders)
+    names = sorted(now)
+    changed = 0
+    for path in _hold_files(session):
+        doc = holdfile.load(session.vault.read(path), path)
+        touched = False
+        for part in (holdfile.PLACED, holdfile.RELEASED):
+            if part not in doc or doc[part]["for"] == names:
+                continue
+            fields = holdfile.open_block(doc, part, path, session.identities)
+            if fields is None:
+                continue  # sealed for other managers: one of them will, at their next hold command
+            fields.pop("format", None)
+            fields.pop("hold", None)
+            doc[part] = holdfile.seal(doc["hold"], part, fields, now)
+            touched = True
+        if touched:
+            tx.write(path, holdfile.dump(doc))
+            changed += 1
+    if not changed:
+        return None
+    commit = tx.commit(trail.message(f"reseal {changed} legal hold(s) for today's managers", RESEAL, actor.name),
+                       actor.name)
+    tx.files.clear()
+    tx.removed.clear()
+    return commit
+
+
 def add_hold(session: Session, record_id: Optional[str], *, all_records: bool, reason: Optional[str]) -> WriteResult:
     """Place a hold on one record or (``all_records``) on every record. One commit, naming only the hold."""
     if all_records == (record_id is not None):
@@ -79,6 +118,7 @@ def add_hold(session: Session, record_id: Optional[str], *, all_records: bool, r
     scope = model.ALL if all_records else record_id
     with writing(session) as (tx, actor):
         policy.require(session.settings, actor, PERMISSION, "place a legal hold")
+        reseal_if_due(session, tx, actor)
         same = [h for h in load_all(session) if not h.released and h.readable and h.scope == scope]
         if same:
             raise UsageError(f"{'every record' if scope == model.ALL else 'that record'} is already under hold "
@@ -101,6 +141,7 @@ def release_hold(session: Session, hold_id: str, *, reason: Optional[str]) -> Wr
     _require(session, "release a legal hold")
     with writing(session) as (tx, actor):
         policy.require(session.settings, actor, PERMISSION, "release a legal hold")
+        reseal_if_due(session, tx, actor)
         path = holdfile.path_of(hold_id)
         try:
             doc = holdfile.load(session.vault.read(path), path)
@@ -160,4 +201,4 @@ def held_on(session: Session, record_id: str, on: Optional[dt.date] = None) -> l
 
 
 __all__ = ["readers", "may_know", "load_all", "add_hold", "release_hold", "list_holds", "holds_on", "due_items",
-           "held_on", "PLACE", "RELEASE", "HOLD_TRAILER", "PERMISSION"]
+           "held_on", "reseal_if_due", "PLACE", "RELEASE", "RESEAL", "HOLD_TRAILER", "PERMISSION"]

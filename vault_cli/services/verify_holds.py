@@ -6,8 +6,10 @@ A commit that touches a hold file must be by a holder whose role may destroy rec
 - ``hold.add`` of that hold (its ``Confide-Hold`` trailer): a new file, sealed, with no release;
 - ``hold.release`` of that hold: an existing open hold's file, its 'placed' block unchanged, with a
   'released' block added;
-- nothing else: a hold file is never removed, a released hold never changes again, an open one
-  changes only by its release.
+- ``hold.reseal``: the same blocks sealed anew for today's readers (after managers changed), what they
+  say unchanged (checked by a verifier whose key opens them before and after);
+- nothing else: a hold file is never removed, a released hold never changes again (but by a reseal),
+  an open one changes only by its release.
 
 Every verifier checks these from the plaintext structure, and that the sealed blocks written are for
 holders who may read holds (no one else); a verifier whose key opens a block also checks that it
@@ -47,6 +49,9 @@ def check(verifier, ctx, path: str, old: Optional[str], new: Optional[str]) -> N
     if not ctx.may(holds.PERMISSION):
         verifier.add(c.sha, path, "hold", f"legal hold {hid} was changed by '{ctx.name}', whose role may not place "
                      f"or release holds ({policy.PERMISSIONS[holds.PERMISSION]})")
+    if c.action == holds.RESEAL and old is not None and new is not None:
+        _check_reseal(verifier, ctx, path, hid, old, new)
+        return
     wanted = holds.PLACE if old is None else holds.RELEASE
     if c.action != wanted or c.trailers.get(holds.HOLD_TRAILER) != hid:
         verifier.add(c.sha, path, "hold", f"legal hold {hid} was changed by a commit that is not '{wanted}' of that "
@@ -76,6 +81,12 @@ def check(verifier, ctx, path: str, old: Optional[str], new: Optional[str]) -> N
             verifier.add(c.sha, path, "hold", f"legal hold {hid} was changed without being released")
             return
         written = [holdfile.RELEASED]
+    _check_sealed(verifier, ctx, path, hid, doc, written)
+
+
+def _check_sealed(verifier, ctx, path: str, hid: str, doc: dict, written: list[str]) -> None:
+    """The blocks a commit wrote: sealed for hold readers only; one a verifier's key opens belongs to its hold."""
+    c = ctx.c
     allowed = set(holds.readers(ctx.settings, ctx.holders))
     for part in written:
         outsiders = sorted(set(doc[part]["for"]) - allowed)
@@ -91,6 +102,33 @@ def check(verifier, ctx, path: str, old: Optional[str], new: Optional[str]) -> N
             scope = fields.get("scope")
             if scope != ALL and not (isinstance(scope, str) and ids.RECORD_RE.fullmatch(scope)):
                 verifier.add(c.sha, path, "hold", f"legal hold {hid} covers neither a record nor every record")
+
+
+def _check_reseal(verifier, ctx, path: str, hid: str, old: str, new: str) -> None:
+    """``hold.reseal``: the same hold, the same parts, each changed block sealed for hold readers; what it says
+    unchanged (checked by a verifier whose key opens the block before and after)."""
+    c = ctx.c
+    before, doc = _doc(verifier, old, path), _doc(verifier, new, path)
+    found = holdfile.problems(doc, path)
+    if before is None or found:
+        for p in found or [f"{path} could not be read before the reseal"]:
+            verifier.add(c.sha, path, "hold", p)
+        return
+    assert doc is not None  # problems() refuses anything else
+    if set(before) != set(doc) or before.get("format") != doc.get("format"):
+        verifier.add(c.sha, path, "hold", f"legal hold {hid} was changed by a reseal: a reseal seals the same hold anew")
+        return
+    written = [part for part in (holdfile.PLACED, holdfile.RELEASED) if part in doc and doc[part] != before[part]]
+    _check_sealed(verifier, ctx, path, hid, doc, written)
+    for part in written:
+        try:
+            was = holdfile.open_block(before, part, path, verifier.reader.identities)
+            now = holdfile.open_block(doc, part, path, verifier.reader.identities)
+        except IntegrityError:
+            continue  # reported by _check_sealed (the new block) or when the old one was written
+        if was is not None and now is not None and was != now:
+            verifier.add(c.sha, path, "hold", f"a reseal changed what legal hold {hid} says: a reseal seals the same "
+                         "content anew")
 
 
 __all__ = ["check"]

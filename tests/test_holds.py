@@ -332,3 +332,24 @@ def test_verify_reports_any_other_file_in_the_holds_folder(vault, name):
     (v.root / name).write_text("x\n")
     v.commit_as("amira", "tidy")
     assert any(f["check"] == "file-name" and name in f["message"] for f in findings(v))
+
+
+def test_on_a_terminal_the_child_is_chosen_by_name_and_the_reason_asked_and_neither_is_in_argv(vault):
+    from tests.test_names import Terminal, _argv_of_tree
+
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    t = Terminal(v, "hold", "add")
+    t.expect("Type part of a name: ")
+    t.type("ada\n")
+    t.expect("Choose 1 (Enter to search again): ")
+    t.type("1\n")
+    t.expect("Why the records must be kept (the inquiry, claim or order): ")
+    for argv in _argv_of_tree(t.proc.pid):  # while it waits, any local user could read its argv
+        assert rid.encode() not in argv and b"Ada" not in argv
+    t.type(REASON + "\n")
+    code, screen = t.finish()
+    assert code == 0, screen
+    assert "given as" not in screen  # nothing personal was given as an argument
+    [row] = _json(v.run("hold", "list", "--json"))
+    assert row["record"] == rid and row["reason"] == REASON

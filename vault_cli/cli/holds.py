@@ -45,9 +45,12 @@ def hold_add(
     from vault_cli.cli import picker
     from vault_cli.services import holds
 
-    v = gather(ADD_FIELDS, {"record": record, "all": all_, "reason": reason}, source=from_file,
-               what="A legal hold", safe_form=SAFE, edit=edit)
     s = _session(vault, identity)
+    picked = None
+    if record is None and not all_ and from_file is None and not edit and picker.interactive():
+        picked = picker.choose(s, None)  # on a terminal: the child first, by name, then the reason
+    v = gather(ADD_FIELDS, {"record": record, "all": all_, "reason": reason}, source=from_file,
+               what="A legal hold", safe_form=SAFE, edit=edit, given={"record": picked})
     chosen = v["record"]
     if chosen is None and not v["all"]:
         if not picker.interactive():

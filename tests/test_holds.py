@@ -188,6 +188,10 @@ def test_a_manager_added_later_does_not_read_earlier_holds_but_they_count(vault)
     mine = place(v, None, SHORT, who="mo")
     doc = yamlio.load((v.root / holdfile.path_of(mine)).read_text(), "hold")
     assert doc["placed"]["for"] == ["amira", "mo"]
+    # mo may release what he cannot read, and is told so
+    r = v.ok("hold", "release", hid, who="mo")
+    assert "without seeing what it covered" in r.stderr and REASON not in r.stderr
+    assert "without seeing" not in v.ok("hold", "release", mine, who="mo").stderr
     assert findings(v) == []
 
 

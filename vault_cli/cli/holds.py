@@ -12,7 +12,18 @@ from typing import Optional
 import typer
 
 from vault_cli.cli import contract
-from vault_cli.cli.common import IdentityOpt, JsonOpt, VaultOpt, _session, _table, app, note, out, out_json
+from vault_cli.cli.common import (
+    IdentityOpt,
+    JsonOpt,
+    VaultOpt,
+    _print_warnings,
+    _session,
+    _table,
+    app,
+    note,
+    out,
+    out_json,
+)
 from vault_cli.cli.personal import Field, from_file_help, gather
 from vault_cli.errors import UsageError
 
@@ -76,6 +87,7 @@ def hold_release(
     v = gather(RELEASE_FIELDS, {"reason": reason}, source=from_file, what="Releasing a legal hold", safe_form=SAFE,
                edit=edit)
     result = holds.release_hold(_session(vault, identity), hold, reason=v["reason"])
+    _print_warnings(result)
     out(result.id)
 
 

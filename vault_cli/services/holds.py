@@ -150,13 +150,16 @@ def release_hold(session: Session, hold_id: str, *, reason: Optional[str]) -> Wr
         if holdfile.RELEASED in doc:
             raise UsageError(f"hold {hold_id} is already released; nothing was changed",
                              "see the holds with: confide hold list --all")
+        blind = holdfile.open_block(doc, holdfile.PLACED, path, session.identities) is None
         fields = {"reason": text, "by": actor.name, "on": session.clock.today().isoformat()}
         doc[holdfile.RELEASED] = holdfile.seal(hold_id, holdfile.RELEASED, fields,
                                                readers(session.settings, session.holders))
         tx.write(path, holdfile.dump(doc))
         commit = tx.commit(trail.message(f"release legal hold {hold_id}", RELEASE, actor.name,
                                          extra={HOLD_TRAILER: hold_id}), actor.name)
-    return WriteResult(hold_id, commit)
+    warnings = [f"hold {hold_id} was sealed before your key could read holds, so you released it without seeing "
+                "what it covered or why; make sure that was meant (a manager who placed it can tell you)"] if blind else []
+    return WriteResult(hold_id, commit, warnings)
 
 
 def list_holds(session: Session, *, include_released: bool = False) -> list[model.Hold]:

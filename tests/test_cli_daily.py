@@ -569,7 +569,8 @@ def test_add_with_every_flag_and_show_json_exact_shape(vault):
     assert [e["id"] for e in record_yaml(vault, rid)["entries"]] == sorted([first, eid])
 
     data = show(vault, rid)
-    assert set(data) == {"record", "profile", "entries", "conflict"} and data["conflict"] is None
+    assert set(data) == {"record", "profile", "entries", "holds", "conflict"} and data["conflict"] is None
+    assert data["holds"] == []  # amira, a manager, is told of legal holds: none
     assert data["record"] == rid
     e = entry_of(data, eid)
     assert set(e) == READABLE_KEYS

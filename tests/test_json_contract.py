@@ -53,6 +53,9 @@ def _build(v: VaultFixture, tmp: Path) -> list[tuple[str, str, object]]:
     req = v.ok("request", "open", ada, "--requester", "Mary Lovelace", "--relationship", "mother",
                "--received", "2026-11-20", "--acknowledged", "2026-11-21").last_line
     v.ok("request", "decide", req, concern, "--withhold", "--ground", "serious-harm", input="it would put her at risk\n")
+    v.ok("hold", "add", ada, "--reason", "an inquiry asked us to keep her file")
+    lifted = v.ok("hold", "add", "--all", "--reason", "a claim against the setting").last_line
+    v.ok("hold", "release", lifted, "--reason", "the claim was settled")
     anchor = _json(v.run("trust", "--json"))["anchor"]
     out: list[tuple[str, str, object]] = []
 
@@ -69,6 +72,7 @@ def _build(v: VaultFixture, tmp: Path) -> list[tuple[str, str, object]]:
     run("find", "by name, some sealed", "find", "Ada", who="cara")
     run("child-find", "readable", "child", "find", input="ada\n")
     run("request-show", "decided", "request", "show", req)
+    run("hold-list", "open and released", "hold", "list", "--all")
     run("holder-list", "active and removed", "holder", "list")
     run("holder-list", "staff details sealed", "holder", "list", who="cara")
     run("access", "with a grant", "access", ada)

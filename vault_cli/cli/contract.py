@@ -55,8 +55,10 @@ def _entry(e: dict) -> dict:
 
 def show(data: dict) -> dict:
     """``show``: the record, its profile (null when sealed), its entries (a sealed one: null but for its id,
-    level and ``readable: false``) and a sync's conflict (null when there is none)."""
-    out = _with(data, {"record": None, "profile": None, "entries": [], "conflict": None})
+    level and ``readable: false``) a sync's conflict (null when there is none) and the open legal holds on it (null to
+    those who may not know of holds: only managers are told)."""
+    out = _with(data, {"record": None, "profile": None, "entries": [], "holds": None, "conflict": None})
+    out["conflict"] = out.pop("conflict")  # last, as it always was
     out["entries"] = [_entry(e) for e in out["entries"]]
     return out
 
@@ -141,5 +143,10 @@ def trust(data: dict) -> dict:
     return _with(data, {"anchor": None, "last_verified": None}, {"verified": "last_verified"})
 
 
-__all__ = ["show", "find", "child_list", "child_find", "due", "holder_list", "access_record", "access_holder",
+def hold_list(rows: list[dict]) -> list[dict]:
+    """``hold list``: one object per hold; what the caller's key cannot open is null."""
+    return rows
+
+
+__all__ = ["hold_list", "show", "find", "child_list", "child_find", "due", "holder_list", "access_record", "access_holder",
            "request_list", "request_show", "trust", "ENTRY_KEYS"]

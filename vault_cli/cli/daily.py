@@ -375,14 +375,19 @@ def show(
     """Show a record as a case file: the profile, then one block per entry. Entries you hold no key for show as sealed."""
     from vault_cli.cli import picker, render
     from vault_cli.cli.pager import paged
-    from vault_cli.services import records
+    from vault_cli.services import holds, records
 
     picker.require(record)
     s = _session(vault, identity)
-    data = records.show_record(s, picker.choose(s, record))
+    chosen = picker.choose(s, record)
+    data = records.show_record(s, chosen)
+    held = holds.holds_on(s, chosen)  # None: the caller may not know of legal holds
     if as_json:
-        out_json(contract.show(data.to_json()))
+        out_json(contract.show({**data.to_json(), "holds": None if held is None else [h.id for h in held]}))
         return
+    for h in held or []:
+        sys.stdout.write(f"Legal hold {h.id}" + (f" (since {h.added_on})" if h.added_on else "")
+                         + ": this record must not be destroyed or erased.\n")
     if data.conflict:  # a sync kept two versions of the profile: say so first, in plain words
         from vault_cli.cli.conflicts import conflict_text
 

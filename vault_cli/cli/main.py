@@ -16,6 +16,7 @@ from vault_cli.cli import conflicts as cli_conflicts  # noqa: F401  (resolve)
 from vault_cli.cli import daily as cli_daily  # noqa: F401  (keygen, init, whoami, holders, children, add, show, mark)
 from vault_cli.cli import environment
 from vault_cli.cli import history as cli_history  # noqa: F401  (verify, audit, sync, clone, backup, restore, trust, ...)
+from vault_cli.cli import holds as cli_holds  # noqa: F401  (hold add, release, list)
 from vault_cli.cli import requests as cli_requests  # noqa: F401  (request ..., due, find, share)
 from vault_cli.cli.common import app
 

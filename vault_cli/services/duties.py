@@ -35,7 +35,7 @@ from vault_cli.adapters import crypto, parallel, timeutil
 from vault_cli.errors import IntegrityError, UsageError
 from vault_cli.model import names, policy
 from vault_cli.model.duty import Due, Duty
-from vault_cli.services import records, requests
+from vault_cli.services import holds, records, requests
 from vault_cli.services.vault import Session
 
 PARENT_SHARED = ("discussion", "family-change", "parent-comment", "medical", "dietary", "consent")
@@ -143,6 +143,7 @@ def due(session: Session, *, within: int = DEFAULT_WITHIN, progress=None) -> Due
         items.extend(res["items"])
         sealed_records += bool(res["sealed"])
     items = _grouped(items, session.settings.levels)
+    items.extend(holds.due_items(session))  # open legal holds, to those who may know of them
     items.sort(key=Duty.sort_key)
     return Due(today.isoformat(), tuple(items), sealed_records)
 

@@ -318,7 +318,7 @@ def _walk(root: Path, state: TrustState, tip: str, *, clock: Clock, identities: 
     result = verify(root, clock=clock, tip=tip, exclude=exclude, anchor=None if start else Anchor.parse(state.anchor or ""),
                     repudiated=tuple(state.repudiated), identities=identities if keyed else None,
                     holders=holders, names_cache_dir=state.git_dir if keyed else None, cat=cat,
-                    commits=commits)
+                    commits=commits, checkpoint=bool(start))
     walked = {sha for sha, _parents in commits} if commits is not None else set()
 
     def ahead(commit: str) -> bool:

@@ -41,7 +41,14 @@ from vault_cli.services.verify_merges import MergeChecks
 from vault_cli.services.verify_names import NameChecks
 from vault_cli.services.verify_policy import POLICY_FILES, SETTINGS_FILES, PolicyChecks
 from vault_cli.services.verify_records import Ctx, RecordChecks
-from vault_cli.services.verify_versions import Finding, Reader, RecordVersion, parse_record, parse_record_incremental
+from vault_cli.services.verify_versions import (
+    Finding,
+    Reader,
+    RecordVersion,
+    parse_record,
+    parse_record_at_checkpoint,
+    parse_record_incremental,
+)
 
 STREAM_FROM = 64  # objects: more than this, a walk reads them through a gitlog.StreamCat
 TOP_FILES = POLICY_FILES | SETTINGS_FILES | {signers.ALLOWED_SIGNERS_FILE, "records/.gitkeep"}
@@ -151,6 +158,10 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
         self._records: dict = {}  # record id -> ((head blob, entries blob), RecordVersion)
         self._tip_commit: Optional[str] = None
         self._tip_blobs: dict = {}
+        # records no commit of this walk has changed yet, while the walk is one line of single-parent commits
+        # from a checkpoint verified before it (``run``): such a record's version before a commit is the
+        # checkpoint's, which parsed when it was verified (None: not such a walk)
+        self._touched_since_checkpoint: Optional[set] = None
         self._pref: dict = {}
         self._head_profiles: dict = {}  # record -> (path, profile block) at the tip, for names outside --since
         self._tip_heads: dict = {}  # record -> (path, head blob) at the tip
@@ -206,7 +217,10 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
             commit in self.repudiated)
 
     # -- records -------------------------------------------------------------
-    def record_version(self, rid: str, blobs: tuple, commit: str, base: Optional[RecordVersion] = None) -> Optional[RecordVersion]:
+    def record_version(self, rid: str, blobs: tuple, commit: str, base: Optional[RecordVersion] = None, *,
+                       at_checkpoint: bool = False) -> Optional[RecordVersion]:
+        """``rid``'s version of ``blobs`` (head, entries), parsed once. ``at_checkpoint``: it is the version at the
+        verified checkpoint the walk starts from, whose items are parsed only as a check needs them."""
         head_blob, entries_blob = blobs
         if head_blob is None:
             return None
@@ -217,6 +231,8 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
         head_raw = self.blob(head_blob) or b""
         tail = (self.blob(entries_blob) or b"") if entries_blob is not None else None
         rv = parse_record_incremental(base, head_raw, tail, path, commit) if base is not None and base.error is None else None
+        if rv is None and at_checkpoint:
+            rv = parse_record_at_checkpoint(head_raw, tail, path)
         if rv is None:
             rv = parse_record(head_raw, tail, path, commit)
         self._records[rid] = (blobs, rv)
@@ -249,12 +265,16 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
         self._tip_commit = c.sha
 
     # -- the walk ------------------------------------------------------------
-    def run(self, tip: str, exclude: tuple = (), commits: Optional[list] = None) -> int:
+    def run(self, tip: str, exclude: tuple = (), commits: Optional[list] = None, *, checkpoint: bool = False) -> int:
         """Walk the commits from ``tip`` not reachable from ``exclude`` (``commits``: that list, parents
-        first, when the caller already has it)."""
+        first, when the caller already has it). ``checkpoint``: ``exclude`` is one commit this clone verified
+        (its trust checkpoint), not any commit a user named."""
         if commits is None:
             commits = gitlog.rev_list(self.root, tip, exclude)
         self.expect_root = not exclude  # a walk from a checkpoint never meets a first commit: one it meets is foreign
+        if checkpoint and len(exclude) == 1 and all(ps == [prev] for (_sha, ps), prev in
+                                     zip(commits, [exclude[0]] + [sha for sha, _ps in commits], strict=False)):
+            self._touched_since_checkpoint = set()  # filled with the records changed, as the walk goes
         modes: dict = {}
         diffs = gitlog.diff_tree(self.root, commits, modes)
         self._modes = modes
@@ -419,7 +439,12 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
         new_blobs = self.record_blobs(rid, c.sha, {p: n for p, (_o, n) in parts.items()})
         same = {p: new_blobs[i] for i, p in enumerate(("head", "entries")) if p not in parts}
         old_blobs = self.record_blobs(rid, parent, {**same, **{p: o for p, (o, _n) in parts.items()}})
-        old_rv = self.record_version(rid, old_blobs, c.sha) if old_blobs[0] else None
+        # on a line from the checkpoint, a record no earlier commit of the walk changed is as the checkpoint has it
+        touched = self._touched_since_checkpoint
+        at_checkpoint = touched is not None and rid not in touched
+        if touched is not None:
+            touched.add(rid)
+        old_rv = self.record_version(rid, old_blobs, c.sha, at_checkpoint=at_checkpoint) if old_blobs[0] else None
         new_rv = self.record_version(rid, new_blobs, c.sha, base=old_rv)
         if new_rv is None:
             if new_blobs[1] is not None:
@@ -481,11 +506,12 @@ def make_reader(identities: Optional[list], holders: Optional[Holders]) -> tuple
 def verify(root: Path, *, clock: Clock, tip: Optional[str] = None, exclude: tuple = (), identities: Optional[list] = None,
            holders: Optional[Holders] = None, anchor: Optional[Anchor] = None, repudiated: tuple = (),
            names_cache_dir: Optional[Path] = None, cat: Optional[gitlog.CatFile] = None,
-           commits: Optional[list] = None) -> VerifyResult:
+           commits: Optional[list] = None, checkpoint: bool = False) -> VerifyResult:
     """Verify the commits reachable from ``tip`` (default HEAD) and not from ``exclude``; no commit may be dated
     more than a day after ``clock``'s now. ``names_cache_dir``: the clone's git folder, where the reader's
     names cache is kept (``services.names_cache``). ``cat``: an open ``git cat-file --batch`` to read through
-    (the caller closes it); ``commits``: ``gitlog.rev_list(root, tip, exclude)``, when the caller has it."""
+    (the caller closes it); ``commits``: ``gitlog.rev_list(root, tip, exclude)``, when the caller has it;
+    ``checkpoint``: ``exclude`` is a commit this clone verified before (``services.trust``)."""
     if cat is not None and tip is not None and re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", tip) and cat.is_commit(tip):
         head = tip  # a commit id the caller has: no 'git rev-parse' to learn what it already says
     else:
@@ -498,7 +524,7 @@ def verify(root: Path, *, clock: Clock, tip: Optional[str] = None, exclude: tupl
     if names_cache_dir is not None and reader.name is not None and identities:
         cache = NamesCache(cache_path(names_cache_dir, reader.name), list(identities), reader.name)
     v = Verifier(root, reader, clock=clock, anchor=anchor, repudiated=repudiated, names_cache=cache, cat=cat)
-    n = v.run(head, exclude, commits)
+    n = v.run(head, exclude, commits, checkpoint=checkpoint)
     result = v.result(n, head)
     if note and identities is not None:
         result.notes.append(note)

@@ -124,7 +124,11 @@ class RecordChecks(VerifierState):
         path = envelope.entries_source(path)  # entry findings name the entries file
         old_entries = old.entries() if old else {}
         new_entries = new.entries()
-        for eid, item in old_entries.items():
+        same = new.same_items(old)  # byte-identical items are equal parsed: not parsed to be compared
+        for eid in old_entries:
+            if eid in same:
+                continue
+            item = old_entries[eid]
             now = new_entries.get(eid)
             if now is None:
                 if not ctx.erasure:
@@ -133,8 +137,9 @@ class RecordChecks(VerifierState):
             if now is item or now == item:
                 continue
             self.check_entry_change(ctx, path, rid, old, new, item, now)
-        for eid, item in new_entries.items():
+        for eid in new_entries:
             if eid not in old_entries:
+                item = new_entries[eid]
                 self.check_new_block(ctx, path, rid, new, item, "entry")
                 for m in item.get("marks") or []:
                     self.check_new_block(ctx, path, rid, new, m, "mark", entry=eid)

@@ -265,10 +265,11 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
         self._tip_commit = c.sha
 
     # -- the walk ------------------------------------------------------------
-    def run(self, tip: str, exclude: tuple = (), commits: Optional[list] = None, *, checkpoint: bool = False) -> int:
+    def run(self, tip: str, exclude: tuple = (), commits: Optional[list] = None, *, checkpoint: bool = False,
+            diff: Optional[gitlog.DiffTree] = None) -> int:
         """Walk the commits from ``tip`` not reachable from ``exclude`` (``commits``: that list, parents
         first, when the caller already has it). ``checkpoint``: ``exclude`` is one commit this clone verified
-        (its trust checkpoint), not any commit a user named."""
+        (its trust checkpoint), not any commit a user named. ``diff``: ``commits``' diff-tree, already started."""
         if commits is None:
             commits = gitlog.rev_list(self.root, tip, exclude)
         self.expect_root = not exclude  # a walk from a checkpoint never meets a first commit: one it meets is foreign
@@ -276,7 +277,7 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
                                      zip(commits, [exclude[0]] + [sha for sha, _ps in commits], strict=False)):
             self._touched_since_checkpoint = set()  # filled with the records changed, as the walk goes
         modes: dict = {}
-        diffs = gitlog.diff_tree(self.root, commits, modes)
+        diffs = diff.result(modes) if diff is not None else gitlog.diff_tree(self.root, commits, modes)
         self._modes = modes
         # A walk from a checkpoint opens only the records its commits changed: their heads' keys are loaded
         # now; the names of the others come from check_names (and the holder's names cache).
@@ -519,12 +520,18 @@ def verify(root: Path, *, clock: Clock, tip: Optional[str] = None, exclude: tupl
         commits = None  # a name, not the commit the caller listed them for
     if not head:
         return VerifyResult(0, [], False, None, None, ["the vault has no commits"])
-    reader, note = make_reader(identities, holders)
-    cache = None
-    if names_cache_dir is not None and reader.name is not None and identities:
-        cache = NamesCache(cache_path(names_cache_dir, reader.name), list(identities), reader.name)
-    v = Verifier(root, reader, clock=clock, anchor=anchor, repudiated=repudiated, names_cache=cache, cat=cat)
-    n = v.run(head, exclude, commits, checkpoint=checkpoint)
+    # the few commits of a check before a command: git diff-tree starts now, while the names cache is read
+    diff = gitlog.DiffTree(root, commits) if commits is not None and len(commits) <= STREAM_FROM else None
+    try:
+        reader, note = make_reader(identities, holders)
+        cache = None
+        if names_cache_dir is not None and reader.name is not None and identities:
+            cache = NamesCache(cache_path(names_cache_dir, reader.name), list(identities), reader.name)
+        v = Verifier(root, reader, clock=clock, anchor=anchor, repudiated=repudiated, names_cache=cache, cat=cat)
+        n = v.run(head, exclude, commits, checkpoint=checkpoint, diff=diff)
+    finally:
+        if diff is not None:
+            diff.close()
     result = v.result(n, head)
     if note and identities is not None:
         result.notes.append(note)

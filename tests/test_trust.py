@@ -523,7 +523,7 @@ def test_a_record_made_by_a_non_reader_waits_for_its_readers_to_re_key(tv):
 @pytest.mark.parametrize("forgery", ["removed", "changed"])
 def test_an_old_entry_removed_or_changed_after_the_checkpoint_is_refused(tv, forgery):
     """The check before a command reads a record's version at this clone's checkpoint item by item, parsing
-    only the items a later commit changed (``verify_versions.parse_record_at_checkpoint``): an old entry that
+    only the items a later commit changed (``verify_versions.RecordVersion.at_checkpoint``): an old entry that
     ben's signed commit removes, or rewrites as another entry's block, is still found (exit 9), by amira's
     keyed check and by ben's own keyless one; the entries it leaves as they were are not reported."""
     ada = tv.records["Ada Marker"]

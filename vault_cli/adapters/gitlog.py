@@ -30,6 +30,7 @@ from vault_cli.adapters.gitstore import git_binary, git_env
 from vault_cli.errors import ExternalError, UsageError
 
 _TRAILER = re.compile(r"^(Confide-[A-Za-z-]+):\s*(.*)$")
+_OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 def run(root: Path, *args: str, input: Optional[bytes] = None, check: bool = True) -> bytes:
@@ -59,10 +60,16 @@ class CatFile:
     """One ``git cat-file --batch`` process for every object of a walk (``--batch-check`` with ``check``:
     object ids and types only, for names such as ``COMMIT:PATH``), started at the first question."""
 
+    # Objects never change, so what was read by id (or a folder of a commit named by its id) is kept: the trust
+    # check and the command share the big entries files and the records folder's listing, read and parsed once.
+    KEEP_FROM, KEEP_BLOBS = 16 * 1024, 8  # the last 8 blobs of 16 KB or more (small ones cost git little)
+
     def __init__(self, root: Path, *, check: bool = False) -> None:
         self.root = root
         self.check = check
         self._proc: Optional[subprocess.Popen] = None
+        self._blobs: dict[str, tuple[str, bytes]] = {}  # object id -> (type, contents), the last KEEP_BLOBS big ones
+        self._listings: dict[str, dict[str, str]] = {}  # 'COMMIT:FOLDER' (COMMIT an id) -> files()
 
     def start(self) -> None:
         """Start the process now rather than at the first question (its start-up then overlaps other work)."""
@@ -88,19 +95,27 @@ class CatFile:
         return header.split()
 
     def get(self, name: str) -> Optional[bytes]:
-        header = self._header(name)
-        if header is None:
-            return None
-        assert self.proc.stdout
-        return self.proc.stdout.read(int(header[2]) + 1)[:-1]
+        return self.get_typed(name)[1]
 
     def get_typed(self, name: str) -> tuple[Optional[str], Optional[bytes]]:
         """(object type, contents) of ``name``, or (None, None)."""
+        kept = self._blobs.get(name)
+        if kept is not None:
+            return kept
         header = self._header(name)
         if header is None:
             return None, None
         assert self.proc.stdout
-        return header[1].decode(), self.proc.stdout.read(int(header[2]) + 1)[:-1]
+        kind, data = header[1].decode(), self.proc.stdout.read(int(header[2]) + 1)[:-1]
+        if len(data) >= self.KEEP_FROM and not self.check and _OID.fullmatch(name):
+            if len(self._blobs) >= self.KEEP_BLOBS:
+                del self._blobs[next(iter(self._blobs))]
+            self._blobs[name] = (kind, data)
+        return kind, data
+
+    def listed(self, commit: str, folder: str) -> Optional[dict[str, str]]:
+        """``files(commit, folder)`` when this reader has already read it (``commit`` an id), else None."""
+        return self._listings.get(f"{commit}:{folder}")
 
     def oid(self, name: str) -> Optional[str]:
         """The object id ``name`` resolves to, None when there is none (a ``--batch`` process reads
@@ -126,6 +141,8 @@ class CatFile:
         """{path: blob id} of the files of ``commit`` (at the top, or directly in ``folder``): what
         ``tree_files`` gives, read from the tree object through this process instead of a ``git ls-tree``."""
         name = f"{commit}:{folder}" if folder else f"{commit}^{{tree}}"
+        if name in self._listings:
+            return dict(self._listings[name])
         header = self._header(name)
         if header is None:
             return {}
@@ -133,7 +150,11 @@ class CatFile:
         data = self.proc.stdout.read(int(header[2]) + 1)[:-1]
         if header[1] != b"tree" or self.check:
             return {}
-        return parse_tree(data, len(header[0]) // 2, folder + "/" if folder else "")
+        files = parse_tree(data, len(header[0]) // 2, folder + "/" if folder else "")
+        if folder and _OID.fullmatch(commit):
+            self._listings[name] = files
+            return dict(files)
+        return files
 
     def close(self) -> None:
         proc, self._proc = self._proc, None
@@ -217,7 +238,16 @@ class CommitTree:
         """The file's bytes, or None when the commit has no such file."""
         # By id when the folder was listed: git resolves COMMIT:PATH by walking the trees for each
         # name (inflating the 2,000-entry records tree every time), ~6x the cost of the read itself.
-        kind, data = self._catfile().get_typed(self._oids.get(path) or f"{self.commit}:{path}")
+        cat = self._catfile()
+        oid = self._oids.get(path)
+        if oid is None:
+            folder, _, _name = path.rpartition("/")
+            listed = cat.listed(self.commit, folder) if folder else None  # the trust check's listing
+            if listed is not None:
+                if path not in listed:
+                    return None  # no file there (a folder, a submodule or nothing), as COMMIT:PATH would say
+                oid = listed[path]
+        kind, data = cat.get_typed(oid or f"{self.commit}:{path}")
         return data if kind == "blob" else None
 
     def list(self, folder: str) -> list[str]:
@@ -348,41 +378,13 @@ def diff_tree(root: Path, commits: list[tuple[str, list]], modes: Optional[dict]
     """Changed files of each commit against its first parent: {sha: [(path, old blob, new blob)]}.
 
     With ``modes`` (a dict), also fills ``modes[sha]`` with [(path, new mode)] of every change,
-    for checks of the tree's shape (a vault holds regular files only, each path once)."""
-    return DiffTree(root, commits).result(modes)
-
-
-class DiffTree:
-    """``diff_tree``'s ``git diff-tree`` process, started at once and read with ``result``: the caller's work
-    in between overlaps git's start-up (~3 ms, paid by every trust check after a colleague's commit).
-    ``close`` ends a process whose result was never asked for."""
-
-    ARGS = ("diff-tree", "--stdin", "-r", "-z", "--raw", "--no-renames", "--always", "--root")
-
-    def __init__(self, root: Path, commits: list[tuple[str, list]]) -> None:
-        self.commits = commits
-        self.lines = "".join(f"{c} {ps[0]}\n" if ps else f"{c}\n" for c, ps in commits).encode()
-        self.proc: Optional[subprocess.Popen] = None
-        if commits:
-            self.proc = subprocess.Popen([git_binary(), "-C", str(root), *self.ARGS], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=git_env())
-
-    def result(self, modes: Optional[dict] = None) -> dict[str, list]:
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return {}
-        out, err = proc.communicate(self.lines)  # the input is written now: no pipe fills while the caller works
-        if proc.returncode != 0:
-            first = err.decode("utf-8", "replace").strip().splitlines()[:1]
-            raise ExternalError(f"git diff-tree failed: {first[0] if first else proc.returncode}",
-                                "check the vault with: git status")
-        return _parse_raw_diff(out, multi=True, modes=modes)
-
-    def close(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None:
-            proc.kill()
-            proc.communicate()
+    for checks of the tree's shape (a vault holds regular files only, each path once). ``gitdiff.DiffTree``
+    starts the same process before its result is needed."""
+    if not commits:
+        return {}
+    lines = "".join(f"{c} {ps[0]}\n" if ps else f"{c}\n" for c, ps in commits).encode()
+    out = run(root, "diff-tree", "--stdin", "-r", "-z", "--raw", "--no-renames", "--always", "--root", input=lines)
+    return _parse_raw_diff(out, multi=True, modes=modes)
 
 
 def diff_paths(root: Path, old: str, new: str) -> list[tuple[str, Optional[str], Optional[str]]]:
@@ -501,6 +503,6 @@ def tree_files(root: Path, commit: str, folder: Optional[str] = None) -> dict[st
     return out
 
 
-__all__ = ["CatFile", "CommitTree", "StreamCat", "CommitInfo", "parse_commit", "resolve_rev", "rev_list", "diff_tree", "DiffTree", "diff_paths",
+__all__ = ["CatFile", "CommitTree", "StreamCat", "CommitInfo", "parse_commit", "resolve_rev", "rev_list", "diff_tree", "diff_paths",
            "tree_files", "parse_tree", "rev_list_from", "line_since", "ref_names", "is_ancestor", "merge_base", "merge_bases",
            "holders_acting", "run"]

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Optional
 
 from vault_cli.adapters import gitlog, signing
+from vault_cli.adapters.gitdiff import DiffTree
 from vault_cli.adapters.gitlog import CommitInfo
 from vault_cli.adapters.timeutil import Clock
 from vault_cli.errors import ConfideError, ExternalError, UsageError
@@ -41,14 +42,7 @@ from vault_cli.services.verify_merges import MergeChecks
 from vault_cli.services.verify_names import NameChecks
 from vault_cli.services.verify_policy import POLICY_FILES, SETTINGS_FILES, PolicyChecks
 from vault_cli.services.verify_records import Ctx, RecordChecks
-from vault_cli.services.verify_versions import (
-    Finding,
-    Reader,
-    RecordVersion,
-    parse_record,
-    parse_record_at_checkpoint,
-    parse_record_incremental,
-)
+from vault_cli.services.verify_versions import Finding, Reader, RecordVersion, make_reader, parse_record, parse_record_incremental
 
 STREAM_FROM = 64  # objects: more than this, a walk reads them through a gitlog.StreamCat
 TOP_FILES = POLICY_FILES | SETTINGS_FILES | {signers.ALLOWED_SIGNERS_FILE, "records/.gitkeep"}
@@ -120,13 +114,6 @@ class _Sequential:
         pass
 
 
-class State:
-    """The policy files of one commit (blob ids), parsed once per distinct blob."""
-
-    def __init__(self, blobs: dict) -> None:
-        self.blobs = blobs
-
-
 class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
     def __init__(self, root: Path, reader: Reader, *, clock: Clock, anchor: Optional[Anchor] = None,
                  repudiated: tuple = (), names_cache: Optional[NamesCache] = None,
@@ -158,9 +145,8 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
         self._records: dict = {}  # record id -> ((head blob, entries blob), RecordVersion)
         self._tip_commit: Optional[str] = None
         self._tip_blobs: dict = {}
-        # records no commit of this walk has changed yet, while the walk is one line of single-parent commits
-        # from a checkpoint verified before it (``run``): such a record's version before a commit is the
-        # checkpoint's, which parsed when it was verified (None: not such a walk)
+        # records changed so far by a walk that is one line of single-parent commits from a checkpoint verified
+        # before it (``run``; None: not such a walk): the others are before each commit as the checkpoint has them
         self._touched_since_checkpoint: Optional[set] = None
         self._pref: dict = {}
         self._head_profiles: dict = {}  # record -> (path, profile block) at the tip, for names outside --since
@@ -232,7 +218,7 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
         tail = (self.blob(entries_blob) or b"") if entries_blob is not None else None
         rv = parse_record_incremental(base, head_raw, tail, path, commit) if base is not None and base.error is None else None
         if rv is None and at_checkpoint:
-            rv = parse_record_at_checkpoint(head_raw, tail, path)
+            rv = RecordVersion.at_checkpoint(head_raw, tail, path)
         if rv is None:
             rv = parse_record(head_raw, tail, path, commit)
         self._records[rid] = (blobs, rv)
@@ -266,7 +252,7 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
 
     # -- the walk ------------------------------------------------------------
     def run(self, tip: str, exclude: tuple = (), commits: Optional[list] = None, *, checkpoint: bool = False,
-            diff: Optional[gitlog.DiffTree] = None) -> int:
+            diff: Optional[DiffTree] = None) -> int:
         """Walk the commits from ``tip`` not reachable from ``exclude`` (``commits``: that list, parents
         first, when the caller already has it). ``checkpoint``: ``exclude`` is one commit this clone verified
         (its trust checkpoint), not any commit a user named. ``diff``: ``commits``' diff-tree, already started."""
@@ -493,17 +479,6 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
                             sorted(self.repudiated))
 
 
-def make_reader(identities: Optional[list], holders: Optional[Holders]) -> tuple[Reader, Optional[str]]:
-    """The caller's identities, if any, as a reader of the blocks they hold keys to."""
-    if not identities:
-        return Reader.none(), "no identity found: checks that need a key were skipped"
-    recips = {i.recipient for i in identities}
-    for h in (holders.all if holders else []):
-        if h.recipient in recips or recips & set(h.previous_recipients or []):
-            return Reader(identities, h.name), None
-    return Reader.none(), "the identity is not a holder's: checks that need a key were skipped"
-
-
 def verify(root: Path, *, clock: Clock, tip: Optional[str] = None, exclude: tuple = (), identities: Optional[list] = None,
            holders: Optional[Holders] = None, anchor: Optional[Anchor] = None, repudiated: tuple = (),
            names_cache_dir: Optional[Path] = None, cat: Optional[gitlog.CatFile] = None,
@@ -521,7 +496,7 @@ def verify(root: Path, *, clock: Clock, tip: Optional[str] = None, exclude: tupl
     if not head:
         return VerifyResult(0, [], False, None, None, ["the vault has no commits"])
     # the few commits of a check before a command: git diff-tree starts now, while the names cache is read
-    diff = gitlog.DiffTree(root, commits) if commits is not None and len(commits) <= STREAM_FROM else None
+    diff = DiffTree(root, commits) if commits is not None and len(commits) <= STREAM_FROM else None
     try:
         reader, note = make_reader(identities, holders)
         cache = None

@@ -85,6 +85,26 @@ class RecordVersion:
             self._entries = {e["id"]: e for e in envelope.load_entries(self.tail, "entries")} if self.tail.strip() else {}
         return self._entries
 
+    @classmethod
+    def at_checkpoint(cls, head_raw: bytes, tail: Optional[bytes], path: str) -> Optional[RecordVersion]:
+        """A record's version at a commit that was verified before this walk (the checkpoint it starts from):
+        its head parsed, its entries split into items that are parsed only when a check asks for one
+        (``Items``). That version parsed when its own commit was verified, so only the items a later version
+        changes need parsing again (``parse_record_incremental``: the new version's changed items are parsed
+        and checked). None when the entries file is not in confide's shape: the caller parses it all."""
+        if tail is None:
+            return None
+        chunks = canonical.entry_items(tail)
+        if chunks is None or list(chunks) != sorted(chunks):
+            return None
+        try:
+            head = envelope.load_head(head_raw, path)
+        except IntegrityError:
+            return None
+        if head["record"] + envelope.HEAD_SUFFIX != Path(path).name:
+            return None
+        return cls(head_raw, tail, head, None, Items(chunks, {}, envelope.entries_source(path)), chunks)
+
     def same_items(self, other: Optional[RecordVersion]) -> set:
         """Ids of the entry items whose bytes are the same in ``other`` (a check skips those: parsed, they
         are equal); empty when either version was not split into items."""
@@ -158,26 +178,6 @@ def parse_record(head_raw: bytes, tail: Optional[bytes], path: str, commit: str)
     rv.head = head
     rv._entries = {e["id"]: e for e in entries}
     return rv
-
-
-def parse_record_at_checkpoint(head_raw: bytes, tail: Optional[bytes], path: str) -> Optional[RecordVersion]:
-    """A record's version at a commit that was verified before this walk (the checkpoint it starts from):
-    its head parsed, its entries split into items that are parsed only when a check asks for one
-    (``Items``). That version parsed when its own commit was verified, so only the items a later version
-    changes need parsing again (``parse_record_incremental``: the new version's changed items are parsed
-    and checked). None when the entries file is not in confide's shape: the caller parses it all."""
-    if tail is None:
-        return None
-    chunks = canonical.entry_items(tail)
-    if chunks is None or list(chunks) != sorted(chunks):
-        return None
-    try:
-        head = envelope.load_head(head_raw, path)
-    except IntegrityError:
-        return None
-    if head["record"] + envelope.HEAD_SUFFIX != Path(path).name:
-        return None
-    return RecordVersion(head_raw, tail, head, None, Items(chunks, {}, envelope.entries_source(path)), chunks)
 
 
 def parse_record_incremental(old: RecordVersion, head_raw: bytes, tail: Optional[bytes], path: str,
@@ -273,7 +273,18 @@ class Reader:
         return result
 
 
-__all__ = ["Finding", "RecordVersion", "Items", "parse_record", "parse_record_at_checkpoint", "parse_record_incremental",
+def make_reader(identities: Optional[list], holders: Optional[Holders]) -> tuple[Reader, Optional[str]]:
+    """The caller's identities, if any, as a reader of the blocks they hold keys to (``verify.make_reader``)."""
+    if not identities:
+        return Reader.none(), "no identity found: checks that need a key were skipped"
+    recips = {i.recipient for i in identities}
+    for h in (holders.all if holders else []):
+        if h.recipient in recips or recips & set(h.previous_recipients or []):
+            return Reader(identities, h.name), None
+    return Reader.none(), "the identity is not a holder's: checks that need a key were skipped"
+
+
+__all__ = ["Finding", "RecordVersion", "make_reader", "Items", "parse_record", "parse_record_incremental",
            "Reader"]
 
 

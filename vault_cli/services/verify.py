@@ -100,20 +100,6 @@ class VerifyResult:
         }
 
 
-class _Sequential:
-    """``StreamCat``'s reading, through an open ``CatFile``: one object after another, no process."""
-
-    def __init__(self, cat: gitlog.CatFile, names: list) -> None:
-        self.cat = cat
-        self.names = iter(names)
-
-    def next(self) -> Optional[bytes]:
-        return self.cat.get(next(self.names))
-
-    def close(self) -> None:
-        pass
-
-
 class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
     def __init__(self, root: Path, reader: Reader, *, clock: Clock, anchor: Optional[Anchor] = None,
                  repudiated: tuple = (), names_cache: Optional[NamesCache] = None,
@@ -145,6 +131,7 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
         self._records: dict = {}  # record id -> ((head blob, entries blob), RecordVersion)
         self._tip_commit: Optional[str] = None
         self._tip_blobs: dict = {}
+        self._fetched: dict = {}  # blob -> contents, read ahead for a short walk (``run``)
         # records changed so far by a walk that is one line of single-parent commits from a checkpoint verified
         # before it (``run``; None: not such a walk): the others are before each commit as the checkpoint has them
         self._touched_since_checkpoint: Optional[set] = None
@@ -167,6 +154,8 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
         if sha is None:
             return None
         got = self._pref.get(sha)
+        if got is None:
+            got = self._fetched.get(sha)
         return got if got is not None else self.cat.get(sha)
 
     def _parse(self, blob: Optional[str], fn):
@@ -276,22 +265,31 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
         for sha, _parents in commits:
             plan.append(sha)
             plan.extend(new for _path, _old, new in diffs.get(sha, []) if new is not None)
-        # a few objects (the check before a command): read through the open cat-file; many (a walk over
-        # history): streamed by a process of their own, with no round trip per object
-        stream = gitlog.StreamCat(self.root, plan) if len(plan) > STREAM_FROM else _Sequential(self.cat, plan)
+        # a few objects (the check before a command): asked of the open cat-file at once, with the records'
+        # versions before each commit; many (a walk over history): streamed by a process of their own
+        stream = gitlog.StreamCat(self.root, plan) if len(plan) > STREAM_FROM else None
+        if stream is None:
+            olds = [old for sha, _ps in commits for path, old, _new in diffs.get(sha, [])
+                    if old is not None and envelope.record_of(path) is not None]
+            got = self.cat.get_many(plan + olds)
+            self._fetched = dict(zip(olds, got[len(plan):], strict=True))
+            take = iter(got[:len(plan)]).__next__
+        else:
+            take = stream.next
         try:
             for sha, _parents in commits:
-                raw = stream.next()
+                raw = take()
                 self._pref = {}
                 for _path, _old, new in diffs.get(sha, []):
                     if new is not None:
-                        self._pref[new] = stream.next()
+                        self._pref[new] = take()
                 info = gitlog.parse_commit(sha, raw or b"")
                 self.messages.append((sha, info.message))
                 self.judge(info, diffs.get(sha, []))
             self._pref = {}
         finally:
-            stream.close()
+            if stream is not None:
+                stream.close()
         if not exclude:
             self.check_anchor()
         self.check_names()

@@ -61,12 +61,21 @@ def names_in(fields: Fields) -> list[str]:
     return [v.strip() for v in (fields.get("name"), fields.get("known_as")) if isinstance(v, str) and v.strip()]
 
 
+_FIELD_SET = frozenset(FIELDS)
+
+
 def _valid(item) -> bool:
     if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
         return False
     fields = item[1]
-    return fields is None or (isinstance(fields, dict) and set(fields) == set(FIELDS)
-                              and all(v is None or isinstance(v, str) for v in fields.values()))
+    if fields is None:
+        return True
+    if not isinstance(fields, dict) or fields.keys() != _FIELD_SET:
+        return False
+    for v in fields.values():
+        if v is not None and not isinstance(v, str):
+            return False
+    return True
 
 
 class NamesCache:
@@ -97,7 +106,7 @@ class NamesCache:
                 return
             for rid, item in records.items():
                 if _valid(item):
-                    self.records[rid] = (item[0], dict(item[1]) if item[1] is not None else None)
+                    self.records[rid] = (item[0], item[1])  # json.loads made the dict: ours alone
             return
 
     def stale(self, heads: dict[str, str]) -> list[str]:

@@ -66,7 +66,8 @@ def find(rows: list[dict]) -> list[dict]:
 
 
 CHILD_KEYS: dict[str, Any] = {"record": None, "readable": False, "name": None, "known_as": None, "dob": None,
-                              "room": None, "key_person": None, "leaving_date": None, "entries": 0}
+                              "room": None, "key_person": None, "leaving_date": None, "left": None,
+                              "entries": 0}
 
 
 def child_list(rows: list[dict]) -> list[dict]:

@@ -35,6 +35,7 @@ FLAGS = {
     "sort order": "--sort",
     "leaving before": "--leaving-before",
     "leaving after": "--leaving-after",
+    "leaving date": "--date",
     # holders and keys
     "recipient": "--recipient",
     "display name": "--display-name",

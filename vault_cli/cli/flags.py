@@ -36,6 +36,9 @@ FLAGS = {
     "leaving before": "--leaving-before",
     "leaving after": "--leaving-after",
     "leaving date": "--date",
+    # retention reviews
+    "keep-until date": "--keep-until",
+    "reason for the review decision": "--reason",
     # holders and keys
     "recipient": "--recipient",
     "display name": "--display-name",

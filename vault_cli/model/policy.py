@@ -35,7 +35,8 @@ PERMISSIONS = {
     # Rows for the record's end of life (retention, destruction, transfer to the next setting): the
     # commands that ask them come with that work; the rows are here so that settings written now
     # already say who will be allowed to.
-    "destroy": "destroy a record whose retention review decided so (with a second person's approval)",
+    "destroy": "decide a record's retention review, and destroy a record whose review decided so (with a second "
+               "person's approval)",
     "approve-destruction": "be the second person who approves a destruction",
     "transfer": "send a child's file to the next setting or school",
 }

@@ -21,21 +21,26 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from vault_cli.model.record import Entry
+
+REVIEW_CATEGORY = "retention-review"  # a review's decision: an encrypted entry of the record ('confide review')
+REVIEW_PROCEDURE = "retention-review/1"
+DECISIONS = ("keep", "destroy")
 STARTS = ("leaving", "birth", "entry")  # what a rule's period is counted from
 PROFILE_ITEM = "profile"  # the item id (and the category) a rule sees for the profile
 _PERIOD = re.compile(r"^\s*(?:(\d{1,3})\s+years?)?\s*(?:(\d{1,3})\s+months?)?\s*$")
 
-# The defaults (``confide.yaml`` as ``confide init`` writes it says the same, with each source as a comment;
-# a vault whose confide.yaml has no rules gets these). Sources: see docs/design.md, "Retention".
+# The defaults: the rules 'confide init' writes into confide.yaml (``formats.policyfiles.TEMPLATE``, where a
+# comment cites each source; a test checks the two agree), and the rules of a vault whose confide.yaml has none.
 DEFAULT_RULES: tuple[dict[str, Any], ...] = (
-    {"name": "personal-file", "from": "leaving", "keep": "3 years",
-     "source": "EYFS statutory framework 3.71 ('a reasonable period of time' after leaving); setting policies: 3 years"},
-    {"name": "accident-injury", "categories": ["accident", "injury"], "from": "birth", "keep": "21 years 3 months",
-     "source": "limitation period for personal injury claims: until 18 + 3 years, plus a margin"},
-    {"name": "child-protection", "levels": ["safeguarding"], "from": "birth", "keep": "25 years",
-     "source": "IRMS information management toolkit for schools: until the child's 25th birthday"},
-    {"name": "riddor-incident", "categories": ["incident"], "from": "entry", "keep": "3 years",
-     "source": "RIDDOR: records of reportable incidents kept 3 years"},
+    # EYFS statutory framework 3.71 ('a reasonable period of time' after leaving); setting policies: 3 years
+    {"name": "personal-file", "from": "leaving", "keep": "3 years"},
+    # personal injury claims: until 18 + 3 years (Limitation Act 1980), plus a margin
+    {"name": "accident-injury", "categories": ["accident", "injury"], "from": "birth", "keep": "21 years 3 months"},
+    # IRMS information management toolkit for schools: until the child's 25th birthday
+    {"name": "child-protection", "levels": ["safeguarding"], "from": "birth", "keep": "25 years"},
+    # RIDDOR: records of reportable incidents kept 3 years
+    {"name": "riddor-incident", "categories": ["incident"], "from": "entry", "keep": "3 years"},
 )
 
 
@@ -146,6 +151,55 @@ class Decision:
     author: str
     reason: str
 
+    def to_json(self) -> dict[str, Any]:
+        return {"entry": self.id, "decision": self.decision, "keep_until": self.keep_until,
+                "decided_on": self.decided_on, "author": self.author, "reason": self.reason}
+
+
+def decisions_in(entries: Iterable[Entry]) -> tuple[Decision, ...]:
+    """The review decisions among a record's entries (as they now stand)."""
+    out = []
+    for e in entries:
+        d = e.details or {}
+        if e.category == REVIEW_CATEGORY and d.get("procedure") == REVIEW_PROCEDURE:
+            out.append(Decision(e.id, str(d.get("decision")), d.get("keep_until"), e.date, e.author,
+                                str(d.get("reason") or "")))
+    return tuple(out)
+
+
+# fields, as errors name them (the command line: --keep-until, --reason)
+KEEP_UNTIL, REASON = "keep-until date", "reason for the review decision"
+
+
+def review_problems(details: Mapping[str, Any], level: str, levels: Sequence[str], decided_on: dt.date,
+                    review_date: Optional[dt.date], state: str) -> list[tuple[str, str]]:
+    """What cannot be right about a review decision recorded on ``decided_on`` for a record whose review date
+    (before it) was ``review_date`` and state ``state`` (``Review.state``): (field, sentence) pairs, each
+    sentence naming its field as ``{0}`` and repeating nothing written. 'confide review' refuses them; verify
+    reports them from history (who may decide is ``policy``'s: the 'destroy' permission)."""
+    out: list[tuple[str, str]] = []
+    decision = details.get("decision")
+    if details.get("procedure") != REVIEW_PROCEDURE or decision not in DECISIONS:
+        out.append(("decision", "{0} is not a decision to keep or to destroy"))
+    if not str(details.get("reason") or "").strip():
+        out.append((REASON, "{0} is empty: a review decision says why"))
+    until = details.get("keep_until")
+    if decision == "keep":
+        try:
+            if dt.date.fromisoformat(str(until)) <= decided_on:
+                out.append((KEEP_UNTIL, "{0} is not after the day of the decision"))
+        except ValueError:
+            out.append((KEEP_UNTIL, "{0} is not a date"))
+    elif until is not None:
+        out.append((KEEP_UNTIL, "{0} is given with a decision to destroy"))
+    if level != levels[-1]:
+        out.append(("level", f"a review decision is kept at the {levels[-1]} level, since it tells what the record holds"))
+    if state == "awaiting-destruction":
+        out.append(("decision", "a review already decided to destroy this record: it awaits destruction"))
+    elif review_date is None or review_date > decided_on:
+        out.append(("decision", "the record's review date has not come: a review decides once it has"))
+    return out
+
 
 @dataclass(frozen=True)
 class Review:
@@ -200,6 +254,14 @@ class Review:
         return self.state == "dated" and self.date is not None and self.date <= today
 
 
+def items_of(general: str, entries: Iterable[Entry]) -> list[Item]:
+    """What the rules see of a record: its profile (at the ``general`` level) and each entry as it now stands
+    (review decisions left out: they say what happens to the record, they are not the child's file)."""
+    out = [Item(PROFILE_ITEM, general, PROFILE_ITEM, None)]
+    out += [Item(e.id, e.level, e.category, e.date) for e in entries if e.category != REVIEW_CATEGORY]
+    return out
+
+
 def requirement(rule: Rule, item: Item, dob: Optional[str], leaving: Optional[str]) -> Requirement:
     start = {"leaving": leaving, "birth": dob, "entry": item.date}[rule.start]
     if start is None:
@@ -222,5 +284,6 @@ def review(rules: Sequence[Rule], *, dob: Optional[str], leaving_date: Optional[
     return Review(leaving_date, dob, tuple(reqs), tuple(decisions), tuple(missing))
 
 
-__all__ = ["STARTS", "PROFILE_ITEM", "DEFAULT_RULES", "DEFAULTS", "Rule", "Rules", "Item", "Requirement", "Decision",
-           "Review", "has_left", "parse_period", "add_period", "rule_from", "rules_of", "review", "requirement"]
+__all__ = ["REVIEW_CATEGORY", "REVIEW_PROCEDURE", "DECISIONS", "KEEP_UNTIL", "REASON", "decisions_in",
+           "review_problems", "STARTS", "PROFILE_ITEM", "DEFAULT_RULES", "DEFAULTS", "Rule", "Rules", "Item", "Requirement", "Decision",
+           "Review", "has_left", "parse_period", "add_period", "rule_from", "rules_of", "review", "requirement", "items_of"]

@@ -24,7 +24,7 @@ from vault_cli.formats import envelope
 from vault_cli.model import policy, trail
 from vault_cli.model.holders import Holder, Holders
 from vault_cli.model.settings import PROCEDURE_CATEGORIES, Settings
-from vault_cli.services import verify_disclosure
+from vault_cli.services import verify_disclosure, verify_retention
 from vault_cli.services.merge import profile_versions
 from vault_cli.services.verify_versions import RecordVersion, VerifierState
 
@@ -247,6 +247,7 @@ class RecordChecks(VerifierState):
 
     def _check_disclosure(self, ctx: Ctx, path, rid, rv: RecordVersion, payload: dict) -> None:
         verify_disclosure.check_step(self, ctx, path, rid, rv, payload)
+        verify_retention.check_review(self, ctx, path, rid, rv, payload)
         if payload.get("category") == "information-sharing":
             self.check_sharing(ctx, path, payload)
 

@@ -86,3 +86,18 @@ def test_completion_offers_leavers_only_to_the_retention_commands(vault):
     assert values(complete(vault, "confide show ")) == [b]  # the names cache was brought up to date
     assert values(complete(vault, "confide add ")) == [b]
     # (retention RECORD offers leavers too: test_retention.py)
+
+
+def test_due_asks_no_parent_view_of_a_child_who_has_left(vault):
+    a = vault.add_child("Ada Leaver", key_person="ben")
+    eid = vault.add_entry(a, "Mum says they are moving house", "general", "discussion")
+
+    def asked():
+        items = json.loads(vault.ok("due", "--json").stdout)["items"]
+        return [i["entry"] for i in items if i["kind"] == "parent-view-not-asked"]
+
+    assert asked() == [eid]
+    vault.ok("child", "leave", a, "--date", "2027-01-31")  # still attending until then
+    assert asked() == [eid]
+    vault.ok("child", "set", a, "leaving_date=2026-10-31")
+    assert asked() == []

@@ -173,7 +173,8 @@ def test_review_decisions(family):
     eid = _review(v, bo, "--destroy").stdout.strip()
     shown = json.loads(v.ok("show", bo, "--json").stdout)["entries"]
     decision = next(e for e in shown if e["entry"] == eid)
-    assert decision["level"] == "safeguarding" and decision["category"] == "retention-review"
+    # kept at the highest level of Bo's entries (general): not safeguarding, which would read as a concern
+    assert decision["level"] == "general" and decision["category"] == "retention-review"
     assert decision["details"]["decision"] == "destroy" and decision["details"]["reason"] == REASON
     assert json.loads(v.ok("retention", bo, "--json").stdout)["state"] == "awaiting-destruction"
     due = json.loads(v.ok("due", "--json").stdout)["items"]
@@ -234,9 +235,14 @@ def test_verify_finds_decisions_the_command_refuses(family):
     # before the review date has come (Ada's is 2047)
     found = _forged(v, ada, KEEP, who="amira")
     assert [k for k, _ in found] == ["retention"] and "review date has not come" in found[0][1], found
-    # below the record's highest level, no reason, a keep-until date not after the decision
-    found = _forged(v, bo, dict(KEEP, reason=" "), who="amira", level="confidential")
-    assert sorted(k for k, _ in found) == ["retention", "retention"], found
+    # no reason; below the highest level of the record's entries (once it holds a confidential one)
+    found = _forged(v, bo, dict(KEEP, reason=" "), who="amira", level="general")
+    assert [k for k, _ in found] == ["retention"] and "reason for the review decision is empty" in found[0][1], found
+    v.add_entry(bo, "Dad says he has a new job", "confidential", "discussion", "amira", "--parents-informed", "2026-11-24")
+    assert _forged(v, bo, KEEP, who="amira", level="confidential") == []
+    found = _forged(v, bo, KEEP, who="amira", level="general")
+    assert [k for k, _ in found] == ["retention"] and "kept at the confidential level or above" in found[0][1], found
+    # a keep-until date not after the decision
     found = _forged(v, bo, dict(KEEP, keep_until="2026-11-24"), who="amira")
     assert [k for k, _ in found] == ["retention"] and "keep-until date is not after" in found[0][1], found
 

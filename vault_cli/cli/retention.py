@@ -95,7 +95,7 @@ def review_cmd(
 ) -> None:
     """Record a retention review's decision, once the record's review date has come: keep it until a later
     date (which becomes its review date), or destroy it (it then awaits destruction; destroying is not yet
-    built). Kept as an encrypted entry at the record's highest level; only a holder whose role may 'destroy'
+    built). Kept as an encrypted entry at the highest level of the record's entries; only a holder whose role may 'destroy'
     (a manager, by default) may decide. Prints the decision's entry id."""
     from vault_cli.services import retention
 

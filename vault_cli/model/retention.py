@@ -171,12 +171,21 @@ def decisions_in(entries: Iterable[Entry]) -> tuple[Decision, ...]:
 KEEP_UNTIL, REASON = "keep-until date", "reason for the review decision"
 
 
+def decision_level(levels: Sequence[str], entries: Iterable[Entry]) -> str:
+    """The level a review decision is kept at: the highest of the record's entries (its date, and so its
+    keep-until date, tells what they hold), the lowest level when it has none. Not simply the highest level:
+    a sealed safeguarding entry appearing in a record without one would read as a child protection concern."""
+    present = {e.level for e in entries}
+    return next((lv for lv in reversed(levels) if lv in present), levels[0])
+
+
 def review_problems(details: Mapping[str, Any], level: str, levels: Sequence[str], decided_on: dt.date,
-                    review_date: Optional[dt.date], state: str) -> list[tuple[str, str]]:
-    """What cannot be right about a review decision recorded on ``decided_on`` for a record whose review date
-    (before it) was ``review_date`` and state ``state`` (``Review.state``): (field, sentence) pairs, each
-    sentence naming its field as ``{0}`` and repeating nothing written. 'confide review' refuses them; verify
-    reports them from history (who may decide is ``policy``'s: the 'destroy' permission)."""
+                    review_date: Optional[dt.date], state: str, needed: str) -> list[tuple[str, str]]:
+    """What cannot be right about a review decision kept at ``level`` and recorded on ``decided_on``, for a
+    record whose review date (before it) was ``review_date``, its state ``state`` (``Review.state``) and the
+    level a decision needs ``needed`` (``decision_level``): (field, sentence) pairs, each sentence naming its
+    field as ``{0}`` and repeating nothing written. 'confide review' refuses them; verify reports them from
+    history (who may decide is ``policy``'s: the 'destroy' permission)."""
     out: list[tuple[str, str]] = []
     decision = details.get("decision")
     if details.get("procedure") != REVIEW_PROCEDURE or decision not in DECISIONS:
@@ -192,8 +201,9 @@ def review_problems(details: Mapping[str, Any], level: str, levels: Sequence[str
             out.append((KEEP_UNTIL, "{0} is not a date"))
     elif until is not None:
         out.append((KEEP_UNTIL, "{0} is given with a decision to destroy"))
-    if level != levels[-1]:
-        out.append(("level", f"a review decision is kept at the {levels[-1]} level, since it tells what the record holds"))
+    if level not in levels or levels.index(level) < levels.index(needed):
+        out.append(("level", f"a review decision is kept at the {needed} level or above, the highest of the record's "
+                             "entries, since its date tells what they hold"))
     if state == "awaiting-destruction":
         out.append(("decision", "a review already decided to destroy this record: it awaits destruction"))
     elif review_date is None or review_date > decided_on:
@@ -284,6 +294,6 @@ def review(rules: Sequence[Rule], *, dob: Optional[str], leaving_date: Optional[
     return Review(leaving_date, dob, tuple(reqs), tuple(decisions), tuple(missing))
 
 
-__all__ = ["REVIEW_CATEGORY", "REVIEW_PROCEDURE", "DECISIONS", "KEEP_UNTIL", "REASON", "decisions_in",
+__all__ = ["decision_level", "REVIEW_CATEGORY", "REVIEW_PROCEDURE", "DECISIONS", "KEEP_UNTIL", "REASON", "decisions_in",
            "review_problems", "STARTS", "PROFILE_ITEM", "DEFAULT_RULES", "DEFAULTS", "Rule", "Rules", "Item", "Requirement", "Decision",
            "Review", "has_left", "parse_period", "add_period", "rule_from", "rules_of", "review", "requirement", "items_of"]

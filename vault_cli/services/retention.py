@@ -114,7 +114,8 @@ def due_items(session: Session, record_id: str, profile: Optional[Profile], entr
 def decide(session: Session, record_id: str, *, keep_until: Optional[str], destroy: bool, reason: Optional[str]
            ) -> records.WriteResult:
     """``confide review``: record a review's decision (keep until a later date, or destroy) as an encrypted entry
-    at the record's highest level, by a holder whose role may destroy records, once its review date has come.
+    at the highest level of the record's entries (``retention.decision_level``), by a holder whose role may
+    destroy records, once its review date has come.
     The rules are ``retention.review_problems`` and ``policy``'s, which verify asks of every decision in history."""
     from vault_cli.errors import UsageError
     from vault_cli.services.request_steps import add_step
@@ -126,13 +127,14 @@ def decide(session: Session, record_id: str, *, keep_until: Optional[str], destr
     reason = requests.clean_text(reason, "reason for the review decision")
     actor = session.require_actor()
     policy.require(session.settings, actor, "destroy", "decide a record's retention review")
-    _profile, _entries, rev = record_review(session, record_id)
+    _profile, entries, rev = record_review(session, record_id)
     today = session.clock.today()
     levels = session.settings.levels
     details = {"procedure": retention.REVIEW_PROCEDURE, "decision": "destroy" if destroy else "keep",
                "keep_until": until, "reason": reason,
                "review_date": rev.date.isoformat() if rev.date else None}
-    problems = retention.review_problems(details, levels[-1], levels, today, rev.date, rev.state)
+    level = retention.decision_level(levels, entries)
+    problems = retention.review_problems(details, level, levels, today, rev.date, rev.state, level)
     if problems:
         fieldname, problem = problems[0]
         hint = REVIEW_HINTS.get(fieldname, "see the record's review date with 'confide retention {record}'").format(
@@ -140,7 +142,7 @@ def decide(session: Session, record_id: str, *, keep_until: Optional[str], destr
         raise UsageError(problem, hint, fields=(fieldname,))
     text = (f"Retention review: keep the record until {until}. Reason: {reason}" if until else
             f"Retention review: destroy the record (it awaits destruction). Reason: {reason}")
-    return add_step(session, record_id, level=levels[-1], category=REVIEW_CATEGORY, text=text,
+    return add_step(session, record_id, level=level, category=REVIEW_CATEGORY, text=text,
                     at=today.isoformat(), details=details)
 
 

@@ -5,8 +5,8 @@ At each commit that adds a ``retention-review`` entry, with the record as that c
 - its author's role may 'destroy' (``model.policy``, the rule the command asks), under the roles before the
   commit; this needs no key beyond the one that opened the entry;
 - the decision is what ``model.retention.review_problems`` allows: a decision to keep (with a date after the
-  day of the decision) or to destroy, with a reason, at the record's highest level, taken once the record's
-  review date had come (worked out from the record before it, with the rules of confide.yaml at that commit)
+  day of the decision) or to destroy, with a reason, at the highest level of the record's entries or above,
+  taken once the record's review date had come (worked out from the record before it, with the rules of confide.yaml at that commit)
   and not after a decision to destroy. The review date depends on every entry: a verifier whose key does not
   open them all cannot judge it, and the decision counts among the blocks they did not open.
 """
@@ -40,7 +40,8 @@ def check_review(checks, ctx, path: str, rid: str, rv: RecordVersion, payload: d
     except ValueError:
         return  # the entry schema reports a time that is not one
     for _field, problem in retention.review_problems(payload.get("details") or {}, str(payload.get("level")),
-                                                     ctx.settings.levels, decided_on, rev.date, rev.state):
+                                                     ctx.settings.levels, decided_on, rev.date, rev.state,
+                                                     retention.decision_level(ctx.settings.levels, states)):
         checks.add(sha, path, "retention", f"{where}, a retention review's decision: "
                    + problem.replace("{0}", _field))
 

@@ -84,6 +84,16 @@ def _build(v: VaultFixture, tmp: Path) -> list[tuple[str, str, object]]:
     run("restore", "verified", "restore", str(tmp / "vault.bundle"), str(tmp / "restored"), "--trust", anchor)
     subprocess.run(["git", "clone", "-q", "--bare", str(v.root), str(tmp / "shared.git")], check=True)
     run("serve-hook-install", "bare clone", "serve-hook", "install", str(tmp / "shared.git"), "--trust", anchor)
+    # leavers and retention (after the runs above, whose outputs do not change): a review due, its decision
+    bo = v.add_child("Bo Chen", key_person="cara", dob="2021-11-30")
+    v.add_entry(bo, "Painted a sunflower")
+    v.ok("child", "leave", ada, "--date", "2026-07-31")
+    v.ok("child", "leave", bo, "--date", "2023-06-30")
+    run("child-list", "leavers", "child", "list", "--all")
+    run("retention", "dated", "retention", ada)
+    run("due", "a review due", "due")
+    v.ok("review", bo, "--keep-until", "2027-06-30", "--from", "-", input='{"reason": "a claim"}')
+    run("retention", "kept longer", "retention", bo)
     run("import", "one child", "import", "-", input=json.dumps(
         {"child": "g", "name": "Gus Imported", "key_person": "ben", "at": "2026-11-20", "level": "general",
          "category": "observation", "text": "Likes the sand pit"}) + "\n")

@@ -1,4 +1,4 @@
-"""What a holder's key reads of each child's profile at the tip (names, date of birth, room), kept encrypted
+"""What a holder's key reads of each child's profile at the tip (names, date of birth, room, leaving date), kept encrypted
 to that holder between commands.
 
 Two kinds of reader need it for every record at once, not only for the records a
@@ -22,7 +22,7 @@ blob is unchanged since the cache was written keeps its entry; any other head
 is opened again (any change to the profile, its level key or who may read it
 changes the head's blob). A record gone from the tip is dropped from the cache.
 A cache that does not open with the holder's key, does not parse, or was
-written in another format (``names-cache/1`` held names only) is rebuilt.
+written in another format (``names-cache/1`` held names only, ``/2`` no leaving date) is rebuilt.
 Deleting the file is always safe.
 """
 
@@ -37,8 +37,8 @@ from vault_cli.adapters import crypto
 from vault_cli.adapters.store import atomic_write
 from vault_cli.model.record import Profile
 
-FORMAT = "confide/names-cache/2"
-FIELDS = ("name", "known_as", "dob", "room")
+FORMAT = "confide/names-cache/3"
+FIELDS = ("name", "known_as", "dob", "room", "leaving_date")  # the leaving date: leavers drop out of pickers
 
 Fields = Optional[dict]  # {field: str or None} for FIELDS; None: the holder's key does not open the profile
 DAMAGED: dict = {}  # what an opener returns for a head or profile that does not open as it should: not kept

@@ -256,6 +256,10 @@ class RecordChecks(VerifierState):
             from vault_cli.services import verify_disclosure
 
             verify_disclosure.check_step(self, ctx, path, rid, rv, payload)
+        elif category == "retention-review":  # a retention review's decision (verify_retention, imported for one)
+            from vault_cli.services import verify_retention
+
+            verify_retention.check_review(self, ctx, path, rid, rv, payload)
         if payload.get("category") == "information-sharing":
             self.check_sharing(ctx, path, payload)
 

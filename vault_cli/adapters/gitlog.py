@@ -107,7 +107,9 @@ class CatFile:
     def get_many(self, names: list[str]) -> list[Optional[bytes]]:
         """``get`` of each name, asked all at once: one round trip to git, not one per object (a few dozen
         ids, whose few KB of questions never fill the pipe while git answers)."""
-        todo = list(dict.fromkeys(n for n in names if n not in self._blobs))
+        # what is kept is taken now: reading the others may let a kept one go (KEEP_BLOBS)
+        kept = {n: self._blobs[n][1] for n in names if n in self._blobs}
+        todo = list(dict.fromkeys(n for n in names if n not in kept))
         ask = "".join(n + "\n" for n in todo).encode("utf-8", "surrogateescape")
         if any("\n" in n for n in todo) or len(ask) > 32 * 1024:
             return [self.get(n) for n in names]
@@ -125,7 +127,7 @@ class CatFile:
                 got[n] = self.proc.stdout.read(int(fields[2]) + 1)[:-1]
                 if len(got[n] or b"") >= self.KEEP_FROM and not self.check and _OID.fullmatch(n):
                     self._keep(n, (fields[1].decode(), got[n] or b""))
-        return [got[n] if n in got else self._blobs[n][1] for n in names]
+        return [got[n] if n in got else kept[n] for n in names]
 
     def _keep(self, name: str, obj: tuple[str, bytes]) -> None:
         if len(self._blobs) >= self.KEEP_BLOBS:

@@ -357,3 +357,25 @@ def test_on_a_terminal_the_child_is_chosen_by_name_and_the_reason_asked_and_neit
     assert "given as" not in screen  # nothing personal was given as an argument
     [row] = _json(v.run("hold", "list", "--json"))
     assert row["record"] == rid and row["reason"] == REASON
+
+
+def test_a_refused_hold_command_writes_nothing_even_when_a_reseal_is_due(vault):
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    hid = place(v, rid)
+    gone = place(v, None, SHORT)
+    v.ok("hold", "release", gone)
+    v.add_holder("mo", "manager")  # the readers changed: amira's next hold command reseals first
+    head = v.head()
+    r = v.run("hold", "add", "--from", "-", input=json.dumps({"record": rid, "reason": "again"}))
+    assert r.exit_code == ExitCode.USAGE and "nothing was changed" in r.stderr and v.head() == head
+    r = v.run("hold", "release", "h-000000000000")
+    assert r.exit_code == ExitCode.NOT_FOUND and v.head() == head
+    r = v.run("hold", "release", gone)
+    assert r.exit_code == ExitCode.USAGE and "already released" in r.stderr and v.head() == head
+    assert v.is_clean()
+    # the release that does go ahead reseals first, then releases the hold as resealed
+    v.ok("hold", "release", hid)
+    assert "Confide-Action: hold.reseal" in v.git("log", "-1", "--format=%B", "HEAD~1")
+    assert _json(v.run("hold", "list", "--all", "--json", who="mo"))[0]["readable"] is True
+    assert findings(v) == [] and findings(v, who="mo") == []

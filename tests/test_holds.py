@@ -253,8 +253,8 @@ def test_verify_reports_a_hold_placed_by_a_role_that_may_not(vault):
     rid = v.add_child("Ada Lovelace", key_person="ben")
     _write(v, HID, _placed(v, HID, rid))
     v.commit_as("ben", "place legal hold", action="hold.add", trailers={"Confide-Hold": HID})
-    [message] = hold_findings(v)
-    assert "'ben'" in message and "may not place or release holds" in message
+    found = hold_findings(v)
+    assert any("'ben'" in m and "may not place or release holds" in m for m in found), found
 
 
 def test_verify_reports_a_hold_removed(vault):
@@ -357,3 +357,199 @@ def test_on_a_terminal_the_child_is_chosen_by_name_and_the_reason_asked_and_neit
     assert "given as" not in screen  # nothing personal was given as an argument
     [row] = _json(v.run("hold", "list", "--json"))
     assert row["record"] == rid and row["reason"] == REASON
+
+
+# ---------------------------------------------------------------------------
+# review fixes: what a sealed block says, whom it is sealed for, refusals that write nothing, one open hold a scope
+
+
+def _forge_place(v: VaultFixture, hid: str, fields: dict, names=("amira",), listed=None, who: str = "amira") -> None:
+    """A hold placed by hand: ``fields`` sealed for ``names``, its 'for' list saying ``listed`` (default: names)."""
+    block = _sealed(v, hid, "placed", fields, list(names))
+    if listed is not None:
+        block["for"] = list(listed)
+    _write(v, hid, {"format": holdfile.FORMAT, "hold": hid, "placed": block})
+    v.commit_as(who, "place legal hold", action="hold.add", trailers={"Confide-Hold": hid})
+
+
+def test_verify_reports_a_hold_that_claims_another_placer_or_another_day(vault):
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    _forge_place(v, HID, {"scope": rid, "reason": SHORT, "by": "dara", "on": "2031-01-01"})
+    found = hold_findings(v)
+    assert any(f"legal hold {HID} says it was placed by another holder than 'amira'" in m for m in found), found
+    assert any(f"legal hold {HID} says it was placed on another day than its commit's" in m for m in found), found
+    assert hold_findings(v, who="ben") == []  # a key that does not open it cannot tell
+    # released likewise
+    v.git("reset", "-q", "--hard", "HEAD~1")
+    hid = place(v, rid)
+    doc = yamlio.load((v.root / holdfile.path_of(hid)).read_text(), "hold")
+    doc["released"] = _sealed(v, hid, "released", {"reason": None, "by": "dara", "on": "2026-11-20"}, ["amira"])
+    _write(v, hid, doc)
+    v.commit_as("amira", "release", action="hold.release", trailers={"Confide-Hold": hid})
+    found = hold_findings(v)
+    assert any("says it was released by another holder than 'amira'" in m for m in found), found
+    assert any("says it was released on another day than its commit's" in m for m in found), found
+
+
+def test_a_hold_dated_a_moment_either_side_of_midnight_by_its_commit_is_its_days():
+    utc = dt.timezone.utc
+    assert model.on_commit_day("2026-11-24", [dt.datetime(2026, 11, 24, 10, 0, tzinfo=utc)])
+    assert model.on_commit_day("2026-11-23", [dt.datetime(2026, 11, 24, 0, 2, tzinfo=utc)])
+    assert not model.on_commit_day("2026-11-23", [dt.datetime(2026, 11, 24, 0, 6, tzinfo=utc)])
+    assert not model.on_commit_day("2031-01-01", [dt.datetime(2026, 11, 24, 10, 0, tzinfo=utc)])
+    assert not model.on_commit_day("20261124", [dt.datetime(2026, 11, 24, 10, 0, tzinfo=utc)])
+
+
+@pytest.mark.parametrize("fields", [
+    {"on": 20261124, "reason": "x", "by": "amira"},
+    {"on": "2026-11-24", "reason": {"a": 1}, "by": ["amira"]},
+    {"on": "not a date", "reason": "x", "by": "amira"},
+    {"on": "2026-11-24", "reason": "", "by": "amira"},
+    {"on": "2026-11-24", "reason": "x", "by": "amira", "extra": 1},
+])
+def test_a_sealed_block_of_the_wrong_shape_is_a_finding_and_commands_refuse_without_a_traceback(vault, fields):
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    _forge_place(v, HID, {"scope": rid, **fields})
+    assert any(f"the sealed 'placed' block of {holdfile.path_of(HID)} is damaged" in m for m in hold_findings(v))
+    for args in (("hold", "list"), ("hold", "list", "--json"), ("show", rid), ("due",), ("due", "--json")):
+        r = v.run(*args)
+        assert r.exit_code in (ExitCode.INTEGRITY, ExitCode.FINDINGS), (args, r.exit_code, r.stderr)
+        assert "Traceback" not in r.stderr and "internal error" not in r.stderr.lower()
+
+
+def test_a_damaged_payload_read_by_a_command_is_an_integrity_error():
+    from vault_cli.errors import IntegrityError
+
+    secret, recipient = crypto.generate_identity()
+    ident = crypto.identity_from_secret(secret)
+    doc = {"format": holdfile.FORMAT, "hold": HID,
+           "placed": holdfile.seal(HID, "placed", {"scope": "c-00000001", "reason": {"a": 1}, "by": "amira",
+                                                   "on": "2026-11-24"}, {"amira": recipient})}
+    with pytest.raises(IntegrityError, match="damaged: it has no reason"):
+        holdfile.open_block(doc, "placed", holdfile.path_of(HID), [ident])
+    good = {"scope": model.ALL, "reason": "x", "by": "amira", "on": "2026-11-24"}
+    doc["placed"] = holdfile.seal(HID, "placed", good, {"amira": recipient})
+    assert {k: v for k, v in holdfile.open_block(doc, "placed", "p", [ident]).items()
+            if k not in ("format", "hold")} == good
+
+
+def test_verify_reports_a_hold_whose_readers_list_lies(vault):
+    """Sealed for a practitioner while 'for' says amira: the practitioner could read which record is held, and why."""
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    _forge_place(v, HID, {"scope": rid, "reason": SHORT, "by": "amira", "on": "2026-11-24"}, names=("ben",),
+                 listed=("amira",))
+    assert any(f"legal hold {HID} names 'amira' among its readers, but their key does not open" in m
+               for m in hold_findings(v))
+    assert any(f"legal hold {HID} opens with a key of this verifier's that it does not name" in m
+               for m in hold_findings(v, who="ben"))
+
+
+def test_verify_reports_a_hold_sealed_for_more_keys_than_it_names_or_not_for_every_reader(vault):
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    fields = {"scope": rid, "reason": SHORT, "by": "amira", "on": "2026-11-24"}
+    _forge_place(v, HID, fields, names=("amira", "ben"), listed=("amira",))
+    for who in ("amira", "dara"):  # every verifier sees the age header: two keys, one name
+        assert any("is not sealed for the keys of the holders it names" in m for m in hold_findings(v, who=who))
+    v.git("reset", "-q", "--hard", "HEAD~1")
+    v.add_holder("mo", "manager")
+    _forge_place(v, HID, fields, names=("amira",))
+    assert any(f"legal hold {HID} is not sealed for mo, who may read legal holds" in m for m in hold_findings(v))
+
+
+def test_verify_reports_a_hold_sealed_for_a_strangers_ssh_key_under_a_holders_name(vault):
+    """An SSH recipient's stanza carries a tag of its key: a block sealed for another key under mo's name shows."""
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    v.add_holder("mo", "manager")
+    _, stranger = crypto.generate_ssh_identity()
+    from vault_cli.formats.policyfiles import holders_from_bytes
+
+    holders = holders_from_bytes((v.root / "holders.yaml").read_bytes())
+    fields = {"scope": rid, "reason": SHORT, "by": "amira", "on": "2026-11-24"}
+    block = holdfile.seal(HID, "placed", fields, {"amira": holders.get("amira").recipient, "mo": stranger})
+    assert block["for"] == ["amira", "mo"]
+    _write(v, HID, {"format": holdfile.FORMAT, "hold": HID, "placed": block})
+    v.commit_as("amira", "place legal hold", action="hold.add", trailers={"Confide-Hold": HID})
+    for who in ("amira", "ben"):
+        assert any("is not sealed for the keys of the holders it names" in m for m in hold_findings(v, who=who))
+
+
+def test_verify_reports_a_reseal_to_a_key_no_reader_holds(vault):
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    hid = place(v, rid)
+    doc = yamlio.load((v.root / holdfile.path_of(hid)).read_text(), "hold")
+    _, stranger = crypto.generate_identity()
+    doc["placed"] = holdfile.seal(hid, "placed", {"scope": rid, "reason": "changed", "by": "amira", "on": "2026-11-24"},
+                                  {"amira": stranger})  # 'for: [amira]' as before; amira's key no longer opens it
+    _write(v, hid, doc)
+    v.commit_as("amira", "reseal", action="hold.reseal")
+    assert any(f"a reseal sealed legal hold {hid} so that 'amira', who read it before and still may, cannot open it"
+               in m for m in hold_findings(v))
+
+
+def test_a_refused_hold_command_writes_nothing_even_when_a_reseal_is_due(vault):
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    hid = place(v, rid)
+    gone = place(v, None, SHORT)
+    v.ok("hold", "release", gone)
+    v.add_holder("mo", "manager")  # the readers changed: amira's next hold command reseals first
+    head = v.head()
+    r = v.run("hold", "add", "--from", "-", input=json.dumps({"record": rid, "reason": "again"}))
+    assert r.exit_code == ExitCode.USAGE and "nothing was changed" in r.stderr and v.head() == head
+    r = v.run("hold", "release", "h-000000000000")
+    assert r.exit_code == ExitCode.NOT_FOUND and v.head() == head
+    r = v.run("hold", "release", gone)
+    assert r.exit_code == ExitCode.USAGE and "already released" in r.stderr and v.head() == head
+    assert v.is_clean()
+    # the release that does go ahead reseals first, then releases the hold as resealed
+    v.ok("hold", "release", hid)
+    assert "Confide-Action: hold.reseal" in v.git("log", "-1", "--format=%B", "HEAD~1")
+    assert _json(v.run("hold", "list", "--all", "--json", who="mo"))[0]["readable"] is True
+    assert findings(v) == [] and findings(v, who="mo") == []
+
+
+def test_verify_reports_a_second_open_hold_on_the_same_scope(vault):
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    hid = place(v, rid)
+    _forge_place(v, HID, {"scope": rid, "reason": SHORT, "by": "amira", "on": "2026-11-24"})
+    assert any(f"legal hold {HID} was placed on a record already under open hold {hid}" in m for m in hold_findings(v))
+    assert hold_findings(v, who="ben") == []  # opens neither
+    # once the first is released, another hold on that record is fine
+    v.git("reset", "-q", "--hard", "HEAD~1")
+    v.ok("hold", "release", hid)
+    _forge_place(v, HID, {"scope": rid, "reason": SHORT, "by": "amira", "on": "2026-11-24"})
+    assert hold_findings(v) == []
+
+
+def test_holds_need_destroy_and_write_in_the_command_and_in_verify(vault):
+    """A custom role that may destroy but not write: the command refuses (it writes), verify reports its commit."""
+    v = vault
+    p = v.root / "confide.yaml"
+    p.write_text(p.read_text().replace("  practitioner:\n", "  archivist:\n    description: keeps the archive\n"
+                                       "    reads: [general]\n    may: [destroy]\n  practitioner:\n", 1))
+    v.commit_as("amira", "confide: add the archivist role", action="settings.change")
+    assert v.run("verify").exit_code == 0
+    from conftest import new_key_public
+
+    v.ok("holder", "set-signing-key", "ola", new_key_public(v.add_holder("ola", "archivist")))  # she signs commits
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    head = v.head()
+    r = v.run("hold", "add", "--from", "-", who="ola", input=json.dumps({"record": rid, "reason": SHORT}))
+    assert r.exit_code == ExitCode.DENIED and "may not write" in r.stderr and v.head() == head
+    from vault_cli.formats.policyfiles import holders_from_bytes
+
+    holders = holders_from_bytes((v.root / "holders.yaml").read_bytes())
+    fields = {"scope": rid, "reason": SHORT, "by": "ola", "on": "2026-11-24"}
+    block = holdfile.seal(HID, "placed", fields, {n: holders.get(n).recipient for n in ("amira", "ola")})
+    _write(v, HID, {"format": holdfile.FORMAT, "hold": HID, "placed": block})
+    v.commit_as("ola", "place legal hold", action="hold.add", trailers={"Confide-Hold": HID})
+    assert [m for m in hold_findings(v) if "may not write" in m] == [
+        f"legal hold {HID} was changed by 'ola', whose role may not write (placing or releasing a hold needs both "
+        "'destroy' and 'write')"]

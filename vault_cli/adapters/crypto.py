@@ -140,6 +140,49 @@ def block_is_armored(text: object) -> bool:
     return t.startswith(ARMOR_BEGIN) and t.endswith(ARMOR_END)
 
 
+def stanza_keys(block: str) -> Optional[list[tuple[str, Optional[str]]]]:
+    """Whom an armored age block is sealed for, as far as its header says without a key: one (type, tag) per
+    recipient stanza, sorted. ``ssh-ed25519`` stanzas carry a tag of their recipient (``recipient_key``);
+    ``X25519`` ones name no one (type only, tag None). age's random ``*-grease`` stanzas are left out.
+    None if the block is not an age file at all."""
+    import base64
+    import binascii
+
+    lines = (block or "").strip().splitlines()
+    if len(lines) < 2 or lines[0] != ARMOR_BEGIN or lines[-1] != ARMOR_END:
+        return None
+    try:
+        raw = base64.b64decode("".join(lines[1:-1]), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    header, sep, _ = raw.partition(b"\n---")
+    if not sep or not header.startswith(b"age-encryption.org/v1\n"):
+        return None
+    out: list[tuple[str, Optional[str]]] = []
+    for line in header.split(b"\n"):
+        if not line.startswith(b"-> "):
+            continue
+        args = line[3:].decode("ascii", "replace").split(" ")
+        if args[0].endswith("-grease"):
+            continue
+        out.append((args[0], args[1] if args[0] == SSH_ED25519 and len(args) > 1 else None))
+    return sorted(out, key=lambda k: (k[0], k[1] or ""))
+
+
+def recipient_key(recipient: str) -> tuple[str, Optional[str]]:
+    """What a block sealed for ``recipient`` shows of it in its header (``stanza_keys``): ("X25519", None) for an
+    age key; ("ssh-ed25519", tag) for an SSH key, the tag being the first 4 bytes of the SHA-256 of the key (as
+    age writes it)."""
+    import base64
+    import hashlib
+
+    t = recipient.strip()
+    if t.startswith(SSH_ED25519 + " "):
+        key = base64.b64decode(t.split()[1])
+        return SSH_ED25519, base64.b64encode(hashlib.sha256(key).digest()[:4]).decode("ascii").rstrip("=")
+    return "X25519", None
+
+
 # --------------------------------------------------------------------------
 # Identity files
 

@@ -17,18 +17,23 @@ payloads, each padded to a multiple of ``PAD`` bytes so that its length tells ne
 the reason's length. The commit that writes it names only the hold id (``services.holds``).
 
 A payload (JSON) names its hold and what it is, so a block copied into another hold's file, or
-from 'placed' to 'released', does not open as that hold's.
+from 'placed' to 'released', does not open as that hold's; and holds exactly its fields, of their types
+(``payload_problems``): placed {scope: a record id or "*", reason: 1-2000 characters, by: a holder's
+name, on: YYYY-MM-DD}; released {reason: the same or null, by, on}. A block that opens but says anything
+else is damaged (``IntegrityError``), never a value of the wrong type handed to the caller.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any, Optional
 
 from vault_cli.adapters import crypto
 from vault_cli.errors import IntegrityError
 from vault_cli.formats import yamlio
-from vault_cli.model.holds import HOLD_RE
+from vault_cli.model.holds import ALL, HOLD_RE, REASON_LIMIT
+from vault_cli.model.ids import HOLDER_RE, RECORD_RE
 
 FORMAT = "confide/hold/1"
 HOLDS_DIR = "holds"
@@ -102,6 +107,42 @@ def seal(hold_id: str, part: str, fields: dict, readers: dict[str, str]) -> dict
     return {"for": names, "data": crypto.encrypt_for_all(payload(hold_id, part, fields), [readers[n] for n in names])}
 
 
+def _is_day(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) != 10:
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_reason(value: Any) -> bool:
+    return isinstance(value, str) and 1 <= len(value) <= REASON_LIMIT
+
+
+def payload_problems(part: str, body: dict) -> list[str]:
+    """What is wrong with an opened payload's fields (``body`` without format, hold and pad); each names a field,
+    never its value."""
+    out = []
+    wanted = {"scope", "reason", "by", "on"} if part == PLACED else {"reason", "by", "on"}
+    if set(body) - wanted:
+        out.append("holds fields a hold does not have")
+    if part == PLACED:
+        scope = body.get("scope")
+        if scope != ALL and not (isinstance(scope, str) and RECORD_RE.fullmatch(scope)):
+            out.append("covers neither a record nor every record")
+        if not _is_reason(body.get("reason")):
+            out.append(f"has no reason of 1 to {REASON_LIMIT} characters")
+    elif body.get("reason") is not None and not _is_reason(body.get("reason")):
+        out.append(f"has a reason that is not 1 to {REASON_LIMIT} characters of text")
+    if not (isinstance(body.get("by"), str) and HOLDER_RE.fullmatch(body["by"])):
+        out.append("does not name a holder as who " + ("placed" if part == PLACED else "released") + " it")
+    if not _is_day(body.get("on")):
+        out.append("has no date (YYYY-MM-DD) of when it was " + ("placed" if part == PLACED else "released"))
+    return out
+
+
 def open_block(doc: dict, part: str, path: str, identities: list[crypto.Identity]) -> Optional[dict]:
     """A sealed block's fields, or None if no key here opens it (IntegrityError if it is damaged or moved)."""
     block = doc.get(part)
@@ -120,9 +161,13 @@ def open_block(doc: dict, part: str, path: str, identities: list[crypto.Identity
             raise IntegrityError(f"the sealed '{part}' block of {path} does not belong to this hold (moved by hand)",
                                  f"restore it from git (git log -p {path}) and run 'confide verify'")
         body.pop("pad", None)
+        found = payload_problems(part, {k: v for k, v in body.items() if k not in ("format", "hold")})
+        if found:
+            raise IntegrityError(f"the sealed '{part}' block of {path} is damaged: it " + "; it ".join(found),
+                                 f"restore it from git (git log -p {path}) and run 'confide verify'")
         return body
     return None
 
 
 __all__ = ["FORMAT", "HOLDS_DIR", "PAD", "PLACED", "RELEASED", "path_of", "id_of", "problems", "load", "dump",
-           "payload", "seal", "open_block"]
+           "payload", "payload_problems", "seal", "open_block"]

@@ -93,6 +93,17 @@ def is_open(hold_id: str, holds: list[Hold]) -> bool:
     return any(h.id == hold_id and not h.released for h in holds)
 
 
+def on_commit_day(on: str, times: list[dt.datetime]) -> bool:
+    """Is ``on`` (a hold's date, YYYY-MM-DD) the day of its commit, whose times (author's and committer's, in the
+    commit's own zone) are ``times``? The command writes the day of the clock it commits by; a day either side
+    only within ``policy.CLOCK_ALLOWANCE`` of those times (a commit a moment after midnight)."""
+    try:
+        day = dt.date.fromisoformat(on) if isinstance(on, str) and len(on) == 10 else None
+    except ValueError:
+        day = None
+    return day is not None and any((t - policy.CLOCK_ALLOWANCE).date() <= day <= (t + policy.CLOCK_ALLOWANCE).date() for t in times)
+
+
 def clean_reason(text: Optional[str], *, required: bool) -> Optional[str]:
     """A reason as recorded: stripped; None when empty and not required. Raises ValueError with a
     sentence that repeats nothing of the text."""
@@ -106,4 +117,5 @@ def clean_reason(text: Optional[str], *, required: bool) -> Optional[str]:
     return value
 
 
-__all__ = ["ALL", "HOLD_RE", "PERMISSION", "PLACE", "RELEASE", "RESEAL", "HOLD_TRAILER", "readers", "Hold", "held", "is_open", "clean_reason"]
+__all__ = ["ALL", "HOLD_RE", "PERMISSION", "PLACE", "RELEASE", "RESEAL", "HOLD_TRAILER", "readers", "Hold", "held", "is_open", "on_commit_day",
+           "clean_reason"]

@@ -118,11 +118,11 @@ def add_hold(session: Session, record_id: Optional[str], *, all_records: bool, r
     scope = model.ALL if all_records else record_id
     with writing(session) as (tx, actor):
         policy.require(session.settings, actor, PERMISSION, "place a legal hold")
-        reseal_if_due(session, tx, actor)
         same = [h for h in load_all(session) if not h.released and h.readable and h.scope == scope]
-        if same:
+        if same:  # refused before anything is written, a reseal included
             raise UsageError(f"{'every record' if scope == model.ALL else 'that record'} is already under hold "
                              f"{same[0].id}; nothing was changed", "see the holds with: confide hold list")
+        reseal_if_due(session, tx, actor)
         hid = ids.new_hold_id()
         fields = {"scope": scope, "reason": text, "by": actor.name, "on": session.clock.today().isoformat()}
         doc = {"format": holdfile.FORMAT, "hold": hid,
@@ -141,15 +141,16 @@ def release_hold(session: Session, hold_id: str, *, reason: Optional[str]) -> Wr
     _require(session, "release a legal hold")
     with writing(session) as (tx, actor):
         policy.require(session.settings, actor, PERMISSION, "release a legal hold")
-        reseal_if_due(session, tx, actor)
         path = holdfile.path_of(hold_id)
         try:
             doc = holdfile.load(session.vault.read(path), path)
         except FileNotFoundError:
             raise NotFound(f"no hold {hold_id} in this vault", "see the holds with: confide hold list") from None
-        if holdfile.RELEASED in doc:
+        if holdfile.RELEASED in doc:  # refused before anything is written, a reseal included
             raise UsageError(f"hold {hold_id} is already released; nothing was changed",
                              "see the holds with: confide hold list --all")
+        if reseal_if_due(session, tx, actor) is not None:
+            doc = holdfile.load(session.vault.read(path), path)  # this hold's 'placed' block may be sealed anew
         blind = holdfile.open_block(doc, holdfile.PLACED, path, session.identities) is None
         fields = {"reason": text, "by": actor.name, "on": session.clock.today().isoformat()}
         doc[holdfile.RELEASED] = holdfile.seal(hold_id, holdfile.RELEASED, fields,

@@ -43,10 +43,13 @@ REASON = "Brannoweth the mother should see it"
 CLOSE_NOTES = "Oskaverin went through it together"
 EDITED = "Plimsquaddle wrote this in the editor"
 TYPED = "Hollowmarsh Tindleby"
+HOLD_REASON = "Quorvantide inquiry: keep her file"
+RELEASE_REASON = "Sprellmoor the inquiry closed"
 # every word that is in no other text: seeing any one in an argv is a leak
 MARKERS = [w.encode() for w in ("Qwertlyn", "Ashbrookvance", DOB, "Zorbelquist", "Yarnwhistle", "Fendrickal",
                                 "Plovkinsham", "Morwenna", "Quillstrap", "Gribbledown", "Thornquaile", "Vexlomby",
-                                "Kestrafell", "Brannoweth", "Oskaverin", "Plimsquaddle", "Hollowmarsh", "Tindleby")]
+                                "Kestrafell", "Brannoweth", "Oskaverin", "Plimsquaddle", "Hollowmarsh", "Tindleby",
+                                "Quorvantide", "Sprellmoor")]
 
 
 def _descends_from(pid: int, root: int) -> bool:
@@ -177,6 +180,10 @@ def test_the_readme_session_done_the_safe_way_puts_no_marker_in_any_argv(tmp_pat
         s.run("request", "export", req, "--out", str(tmp_path / "copy.md"), "--format", "md")
         assert INJURY in (tmp_path / "copy.md").read_text()  # the session did its work
         s.run("request", "close", req, "--from", "-", stdin=f"met_on: 2026-11-24\nnotes: {CLOSE_NOTES}\n")
+        # a legal hold: which record and why, on stdin (the record id in argv would link the hold to the child)
+        hold = s.run("hold", "add", "--from", "-", stdin=json.dumps({"record": rid, "reason": HOLD_REASON})).stdout.split()[-1]
+        s.run("hold", "list")
+        s.run("hold", "release", hold, "--from", "-", stdin=f"reason: {RELEASE_REASON}\n")
         s.run("verify")
     assert sampler.hits == [], f"a marker was seen in a process's argv: {sampler.hits[:3]}"
     missed = [p for p in s.pids if p not in sampler.seen]

@@ -528,7 +528,7 @@ def test_child_list_shows_what_each_holder_can_read(vault, keys):
         assert set(by) == {a, b}
         assert by[a] == {"record": a, "readable": True, "key_person": "ben", "entries": 2,
                          "name": "Ada Marker", "dob": "2022-03-04", "room": "rainbow", "known_as": None,
-                         "leaving_date": None}
+                         "leaving_date": None, "left": False}
         assert by[b]["readable"] is True and by[b]["name"] == "Bea Marker" and by[b]["entries"] == 0
     # a student reads no level by default: ids and counts only, never a name
     rows = json.loads(vault.ok("child", "list", "--json", who="eve").stdout)
@@ -569,7 +569,8 @@ def test_add_with_every_flag_and_show_json_exact_shape(vault):
     assert [e["id"] for e in record_yaml(vault, rid)["entries"]] == sorted([first, eid])
 
     data = show(vault, rid)
-    assert set(data) == {"record", "profile", "entries", "conflict"} and data["conflict"] is None
+    assert set(data) == {"record", "profile", "entries", "holds", "conflict"} and data["conflict"] is None
+    assert data["holds"] == []  # amira, a manager, is told of legal holds: none
     assert data["record"] == rid
     e = entry_of(data, eid)
     assert set(e) == READABLE_KEYS

@@ -323,3 +323,27 @@ def test_cat_file_reads_and_ref_files_agree_with_git(tmp_path, fmt):
     assert gitlog.rev_list_from(root, third, second) == (gitlog.rev_list(root, third, (second,)), False)
     assert gitlog.rev_list_from(root, first, second) == ([], False)
     assert gitlog.rev_list_from(root, second, second) == ([], True)
+
+
+@pytest.mark.parametrize("fmt", ["sha1", "sha256"])
+def test_cat_file_get_many_answers_what_git_does_while_its_kept_blobs_change(tmp_path, fmt):
+    """get_many asked for kept big blobs and new ones at once: reading the new ones lets kept ones go (the
+    last KEEP_BLOBS are kept), and each answer is still git's (a review found a KeyError here, which failed
+    every command of a holder whose heads had grown past 16 KB)."""
+    from vault_cli.adapters.gitlog import CatFile
+
+    root = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", f"--object-format={fmt}", str(root)], check=True)
+    big = [os.urandom(CatFile.KEEP_FROM + 100 * i) for i in range(CatFile.KEEP_BLOBS + 4)]
+    oids = [_oid(root, b) for b in big]
+    for data in big:
+        _git(root, "hash-object", "-w", "--stdin", input=data)
+    small = _git(root, "hash-object", "-w", "--stdin", input=b"small\n").decode().strip()
+    cat = CatFile(root)
+    for o in oids[:CatFile.KEEP_BLOBS]:
+        assert cat.get(o) == _git(root, "cat-file", "blob", o)
+    asked = [oids[0], *oids[CatFile.KEEP_BLOBS:], oids[1], small, "0" * len(oids[0]), oids[0]]
+    got = cat.get_many(asked)
+    missing = "0" * len(oids[0])
+    assert got == [None if o == missing else _git(root, "cat-file", "-p", o) for o in asked]
+    assert cat.get_many(oids) == big  # and again, with another set kept

@@ -482,3 +482,25 @@ def test_sync_over_git_daemon(shared, tmp_path):
     finally:
         daemon.terminate()
         daemon.wait(timeout=10)
+
+
+def test_legal_holds_placed_on_two_clones_merge_without_conflict_and_verify(shared, tmp_path):
+    """One file per hold: two clones placing holds at once, and a third writing entries, sync cleanly; every
+    merge verifies (holds taken from the side that placed them), and both holds are there after."""
+    amira, ben, bare, ada = shared
+    laptop = clone_of(amira, str(bare), tmp_path / "amira-laptop")
+    one = amira.ok("hold", "add", "--from", "-", input=json.dumps({"record": ada, "reason": "an inquiry"})).last_line
+    every = laptop.ok("hold", "add", "--all", "--from", "-", input=json.dumps({"reason": "a claim"})).last_line
+    ben.add_entry(ada, "ben's note", "general", "note", "ben")
+    assert amira.run("sync").exit_code == 0
+    r = laptop.run("sync")
+    assert r.exit_code == 0 and "merged" in r.stderr, r.stderr
+    r = ben.run("sync", who="ben")
+    assert r.exit_code == 0 and "merged" in r.stderr, r.stderr
+    assert amira.run("sync").exit_code == 0 and laptop.run("sync").exit_code == 0
+    assert amira.head() == ben.head() == laptop.head()
+    for v in (amira, laptop):
+        assert {h["hold"] for h in json.loads(v.ok("hold", "list", "--json").stdout)} == {one, every}
+    for v in (amira, ben, laptop):
+        code, data = v.verify("amira")
+        assert code == 0, data["findings"]

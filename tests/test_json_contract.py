@@ -53,6 +53,9 @@ def _build(v: VaultFixture, tmp: Path) -> list[tuple[str, str, object]]:
     req = v.ok("request", "open", ada, "--requester", "Mary Lovelace", "--relationship", "mother",
                "--received", "2026-11-20", "--acknowledged", "2026-11-21").last_line
     v.ok("request", "decide", req, concern, "--withhold", "--ground", "serious-harm", input="it would put her at risk\n")
+    v.ok("hold", "add", ada, "--reason", "an inquiry asked us to keep her file")
+    lifted = v.ok("hold", "add", "--all", "--reason", "a claim against the setting").last_line
+    v.ok("hold", "release", lifted, "--reason", "the claim was settled")
     anchor = _json(v.run("trust", "--json"))["anchor"]
     out: list[tuple[str, str, object]] = []
 
@@ -69,6 +72,7 @@ def _build(v: VaultFixture, tmp: Path) -> list[tuple[str, str, object]]:
     run("find", "by name, some sealed", "find", "Ada", who="cara")
     run("child-find", "readable", "child", "find", input="ada\n")
     run("request-show", "decided", "request", "show", req)
+    run("hold-list", "open and released", "hold", "list", "--all")
     run("holder-list", "active and removed", "holder", "list")
     run("holder-list", "staff details sealed", "holder", "list", who="cara")
     run("access", "with a grant", "access", ada)
@@ -80,6 +84,16 @@ def _build(v: VaultFixture, tmp: Path) -> list[tuple[str, str, object]]:
     run("restore", "verified", "restore", str(tmp / "vault.bundle"), str(tmp / "restored"), "--trust", anchor)
     subprocess.run(["git", "clone", "-q", "--bare", str(v.root), str(tmp / "shared.git")], check=True)
     run("serve-hook-install", "bare clone", "serve-hook", "install", str(tmp / "shared.git"), "--trust", anchor)
+    # leavers and retention (after the runs above, whose outputs do not change): a review due, its decision
+    bo = v.add_child("Bo Chen", key_person="cara", dob="2021-11-30")
+    v.add_entry(bo, "Painted a sunflower")
+    v.ok("child", "leave", ada, "--date", "2026-07-31")
+    v.ok("child", "leave", bo, "--date", "2023-06-30")
+    run("child-list", "leavers", "child", "list", "--all")
+    run("retention", "dated", "retention", ada)
+    run("due", "a review due", "due")
+    v.ok("review", bo, "--keep-until", "2027-06-30", "--from", "-", input='{"reason": "a claim"}')
+    run("retention", "kept longer", "retention", bo)
     run("import", "one child", "import", "-", input=json.dumps(
         {"child": "g", "name": "Gus Imported", "key_person": "ben", "at": "2026-11-20", "level": "general",
          "category": "observation", "text": "Likes the sand pit"}) + "\n")

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import stat
 
+import pytest
+
 from vault_cli.errors import ExitCode
 
 FIRST = "Zephyrine Quartermain"
@@ -122,7 +124,7 @@ def test_the_cache_answers_as_decrypting_every_profile_does(vault, monkeypatch):
         assert {r["record"] for r in rows} == {ada, bo, cy}
     by_id = {r["record"]: r for r in _rows(vault, "amira")}
     assert by_id[ada] == {"record": ada, "readable": True, "name": FIRST, "known_as": None, "dob": "2022-03-04",
-                          "room": "Owls"}
+                          "room": "Owls", "leaving_date": None}
     assert by_id[bo]["known_as"] == "Billie"
 
     # a warm cache opens no profile at all
@@ -150,22 +152,28 @@ def test_the_cache_answers_as_decrypting_every_profile_does(vault, monkeypatch):
         rows = _same_both_ways(vault, who)
         assert cy not in {r["record"] for r in rows}
         assert {r["record"]: r for r in rows}[bo]["room"] == "Leavers"
+        assert {r["record"]: r for r in rows}[bo]["leaving_date"] == "2026-07-31"
 
 
-def test_an_old_names_only_cache_is_rebuilt(vault):
+@pytest.mark.parametrize("old_format", ["confide/names-cache/1", "confide/names-cache/2"])
+def test_an_old_cache_is_rebuilt(vault, old_format):
     import json
 
     from vault_cli.adapters import crypto
 
     rid = vault.add_child(FIRST, dob="2022-03-04")
+    vault.ok("child", "leave", rid, "--date", "2026-07-31")
     vault.ok("child", "list")
     blob = vault.git("rev-parse", f"HEAD:records/{rid}.yaml").strip()
     ident = crypto.load_identity_file(str(vault.keys["amira"]), None)[0]
-    old = {"format": "confide/names-cache/1", "holder": "amira", "records": {rid: [blob, ["Someone Else"]]}}
+    item = ["Someone Else"] if old_format.endswith("/1") else \
+        {"name": "Someone Else", "known_as": None, "dob": "2022-03-04", "room": None}  # /2: no leaving date
+    old = {"format": old_format, "holder": "amira", "records": {rid: [blob, item]}}
     _cache(vault).write_text(crypto.encrypt(json.dumps(old).encode(), ident.recipient))
     rows = _rows(vault, "amira")
-    assert rows == [{"record": rid, "readable": True, "name": FIRST, "known_as": None, "dob": "2022-03-04", "room": None}]
-    assert b"names-cache/1" not in crypto.decrypt(_cache(vault).read_text(), ident)  # written again as v2
+    assert rows == [{"record": rid, "readable": True, "name": FIRST, "known_as": None, "dob": "2022-03-04", "room": None,
+                     "leaving_date": "2026-07-31"}]
+    assert old_format.encode() not in crypto.decrypt(_cache(vault).read_text(), ident)  # written again as v3
     # the duplicate check reads it too
     r = vault.run("child", "add", "--name", FIRST, "--dob", "2022-03-04")
     assert r.exit_code == ExitCode.VAULT_STATE and rid in r.stderr

@@ -41,7 +41,7 @@ order a terminal shows it, and how it must exit::
 Variables. ``$NAME`` (upper case) in a command is replaced by its value. In an expected line a bound
 ``$NAME`` must appear as its value; an unbound one *captures* what is printed there and binds it, but only
 something random by design: a record id (c-...), an entry, marking or request id (e-, m-, r-...), a level
-key id (k-...), a commit id (40 or 64 hex digits, or an abbreviated 12), an SSH ed25519 public key, an age
+key id (k-...), a legal hold id (h-...), a commit id (40 or 64 hex digits, or an abbreviated 12), an SSH ed25519 public key, an age
 recipient, a key fingerprint (SHA256:...), or a size in bytes (a number followed by " bytes": a backup of
 encrypted blocks has no fixed size). So ``> $ADA`` binds the record id a command printed, and
 ``${C:0:12}`` is the first 12 characters of a bound ``$C``. ``$$`` is a literal ``$``. Predefined:
@@ -89,6 +89,7 @@ SHAPES = {
     "MARK": rf"m-{_B32}{{14}}",
     "REQUEST": rf"r-{_B32}{{14}}",
     "LEVELKEY": rf"k-{_B32}{{4}}",
+    "HOLD": rf"h-{_B32}{{12}}",
     "COMMIT": r"[0-9a-f]{64}|[0-9a-f]{40}|[0-9a-f]{12}",
     "SSHKEY": r"ssh-ed25519 AAAA[A-Za-z0-9+/]{64,}={0,2}",
     "AGEKEY": r"age1[0-9a-z]{58}",

@@ -518,3 +518,31 @@ def test_a_record_made_by_a_non_reader_waits_for_its_readers_to_re_key(tv):
     assert git("log", "-1", "--skip=1", "--format=%B", cwd=tv.root).count("Confide-Action: access.rekey") == 1
     assert tv.run("verify").exit_code == 0
     assert not [i for i in json.loads(tv.ok("due", "--json").stdout)["items"] if i["kind"] == "rekey"]
+
+
+@pytest.mark.parametrize("forgery", ["removed", "changed"])
+def test_an_old_entry_removed_or_changed_after_the_checkpoint_is_refused(tv, forgery):
+    """The check before a command reads a record's version at this clone's checkpoint item by item, parsing
+    only the items a later commit changed (``verify_versions.RecordVersion.at_checkpoint``): an old entry that
+    ben's signed commit removes, or rewrites as another entry's block, is still found (exit 9), by amira's
+    keyed check and by ben's own keyless one; the entries it leaves as they were are not reported."""
+    ada = tv.records["Ada Marker"]
+    third = tv.add_entry(ada, "built a tower", "general")  # amira's checkpoint, and her key's, is here
+    assert tv.run("child", "list", who="ben").exit_code == 0  # ben's too
+    path = entries_file(tv.root, ada)
+    items = envelope.load_entries(path.read_bytes(), str(path))
+    assert len(items) == 3 and items[2]["id"] == third
+    general = [i for i, e in enumerate(items) if e["key"] == items[2]["key"]]
+    assert len(general) == 2
+    if forgery == "removed":
+        del items[general[0]]
+    else:
+        items[general[0]] = dict(items[general[0]], data=items[general[1]]["data"])
+    path.write_bytes(envelope.dump_entries(items))
+    bad = tv.commit_as("ben", "add", action="entry.add", trailers={"Confide-Record": ada, "Confide-Entry": third})
+    check = "entry-removed" if forgery == "removed" else "entry-changed"
+    for who in ("amira", "ben"):
+        r = tv.run("show", ada, who=who)
+        assert r.exit_code == FINDINGS and bad[:12] in r.stderr and check in r.stderr, (who, r.stderr)
+    fs = [f for f in findings(tv) if f["commit"] == bad]
+    assert [f["check"] for f in fs if f["check"].startswith("entry-")] == [check], fs

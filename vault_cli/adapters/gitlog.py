@@ -26,18 +26,12 @@ from pathlib import Path
 from typing import Optional
 
 from vault_cli.adapters import signing
+from vault_cli.adapters.gitdiff import diff_paths, diff_tree, run  # given here too, to every caller of gitlog
 from vault_cli.adapters.gitstore import git_binary, git_env
-from vault_cli.errors import ExternalError, UsageError
+from vault_cli.errors import UsageError
 
 _TRAILER = re.compile(r"^(Confide-[A-Za-z-]+):\s*(.*)$")
-
-
-def run(root: Path, *args: str, input: Optional[bytes] = None, check: bool = True) -> bytes:
-    proc = subprocess.run([git_binary(), "-C", str(root), *args], input=input, capture_output=True, env=git_env())
-    if check and proc.returncode != 0:
-        first = proc.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
-        raise ExternalError(f"git {args[0]} failed: {first[0] if first else proc.returncode}", "check the vault with: git status")
-    return proc.stdout
+_OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 def parse_tree(data: bytes, id_bytes: int, prefix: str = "") -> dict[str, str]:
@@ -59,10 +53,20 @@ class CatFile:
     """One ``git cat-file --batch`` process for every object of a walk (``--batch-check`` with ``check``:
     object ids and types only, for names such as ``COMMIT:PATH``), started at the first question."""
 
+    # Objects never change, so what was read by id (or a folder of a commit named by its id) is kept: the trust
+    # check and the command share the big entries files and the records folder's listing, read and parsed once.
+    KEEP_FROM, KEEP_BLOBS = 16 * 1024, 8  # the last 8 blobs of 16 KB or more (small ones cost git little)
+
     def __init__(self, root: Path, *, check: bool = False) -> None:
         self.root = root
         self.check = check
         self._proc: Optional[subprocess.Popen] = None
+        self._blobs: dict[str, tuple[str, bytes]] = {}  # object id -> (type, contents), the last KEEP_BLOBS big ones
+        self._listings: dict[str, dict[str, str]] = {}  # 'COMMIT:FOLDER' (COMMIT an id) -> files()
+
+    def start(self) -> None:
+        """Start the process now rather than at the first question (its start-up then overlaps other work)."""
+        _ = self.proc
 
     @property
     def proc(self) -> subprocess.Popen:
@@ -84,19 +88,55 @@ class CatFile:
         return header.split()
 
     def get(self, name: str) -> Optional[bytes]:
-        header = self._header(name)
-        if header is None:
-            return None
-        assert self.proc.stdout
-        return self.proc.stdout.read(int(header[2]) + 1)[:-1]
+        return self.get_typed(name)[1]
 
     def get_typed(self, name: str) -> tuple[Optional[str], Optional[bytes]]:
         """(object type, contents) of ``name``, or (None, None)."""
+        kept = self._blobs.get(name)
+        if kept is not None:
+            return kept
         header = self._header(name)
         if header is None:
             return None, None
         assert self.proc.stdout
-        return header[1].decode(), self.proc.stdout.read(int(header[2]) + 1)[:-1]
+        kind, data = header[1].decode(), self.proc.stdout.read(int(header[2]) + 1)[:-1]
+        if len(data) >= self.KEEP_FROM and not self.check and _OID.fullmatch(name):
+            self._keep(name, (kind, data))
+        return kind, data
+
+    def get_many(self, names: list[str]) -> list[Optional[bytes]]:
+        """``get`` of each name, asked all at once: one round trip to git, not one per object (a few dozen
+        ids, whose few KB of questions never fill the pipe while git answers)."""
+        # what is kept is taken now: reading the others may let a kept one go (KEEP_BLOBS)
+        kept = {n: self._blobs[n][1] for n in names if n in self._blobs}
+        todo = list(dict.fromkeys(n for n in names if n not in kept))
+        ask = "".join(n + "\n" for n in todo).encode("utf-8", "surrogateescape")
+        if any("\n" in n for n in todo) or len(ask) > 32 * 1024:
+            return [self.get(n) for n in names]
+        got: dict[str, Optional[bytes]] = {}
+        if todo:
+            assert self.proc.stdin and self.proc.stdout
+            self.proc.stdin.write(ask)
+            self.proc.stdin.flush()
+            for n in todo:
+                header = self.proc.stdout.readline()
+                if not header or header.endswith((b" missing\n", b" ambiguous\n")):
+                    got[n] = None
+                    continue
+                fields = header.split()
+                got[n] = self.proc.stdout.read(int(fields[2]) + 1)[:-1]
+                if len(got[n] or b"") >= self.KEEP_FROM and not self.check and _OID.fullmatch(n):
+                    self._keep(n, (fields[1].decode(), got[n] or b""))
+        return [got[n] if n in got else kept[n] for n in names]
+
+    def _keep(self, name: str, obj: tuple[str, bytes]) -> None:
+        if len(self._blobs) >= self.KEEP_BLOBS:
+            del self._blobs[next(iter(self._blobs))]
+        self._blobs[name] = obj
+
+    def listed(self, commit: str, folder: str) -> Optional[dict[str, str]]:
+        """``files(commit, folder)`` when this reader has already read it (``commit`` an id), else None."""
+        return self._listings.get(f"{commit}:{folder}")
 
     def oid(self, name: str) -> Optional[str]:
         """The object id ``name`` resolves to, None when there is none (a ``--batch`` process reads
@@ -122,6 +162,8 @@ class CatFile:
         """{path: blob id} of the files of ``commit`` (at the top, or directly in ``folder``): what
         ``tree_files`` gives, read from the tree object through this process instead of a ``git ls-tree``."""
         name = f"{commit}:{folder}" if folder else f"{commit}^{{tree}}"
+        if name in self._listings:
+            return dict(self._listings[name])
         header = self._header(name)
         if header is None:
             return {}
@@ -129,7 +171,11 @@ class CatFile:
         data = self.proc.stdout.read(int(header[2]) + 1)[:-1]
         if header[1] != b"tree" or self.check:
             return {}
-        return parse_tree(data, len(header[0]) // 2, folder + "/" if folder else "")
+        files = parse_tree(data, len(header[0]) // 2, folder + "/" if folder else "")
+        if folder and _OID.fullmatch(commit):
+            self._listings[name] = files
+            return dict(files)
+        return files
 
     def close(self) -> None:
         proc, self._proc = self._proc, None
@@ -213,7 +259,16 @@ class CommitTree:
         """The file's bytes, or None when the commit has no such file."""
         # By id when the folder was listed: git resolves COMMIT:PATH by walking the trees for each
         # name (inflating the 2,000-entry records tree every time), ~6x the cost of the read itself.
-        kind, data = self._catfile().get_typed(self._oids.get(path) or f"{self.commit}:{path}")
+        cat = self._catfile()
+        oid = self._oids.get(path)
+        if oid is None:
+            folder, _, _name = path.rpartition("/")
+            listed = cat.listed(self.commit, folder) if folder else None  # the trust check's listing
+            if listed is not None:
+                if path not in listed:
+                    return None  # no file there (a folder, a submodule or nothing), as COMMIT:PATH would say
+                oid = listed[path]
+        kind, data = cat.get_typed(oid or f"{self.commit}:{path}")
         return data if kind == "blob" else None
 
     def list(self, folder: str) -> list[str]:
@@ -338,52 +393,6 @@ def holders_acting(root: Path, base: str, tip: str) -> set[str]:
     out = run(root, "log", "--format=%(trailers:key=Confide-Holder,valueonly,separator=%x2C)", f"{base}..{tip}")
     return {name.strip() for line in out.decode("utf-8", "replace").splitlines() for name in line.split(",")
             if name.strip()}
-
-
-def diff_tree(root: Path, commits: list[tuple[str, list]], modes: Optional[dict] = None) -> dict[str, list]:
-    """Changed files of each commit against its first parent: {sha: [(path, old blob, new blob)]}.
-
-    With ``modes`` (a dict), also fills ``modes[sha]`` with [(path, new mode)] of every change,
-    for checks of the tree's shape (a vault holds regular files only, each path once)."""
-    if not commits:
-        return {}
-    lines = "".join(f"{c} {ps[0]}\n" if ps else f"{c}\n" for c, ps in commits).encode()
-    out = run(root, "diff-tree", "--stdin", "-r", "-z", "--raw", "--no-renames", "--always", "--root", input=lines)
-    return _parse_raw_diff(out, multi=True, modes=modes)
-
-
-def diff_paths(root: Path, old: str, new: str) -> list[tuple[str, Optional[str], Optional[str]]]:
-    """Files that differ between two commits (or trees): [(path, old blob, new blob)]."""
-    out = run(root, "diff-tree", "-r", "-z", "--raw", "--no-renames", old, new)
-    return _parse_raw_diff(out, multi=False).get("", [])
-
-
-def _parse_raw_diff(out: bytes, *, multi: bool, modes: Optional[dict] = None) -> dict[str, list]:
-    result: dict[str, list] = {}
-    tokens = out.split(b"\0")
-    current = "" if not multi else None
-    if not multi:
-        result[""] = []
-    i = 0
-    while i < len(tokens):
-        t = tokens[i]
-        if not t:
-            i += 1
-            continue
-        if t.startswith(b":"):
-            meta = t[1:].decode().split()
-            path = tokens[i + 1].decode("utf-8", "surrogateescape")
-            old, new = meta[2], meta[3]
-            assert current is not None  # with several commits, git prints each one's id before its changes
-            result[current].append((path, None if set(old) == {"0"} else old, None if set(new) == {"0"} else new))
-            if modes is not None:
-                modes.setdefault(current, []).append((path, meta[1]))
-            i += 2
-            continue
-        current = t.decode().strip().split()[0]
-        result.setdefault(current, [])
-        i += 1
-    return result
 
 
 def rev_list_from(root: Path, tip: str, start: str) -> tuple[list[tuple[str, list]], bool]:

@@ -101,7 +101,7 @@ def _complete(what: str, ctx, incomplete: str) -> list:
             if session.actor is None:
                 return []
             if what == "RECORD":
-                return _records(session, incomplete)
+                return _records(session, incomplete, leavers=ctx.info_name in LEAVER_COMMANDS)
             return _entries(session, incomplete, ctx)
     with Vault.open(config) as vault:
         if what == "HOLDER":
@@ -115,11 +115,18 @@ def _complete(what: str, ctx, incomplete: str) -> list:
     return [CompletionItem(v) for v in values if _matches(incomplete, v)]
 
 
-def _records(session, incomplete: str) -> list:
+# The commands about a record's end of life, whose RECORD is offered leavers too (every other command's, not).
+LEAVER_COMMANDS = ("retention", "review")
+
+
+def _records(session, incomplete: str, *, leavers: bool = False) -> list:
     from vault_cli.services import children
 
     out = []
-    for row in children.names_and_births(session):  # the profiles alone, not every entries file as child list
+    rows = children.names_and_births(session)
+    if not leavers:
+        rows = children.attending(rows, session.clock.today())
+    for row in rows:  # the profiles alone, not every entries file as child list
         if not row.get("readable"):
             continue  # only the records whose profile you can read: no id you could not open
         name = row.get("name") or ""

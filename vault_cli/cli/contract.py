@@ -55,8 +55,10 @@ def _entry(e: dict) -> dict:
 
 def show(data: dict) -> dict:
     """``show``: the record, its profile (null when sealed), its entries (a sealed one: null but for its id,
-    level and ``readable: false``) and a sync's conflict (null when there is none)."""
-    out = _with(data, {"record": None, "profile": None, "entries": [], "conflict": None})
+    level and ``readable: false``) a sync's conflict (null when there is none) and the open legal holds on it (null to
+    those who may not know of holds: only managers are told)."""
+    out = _with(data, {"record": None, "profile": None, "entries": [], "holds": None, "conflict": None})
+    out["conflict"] = out.pop("conflict")  # last, as it always was
     out["entries"] = [_entry(e) for e in out["entries"]]
     return out
 
@@ -66,7 +68,8 @@ def find(rows: list[dict]) -> list[dict]:
 
 
 CHILD_KEYS: dict[str, Any] = {"record": None, "readable": False, "name": None, "known_as": None, "dob": None,
-                              "room": None, "key_person": None, "leaving_date": None, "entries": 0}
+                              "room": None, "key_person": None, "leaving_date": None, "left": None,
+                              "entries": 0}
 
 
 def child_list(rows: list[dict]) -> list[dict]:
@@ -93,10 +96,17 @@ def due(data: dict) -> dict:
             item["entry"] = i["item"]
         elif item["kind"] == "request":
             item["request"] = i["item"]
+        elif item["kind"] == "retention" and str(i["item"]).startswith("e-"):
+            item["entry"] = i["item"]  # the review decision that awaits destruction
         if not item["records"] and item["record"]:
             item["records"] = [item["record"]]
         items.append(item)
     return {**data, "items": items}
+
+
+def retention(data: dict) -> dict:
+    """``retention``: as the service gives it (every key always present)."""
+    return data
 
 
 HOLDER_KEYS: dict[str, Any] = {"holder": None, "role": None, "display_name": None, "recipient": None,
@@ -141,5 +151,10 @@ def trust(data: dict) -> dict:
     return _with(data, {"anchor": None, "last_verified": None}, {"verified": "last_verified"})
 
 
-__all__ = ["show", "find", "child_list", "child_find", "due", "holder_list", "access_record", "access_holder",
+def hold_list(rows: list[dict]) -> list[dict]:
+    """``hold list``: one object per hold; what the caller's key cannot open is null."""
+    return rows
+
+
+__all__ = ["hold_list", "show", "find", "child_list", "child_find", "due", "holder_list", "access_record", "access_holder",
            "request_list", "request_show", "trust", "ENTRY_KEYS"]

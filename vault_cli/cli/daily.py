@@ -193,24 +193,61 @@ def child_list(
     leaving_before: Optional[str] = typer.Option(None, "--leaving-before", metavar="DATE", help="Only children whose leaving date is before DATE."),
     leaving_after: Optional[str] = typer.Option(None, "--leaving-after", metavar="DATE", help="Only children whose leaving date is DATE or later."),
     sort: str = typer.Option("record", "--sort", metavar="record|name|dob|room", help="Order: by record id (default), name, date of birth or room; sealed records last."),
+    show_all: bool = typer.Option(False, "--all", help="Also the children who have left (their leaving date has come), marked as such."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """List the records, with what you can read of each profile. Room and leaving date filters pass only
-    records whose profile you can read."""
+    """List the records, with what you can read of each profile; children who have left are left out unless
+    --all. Room and leaving date filters pass only records whose profile you can read (a record whose
+    profile you cannot read is listed as sealed: whether that child has left is not known to you)."""
     from vault_cli.services import children
 
     s = _session(vault, identity)
     with _progress("reading records", len(s.vault.record_ids())) as tick:
         rows = children.list_children(s, room=room, key_person=key_person, leaving_before=leaving_before,
-                                      leaving_after=leaving_after, sort=sort, progress=tick)
+                                      leaving_after=leaving_after, sort=sort, include_leavers=show_all, progress=tick)
     if as_json:
         out_json(contract.child_list(rows))
         return
-    _table(["record", "name", "born", "room", "key person", "entries"],
+    headers = ["record", "name", "born", "room", "key person", "entries"] + (["left"] if show_all else [])
+    _table(headers,
            [[r["record"], r.get("name") if r["readable"] else "sealed", r.get("dob") or "", r.get("room") or "",
-             r.get("key_person") or "", str(r["entries"])] for r in rows], title="Children")
+             r.get("key_person") or "", str(r["entries"])]
+            + ([r["leaving_date"] if r.get("left") else ""] if show_all else []) for r in rows], title="Children")
+
+
+LEAVE_FIELDS = (
+    Field("date", "--date", "The day the child left (YYYY-MM-DD)", required=True, personal=False),
+    Field("destination", "--destination", "Where the child went (the next setting or school), if known"),
+)
+SAFE_LEAVE = "give where the child went in a file: confide child leave RECORD --from leave.yaml (YAML or JSON), or with --edit"
+
+
+@child_app.command("leave")
+def child_leave(
+    record: Optional[str] = typer.Argument(None, metavar="RECORD", help="The record id (on a terminal, left out: you are asked which child)."),
+    date: Optional[str] = typer.Option(None, "--date", metavar="DATE", help="The day the child left (YYYY-MM-DD; required: here, in --from, or asked on a terminal)."),
+    destination: Optional[str] = typer.Option(None, "--destination", metavar="TEXT", help="Where the child went (optional; stored encrypted in the profile). Safer in --from or --edit: an argument stays in shell history."),
+    from_file: Optional[str] = typer.Option(None, "--from", metavar="FILE", help=from_file_help(LEAVE_FIELDS)),
+    edit: bool = typer.Option(False, "--edit", help="Write the fields in $EDITOR (a template, as git commit does; on a terminal)."),
+    vault: Optional[str] = VaultOpt,
+    identity: Optional[str] = IdentityOpt,
+) -> None:
+    """Record that a child has left: the leaving date (and where they went) go into the encrypted profile.
+    From that date the child drops out of daily lists ('child list' without --all, the picker, completion, the
+    daily duties of 'due'), and the record's retention clock starts ('confide retention RECORD'). Whoever may
+    change profiles may; a leaving date is changed or cleared with 'child set RECORD leaving_date=...'."""
+    from vault_cli.cli import picker
+    from vault_cli.services import children
+
+    picker.require(record)
+    v = gather(LEAVE_FIELDS, {"date": date, "destination": destination}, source=from_file,
+               what="A child's leaving", safe_form=SAFE_LEAVE, edit=edit)
+    s = _session(vault, identity)
+    chosen = picker.choose(s, record)
+    result = children.leave_child(s, chosen, date=v["date"], destination=v["destination"])
+    _print_warnings(result)
 
 
 def _name_from_stdin() -> str:
@@ -375,14 +412,19 @@ def show(
     """Show a record as a case file: the profile, then one block per entry. Entries you hold no key for show as sealed."""
     from vault_cli.cli import picker, render
     from vault_cli.cli.pager import paged
-    from vault_cli.services import records
+    from vault_cli.services import holds, records
 
     picker.require(record)
     s = _session(vault, identity)
-    data = records.show_record(s, picker.choose(s, record))
+    chosen = picker.choose(s, record)
+    data = records.show_record(s, chosen)
+    held = holds.holds_on(s, chosen)  # None: the caller may not know of legal holds
     if as_json:
-        out_json(contract.show(data.to_json()))
+        out_json(contract.show({**data.to_json(), "holds": None if held is None else [h.id for h in held]}))
         return
+    for h in held or []:
+        sys.stdout.write(f"Legal hold {h.id}" + (f" (since {h.added_on})" if h.added_on else "")
+                         + ": this record must not be destroyed or erased.\n")
     if data.conflict:  # a sync kept two versions of the profile: say so first, in plain words
         from vault_cli.cli.conflicts import conflict_text
 

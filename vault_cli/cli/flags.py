@@ -35,6 +35,10 @@ FLAGS = {
     "sort order": "--sort",
     "leaving before": "--leaving-before",
     "leaving after": "--leaving-after",
+    "leaving date": "--date",
+    # retention reviews
+    "keep-until date": "--keep-until",
+    "reason for the review decision": "--reason",
     # holders and keys
     "recipient": "--recipient",
     "display name": "--display-name",

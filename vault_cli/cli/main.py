@@ -1,6 +1,6 @@
 """The command line's entry point: ``confide`` (``vault_cli.cli.main:main``).
 
-The commands live in ``daily``, ``access``, ``history``, ``requests`` and ``bringing``; each
+The commands live in ``daily``, ``access``, ``history``, ``requests``, ``retention`` and ``bringing``; each
 parses arguments, calls one library function and renders the result. Nothing
 here decides policy or touches files.
 """
@@ -16,7 +16,9 @@ from vault_cli.cli import conflicts as cli_conflicts  # noqa: F401  (resolve)
 from vault_cli.cli import daily as cli_daily  # noqa: F401  (keygen, init, whoami, holders, children, add, show, mark)
 from vault_cli.cli import environment
 from vault_cli.cli import history as cli_history  # noqa: F401  (verify, audit, sync, clone, backup, restore, trust, ...)
+from vault_cli.cli import holds as cli_holds  # noqa: F401  (hold add, release, list)
 from vault_cli.cli import requests as cli_requests  # noqa: F401  (request ..., due, find, share)
+from vault_cli.cli import retention as cli_retention  # noqa: F401  (retention, review)
 from vault_cli.cli.common import app
 
 

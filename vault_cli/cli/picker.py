@@ -75,7 +75,7 @@ def choose(session, record: Optional[str]) -> str:
     from vault_cli.services import children
 
     with _progress("reading names", len(session.vault.record_ids())) as tick:
-        rows = children.names_and_births(session, progress=tick)
+        rows = children.attending(children.names_and_births(session, progress=tick), session.clock.today())
     if not any(r["readable"] for r in rows):
         raise NotFound("there is no child whose name you can read", "give the record id; see the records with 'confide child list'")
     while True:

@@ -356,7 +356,9 @@ def due_cmd(
     as_json: bool = JsonOpt,
     no_pager: bool = NoPagerOpt,
 ) -> None:
-    """Everything owed: request deadlines, parents never informed, parent views never asked, grants ending."""
+    """Everything owed: request deadlines, retention reviews (records whose review date has come, or that await
+    destruction; only records you read in full), parents never informed, parent views never asked (not for
+    children who have left), grants ending."""
     from vault_cli.cli.pager import paged
     from vault_cli.services import duties
 

@@ -87,6 +87,38 @@ categories:
 # their child's file: '1 month' (UK GDPR) or fewer days, e.g. '14 days'.
 request_deadline: 1 month
 
+# Retention: how long a child's record is kept. Each rule applies to the
+# profile and the entries of a record by level and / or category (the profile
+# is the category 'profile'; a rule naming neither applies to everything) and
+# keeps them for 'keep' counted 'from' the leaving date, the date of birth, or
+# the entry's own date. A record's review date is the latest date any of its
+# entries (and its profile) requires, once the child has a leaving date; see
+# 'confide retention RECORD'. Change them to your setting's policy.
+retention:
+  rules:
+    # EYFS statutory framework 3.71: records kept 'for a reasonable period of
+    # time' after the child leaves; settings' policies commonly say 3 years.
+    - name: personal-file
+      from: leaving
+      keep: 3 years
+    # Accident and injury records: a child may claim for a personal injury
+    # until 3 years after turning 18 (Limitation Act 1980), plus a margin.
+    - name: accident-injury
+      categories: [accident, injury]
+      from: birth
+      keep: 21 years 3 months
+    # Child protection records: until the child's 25th birthday (IRMS
+    # information management toolkit for schools).
+    - name: child-protection
+      levels: [safeguarding]
+      from: birth
+      keep: 25 years
+    # RIDDOR: records of reportable incidents kept at least 3 years.
+    - name: riddor-incident
+      categories: [incident]
+      from: entry
+      keep: 3 years
+
 # Signed history: 'required' (every commit signed by its holder's SSH key,
 # checked by every command and by 'confide verify'), or 'unsigned' for
 # experiments only (anyone who can push could then write as anyone).

@@ -1,9 +1,12 @@
-"""What is owed (``confide due``): one ``Duty`` per thing to do, of one of five kinds.
+"""What is owed (``confide due``): one ``Duty`` per thing to do, of one of seven kinds.
 
 - ``request``: a parent's request to see the file, with its deadline;
+- ``retention``: a record whose retention review date has come (``due``), or that a review decided to destroy;
 - ``rekey``: a level's new key generation due (``level``; every record it is due in, ``records``);
 - ``grant-ends``: a holder's grants ending on one day (``holder``, ``levels``, ``records``);
-- ``parents-not-informed`` and ``parent-view-not-asked``: an entry (``level``, ``category``, ``at``).
+- ``parents-not-informed`` and ``parent-view-not-asked``: an entry (``level``, ``category``, ``at``);
+- ``legal-hold``: an open legal hold (``item``: the hold; ``record``: its record, None for every record), shown
+  only to those who may place holds (``services.holds``).
 
 ``record`` is the record when there is one, else None (a duty over several records lists them in
 ``records``). ``to_json()`` gives the fields a kind has, in one order, as ``due --json`` prints them.
@@ -14,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
-KINDS = ("request", "rekey", "grant-ends", "parents-not-informed", "parent-view-not-asked")  # also the order due lists them in
+KINDS = ("request", "retention", "rekey", "grant-ends", "parents-not-informed", "parent-view-not-asked",
+         "legal-hold")  # also the order due lists them in
 
 
 @dataclass(frozen=True)

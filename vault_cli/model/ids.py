@@ -7,7 +7,8 @@ All ids use Crockford's base32 alphabet in lower case.
   characters, so that sorting entries by id sorts them by recording time and two
   clones writing in the same millisecond almost never collide;
 - mark ids: ``m-`` with the same shape as entry ids;
-- level key ids: ``k-`` + 4 random characters, unique within their record.
+- level key ids: ``k-`` + 4 random characters, unique within their record;
+- legal hold ids: ``h-`` + 12 random characters (60 bits).
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ def new_entry_id() -> str:
 
 def new_mark_id() -> str:
     return "m-" + _time_part() + _random(4)
+
+
+def new_hold_id() -> str:
+    return "h-" + _random(12)
 
 
 def new_key_id(taken: set[str]) -> str:

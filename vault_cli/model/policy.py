@@ -33,10 +33,11 @@ PERMISSIONS = {
     "requests": "open, extend, export and close parents' requests to see a file, and decide what each copy discloses",
     "repudiate": "repudiate commits that do not verify, restoring the last verified state",
     "adopt-signing": "vouch for a vault's unsigned early history and require signatures from then on",
-    # Rows for the record's end of life (retention, destruction, transfer to the next setting): the
-    # commands that ask them come with that work; the rows are here so that settings written now
-    # already say who will be allowed to.
-    "destroy": "destroy a record whose retention review decided so (with a second person's approval)",
+    # Rows for the record's end of life (retention, destruction, transfer to the next setting): 'confide review'
+    # asks 'destroy' (and verify asks it of every review decision in history); the commands that ask the
+    # others come with that work, the rows are here so that settings written now already say who will be allowed to.
+    "destroy": "decide a record's retention review, place and lift legal holds, and destroy a record whose review "
+               "decided so (with a second person's approval)",
     "approve-destruction": "be the second person who approves a destruction",
     "transfer": "send a child's file to the next setting or school",
 }

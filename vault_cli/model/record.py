@@ -209,7 +209,7 @@ class Person:
 
 
 PROFILE_FIELDS = (
-    "name", "known_as", "dob", "start_date", "leaving_date", "room", "key_person", "home_languages",
+    "name", "known_as", "dob", "start_date", "leaving_date", "leaving_destination", "room", "key_person", "home_languages",
     "parents", "emergency_contacts", "medical_needs", "allergies", "dietary_needs", "gp", "send",
     "court_orders", "consents",
 )
@@ -226,6 +226,7 @@ class Profile:
     dob: Optional[str] = None
     start_date: Optional[str] = None
     leaving_date: Optional[str] = None
+    leaving_destination: Optional[str] = None  # where the child went (free text), recorded by 'child leave'
     room: Optional[str] = None
     key_person: Optional[str] = None
     home_languages: tuple[str, ...] = ()

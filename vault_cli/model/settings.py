@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vault_cli.errors import UsageError
+from vault_cli.model import retention
 
 LEVELS = ("general", "confidential", "safeguarding")
 SETTINGS_FILE = "confide.yaml"
@@ -23,7 +24,7 @@ DEFAULT_CATEGORIES = [
 # also in a vault whose confide.yaml predates them, and only those commands write them.
 PROCEDURE_CATEGORIES = (
     "request", "request-consent", "request-withhold", "request-extend", "request-export", "request-close",
-    "information-sharing", "request-decision", "request-override",
+    "information-sharing", "request-decision", "request-override", "retention-review",
 )
 DEFAULT_CATEGORIES += list(PROCEDURE_CATEGORIES)
 
@@ -95,6 +96,8 @@ class Settings:
         # is still read, for the history of older vaults; once any role says 'may', every role is read the new way.
         legacy = not any(k in r for r in data["roles"].values() for k in ("may", "offline", "lowers", "key_person"))
         self.roles: dict[str, Role] = {name: _role(name, r, self.levels, legacy) for name, r in data["roles"].items()}
+        # the retention rules (confide.yaml's, else the defaults, saying why: model.retention)
+        self.retention: retention.Rules = retention.rules_of(data)
 
     def role(self, name: str) -> Role:
         try:

@@ -16,8 +16,8 @@ from typing import Optional
 
 from vault_cli.adapters import parallel, timeutil
 from vault_cli.errors import NotFound, UsageError, VaultStateError
-from vault_cli.model import names
-from vault_cli.services import names_cache, records, trust
+from vault_cli.model import names, retention
+from vault_cli.services import names_cache, profiles, records, trust
 from vault_cli.services.vault import Session
 from vault_cli.services.writing import WriteResult
 
@@ -37,8 +37,12 @@ def _sort_key(sort: str):
 
 def list_children(session: Session, *, room: Optional[str] = None, key_person: Optional[str] = None,
                   leaving_before: Optional[str] = None, leaving_after: Optional[str] = None,
-                  sort: str = "record", progress=None) -> list[dict]:
-    """The records with what the caller can read of each profile, filtered and sorted.
+                  sort: str = "record", include_leavers: bool = False, progress=None) -> list[dict]:
+    """The records with what the caller can read of each profile, filtered and sorted; each readable row
+    says whether the child has ``left`` (its leaving date has come: ``retention.has_left``).
+
+    Leavers are left out unless ``include_leavers`` (a record whose profile the caller cannot read cannot be
+    told apart, and is listed).
 
     ``room`` (any case) and the leaving dates are read from the profile, so a
     record whose profile the caller cannot read never passes them;
@@ -66,7 +70,10 @@ def list_children(session: Session, *, room: Optional[str] = None, key_person: O
                 return False
         return True
 
-    rows = [r for r in rows if keep(r)]
+    today = session.clock.today()
+    for r in rows:
+        r["left"] = retention.has_left(r.get("leaving_date"), today) if r["readable"] else None
+    rows = [r for r in rows if keep(r) and (include_leavers or not r["left"])]
     if sort != "record":
         rows.sort(key=_sort_key(sort))
     return rows
@@ -121,6 +128,26 @@ def find_children(session: Session, query: str, progress=None) -> list[dict]:
     return matching(names_and_births(session, progress=progress), query)
 
 
+def attending(rows: list[dict], today) -> list[dict]:
+    """The rows of ``names_and_births`` less the children who have left (a picker's and completion's list)."""
+    return [r for r in rows if not (r["readable"] and retention.has_left(r.get("leaving_date"), today))]
+
+
+def leave_child(session: Session, record_id: str, *, date: str, destination: Optional[str] = None) -> WriteResult:
+    """Record the child's leaving date and, optionally, where they went, in the profile (sealed like the rest of
+    it: the commit says only that the profile changed). Whoever may change profiles may."""
+    day = timeutil.parse_date(date, "leaving date")
+    if destination is not None:
+        destination = destination.strip() or None
+
+    def change(profile: dict) -> None:
+        profile["leaving_date"] = day
+        if destination is not None:
+            profile["leaving_destination"] = destination
+
+    return profiles.update_profile(session, record_id, change)
+
+
 def matching(rows: list[dict], query: str) -> list[dict]:
     """The readable rows of ``names_and_births`` whose names match ``query``, sorted by name."""
     found = [{"record": r["record"], "name": r.get("name"), "known_as": r.get("known_as"), "dob": r.get("dob"),
@@ -166,4 +193,4 @@ def add_child(session: Session, *, name: str, dob: Optional[str] = None, key_per
     return result
 
 
-__all__ = ["SORTS", "list_children", "names_and_births", "find_children", "matching", "duplicates", "add_child"]
+__all__ = ["SORTS", "list_children", "attending", "leave_child", "names_and_births", "find_children", "matching", "duplicates", "add_child"]

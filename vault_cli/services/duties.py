@@ -6,7 +6,9 @@
 - confidential and safeguarding entries with neither ``parents_informed`` nor
   ``parents_not_informed`` (markings taken into account). The request
   procedure's own entries are not such information and are not listed;
-- parent views never asked: entries whose ``parent_view`` is still
+- retention: a record whose review date has come, or that a review decided to destroy (only where the
+  caller reads the whole record: ``services.retention``);
+- parent views never asked (not for a child who has left): entries whose ``parent_view`` is still
   ``not-asked`` among those the question is about: every confidential or
   safeguarding entry, and general entries in the categories that record what
   parents share (``PARENT_SHARED``); not entries recorded with parents not
@@ -34,8 +36,9 @@ from typing import Optional
 from vault_cli.adapters import crypto, parallel, timeutil
 from vault_cli.errors import IntegrityError, UsageError
 from vault_cli.model import names, policy
+from vault_cli.model import retention as retention_rules
 from vault_cli.model.duty import Due, Duty
-from vault_cli.services import records, requests
+from vault_cli.services import holds, records, requests, retention
 from vault_cli.services.vault import Session
 
 PARENT_SHARED = ("discussion", "family-change", "parent-comment", "medical", "dietary", "consent")
@@ -60,7 +63,9 @@ DEFAULT_WITHIN = 14
 def _record_due(session: Session, record_id: str, today: dt.date, within: int) -> dict:
     env = session.vault.envelope(record_id)
     entries, sealed = requests.open_entries(session, env)
-    items: list[Duty] = []
+    profile = records.read_profile(session, env)
+    has_left = profile is not None and retention_rules.has_left(profile.leaving_date, today)
+    items: list[Duty] = retention.due_items(session, record_id, profile, entries, sealed, today)
     for req in requests.requests_in(entries, record_id).values():
         if req.closed is None:
             s = req.summary(today)
@@ -68,15 +73,15 @@ def _record_due(session: Session, record_id: str, today: dt.date, within: int) -
                               days_left=s["days_left"],
                               what=f"answer the request to see the file ({s['state']}, received {s['received']})"))
     for e in entries:
-        if e.category in requests.REQUEST_CATEGORIES:
+        if e.category in requests.REQUEST_CATEGORIES or e.category == retention.REVIEW_CATEGORY:
             continue
         if e.level in ("confidential", "safeguarding") and e.parents_informed is None \
                 and e.parents_not_informed is None:
             items.append(Duty(kind="parents-not-informed", record=record_id, item=e.id, due=None,
                               days_left=None, level=e.level, category=e.category, at=e.at,
                               what=f"record that parents were informed of this {e.level} entry, or why not"))
-        if e.parent_view == "not-asked" and e.parents_not_informed is None \
-                and (e.level != "general" or e.category in PARENT_SHARED):
+        if e.parent_view == "not-asked" and e.parents_not_informed is None and not has_left \
+                and (e.level != "general" or e.category in PARENT_SHARED):  # a leaver's parents are not asked
             items.append(Duty(kind="parent-view-not-asked", record=record_id, item=e.id, due=None,
                               days_left=None, level=e.level, category=e.category, at=e.at,
                               what="ask whether the parent regards this as confidential"))
@@ -143,6 +148,7 @@ def due(session: Session, *, within: int = DEFAULT_WITHIN, progress=None) -> Due
         items.extend(res["items"])
         sealed_records += bool(res["sealed"])
     items = _grouped(items, session.settings.levels)
+    items.extend(holds.due_items(session))  # open legal holds, to those who may know of them
     items.sort(key=Duty.sort_key)
     return Due(today.isoformat(), tuple(items), sealed_records)
 

@@ -1,4 +1,4 @@
-"""What a holder's key reads of each child's profile at the tip (names, date of birth, room), kept encrypted
+"""What a holder's key reads of each child's profile at the tip (names, date of birth, room, leaving date), kept encrypted
 to that holder between commands.
 
 Two kinds of reader need it for every record at once, not only for the records a
@@ -22,7 +22,7 @@ blob is unchanged since the cache was written keeps its entry; any other head
 is opened again (any change to the profile, its level key or who may read it
 changes the head's blob). A record gone from the tip is dropped from the cache.
 A cache that does not open with the holder's key, does not parse, or was
-written in another format (``names-cache/1`` held names only) is rebuilt.
+written in another format (``names-cache/1`` held names only, ``/2`` no leaving date) is rebuilt.
 Deleting the file is always safe.
 """
 
@@ -37,8 +37,8 @@ from vault_cli.adapters import crypto
 from vault_cli.adapters.store import atomic_write
 from vault_cli.model.record import Profile
 
-FORMAT = "confide/names-cache/2"
-FIELDS = ("name", "known_as", "dob", "room")
+FORMAT = "confide/names-cache/3"
+FIELDS = ("name", "known_as", "dob", "room", "leaving_date")  # the leaving date: leavers drop out of pickers
 
 Fields = Optional[dict]  # {field: str or None} for FIELDS; None: the holder's key does not open the profile
 DAMAGED: dict = {}  # what an opener returns for a head or profile that does not open as it should: not kept
@@ -61,12 +61,21 @@ def names_in(fields: Fields) -> list[str]:
     return [v.strip() for v in (fields.get("name"), fields.get("known_as")) if isinstance(v, str) and v.strip()]
 
 
+_FIELD_SET = frozenset(FIELDS)
+
+
 def _valid(item) -> bool:
     if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
         return False
     fields = item[1]
-    return fields is None or (isinstance(fields, dict) and set(fields) == set(FIELDS)
-                              and all(v is None or isinstance(v, str) for v in fields.values()))
+    if fields is None:
+        return True
+    if not isinstance(fields, dict) or fields.keys() != _FIELD_SET:
+        return False
+    for v in fields.values():
+        if v is not None and not isinstance(v, str):
+            return False
+    return True
 
 
 class NamesCache:
@@ -97,7 +106,7 @@ class NamesCache:
                 return
             for rid, item in records.items():
                 if _valid(item):
-                    self.records[rid] = (item[0], dict(item[1]) if item[1] is not None else None)
+                    self.records[rid] = (item[0], item[1])  # json.loads made the dict: ours alone
             return
 
     def stale(self, heads: dict[str, str]) -> list[str]:

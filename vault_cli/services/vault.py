@@ -60,7 +60,9 @@ class Vault:
     working tree, which writes must leave equal to it.
     """
 
-    def __init__(self, root: Path, *, identities: Optional[list] = None, config: Config = Config()) -> None:
+    def __init__(self, root: Path, *, identities: Optional[list] = None, config: Config = Config(),
+                 objects: Optional[gitlog.CatFile] = None) -> None:
+        """``objects``: a ``gitlog.CatFile`` of ``root`` the caller started (this vault closes it)."""
         self.root = root
         self.config = config  # the command's flags and environment (adapters.config)
         self.git: Git = ensure_repository(root)
@@ -71,7 +73,7 @@ class Vault:
         self.identities = identities  # the caller's, when known: what they can open is checked too
         # one 'git cat-file --batch' for the trust check and every tree this command reads (one process per
         # read tree cost ~3 ms of CPU each: services.trust._walk)
-        self.objects = gitlog.CatFile(root)
+        self.objects = objects if objects is not None else gitlog.CatFile(root)
         # confide.yaml's parse, kept beside the trust checkpoint: no ruamel.yaml import when it has not changed
         yamlio.keep_parses_in(trust.state_dir(trust.git_dir_of(root)) / "parsed")
         try:
@@ -297,8 +299,18 @@ class Session:
         """The vault (``--vault``, else found) and the caller: their identity is loaded first, so that the
         verification the vault makes before anything else also checks the blocks their key opens."""
         root = find_root(config)
-        idents, _path = load_identities(config, passphrase)
-        return cls.start(Vault(root, identities=idents, config=config), identities=idents)
+        # git's reader starts now, in a repository (Vault says what is wrong with any other folder): its
+        # start-up overlaps loading the identity; the Vault takes it over and closes it
+        objects = gitlog.CatFile(root)
+        if (root / ".git" / "HEAD").is_file():
+            objects.start()
+        try:
+            idents, _path = load_identities(config, passphrase)
+            vault = Vault(root, identities=idents, config=config, objects=objects)
+        except BaseException:
+            objects.close()
+            raise
+        return cls.start(vault, identities=idents)
 
     @classmethod
     def start(cls, vault: Vault, passphrase: Optional[Callable] = None, *,

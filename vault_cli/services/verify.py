@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Optional
 
 from vault_cli.adapters import gitlog, signing
+from vault_cli.adapters.gitdiff import DiffTree
 from vault_cli.adapters.gitlog import CommitInfo
 from vault_cli.adapters.timeutil import Clock
 from vault_cli.errors import ConfideError, ExternalError, UsageError
@@ -41,7 +42,7 @@ from vault_cli.services.verify_merges import MergeChecks
 from vault_cli.services.verify_names import NameChecks
 from vault_cli.services.verify_policy import POLICY_FILES, SETTINGS_FILES, PolicyChecks
 from vault_cli.services.verify_records import Ctx, RecordChecks
-from vault_cli.services.verify_versions import Finding, Reader, RecordVersion, parse_record, parse_record_incremental
+from vault_cli.services.verify_versions import Finding, Reader, RecordVersion, make_reader, parse_record, parse_record_incremental
 
 STREAM_FROM = 64  # objects: more than this, a walk reads them through a gitlog.StreamCat
 TOP_FILES = POLICY_FILES | SETTINGS_FILES | {signers.ALLOWED_SIGNERS_FILE, "records/.gitkeep"}
@@ -99,27 +100,6 @@ class VerifyResult:
         }
 
 
-class _Sequential:
-    """``StreamCat``'s reading, through an open ``CatFile``: one object after another, no process."""
-
-    def __init__(self, cat: gitlog.CatFile, names: list) -> None:
-        self.cat = cat
-        self.names = iter(names)
-
-    def next(self) -> Optional[bytes]:
-        return self.cat.get(next(self.names))
-
-    def close(self) -> None:
-        pass
-
-
-class State:
-    """The policy files of one commit (blob ids), parsed once per distinct blob."""
-
-    def __init__(self, blobs: dict) -> None:
-        self.blobs = blobs
-
-
 class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
     def __init__(self, root: Path, reader: Reader, *, clock: Clock, anchor: Optional[Anchor] = None,
                  repudiated: tuple = (), names_cache: Optional[NamesCache] = None,
@@ -151,6 +131,10 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
         self._records: dict = {}  # record id -> ((head blob, entries blob), RecordVersion)
         self._tip_commit: Optional[str] = None
         self._tip_blobs: dict = {}
+        self._fetched: dict = {}  # blob -> contents, read ahead for a short walk (``run``)
+        # records changed so far by a walk that is one line of single-parent commits from a checkpoint verified
+        # before it (``run``; None: not such a walk): the others are before each commit as the checkpoint has them
+        self._touched_since_checkpoint: Optional[set] = None
         self._pref: dict = {}
         self._head_profiles: dict = {}  # record -> (path, profile block) at the tip, for names outside --since
         self._tip_heads: dict = {}  # record -> (path, head blob) at the tip
@@ -170,6 +154,8 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
         if sha is None:
             return None
         got = self._pref.get(sha)
+        if got is None:
+            got = self._fetched.get(sha)
         return got if got is not None else self.cat.get(sha)
 
     def _parse(self, blob: Optional[str], fn):
@@ -206,7 +192,10 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
             commit in self.repudiated)
 
     # -- records -------------------------------------------------------------
-    def record_version(self, rid: str, blobs: tuple, commit: str, base: Optional[RecordVersion] = None) -> Optional[RecordVersion]:
+    def record_version(self, rid: str, blobs: tuple, commit: str, base: Optional[RecordVersion] = None, *,
+                       at_checkpoint: bool = False) -> Optional[RecordVersion]:
+        """``rid``'s version of ``blobs`` (head, entries), parsed once. ``at_checkpoint``: it is the version at the
+        verified checkpoint the walk starts from, whose items are parsed only as a check needs them."""
         head_blob, entries_blob = blobs
         if head_blob is None:
             return None
@@ -217,6 +206,8 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
         head_raw = self.blob(head_blob) or b""
         tail = (self.blob(entries_blob) or b"") if entries_blob is not None else None
         rv = parse_record_incremental(base, head_raw, tail, path, commit) if base is not None and base.error is None else None
+        if rv is None and at_checkpoint:
+            rv = RecordVersion.at_checkpoint(head_raw, tail, path)
         if rv is None:
             rv = parse_record(head_raw, tail, path, commit)
         self._records[rid] = (blobs, rv)
@@ -249,14 +240,19 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
         self._tip_commit = c.sha
 
     # -- the walk ------------------------------------------------------------
-    def run(self, tip: str, exclude: tuple = (), commits: Optional[list] = None) -> int:
+    def run(self, tip: str, exclude: tuple = (), commits: Optional[list] = None, *, checkpoint: bool = False,
+            diff: Optional[DiffTree] = None) -> int:
         """Walk the commits from ``tip`` not reachable from ``exclude`` (``commits``: that list, parents
-        first, when the caller already has it)."""
+        first, when the caller already has it). ``checkpoint``: ``exclude`` is one commit this clone verified
+        (its trust checkpoint), not any commit a user named. ``diff``: ``commits``' diff-tree, already started."""
         if commits is None:
             commits = gitlog.rev_list(self.root, tip, exclude)
         self.expect_root = not exclude  # a walk from a checkpoint never meets a first commit: one it meets is foreign
+        if checkpoint and len(exclude) == 1 and all(ps == [prev] for (_sha, ps), prev in
+                                     zip(commits, [exclude[0]] + [sha for sha, _ps in commits], strict=False)):
+            self._touched_since_checkpoint = set()  # filled with the records changed, as the walk goes
         modes: dict = {}
-        diffs = gitlog.diff_tree(self.root, commits, modes)
+        diffs = diff.result(modes) if diff is not None else gitlog.diff_tree(self.root, commits, modes)
         self._modes = modes
         # A walk from a checkpoint opens only the records its commits changed: their heads' keys are loaded
         # now; the names of the others come from check_names (and the holder's names cache).
@@ -269,22 +265,31 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
         for sha, _parents in commits:
             plan.append(sha)
             plan.extend(new for _path, _old, new in diffs.get(sha, []) if new is not None)
-        # a few objects (the check before a command): read through the open cat-file; many (a walk over
-        # history): streamed by a process of their own, with no round trip per object
-        stream = gitlog.StreamCat(self.root, plan) if len(plan) > STREAM_FROM else _Sequential(self.cat, plan)
+        # a few objects (the check before a command): asked of the open cat-file at once, with the records'
+        # versions before each commit; many (a walk over history): streamed by a process of their own
+        stream = gitlog.StreamCat(self.root, plan) if len(plan) > STREAM_FROM else None
+        if stream is None:
+            olds = [old for sha, _ps in commits for path, old, _new in diffs.get(sha, [])
+                    if old is not None and envelope.record_of(path) is not None]
+            got = self.cat.get_many(plan + olds)
+            self._fetched = dict(zip(olds, got[len(plan):], strict=True))
+            take = iter(got[:len(plan)]).__next__
+        else:
+            take = stream.next
         try:
             for sha, _parents in commits:
-                raw = stream.next()
+                raw = take()
                 self._pref = {}
                 for _path, _old, new in diffs.get(sha, []):
                     if new is not None:
-                        self._pref[new] = stream.next()
+                        self._pref[new] = take()
                 info = gitlog.parse_commit(sha, raw or b"")
                 self.messages.append((sha, info.message))
                 self.judge(info, diffs.get(sha, []))
             self._pref = {}
         finally:
-            stream.close()
+            if stream is not None:
+                stream.close()
         if not exclude:
             self.check_anchor()
         self.check_names()
@@ -419,7 +424,12 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
         new_blobs = self.record_blobs(rid, c.sha, {p: n for p, (_o, n) in parts.items()})
         same = {p: new_blobs[i] for i, p in enumerate(("head", "entries")) if p not in parts}
         old_blobs = self.record_blobs(rid, parent, {**same, **{p: o for p, (o, _n) in parts.items()}})
-        old_rv = self.record_version(rid, old_blobs, c.sha) if old_blobs[0] else None
+        # on a line from the checkpoint, a record no earlier commit of the walk changed is as the checkpoint has it
+        touched = self._touched_since_checkpoint
+        at_checkpoint = touched is not None and rid not in touched
+        if touched is not None:
+            touched.add(rid)
+        old_rv = self.record_version(rid, old_blobs, c.sha, at_checkpoint=at_checkpoint) if old_blobs[0] else None
         new_rv = self.record_version(rid, new_blobs, c.sha, base=old_rv)
         if new_rv is None:
             if new_blobs[1] is not None:
@@ -467,25 +477,15 @@ class Verifier(RecordChecks, PolicyChecks, MergeChecks, NameChecks):
                             sorted(self.repudiated))
 
 
-def make_reader(identities: Optional[list], holders: Optional[Holders]) -> tuple[Reader, Optional[str]]:
-    """The caller's identities, if any, as a reader of the blocks they hold keys to."""
-    if not identities:
-        return Reader.none(), "no identity found: checks that need a key were skipped"
-    recips = {i.recipient for i in identities}
-    for h in (holders.all if holders else []):
-        if h.recipient in recips or recips & set(h.previous_recipients or []):
-            return Reader(identities, h.name), None
-    return Reader.none(), "the identity is not a holder's: checks that need a key were skipped"
-
-
 def verify(root: Path, *, clock: Clock, tip: Optional[str] = None, exclude: tuple = (), identities: Optional[list] = None,
            holders: Optional[Holders] = None, anchor: Optional[Anchor] = None, repudiated: tuple = (),
            names_cache_dir: Optional[Path] = None, cat: Optional[gitlog.CatFile] = None,
-           commits: Optional[list] = None) -> VerifyResult:
+           commits: Optional[list] = None, checkpoint: bool = False) -> VerifyResult:
     """Verify the commits reachable from ``tip`` (default HEAD) and not from ``exclude``; no commit may be dated
     more than a day after ``clock``'s now. ``names_cache_dir``: the clone's git folder, where the reader's
     names cache is kept (``services.names_cache``). ``cat``: an open ``git cat-file --batch`` to read through
-    (the caller closes it); ``commits``: ``gitlog.rev_list(root, tip, exclude)``, when the caller has it."""
+    (the caller closes it); ``commits``: ``gitlog.rev_list(root, tip, exclude)``, when the caller has it;
+    ``checkpoint``: ``exclude`` is a commit this clone verified before (``services.trust``)."""
     if cat is not None and tip is not None and re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", tip) and cat.is_commit(tip):
         head = tip  # a commit id the caller has: no 'git rev-parse' to learn what it already says
     else:
@@ -493,12 +493,18 @@ def verify(root: Path, *, clock: Clock, tip: Optional[str] = None, exclude: tupl
         commits = None  # a name, not the commit the caller listed them for
     if not head:
         return VerifyResult(0, [], False, None, None, ["the vault has no commits"])
-    reader, note = make_reader(identities, holders)
-    cache = None
-    if names_cache_dir is not None and reader.name is not None and identities:
-        cache = NamesCache(cache_path(names_cache_dir, reader.name), list(identities), reader.name)
-    v = Verifier(root, reader, clock=clock, anchor=anchor, repudiated=repudiated, names_cache=cache, cat=cat)
-    n = v.run(head, exclude, commits)
+    # the few commits of a check before a command: git diff-tree starts now, while the names cache is read
+    diff = DiffTree(root, commits) if commits is not None and len(commits) <= STREAM_FROM else None
+    try:
+        reader, note = make_reader(identities, holders)
+        cache = None
+        if names_cache_dir is not None and reader.name is not None and identities:
+            cache = NamesCache(cache_path(names_cache_dir, reader.name), list(identities), reader.name)
+        v = Verifier(root, reader, clock=clock, anchor=anchor, repudiated=repudiated, names_cache=cache, cat=cat)
+        n = v.run(head, exclude, commits, checkpoint=checkpoint, diff=diff)
+    finally:
+        if diff is not None:
+            diff.close()
     result = v.result(n, head)
     if note and identities is not None:
         result.notes.append(note)

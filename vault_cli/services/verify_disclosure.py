@@ -31,7 +31,7 @@ from vault_cli.services.merge import profile_versions
 from vault_cli.services.verify_versions import RecordVersion
 
 
-def _profile(checks, rid: str, rv: RecordVersion, path: str) -> Optional[Profile]:
+def profile_at(checks, rid: str, rv: RecordVersion, path: str) -> Optional[Profile]:
     block = (rv.head or {}).get("profile")
     key = rv.key(block["key"]) if block else None
     ident = checks.reader.level_identity(rid, key, path) if key else None
@@ -45,7 +45,7 @@ def _profile(checks, rid: str, rv: RecordVersion, path: str) -> Optional[Profile
     return Profile.from_json(payload["profile"], key_person=(rv.head or {}).get("key_person"))
 
 
-def _states(checks, rid: str, rv: RecordVersion, path: str, skip: Optional[str]) -> Optional[list[Entry]]:
+def states_at(checks, rid: str, rv: RecordVersion, path: str, skip: Optional[str]) -> Optional[list[Entry]]:
     """Every entry of the record as this commit leaves it (current states, ``skip`` left out); None when the
     verifier cannot open them all (then the step cannot be judged with this key)."""
     states = []
@@ -106,7 +106,7 @@ def check_step(checks, ctx, path: str, rid: str, rv: RecordVersion, step: dict) 
     problem = disclosure.old_format_problem(category, details.get("procedure"), _made(ctx), None) if old_format else None
     needs_states = (old_format and problem is None) or disclosure.refused_after_close(category) or category in (
         "request-decision", "request-override")
-    states = _states(checks, rid, rv, path, step.get("block")) if needs_states else None
+    states = states_at(checks, rid, rv, path, step.get("block")) if needs_states else None
     if old_format and problem is None and states is not None:
         problem = disclosure.old_format_problem(category, details.get("procedure"), _made(ctx), states)
     if problem:
@@ -127,7 +127,7 @@ def check_step(checks, ctx, path: str, rid: str, rv: RecordVersion, step: dict) 
             checks.add(sha, path, "disclosure", f"{where} decides on {_shown(details.get('entry'), entry=True)}, a "
                        "step of a request, not an entry of the child's file")
     if category == "request-override":
-        profile = _profile(checks, rid, rv, path)
+        profile = profile_at(checks, rid, rv, path)
         if profile is None:
             return
         pending = disclosure.pending_refusals(profile, disclosure.details_of(opening).get("requester") or "",
@@ -151,7 +151,7 @@ def check_export(checks, ctx, path: str, rid: str, rv: RecordVersion, export: di
         checks.add(ctx.c.sha, path, "disclosure", f"the clean copy {export.get('block')} for request {request_id} "
                    "was made while the child's profile was in two versions after a sync (what it says about "
                    "access was not settled)")
-    states = _states(checks, rid, rv, path, export.get("block"))
+    states = states_at(checks, rid, rv, path, export.get("block"))
     if states is None:
         return
     where = where_made(export, request_id)
@@ -174,7 +174,7 @@ def check_export(checks, ctx, path: str, rid: str, rv: RecordVersion, export: di
     if opening is None:
         checks.add(ctx.c.sha, path, "disclosure", f"{where} names a request this record does not hold")
         return
-    profile = _profile(checks, rid, rv, path)
+    profile = profile_at(checks, rid, rv, path)
     if profile is None:
         return
     for r in disclosure.pending_refusals(profile, disclosure.details_of(opening).get("requester") or "",

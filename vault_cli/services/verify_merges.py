@@ -11,14 +11,16 @@ findings; otherwise it is a finding itself.
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from vault_cli.adapters import gitlog, signing
 from vault_cli.adapters.gitlog import CommitInfo
 from vault_cli.formats import envelope
 from vault_cli.model import policy
-from vault_cli.services.merge import Conflict, StateReader, merge_commits
 from vault_cli.services.verify_versions import VerifierState
+
+if TYPE_CHECKING:  # imported where a merge is judged: the check before a command seldom meets one
+    from vault_cli.services.merge import StateReader
 
 
 class MergeChecks(VerifierState):
@@ -27,6 +29,8 @@ class MergeChecks(VerifierState):
 
     # -- merges ----------------------------------------------------------------------
     def _reader_at(self, commit: Optional[str]) -> StateReader:
+        from vault_cli.services.merge import StateReader
+
         if commit is None:
             return StateReader(lambda path: None)
         at: str = commit
@@ -38,6 +42,8 @@ class MergeChecks(VerifierState):
 
     def check_merge(self, c: CommitInfo, changes: list) -> None:
         """A merge may only merge: its tree must be what ``merge.merge_states`` makes of its parents."""
+        from vault_cli.services.merge import Conflict, merge_commits
+
         p1, p2 = c.parents
         self._tip_blobs, self._tip_commit = {}, None
         bases = gitlog.merge_bases(self.root, p1, p2)

@@ -5,7 +5,8 @@ to be, by a key history declared for them; a vault that requires signatures
 never stops requiring them; holders.yaml changes only as the holder commands
 change it (a holder added by whoever adds them, removed for good, a key
 replaced only by a recorded rotation, no key ever used twice); confide.yaml
-and the git settings files are changed only by a role that may.
+and the git settings files are changed only by a role that may; legal holds as
+``services.verify_holds`` says.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from typing import Optional
 from vault_cli.adapters import signing
 from vault_cli.adapters.gitlog import CommitInfo
 from vault_cli.errors import IntegrityError
-from vault_cli.formats import signers
+from vault_cli.formats import holdfile, signers
 from vault_cli.model import policy
 from vault_cli.model.holders import FORMAT, HOLDERS_FILE, Holder, Holders, detail_words
 from vault_cli.model.settings import SETTINGS_FILE, Settings
-from vault_cli.services import staff
+from vault_cli.services import staff, verify_holds
 from vault_cli.services.verify_records import Ctx
 from vault_cli.services.verify_versions import VerifierState
 
@@ -123,6 +124,9 @@ class PolicyChecks(VerifierState):
                 self.add(c.sha, path, "file-name", "records/.gitkeep holds something: it is an empty placeholder")
             elif c.parents and not ctx.may("write"):
                 self.add(c.sha, path, "role", f"{path} was changed by '{ctx.name}', whose role may not write")
+            return
+        if path.startswith(holdfile.HOLDS_DIR + "/"):
+            verify_holds.check(self, ctx, path, old, new)  # legal holds: placed and released by managers only
             return
         if new is not None:
             self.add(c.sha, path, "file-name",

@@ -25,8 +25,6 @@ from vault_cli.model import policy, trail
 from vault_cli.model.holders import Holder, Holders
 from vault_cli.model.levels import LevelKey, grants_from_json, revocations_from_json
 from vault_cli.model.settings import PROCEDURE_CATEGORIES, Settings
-from vault_cli.services import verify_disclosure
-from vault_cli.services.merge import profile_versions
 from vault_cli.services.verify_versions import RecordVersion, VerifierState
 
 ERASE_ACTIONS = {"entry.erase", "record.erase", "history.purge", "record.purge"}
@@ -121,7 +119,11 @@ class RecordChecks(VerifierState):
         path = envelope.entries_source(path)  # entry findings name the entries file
         old_entries = old.entries() if old else {}
         new_entries = new.entries()
-        for eid, item in old_entries.items():
+        same = new.same_items(old)  # byte-identical items are equal parsed: not parsed to be compared
+        for eid in old_entries:
+            if eid in same:
+                continue
+            item = old_entries[eid]
             now = new_entries.get(eid)
             if now is None:
                 if not ctx.erasure:
@@ -130,8 +132,9 @@ class RecordChecks(VerifierState):
             if now is item or now == item:
                 continue
             self.check_entry_change(ctx, path, rid, old, new, item, now)
-        for eid, item in new_entries.items():
+        for eid in new_entries:
             if eid not in old_entries:
+                item = new_entries[eid]
                 self.check_new_block(ctx, path, rid, new, item, "entry")
                 for m in item.get("marks") or []:
                     self.check_new_block(ctx, path, rid, new, m, "mark", entry=eid)
@@ -243,7 +246,17 @@ class RecordChecks(VerifierState):
         return payload
 
     def _check_disclosure(self, ctx: Ctx, path, rid, rv: RecordVersion, payload: dict) -> None:
-        verify_disclosure.check_step(self, ctx, path, rid, rv, payload)
+        category = payload.get("category")
+        # a request's step (model.disclosure.REQUEST_CATEGORIES: the procedure's categories named request-*);
+        # verify_disclosure and model.disclosure are imported only for one (an everyday entry is none)
+        if isinstance(category, str) and category.startswith("request") and category in PROCEDURE_CATEGORIES:
+            from vault_cli.services import verify_disclosure
+
+            verify_disclosure.check_step(self, ctx, path, rid, rv, payload)
+        elif category == "retention-review":  # a retention review's decision (verify_retention, imported for one)
+            from vault_cli.services import verify_retention
+
+            verify_retention.check_review(self, ctx, path, rid, rv, payload)
         if payload.get("category") == "information-sharing":
             self.check_sharing(ctx, path, payload)
 
@@ -398,6 +411,8 @@ class RecordChecks(VerifierState):
     def check_conflict(self, ctx: Ctx, path: str, rid: str, oh: dict, nh: dict) -> bool:
         """A commit on a record whose head holds a conflict, or gets one. True: the profile is a version taken
         as it was (sealed and checked on its own line), so it is not judged as this commit's writing."""
+        from vault_cli.services.merge import profile_versions  # only for a record with a conflict
+
         sha, before, after = ctx.c.sha, profile_versions(oh), profile_versions(nh)
         if after and after != before:
             self.add(sha, path, "conflict", "a conflict was written into the record by a commit that is not a merge: "

@@ -9,6 +9,7 @@ items are parsed, so the cost per commit stays flat as history grows.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -37,6 +38,38 @@ class Finding:
 # Versions of a record, parsed once
 
 
+class Items(Mapping):
+    """A version's entry items by id, each parsed from its bytes (``canonical.entry_items``) when first asked
+    for: a check that compares two versions item by item as bytes parses only the items that differ.
+    Versions of one record share ``memo`` (item bytes -> parsed item), so an item whose bytes two versions
+    share is parsed at most once, and is the same object in both, as a full parse's unchanged items are."""
+
+    def __init__(self, chunks: dict, memo: dict, source: str) -> None:
+        self.chunks = chunks  # entry id -> the item's bytes, in file order
+        self.memo = memo
+        self.source = source
+
+    def __getitem__(self, eid: str) -> dict:
+        chunk = self.chunks[eid]
+        item = self.memo.get(chunk)
+        if item is None:
+            items = envelope.load_entries(canonical.entries_document([chunk]), self.source)
+            if [e["id"] for e in items] != [eid]:
+                raise IntegrityError(f"{self.source}: entry {eid} does not parse as the item it is listed as",
+                                     "git log -p -- " + self.source)
+            item = self.memo[chunk] = items[0]
+        return item
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.chunks)
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def __contains__(self, eid: object) -> bool:
+        return eid in self.chunks
+
+
 @dataclass
 class RecordVersion:
     """One version of a record: its head file's bytes and its entries file's bytes, parsed."""
@@ -45,14 +78,42 @@ class RecordVersion:
     tail: bytes
     head: Optional[dict]
     error: Optional[Finding] = None
-    _entries: Optional[dict] = None
+    _entries: Optional[Mapping] = None
     _chunks: Optional[dict] = None
     _level_keys: Optional[LevelKeys] = None
 
-    def entries(self) -> dict:
+    def entries(self) -> Mapping:
         if self._entries is None:
             self._entries = {e["id"]: e for e in envelope.load_entries(self.tail, "entries")} if self.tail.strip() else {}
         return self._entries
+
+    @classmethod
+    def at_checkpoint(cls, head_raw: bytes, tail: Optional[bytes], path: str) -> Optional[RecordVersion]:
+        """A record's version at a commit that was verified before this walk (the checkpoint it starts from):
+        its head parsed, its entries split into items that are parsed only when a check asks for one
+        (``Items``). That version parsed when its own commit was verified, so only the items a later version
+        changes need parsing again (``parse_record_incremental``: the new version's changed items are parsed
+        and checked). None when the entries file is not in confide's shape: the caller parses it all."""
+        if tail is None:
+            return None
+        chunks = canonical.entry_items(tail)
+        if chunks is None or list(chunks) != sorted(chunks):
+            return None
+        try:
+            head = envelope.load_head(head_raw, path)
+        except IntegrityError:
+            return None
+        if head["record"] + envelope.HEAD_SUFFIX != Path(path).name:
+            return None
+        return cls(head_raw, tail, head, None, Items(chunks, {}, envelope.entries_source(path)), chunks)
+
+    def same_items(self, other: Optional[RecordVersion]) -> set:
+        """Ids of the entry items whose bytes are the same in ``other`` (a check skips those: parsed, they
+        are equal); empty when either version was not split into items."""
+        if other is None or self._chunks is None or other._chunks is None:
+            return set()
+        theirs = other._chunks
+        return {eid for eid, chunk in self._chunks.items() if theirs.get(eid) == chunk}
 
     def level_keys(self) -> LevelKeys:
         """The head's level keys, parsed once (none when the head did not parse)."""
@@ -139,6 +200,7 @@ def parse_record_incremental(old: RecordVersion, head_raw: bytes, tail: Optional
     new_chunks = canonical.entry_items(tail)
     if old_chunks is None or new_chunks is None:
         return None
+    old._chunks = old_chunks
     order = list(new_chunks)
     if order != sorted(order):
         return None
@@ -162,6 +224,11 @@ def parse_record_incremental(old: RecordVersion, head_raw: bytes, tail: Optional
         if [e["id"] for e in items] != changed:
             return None
         entries = {e["id"]: e for e in items}
+    if isinstance(old._entries, Items):  # unchanged items stay unparsed, shared with the old version
+        for eid, item in entries.items():
+            old._entries.memo[new_chunks[eid]] = item
+        return RecordVersion(head_raw, tail, head, None, Items(new_chunks, old._entries.memo, old._entries.source),
+                             new_chunks)
     merged = {eid: (entries[eid] if eid in entries else old._entries[eid]) for eid in order}
     return RecordVersion(head_raw, tail, head, None, merged, new_chunks)
 
@@ -212,7 +279,19 @@ class Reader:
         return result
 
 
-__all__ = ["Finding", "RecordVersion", "parse_record", "parse_record_incremental", "Reader"]
+def make_reader(identities: Optional[list], holders: Optional[Holders]) -> tuple[Reader, Optional[str]]:
+    """The caller's identities, if any, as a reader of the blocks they hold keys to (``verify.make_reader``)."""
+    if not identities:
+        return Reader.none(), "no identity found: checks that need a key were skipped"
+    recips = {i.recipient for i in identities}
+    for h in (holders.all if holders else []):
+        if h.recipient in recips or recips & set(h.previous_recipients or []):
+            return Reader(identities, h.name), None
+    return Reader.none(), "the identity is not a holder's: checks that need a key were skipped"
+
+
+__all__ = ["Finding", "RecordVersion", "make_reader", "Items", "parse_record", "parse_record_incremental",
+           "Reader"]
 
 
 # ---------------------------------------------------------------------------

@@ -46,5 +46,6 @@ ENTRY = {
     ('record', 'revocation'): ('record', 'validate_https___confide_invalid_schemas_record_schema_json___defs_revocation'),
     ('settings', None): ('settings', 'validate_https___confide_invalid_schemas_settings_schema_json'),
     ('settings', 'levels'): ('settings', 'validate_https___confide_invalid_schemas_settings_schema_json___defs_levels'),
+    ('settings', 'retention_rule'): ('settings', 'validate_https___confide_invalid_schemas_settings_schema_json___defs_retention_rule'),
     ('settings', 'role'): ('settings', 'validate_https___confide_invalid_schemas_settings_schema_json___defs_role'),
 }

@@ -1,0 +1,359 @@
+"""Legal holds (``confide hold add|release|list``): placed and released by managers only (roles that may destroy),
+one commit each; sealed, so nothing in the clear says which record a hold is on or why; checked by ``verify``
+from history (forged commits made with plain git); shown by ``show`` and ``due`` to managers only; and
+``model.holds.held``, the question the destroy and erase commands will ask, counts what the caller cannot read."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+
+import pytest
+from conftest import VaultFixture
+
+from vault_cli.adapters import crypto
+from vault_cli.errors import ExitCode
+from vault_cli.formats import holdfile, yamlio
+from vault_cli.model import holds as model
+
+REASON = "Inquiry-MARKER-7731 asked us to keep every record of the Larkspur room"
+SHORT = "Claim-MARKER-22"
+FINDINGS = ExitCode.FINDINGS
+
+
+def _json(r):
+    assert r.exit_code == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def findings(v: VaultFixture, who: str = "amira") -> list:
+    r = v.run("verify", "--json", who=who)
+    assert r.exit_code in (0, FINDINGS), r.stderr
+    return [f for f in json.loads(r.stdout)["findings"]]
+
+
+def hold_findings(v: VaultFixture, who: str = "amira") -> list[str]:
+    return [f["message"] for f in findings(v, who) if f["check"] == "hold"]
+
+
+def all_objects(v: VaultFixture) -> bytes:
+    """Every object git holds, decompressed (loose and packed)."""
+    return subprocess.run(["git", "-C", str(v.root), "cat-file", "--batch-all-objects", "--batch"],
+                          check=True, capture_output=True).stdout
+
+
+def place(v: VaultFixture, rid: str | None, reason: str = REASON, who: str = "amira") -> str:
+    """A hold placed as a script would: record and reason in a --from file, nothing in argv."""
+    doc = {"reason": reason, **({"record": rid} if rid else {"all": True})}
+    r = v.ok("hold", "add", "--from", "-", who=who, input=json.dumps(doc))
+    return r.last_line
+
+
+def test_a_manager_places_lists_and_releases_a_hold_each_one_signed_commit(vault):
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    before = int(v.git("rev-list", "--count", "HEAD"))
+    hid = place(v, rid)
+    assert model.HOLD_RE.fullmatch(hid)
+    assert int(v.git("rev-list", "--count", "HEAD")) == before + 1 and v.changed() == [holdfile.path_of(hid)]
+    assert "Confide-Action: hold.add" in v.git("log", "-1", "--format=%B") and v.is_clean()
+    [row] = _json(v.run("hold", "list", "--json"))
+    assert row == {"hold": hid, "readable": True, "state": "open", "scope": "record", "record": rid, "reason": REASON,
+                   "added_by": "amira", "added_on": "2026-11-24", "released_by": None, "released_on": None,
+                   "release_reason": None}
+    # the same record twice: refused, nothing written
+    head = v.head()
+    r = v.run("hold", "add", "--from", "-", input=json.dumps({"record": rid, "reason": "again"}))
+    assert r.exit_code == ExitCode.USAGE and hid in r.stderr and v.head() == head
+    r = v.ok("hold", "release", hid, "--from", "-", input=json.dumps({"reason": "the inquiry closed"}))
+    assert r.last_line == hid and v.changed() == [holdfile.path_of(hid)]
+    assert "Confide-Action: hold.release" in v.git("log", "-1", "--format=%B")
+    assert _json(v.run("hold", "list", "--json")) == []
+    [row] = _json(v.run("hold", "list", "--all", "--json"))
+    assert row["state"] == "released" and row["released_by"] == "amira" and row["release_reason"] == "the inquiry closed"
+    head = v.head()
+    r = v.run("hold", "release", hid)
+    assert r.exit_code == ExitCode.USAGE and "already released" in r.stderr and v.head() == head
+    r = v.run("hold", "release", "h-000000000000")
+    assert r.exit_code == ExitCode.NOT_FOUND and v.head() == head
+    assert findings(v) == []
+
+
+def test_only_a_role_that_may_destroy_places_releases_or_lists_holds(vault):
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    hid = place(v, rid)
+    head = v.head()
+    for who in ("ben", "dara"):  # a practitioner, the DSL: their roles may not destroy
+        r = v.run("hold", "add", "--from", "-", who=who, input=json.dumps({"record": rid, "reason": SHORT}))
+        assert r.exit_code == ExitCode.DENIED and "may not place a legal hold" in r.stderr, r.stderr
+        assert v.run("hold", "release", hid, who=who).exit_code == ExitCode.DENIED
+        assert v.run("hold", "list", who=who).exit_code == ExitCode.DENIED
+        assert SHORT not in r.stderr + r.stdout
+    assert v.head() == head and v.is_clean()
+
+
+def test_show_and_due_tell_managers_and_no_one_else(vault):
+    v = vault
+    ada = v.add_child("Ada Lovelace", key_person="ben")
+    bea = v.add_child("Bea Lovelace", key_person="ben")
+    hid = place(v, ada)
+    shown = v.ok("show", ada).stdout
+    assert f"Legal hold {hid} (since 2026-11-24): this record must not be destroyed or erased." in shown
+    assert "Legal hold" not in v.ok("show", bea).stdout
+    assert _json(v.run("show", ada, "--json"))["holds"] == [hid]
+    assert _json(v.run("show", bea, "--json"))["holds"] == []
+    items = [i for i in _json(v.run("due", "--json"))["items"] if i["kind"] == "legal-hold"]
+    assert [(i["record"], i["item"]) for i in items] == [(ada, hid)]
+    for who in ("ben", "dara"):
+        assert "Legal hold" not in v.ok("show", ada, who=who).stdout
+        assert _json(v.run("show", ada, "--json", who=who))["holds"] is None
+        assert hid not in v.ok("due", who=who).stdout
+    every = place(v, None, SHORT)
+    items = [i for i in _json(v.run("due", "--json"))["items"] if i["kind"] == "legal-hold"]
+    assert {i["item"]: i["record"] for i in items} == {hid: ada, every: None}
+    assert _json(v.run("show", bea, "--json"))["holds"] == [every]
+
+
+def test_nothing_links_a_hold_to_its_record_or_says_why_in_the_clear(vault):
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    hid = place(v, rid)
+    hid_all = place(v, None, SHORT)
+    v.ok("hold", "release", hid, "--from", "-", input=json.dumps({"reason": "Release-MARKER-5150"}))
+    markers = [REASON, "MARKER", "Larkspur", "Release-MARKER-5150"]
+    # the working tree (every file outside .git) and every object git holds
+    for path in v.root.rglob("*"):
+        if ".git" not in path.parts and path.is_file():
+            text = path.read_bytes()
+            assert not any(m.encode() in text for m in markers), path
+    objects = all_objects(v)
+    assert not any(m.encode() in objects for m in markers)
+    # the hold commits, message and changes: no record id, and no record file touched
+    for commit in ("HEAD", "HEAD~1", "HEAD~2"):
+        shown = v.git("show", "--format=%B", commit)
+        assert rid not in shown and all(p.startswith("holds/") for p in v.changed(commit))
+    for h in (hid, hid_all):
+        raw = (v.root / holdfile.path_of(h)).read_text()
+        assert rid not in raw and "*" not in raw.replace("-----", "")
+    # the sealed payloads are padded: one on a record with a one-letter reason and one on every record with a
+    # longer one are as long as each other (age adds its own random-length grease to the ciphertext besides)
+    amira = crypto.load_identity_file(str(v.keys["amira"]))[0]
+    sizes = {len(crypto.decrypt(yamlio.load((v.root / holdfile.path_of(h)).read_text(), "hold")["placed"]["data"], amira))
+             for h in (hid_all, place(v, v.add_child("Bea Lovelace"), "x"))}
+    assert sizes == {holdfile.PAD}
+    # the record and the reason need never be in argv (the script above gave them in a --from document on
+    # stdin); given as arguments, both are personal values that bring the shell-history warning on a terminal
+    from vault_cli.cli import holds as cli_holds
+
+    assert {f.key for f in cli_holds.ADD_FIELDS if f.personal} == {"record", "reason"}
+    assert {f.key for f in cli_holds.RELEASE_FIELDS if f.personal} == {"reason"}
+
+
+def test_without_a_terminal_the_record_and_reason_are_required_and_nothing_is_asked(vault):
+    v = vault
+    head = v.head()
+    r = v.run("hold", "add", "--from", "-", input=json.dumps({"reason": SHORT}))
+    assert r.exit_code == ExitCode.USAGE and "--all" in r.stderr and v.head() == head
+    r = v.run("hold", "add", "--all")
+    assert r.exit_code == ExitCode.USAGE and "--reason" in r.stderr and v.head() == head
+    rid = v.add_child("Ada Lovelace")
+    head = v.head()
+    r = v.run("hold", "add", "--all", "--from", "-", input=json.dumps({"record": rid, "reason": SHORT}))
+    assert r.exit_code == ExitCode.USAGE and v.head() == head
+
+
+def test_held_counts_open_holds_on_the_record_on_every_record_and_those_it_cannot_read():
+    on_one = model.Hold("h-000000000001", True, scope="c-00000001", added_on="2026-01-10")
+    on_all = model.Hold("h-000000000002", True, scope=model.ALL, added_on="2026-02-10", released=True,
+                        released_on="2026-03-01")
+    sealed = model.Hold("h-000000000003", False, released=False)
+    assert model.held("c-00000001", [on_one]) == [on_one]
+    assert model.held("c-00000002", [on_one]) == []
+    assert model.held("c-00000002", [on_all]) == []  # released
+    assert model.held("c-00000002", [on_all], dt.date(2026, 2, 20)) == [on_all]  # in force on that day
+    assert model.held("c-00000001", [on_one], dt.date(2026, 1, 9)) == []  # not yet placed
+    assert model.held("c-00000002", [sealed]) == [sealed]  # might be on it: counts
+
+
+def test_a_manager_added_later_does_not_read_earlier_holds_but_they_count(vault):
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    hid = place(v, rid)
+    v.add_holder("mo", "manager")
+    [row] = _json(v.run("hold", "list", "--json", who="mo"))
+    assert row["hold"] == hid and row["readable"] is False and row["reason"] is None and row["record"] is None
+    assert _json(v.run("show", rid, "--json", who="mo"))["holds"] == [hid]
+    mine = place(v, None, SHORT, who="mo")
+    doc = yamlio.load((v.root / holdfile.path_of(mine)).read_text(), "hold")
+    assert doc["placed"]["for"] == ["amira", "mo"]
+    # mo may release what he cannot read, and is told so
+    r = v.ok("hold", "release", hid, who="mo")
+    assert "without seeing what it covered" in r.stderr and REASON not in r.stderr
+    assert "without seeing" not in v.ok("hold", "release", mine, who="mo").stderr
+    assert findings(v) == []
+
+
+def test_the_next_manager_who_reads_an_older_hold_reseals_it_for_todays_managers(vault):
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    hid = place(v, rid)
+    v.add_holder("mo", "manager")
+    before = int(v.git("rev-list", "--count", "HEAD"))
+    place(v, None, SHORT)  # amira reads hid: she reseals it first, in a commit of its own
+    assert int(v.git("rev-list", "--count", "HEAD")) == before + 2
+    assert "Confide-Action: hold.reseal" in v.git("log", "-1", "--format=%B", "HEAD~1")
+    assert v.changed("HEAD~1") == [holdfile.path_of(hid)]
+    rows = {r["hold"]: r for r in _json(v.run("hold", "list", "--json", who="mo"))}
+    assert rows[hid]["readable"] is True and rows[hid]["record"] == rid and rows[hid]["reason"] == REASON
+    assert findings(v) == [] and findings(v, who="ben") == []
+
+
+def test_verify_reports_a_reseal_that_changed_what_a_hold_says(vault):
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    hid = place(v, rid)
+    doc = yamlio.load((v.root / holdfile.path_of(hid)).read_text(), "hold")
+    fields = {"scope": model.ALL, "reason": REASON, "by": "amira", "on": "2026-11-24"}
+    doc["placed"] = _sealed(v, hid, "placed", fields, ["amira"])
+    _write(v, hid, doc)
+    v.commit_as("amira", "reseal", action="hold.reseal")
+    assert any(f"a reseal changed what legal hold {hid} says" in m for m in hold_findings(v))
+    assert hold_findings(v, who="ben") == []  # a key that opens neither block cannot tell
+
+
+# ---------------------------------------------------------------------------
+# verify: forged commits made with plain git
+
+
+def _write(v: VaultFixture, hid: str, doc: dict) -> None:
+    path = v.root / holdfile.path_of(hid)
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(holdfile.dump(doc))
+
+
+def _sealed(v: VaultFixture, hid: str, part: str, fields: dict, names: list[str]) -> dict:
+    from vault_cli.formats.policyfiles import holders_from_bytes
+
+    holders = holders_from_bytes((v.root / "holders.yaml").read_bytes())
+    return holdfile.seal(hid, part, fields, {n: holders.get(n).recipient for n in names})
+
+
+def _placed(v: VaultFixture, hid: str, scope: str, names=("amira",)) -> dict:
+    fields = {"scope": scope, "reason": SHORT, "by": "amira", "on": "2026-11-24"}
+    return {"format": holdfile.FORMAT, "hold": hid, "placed": _sealed(v, hid, "placed", fields, list(names))}
+
+
+HID = "h-0123456789ab"
+
+
+def test_verify_reports_a_hold_placed_by_a_role_that_may_not(vault):
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    _write(v, HID, _placed(v, HID, rid))
+    v.commit_as("ben", "place legal hold", action="hold.add", trailers={"Confide-Hold": HID})
+    [message] = hold_findings(v)
+    assert "'ben'" in message and "may not place or release holds" in message
+
+
+def test_verify_reports_a_hold_removed(vault):
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    hid = place(v, rid)
+    (v.root / holdfile.path_of(hid)).unlink()
+    v.commit_as("amira", "remove a hold", action="hold.release", trailers={"Confide-Hold": hid})
+    assert any("was removed" in m for m in hold_findings(v))
+
+
+def test_verify_reports_a_hold_whose_placing_was_rewritten(vault):
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    hid = place(v, rid)
+    doc = yamlio.load((v.root / holdfile.path_of(hid)).read_text(), "hold")
+    other = _placed(v, hid, model.ALL)
+    doc["placed"] = other["placed"]
+    doc["released"] = _sealed(v, hid, "released", {"reason": None, "by": "amira", "on": "2026-11-24"}, ["amira"])
+    _write(v, hid, doc)
+    v.commit_as("amira", "release", action="hold.release", trailers={"Confide-Hold": hid})
+    assert any("only a release may be added" in m for m in hold_findings(v))
+
+
+def test_verify_reports_a_released_hold_changed_again_and_a_hold_placed_released(vault):
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    hid = place(v, rid)
+    v.ok("hold", "release", hid)
+    doc = yamlio.load((v.root / holdfile.path_of(hid)).read_text(), "hold")
+    del doc["released"]  # re-opened by hand
+    _write(v, hid, doc)
+    new = _placed(v, HID, rid)
+    new["released"] = _sealed(v, HID, "released", {"reason": None, "by": "amira", "on": "2026-11-24"}, ["amira"])
+    _write(v, HID, new)
+    v.commit_as("amira", "tidy", action="hold.release", trailers={"Confide-Hold": hid})
+    found = hold_findings(v)
+    assert any(f"legal hold {hid} was changed after its release" in m for m in found)
+    assert any(f"legal hold {HID} was placed already released" in m for m in found)
+    assert any(f"legal hold {HID} was changed by a commit that is not 'hold.add'" in m for m in found)
+
+
+def test_verify_reports_a_release_of_a_hold_that_does_not_exist_and_a_change_without_release(vault):
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    hid = place(v, rid)
+    (v.root / holdfile.path_of(hid)).write_bytes((v.root / holdfile.path_of(hid)).read_bytes() + b"# touched\n")
+    v.commit_as("amira", "release", action="hold.release", trailers={"Confide-Hold": "h-ffffffffffff"})
+    found = hold_findings(v)
+    assert any("was changed without being released" in m for m in found), found
+    assert any("is not 'hold.release' of that hold" in m for m in found), found
+
+
+def test_verify_reports_a_hold_sealed_for_someone_who_may_not_read_holds(vault):
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    _write(v, HID, _placed(v, HID, rid, names=("amira", "ben")))
+    v.commit_as("amira", "place", action="hold.add", trailers={"Confide-Hold": HID})
+    [message] = hold_findings(v)
+    assert "sealed for ben, who may not read legal holds" in message
+
+
+def test_verify_reports_a_sealed_block_moved_from_another_hold(vault):
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    hid = place(v, rid)
+    doc = yamlio.load((v.root / holdfile.path_of(hid)).read_text(), "hold")
+    _write(v, HID, {"format": holdfile.FORMAT, "hold": HID, "placed": doc["placed"]})
+    v.commit_as("amira", "place", action="hold.add", trailers={"Confide-Hold": HID})
+    assert any("does not belong to this hold" in m for m in hold_findings(v))
+    # a verifier whose key does not open it sees only the structure: nothing to report there
+    assert not any("does not belong" in m for m in hold_findings(v, who="ben"))
+
+
+@pytest.mark.parametrize("name", ["holds/notes.txt", "holds/h-0123456789ab.yml"])
+def test_verify_reports_any_other_file_in_the_holds_folder(vault, name):
+    v = vault
+    (v.root / "holds").mkdir(exist_ok=True)
+    (v.root / name).write_text("x\n")
+    v.commit_as("amira", "tidy")
+    assert any(f["check"] == "file-name" and name in f["message"] for f in findings(v))
+
+
+def test_on_a_terminal_the_child_is_chosen_by_name_and_the_reason_asked_and_neither_is_in_argv(vault):
+    from tests.test_names import Terminal, _argv_of_tree
+
+    v = vault
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    t = Terminal(v, "hold", "add")
+    t.expect("Type part of a name: ")
+    t.type("ada\n")
+    t.expect("Choose 1 (Enter to search again): ")
+    t.type("1\n")
+    t.expect("Why the records must be kept (the inquiry, claim or order): ")
+    for argv in _argv_of_tree(t.proc.pid):  # while it waits, any local user could read its argv
+        assert rid.encode() not in argv and b"Ada" not in argv
+    t.type(REASON + "\n")
+    code, screen = t.finish()
+    assert code == 0, screen
+    assert "given as" not in screen  # nothing personal was given as an argument
+    [row] = _json(v.run("hold", "list", "--json"))
+    assert row["record"] == rid and row["reason"] == REASON

@@ -29,7 +29,7 @@ as it is, which is what keeps every record readable with plain ``age``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Optional
 
@@ -37,6 +37,7 @@ from vault_cli.adapters import crypto
 from vault_cli.errors import IntegrityError
 from vault_cli.formats import canonical, schema, yamlio
 from vault_cli.model import ids
+from vault_cli.model.levels import Grant, LevelKey, LevelKeys, Revocation, grants_from_json, revocations_from_json
 
 FORMAT = "confide/record/2"
 HEAD_SUFFIX = ".yaml"
@@ -120,6 +121,7 @@ class Envelope:
         self._head_raw = head_raw  # as read; None for a new record
         self._read = read  # reads a vault path from the verified commit (Vault.read)
         self._entries: Optional[list] = None
+        self._level_keys: Optional[tuple[list, LevelKeys]] = None  # the head's list, and its parse
 
     @property
     def entries_source(self) -> str:
@@ -177,28 +179,74 @@ class Envelope:
             return len(self._entries)
         return self.tail.count(b"\n- id: e-")
 
-    # -- level keys -------------------------------------------------------
+    # -- level keys, grants, revocations (typed: model/levels.py) -------------
     @property
-    def keys(self) -> list[dict]:
-        return self.head["keys"]
+    def level_keys(self) -> LevelKeys:
+        """Every generation of every level key, parsed once from the head (again only if the head's list is replaced)."""
+        raw = self.head["keys"]
+        if self._level_keys is None or self._level_keys[0] is not raw:
+            self._level_keys = (raw, LevelKeys.from_json(raw))
+        return self._level_keys[1]
 
-    def key(self, key_id: str, *, referrer: Optional[str] = None) -> dict:
+    @level_keys.setter
+    def level_keys(self, value: LevelKeys) -> None:
+        read = self.level_keys
+        raw = _kept(value.keys, zip(read.keys, self.head["keys"], strict=True))
+        self.head["keys"] = raw
+        self._level_keys = (raw, value)
+
+    @property
+    def keys(self) -> tuple[LevelKey, ...]:
+        return self.level_keys.keys
+
+    def key(self, key_id: str, *, referrer: Optional[str] = None) -> LevelKey:
         """A level key by id; ``referrer`` is the file that names it (the entries file, for an entry block)."""
-        for k in self.head["keys"]:
-            if k["id"] == key_id:
-                return k
+        found = self.level_keys.find(key_id)
+        if found is not None:
+            return found
         where = referrer or self.source
         raise IntegrityError(f"{where} refers to level key {key_id}, which {self.source} does not hold", "git log -p -- " + where)
 
-    def current_key(self, level: str) -> dict:
-        gens = [k for k in self.head["keys"] if k["level"] == level]
-        if not gens:
+    def current_key(self, level: str) -> LevelKey:
+        key = self.level_keys.current(level)  # two of one number only after a merge (then 'rekey')
+        if key is None:
             raise IntegrityError(f"{self.source} has no key for level {level}", "git log -p -- " + self.source)
-        return max(gens, key=lambda k: (k["generation"], k["id"]))  # two of one number only after a merge (then 'rekey')
+        return key
 
     def readers(self, level: str) -> set[str]:
         """Who holds a copy of the current generation of a level key."""
-        return set(self.current_key(level)["wrapped"])
+        return set(self.current_key(level).holders)
+
+    @property
+    def grants(self) -> tuple[Grant, ...]:
+        return grants_from_json(self.head.get("grants"))
+
+    @grants.setter
+    def grants(self, value: tuple[Grant, ...]) -> None:
+        self.head["grants"] = _kept(value, ((Grant.from_json(g), g) for g in self.head.get("grants") or ()))
+
+    @property
+    def revocations(self) -> tuple[Revocation, ...]:
+        return revocations_from_json(self.head.get("revoked"))
+
+    @revocations.setter
+    def revocations(self, value: tuple[Revocation, ...]) -> None:
+        """None left: the head's ``revoked`` goes."""
+        if value:
+            self.head["revoked"] = _kept(value, ((Revocation.from_json(r), r) for r in self.head.get("revoked") or ()))
+        else:
+            self.head.pop("revoked", None)
+
+    @property
+    def rekey(self) -> tuple[str, ...]:
+        """Levels due a new generation, made by the next holder who reads them."""
+        return tuple(self.head.get("rekey") or ())
+
+    def mark_rekey(self, level: str) -> None:
+        mark_rekey(self.head, level)
+
+    def clear_rekey(self, level: str) -> None:
+        clear_rekey(self.head, level)
 
     # -- writing ----------------------------------------------------------
     def head_bytes(self) -> bytes:
@@ -262,6 +310,15 @@ class Envelope:
         return None
 
 
+def _kept(values: Iterable, read: Iterable[tuple[object, dict]]) -> list[dict]:
+    """``values`` in the file form: a value as it was read keeps the file's own mapping (and so its bytes,
+    whatever order a hand-made file gave its fields); a new or changed one is written in confide's order."""
+    as_read: dict = {}
+    for value, raw in read:
+        as_read.setdefault(value, raw)
+    return [as_read.get(v) or v.to_json() for v in values]
+
+
 def dump_entries(entries: list) -> bytes:
     """An entries file's bytes: ``entries:`` and the items, in confide's canonical form."""
     return yamlio.dump({"entries": entries}).encode("utf-8")
@@ -308,41 +365,49 @@ def open_block(
     return payload
 
 
-def wrap_level_key(level_secret: str, *, record: str, key: dict, holder_recipient: str) -> str:
+def _typed(key: LevelKey | Mapping) -> LevelKey:
+    """A level key given in its file form (a hand-made file, a test) as the typed value."""
+    return key if isinstance(key, LevelKey) else LevelKey(key["id"], key["level"], key["generation"], key["recipient"])
+
+
+def wrap_level_key(level_secret: str, *, record: str, key: LevelKey | Mapping, holder_recipient: str) -> str:
+    key = _typed(key)
     text = (
-        f"# confide level key: record {record}, key {key['id']}, level {key['level']}, "
-        f"generation {key['generation']}\n# public key: {key['recipient']}\n{level_secret}\n"
+        f"# confide level key: record {record}, key {key.id}, level {key.level}, "
+        f"generation {key.generation}\n# public key: {key.recipient}\n{level_secret}\n"
     )
     return crypto.encrypt(text.encode("ascii"), holder_recipient)
 
 
-def unwrap_level_key(armored: str, holder_identity: crypto.Identity, *, record: str, key: dict, source: str) -> crypto.Identity:
+def unwrap_level_key(armored: str, holder_identity: crypto.Identity, *, record: str, key: LevelKey | Mapping,
+                     source: str) -> crypto.Identity:
+    key = _typed(key)
     restore = f"the file was damaged or edited by hand: see 'git log -p -- {source}', restore it from git, and run 'confide verify'"
     try:
         raw = crypto.decrypt(armored, holder_identity)
     except IntegrityError as exc:
-        raise IntegrityError(f"a wrapped copy of level key {key['id']} in {source}: {exc.message}", restore) from None
+        raise IntegrityError(f"a wrapped copy of level key {key.id} in {source}: {exc.message}", restore) from None
     try:
         text = raw.decode("ascii")
     except UnicodeDecodeError:
-        raise IntegrityError(f"a wrapped copy of level key {key['id']} in {source} is not a level key", restore) from None
+        raise IntegrityError(f"a wrapped copy of level key {key.id} in {source} is not a level key", restore) from None
     lines = text.splitlines()
     expected = (
-        f"# confide level key: record {record}, key {key['id']}, level {key['level']}, generation {key['generation']}"
+        f"# confide level key: record {record}, key {key.id}, level {key.level}, generation {key.generation}"
     )
     secrets_ = [line for line in lines if line.startswith(crypto.SECRET_PREFIX)]
     if not lines or lines[0] != expected or len(secrets_) != 1:
         raise IntegrityError(
-            f"a wrapped copy of level key {key['id']} in {source} belongs to another record, key or level",
+            f"a wrapped copy of level key {key.id} in {source} belongs to another record, key or level",
             "a wrapped key was moved or copied by hand; restore the file from git and run 'confide verify'",
         )
     try:
         ident = crypto.identity_from_secret(secrets_[0])
     except Exception:
-        raise IntegrityError(f"a wrapped copy of level key {key['id']} in {source} is damaged", restore) from None
-    if ident.recipient != key["recipient"]:
+        raise IntegrityError(f"a wrapped copy of level key {key.id} in {source} is damaged", restore) from None
+    if ident.recipient != key.recipient:
         raise IntegrityError(
-            f"level key {key['id']} in {source} has a public recipient that does not match its secret",
+            f"level key {key.id} in {source} has a public recipient that does not match its secret",
             "someone replaced the recipient: writing to it would lock readers out; run 'confide verify'",
         )
     return ident
@@ -361,7 +426,13 @@ def clear_rekey(head: dict, level: str) -> None:
         head.pop("rekey", None)
 
 
-def new_level_key(taken: set[str], level: str, generation: int) -> tuple[dict, str]:
+def new_generation_key(taken: Iterable[str], level: str, generation: int) -> tuple[LevelKey, str]:
+    """A new generation of a level's key, wrapped for nobody yet, and its secret."""
     secret, recipient = crypto.generate_identity()
-    key = {"id": ids.new_key_id(taken), "level": level, "generation": generation, "recipient": recipient, "wrapped": {}}
-    return key, secret
+    return LevelKey(ids.new_key_id(set(taken)), level, generation, recipient), secret
+
+
+def new_level_key(taken: set[str], level: str, generation: int) -> tuple[dict, str]:
+    """``new_generation_key`` in the file form (for a record head built by hand)."""
+    key, secret = new_generation_key(taken, level, generation)
+    return key.to_json(), secret

@@ -22,6 +22,7 @@ from typing import Any, Optional
 
 from vault_cli.errors import Denied
 from vault_cli.model.holders import Holder, Holders
+from vault_cli.model.levels import grants_from_json, revocations_from_json
 from vault_cli.model.settings import Role, Settings
 
 # What each permission of a role's ``may`` list allows (documentation and error messages).
@@ -134,12 +135,6 @@ def staff_readers(settings: Settings, holders: Holders, detail: str) -> list[str
                   if any(may(settings, h, p) for p in perms) or is_recovery(settings, h))
 
 
-def grant_live(grant: dict[str, Any], today: Optional[dt.date]) -> bool:
-    """Is a grant in force on ``today`` (None: ignore end dates, as merges and verify's invariants do)?"""
-    until = grant.get("until")
-    return today is None or until is None or dt.date.fromisoformat(until) >= today
-
-
 def readers_for(
     settings: Settings,
     holders: Holders,
@@ -156,14 +151,14 @@ def readers_for(
         holder = holders.find(kp)
         if holder is not None and holder.active:
             names.add(kp)
-    for r in head.get("revoked", []) or []:  # role or key-person access revoked for this record
-        if r["level"] == level:
-            names.discard(r["holder"])
-    for g in head.get("grants", []) or []:
-        if g["level"] == level and grant_live(g, today):
-            holder = holders.find(g["holder"])
+    for r in revocations_from_json(head.get("revoked")):  # role or key-person access revoked for this record
+        if r.level == level:
+            names.discard(r.holder)
+    for g in grants_from_json(head.get("grants")):
+        if g.level == level and g.live(today):  # today None: end dates aside, as merges and verify's invariants ask
+            holder = holders.find(g.holder)
             if holder is not None and holder.active:
-                names.add(g["holder"])
+                names.add(g.holder)
     return names
 
 
@@ -180,11 +175,11 @@ def reasons_for(settings: Settings, holders: Holders, head: dict[str, Any], hold
         out.append(f"role {holder.role}")
     if head.get("key_person") == holder.name and level in settings.key_person_reads:
         out.append("key person")
-    if any(r["holder"] == holder.name and r["level"] == level for r in head.get("revoked", []) or []):
+    if any(r.is_for(holder.name, level) for r in revocations_from_json(head.get("revoked"))):
         out = []  # 'confide revoke' took away the role / key-person access to this record
-    for g in head.get("grants", []) or []:
-        if g["holder"] == holder.name and g["level"] == level and grant_live(g, today):
-            out.append("grant" + (f" until {g['until']}" if g.get("until") else ""))
+    for g in grants_from_json(head.get("grants")):
+        if g.is_for(holder.name, level) and g.live(today):
+            out.append("grant" + (f" until {g.until}" if g.until else ""))
     return out
 
 

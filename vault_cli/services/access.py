@@ -31,6 +31,7 @@ from vault_cli.adapters import timeutil
 from vault_cli.errors import Denied, UsageError
 from vault_cli.model import policy, trail
 from vault_cli.model.holders import Holder
+from vault_cli.model.levels import Grant, Revocation
 from vault_cli.services import upkeep
 from vault_cli.services.keys import (
     COMPROMISE_NOTE,
@@ -163,28 +164,21 @@ def _grant_record(session: Session, rid: str, target: Holder, levels: Sequence[s
     change = RecordChange(rid, None)
     dirty = False
     for level in levels:
-        revoked = head.get("revoked") or []
-        kept = [r for r in revoked if not (r["holder"] == target.name and r["level"] == level)]
-        if len(kept) != len(revoked):
-            head["revoked"] = kept
+        revoked = env.revocations
+        kept_r = tuple(r for r in revoked if not r.is_for(target.name, level))
+        if len(kept_r) != len(revoked):
+            env.revocations = kept_r
             dirty = True
         if not reads_without_grants(session, head, target.name, level, today):
-            grants = list(head.get("grants") or [])
-            new = dict(fields, level=level)
-            new = {k: new[k] for k in ("holder", "level", "granted_by", "granted", "until", "parent_permission") if k in new}
-            same = [g for g in grants if g["holder"] == target.name and g["level"] == level]
-            if not any(g.get("until") == new.get("until") and g.get("parent_permission") == new.get("parent_permission")
-                       for g in same):
-                grants = [g for g in grants if not (g["holder"] == target.name and g["level"] == level)]
-                grants.append(new)
-                head["grants"] = grants
+            grants = env.grants
+            new = Grant.from_json(dict(fields, level=level))
+            if not any(g.is_for(target.name, level) and g.same_terms(new) for g in grants):
+                env.grants = (*(g for g in grants if not g.is_for(target.name, level)), new)
                 dirty = True
         made = wrap_all_generations(session, env, level, target, f"grant {level} of {rid} to '{target.name}'")
         change.wrapped += made
         dirty = dirty or made > 0
     if dirty:
-        if "revoked" in head and not head["revoked"]:
-            del head["revoked"]
         change.data = env.head_bytes()  # access changes never touch the entries file
     return change
 
@@ -268,15 +262,13 @@ def _revoke_record(session: Session, rid: str, target: Holder, levels: Sequence[
     touched: list[str] = []
     for level in levels:
         dirty = False
-        grants = list(head.get("grants") or [])
-        kept = [g for g in grants if not (g["holder"] == target.name and g["level"] == level)]
+        grants = env.grants
+        kept = tuple(g for g in grants if not g.is_for(target.name, level))
         if len(kept) != len(grants):
-            head["grants"] = kept
+            env.grants = kept
             dirty = True
         if target.name in readers_of(session, head, level, today):
-            revoked = list(head.get("revoked") or [])
-            revoked.append({"holder": target.name, "level": level, "revoked_by": actor.name, "revoked": today.isoformat()})
-            head["revoked"] = revoked
+            env.revocations = (*env.revocations, Revocation(target.name, level, actor.name, today.isoformat()))
             dirty = True
         if drop_copies(env, level, [target.name]):
             readers = readers_of(session, head, level, today) - {target.name}
@@ -317,12 +309,7 @@ def hand_over(session: Session, record_id: str, new_key_person: str) -> AccessRe
         if old == target.name:
             return AccessResult(target.name, None, notes=[f"'{target.name}' is already the key person of {record_id}; nothing was committed"])
         head["key_person"] = target.name
-        revoked = head.get("revoked") or []
-        kept = [r for r in revoked if not (r["holder"] == target.name and r["level"] in kp_levels)]
-        if kept:
-            head["revoked"] = kept
-        else:
-            head.pop("revoked", None)
+        env.revocations = tuple(r for r in env.revocations if not (r.holder == target.name and r.level in kp_levels))
         wrapped = 0
         gens = 0
         for level in kp_levels:

@@ -85,16 +85,16 @@ def _record_due(session: Session, record_id: str, today: dt.date, within: int) -
             items.append(Duty(kind="parent-view-not-asked", record=record_id, item=e.id, due=None,
                               days_left=None, level=e.level, category=e.category, at=e.at,
                               what="ask whether the parent regards this as confidential"))
-    for g in env.head.get("grants", []) or []:
-        until = g.get("until")
+    for g in env.grants:
+        until = g.until
         if not until:
             continue
         left = (dt.date.fromisoformat(until) - today).days
         if left <= within:
-            items.append(Duty(kind="grant-ends", record=record_id, item=f"{g['holder']}:{g['level']}", due=until,
-                              days_left=left, holder=g["holder"], level=g["level"],
-                              what=f"{g['holder']}'s {g['level']} grant ends" + (" (past)" if left < 0 else "")))
-    for level in env.head.get("rekey") or []:
+            items.append(Duty(kind="grant-ends", record=record_id, item=f"{g.holder}:{g.level}", due=until,
+                              days_left=left, holder=g.holder, level=g.level,
+                              what=f"{g.holder}'s {g.level} grant ends" + (" (past)" if left < 0 else "")))
+    for level in env.rekey:
         if policy.may_make_key(session.settings, session.holders, env.head, session.actor, level):
             what = f"a new {level} key generation is due: your next write makes it (or run 'confide expire')"
         else:
@@ -180,7 +180,7 @@ def _peek(session: Session, env, item: dict) -> Optional[dict]:
     except (UnicodeDecodeError, ValueError):
         raise IntegrityError(f"block {item['id']} in {env.source} does not hold a confide payload", "run 'confide verify'") from None
     if not isinstance(payload, dict) or (payload.get("record"), payload.get("block"), payload.get("level")) != \
-            (env.record, item["id"], key["level"]):
+            (env.record, item["id"], key.level):
         raise IntegrityError(
             f"block {item['id']} in {env.source} belongs elsewhere: it was written for another record, block or level",
             "a block was moved or copied by hand; restore the file from git and run 'confide verify'",
@@ -202,7 +202,7 @@ def _record_find(session: Session, record_id: str, needle: str, category: Option
     # A search for the child's name finds every entry of theirs the filters let through.
     named = profile is not None and names.matches(needle, (profile.name, profile.known_as))
     for item in env.entries:
-        if levels is not None and env.key(item["key"])["level"] not in levels:
+        if levels is not None and env.key(item["key"]).level not in levels:
             continue
         p = _peek(session, env, item)
         if p is None:

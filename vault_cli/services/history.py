@@ -125,7 +125,7 @@ def _fill_details(commit: str, cat: CatFile, reader: Reader, heads: dict, row: d
         ident = reader.level_identity(rid, key, env.source)
         if ident is None:
             return
-        payload = envelope.open_block(item["data"], ident, schema_name="entry", record=rid, block=eid, level=key["level"],
+        payload = envelope.open_block(item["data"], ident, schema_name="entry", record=rid, block=eid, level=key.level,
                                       source=env.source)
         row["level"] = payload["level"]
         row["category"] = payload["category"]

@@ -68,21 +68,23 @@ def list_holders(vault: Vault, identities: Optional[list[crypto.Identity]] = Non
 
 def _rewrap_record(session: Session, record_id: str, new_holder: str, recipient: str, levels: tuple[str, ...]) -> Optional[bytes]:
     env = session.vault.envelope(record_id, entries=False)
-    changed = False
+    keys = env.level_keys
     for key in env.keys:
-        if key["level"] not in levels or new_holder in key["wrapped"]:
+        if key.level not in levels or key.holds(new_holder):
             continue
-        ident = session.level_identity(env, key["id"])
+        ident = session.level_identity(env, key.id)
         if ident is None:
             raise Denied(
-                f"you hold no copy of the {key['level']} key of {record_id}, so you cannot give it to '{new_holder}'",
+                f"you hold no copy of the {key.level} key of {record_id}, so you cannot give it to '{new_holder}'",
                 "a manager who reads every level must run this command",
             )
         secret = ident.secret()
-        key["wrapped"][new_holder] = envelope.wrap_level_key(secret, record=record_id, key=key, holder_recipient=recipient)
-        key["wrapped"] = dict(sorted(key["wrapped"].items()))
-        changed = True
-    return env.head_bytes() if changed else None
+        keys = keys.replace(key.with_copy(new_holder, envelope.wrap_level_key(secret, record=record_id, key=key,
+                                                                              holder_recipient=recipient)))
+    if keys is env.level_keys:
+        return None
+    env.level_keys = keys
+    return env.head_bytes()
 
 
 DISPLAY_NAME = "display name"  # the field, as errors name it
@@ -257,18 +259,14 @@ def _remove_from_record(session: Session, rid: str, target: Holder, today: dt.da
     head = env.head
     change = RecordChange(rid, None)
     dirty = False
-    grants = list(head.get("grants") or [])
-    kept = [g for g in grants if g["holder"] != target.name]
+    grants = env.grants
+    kept = tuple(g for g in grants if g.holder != target.name)
     if len(kept) != len(grants):
-        head["grants"] = kept
+        env.grants = kept
         dirty = True
-    revoked = head.get("revoked") or []
-    if any(r["holder"] == target.name for r in revoked):
-        kept_r = [r for r in revoked if r["holder"] != target.name]
-        if kept_r:
-            head["revoked"] = kept_r
-        else:
-            head.pop("revoked", None)
+    revoked = env.revocations
+    if any(r.holder == target.name for r in revoked):
+        env.revocations = tuple(r for r in revoked if r.holder != target.name)
         dirty = True
     if head.get("key_person") == target.name:
         head["key_person"] = None
@@ -413,19 +411,22 @@ def _rotate_record(session: Session, rid: str, target: Holder, today: dt.date) -
     env = session.vault.envelope(rid, entries=False)
     change = RecordChange(rid, None)
     fresh = []
+    keys = env.level_keys
     for level in session.settings.levels:
         gens = generations(env, level)
-        if not any(target.name in k["wrapped"] for k in gens):
+        if not any(k.holds(target.name) for k in gens):
             continue
         for key in gens:
-            if target.name in key["wrapped"]:
+            if key.holds(target.name):
                 secret = unwrapped_secret(session, env, key, f"re-wrap '{target.name}''s copy in {rid}")
-                key["wrapped"][target.name] = wrap_secret(secret, env, key, target.recipient)
+                keys = keys.replace(key.with_copy(target.name, wrap_secret(secret, env, key, target.recipient)))
                 change.wrapped += 1
-        if target.name in gens[-1]["wrapped"]:
+        if gens[-1].holds(target.name):
             fresh.append(level)
+    if change.wrapped:
+        env.level_keys = keys
     for level in fresh:
-        readers = set(env.current_key(level)["wrapped"]) | readers_of(session, env.head, level, today)
+        readers = set(env.current_key(level).holders) | readers_of(session, env.head, level, today)
         active = {n for n in readers if (h := session.holders.find(n)) is not None and h.active}
         new_generation(session, env, level, active)
         change.generations += 1

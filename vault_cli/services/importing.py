@@ -380,7 +380,7 @@ def import_records(session: Session, data: bytes, *, fmt: Optional[str] = None, 
             env = records.new_record(session, actor, rid, child.profile, child.key_person)
             for eid, (_line, fields) in zip(eids, child.entries, strict=True):
                 records.seal_entry(env, eid, fields, author=actor.name, now=now)
-            return env.files(), sorted(env.head.get("rekey") or [])
+            return env.files(), sorted(env.rekey)
 
         built = list(parallel.map_ordered(build, jobs, progress=progress, processes=session.config.workers))
         if len(children) >= parallel.THRESHOLD:

@@ -32,6 +32,7 @@ from vault_cli.errors import Denied, NotFound, UsageError
 from vault_cli.formats import envelope
 from vault_cli.model import policy, trail
 from vault_cli.model.holders import HOLDERS_FILE, Holder, Holders
+from vault_cli.model.levels import LevelKey, LevelKeys
 from vault_cli.model.settings import Settings
 from vault_cli.services import staff
 from vault_cli.services.vault import Session, Vault
@@ -125,55 +126,57 @@ def require_may_change(settings: Settings, actor: Holder, levels: Iterable[str],
         policy.require_level(settings, actor, "grants", level, f"{doing} the {level} level")
 
 
-def sort_wrapped(key: dict) -> None:
-    key["wrapped"] = dict(sorted(key["wrapped"].items()))
+def generations(env: envelope.Envelope, level: str) -> tuple[LevelKey, ...]:
+    return env.level_keys.of_level(level)
 
 
-def generations(env: envelope.Envelope, level: str) -> list[dict]:
-    return sorted((k for k in env.keys if k["level"] == level), key=lambda k: k["generation"])
-
-
-def wrap_secret(secret: str, env: envelope.Envelope, key: dict, recipient: str) -> str:
+def wrap_secret(secret: str, env: envelope.Envelope, key: LevelKey, recipient: str) -> str:
     return envelope.wrap_level_key(secret, record=env.record, key=key, holder_recipient=recipient)
 
 
-def unwrapped_secret(session: Session, env: envelope.Envelope, key: dict, doing: str) -> str:
-    ident = session.level_identity(env, key["id"])
+def unwrapped_secret(session: Session, env: envelope.Envelope, key: LevelKey, doing: str) -> str:
+    ident = session.level_identity(env, key.id)
     if ident is None:
         raise Denied(
-            f"you hold no copy of generation {key['generation']} of the {key['level']} key of {env.record}, "
+            f"you hold no copy of generation {key.generation} of the {key.level} key of {env.record}, "
             f"so you cannot {doing}: to give a level you must be able to read it",
             "a manager who reads that level of the record must run this command",
         )
     return ident.secret()
 
 
-def wrap_all_generations(session: Session, env: envelope.Envelope, level: str, holder: Holder, doing: str) -> int:
-    """Give a holder a copy of every generation of a level they lack. Returns copies made."""
+def with_copies_for(session: Session, env: envelope.Envelope, keys: LevelKeys, level: str, holder: Holder,
+                    doing: str) -> tuple[LevelKeys, int]:
+    """``keys`` with a copy of every generation of ``level`` the holder lacks wrapped for them, and how many."""
     n = 0
-    for key in generations(env, level):
-        if holder.name in key["wrapped"]:
+    for key in keys.of_level(level):
+        if key.holds(holder.name):
             continue
         secret = unwrapped_secret(session, env, key, doing)
-        key["wrapped"][holder.name] = wrap_secret(secret, env, key, holder.recipient)
-        sort_wrapped(key)
+        keys = keys.replace(key.with_copy(holder.name, wrap_secret(secret, env, key, holder.recipient)))
         n += 1
+    return keys, n
+
+
+def wrap_all_generations(session: Session, env: envelope.Envelope, level: str, holder: Holder, doing: str) -> int:
+    """Give a holder a copy of every generation of a level they lack. Returns copies made."""
+    keys, n = with_copies_for(session, env, env.level_keys, level, holder, doing)
+    if n:
+        env.level_keys = keys
     return n
 
 
 def drop_copies(env: envelope.Envelope, level: str, names: Iterable[str]) -> bool:
+    """Drop ``names``' copies of every generation of ``level``; False when they held none."""
     names = set(names)
-    dropped = False
-    for key in env.keys:
-        if key["level"] != level:
-            continue
-        for n in names:
-            if key["wrapped"].pop(n, None) is not None:
-                dropped = True
-    return dropped
+    keys = env.level_keys
+    if not any(k.level == level and not names.isdisjoint(k.holders) for k in keys):
+        return False
+    env.level_keys = keys.without(level, names)
+    return True
 
 
-def new_generation(session: Session, env: envelope.Envelope, level: str, readers: Iterable[str]) -> Optional[dict]:
+def new_generation(session: Session, env: envelope.Envelope, level: str, readers: Iterable[str]) -> Optional[LevelKey]:
     """Start the next generation of a level key, wrapped for ``readers`` only; new entries use it.
 
     Whoever makes a key knows its secret, so only a holder who reads the level makes one
@@ -188,17 +191,14 @@ def new_generation(session: Session, env: envelope.Envelope, level: str, readers
             "nothing was changed; keep at least one manager able to read every level",
         )
     if not policy.may_make_key(session.settings, session.holders, env.head, session.actor, level):
-        envelope.mark_rekey(env.head, level)
+        env.mark_rekey(level)
         return None
-    gens = generations(env, level)
-    taken = {k["id"] for k in env.keys}
-    key, secret = envelope.new_level_key(taken, level, max(k["generation"] for k in gens) + 1)
+    keys = env.level_keys
+    key, secret = envelope.new_generation_key(keys.ids, level, max(k.generation for k in keys.of_level(level)) + 1)
     for name in readers:
-        key["wrapped"][name] = wrap_secret(secret, env, key, session.holders.get(name).recipient)
-    keys = env.head["keys"]
-    last = max(i for i, k in enumerate(keys) if k["level"] == level)
-    keys.insert(last + 1, key)
-    envelope.clear_rekey(env.head, level)
+        key = key.with_copy(name, wrap_secret(secret, env, key, session.holders.get(name).recipient))
+    env.level_keys = keys.with_next(key)
+    env.clear_rekey(level)
     return key
 
 
@@ -217,10 +217,10 @@ def check_no_lockout(session: Session, env: envelope.Envelope, levels: Iterable[
     settings, holders = session.settings, session.holders
     for level in levels:
         for key in generations(env, level):
-            active = [h for h in (holders.find(n) for n in key["wrapped"]) if h is not None and h.active]
+            active = [h for h in (holders.find(n) for n in key.holders) if h is not None and h.active]
             if not active:
                 raise Denied(
-                    f"that would leave generation {key['generation']} of the {level} level of {env.record} "
+                    f"that would leave generation {key.generation} of the {level} level of {env.record} "
                     "with no reader who is an active holder: what was written under it would be lost",
                     "nothing was changed; keep at least one manager able to read every level",
                 )
@@ -275,6 +275,6 @@ def map_records(fn: Callable[[str], RecordChange], record_ids: Sequence[str], pr
 
 
 __all__ = ["HISTORY_NOTE", "COMPROMISE_NOTE", "AccessResult", "RecordChange", "levels_given", "scope",
-           "active_target", "is_last_manager", "require_may_change", "sort_wrapped", "generations", "wrap_secret",
-           "unwrapped_secret", "wrap_all_generations", "drop_copies", "new_generation", "readers_of",
+           "active_target", "is_last_manager", "require_may_change", "generations", "wrap_secret",
+           "unwrapped_secret", "with_copies_for", "wrap_all_generations", "drop_copies", "new_generation", "readers_of",
            "reads_without_grants", "check_no_lockout", "write_changes", "rekey_every_record", "map_records"]

@@ -105,14 +105,14 @@ def mark_entry(
         if level is not None:
             # Re-encrypt the entry and its earlier markings under the new level's key.
             payload = dict(opened["payload"], level=new_level)
-            new_item["key"] = key["id"]
-            new_item["data"] = envelope.seal(payload, key["recipient"], "entry", env.source)
+            new_item["key"] = key.id
+            new_item["data"] = envelope.seal(payload, key.recipient, "entry", env.source)
             marks = []
             for old_item, mp in zip(sorted(item.get("marks", []) or [], key=lambda m: m["id"]),
                                     sorted(opened["marks"], key=lambda m: m["block"]), strict=True):  # open_entry opened every marking (block == id)
-                marks.append({"id": old_item["id"], "key": key["id"],
-                              "data": envelope.seal(dict(mp, level=new_level), key["recipient"], "mark", env.source)})
-        marks.append({"id": mark_id, "key": key["id"], "data": envelope.seal(mark_payload, key["recipient"], "mark", env.source)})
+                marks.append({"id": old_item["id"], "key": key.id,
+                              "data": envelope.seal(dict(mp, level=new_level), key.recipient, "mark", env.source)})
+        marks.append({"id": mark_id, "key": key.id, "data": envelope.seal(mark_payload, key.recipient, "mark", env.source)})
         marks.sort(key=lambda m: m["id"])
         new_item["marks"] = marks
         schema.check_def("record", "entry", new_item, env.entries_source)

@@ -46,8 +46,8 @@ holders stays a conflict that stops the sync.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from vault_cli.errors import ConfideError
@@ -55,6 +55,7 @@ from vault_cli.formats import envelope, policyfiles, signers
 from vault_cli.formats.policyfiles import holders_from_bytes, settings_from_bytes
 from vault_cli.model import policy
 from vault_cli.model.holders import HOLDERS_FILE, Holder, Holders
+from vault_cli.model.levels import Grant, LevelKey, LevelKeys, WrappedCopy, grants_from_json, revocations_from_json
 from vault_cli.model.settings import SETTINGS_FILE, Settings
 
 
@@ -79,20 +80,18 @@ def _pick(o, a, b, what: str):
     raise Conflict(what)
 
 
-def _merge_list(o: list, a: list, b: list) -> list:
-    """Three-way merge of a list treated as a set: keep what either side added, drop what either removed.
+def _merge_list(o: Sequence, a: Sequence, b: Sequence) -> list:
+    """Three-way merge of a list of values (frozen, or strings) treated as a set: keep what either side
+    added, drop what either removed.
 
     When only one side changed the list, that side's list is taken as it is (order included).
     """
-    if _canon(a) == _canon(o) or _canon(a) == _canon(b):
-        return b
-    if _canon(b) == _canon(o):
-        return a
-    co, cb = {_canon(x) for x in o}, {_canon(x) for x in b}
-    ca = {_canon(x) for x in a}
-    out = [x for x in a if _canon(x) in cb or _canon(x) not in co]
-    out += [x for x in b if _canon(x) not in ca and _canon(x) not in co]
-    return out
+    if list(a) == list(o) or list(a) == list(b):
+        return list(b)
+    if list(b) == list(o):
+        return list(a)
+    so, sa, sb = set(o), set(a), set(b)
+    return [x for x in a if x in sb or x not in so] + [x for x in b if x not in sa and x not in so]
 
 
 def _merge_map(o: dict, a: dict, b: dict, what: str) -> dict:
@@ -109,29 +108,25 @@ def _merge_map(o: dict, a: dict, b: dict, what: str) -> dict:
 # Record files
 
 
-def _merge_keys(o: list, a: list, b: list) -> list:
-    ko, ka, kb = ({k["id"]: k for k in xs} for xs in (o, a, b))
-    out = []
-    for kid in list(ka) + [k for k in kb if k not in ka]:
-        x, y, base = ka.get(kid), kb.get(kid), ko.get(kid)
+def _merge_keys(o: LevelKeys, a: LevelKeys, b: LevelKeys) -> LevelKeys:
+    out: list[LevelKey] = []
+    for kid in [k.id for k in a] + [k.id for k in b if a.find(k.id) is None]:
+        x, y, base = a.find(kid), b.find(kid), o.find(kid)
         if x is not None and y is not None:
-            meta = lambda k: (k["level"], k["generation"], k["recipient"])  # noqa: E731
-            if meta(x) != meta(y):
+            if (x.level, x.generation, x.recipient) != (y.level, y.generation, y.recipient):
                 raise Conflict(f"level key {kid} differs between the two sides (its public recipient was changed)")
-            merged = dict(x)
-            merged["wrapped"] = dict(sorted(_merge_map((base or {}).get("wrapped", {}), x["wrapped"], y["wrapped"],
-                                                       f"the wrapped copy of level key {kid} for").items()))
-            out.append(merged)
+            copies = _merge_map(base.wrapped() if base else {}, x.wrapped(), y.wrapped(), f"the wrapped copy of level key {kid} for")
+            out.append(replace(x, copies=tuple(WrappedCopy(n, copies[n]) for n in sorted(copies))))
         else:
             present = x if x is not None else y
             assert present is not None  # the id came from one of the sides
             if base is None:
                 out.append(present)
-            elif _canon(base) != _canon(present):
+            elif not (base.same_key(present) and base.wrapped() == present.wrapped()):
                 raise Conflict(f"level key {kid} was changed on one side and removed on the other")
     # Generations in order within each level (two of one number: both kept, by key id).
-    order = {lv: i for i, lv in enumerate(dict.fromkeys(k["level"] for k in out))}
-    return sorted(out, key=lambda k: (order[k["level"]], k["generation"], k["id"]))
+    order = {lv: i for i, lv in enumerate(dict.fromkeys(k.level for k in out))}
+    return LevelKeys(tuple(sorted(out, key=lambda k: (order[k.level], k.generation, k.id))))
 
 
 def _merge_entry(eo: Optional[dict], ea: dict, eb: dict) -> dict:
@@ -203,22 +198,24 @@ def merge_head(o: Optional[dict], a: dict, b: dict, *, merged: Optional[Side] = 
     head: dict = {"format": a["format"], "record": a["record"]}
     head["key_person"] = _pick(o.get("key_person"), a.get("key_person"), b.get("key_person"),
                                "the key person was changed differently on both sides")
-    grants = _merge_list(o.get("grants") or [], a.get("grants") or [], b.get("grants") or [])
+    og, ag, bg = (grants_from_json(h.get("grants")) for h in (o, a, b))
+    grants = _merge_list(og, ag, bg)
     if sides[0] is not None and sides[1] is not None:
-        grants = [g for g in grants if _grant_stands(g, o, a, b, sides, present)]
-    head["grants"] = sorted(grants, key=lambda g: (g["holder"], g["level"], g.get("granted", ""), _canon(g)))
-    for name in ("revoked", "rekey"):
-        if name in a or name in b or name in o:
-            merged_list = _merge_list(o.get(name) or [], a.get(name) or [], b.get(name) or [])
-            head[name] = sorted(merged_list, key=_canon)
+        grants = [g for g in grants if _grant_stands(g, og, ag if present[0] else (), bg if present[1] else (), sides)]
+    head["grants"] = sorted((g.to_json() for g in grants), key=lambda g: (g["holder"], g["level"], g["granted"], _canon(g)))
+    if "revoked" in a or "revoked" in b or "revoked" in o:
+        revoked = _merge_list(*[revocations_from_json(h.get("revoked")) for h in (o, a, b)])
+        head["revoked"] = sorted((r.to_json() for r in revoked), key=_canon)
+    if "rekey" in a or "rekey" in b or "rekey" in o:
+        head["rekey"] = sorted(_merge_list(o.get("rekey") or [], a.get("rekey") or [], b.get("rekey") or []), key=_canon)
     for extra in sorted((set(a) | set(b)) - {"format", "record", "key_person", "grants", "revoked", "rekey", "keys", "profile",
                                              "conflict"}):
         head[extra] = _pick(o.get(extra), a.get(extra), b.get(extra), f"'{extra}' was changed differently on both sides")
-    head["keys"] = _merge_keys(o.get("keys") or [], a["keys"], b["keys"])
+    keys = _merge_keys(*(LevelKeys.from_json(h.get("keys") or []) for h in (o, a, b)))
+    head["keys"] = keys.to_json()
     head["profile"], versions = _merge_profile(o, a, b)
     if versions:
-        held = {k["id"] for k in head["keys"]}
-        if any(v["key"] not in held for v in [head["profile"], *versions]):
+        if any(keys.find(v["key"]) is None for v in [head["profile"], *versions]):
             raise Conflict("the profile was changed on both sides, under level keys the merge does not keep")
         head["conflict"] = {"profile": versions}
     if merged is not None and merged.settings is not None and merged.holders is not None:
@@ -253,44 +250,46 @@ def _merge_profile(o: dict, a: dict, b: dict) -> tuple:
     return o["profile"], [found[k] for k in sorted(found)]
 
 
-def _grant_stands(g: dict, o: dict, a: dict, b: dict, sides: tuple, present: tuple) -> bool:
+def _grant_stands(g: Grant, o: Sequence[Grant], a: Sequence[Grant], b: Sequence[Grant], sides: tuple) -> bool:
     """A grant one side added stands only if its granter may grant that level on the other side too."""
-    c = _canon(g)
-    if c in {_canon(x) for x in o.get("grants") or []}:
+    if g in o:
         return True
-    in_a = present[0] and c in {_canon(x) for x in a.get("grants") or []}
-    in_b = present[1] and c in {_canon(x) for x in b.get("grants") or []}
+    in_a, in_b = g in a, g in b
     if in_a and in_b:
         return True  # both sides' histories hold it
     other = sides[1] if in_a else sides[0]
-    granter = other.holders.find(g.get("granted_by", "")) if other.holders else None
-    return policy.may_grant(other.settings, granter, g["level"]) if other.settings else False
+    granter = other.holders.find(g.granted_by) if other.holders else None
+    return policy.may_grant(other.settings, granter, g.level) if other.settings else False
 
 
 def hold_to_policy(head: dict, settings: Settings, holders: Holders) -> None:
     """Drop wrapped copies of anyone who does not read the level under the policy (end dates ignored);
-    a current generation that loses a copy, or two current generations, mark the level ``rekey``."""
+    a current generation that loses a copy, or two current generations, mark the level ``rekey``.
+    ``head`` is the merge's own new head: its key person, keys and ``rekey`` are replaced."""
     kp = head.get("key_person")
     if kp is not None and not policy.may_be_key_person(settings, holders.find(kp)):
         head["key_person"] = None  # removed (or no longer fit to be key person) on one side: that wins
     rekey = set(head.get("rekey") or [])
+    keys = LevelKeys.from_json(head["keys"])
+    held = keys
     for level in settings.levels:
-        gens = [k for k in head["keys"] if k["level"] == level]
+        gens = [k for k in held if k.level == level]
         if not gens:
             continue
         readers = policy.readers_for(settings, holders, head, level, None)
-        top = max(k["generation"] for k in gens)
-        current = [k for k in gens if k["generation"] == top]
-        if len(current) > 1:
+        top = max(k.generation for k in gens)
+        if sum(k.generation == top for k in gens) > 1:  # two current generations (made on both sides)
             rekey.add(level)
         for k in gens:
-            dropped = [n for n in k["wrapped"] if n not in readers]
-            for n in dropped:
-                del k["wrapped"][n]
-            if dropped and k["generation"] == top:
-                rekey.add(level)
-            if not k["wrapped"]:
-                raise Conflict(f"generation {k['generation']} of the {level} key would be left with no reader")
+            dropped = [n for n in k.holders if n not in readers]
+            if dropped:
+                keys = keys.replace(k := k.without(dropped))
+                if k.generation == top:
+                    rekey.add(level)
+            if not k.copies:
+                raise Conflict(f"generation {k.generation} of the {level} key would be left with no reader")
+    if keys is not held:
+        head["keys"] = keys.to_json()
     if rekey:
         head["rekey"] = sorted(rekey)
 

@@ -14,6 +14,7 @@ from vault_cli.adapters.crypto import NotForThisKey
 from vault_cli.errors import Denied, IntegrityError, NotFound, UsageError, VaultStateError
 from vault_cli.formats import envelope
 from vault_cli.model import ids, policy, trail
+from vault_cli.model.levels import LevelKey, LevelKeys
 from vault_cli.model.record import AnyEntry, Conflict, Entry, NewEntry, Profile, ProfileVersion, Record, SealedEntry
 from vault_cli.services.vault import Session
 from vault_cli.services.writing import WriteResult, check_input, warnings_for_vault, writing
@@ -28,11 +29,12 @@ LIST_FIELDS = ("home_languages", "allergies")
 # Creating a record
 
 
-def _wrap_for(session: Session, key: dict, secret: str, record_id: str, names: Iterable[str]) -> None:
+def _wrap_for(session: Session, key: LevelKey, secret: str, record_id: str, names: Iterable[str]) -> LevelKey:
     for name in sorted(names):
-        key["wrapped"][name] = envelope.wrap_level_key(
+        key = key.with_copy(name, envelope.wrap_level_key(
             secret, record=record_id, key=key, holder_recipient=session.holders.get(name).recipient
-        )
+        ))
+    return key
 
 
 def check_key_person(session: Session, name: Optional[str]) -> Optional[str]:
@@ -98,20 +100,17 @@ def new_record(session: Session, actor, record_id: str, profile: dict, key_perso
     head: dict[str, Any] = {"format": envelope.FORMAT, "record": record_id, "key_person": key_person,
                             "grants": [], "keys": []}
     today = session.clock.today()
-    taken: set[str] = set()
+    env = envelope.Envelope(source, head, envelope.EMPTY_TAIL)
     for level in settings.levels:
-        key, secret = envelope.new_level_key(taken, level, 1)
-        taken.add(key["id"])
+        key, secret = envelope.new_generation_key(env.level_keys.ids, level, 1)
         readers = policy.readers_for(settings, session.holders, head, level, today)
         if not readers:
             raise Denied(f"no active holder would be able to read the {level} level", "add a manager first")
-        _wrap_for(session, key, secret, record_id, readers)
-        head["keys"].append(key)
+        env.level_keys = LevelKeys((*env.keys, _wrap_for(session, key, secret, record_id, readers)))
         if not policy.may_make_key(settings, session.holders, head, actor, level):
-            envelope.mark_rekey(head, level)
+            env.mark_rekey(level)
     profile = dict(profile, key_person=key_person)
     profile = {k: v for k, v in profile.items() if v is not None}
-    env = envelope.Envelope(source, head, envelope.EMPTY_TAIL)
     env.head["profile"] = seal_profile(env, profile, actor.name, session.clock.now_iso())
     return env
 
@@ -127,7 +126,7 @@ def seal_profile(env: envelope.Envelope, profile: dict, author: str, updated_at:
         "updated_by": author,
         "profile": profile,
     }
-    return {"key": key["id"], "data": envelope.seal(payload, key["recipient"], "profile", env.source)}
+    return {"key": key.id, "data": envelope.seal(payload, key.recipient, "profile", env.source)}
 
 
 # ---------------------------------------------------------------------------
@@ -172,7 +171,7 @@ def conflict_versions(session: Session, env: envelope.Envelope) -> Optional[list
 
 def _open_profile(session: Session, env: envelope.Envelope, block: dict) -> Optional[dict]:
     key = env.key(block["key"])
-    if key["level"] != "general":
+    if key.level != "general":
         raise IntegrityError(f"a profile in {env.source} is not under a general-level key", "run 'confide verify'")
     ident = session.level_identity(env, block["key"])
     if ident is None:
@@ -205,7 +204,7 @@ def open_entry(session: Session, env: envelope.Envelope, item: dict) -> Optional
     """The entry's payload and its markings, or None when the caller holds no key for it."""
     where = env.entries_source  # entry blocks and their markings live in the entries file
     key = env.key(item["key"], referrer=where)
-    level = key["level"]
+    level = key.level
     ident = session.level_identity(env, item["key"])
     if ident is None:
         return None
@@ -215,7 +214,7 @@ def open_entry(session: Session, env: envelope.Envelope, item: dict) -> Optional
         marks = []
         for m in item.get("marks", []) or []:
             mkey = env.key(m["key"], referrer=where)
-            if mkey["level"] != level:
+            if mkey.level != level:
                 raise IntegrityError(f"a marking of {item['id']} in {where} is not at the entry's level", "run 'confide verify'")
             mident = session.level_identity(env, m["key"])
             if mident is None:
@@ -243,7 +242,7 @@ def show_record(session: Session, record_id: str) -> Record:
     for item in env.entries:
         opened = open_entry(session, env, item)
         if opened is None:
-            entries.append(SealedEntry(item["id"], env.key(item["key"])["level"]))
+            entries.append(SealedEntry(item["id"], env.key(item["key"]).level))
         else:
             entries.append(current_state(opened))
     # Chronology: readable entries by when they happened; sealed ones by when they were
@@ -344,8 +343,8 @@ def seal_entry(env: envelope.Envelope, entry_id: str, fields: NewEntry, *, autho
     if details:
         payload["details"] = details
     check_input("entry", payload, "the new entry")
-    block = envelope.seal(payload, key["recipient"], "entry", env.source)
-    env.append_entry({"id": entry_id, "key": key["id"], "data": block})
+    block = envelope.seal(payload, key.recipient, "entry", env.source)
+    env.append_entry({"id": entry_id, "key": key.id, "data": block})
 
 
 def add_entry(
@@ -382,7 +381,7 @@ def add_entry(
         if corrects is not None and env.find_entry(corrects) is None:
             raise NotFound(f"{{0}} names {corrects}, which is not an entry of {record_id}",
                            f"see its entries with: confide show {record_id}", fields=("corrected entry",))
-        rekey_due = level in (env.head.get("rekey") or [])  # the writer does not read the level (else re-keyed)
+        rekey_due = level in env.rekey  # the writer does not read the level (else re-keyed)
         entry_id = ids.new_entry_id()
         seal_entry(env, entry_id, fields, author=actor.name, now=session.clock.now_iso(), corrects=corrects,
                    details=details)

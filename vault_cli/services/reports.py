@@ -24,24 +24,24 @@ def _level_report(vault: Vault, env: envelope.Envelope, level: str, today: dt.da
     cur = env.current_key(level)
     gens = generations(env, level)
     readers = []
-    for name in sorted(cur["wrapped"]):
+    for name in sorted(cur.holders):
         h = holders.find(name)
         row: dict = {"holder": name, "role": h.role if h else None, "status": h.status if h else "unknown"}
         reasons = policy.reasons_for(settings, holders, head, h, level, today) if h else []
         until = None
-        for g in head.get("grants", []) or []:
-            if g["holder"] == name and g["level"] == level:
-                until = g.get("until")
-                if not policy.grant_live(g, today):
+        for g in env.grants:
+            if g.is_for(name, level):
+                until = g.until
+                if not g.live(today):
                     reasons.append(f"expired grant (until {until}): ends at the next write or 'confide expire'")
         row["reasons"] = reasons or ["a copy with no reason in the policy: run 'confide verify'"]
         row["until"] = until
-        row["generations"] = [k["generation"] for k in gens if name in k["wrapped"]]
+        row["generations"] = [k.generation for k in gens if k.holds(name)]
         readers.append(row)
-    grants = [dict(g) for g in head.get("grants", []) or [] if g["level"] == level]
-    revoked = [dict(r) for r in head.get("revoked", []) or [] if r["level"] == level]
-    return {"level": level, "generation": cur["generation"], "key": cur["id"], "readers": readers,
-            "grants": grants, "revoked": revoked, "rekey_pending": level in (head.get("rekey") or [])}
+    grants = [g.to_json() for g in env.grants if g.level == level]
+    revoked = [r.to_json() for r in env.revocations if r.level == level]
+    return {"level": level, "generation": cur.generation, "key": cur.id, "readers": readers,
+            "grants": grants, "revoked": revoked, "rekey_pending": level in env.rekey}
 
 
 def record_access(vault: Vault, record_id: str) -> dict:
@@ -63,17 +63,17 @@ def holder_access(vault: Vault, name: str, progress=None) -> dict:
         levels = []
         for level in settings.levels:
             gens = generations(env, level)
-            held = [k["generation"] for k in gens if name in k["wrapped"]]
+            held = [k.generation for k in gens if k.holds(name)]
             if not held:
                 continue
             reasons = policy.reasons_for(settings, holders, env.head, holder, level, today)
             until = None
-            for g in env.head.get("grants", []) or []:
-                if g["holder"] == name and g["level"] == level:
-                    until = g.get("until")
-                    if not policy.grant_live(g, today):
+            for g in env.grants:
+                if g.is_for(name, level):
+                    until = g.until
+                    if not g.live(today):
                         reasons.append(f"expired grant (until {until}): ends at the next write or 'confide expire'")
-            current = gens[-1]["generation"] in held
+            current = gens[-1].generation in held
             if not current:
                 reasons.append("older generations only: reads entries written before a later key change")
             levels.append({"level": level, "current": current, "generations": held,

@@ -143,7 +143,7 @@ def open_entries(session: Session, env, levels: Optional[tuple] = None) -> tuple
     """
     out, sealed = [], 0
     for item in env.entries:
-        if levels is not None and env.key(item["key"])["level"] not in levels:
+        if levels is not None and env.key(item["key"]).level not in levels:
             continue
         opened = records.open_entry(session, env, item)
         if opened is None:

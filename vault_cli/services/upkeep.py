@@ -196,19 +196,19 @@ def _keep_record_current(session: Session, rid: str, today: dt.date, expire: boo
     before = env.head_bytes()
     change = RecordChange(rid, None)
     if expire:
-        grants = list(head.get("grants") or [])
-        expired = [g for g in grants if not policy.grant_live(g, today)]
+        grants = env.grants
+        expired = [g for g in grants if not g.live(today)]
         if expired:
-            head["grants"] = [g for g in grants if policy.grant_live(g, today)]
+            env.grants = tuple(g for g in grants if g.live(today))
             for level in session.settings.levels:
-                gone = {g["holder"] for g in expired if g["level"] == level}
+                gone = {g.holder for g in expired if g.level == level}
                 gone = {n for n in gone if n not in readers_of(session, head, level, today)}
                 if gone and drop_copies(env, level, gone):
                     if new_generation(session, env, level, readers_of(session, head, level, today) - gone) is not None:
                         change.generations += 1
                     check_no_lockout(session, env, [level], need_grantor=False)
-            change.notes.extend(sorted({g["holder"] for g in expired}))
-    for level in list(head.get("rekey") or []):
+            change.notes.extend(sorted({g.holder for g in expired}))
+    for level in env.rekey:
         if policy.may_make_key(session.settings, session.holders, head, session.actor, level):
             new_generation(session, env, level, readers_of(session, head, level, today))
             change.generations += 1

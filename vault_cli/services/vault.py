@@ -396,11 +396,12 @@ class Session:
         key = env.key(key_id)
         result = None
         name = self.reader_name
-        if name and name in key["wrapped"]:
+        copy = key.copy_for(name) if name else None
+        if copy is not None:
             for ident in self.identities:
                 try:
                     result = envelope.unwrap_level_key(
-                        key["wrapped"][name], ident, record=env.record, key=key, source=env.source
+                        copy, ident, record=env.record, key=key, source=env.source
                     )
                     break
                 except crypto.NotForThisKey:

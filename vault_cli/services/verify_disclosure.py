@@ -39,7 +39,7 @@ def profile_at(checks, rid: str, rv: RecordVersion, path: str) -> Optional[Profi
         return None
     try:
         payload = envelope.open_block(block["data"], ident, schema_name="profile", record=rid, block="profile",
-                                      level=key["level"], source=path)
+                                      level=key.level, source=path)
     except (crypto.NotForThisKey, IntegrityError):
         return None
     return Profile.from_json(payload["profile"], key_person=(rv.head or {}).get("key_person"))
@@ -95,8 +95,8 @@ def check_step(checks, ctx, path: str, rid: str, rv: RecordVersion, step: dict) 
         if target is None or key is None:
             checks.add(sha, path, "disclosure", f"{where} decides for request {request_id} on "
                        f"{_shown(entry, entry=True)}, which is not an entry of this record")
-        elif disclosure.level_below(str(step.get("level")), disclosure.decision_level(key["level"])):
-            checks.add(sha, path, "disclosure", f"{where}, a decision on entry {entry} ({key['level']}), "
+        elif disclosure.level_below(str(step.get("level")), disclosure.decision_level(key.level)):
+            checks.add(sha, path, "disclosure", f"{where}, a decision on entry {entry} ({key.level}), "
                        f"is kept at the {step.get('level')} level: a decision sits at its entry's level or above, "
                        "since it says what the entry is about")
     if category == "request-export" and details.get("procedure") == disclosure.EXPORT_DECIDED:

@@ -15,6 +15,7 @@ from typing import Optional
 from vault_cli.adapters import crypto, gitlog
 from vault_cli.errors import ConfideError
 from vault_cli.formats import envelope
+from vault_cli.model.levels import LevelKeys
 from vault_cli.services.names_cache import DAMAGED, NamesCache, fields_of, names_in
 from vault_cli.services.verify_versions import VerifierState
 
@@ -32,7 +33,7 @@ class NameChecks(VerifierState):
             head = envelope.load_head(self.cat.get(blob) or b"", path)
         except ConfideError:
             return False
-        self.reader.head_keys[rid] = {k["id"]: k for k in head.get("keys", [])}
+        self.reader.head_keys[rid] = LevelKeys.from_json(head.get("keys", []))
         self._head_profiles[rid] = (path, head["profile"])
         return True
 
@@ -45,15 +46,17 @@ class NameChecks(VerifierState):
             if not self._load_head(rid, path, blob):
                 return DAMAGED
         path, block = self._head_profiles[rid]
-        key = self.reader.head_keys.get(rid, {}).get(block.get("key"))
-        if not key:
+        at_tip = self.reader.head_keys.get(rid)
+        key_id = block.get("key")
+        key = at_tip.find(key_id) if at_tip is not None and isinstance(key_id, str) else None
+        if key is None:
             return DAMAGED
         ident = self.reader.level_identity(rid, key, path)
         if ident is None:
             return None
         try:
             payload = envelope.open_block(block["data"], ident, schema_name="profile", record=rid, block="profile",
-                                          level=key["level"], source=path)
+                                          level=key.level, source=path)
         except (crypto.NotForThisKey, ConfideError):
             return DAMAGED
         return fields_of(payload.get("profile") or {})

@@ -23,6 +23,7 @@ from vault_cli.errors import IntegrityError
 from vault_cli.formats import envelope
 from vault_cli.model import policy, trail
 from vault_cli.model.holders import Holder, Holders
+from vault_cli.model.levels import LevelKey, grants_from_json, revocations_from_json
 from vault_cli.model.settings import PROCEDURE_CATEGORIES, Settings
 from vault_cli.services.verify_versions import RecordVersion, VerifierState
 
@@ -60,10 +61,6 @@ class Ctx:
 
     def readers_after(self, head: dict, level: str, today=None) -> set[str]:
         return policy.readers_for(self.after_settings, self.after_holders, head, level, today)
-
-
-def _canon_item(d: dict) -> tuple:
-    return tuple(sorted(d.items()))
 
 
 def _minus_level(payload: dict) -> dict:
@@ -160,12 +157,12 @@ class RecordChecks(VerifierState):
         moved_to = None
         if (now["key"], now["data"]) != (item["key"], item["data"]):
             ok_old, ok_new = old.key(item["key"]), new.key(now["key"])
-            if ok_new is None or ok_old is None or ok_old["level"] == ok_new["level"]:
+            if ok_new is None or ok_old is None or ok_old.level == ok_new.level:
                 self.add(c.sha, path, "entry-changed", f"entry {eid} was re-encrypted without moving to another level")
             else:
-                moved_to = ok_new["level"]
+                moved_to = ok_new.level
                 levels = ctx.settings.levels
-                if levels.index(moved_to) < levels.index(ok_old["level"]) and not ctx.may_level("lowers", ok_old["level"]):
+                if levels.index(moved_to) < levels.index(ok_old.level) and not ctx.may_level("lowers", ok_old.level):
                     self.add(c.sha, path, "lower",
                              f"entry {eid} was moved down from {ok_old['level']} to {moved_to} by '{ctx.name}', "
                              f"whose role may not lower the {ok_old['level']} level")
@@ -205,7 +202,7 @@ class RecordChecks(VerifierState):
             return None
         try:
             return envelope.open_block(item["data"], ident, schema_name=kind, record=rid, block=item["id"],
-                                       level=key["level"], source=path)
+                                       level=key.level, source=path)
         except (crypto.NotForThisKey, IntegrityError):
             return None
 
@@ -221,7 +218,7 @@ class RecordChecks(VerifierState):
             return None
         try:
             payload = envelope.open_block(item["data"], ident, schema_name=kind, record=rid, block=item["id"],
-                                          level=key["level"], source=path)
+                                          level=key.level, source=path)
         except crypto.NotForThisKey:
             self.add(ctx.c.sha, path, "binding", f"{kind} {item['id']} is not encrypted to the level key it names")
             return None
@@ -304,52 +301,51 @@ class RecordChecks(VerifierState):
                 self.add(sha, path, "role", f"'{kp_new}' was made the key person, whose role may not be one")
 
         # grants
-        og = {_canon_item(g): g for g in oh.get("grants") or []}
-        ng = {_canon_item(g): g for g in nh.get("grants") or []}
-        for k, g in ng.items():
-            if k in og:
+        og = dict.fromkeys(grants_from_json(oh.get("grants")))
+        ng = dict.fromkeys(grants_from_json(nh.get("grants")))
+        for g in ng:
+            if g in og:
                 continue
-            if not ctx.may_level("grants", g["level"]):
-                self.add(sha, path, "grant", f"a grant of {g['level']} to '{g['holder']}' was added by '{ctx.name}', who cannot grant that level")
-            elif g["holder"] == ctx.name:
-                self.add(sha, path, "self-grant", f"'{ctx.name}' granted themselves the {g['level']} level")
-            if g.get("granted_by") != ctx.name and ctx.actor is not None:
-                self.add(sha, path, "grant", f"a grant says it was given by '{g.get('granted_by')}' but the commit is by '{ctx.name}'")
-            target = ctx.after_holders.find(g["holder"])
+            if not ctx.may_level("grants", g.level):
+                self.add(sha, path, "grant", f"a grant of {g.level} to '{g.holder}' was added by '{ctx.name}', who cannot grant that level")
+            elif g.holder == ctx.name:
+                self.add(sha, path, "self-grant", f"'{ctx.name}' granted themselves the {g.level} level")
+            if g.granted_by != ctx.name and ctx.actor is not None:
+                self.add(sha, path, "grant", f"a grant says it was given by '{g.granted_by}' but the commit is by '{ctx.name}'")
+            target = ctx.after_holders.find(g.holder)
             needs = policy.grant_needs(ctx.after_settings, target) if target else ()
             role = target.role if target else None  # 'needs' is empty without a target holder
-            if "until" in needs and not g.get("until"):
-                self.add(sha, path, "grant", f"a grant to '{g['holder']}' ({role}) has no end date, which that role's grants need")
-            if "parent-permission" in needs and not g.get("parent_permission"):
-                self.add(sha, path, "grant", f"a grant to '{g['holder']}' ({role}) has no parent's permission, which that role's grants need")
+            if "until" in needs and not g.until:
+                self.add(sha, path, "grant", f"a grant to '{g.holder}' ({role}) has no end date, which that role's grants need")
+            if "parent-permission" in needs and not g.parent_permission:
+                self.add(sha, path, "grant", f"a grant to '{g.holder}' ({role}) has no parent's permission, which that role's grants need")
             if "parent-permission" in needs and c.trailers.get("Confide-Records", "1") != "1":
-                self.add(sha, path, "grant", f"a grant to '{g['holder']}' ({role}) was given for several records at once; "
+                self.add(sha, path, "grant", f"a grant to '{g.holder}' ({role}) was given for several records at once; "
                          "that role's grants are given one child at a time")
-        for k, g in og.items():
-            if k in ng:
+        for g in og:
+            if g in ng:
                 continue
-            expired = bool(g.get("until")) and g["until"] < ctx.today.isoformat()
-            leaver = g["holder"] in removed_holders and ctx.action == "holder.remove"
-            if not ctx.may_level("grants", g["level"]) and not (ctx.action == "access.expire" and expired) and not leaver:
-                self.add(sha, path, "grant", f"a grant of {g['level']} to '{g['holder']}' was removed by '{ctx.name}', who cannot change that level")
+            expired = bool(g.until) and g.until < ctx.today.isoformat()
+            leaver = g.holder in removed_holders and ctx.action == "holder.remove"
+            if not ctx.may_level("grants", g.level) and not (ctx.action == "access.expire" and expired) and not leaver:
+                self.add(sha, path, "grant", f"a grant of {g.level} to '{g.holder}' was removed by '{ctx.name}', who cannot change that level")
 
         # revocations of role or key-person access
-        orv = {_canon_item(r) for r in oh.get("revoked") or []}
-        nrv = {_canon_item(r) for r in nh.get("revoked") or []}
-        for r in nh.get("revoked") or []:
-            if _canon_item(r) not in orv and not ctx.may_level("grants", r["level"]):
-                self.add(sha, path, "grant", f"a revocation of {r['level']} was recorded by '{ctx.name}', who cannot change that level")
-        for r in oh.get("revoked") or []:
-            if _canon_item(r) not in nrv and not ctx.may_level("grants", r["level"]) and not (
-                    r["holder"] in removed_holders and ctx.action == "holder.remove"):
-                self.add(sha, path, "grant", f"a revocation of {r['level']} for '{r['holder']}' was lifted by '{ctx.name}', who cannot change that level")
+        orv, nrv = revocations_from_json(oh.get("revoked")), revocations_from_json(nh.get("revoked"))
+        for r in nrv:
+            if r not in orv and not ctx.may_level("grants", r.level):
+                self.add(sha, path, "grant", f"a revocation of {r.level} was recorded by '{ctx.name}', who cannot change that level")
+        for r in orv:
+            if r not in nrv and not ctx.may_level("grants", r.level) and not (
+                    r.holder in removed_holders and ctx.action == "holder.remove"):
+                self.add(sha, path, "grant", f"a revocation of {r.level} for '{r.holder}' was lifted by '{ctx.name}', who cannot change that level")
 
         # level keys and their wrapped copies
-        old_keys = {k["id"]: k for k in oh.get("keys", [])}
-        new_ids = {k["id"] for k in nh["keys"]}
-        for kid, k in old_keys.items():
-            if kid not in new_ids and not ctx.erasure:
-                self.add(sha, path, "level-key", f"level key {kid} ({k['level']}) was removed")
+        old_keys = {lk.id: lk for lk in (old.level_keys() if old is not None else ())}
+        new_keys = new.level_keys()
+        for kid, lk in old_keys.items():
+            if new_keys.find(kid) is None and not ctx.erasure:
+                self.add(sha, path, "level-key", f"level key {kid} ({lk.level}) was removed")
         rekey_old, rekey_new = set(oh.get("rekey") or []), set(nh.get("rekey") or [])
         readers_cache: dict = {}
 
@@ -361,45 +357,45 @@ class RecordChecks(VerifierState):
 
         new_generation: set = set()
         rotated = self._rotated(ctx)
-        for k in nh["keys"]:
-            level = k["level"]
-            ok = old_keys.get(k["id"])
+        for lk in new_keys:
+            level = lk.level
+            ok = old_keys.get(lk.id)
             if ok is None:
-                gens = [x["generation"] for x in old_keys.values() if x["level"] == level]
-                if gens and k["generation"] <= max(gens):
-                    self.add(sha, path, "level-key", f"a new {level} key {k['id']} reuses generation {k['generation']}")
+                gens = [x.generation for x in old_keys.values() if x.level == level]
+                if gens and lk.generation <= max(gens):
+                    self.add(sha, path, "level-key", f"a new {level} key {lk.id} reuses generation {lk.generation}")
                 new_generation.add(level)
                 # a record's maker who does not read a level makes its first key and marks it for re-keying;
                 # a later generation is made only by a holder who reads the level
                 if ctx.name not in readers(level) and not (old is None and level in rekey_new):
                     self.add(sha, path, "level-key",
-                             f"a new generation {k['generation']} of the {level} key was made by '{ctx.name}', who does not "
+                             f"a new generation {lk.generation} of the {level} key was made by '{ctx.name}', who does not "
                              "read that level: whoever makes a key knows its secret")
-                for name in sorted(readers(level, ctx.today) - set(k["wrapped"])):
-                    self.add(sha, path, "reader", f"the new generation {k['generation']} of the {level} key {k['id']} "
+                for name in sorted(readers(level, ctx.today) - set(lk.holders)):
+                    self.add(sha, path, "reader", f"the new generation {lk.generation} of the {level} key {lk.id} "
                              f"leaves out '{name}', who reads that level: what is written under it is kept from them")
-                added, removed, changed = set(k["wrapped"]), set(), set()
+                added, removed, changed = set(lk.holders), set(), set()
             else:
-                if (ok["level"], ok["generation"], ok["recipient"]) != (level, k["generation"], k["recipient"]):
-                    self.add(sha, path, "level-key", f"level key {k['id']} had its public recipient, level or generation replaced")
-                added = set(k["wrapped"]) - set(ok["wrapped"])
-                removed = set(ok["wrapped"]) - set(k["wrapped"])
-                changed = {n for n in set(k["wrapped"]) & set(ok["wrapped"]) if k["wrapped"][n] != ok["wrapped"][n]}
+                if not ok.same_key(lk):
+                    self.add(sha, path, "level-key", f"level key {lk.id} had its public recipient, level or generation replaced")
+                added = set(lk.holders) - set(ok.holders)
+                removed = set(ok.holders) - set(lk.holders)
+                changed = {n for n in set(lk.holders) & set(ok.holders) if lk.copy_for(n) != ok.copy_for(n)}
             for name in sorted(added - readers(level)):
                 check = "self-grant" if name == ctx.name else "reader"
-                self.add(sha, path, check, f"'{name}' was given a copy of the {level} key {k['id']}, but does not read "
+                self.add(sha, path, check, f"'{name}' was given a copy of the {level} key {lk.id}, but does not read "
                          "that level of this record under the policy")
             for name in sorted(removed & readers(level, ctx.today)):
-                self.add(sha, path, "reader", f"the copy of the {level} key {k['id']} held by '{name}', who still reads "
+                self.add(sha, path, "reader", f"the copy of the {level} key {lk.id} held by '{name}', who still reads "
                          f"that level, was removed by '{ctx.name}'")
             for name in sorted(changed - rotated):
-                self.add(sha, path, "reader", f"the copy of the {level} key {k['id']} held by '{name}' was replaced, "
+                self.add(sha, path, "reader", f"the copy of the {level} key {lk.id} held by '{name}' was replaced, "
                          "and not by a key rotation of theirs")
-            self._own_copy_opens(ctx, path, rid, k)
+            self._own_copy_opens(ctx, path, rid, lk)
         for level in ctx.settings.levels:
-            for k in (k for k in nh["keys"] if k["level"] == level):
-                if not any((h := ctx.after_holders.find(n)) is not None and h.active for n in k["wrapped"]):
-                    self.add(sha, path, "lockout", f"generation {k['generation']} of the {level} key is left with no "
+            for lk in (lk for lk in new_keys if lk.level == level):
+                if not any((h := ctx.after_holders.find(n)) is not None and h.active for n in lk.holders):
+                    self.add(sha, path, "lockout", f"generation {lk.generation} of the {level} key is left with no "
                              "reader who is an active holder: what was written under it is lost")
         for level in sorted(rekey_old - rekey_new):
             if level not in new_generation or ctx.name not in readers(level):
@@ -458,13 +454,14 @@ class RecordChecks(VerifierState):
             return set()
         return {name}
 
-    def _own_copy_opens(self, ctx: Ctx, path: str, rid: str, k: dict) -> None:
+    def _own_copy_opens(self, ctx: Ctx, path: str, rid: str, k: LevelKey) -> None:
         """The verifier's own copy of a level key must open and match its key."""
-        if not (self.reader.name and self.reader.name in k["wrapped"]):
+        copy = k.copy_for(self.reader.name) if self.reader.name else None
+        if copy is None:
             return
         for ident in self.reader.identities:
             try:
-                envelope.unwrap_level_key(k["wrapped"][self.reader.name], ident, record=rid, key=k, source=path)
+                envelope.unwrap_level_key(copy, ident, record=rid, key=k, source=path)
                 return
             except crypto.NotForThisKey:
                 continue
@@ -476,7 +473,7 @@ class RecordChecks(VerifierState):
         assert rv.head is not None  # called from check_head, on a version that parsed
         block = rv.head["profile"]
         key = rv.key(block["key"])
-        if key is None or key["level"] != ctx.settings.levels[0]:
+        if key is None or key.level != ctx.settings.levels[0]:
             self.add(ctx.c.sha, path, "binding", "the profile is not under a general-level key of the record")
             return
         ident = self.reader.level_identity(rid, key, path)
@@ -485,7 +482,7 @@ class RecordChecks(VerifierState):
             return
         try:
             payload = envelope.open_block(block["data"], ident, schema_name="profile", record=rid, block="profile",
-                                          level=key["level"], source=path)
+                                          level=key.level, source=path)
         except crypto.NotForThisKey:
             self.add(ctx.c.sha, path, "binding", "the profile is not encrypted to the level key it names")
             return

@@ -19,6 +19,7 @@ from vault_cli.adapters.gitlog import CommitInfo
 from vault_cli.errors import ConfideError, IntegrityError
 from vault_cli.formats import canonical, envelope
 from vault_cli.model.holders import Holder, Holders
+from vault_cli.model.levels import LevelKey, LevelKeys
 from vault_cli.model.settings import Settings
 
 
@@ -79,6 +80,7 @@ class RecordVersion:
     error: Optional[Finding] = None
     _entries: Optional[Mapping] = None
     _chunks: Optional[dict] = None
+    _level_keys: Optional[LevelKeys] = None
 
     def entries(self) -> Mapping:
         if self._entries is None:
@@ -113,11 +115,14 @@ class RecordVersion:
         theirs = other._chunks
         return {eid for eid, chunk in self._chunks.items() if theirs.get(eid) == chunk}
 
-    def key(self, key_id: str) -> Optional[dict]:
-        for k in (self.head or {}).get("keys", []):
-            if k["id"] == key_id:
-                return k
-        return None
+    def level_keys(self) -> LevelKeys:
+        """The head's level keys, parsed once (none when the head did not parse)."""
+        if self._level_keys is None:
+            self._level_keys = LevelKeys.from_json((self.head or {}).get("keys", []))
+        return self._level_keys
+
+    def key(self, key_id: str) -> Optional[LevelKey]:
+        return self.level_keys().find(key_id)
 
 
 def _plaintext_in(node: Any, path: str = "") -> Optional[str]:
@@ -237,26 +242,27 @@ class Reader:
         self.identities = identities
         self.name = name
         self._keys: dict = {}
-        self.head_keys: dict = {}  # record -> {key id: key dict} at the tip, for copies granted later
+        self.head_keys: dict[str, LevelKeys] = {}  # record -> its level keys at the tip, for copies granted later
         self.unopened = 0  # blocks a check needed a key for and this reader could not open
 
     @classmethod
     def none(cls) -> Reader:
         return cls([], None)
 
-    def level_identity(self, record: str, key: dict, source: str) -> Optional[crypto.Identity]:
+    def level_identity(self, record: str, key: LevelKey, source: str) -> Optional[crypto.Identity]:
         if self.name is None:
             return None
-        ck = (record, key["id"])
+        ck = (record, key.id)
         if ck in self._keys:
             return self._keys[ck]
         result = None
         candidates = [key]
-        later = self.head_keys.get(record, {}).get(key["id"])
+        at_tip = self.head_keys.get(record)
+        later = at_tip.find(key.id) if at_tip is not None else None
         if later is not None and later is not key:
             candidates.append(later)
         for k in candidates:
-            wrapped = (k.get("wrapped") or {}).get(self.name)
+            wrapped = k.copy_for(self.name)
             if not wrapped:
                 continue
             for ident in self.identities:

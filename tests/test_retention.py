@@ -233,7 +233,7 @@ def test_verify_finds_decisions_the_command_refuses(family):
     found = _forged(v, bo, KEEP, who="dara")
     assert [k for k, _ in found] == ["role"] and "may not decide retention reviews" in found[0][1], found
     # before the review date has come (Ada's is 2047)
-    found = _forged(v, ada, KEEP, who="amira")
+    found = _forged(v, ada, dict(KEEP, review_date="2047-03-04"), who="amira")
     assert [k for k, _ in found] == ["retention"] and "review date has not come" in found[0][1], found
     # no reason; below the highest level of the record's entries (once it holds a confidential one)
     found = _forged(v, bo, dict(KEEP, reason=" "), who="amira", level="general")
@@ -274,3 +274,24 @@ def test_a_leaver_whose_date_cannot_be_worked_out_is_due_for_attention(vault):
     vault.ok("child", "set", rid, "dob=2022-01-10")
     assert json.loads(vault.ok("retention", rid, "--json").stdout)["review_date"] == "2043-04-10"
     assert not [i for i in json.loads(vault.ok("due", "--json").stdout)["items"] if i["kind"] == "retention"]
+
+
+def test_verify_judges_a_decision_by_its_commits_day_and_the_review_date_it_records(family):
+    """A decision committed on 2026-11-24 that says it was taken on 2026-07-01, to keep the record until
+    2026-08-01 (already past on its commit's day, which the command refuses), with a review date that was never
+    the record's: each part is found."""
+    v, ada, bo = family
+    v.ok("child", "leave", bo, "--date", "2023-06-30", who="cara")  # Bo's review date: 2026-06-30
+    backdated = dict(KEEP, keep_until="2026-08-01")
+    found = _forged(v, bo, backdated, who="amira", level="general", at="2026-07-01")
+    assert sorted(k for k, _ in found) == ["retention", "retention"], found
+    assert any("the day it says it was taken is not the day of its commit" in m for _, m in found), found
+    assert any("keep-until date is not after the day of the decision" in m for _, m in found), found
+    # the day right: only the review date it records is wrong
+    found = _forged(v, bo, dict(KEEP, review_date="1999-01-01"), who="amira", level="general")
+    assert [k for k, _ in found] == ["retention"] and "review date it was taken at is not the record's" in found[0][1], found
+    found = _forged(v, bo, {k: w for k, w in KEEP.items() if k != "review_date"}, who="amira", level="general")
+    assert [k for k, _ in found] == ["retention"], found
+    # a time on the commit's day, or the day before within the clock allowance of a commit just after midnight,
+    # is the commit's day
+    assert _forged(v, bo, KEEP, who="amira", level="general", at="2026-11-24T09:58:00+00:00") == []

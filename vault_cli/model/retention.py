@@ -168,7 +168,23 @@ def decisions_in(entries: Iterable[Entry]) -> tuple[Decision, ...]:
 
 
 # fields, as errors name them (the command line: --keep-until, --reason)
-KEEP_UNTIL, REASON = "keep-until date", "reason for the review decision"
+KEEP_UNTIL, REASON, REVIEW_DATE = "keep-until date", "reason for the review decision", "review date"
+
+
+def decision_day(at: Any, made: dt.datetime, allowance: dt.timedelta) -> tuple[dt.date, list[tuple[str, str]]]:
+    """The day a decision committed at ``made`` (the commit's date, an aware time) was taken: the commit's day,
+    not the ``at`` its author wrote; and what is wrong with ``at`` (its day must be the commit's, within the
+    clock ``allowance``, ``policy.CLOCK_ALLOWANCE``, either side: 'confide review' writes its own today), as
+    ``review_problems`` words it. verify judges a decision by this day, so a decision cannot be backdated
+    to before its record's review date, or to make a keep-until date already past look ahead."""
+    day = made.date()
+    try:
+        written = dt.date.fromisoformat(str(at)[:10])
+    except ValueError:
+        return day, []  # the entry schema reports a time that is not one
+    if not (made - allowance).date() <= written <= (made + allowance).date():
+        return day, [("decision", "the day it says it was taken is not the day of its commit")]
+    return day, []
 
 
 def decision_level(levels: Sequence[str], entries: Iterable[Entry]) -> str:
@@ -204,6 +220,9 @@ def review_problems(details: Mapping[str, Any], level: str, levels: Sequence[str
     if level not in levels or levels.index(level) < levels.index(needed):
         out.append(("level", f"a review decision is kept at the {needed} level or above, the highest of the record's "
                              "entries, since its date tells what they hold"))
+    wrote = details.get("review_date")
+    if wrote != (review_date.isoformat() if review_date is not None else None):
+        out.append((REVIEW_DATE, "the {0} it was taken at is not the record's review date at that time"))
     if state == "awaiting-destruction":
         out.append(("decision", "a review already decided to destroy this record: it awaits destruction"))
     elif review_date is None or review_date > decided_on:
@@ -294,6 +313,6 @@ def review(rules: Sequence[Rule], *, dob: Optional[str], leaving_date: Optional[
     return Review(leaving_date, dob, tuple(reqs), tuple(decisions), tuple(missing))
 
 
-__all__ = ["decision_level", "REVIEW_CATEGORY", "REVIEW_PROCEDURE", "DECISIONS", "KEEP_UNTIL", "REASON", "decisions_in",
+__all__ = ["decision_level", "decision_day", "REVIEW_DATE", "REVIEW_CATEGORY", "REVIEW_PROCEDURE", "DECISIONS", "KEEP_UNTIL", "REASON", "decisions_in",
            "review_problems", "STARTS", "PROFILE_ITEM", "DEFAULT_RULES", "DEFAULTS", "Rule", "Rules", "Item", "Requirement", "Decision",
            "Review", "has_left", "parse_period", "add_period", "rule_from", "rules_of", "review", "requirement", "items_of"]

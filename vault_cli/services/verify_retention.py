@@ -7,7 +7,8 @@ At each commit that adds a ``retention-review`` entry, with the record as that c
 - the decision is what ``model.retention.review_problems`` allows: a decision to keep (with a date after the
   day of the decision) or to destroy, with a reason, at the highest level of the record's entries or above,
   taken once the record's review date had come (worked out from the record before it, with the rules of confide.yaml at that commit)
-  and not after a decision to destroy. The review date depends on every entry: a verifier whose key does not
+  and not after a decision to destroy; the day of the decision is its commit's (its written ``at`` must say the
+  same day: ``retention.decision_day``), and the ``review_date`` it records must be the one worked out here. The review date depends on every entry: a verifier whose key does not
   open them all cannot judge it, and the decision counts among the blocks they did not open.
 """
 
@@ -35,13 +36,12 @@ def check_review(checks, ctx, path: str, rid: str, rv: RecordVersion, payload: d
     rev = retention.review(ctx.settings.retention.rules, dob=profile.dob, leaving_date=profile.leaving_date,
                            items=retention.items_of(ctx.settings.levels[0], states),
                            decisions=retention.decisions_in(states))
-    try:
-        decided_on = dt.date.fromisoformat(str(payload.get("at"))[:10])
-    except ValueError:
-        return  # the entry schema reports a time that is not one
-    for _field, problem in retention.review_problems(payload.get("details") or {}, str(payload.get("level")),
-                                                     ctx.settings.levels, decided_on, rev.date, rev.state,
-                                                     retention.decision_level(ctx.settings.levels, states)):
+    c = ctx.c
+    made = dt.datetime.fromtimestamp(max(c.time, c.committed), c.when.tzinfo)
+    decided_on, wrong_day = retention.decision_day(payload.get("at"), made, policy.CLOCK_ALLOWANCE)
+    for _field, problem in wrong_day + retention.review_problems(
+            payload.get("details") or {}, str(payload.get("level")), ctx.settings.levels, decided_on, rev.date,
+            rev.state, retention.decision_level(ctx.settings.levels, states)):
         checks.add(sha, path, "retention", f"{where}, a retention review's decision: "
                    + problem.replace("{0}", _field))
 

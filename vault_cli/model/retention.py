@@ -44,6 +44,39 @@ DEFAULT_RULES: tuple[dict[str, Any], ...] = (
 )
 
 
+# How far ahead a leaving date may be recorded: a year. A setting learns of a leaving at most that early (a
+# place at school from September is offered in April; a parent's notice is weeks or a term); a date further
+# ahead is a slip of the keyboard (2062 for 2026), and would keep a child in daily lists for decades.
+LEAVING_AHEAD = (1, 0)  # years, months
+_BOUNDS = (("dob", "the child's date of birth"), ("start_date", "the day the child started"))
+
+
+def leaving_problems(new: Mapping[str, Any], old: Optional[Mapping[str, Any]], today: dt.date) -> list[str]:
+    """What cannot be right about the leaving date of a profile written on ``today`` (``new``; ``old``: the
+    profile before, None for a new record): before the date of birth or the start date, where the profile has
+    them (judged when any of the three changes), or more than ``LEAVING_AHEAD`` ahead of ``today`` (judged when
+    the leaving date changes). A leaving date decides the review date, so a date before the child was born
+    would make a review due at once. Sentences that repeat no date; 'child leave', 'child set', 'child edit'
+    and 'resolve' refuse them, and verify reports them from history (``verify_retention.check_leaving``)."""
+    leaving, before = new.get("leaving_date"), old or {}
+    if not leaving or all(new.get(f) == before.get(f) for f in ("leaving_date", "dob", "start_date")):
+        return []
+    try:
+        day = dt.date.fromisoformat(str(leaving))
+    except ValueError:
+        return []  # the profile schema reports a date that is not one
+    out = []
+    for name, words in _BOUNDS:
+        try:
+            if new.get(name) and day < dt.date.fromisoformat(str(new[name])):
+                out.append(f"the leaving date is before {words}")
+        except ValueError:
+            pass
+    if leaving != before.get("leaving_date") and day > add_period(today, *LEAVING_AHEAD):
+        out.append("the leaving date is more than a year ahead: record it nearer the time")
+    return out
+
+
 def has_left(leaving_date: Optional[str], today: dt.date) -> bool:
     """Has the child left on ``today``? (A leaving date still ahead: not yet.)"""
     return leaving_date is not None and dt.date.fromisoformat(leaving_date) <= today
@@ -260,6 +293,8 @@ class Review:
         d = self.latest_decision
         if d is not None and d.decision == "destroy":
             return "awaiting-destruction"
+        if d is not None and d.decision == "keep" and d.keep_until is not None:
+            return "dated"  # a review's keep-until date stands whatever the leaving date later says
         if self.leaving_date is None:
             return "no-leaving-date"
         if self.date is None:
@@ -313,6 +348,6 @@ def review(rules: Sequence[Rule], *, dob: Optional[str], leaving_date: Optional[
     return Review(leaving_date, dob, tuple(reqs), tuple(decisions), tuple(missing))
 
 
-__all__ = ["decision_level", "decision_day", "REVIEW_DATE", "REVIEW_CATEGORY", "REVIEW_PROCEDURE", "DECISIONS", "KEEP_UNTIL", "REASON", "decisions_in",
+__all__ = ["decision_level", "decision_day", "LEAVING_AHEAD", "leaving_problems", "REVIEW_DATE", "REVIEW_CATEGORY", "REVIEW_PROCEDURE", "DECISIONS", "KEEP_UNTIL", "REASON", "decisions_in",
            "review_problems", "STARTS", "PROFILE_ITEM", "DEFAULT_RULES", "DEFAULTS", "Rule", "Rules", "Item", "Requirement", "Decision",
            "Review", "has_left", "parse_period", "add_period", "rule_from", "rules_of", "review", "requirement", "items_of"]

@@ -410,7 +410,7 @@ class RecordChecks(VerifierState):
         if ctx.action == trail.RESOLVE and not oh.get("conflict"):
             self.add(c.sha, path, "conflict", "the commit says it resolves a conflict, but the record held none")
         if (old is None or oh.get("profile") != nh.get("profile")) and not taken:
-            self.check_profile(ctx, path, rid, new)
+            self.check_profile(ctx, path, rid, new, old)
 
     def check_conflict(self, ctx: Ctx, path: str, rid: str, oh: dict, nh: dict) -> bool:
         """A commit on a record whose head holds a conflict, or gets one. True: the profile is a version taken
@@ -472,7 +472,7 @@ class RecordChecks(VerifierState):
                 self.add(ctx.c.sha, path, "level-key", exc.message)
                 return
 
-    def check_profile(self, ctx: Ctx, path, rid, rv: RecordVersion) -> None:
+    def check_profile(self, ctx: Ctx, path, rid, rv: RecordVersion, old: Optional[RecordVersion] = None) -> None:
         assert rv.head is not None  # called from check_head, on a version that parsed
         block = rv.head["profile"]
         key = rv.key(block["key"])
@@ -495,6 +495,10 @@ class RecordChecks(VerifierState):
         if ctx.actor is not None and payload.get("updated_by") != ctx.name:
             self.add(ctx.c.sha, path, "author", f"the profile says it was updated by '{payload.get('updated_by')}' but the commit is by '{ctx.name}'")
         prof = payload.get("profile") or {}
+        if prof.get("leaving_date"):  # its bounds (verify_retention, imported for a leaver's profile)
+            from vault_cli.services import verify_retention
+
+            verify_retention.check_leaving(self, ctx, path, rid, old, prof)
         for fieldname in ("name", "known_as"):
             value = prof.get(fieldname)
             if isinstance(value, str) and value.strip():

@@ -15,6 +15,7 @@ At each commit that adds a ``retention-review`` entry, with the record as that c
 from __future__ import annotations
 
 import datetime as dt
+from typing import Optional
 
 from vault_cli.model import policy, retention
 from vault_cli.services import verify_disclosure
@@ -46,4 +47,14 @@ def check_review(checks, ctx, path: str, rid: str, rv: RecordVersion, payload: d
                    + problem.replace("{0}", _field))
 
 
-__all__ = ["check_review"]
+def check_leaving(checks, ctx, path: str, rid: str, old: Optional[RecordVersion], profile: dict) -> None:
+    """A profile written with a leaving date (``profile``, opened); ``old``: the record before the commit."""
+    before = verify_disclosure.profile_at(checks, rid, old, path) if old is not None else None
+    c = ctx.c
+    made = dt.datetime.fromtimestamp(max(c.time, c.committed), c.when.tzinfo)
+    for problem in retention.leaving_problems(profile, before.to_json() if before is not None else None,
+                                              (made + policy.CLOCK_ALLOWANCE).date()):
+        checks.add(c.sha, path, "retention", f"the profile: {problem} (by the commit's date)")
+
+
+__all__ = ["check_review", "check_leaving"]

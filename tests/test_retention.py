@@ -299,3 +299,37 @@ def test_verify_judges_a_decision_by_its_commits_day_and_the_review_date_it_reco
     # a time on the commit's day, or the day before within the clock allowance of a commit just after midnight,
     # is the commit's day
     assert _forged(v, bo, KEEP, who="amira", level="general", at="2026-11-24T09:58:00+00:00") == []
+
+
+def _at(monkeypatch, now):
+    for var in ("CONFIDE_NOW", "GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"):
+        monkeypatch.setenv(var, now)
+
+
+def test_the_keep_until_date_comes_from_a_file_and_as_an_argument_warns_on_a_terminal(family, monkeypatch):
+    """The keep-until date becomes the record's review date, which is never in the clear: like every personal
+    value it is given in --from FILE or --edit, and given as an argument it brings the warning on a terminal."""
+    from test_names import Terminal
+
+    v, ada, bo = family
+    v.ok("child", "leave", bo, "--date", "2023-06-30", who="cara")
+    head = v.head()
+    r = v.run("review", bo, "--from", "-", input=json.dumps({"reason": REASON}))
+    assert r.exit_code == ExitCode.USAGE and "give --keep-until DATE or --destroy" in r.stderr and "keep_until:" in r.stderr
+    r = v.run("review", bo, "--destroy", "--from", "-", input=json.dumps({"reason": REASON, "keep_until": "2030-01-01"}))
+    assert r.exit_code == ExitCode.USAGE and "decides one thing" in r.stderr
+    assert v.head() == head
+    t = Terminal(v, "review", bo, "--keep-until", "2029-01-01", "--reason", REASON)
+    code, screen = t.finish()
+    words = " ".join(screen.split())
+    assert code == 0, screen
+    assert "confide: warning: --keep-until, --reason were given as arguments" in words
+    assert json.loads(v.ok("retention", bo, "--json").stdout)["review_date"] == "2029-01-01"
+    # a script gives it in a file (a YAML date reads as the date), and the destroy choice alike
+    _at(monkeypatch, "2029-01-02T09:00:00+00:00")
+    v.ok("review", bo, "--from", "-", input=f"keep_until: 2030-02-01\nreason: {REASON}\n")
+    assert json.loads(v.ok("retention", bo, "--json").stdout)["review_date"] == "2030-02-01"
+    _at(monkeypatch, "2030-02-02T09:00:00+00:00")
+    v.ok("review", bo, "--from", "-", input=f"destroy: true\nreason: {REASON}\n")
+    assert json.loads(v.ok("retention", bo, "--json").stdout)["state"] == "awaiting-destruction"
+    assert json.loads(v.ok("verify", "--json").stdout)["findings"] == []

@@ -333,3 +333,24 @@ def test_the_keep_until_date_comes_from_a_file_and_as_an_argument_warns_on_a_ter
     v.ok("review", bo, "--from", "-", input=f"destroy: true\nreason: {REASON}\n")
     assert json.loads(v.ok("retention", bo, "--json").stdout)["state"] == "awaiting-destruction"
     assert json.loads(v.ok("verify", "--json").stdout)["findings"] == []
+
+
+def test_a_decision_is_never_moved_down_a_level(family, monkeypatch):
+    """'mark' refuses to move a review's decision down (it was kept at the highest level of the record's entries,
+    which its date tells of); verify finds a commit that did, made here by confide with the rule taken out."""
+    v, ada, bo = family
+    v.add_entry(bo, "Dad says he has a new job", "confidential", "discussion", "amira", "--parents-informed", "2026-11-24")
+    v.ok("child", "leave", bo, "--date", "2023-06-30", who="cara")
+    eid = _review(v, bo, "--keep-until", "2030-01-01").stdout.strip()
+    head = v.head()
+    r = v.run("mark", eid, "--level", "general", "--from", "-", input="reason: tidying\n")
+    assert r.exit_code == ExitCode.USAGE and "a retention review's decision is not moved down" in r.stderr, r.stderr
+    assert v.head() == head and v.is_clean()
+    v.ok("mark", eid, "--level", "safeguarding", "--from", "-", input="reason: kept with the concern\n")  # up: harmless
+    with monkeypatch.context() as m:
+        m.setattr(retention, "moved_down", lambda *a: None)
+        v.ok("mark", eid, "--level", "general", "--from", "-", input="reason: tidying\n")
+    bad = v.head()
+    found = [(f["check"], f["message"]) for f in json.loads(v.run("verify", "--json").stdout)["findings"]
+             if f["commit"] == bad]
+    assert [k for k, _ in found] == ["retention"] and "is not moved down a level" in found[0][1], found

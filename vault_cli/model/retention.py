@@ -263,6 +263,17 @@ def review_problems(details: Mapping[str, Any], level: str, levels: Sequence[str
     return out
 
 
+def moved_down(category: Any, old_level: str, new_level: str, levels: Sequence[str]) -> Optional[str]:
+    """Why an entry of ``category`` may not move from ``old_level`` down to ``new_level``, or None: a review's
+    decision is never moved down ('mark' refuses, verify reports it), since it was kept at the highest level of
+    the record's entries (``decision_level``) and a lower one would show its date to holders who do not read
+    what set it. Moving it up is harmless."""
+    if category != REVIEW_CATEGORY or levels.index(new_level) >= levels.index(old_level):
+        return None
+    return ("a retention review's decision is not moved down a level: it is kept at the highest level of the "
+            "record's entries, since its date tells what they hold")
+
+
 @dataclass(frozen=True)
 class Review:
     """A record's retention: its review date, what sets it, and the decisions taken at its reviews."""
@@ -348,6 +359,6 @@ def review(rules: Sequence[Rule], *, dob: Optional[str], leaving_date: Optional[
     return Review(leaving_date, dob, tuple(reqs), tuple(decisions), tuple(missing))
 
 
-__all__ = ["decision_level", "decision_day", "LEAVING_AHEAD", "leaving_problems", "REVIEW_DATE", "REVIEW_CATEGORY", "REVIEW_PROCEDURE", "DECISIONS", "KEEP_UNTIL", "REASON", "decisions_in",
+__all__ = ["decision_level", "decision_day", "moved_down", "LEAVING_AHEAD", "leaving_problems", "REVIEW_DATE", "REVIEW_CATEGORY", "REVIEW_PROCEDURE", "DECISIONS", "KEEP_UNTIL", "REASON", "decisions_in",
            "review_problems", "STARTS", "PROFILE_ITEM", "DEFAULT_RULES", "DEFAULTS", "Rule", "Rules", "Item", "Requirement", "Decision",
            "Review", "has_left", "parse_period", "add_period", "rule_from", "rules_of", "review", "requirement", "items_of"]

@@ -21,7 +21,7 @@ from vault_cli.adapters import crypto
 from vault_cli.adapters.gitlog import CommitInfo
 from vault_cli.errors import IntegrityError
 from vault_cli.formats import envelope
-from vault_cli.model import policy, trail
+from vault_cli.model import policy, retention, trail
 from vault_cli.model.holders import Holder, Holders
 from vault_cli.model.settings import PROCEDURE_CATEGORIES, Settings
 from vault_cli.services.verify_versions import RecordVersion, VerifierState
@@ -170,6 +170,9 @@ class RecordChecks(VerifierState):
                              f"entry {eid} was moved down from {ok_old['level']} to {moved_to} by '{ctx.name}', "
                              f"whose role may not lower the {ok_old['level']} level")
                 before = self.open_quietly(rid, old, item, "entry", path)
+                pinned = retention.moved_down((before or {}).get("category"), ok_old["level"], moved_to, levels)
+                if pinned:
+                    self.add(c.sha, path, "retention", f"entry {eid} was moved down to {moved_to}: {pinned}")
                 after = self.check_new_block(ctx, path, rid, new, now, "entry", rewrap=True)
                 if before is not None and after is not None and _minus_level(before) != _minus_level(after):
                     self.add(c.sha, path, "entry-changed", f"entry {eid} was altered while being moved to another level")

@@ -45,11 +45,15 @@ EDITED = "Plimsquaddle wrote this in the editor"
 TYPED = "Hollowmarsh Tindleby"
 HOLD_REASON = "Quorvantide inquiry: keep her file"
 RELEASE_REASON = "Sprellmoor the inquiry closed"
+LEAVER = "Wembleforth Oddingsley"  # a child who left in 2023: her record's review date has come
+KEEP_UNTIL = "2031-05-17"  # a review's keep-until date: the record's new review date
+REVIEW_REASON = "Drumvellick solicitor asked us to keep it"
 # every word that is in no other text: seeing any one in an argv is a leak
 MARKERS = [w.encode() for w in ("Qwertlyn", "Ashbrookvance", DOB, "Zorbelquist", "Yarnwhistle", "Fendrickal",
                                 "Plovkinsham", "Morwenna", "Quillstrap", "Gribbledown", "Thornquaile", "Vexlomby",
                                 "Kestrafell", "Brannoweth", "Oskaverin", "Plimsquaddle", "Hollowmarsh", "Tindleby",
-                                "Quorvantide", "Sprellmoor")]
+                                "Quorvantide", "Sprellmoor", "Wembleforth", "Oddingsley", KEEP_UNTIL,
+                                "Drumvellick")]
 
 
 def _descends_from(pid: int, root: int) -> bool:
@@ -184,6 +188,13 @@ def test_the_readme_session_done_the_safe_way_puts_no_marker_in_any_argv(tmp_pat
         hold = s.run("hold", "add", "--from", "-", stdin=json.dumps({"record": rid, "reason": HOLD_REASON})).stdout.split()[-1]
         s.run("hold", "list")
         s.run("hold", "release", hold, "--from", "-", stdin=f"reason: {RELEASE_REASON}\n")
+        # a leaver's retention review: the leaving date and the keep-until date (the record's new review date,
+        # never in the clear) on stdin, with the reason
+        leaver = s.run("child", "add", "--from", "-", stdin=f"name: {LEAVER}\ndob: 2020-02-03\nkey_person: ben\n"
+                       ).stdout.split()[-1]
+        s.run("child", "leave", leaver, "--from", "-", who="ben", stdin="date: 2023-06-30\n")
+        s.run("review", leaver, "--from", "-", stdin=f"keep_until: {KEEP_UNTIL}\nreason: {REVIEW_REASON}\n")
+        assert json.loads(s.run("retention", leaver, "--json").stdout)["review_date"] == KEEP_UNTIL
         s.run("verify")
     assert sampler.hits == [], f"a marker was seen in a process's argv: {sampler.hits[:3]}"
     missed = [p for p in s.pids if p not in sampler.seen]

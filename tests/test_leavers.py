@@ -101,3 +101,54 @@ def test_due_asks_no_parent_view_of_a_child_who_has_left(vault):
     assert asked() == [eid]
     vault.ok("child", "set", a, "leaving_date=2026-10-31")
     assert asked() == []
+
+
+def test_a_leaving_date_before_birth_or_the_start_or_far_ahead_is_refused(vault):
+    """A leaving date decides the review date: one before the child was born would make a review due at once
+    (and a decision to destroy possible at once); one decades ahead keeps the child in daily lists."""
+    a = vault.add_child("Ada Leaver", key_person="ben", dob="2022-03-04")
+    vault.ok("child", "set", a, "start_date=2023-09-01")
+    head = vault.head()
+    for day, why in (("1901-01-01", "before the child's date of birth"), ("2023-08-31", "before the day the child started"),
+                     ("2199-01-01", "more than a year ahead"), ("2027-11-25", "more than a year ahead")):
+        r = vault.run("child", "leave", a, "--date", day, who="ben")
+        assert r.exit_code == ExitCode.USAGE and f"the leaving date is {why}" in r.stderr, (day, r.stderr)
+        assert day not in r.stderr
+    r = vault.run("child", "set", a, "leaving_date=1901-01-01", who="ben")
+    assert r.exit_code == ExitCode.USAGE and "before the child's date of birth" in r.stderr
+    assert vault.head() == head and vault.is_clean()
+    vault.ok("child", "leave", a, "--date", "2027-11-24", who="ben")  # a year ahead: a place at school from then
+    vault.ok("child", "leave", a, "--date", "2023-09-01", who="ben")  # the day the child started
+    # the date of birth or the start date moved after the leaving date is refused too
+    r = vault.run("child", "set", a, "start_date=2024-01-01", who="ben")
+    assert r.exit_code == ExitCode.USAGE and "before the day the child started" in r.stderr
+    assert json.loads(vault.ok("verify", "--json").stdout)["findings"] == []
+
+
+def _forge_profile(v, record, **fields):
+    """The profile rewritten with ``fields`` and committed with plain git, as amira: what confide refuses."""
+    from conftest import head_file
+
+    from vault_cli.cli import environment
+    from vault_cli.services import records
+    from vault_cli.services.vault import Session, Vault
+
+    session = Session.start(Vault(v.root, config=environment.config(identity=str(v.keys["amira"]))))
+    env = session.vault.envelope(record, entries=False)
+    profile = {k: w for k, w in dict(records.read_profile(session, env).to_json(), **fields).items() if w is not None}
+    env.head["profile"] = records.seal_profile(env, profile, "amira", "2026-11-24T10:00:00+00:00")
+    head_file(v.root, record).write_bytes(env.head_bytes())
+    return v.commit_as("amira", "update profile", action="profile.update", trailers={"Confide-Record": record})
+
+
+def test_verify_finds_a_leaving_date_out_of_bounds(vault):
+    a = vault.add_child("Ada Leaver", key_person="ben", dob="2022-03-04")
+    for fields, why in (({"leaving_date": "1901-01-01"}, "before the child's date of birth"),
+                        ({"start_date": "2023-09-01", "leaving_date": "2023-01-31"}, "before the day the child started"),
+                        ({"leaving_date": "2199-01-01"}, "more than a year ahead")):
+        bad = _forge_profile(vault, a, **fields)
+        found = [f for f in json.loads(vault.run("verify", "--json").stdout)["findings"] if f["commit"] == bad]
+        assert [f["check"] for f in found] == ["retention"] and why in found[0]["message"], found
+        vault.git("reset", "-q", "--hard", "HEAD~1")
+    good = _forge_profile(vault, a, leaving_date="2026-07-31")
+    assert json.loads(vault.ok("verify", "--json").stdout)["findings"] == [] and vault.head() == good

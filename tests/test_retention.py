@@ -75,6 +75,10 @@ def test_decisions_move_the_date_or_await_destruction():
     keep = retention.Decision("e-9", "keep", "2031-01-01", "2029-08-01", "amira", "why")
     r = retention.review(retention.DEFAULTS, items=items, dob=None, leaving_date="2026-07-31", decisions=[keep])
     assert r.computed == dt.date(2029, 7, 31) and r.date == dt.date(2031, 1, 1) and r.state == "dated"
+    # the keep-until date stands whatever the leaving date later says (cleared, or moved: docs/design.md)
+    for leaving in (None, "2026-11-30"):
+        r = retention.review(retention.DEFAULTS, items=items, dob=None, leaving_date=leaving, decisions=[keep])
+        assert r.date == dt.date(2031, 1, 1) and r.state == "dated" and r.due(dt.date(2031, 1, 1))
     destroy = retention.Decision("e-a", "destroy", None, "2031-02-01", "amira", "why")
     r = retention.review(retention.DEFAULTS, items=items, dob=None, leaving_date="2026-07-31", decisions=[keep, destroy])
     assert r.state == "awaiting-destruction" and not r.due(dt.date(2040, 1, 1))
@@ -143,7 +147,7 @@ def test_dates_and_rules_are_never_in_the_clear(family, tmp_path):
 
 def test_a_holder_who_cannot_read_all_of_a_record_is_told_nothing_of_its_retention(family):
     v, ada, bo = family
-    v.ok("child", "leave", ada, "--date", "2020-01-31")  # long ago: were it only the general rule, it would be due
+    v.ok("child", "leave", ada, "--date", "2022-06-30")  # long ago: were it only the general rule, it would be due
     r = v.run("retention", ada, who="cara")
     assert r.exit_code == ExitCode.DENIED and "not yours to see" in r.stderr
     assert "safeguarding" not in r.stderr and "2047" not in r.stderr
@@ -233,7 +237,7 @@ def test_verify_finds_decisions_the_command_refuses(family):
     found = _forged(v, bo, KEEP, who="dara")
     assert [k for k, _ in found] == ["role"] and "may not decide retention reviews" in found[0][1], found
     # before the review date has come (Ada's is 2047)
-    found = _forged(v, ada, KEEP, who="amira")
+    found = _forged(v, ada, dict(KEEP, review_date="2047-03-04"), who="amira")
     assert [k for k, _ in found] == ["retention"] and "review date has not come" in found[0][1], found
     # no reason; below the highest level of the record's entries (once it holds a confidential one)
     found = _forged(v, bo, dict(KEEP, reason=" "), who="amira", level="general")
@@ -274,3 +278,79 @@ def test_a_leaver_whose_date_cannot_be_worked_out_is_due_for_attention(vault):
     vault.ok("child", "set", rid, "dob=2022-01-10")
     assert json.loads(vault.ok("retention", rid, "--json").stdout)["review_date"] == "2043-04-10"
     assert not [i for i in json.loads(vault.ok("due", "--json").stdout)["items"] if i["kind"] == "retention"]
+
+
+def test_verify_judges_a_decision_by_its_commits_day_and_the_review_date_it_records(family):
+    """A decision committed on 2026-11-24 that says it was taken on 2026-07-01, to keep the record until
+    2026-08-01 (already past on its commit's day, which the command refuses), with a review date that was never
+    the record's: each part is found."""
+    v, ada, bo = family
+    v.ok("child", "leave", bo, "--date", "2023-06-30", who="cara")  # Bo's review date: 2026-06-30
+    backdated = dict(KEEP, keep_until="2026-08-01")
+    found = _forged(v, bo, backdated, who="amira", level="general", at="2026-07-01")
+    assert sorted(k for k, _ in found) == ["retention", "retention"], found
+    assert any("the day it says it was taken is not the day of its commit" in m for _, m in found), found
+    assert any("keep-until date is not after the day of the decision" in m for _, m in found), found
+    # the day right: only the review date it records is wrong
+    found = _forged(v, bo, dict(KEEP, review_date="1999-01-01"), who="amira", level="general")
+    assert [k for k, _ in found] == ["retention"] and "review date it was taken at is not the record's" in found[0][1], found
+    found = _forged(v, bo, {k: w for k, w in KEEP.items() if k != "review_date"}, who="amira", level="general")
+    assert [k for k, _ in found] == ["retention"], found
+    # a time on the commit's day, or the day before within the clock allowance of a commit just after midnight,
+    # is the commit's day
+    assert _forged(v, bo, KEEP, who="amira", level="general", at="2026-11-24T09:58:00+00:00") == []
+
+
+def _at(monkeypatch, now):
+    for var in ("CONFIDE_NOW", "GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"):
+        monkeypatch.setenv(var, now)
+
+
+def test_the_keep_until_date_comes_from_a_file_and_as_an_argument_warns_on_a_terminal(family, monkeypatch):
+    """The keep-until date becomes the record's review date, which is never in the clear: like every personal
+    value it is given in --from FILE or --edit, and given as an argument it brings the warning on a terminal."""
+    from test_names import Terminal
+
+    v, ada, bo = family
+    v.ok("child", "leave", bo, "--date", "2023-06-30", who="cara")
+    head = v.head()
+    r = v.run("review", bo, "--from", "-", input=json.dumps({"reason": REASON}))
+    assert r.exit_code == ExitCode.USAGE and "give --keep-until DATE or --destroy" in r.stderr and "keep_until:" in r.stderr
+    r = v.run("review", bo, "--destroy", "--from", "-", input=json.dumps({"reason": REASON, "keep_until": "2030-01-01"}))
+    assert r.exit_code == ExitCode.USAGE and "decides one thing" in r.stderr
+    assert v.head() == head
+    t = Terminal(v, "review", bo, "--keep-until", "2029-01-01", "--reason", REASON)
+    code, screen = t.finish()
+    words = " ".join(screen.split())
+    assert code == 0, screen
+    assert "confide: warning: --keep-until, --reason were given as arguments" in words
+    assert json.loads(v.ok("retention", bo, "--json").stdout)["review_date"] == "2029-01-01"
+    # a script gives it in a file (a YAML date reads as the date), and the destroy choice alike
+    _at(monkeypatch, "2029-01-02T09:00:00+00:00")
+    v.ok("review", bo, "--from", "-", input=f"keep_until: 2030-02-01\nreason: {REASON}\n")
+    assert json.loads(v.ok("retention", bo, "--json").stdout)["review_date"] == "2030-02-01"
+    _at(monkeypatch, "2030-02-02T09:00:00+00:00")
+    v.ok("review", bo, "--from", "-", input=f"destroy: true\nreason: {REASON}\n")
+    assert json.loads(v.ok("retention", bo, "--json").stdout)["state"] == "awaiting-destruction"
+    assert json.loads(v.ok("verify", "--json").stdout)["findings"] == []
+
+
+def test_a_decision_is_never_moved_down_a_level(family, monkeypatch):
+    """'mark' refuses to move a review's decision down (it was kept at the highest level of the record's entries,
+    which its date tells of); verify finds a commit that did, made here by confide with the rule taken out."""
+    v, ada, bo = family
+    v.add_entry(bo, "Dad says he has a new job", "confidential", "discussion", "amira", "--parents-informed", "2026-11-24")
+    v.ok("child", "leave", bo, "--date", "2023-06-30", who="cara")
+    eid = _review(v, bo, "--keep-until", "2030-01-01").stdout.strip()
+    head = v.head()
+    r = v.run("mark", eid, "--level", "general", "--from", "-", input="reason: tidying\n")
+    assert r.exit_code == ExitCode.USAGE and "a retention review's decision is not moved down" in r.stderr, r.stderr
+    assert v.head() == head and v.is_clean()
+    v.ok("mark", eid, "--level", "safeguarding", "--from", "-", input="reason: kept with the concern\n")  # up: harmless
+    with monkeypatch.context() as m:
+        m.setattr(retention, "moved_down", lambda *a: None)
+        v.ok("mark", eid, "--level", "general", "--from", "-", input="reason: tidying\n")
+    bad = v.head()
+    found = [(f["check"], f["message"]) for f in json.loads(v.run("verify", "--json").stdout)["findings"]
+             if f["commit"] == bad]
+    assert [k for k, _ in found] == ["retention"] and "is not moved down a level" in found[0][1], found

@@ -237,7 +237,8 @@ def child_leave(
     """Record that a child has left: the leaving date (and where they went) go into the encrypted profile.
     From that date the child drops out of daily lists ('child list' without --all, the picker, completion, the
     daily duties of 'due'), and the record's retention clock starts ('confide retention RECORD'). Whoever may
-    change profiles may; a leaving date is changed or cleared with 'child set RECORD leaving_date=...'."""
+    change profiles may; a leaving date is changed or cleared with 'child set RECORD leaving_date=...'. The date
+    may not be before the child's date of birth or start date, nor more than a year ahead."""
     from vault_cli.cli import picker
     from vault_cli.services import children
 

@@ -78,18 +78,23 @@ def _kept(rule: dict) -> str:
 
 
 REVIEW_FIELDS = (
+    # the keep-until date becomes the record's review date, which is never in the clear (not even in argv)
+    Field("keep_until", "--keep-until", "Keep the record until (YYYY-MM-DD; its new review date)"),
+    Field("destroy", "--destroy", "Decide to destroy the record", personal=False, kind="flag"),
     Field("reason", "--reason", "Why the record is kept longer, or destroyed", required=True),
 )
-SAFE_REVIEW = "leave --reason out to be asked on a terminal, or give it in a file: --from FILE (YAML or JSON; - for stdin)"
+SAFE_REVIEW = ("give the keep-until date and the reason in a file: --from FILE (YAML or JSON; - for stdin), "
+               "or write them with --edit")
 
 
 @app.command("review")
 def review_cmd(
     record: str = typer.Argument(..., metavar="RECORD", help="The record id, e.g. c-7f3k9m2q"),
-    keep_until: Optional[str] = typer.Option(None, "--keep-until", metavar="DATE", help="Keep the record until DATE (its new review date)."),
+    keep_until: Optional[str] = typer.Option(None, "--keep-until", metavar="DATE", help="Keep the record until DATE (its new review date). Safer in --from or --edit: an argument stays in shell history, and the review date is never in the clear."),
     destroy: bool = typer.Option(False, "--destroy", help="Decide to destroy the record: it then awaits destruction (destruction itself comes with a later version of confide)."),
     reason: Optional[str] = typer.Option(None, "--reason", metavar="TEXT", help="Why (required: here, in --from, or asked on a terminal; safer not as an argument: it stays in shell history)."),
     from_file: Optional[str] = typer.Option(None, "--from", metavar="FILE", help=from_file_help(REVIEW_FIELDS)),
+    edit: bool = typer.Option(False, "--edit", help="Write the fields in $EDITOR (a template, as git commit does; on a terminal)."),
     vault: Optional[str] = VaultOpt,
     identity: Optional[str] = IdentityOpt,
 ) -> None:
@@ -99,11 +104,11 @@ def review_cmd(
     (a manager, by default) may decide. Prints the decision's entry id."""
     from vault_cli.services import retention
 
-    v = gather(REVIEW_FIELDS, {"reason": reason}, source=from_file, what="A retention review's decision",
-               safe_form=SAFE_REVIEW)
-    result = retention.decide(_session(vault, identity), record, keep_until=keep_until, destroy=destroy,
-                              reason=v["reason"])
+    v = gather(REVIEW_FIELDS, {"keep_until": keep_until, "destroy": destroy, "reason": reason}, source=from_file,
+               what="A retention review's decision", safe_form=SAFE_REVIEW, edit=edit)
+    result = retention.decide(_session(vault, identity), record, keep_until=v["keep_until"],
+                              destroy=bool(v["destroy"]), reason=v["reason"])
     _print_warnings(result)
-    if destroy:
+    if v["destroy"]:
         note(f"{record} awaits destruction")
     out(result.id)

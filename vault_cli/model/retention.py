@@ -44,6 +44,39 @@ DEFAULT_RULES: tuple[dict[str, Any], ...] = (
 )
 
 
+# How far ahead a leaving date may be recorded: a year. A setting learns of a leaving at most that early (a
+# place at school from September is offered in April; a parent's notice is weeks or a term); a date further
+# ahead is a slip of the keyboard (2062 for 2026), and would keep a child in daily lists for decades.
+LEAVING_AHEAD = (1, 0)  # years, months
+_BOUNDS = (("dob", "the child's date of birth"), ("start_date", "the day the child started"))
+
+
+def leaving_problems(new: Mapping[str, Any], old: Optional[Mapping[str, Any]], today: dt.date) -> list[str]:
+    """What cannot be right about the leaving date of a profile written on ``today`` (``new``; ``old``: the
+    profile before, None for a new record): before the date of birth or the start date, where the profile has
+    them (judged when any of the three changes), or more than ``LEAVING_AHEAD`` ahead of ``today`` (judged when
+    the leaving date changes). A leaving date decides the review date, so a date before the child was born
+    would make a review due at once. Sentences that repeat no date; 'child leave', 'child set', 'child edit'
+    and 'resolve' refuse them, and verify reports them from history (``verify_retention.check_leaving``)."""
+    leaving, before = new.get("leaving_date"), old or {}
+    if not leaving or all(new.get(f) == before.get(f) for f in ("leaving_date", "dob", "start_date")):
+        return []
+    try:
+        day = dt.date.fromisoformat(str(leaving))
+    except ValueError:
+        return []  # the profile schema reports a date that is not one
+    out = []
+    for name, words in _BOUNDS:
+        try:
+            if new.get(name) and day < dt.date.fromisoformat(str(new[name])):
+                out.append(f"the leaving date is before {words}")
+        except ValueError:
+            pass
+    if leaving != before.get("leaving_date") and day > add_period(today, *LEAVING_AHEAD):
+        out.append("the leaving date is more than a year ahead: record it nearer the time")
+    return out
+
+
 def has_left(leaving_date: Optional[str], today: dt.date) -> bool:
     """Has the child left on ``today``? (A leaving date still ahead: not yet.)"""
     return leaving_date is not None and dt.date.fromisoformat(leaving_date) <= today
@@ -168,7 +201,23 @@ def decisions_in(entries: Iterable[Entry]) -> tuple[Decision, ...]:
 
 
 # fields, as errors name them (the command line: --keep-until, --reason)
-KEEP_UNTIL, REASON = "keep-until date", "reason for the review decision"
+KEEP_UNTIL, REASON, REVIEW_DATE = "keep-until date", "reason for the review decision", "review date"
+
+
+def decision_day(at: Any, made: dt.datetime, allowance: dt.timedelta) -> tuple[dt.date, list[tuple[str, str]]]:
+    """The day a decision committed at ``made`` (the commit's date, an aware time) was taken: the commit's day,
+    not the ``at`` its author wrote; and what is wrong with ``at`` (its day must be the commit's, within the
+    clock ``allowance``, ``policy.CLOCK_ALLOWANCE``, either side: 'confide review' writes its own today), as
+    ``review_problems`` words it. verify judges a decision by this day, so a decision cannot be backdated
+    to before its record's review date, or to make a keep-until date already past look ahead."""
+    day = made.date()
+    try:
+        written = dt.date.fromisoformat(str(at)[:10])
+    except ValueError:
+        return day, []  # the entry schema reports a time that is not one
+    if not (made - allowance).date() <= written <= (made + allowance).date():
+        return day, [("decision", "the day it says it was taken is not the day of its commit")]
+    return day, []
 
 
 def decision_level(levels: Sequence[str], entries: Iterable[Entry]) -> str:
@@ -204,11 +253,25 @@ def review_problems(details: Mapping[str, Any], level: str, levels: Sequence[str
     if level not in levels or levels.index(level) < levels.index(needed):
         out.append(("level", f"a review decision is kept at the {needed} level or above, the highest of the record's "
                              "entries, since its date tells what they hold"))
+    wrote = details.get("review_date")
+    if wrote != (review_date.isoformat() if review_date is not None else None):
+        out.append((REVIEW_DATE, "the {0} it was taken at is not the record's review date at that time"))
     if state == "awaiting-destruction":
         out.append(("decision", "a review already decided to destroy this record: it awaits destruction"))
     elif review_date is None or review_date > decided_on:
         out.append(("decision", "the record's review date has not come: a review decides once it has"))
     return out
+
+
+def moved_down(category: Any, old_level: str, new_level: str, levels: Sequence[str]) -> Optional[str]:
+    """Why an entry of ``category`` may not move from ``old_level`` down to ``new_level``, or None: a review's
+    decision is never moved down ('mark' refuses, verify reports it), since it was kept at the highest level of
+    the record's entries (``decision_level``) and a lower one would show its date to holders who do not read
+    what set it. Moving it up is harmless."""
+    if category != REVIEW_CATEGORY or levels.index(new_level) >= levels.index(old_level):
+        return None
+    return ("a retention review's decision is not moved down a level: it is kept at the highest level of the "
+            "record's entries, since its date tells what they hold")
 
 
 @dataclass(frozen=True)
@@ -241,6 +304,8 @@ class Review:
         d = self.latest_decision
         if d is not None and d.decision == "destroy":
             return "awaiting-destruction"
+        if d is not None and d.decision == "keep" and d.keep_until is not None:
+            return "dated"  # a review's keep-until date stands whatever the leaving date later says
         if self.leaving_date is None:
             return "no-leaving-date"
         if self.date is None:
@@ -294,6 +359,6 @@ def review(rules: Sequence[Rule], *, dob: Optional[str], leaving_date: Optional[
     return Review(leaving_date, dob, tuple(reqs), tuple(decisions), tuple(missing))
 
 
-__all__ = ["decision_level", "REVIEW_CATEGORY", "REVIEW_PROCEDURE", "DECISIONS", "KEEP_UNTIL", "REASON", "decisions_in",
+__all__ = ["decision_level", "decision_day", "moved_down", "LEAVING_AHEAD", "leaving_problems", "REVIEW_DATE", "REVIEW_CATEGORY", "REVIEW_PROCEDURE", "DECISIONS", "KEEP_UNTIL", "REASON", "decisions_in",
            "review_problems", "STARTS", "PROFILE_ITEM", "DEFAULT_RULES", "DEFAULTS", "Rule", "Rules", "Item", "Requirement", "Decision",
            "Review", "has_left", "parse_period", "add_period", "rule_from", "rules_of", "review", "requirement", "items_of"]

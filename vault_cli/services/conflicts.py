@@ -56,6 +56,8 @@ def resolve(session: Session, record_id: str, *, take: Optional[int] = None,
             if isinstance(edited, dict) and env.head.get("key_person") and "key_person" not in edited:
                 edited = dict(edited, key_person=env.head["key_person"])  # changed only by 'confide key-person'
             cleaned = profiles.check_profile_document(record_id, edited, env.head.get("key_person"))
+            current = records.read_profile(session, env)
+            profiles.check_leaving(session, cleaned, current.to_json() if current is not None else None)
             env.head["profile"] = records.seal_profile(env, cleaned, actor.name, session.clock.now_iso())
             how = "edit"
         env.head.pop("conflict")

@@ -10,7 +10,7 @@ from typing import Optional
 
 from vault_cli.errors import Denied, NotFound, UsageError
 from vault_cli.formats import envelope, schema
-from vault_cli.model import ids, policy, trail
+from vault_cli.model import ids, policy, retention, trail
 from vault_cli.services.records import (
     INFORMED,
     NOT_INFORMED,
@@ -75,6 +75,9 @@ def mark_entry(
             if level == state.level:
                 raise UsageError(f"entry {entry_id} is already at level {level}", "leave {0} out, or give another level",
                                  fields=("level",))
+            pinned = retention.moved_down(state.category, state.level, level, settings.levels)
+            if pinned:
+                raise UsageError(pinned, "leave {0} out: the decision stays where it is", fields=("level",))
             if settings.levels.index(level) < settings.levels.index(state.level):
                 # Moving an entry down shares it more widely: a decision the rules table reserves
                 # ('lowers' in confide.yaml; a safeguarding entry only by a manager or the DSL).

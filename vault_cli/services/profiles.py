@@ -16,7 +16,7 @@ from typing import Any, Optional
 from vault_cli.adapters import timeutil
 from vault_cli.errors import Denied, IntegrityError, UsageError, VaultStateError
 from vault_cli.formats import schema
-from vault_cli.model import trail
+from vault_cli.model import retention, trail
 from vault_cli.model.record import PROFILE_FIELDS
 from vault_cli.services import records
 from vault_cli.services.vault import Session
@@ -104,6 +104,14 @@ def _validate_profile(record_id: str, profile: dict, key_person: Optional[str]) 
         raise UsageError(message, "see the fields and their forms in schemas/profile.schema.json; nothing was changed") from None
 
 
+def check_leaving(session: Session, new: dict, old: Optional[dict]) -> None:
+    """Refuse a leaving date ``retention.leaving_problems`` finds wrong (verify reports the same from history)."""
+    problems = retention.leaving_problems(new, old, session.clock.today())
+    if problems:
+        raise UsageError(problems[0], "give the day the child left (or leaves): on or after the date of birth and the "
+                         "start date, and at most a year ahead; nothing was changed")
+
+
 def set_profile(session: Session, record_id: str, assignments: Sequence[str]) -> WriteResult:
     if not assignments:
         raise UsageError("nothing to set", "give FIELD=VALUE pairs, e.g. room=rainbow")
@@ -136,6 +144,7 @@ def update_profile(session: Session, record_id: str, change) -> WriteResult:
             new = result
         new = {k: v for k, v in new.items() if v is not None}
         _validate_profile(record_id, new, env.head.get("key_person"))
+        check_leaving(session, new, old)
         if new == {k: v for k, v in old.items() if v is not None}:
             raise UsageError("the profile already says that", "nothing was changed")
         env.head["profile"] = records.seal_profile(env, new, actor.name, session.clock.now_iso())
@@ -174,5 +183,5 @@ def check_profile_document(record_id: str, doc: Any, key_person: Optional[str]) 
     return cleaned
 
 
-__all__ = ["PROFILE_FIELDS", "set_profile", "update_profile", "profile_for_editing", "check_profile_document",
+__all__ = ["PROFILE_FIELDS", "check_leaving", "set_profile", "update_profile", "profile_for_editing", "check_profile_document",
            "parse_assignment"]

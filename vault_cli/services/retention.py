@@ -25,7 +25,7 @@ from vault_cli.services.vault import Session
 REVIEW_CATEGORY = retention.REVIEW_CATEGORY
 # What to do about each of retention.review_problems' fields (the rules are the model's; the words here)
 REVIEW_HINTS = {
-    "keep-until date": "give a later date, e.g. {{0}} {later}",
+    "keep-until date": "give a later date, e.g. keep_until: {later} in --from FILE",
     "reason for the review decision": 'say why, e.g. {{0}} "..." (or reason: in --from FILE)',
 }
 assert set(REVIEW_HINTS) == {retention.KEEP_UNTIL, retention.REASON}
@@ -121,7 +121,8 @@ def decide(session: Session, record_id: str, *, keep_until: Optional[str], destr
     from vault_cli.services.request_steps import add_step
 
     if destroy == (keep_until is not None):
-        raise UsageError("a review decides one thing: give {0} DATE or --destroy", "for example: {0} 2030-08-31",
+        raise UsageError("a review decides one thing: give {0} DATE or --destroy",
+                         "for example, in --from FILE: keep_until: 2030-08-31 (or destroy: true)",
                          fields=("keep-until date",))
     until = timeutil.parse_date(keep_until, "keep-until date") if keep_until is not None else None
     reason = requests.clean_text(reason, "reason for the review decision")

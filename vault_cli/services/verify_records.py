@@ -21,7 +21,7 @@ from vault_cli.adapters import crypto
 from vault_cli.adapters.gitlog import CommitInfo
 from vault_cli.errors import IntegrityError
 from vault_cli.formats import envelope
-from vault_cli.model import policy, trail
+from vault_cli.model import policy, retention, trail
 from vault_cli.model.holders import Holder, Holders
 from vault_cli.model.levels import LevelKey, grants_from_json, revocations_from_json
 from vault_cli.model.settings import PROCEDURE_CATEGORIES, Settings
@@ -167,6 +167,9 @@ class RecordChecks(VerifierState):
                              f"entry {eid} was moved down from {ok_old['level']} to {moved_to} by '{ctx.name}', "
                              f"whose role may not lower the {ok_old['level']} level")
                 before = self.open_quietly(rid, old, item, "entry", path)
+                pinned = retention.moved_down((before or {}).get("category"), ok_old["level"], moved_to, levels)
+                if pinned:
+                    self.add(c.sha, path, "retention", f"entry {eid} was moved down to {moved_to}: {pinned}")
                 after = self.check_new_block(ctx, path, rid, new, now, "entry", rewrap=True)
                 if before is not None and after is not None and _minus_level(before) != _minus_level(after):
                     self.add(c.sha, path, "entry-changed", f"entry {eid} was altered while being moved to another level")
@@ -406,7 +409,7 @@ class RecordChecks(VerifierState):
         if ctx.action == trail.RESOLVE and not oh.get("conflict"):
             self.add(c.sha, path, "conflict", "the commit says it resolves a conflict, but the record held none")
         if (old is None or oh.get("profile") != nh.get("profile")) and not taken:
-            self.check_profile(ctx, path, rid, new)
+            self.check_profile(ctx, path, rid, new, old)
 
     def check_conflict(self, ctx: Ctx, path: str, rid: str, oh: dict, nh: dict) -> bool:
         """A commit on a record whose head holds a conflict, or gets one. True: the profile is a version taken
@@ -469,7 +472,7 @@ class RecordChecks(VerifierState):
                 self.add(ctx.c.sha, path, "level-key", exc.message)
                 return
 
-    def check_profile(self, ctx: Ctx, path, rid, rv: RecordVersion) -> None:
+    def check_profile(self, ctx: Ctx, path, rid, rv: RecordVersion, old: Optional[RecordVersion] = None) -> None:
         assert rv.head is not None  # called from check_head, on a version that parsed
         block = rv.head["profile"]
         key = rv.key(block["key"])
@@ -492,6 +495,10 @@ class RecordChecks(VerifierState):
         if ctx.actor is not None and payload.get("updated_by") != ctx.name:
             self.add(ctx.c.sha, path, "author", f"the profile says it was updated by '{payload.get('updated_by')}' but the commit is by '{ctx.name}'")
         prof = payload.get("profile") or {}
+        if prof.get("leaving_date"):  # its bounds (verify_retention, imported for a leaver's profile)
+            from vault_cli.services import verify_retention
+
+            verify_retention.check_leaving(self, ctx, path, rid, old, prof)
         for fieldname in ("name", "known_as"):
             value = prof.get(fieldname)
             if isinstance(value, str) and value.strip():

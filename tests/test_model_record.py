@@ -66,7 +66,7 @@ def test_show_json_is_the_records_to_json_and_reads_back(vault):
     vault.add_entry(rid, "a concern", "safeguarding", "concern", "amira")
     vault.ok("mark", e, "--parents-informed", "2026-11-24")
     from vault_cli.cli import contract, environment
-    from vault_cli.services import records
+    from vault_cli.services import holds, records
     from vault_cli.services.vault import Session, Vault
 
     for who in ("cara", "amira"):  # cara is not the key person: entries sealed
@@ -74,9 +74,12 @@ def test_show_json_is_the_records_to_json_and_reads_back(vault):
         config = environment.config(vault=str(vault.root), identity=str(vault.keys[who]))
         with Session.start(Vault.open(config)) as session:
             data = records.show_record(session, rid).to_json()
+            held = holds.holds_on(session, rid)  # the open legal holds, told to managers only (None to cara)
+        assert (held is None) == (who == "cara")
         if who == "cara":
             assert [x["readable"] for x in data["entries"]].count(False) >= 1
-        assert contract.show(data) == shown  # show --json is the record's to_json, shaped by the JSON contract
+        # show --json is the record's to_json and the holds on it, shaped by the JSON contract
+        assert contract.show({**data, "holds": None if held is None else [h.id for h in held]}) == shown
         record = Record.from_json(data)
         assert record.to_json() == data
         assert json.dumps(record.to_json()) == json.dumps(data)  # the same keys in the same order

@@ -2,7 +2,8 @@
 #
 #   make demo   build a fictional setting's vault in ./demo-vault and show what
 #               each key holder sees, and the audit trail
-#   make test   lint (ruff), type-check (mypy), then run the test suite
+#   make test   lint (ruff), type-check (mypy), then run the test suite on
+#               every core (pytest-xdist: -n auto)
 #               (extra pytest arguments: make test PYTEST_ARGS="-k readme")
 #   make docs   regenerate the README's command reference from --help (cog)
 #
@@ -20,7 +21,7 @@ STAMP  := $(VENV)/.confide-installed
 test: $(STAMP)
 	$(VPY) -m ruff check vault_cli tests benchmarks scripts
 	$(VPY) -m mypy
-	$(VPY) -m pytest -q $(PYTEST_ARGS)
+	$(VPY) -m pytest -q -n auto $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(VPY) examples/demo.py

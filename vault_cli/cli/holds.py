@@ -24,10 +24,8 @@ from vault_cli.cli.common import (
     out,
     out_json,
 )
-from vault_cli.cli.personal import Field, from_file_help, gather
+from vault_cli.cli.personal import SAFE_FORM, Field, from_file_help, gather
 from vault_cli.errors import UsageError
-
-SAFE = "leave them out to be asked on a terminal, or give them in a file: --from FILE (YAML or JSON; - for stdin)"
 
 hold_app = typer.Typer(help="Legal holds: records that must not be destroyed or erased (managers only).",
                        no_args_is_help=True)
@@ -61,7 +59,7 @@ def hold_add(
     if record is None and not all_ and from_file is None and not edit and picker.interactive():
         picked = picker.choose(s, None)  # on a terminal: the child first, by name, then the reason
     v = gather(ADD_FIELDS, {"record": record, "all": all_, "reason": reason}, source=from_file,
-               what="A legal hold", safe_form=SAFE, edit=edit, given={"record": picked})
+               what="A legal hold", safe_form=SAFE_FORM, edit=edit, given={"record": picked})
     chosen = v["record"]
     if chosen is None and not v["all"]:
         if not picker.interactive():
@@ -84,7 +82,7 @@ def hold_release(
     """Release an open legal hold. Managers only. Prints the hold id."""
     from vault_cli.services import holds
 
-    v = gather(RELEASE_FIELDS, {"reason": reason}, source=from_file, what="Releasing a legal hold", safe_form=SAFE,
+    v = gather(RELEASE_FIELDS, {"reason": reason}, source=from_file, what="Releasing a legal hold", safe_form=SAFE_FORM,
                edit=edit)
     result = holds.release_hold(_session(vault, identity), hold, reason=v["reason"])
     _print_warnings(result)

@@ -52,6 +52,10 @@ class Field:
 _warned = False
 
 
+# The safe way to give personal values, as a refusal or warning names it (``safe_form``) where a command has several.
+SAFE_FORM = "leave them out to be asked on a terminal, or give them in a file: --from FILE (YAML or JSON; - for stdin)"
+
+
 def interactive() -> bool:
     return sys.stdin is not None and sys.stdin.isatty() and sys.stderr.isatty()
 

@@ -28,10 +28,8 @@ from vault_cli.cli.common import (
     out_json,
 )
 from vault_cli.cli.interrupts import as_interrupt
-from vault_cli.cli.personal import Field, from_file_help, gather
+from vault_cli.cli.personal import SAFE_FORM, Field, from_file_help, gather
 from vault_cli.errors import UsageError
-
-SAFE = "leave them out to be asked on a terminal, or give them in a file: --from FILE (YAML or JSON; - for stdin)"
 
 request_app = typer.Typer(help="Parents' requests to see their child's file: log, consents, clean copy, close.",
                           no_args_is_help=True)
@@ -78,7 +76,7 @@ def request_open(
     v = gather(OPEN_FIELDS, {"requester": requester, "relationship": relationship, "received": received,
                              "id_checked": id_checked, "acknowledged": acknowledged, "manager_informed": manager_informed,
                              "legal_advice": legal_advice, "notes": notes},
-               source=from_file, what="A parent's request to see their child's file", safe_form=SAFE, edit=edit)
+               source=from_file, what="A parent's request to see their child's file", safe_form=SAFE_FORM, edit=edit)
     result = request_steps.open_request(s, chosen, **v)
     _print_warnings(result)
     out(result.id)
@@ -192,7 +190,7 @@ def request_consent(
     from vault_cli.services import request_steps
 
     v = gather(CONSENT_FIELDS, {"third_party": third_party, "given": given, "refused": refused, "on": on, "notes": notes},
-               source=from_file, what="A third party's answer", safe_form=SAFE)
+               source=from_file, what="A third party's answer", safe_form=SAFE_FORM)
     result = request_steps.record_consent(_session(vault, identity), request, third_party=v["third_party"],
                                           given=bool(v["given"]), refused=bool(v["refused"]), on=v["on"], notes=v["notes"])
     _print_warnings(result)
@@ -284,7 +282,7 @@ def request_extend(
     from vault_cli.services import request_steps
 
     v = gather(EXTEND_FIELDS, {"months": months, "until": until, "reasons": reasons, "told_on": told_on},
-               source=from_file, what="An extension of the deadline", safe_form=SAFE)
+               source=from_file, what="An extension of the deadline", safe_form=SAFE_FORM)
     result = request_steps.extend(_session(vault, identity), request, **v)
     _print_warnings(result)
     out(result.id)
@@ -338,7 +336,7 @@ def request_close(
     from vault_cli.services import request_steps
 
     v = gather(CLOSE_FIELDS, {"met_on": met_on, "no_meeting": no_meeting, "notes": notes},
-               source=from_file, what="The request's close", safe_form=SAFE)
+               source=from_file, what="The request's close", safe_form=SAFE_FORM)
     result = request_steps.close(_session(vault, identity), request, **v)
     _print_warnings(result)
     out(result.id)
@@ -477,7 +475,7 @@ def share_cmd(
     v = gather(SHARE_FIELDS, {"with": with_whom, "what": what, "purpose": purpose, "basis": basis, "consent": consent,
                               "reason": reason, "decided_not_to": decided_not_to, "on": on, "how": how, "advice": advice,
                               "level": level, "parents_informed": parents_informed, "parents_not_informed": parents_not_informed},
-               source=from_file, what="A decision to share information, or not to", safe_form=SAFE, edit=edit)
+               source=from_file, what="A decision to share information, or not to", safe_form=SAFE_FORM, edit=edit)
     result = duties.share(
         s, chosen, with_whom=v["with"], what=v["what"], purpose=v["purpose"], basis=v["basis"],
         consent=v["consent"], reason=v["reason"], decided_not_to=bool(v["decided_not_to"]), on=v["on"], how=v["how"],

@@ -553,3 +553,55 @@ def test_holds_need_destroy_and_write_in_the_command_and_in_verify(vault):
     assert [m for m in hold_findings(v) if "may not write" in m] == [
         f"legal hold {HID} was changed by 'ola', whose role may not write (placing or releasing a hold needs both "
         "'destroy' and 'write')"]
+
+
+def _actions(v: VaultFixture, n: int) -> list[str]:
+    return subprocess.run(["git", "-C", str(v.root), "log", f"-{n}", "--format=%(trailers:key=Confide-Action,valueonly)"],
+                          capture_output=True, text=True, check=True).stdout.split()
+
+
+def _new_key(tmp_path, name: str):
+    from conftest import new_key_public, run_cli
+
+    path = tmp_path / f"{name}-new.key"
+    assert run_cli(["keygen", "--out", str(path)]).exit_code == 0
+    return path, new_key_public(path)
+
+
+def _readable(v: VaultFixture, who: str) -> list:
+    return [(h["hold"], h["readable"], h["record"]) for h in _json(v.ok("hold", "list", "--json", who=who))]
+
+
+def test_a_manager_whose_key_another_rotates_still_reads_the_holds(vault, tmp_path):
+    """A hold is sealed to its readers' keys, not their names: 'holder rotate' of another manager seals the holds
+    the actor opens anew for the new key, in a hold.reseal commit after the rotation."""
+    v = vault
+    v.add_holder("mona", "manager")
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    hid = place(v, rid)
+    path, public = _new_key(tmp_path, "mona")
+    v.ok("holder", "rotate", "mona", "--recipient", public, "--new-identity", str(path))
+    assert _actions(v, 2) == ["hold.reseal", "holder.rotate"]
+    v.keys["mona"] = v.keys["mona.sign"] = path
+    assert _readable(v, "mona") == [(hid, True, rid)]
+    doc = yamlio.load((v.root / holdfile.path_of(hid)).read_bytes(), "hold")
+    assert crypto.recipient_key(public) in (crypto.stanza_keys(doc[holdfile.PLACED]["data"]) or [])
+    assert findings(v) == [] and findings(v, "mona") == [] and findings(v, "dara") == []
+
+
+def test_a_manager_who_rotates_their_own_key_reads_the_holds_once_another_manager_reseals(vault, tmp_path):
+    """Rotating one's own key replaces the key that would sign a reseal, so the rotation makes none; the next
+    hold command of a manager whose key opens the holds sees the old key's tag in them and seals them anew."""
+    v = vault
+    v.add_holder("mona", "manager")
+    rid = v.add_child("Ada Lovelace", key_person="ben")
+    hid = place(v, rid)
+    path, public = _new_key(tmp_path, "amira")
+    v.ok("holder", "rotate", "amira", "--recipient", public, "--new-identity", str(path))
+    assert _actions(v, 1) == ["holder.rotate"]
+    v.keys["amira"] = v.keys["amira.sign"] = path
+    assert _readable(v, "amira") == [(hid, False, None)]  # sealed to the old key: counted, not read
+    other = place(v, None, who="mona")  # a hold on every record: mona first seals the old one anew
+    assert _actions(v, 2) == ["hold.add", "hold.reseal"]
+    assert sorted(_readable(v, "amira")) == sorted([(hid, True, rid), (other, True, None)])
+    assert findings(v) == [] and findings(v, "mona") == []

@@ -367,6 +367,16 @@ def rotate_holder(
             session, tx, actor, lambda rid: _rotate_record(session, rid, target, today),
             f"rotate key of {name}", "holder.rotate", name, progress,
         )
+        # Legal holds are sealed to their readers' keys: those the actor opens are sealed anew for the new key,
+        # in a commit of its own after the rotation (by a role that may place holds: verify's rule for a reseal).
+        # Not when a holder rotates their own key: the rotation replaced the key that would sign that commit, so
+        # the next other manager's hold command does it (``holds.reseal_if_due`` sees the old key's tag).
+        from vault_cli.services import holds
+
+        if actor.name != name and holds.may_reseal(session, actor):
+            tx.files.clear()
+            tx.removed.clear()
+            holds.reseal_if_due(session, tx, actor, rotated=(name,))
     result = AccessResult(name, commit, changed, sum(c.generations for c in changes), sum(c.wrapped for c in changes))
     result.notes.append(
         f"rotated '{name}' to the new key: {result.wrapped} copies re-wrapped in {len(changed)} record(s), "

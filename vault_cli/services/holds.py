@@ -17,8 +17,10 @@ that the earlier holds exist but not what they cover, and they count as covering
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Optional
 
+from vault_cli.adapters import crypto
 from vault_cli.errors import NotFound, UsageError
 from vault_cli.formats import holdfile
 from vault_cli.model import holds as model
@@ -35,6 +37,11 @@ readers = model.readers
 def may_know(session: Session) -> bool:
     """May the caller be told of holds (in ``show`` and ``due``)? Those who place them."""
     return policy.may(session.settings, session.actor, PERMISSION)
+
+
+def may_reseal(session: Session, actor) -> bool:
+    """May ``actor`` write a ``hold.reseal`` commit (verify's rule: a role that may place holds, and write)?"""
+    return policy.may(session.settings, actor, PERMISSION) and policy.may(session.settings, actor, "write")
 
 
 def _hold_files(session: Session) -> list[str]:
@@ -72,20 +79,31 @@ def _reason(text: Optional[str], required: bool) -> Optional[str]:
         raise UsageError(f"{exc}; nothing was changed", "give the reason with --from FILE, or leave it out to be asked") from None
 
 
-def reseal_if_due(session: Session, tx, actor) -> Optional[str]:
-    """Holds sealed for other readers than those of the moment (a manager joined or left since): the next
-    manager to place or release a hold seals anew every block their key opens, for today's readers, in a
-    commit of its own before the command's (``hold.reseal``; the content stays byte for byte the same, which
-    a verifier whose key opens both checks). Blocks their key does not open stay as they are. Returns the
-    commit, or None."""
+def _sealed_as_now(block: dict, names: list[str], now: dict[str, str]) -> bool:
+    """Is ``block`` sealed for today's readers: their names, and (as far as its header shows: an ssh-ed25519
+    stanza carries a tag of its key, an X25519 one none) their keys of today?"""
+    if block.get("for") != names:
+        return False
+    have = crypto.stanza_keys(block.get("data") or "")
+    return have is None or have == sorted(crypto.recipient_key(now[n]) for n in names)
+
+
+def reseal_if_due(session: Session, tx, actor, *, rotated: Iterable[str] = ()) -> Optional[str]:
+    """Holds sealed for other readers than those of the moment (a manager joined, left or rotated their key
+    since): the next manager to place or release a hold, or to rotate a key (``holders.rotate_holder``), seals
+    anew every block their key opens, for today's readers, in a commit of its own (``hold.reseal``; the
+    content stays byte for byte the same, which a verifier whose key opens both checks). Blocks their key
+    does not open stay as they are. ``rotated``: holders whose key just changed (an age X25519 stanza does not
+    show whose key it is, so their blocks are sealed anew whatever the header says). Returns the commit, or None."""
     now = readers(session.settings, session.holders)
     names = sorted(now)
+    rotated = set(rotated)
     changed = 0
     for path in _hold_files(session):
         doc = holdfile.load(session.vault.read(path), path)
         touched = False
         for part in (holdfile.PLACED, holdfile.RELEASED):
-            if part not in doc or doc[part]["for"] == names:
+            if part not in doc or (_sealed_as_now(doc[part], names, now) and not rotated & set(names)):
                 continue
             fields = holdfile.open_block(doc, part, path, session.identities)
             if fields is None:
@@ -205,4 +223,4 @@ def held_on(session: Session, record_id: str, on: Optional[dt.date] = None) -> l
 
 
 __all__ = ["readers", "may_know", "load_all", "add_hold", "release_hold", "list_holds", "holds_on", "due_items",
-           "held_on", "reseal_if_due", "PLACE", "RELEASE", "RESEAL", "HOLD_TRAILER", "PERMISSION"]
+           "held_on", "reseal_if_due", "may_reseal", "PLACE", "RELEASE", "RESEAL", "HOLD_TRAILER", "PERMISSION"]

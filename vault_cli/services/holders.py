@@ -363,20 +363,18 @@ def rotate_holder(
                     {"key": target.signing_key, "until": today.isoformat()}]
             target.signing_key = new_signing
 
+        # Legal holds are sealed to their readers' keys: the rotation commit also seals anew for the new key the
+        # holds the actor's key opens (verify_holds accepts that in a rotation, for the readers after it), when
+        # the actor's role may place holds; else another manager's next hold command does (``holds.resealed``).
+        from vault_cli.services import holds
+
+        if holds.may_reseal(session, actor):
+            for path, data in holds.resealed(session, rotated=(name,)).items():
+                tx.write(path, data)
         changes, changed, commit = rekey_every_record(
             session, tx, actor, lambda rid: _rotate_record(session, rid, target, today),
             f"rotate key of {name}", "holder.rotate", name, progress,
         )
-        # Legal holds are sealed to their readers' keys: those the actor opens are sealed anew for the new key,
-        # in a commit of its own after the rotation (by a role that may place holds: verify's rule for a reseal).
-        # Not when a holder rotates their own key: the rotation replaced the key that would sign that commit, so
-        # the next other manager's hold command does it (``holds.reseal_if_due`` sees the old key's tag).
-        from vault_cli.services import holds
-
-        if actor.name != name and holds.may_reseal(session, actor):
-            tx.files.clear()
-            tx.removed.clear()
-            holds.reseal_if_due(session, tx, actor, rotated=(name,))
     result = AccessResult(name, commit, changed, sum(c.generations for c in changes), sum(c.wrapped for c in changes))
     result.notes.append(
         f"rotated '{name}' to the new key: {result.wrapped} copies re-wrapped in {len(changed)} record(s), "

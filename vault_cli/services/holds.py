@@ -90,20 +90,35 @@ def _sealed_as_now(block: dict, names: list[str], now: dict[str, str]) -> bool:
 
 def reseal_if_due(session: Session, tx, actor, *, rotated: Iterable[str] = ()) -> Optional[str]:
     """Holds sealed for other readers than those of the moment (a manager joined, left or rotated their key
-    since): the next manager to place or release a hold, or to rotate a key (``holders.rotate_holder``), seals
-    anew every block their key opens, for today's readers, in a commit of its own (``hold.reseal``; the
+    since): the next manager to place or release a hold seals anew every block their key opens, for today's
+    readers, in a commit of its own (``hold.reseal``; a key rotation carries its own: ``resealed``; the
     content stays byte for byte the same, which a verifier whose key opens both checks). Blocks their key
     does not open stay as they are. ``rotated``: holders whose key just changed (an age X25519 stanza does not
     show whose key it is, so their blocks are sealed anew whatever the header says). Returns the commit, or None."""
+    files = resealed(session, rotated=rotated)
+    if not files:
+        return None
+    for path, data in files.items():
+        tx.write(path, data)
+    commit = tx.commit(trail.message(f"reseal {len(files)} legal hold(s) for today's managers", RESEAL, actor.name),
+                       actor.name)
+    tx.files.clear()
+    tx.removed.clear()
+    return commit
+
+
+def resealed(session: Session, *, rotated: Iterable[str] = ()) -> dict[str, bytes]:
+    """{path: new bytes} of the hold files with a block due for sealing anew that the caller's key opens
+    (``reseal_if_due``), each sealed for today's readers and keys; what they say is unchanged."""
     now = readers(session.settings, session.holders)
     names = sorted(now)
-    rotated = set(rotated)
-    changed = 0
+    changed_keys = set(rotated)
+    out: dict[str, bytes] = {}
     for path in _hold_files(session):
         doc = holdfile.load(session.vault.read(path), path)
         touched = False
         for part in (holdfile.PLACED, holdfile.RELEASED):
-            if part not in doc or (_sealed_as_now(doc[part], names, now) and not rotated & set(names)):
+            if part not in doc or (_sealed_as_now(doc[part], names, now) and not changed_keys & set(names)):
                 continue
             fields = holdfile.open_block(doc, part, path, session.identities)
             if fields is None:
@@ -113,15 +128,8 @@ def reseal_if_due(session: Session, tx, actor, *, rotated: Iterable[str] = ()) -
             doc[part] = holdfile.seal(doc["hold"], part, fields, now)
             touched = True
         if touched:
-            tx.write(path, holdfile.dump(doc))
-            changed += 1
-    if not changed:
-        return None
-    commit = tx.commit(trail.message(f"reseal {changed} legal hold(s) for today's managers", RESEAL, actor.name),
-                       actor.name)
-    tx.files.clear()
-    tx.removed.clear()
-    return commit
+            out[path] = holdfile.dump(doc)
+    return out
 
 
 def add_hold(session: Session, record_id: Optional[str], *, all_records: bool, reason: Optional[str]) -> WriteResult:
@@ -223,4 +231,4 @@ def held_on(session: Session, record_id: str, on: Optional[dt.date] = None) -> l
 
 
 __all__ = ["readers", "may_know", "load_all", "add_hold", "release_hold", "list_holds", "holds_on", "due_items",
-           "held_on", "reseal_if_due", "may_reseal", "PLACE", "RELEASE", "RESEAL", "HOLD_TRAILER", "PERMISSION"]
+           "held_on", "reseal_if_due", "resealed", "may_reseal", "PLACE", "RELEASE", "RESEAL", "HOLD_TRAILER", "PERMISSION"]

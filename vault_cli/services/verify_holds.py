@@ -8,6 +8,8 @@ A commit that touches a hold file must be by a holder whose role may destroy rec
   'released' block added;
 - ``hold.reseal``: the same blocks sealed anew for today's readers (after managers changed), what they
   say unchanged (checked by a verifier whose key opens them before and after);
+- ``holder.rotate`` (a key rotation, which seals the holds anew for the new key): as a reseal, for the readers
+  and keys after the rotation;
 - nothing else: a hold file is never removed, a released hold never changes again (but by a reseal),
   an open one changes only by its release.
 
@@ -47,6 +49,9 @@ def _doc(verifier, blob: Optional[str], path: str) -> Optional[dict]:
     return doc if isinstance(doc, dict) else None
 
 
+ROTATE = "holder.rotate"  # a holder's key rotation, which may seal the holds anew for the new key
+
+
 def check(verifier, ctx, path: str, old: Optional[str], new: Optional[str]) -> None:
     """One hold file's change in one ordinary commit (``ctx``: the commit, judged by the state before it)."""
     c = ctx.c
@@ -62,7 +67,7 @@ def check(verifier, ctx, path: str, old: Optional[str], new: Optional[str]) -> N
     elif not ctx.may("write"):  # the command writes as every command does (``services.writing``)
         verifier.add(c.sha, path, "hold", f"legal hold {hid} was changed by '{ctx.name}', whose role may not write "
                      "(placing or releasing a hold needs both 'destroy' and 'write')")
-    if c.action == holds.RESEAL and old is not None and new is not None:
+    if c.action in (holds.RESEAL, ROTATE) and old is not None and new is not None:
         _check_reseal(verifier, ctx, path, hid, old, new)
         return
     wanted = holds.PLACE if old is None else holds.RELEASE
@@ -126,7 +131,9 @@ def _check_sealed(verifier, ctx, path: str, hid: str, doc: dict, written: list[s
     'for' list says and, as far as the age header tells, as its stanzas say; one a verifier's key opens belongs
     to its hold and holds a payload of the right shape. Returns {part: fields} of those the verifier opened."""
     c = ctx.c
-    expected = holds.readers(ctx.settings, ctx.holders)
+    # for the readers of that commit; a key rotation's reseal (carried by the rotation itself) for the keys after it
+    expected = (holds.readers(ctx.after_settings, ctx.after_holders) if c.action == ROTATE
+                else holds.readers(ctx.settings, ctx.holders))
     mine = {i.recipient for i in verifier.reader.identities}
     opened: dict = {}
     for part in written:
@@ -181,8 +188,10 @@ def _check_author(verifier, ctx, path: str, hid: str, part: str, fields: dict) -
 
 
 def _check_reseal(verifier, ctx, path: str, hid: str, old: str, new: str) -> None:
-    """``hold.reseal``: the same hold, the same parts, each changed block sealed for hold readers; what it says
-    unchanged (checked by a verifier whose key opens the block before and after)."""
+    """``hold.reseal``, or a key rotation (``holder.rotate``, which seals the holds anew for the new key in the
+    same commit: ``services.holders.rotate_holder``): the same hold, the same parts, each changed
+    block sealed for hold readers; what it says unchanged (checked by a verifier whose key opens the block
+    before and after)."""
     c = ctx.c
     before, doc = _doc(verifier, old, path), _doc(verifier, new, path)
     found = holdfile.problems(doc, path)

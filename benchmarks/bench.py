@@ -136,7 +136,7 @@ def _setup_shell(ctx: Context) -> None:
          "corrects": None},
         separators=(",", ":"))
     e = synth.git_env()
-    e.update({"VAULT": str(clone), "PAYLOAD": payload, "RECIPIENT": key["recipient"], "KEYID": key["id"],
+    e.update({"VAULT": str(clone), "PAYLOAD": payload, "RECIPIENT": key.recipient, "KEYID": key.id,
               "RECORD": rid, "TMPBLOCK": str(ctx.work / "shell-block.age"),
               # signed as confide signs (one ssh-keygen -Y sign) in a vault that requires it
               "SIGN": " ".join(synth._sign_args(ctx.sv.signing_keys.get("amira") if ctx.sv.signing else None)),

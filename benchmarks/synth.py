@@ -320,7 +320,7 @@ def make_record(root: Path, settings, holders, record_id: str, *, key_person: Op
                     "allergies": ["nuts"] if rng.random() < 0.1 else []},
     }
     profile["profile"] = {k: v for k, v in profile["profile"].items() if v not in (None, [])}
-    env.head["profile"] = {"key": gkey["id"], "data": envelope.seal(profile, gkey["recipient"], "profile", source)}
+    env.head["profile"] = {"key": gkey.id, "data": envelope.seal(profile, gkey.recipient, "profile", source)}
     authors = author_pool or [MANAGER, DSL] + [key_person or PRACTITIONERS[0]] * 4
     levels = [lv for lv, _ in LEVEL_WEIGHTS]
     weights = [w for _, w in LEVEL_WEIGHTS]
@@ -329,7 +329,7 @@ def make_record(root: Path, settings, holders, record_id: str, *, key_person: Op
         level = rng.choices(levels, weights)[0]
         key = env.current_key(level)
         payload = _entry_payload(rng, record_id, eid, level, rng.choice(authors))
-        items.append({"id": eid, "key": key["id"], "data": envelope.seal(payload, key["recipient"], "entry", source)})
+        items.append({"id": eid, "key": key.id, "data": envelope.seal(payload, key.recipient, "entry", source)})
     env._entries = items
     return env.files()
 
@@ -821,7 +821,7 @@ def history_commits(sv: SynthVault, commits: int, *, seed: int = 11, author: str
         key = env.current_key(level)
         eid = "e-" + ids._time_part(now_ms - (commits - i) * 1000) + "".join(rng.choice(ids.ALPHABET) for _ in range(4))
         payload = _entry_payload(rng, rid, eid, level, author)
-        env.append_entry({"id": eid, "key": key["id"], "data": envelope.seal(payload, key["recipient"], "entry", src)})
+        env.append_entry({"id": eid, "key": key.id, "data": envelope.seal(payload, key.recipient, "entry", src)})
         fi.commit(author, trail.message(f"add entry {eid} to {rid}", "entry.add", author, record=rid, entry=eid),
                   env.files())  # the entries file only, as 'confide add' writes it
     tree.close()

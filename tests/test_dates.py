@@ -102,7 +102,7 @@ def _forge_entry(v, rid, eid, at, informed=None):
                "text": "typo", "at": at, "recorded_at": "2026-11-24T10:00:00+00:00", "author": "amira",
                "parent_view": "not-asked", "parents_informed": informed, "parents_not_informed": None,
                "third_parties": [], "corrects": None}
-    env.append_entry({"id": eid, "key": key["id"], "data": envelope.seal(payload, key["recipient"], "entry", env.source)})
+    env.append_entry({"id": eid, "key": key.id, "data": envelope.seal(payload, key.recipient, "entry", env.source)})
     entries_file(v.root, rid).write_bytes(env.tail_bytes())
     return v.commit_as("amira", f"confide: add entry {eid} to {rid}", action="entry.add",
                        trailers={"Confide-Record": rid, "Confide-Entry": eid})
@@ -143,8 +143,8 @@ def test_verify_finds_a_marking_that_tells_parents_before_the_entry(vault):
     payload = {"confide": "mark/1", "record": rid, "block": mid, "entry": eid, "level": "general", "author": "amira",
                "recorded_at": "2026-11-24T10:00:00+00:00", "reason": None,
                "changes": {"parents_informed": {"from": "2026-11-20", "to": "2026-11-19"}}}
-    item["marks"] = sorted([*item["marks"], {"id": mid, "key": key["id"],
-                            "data": envelope.seal(payload, key["recipient"], "mark", env.source)}], key=lambda m: m["id"])
+    item["marks"] = sorted([*item["marks"], {"id": mid, "key": key.id,
+                            "data": envelope.seal(payload, key.recipient, "mark", env.source)}], key=lambda m: m["id"])
     entries_file(vault.root, rid).write_bytes(env.tail_bytes())
     bad = vault.commit_as("amira", f"confide: mark entry {eid} in {rid}", action="entry.mark",
                           trailers={"Confide-Record": rid, "Confide-Entry": eid, "Confide-Mark": mid})

@@ -167,7 +167,7 @@ def _forge_step(v, record, category, details, *, who, level="confidential", thir
                "text": "forged step", "at": "2026-11-24T10:00:00+00:00", "recorded_at": "2026-11-24T10:00:00+00:00",
                "author": who, "parent_view": "not-asked", "parents_informed": None, "parents_not_informed": None,
                "third_parties": list(third_parties), "corrects": None, "details": details}
-    env.append_entry({"id": eid, "key": key["id"], "data": envelope.seal(payload, key["recipient"], "entry", env.source)})
+    env.append_entry({"id": eid, "key": key.id, "data": envelope.seal(payload, key.recipient, "entry", env.source)})
     entries_file(v.root, record).write_bytes(env.tail_bytes())
     return v.commit_as(who, "add", action="entry.add", trailers={"Confide-Record": record, "Confide-Entry": eid}), eid
 

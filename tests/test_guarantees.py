@@ -1055,7 +1055,7 @@ def test_an_entry_sorted_into_the_middle_keeps_every_other_block(vault):
     early = "e-" + ids._time_part(0) + "0000"
     assert early < first
     key = env.current_key("general")
-    env.append_entry({"id": early, "key": key["id"], "data": crypto_block(key["recipient"])})
+    env.append_entry({"id": early, "key": key.id, "data": crypto_block(key.recipient)})
     files = env.files()
     assert list(files) == [f"records/{rid}.entries.yaml"]  # the head is not rewritten
     for rel, data in files.items():

@@ -233,7 +233,7 @@ def test_verify_holds_an_import_commit_to_new_records_only(vault, tmp_path):
                "text": "slipped in", "at": "2026-11-24T10:00:00+00:00", "recorded_at": "2026-11-24T10:00:00+00:00",
                "author": "amira", "parent_view": "not-asked", "parents_informed": None, "parents_not_informed": None,
                "third_parties": [], "corrects": None}
-    env.append_entry({"id": eid, "key": key["id"], "data": envelope.seal(payload, key["recipient"], "entry", env.source)})
+    env.append_entry({"id": eid, "key": key.id, "data": envelope.seal(payload, key.recipient, "entry", env.source)})
     entries_file(vault.root, old).write_bytes(env.tail_bytes())
     bad = vault.commit_as("amira", "confide: import 1 records with 1 entries", action="record.import",
                           trailers={"Confide-Records": "1", "Confide-Entries": "1"})
@@ -309,7 +309,7 @@ def test_verify_finds_a_procedure_entry_brought_in_by_an_import(vault, tmp_path)
                "recorded_at": "2026-11-24T10:00:00+00:00", "author": "amira", "parent_view": "not-asked",
                "parents_informed": None, "parents_not_informed": None, "third_parties": ["school"], "corrects": None,
                "details": details}
-    env.append_entry({"id": eid, "key": key["id"], "data": envelope.seal(payload, key["recipient"], "entry", env.source)})
+    env.append_entry({"id": eid, "key": key.id, "data": envelope.seal(payload, key.recipient, "entry", env.source)})
     entries_file(vault.root, rid).write_bytes(env.tail_bytes())
     vault.git("reset", "-q", "--soft", "HEAD~1")  # the import, made again by hand with the entry in it
     bad = vault.commit_as("amira", "confide: import 3 records with 4 entries", action="record.import",

@@ -211,7 +211,7 @@ def _forge_review(v, record, details, *, who, level="safeguarding", at="2026-11-
                "text": "forged decision", "at": at, "recorded_at": "2026-11-24T10:00:00+00:00",
                "author": who, "parent_view": "not-asked", "parents_informed": None, "parents_not_informed": None,
                "third_parties": [], "corrects": None, "details": details}
-    env.append_entry({"id": eid, "key": key["id"], "data": envelope.seal(payload, key["recipient"], "entry", env.source)})
+    env.append_entry({"id": eid, "key": key.id, "data": envelope.seal(payload, key.recipient, "entry", env.source)})
     entries_file(v.root, record).write_bytes(env.tail_bytes())
     return v.commit_as(who, "add", action="entry.add", trailers={"Confide-Record": record, "Confide-Entry": eid})
 

@@ -868,7 +868,7 @@ def test_record_envelope_and_payloads_are_checked_on_read(vault):
     # put in place of the written entry's block: a written entry never changes, which verify sees without a key
     doc = yamlio.load(egood, "entries")
     [e for e in doc["entries"] if e["id"] == eid][0]["data"] = crypto.encrypt(
-        json.dumps(dict(payload, mood="sad")).encode(), key["recipient"])
+        json.dumps(dict(payload, mood="sad")).encode(), key.recipient)
     epath.write_text(yamlio.dump(doc))
     bad = v.commit_as("amira", "hand edit")
     _refused_by_history(v, ["show", rid, "--json"], bad, ename, "entry-changed")
@@ -884,7 +884,7 @@ def test_record_envelope_and_payloads_are_checked_on_read(vault):
         forged = dict(payload, block=new_id, **change)
         doc = yamlio.load(egood, "entries")
         doc["entries"].append({"id": new_id, "key": item["key"],
-                               "data": crypto.encrypt(json.dumps(forged).encode(), key["recipient"])})
+                               "data": crypto.encrypt(json.dumps(forged).encode(), key.recipient)})
         epath.write_text(yamlio.dump(doc))
         bad = v.commit_as("amira", "hand edit")
         assert path.read_bytes() == good  # the damage is in the entries file alone
@@ -894,10 +894,10 @@ def test_record_envelope_and_payloads_are_checked_on_read(vault):
         assert v.ok("show", rid, "--json").stdout == shown
     # the profile payload
     profile_key = env.key(env.head["profile"]["key"])
-    pident = session.level_identity(env, profile_key["id"])
+    pident = session.level_identity(env, profile_key.id)
     profile = json.loads(crypto.decrypt(env.head["profile"]["data"], pident))
     forged = dict(profile, profile=dict(profile["profile"], dob="4 March 2022"))
-    block = crypto.encrypt(json.dumps(forged).encode(), profile_key["recipient"])
+    block = crypto.encrypt(json.dumps(forged).encode(), profile_key.recipient)
     doc = yamlio.load(good, "record")
     doc["profile"]["data"] = block
     path.write_text(yamlio.dump(doc))
@@ -956,9 +956,9 @@ def test_nothing_invalid_is_written(vault, keys):
     with pytest.raises(IntegrityError, match="breaks the record schema"):
         env.files()
     with pytest.raises(IntegrityError, match="breaks the entry schema"):
-        envelope.seal({"confide": "entry/1"}, env.keys[0]["recipient"], "entry", "test")
+        envelope.seal({"confide": "entry/1"}, env.keys[0].recipient, "entry", "test")
     with pytest.raises(IntegrityError, match="breaks the record schema"):
-        env.append_entry({"id": "e-bad", "key": env.keys[0]["id"], "data": "x"})
+        env.append_entry({"id": "e-bad", "key": env.keys[0].id, "data": "x"})
     env.head["keys"][0]["wrapped"].pop("Not A Holder")
     good_entry = dict(env.entries[0])
     env._entries = [dict(good_entry, marks=[{"id": "m-bad", "key": good_entry["key"], "data": good_entry["data"]}])]

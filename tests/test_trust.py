@@ -466,7 +466,7 @@ def test_a_forged_block_is_never_shown_as_genuine_to_a_holder_whose_key_opens_it
                "text": "forged", "at": "2026-11-24T10:00:00+00:00", "recorded_at": "2026-11-24T10:00:00+00:00",
                "author": "amira", "parent_view": "not-asked", "parents_informed": None, "parents_not_informed": None,
                "third_parties": [], "corrects": None}
-    env.append_entry({"id": eid, "key": key["id"], "data": envelope.seal(payload, key["recipient"], "entry", env.source)})
+    env.append_entry({"id": eid, "key": key.id, "data": envelope.seal(payload, key.recipient, "entry", env.source)})
     entries_file(tv.root, ada).write_bytes(env.tail_bytes())
     bad = tv.commit_as("cara", "add", action="entry.add", trailers={"Confide-Record": ada, "Confide-Entry": eid})
     assert tv.run("child", "list", who="cara").exit_code == 0  # cara's key opens nothing in it

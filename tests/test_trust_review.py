@@ -320,7 +320,7 @@ def _forge_safeguarding_entry(v: VaultFixture, clone: Path, rid: str, as_author:
                "text": "forged", "at": "2026-11-24T10:00:00+00:00", "recorded_at": "2026-11-24T10:00:00+00:00",
                "author": as_author, "parent_view": "not-asked", "parents_informed": None,
                "parents_not_informed": None, "third_parties": [], "corrects": None}
-    env.append_entry({"id": eid, "key": key["id"], "data": envelope.seal(payload, key["recipient"], "entry", env.source)})
+    env.append_entry({"id": eid, "key": key.id, "data": envelope.seal(payload, key.recipient, "entry", env.source)})
     entries_file(clone, rid).write_bytes(env.tail_bytes())
     fixture = VaultFixture(clone, v.keys, dict(v.records))
     return fixture.commit_as(who, "add", action="entry.add", trailers={"Confide-Record": rid, "Confide-Entry": eid})

@@ -55,10 +55,6 @@ class LevelKey:
         return {"id": self.id, "level": self.level, "generation": self.generation, "recipient": self.recipient,
                 "wrapped": self.wrapped()}
 
-    def __getitem__(self, name: str) -> object:
-        """The file form's field ``name`` (read only): for code that reads or forges record files by hand."""
-        return self.to_json()[name]
-
     @property
     def holders(self) -> tuple[str, ...]:
         """Who holds a copy, in file order."""

@@ -164,10 +164,10 @@ class RecordChecks(VerifierState):
                 levels = ctx.settings.levels
                 if levels.index(moved_to) < levels.index(ok_old.level) and not ctx.may_level("lowers", ok_old.level):
                     self.add(c.sha, path, "lower",
-                             f"entry {eid} was moved down from {ok_old['level']} to {moved_to} by '{ctx.name}', "
-                             f"whose role may not lower the {ok_old['level']} level")
+                             f"entry {eid} was moved down from {ok_old.level} to {moved_to} by '{ctx.name}', "
+                             f"whose role may not lower the {ok_old.level} level")
                 before = self.open_quietly(rid, old, item, "entry", path)
-                pinned = retention.moved_down((before or {}).get("category"), ok_old["level"], moved_to, levels)
+                pinned = retention.moved_down((before or {}).get("category"), ok_old.level, moved_to, levels)
                 if pinned:
                     self.add(c.sha, path, "retention", f"entry {eid} was moved down to {moved_to}: {pinned}")
                 after = self.check_new_block(ctx, path, rid, new, now, "entry", rewrap=True)

@@ -354,3 +354,34 @@ def test_a_decision_is_never_moved_down_a_level(family, monkeypatch):
     found = [(f["check"], f["message"]) for f in json.loads(v.run("verify", "--json").stdout)["findings"]
              if f["commit"] == bad]
     assert [k for k, _ in found] == ["retention"] and "is not moved down a level" in found[0][1], found
+
+
+def test_a_decision_judged_before_a_colleagues_entry_is_refused_under_the_lock(family, monkeypatch):
+    """A review is judged on the record as it stood before the lock was taken (its review date, its level). A
+    colleague's safeguarding entry meanwhile puts the review date off to the child's 25th birthday: under the
+    lock the review sees the record moved on and records nothing; run again, it is judged on the record as it
+    now stands, whose review has not come."""
+    from vault_cli.services import request_steps
+
+    v, ada, bo = family
+    v.ok("child", "leave", bo, "--date", "2023-06-30", who="cara")
+    original = request_steps.add_step
+    raced: list = []
+
+    def racing(session, record_id, **kw):
+        if not raced:
+            raced.append(v.run("add", bo, "--level", "safeguarding", "--category", "concern", "--text", "-",
+                               "--parents-not-informed", "risk", who="dara", input="A worry"))
+        return original(session, record_id, **kw)
+
+    monkeypatch.setattr(request_steps, "add_step", racing)
+    head = v.head()
+    r = _review(v, bo, "--keep-until", "2030-01-01")
+    monkeypatch.setattr(request_steps, "add_step", original)
+    assert raced and raced[0].exit_code == 0, raced[0].stderr
+    assert r.exit_code == ExitCode.VAULT_STATE and "changed by someone else" in r.stderr, r.stderr
+    assert v.git("rev-parse", "HEAD~1").strip() == head  # only the colleague's entry was committed
+    assert json.loads(v.ok("retention", bo, "--json").stdout)["review_date"] == "2046-11-30"
+    again = _review(v, bo, "--keep-until", "2030-01-01")
+    assert again.exit_code == ExitCode.USAGE and v.git("rev-parse", "HEAD~1").strip() == head, again.stderr
+    assert json.loads(v.ok("verify", "--json").stdout)["findings"] == []

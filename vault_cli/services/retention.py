@@ -15,7 +15,7 @@ import datetime as dt
 from typing import Any, Optional
 
 from vault_cli.adapters import timeutil
-from vault_cli.errors import Denied
+from vault_cli.errors import Denied, UsageError
 from vault_cli.model import policy, retention
 from vault_cli.model.duty import Duty
 from vault_cli.model.record import Entry, Profile
@@ -117,7 +117,6 @@ def decide(session: Session, record_id: str, *, keep_until: Optional[str], destr
     at the highest level of the record's entries (``retention.decision_level``), by a holder whose role may
     destroy records, once its review date has come.
     The rules are ``retention.review_problems`` and ``policy``'s, which verify asks of every decision in history."""
-    from vault_cli.errors import UsageError
     from vault_cli.services.request_steps import add_step
 
     if destroy == (keep_until is not None):
@@ -128,6 +127,7 @@ def decide(session: Session, record_id: str, *, keep_until: Optional[str], destr
     reason = requests.clean_text(reason, "reason for the review decision")
     actor = session.require_actor()
     policy.require(session.settings, actor, "destroy", "decide a record's retention review")
+    judged_at = session.vault.commit  # judged on this state, before the lock: refused under it if the record moved on
     _profile, entries, rev = record_review(session, record_id)
     today = session.clock.today()
     levels = session.settings.levels
@@ -144,7 +144,7 @@ def decide(session: Session, record_id: str, *, keep_until: Optional[str], destr
     text = (f"Retention review: keep the record until {until}. Reason: {reason}" if until else
             f"Retention review: destroy the record (it awaits destruction). Reason: {reason}")
     return add_step(session, record_id, level=level, category=REVIEW_CATEGORY, text=text,
-                    at=today.isoformat(), details=details)
+                    at=today.isoformat(), details=details, unchanged_since=judged_at)
 
 
 __all__ = ["decide", "REVIEW_CATEGORY", "review_of", "open_whole", "record_review", "explain", "due_items"]
